@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { UsageError } from '../core/errors.js';
+import { createLogger, logLevelFromEnv, type Logger } from '../core/logger.js';
+
+/** The global options of CLI.md, as commander parsed them. */
+export interface GlobalOptions {
+  config?: string;
+  json: boolean;
+  quiet: boolean;
+  verbose: boolean;
+  yes: boolean;
+  color: boolean;
+}
+
+/**
+ * What every command module gets: parsed global options, a stderr logger, and the
+ * output helpers that keep stdout for results only. Commands build services from it.
+ */
+export class CliContext {
+  constructor(readonly program: Command) {}
+
+  get options(): GlobalOptions {
+    const o = this.program.opts<Partial<GlobalOptions>>();
+    return {
+      ...(o.config !== undefined ? { config: o.config } : {}),
+      json: o.json ?? false,
+      quiet: o.quiet ?? false,
+      verbose: (o.verbose ?? false) || logLevelFromEnv() === 'debug',
+      yes: o.yes ?? false,
+      color: o.color !== false && !process.env['NO_COLOR'],
+    };
+  }
+
+  get logger(): Logger {
+    const o = this.options;
+    return createLogger(o.verbose ? 'debug' : o.quiet ? 'error' : (logLevelFromEnv() ?? 'info'));
+  }
+
+  /** stdout and stderr both a terminal: spinners and prompts are allowed. */
+  get interactive(): boolean {
+    return Boolean(process.stdin.isTTY && process.stderr.isTTY);
+  }
+
+  /** Spinners and colour only on a terminal, never with NO_COLOR/--no-color or --json. */
+  get fancy(): boolean {
+    return Boolean(process.stderr.isTTY) && this.options.color && !this.options.json;
+  }
+
+  /** Results go to stdout: JSON with --json, else the human rendering. */
+  render<T>(result: T, human: (r: T) => string): void {
+    if (this.options.json) this.printJson(result);
+    else {
+      const text = human(result);
+      if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+    }
+  }
+
+  printJson(value: unknown): void {
+    process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+  }
+
+  /**
+   * Confirmation for destructive commands: --yes answers, a TTY asks, and without a
+   * TTY the command fails with exit 2 (CLI.md) rather than guess.
+   */
+  async confirmDestructive(question: string): Promise<void> {
+    if (this.options.yes) return;
+    if (!this.interactive) throw new UsageError(`${question} — refusing without a terminal; pass --yes`);
+    const { confirm } = await import('@inquirer/prompts');
+    if (!(await confirm({ message: question, default: false }))) throw new UsageError('cancelled');
+  }
+}

@@ -1,0 +1,46 @@
+import { CommanderError } from 'commander';
+import { isBkdrError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import { buildProgram } from './program.js';
+
+/**
+ * Runs the CLI and returns the exit code. The only place that turns an error into
+ * stderr text: one red line, and the stack only with --verbose / LOG_LEVEL=debug.
+ */
+export async function main(argv: string[] = process.argv): Promise<number> {
+  const { program, ctx } = buildProgram();
+  const verbose = argv.includes('-v') || argv.includes('--verbose') || process.env['LOG_LEVEL']?.toLowerCase() === 'debug';
+  const color = !argv.includes('--no-color') && !process.env['NO_COLOR'] && Boolean(process.stderr.isTTY);
+  try {
+    await program.parseAsync(argv);
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
+      // commander prints nothing itself (outputError is silenced); its message starts with "error: "
+      printError(err.message.replace(/^error: /, ''), color);
+      return ExitCode.Usage;
+    }
+    const code = isBkdrError(err) ? err.exitCode : ExitCode.Failed;
+    const message = err instanceof Error ? err.message : String(err);
+    printError(message.split('\n')[0] ?? message, color);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
+    void ctx;
+    return code;
+  }
+}
+
+function printError(line: string, color: boolean): void {
+  const text = `bkdr: ${line}`;
+  process.stderr.write(color ? `\u001b[31m${text}\u001b[39m\n` : `${text}\n`);
+}
+
+function describeWithCauses(err: Error): string {
+  const parts: string[] = [err.stack ?? String(err)];
+  let cause = err.cause;
+  while (cause instanceof Error) {
+    parts.push(`caused by: ${cause.stack ?? cause.message}`);
+    cause = cause.cause;
+  }
+  return parts.join('\n');
+}

@@ -1,0 +1,13 @@
+/** Exit codes of CLI.md; scripts and cron jobs depend on these numbers. */
+export const ExitCode = {
+  Ok: 0,
+  Failed: 1,
+  Usage: 2,
+  Partial: 3,
+  Locked: 4,
+  Damaged: 5,
+  Threshold: 6,
+  Interrupted: 130,
+} as const;
+
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

@@ -1,0 +1,3 @@
+// The library entry point: `import { defineConfig, createBackupManager } from 'bkdr'`.
+export * from './core/errors.js';
+export { ExitCode } from './core/exit-codes.js';

@@ -1,0 +1,57 @@
+import type { Readable } from 'node:stream';
+
+/** An inclusive-exclusive byte range: `{ offset, length }` reads bytes [offset, offset+length). */
+export interface ByteRange {
+  offset: number;
+  length: number;
+}
+
+export interface ObjectInfo {
+  key: string;
+  size: number;
+  modified?: Date;
+}
+
+export interface PutOptions {
+  /** Size of the body when known in advance (lets adapters pick single vs multipart). */
+  size?: number;
+}
+
+/**
+ * The one thing a destination implements (DESIGN.md "Destinations"). Keys are
+ * '/'-separated relative paths such as `data/ab/ab12…`. Writes are idempotent and
+ * atomic: an object is either absent or complete, never half-visible.
+ * Retries, limits and logging are wrappers around this interface, not adapter code.
+ */
+export interface StorageAdapter {
+  /** The destination's name, for messages ('offsite'). */
+  readonly name: string;
+  /** Media kind for the 3-2-1 rule: 'local', 's3', 'azure', ... */
+  readonly kind: string;
+  put(key: string, body: Buffer | Readable, opts?: PutOptions): Promise<void>;
+  get(key: string, range?: ByteRange): Promise<Readable>;
+  /** `undefined` when the object does not exist. */
+  stat(key: string): Promise<ObjectInfo | undefined>;
+  /** Every object whose key starts with `prefix`, in no particular order. */
+  list(prefix: string): AsyncIterable<ObjectInfo>;
+  /** Deleting a missing object is not an error. */
+  delete(key: string): Promise<void>;
+  close?(): Promise<void>;
+}
+
+/** Raised by adapters for a key that does not exist, so callers need not parse messages. */
+export class ObjectNotFoundError extends Error {
+  constructor(
+    readonly destination: string,
+    readonly key: string,
+  ) {
+    super(`${destination}: object ${key} not found`);
+    this.name = 'ObjectNotFoundError';
+  }
+}
+
+export async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
+  return Buffer.concat(chunks);
+}
