@@ -1,4 +1,6 @@
 import type { Command } from 'commander';
+import type { Catalog } from '../catalog/catalog.js';
+import type { LoadedConfig } from '../config/load.js';
 import { UsageError } from '../core/errors.js';
 import { createLogger, logLevelFromEnv, type Logger } from '../core/logger.js';
 
@@ -17,7 +19,47 @@ export interface GlobalOptions {
  * output helpers that keep stdout for results only. Commands build services from it.
  */
 export class CliContext {
+  #config: Promise<LoadedConfig | undefined> | undefined;
+  #catalog: Catalog | undefined;
+
   constructor(readonly program: Command) {}
+
+  /** The config from --config, BKDR_CONFIG or the cosmiconfig search; exit 2 when there is none. */
+  async config(): Promise<LoadedConfig> {
+    const loaded = await this.configIfAny();
+    if (!loaded) {
+      const { ConfigError } = await import('../core/errors.js');
+      throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr); run `bkdr init` or pass --config');
+    }
+    return loaded;
+  }
+
+  /** The config if one is found; a config that exists but is invalid still fails. */
+  configIfAny(): Promise<LoadedConfig | undefined> {
+    this.#config ??= import('../config/load.js').then(({ loadConfig }) =>
+      loadConfig({ ...(this.options.config !== undefined ? { configPath: this.options.config } : {}), required: false }),
+    );
+    return this.#config;
+  }
+
+  /** The SQLite catalog at the path CLI.md resolves (config, BKDR_CATALOG, XDG default). */
+  async catalog(): Promise<Catalog> {
+    if (this.#catalog) return this.#catalog;
+    const loaded = await this.configIfAny();
+    const [{ openCatalog }, { resolveCatalogPath }] = await Promise.all([import('../catalog/catalog.js'), import('../catalog/catalog-path.js')]);
+    this.#catalog = openCatalog(resolveCatalogPath(loaded?.config.catalog?.path));
+    return this.#catalog;
+  }
+
+  /** Appends an audit row for a state-changing command (secrets must not be in `payload`). */
+  async audit(action: string, target: string, payload: Record<string, unknown> = {}): Promise<void> {
+    (await this.catalog()).audit.append({ action, target, payload });
+  }
+
+  close(): void {
+    this.#catalog?.close();
+    this.#catalog = undefined;
+  }
 
   get options(): GlobalOptions {
     const o = this.program.opts<Partial<GlobalOptions>>();

@@ -25,8 +25,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     const message = err instanceof Error ? err.message : String(err);
     printError(message.split('\n')[0] ?? message, color);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
-    void ctx;
     return code;
+  } finally {
+    ctx.close();
   }
 }
 
