@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'build/**', 'coverage/**', 'completions/**'] },
+  { ignores: ['backup.config.ts', 'dist/**', 'node_modules/**', 'build/**', 'coverage/**', 'completions/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,45 +1,116 @@
 import type { Command } from 'commander';
+import type { BackupRunResult, BackupStatus, BackupSummary, LsEntry } from '../../backup/backup-manager.js';
+import { ExitCode } from '../../core/exit-codes.js';
+import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
+import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { notAvailableYet, withExample } from '../not-available.js';
+import { createProgressReporter } from '../progress.js';
+import { backupManager, interruptSignal } from '../services.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function registerBackup(program: Command, _ctx: CliContext): void {
+interface RunFlags {
+  source?: string[];
+  type?: string;
+  destination?: string[];
+  tag?: string[];
+  priority: string;
+  dryRun?: boolean;
+}
+
+export function registerBackup(program: Command, ctx: CliContext): void {
   const backup = withExample(program.command('backup').description('create, list, inspect, verify and prune backups'), 'bkdr backup run --source files');
+
   withExample(
-    notAvailableYet(
-      backup
-        .command('run')
-        .description('create a backup of the named (default: all) sources')
-        .option('--source <name>', 'source to back up (repeatable)', collect)
-        .option('--type <type>', 'full | incremental | differential')
-        .option('--destination <name>', 'destination to write (repeatable)', collect)
-        .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
-        .option('--priority <priority>', 'low | normal | high', 'normal')
-        .option('--dry-run', 'show what would be backed up, write nothing'),
-    ),
+    backup
+      .command('run')
+      .description('create a backup of the named (default: all) sources')
+      .option('--source <name>', 'source to back up (repeatable)', collect)
+      .option('--type <type>', 'full | incremental | differential')
+      .option('--destination <name>', 'destination to write (repeatable)', collect)
+      .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
+      .option('--priority <priority>', 'low | normal | high', 'normal')
+      .option('--dry-run', 'show what would be backed up, write nothing')
+      .action(async (flags: RunFlags) => {
+        const type = parseChoice('--type', flags.type, ['full', 'incremental', 'differential'] as const);
+        const priority = parseChoice('--priority', flags.priority, ['low', 'normal', 'high'] as const);
+        const manager = await backupManager(ctx);
+        const progress = await createProgressReporter(ctx);
+        const interrupt = interruptSignal();
+        let result: BackupRunResult;
+        try {
+          result = await manager.createBackup(
+            flags.source ?? 'all',
+            { type, priority, tags: flags.tag, destinations: flags.destination, dryRun: flags.dryRun, estimate: !ctx.options.quiet, signal: interrupt.signal },
+            (e) => progress.onEvent(e),
+          );
+        } finally {
+          progress.stop();
+          interrupt.dispose();
+        }
+        ctx.render(result, renderRunResult);
+        process.exitCode = result.status === 'succeeded' ? ExitCode.Ok : result.status === 'partial' ? ExitCode.Partial : ExitCode.Failed;
+      }),
     'bkdr backup run --source files --type full --tag nightly',
   );
+
   withExample(
-    notAvailableYet(
-      backup
-        .command('list')
-        .description('list backups')
-        .option('--source <name>', 'only this source')
-        .option('--destination <name>', 'only this destination')
-        .option('--since <time>', 'only backups taken at or after this time'),
-    ),
+    backup
+      .command('list')
+      .description('list backups')
+      .option('--source <name>', 'only this source')
+      .option('--destination <name>', 'only this destination')
+      .option('--since <time>', "only backups taken at or after this time (ISO-8601 or '2 days ago')")
+      .action(async (flags: { source?: string; destination?: string; since?: string }) => {
+        const manager = await backupManager(ctx);
+        const backups = await manager.listBackups(flags);
+        ctx.render(backups, renderList);
+      }),
     'bkdr backup list --since "2 days ago" --json',
   );
+
   withExample(
-    notAvailableYet(backup.command('show <backupId>').description('details of one backup').option('--ls [path]', 'list the files it holds')),
+    backup
+      .command('show <backupId>')
+      .description('details of one backup')
+      .option('--ls [path]', 'list the files it holds (below path)')
+      .option('--destination <name>', 'destination to read')
+      .action(async (backupId: string, flags: { ls?: string | boolean; destination?: string }) => {
+        const manager = await backupManager(ctx);
+        const shown = await manager.showBackup(backupId, flags);
+        ctx.render(shown, renderShow);
+      }),
     'bkdr backup show 3f2a9c1d --ls /srv/app',
   );
+
   withExample(
-    notAvailableYet(backup.command('status').description('totals, recent failures, last backup per source, storage per destination, 3-2-1 state')),
+    backup
+      .command('status')
+      .description('totals, recent failures, last backup per source, storage per destination, 3-2-1 state')
+      .action(async () => {
+        const manager = await backupManager(ctx);
+        ctx.render(await manager.getBackupStatus(), renderStatus);
+      }),
     'bkdr backup status --json',
   );
-  withExample(notAvailableYet(backup.command('logs <runId>').description('the structured log of one run')), 'bkdr backup logs 7c01e2b4');
+
+  withExample(
+    backup
+      .command('logs <runId>')
+      .description('the structured log of one run')
+      .action(async (runId: string) => {
+        const manager = await backupManager(ctx);
+        ctx.render(manager.getExecutionLogs(runId), (r) =>
+          [
+            `run ${r.run?.id} ${r.run?.kind} ${r.run?.status} started ${r.run?.startedAt}${r.run?.finishedAt ? ` finished ${r.run.finishedAt}` : ''}`,
+            ...r.logs.map((l) => `${l.time} ${l.level.padEnd(5)} ${l.message}${l.fields && Object.keys(l.fields).length > 0 ? ` ${JSON.stringify(l.fields)}` : ''}`),
+          ].join('\n'),
+        );
+      }),
+    'bkdr backup logs 7c01e2b4',
+  );
+
   withExample(
     notAvailableYet(
       backup
@@ -69,4 +140,67 @@ export function registerBackup(program: Command, _ctx: CliContext): void {
     notAvailableYet(backup.command('watch').description('continuous strategy: snapshot changes within the RPO').option('--source <name>', 'source to watch (repeatable)', collect)),
     'bkdr backup watch --source files',
   );
+}
+
+function parseChoice<T extends string>(flag: string, value: string | undefined, choices: readonly T[]): T | undefined {
+  if (value === undefined) return undefined;
+  if (!(choices as readonly string[]).includes(value)) throw new UsageError(`${flag} ${value}: must be one of ${choices.join(', ')}`);
+  return value as T;
+}
+
+function renderRunResult(r: BackupRunResult): string {
+  const lines: string[] = [];
+  if (r.backups.length > 0) {
+    const table = createTable(['source', 'destination', 'snapshot', 'type', 'files', 'new/changed', 'size', 'added', 'time']);
+    for (const b of r.backups) {
+      table.push([b.source, b.destination, b.snapshotId.slice(0, 8), b.strategy, b.summary.files, `${b.summary.newFiles}/${b.summary.changedFiles}`, formatBytes(b.summary.bytes), formatBytes(b.summary.addedBytes), formatDuration(b.durationMs)]);
+    }
+    lines.push(table.toString());
+  }
+  if (r.failures.length > 0) {
+    const table = createTable(['source', 'destination', 'failed because']);
+    for (const f of r.failures) table.push([f.source, f.destination, f.error]);
+    lines.push(table.toString());
+  }
+  lines.push(`run ${r.runId.slice(0, 8)}: ${r.status} in ${formatDuration(r.durationMs)}`);
+  return lines.join('\n');
+}
+
+function renderList(backups: BackupSummary[]): string {
+  if (backups.length === 0) return 'no backups';
+  const table = createTable(['id', 'time', 'source', 'destination', 'type', 'files', 'size', 'tags']);
+  for (const b of backups) table.push([b.id.slice(0, 8), shortTime(b.time), b.source, b.destination, b.strategy, b.summary.files, formatBytes(b.summary.bytes), b.tags.join(',')]);
+  return table.toString();
+}
+
+function renderShow(shown: { backup: BackupSummary; entries?: LsEntry[] }): string {
+  const b = shown.backup;
+  const lines = [
+    `backup ${b.id}`,
+    `  time         ${b.time}`,
+    `  source       ${b.source} (${b.paths.join(', ')})`,
+    `  destination  ${b.destination}`,
+    `  type         ${b.strategy}${b.parent ? ` (parent ${b.parent.slice(0, 8)})` : ''}`,
+    `  host         ${b.hostname}`,
+    `  tags         ${b.tags.join(', ') || '-'}`,
+    `  files        ${b.summary.files} (${b.summary.newFiles} new, ${b.summary.changedFiles} changed, ${b.summary.unchangedFiles} unchanged), ${b.summary.dirs} dirs`,
+    `  size         ${formatBytes(b.summary.bytes)}; added ${formatBytes(b.summary.addedBytes)}, stored ${formatBytes(b.summary.storedBytes)}`,
+  ];
+  for (const e of shown.entries ?? []) lines.push(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.mode.padStart(6)} ${String(e.size).padStart(12)} ${shortTime(e.mtime)} ${e.path}${e.linkTarget ? ` -> ${e.linkTarget}` : ''}`);
+  return lines.join('\n');
+}
+
+function renderStatus(s: BackupStatus): string {
+  const totals = `${s.totals.backups} backups of ${s.totals.sources} sources on ${s.totals.destinations} destinations, ${formatBytes(s.totals.bytes)} backed up`;
+  const last = createTable(['source', 'last backup', 'time', 'destination', 'type']);
+  for (const l of s.lastPerSource) last.push([l.source, l.backupId?.slice(0, 8) ?? 'never', l.time ? shortTime(l.time) : '-', l.destination ?? '-', l.strategy ?? '-']);
+  const dest = createTable(['destination', 'type', 'reachable', 'encrypted', 'offsite', 'compression', 'backups', 'packs', 'stored']);
+  for (const d of s.destinations) dest.push([d.name, d.type, d.reachable ? 'yes' : 'NO', d.encrypted ? 'yes' : 'no', d.offsite ? 'yes' : 'no', d.compression, d.backups, d.packs, formatBytes(d.storedBytes)]);
+  const parts = [totals, last.toString(), dest.toString()];
+  if (s.recentFailures.length > 0) {
+    const failures = createTable(['run', 'kind', 'status', 'started', 'error']);
+    for (const f of s.recentFailures) failures.push([f.runId.slice(0, 8), f.kind, f.status, shortTime(f.startedAt), f.error.slice(0, 80)]);
+    parts.push('recent failures:', failures.toString());
+  } else parts.push('no recent failures');
+  return parts.join('\n');
 }

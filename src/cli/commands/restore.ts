@@ -1,25 +1,80 @@
 import type { Command } from 'commander';
+import type { RestoreOutcome } from '../../backup/backup-manager.js';
+import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
-import { notAvailableYet, withExample } from '../not-available.js';
+import { formatBytes } from '../format.js';
+import { withExample } from '../not-available.js';
+import { createProgressReporter } from '../progress.js';
+import { backupManager, interruptSignal } from '../services.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function registerRestore(program: Command, _ctx: CliContext): void {
+interface RestoreFlags {
+  at?: string;
+  source?: string;
+  from?: string;
+  target?: string;
+  include?: string[];
+  verify?: boolean;
+  archive?: string;
+  force?: boolean;
+}
+
+export function registerRestore(program: Command, ctx: CliContext): void {
   withExample(
-    notAvailableYet(
-      program
-        .command('restore [backupId]')
-        .description('restore a backup (or the newest one at a time) into a directory or an archive')
-        .option('--at <time>', "newest backup taken at or before <time> (ISO-8601 or '2h ago', 'yesterday 18:00')")
-        .option('--source <name>', 'source whose backups to consider')
-        .option('--from <dest>', 'destination to read from')
-        .option('--target <dir>', 'directory to restore into')
-        .option('--include <glob>', 'restore only matching paths (repeatable)', collect)
-        .option('--verify', 're-hash everything written')
-        .option('--archive <file>', 'write a .tar.gz or .zip instead of files')
-        .option('--force', 'restore into a non-empty target'),
-    ),
+    program
+      .command('restore [backupId]')
+      .description('restore a backup (or the newest one at a time) into a directory or an archive')
+      .option('--at <time>', "newest backup taken at or before <time> (ISO-8601 or '2h ago', 'yesterday 18:00')")
+      .option('--source <name>', 'source whose backups to consider')
+      .option('--from <dest>', 'destination to read from')
+      .option('--target <dir>', 'directory to restore into')
+      .option('--include <glob>', 'restore only matching paths (repeatable)', collect)
+      .option('--verify', 're-hash everything written')
+      .option('--archive <file>', 'write a .tar.gz or .zip instead of files')
+      .option('--force', 'restore into a non-empty target, overwriting files')
+      .action(async (backupId: string | undefined, flags: RestoreFlags) => {
+        const manager = await backupManager(ctx);
+        const progress = await createProgressReporter(ctx);
+        const interrupt = interruptSignal();
+        let outcome: RestoreOutcome;
+        try {
+          outcome = await manager.restoreFromBackup(
+            {
+              backupId,
+              at: flags.at,
+              source: flags.source,
+              destination: flags.from,
+              targetLocation: flags.target,
+              include: flags.include,
+              verification: flags.verify,
+              force: flags.force,
+              archive: flags.archive,
+              signal: interrupt.signal,
+            },
+            (e) => progress.onEvent(e),
+          );
+        } finally {
+          progress.stop();
+          interrupt.dispose();
+        }
+        if (outcome.picked && !ctx.options.quiet) process.stderr.write(`${outcome.picked}\n`);
+        ctx.render(outcome, renderRestore);
+        if ((outcome.restore?.verified?.mismatches.length ?? 0) > 0) process.exitCode = ExitCode.Damaged;
+      }),
     'bkdr restore --source files --at "2h ago" --target /tmp/restore',
     'bkdr restore 3f2a9c1d --archive backup.tar.gz',
   );
+}
+
+function renderRestore(o: RestoreOutcome): string {
+  if (o.archive) return `wrote ${o.archive.file} (${o.archive.entries} entries, ${formatBytes(o.archive.bytes)}) from backup ${o.backup.id.slice(0, 8)}`;
+  const r = o.restore;
+  if (!r) return '';
+  const lines = [
+    `restored backup ${o.backup.id.slice(0, 8)} into ${r.target}: ${r.files} files (${r.hardlinks} hard links), ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.specials} special files, ${formatBytes(r.bytes)}`,
+  ];
+  if (r.verified) lines.push(r.verified.mismatches.length === 0 ? `verified ${r.verified.files} files: all match` : `VERIFY FAILED for ${r.verified.mismatches.length} files: ${r.verified.mismatches.slice(0, 5).join(', ')}`);
+  for (const w of r.warnings) lines.push(`warning: ${w}`);
+  return lines.join('\n');
 }

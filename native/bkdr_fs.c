@@ -1,0 +1,223 @@
+// What Node's fs cannot do and a faithful restore needs: nanosecond timestamps
+// (fs.utimes takes a double), FIFOs and device nodes, extended attributes, and
+// finding the holes of sparse files. Paths are Buffers: Linux filenames are bytes.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define PATH_BUF 4096
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall, const char *path) {
+  const char *code = NULL;
+  switch (err) {
+    case ENOENT: code = "ENOENT"; break;
+    case EEXIST: code = "EEXIST"; break;
+    case EACCES: code = "EACCES"; break;
+    case EPERM: code = "EPERM"; break;
+    case ENOTSUP: code = "ENOTSUP"; break;
+    case ENODATA: code = "ENODATA"; break;
+    case ENAMETOOLONG: code = "ENAMETOOLONG"; break;
+    case ENOTDIR: code = "ENOTDIR"; break;
+    case ELOOP: code = "ELOOP"; break;
+    case EINVAL: code = "EINVAL"; break;
+    case ENOSPC: code = "ENOSPC"; break;
+    case ERANGE: code = "ERANGE"; break;
+    case ENXIO: code = "ENXIO"; break;
+    case EROFS: code = "EROFS"; break;
+    case E2BIG: code = "E2BIG"; break;
+    default: code = "EIO"; break;
+  }
+  char message[PATH_BUF + 256];
+  snprintf(message, sizeof message, "%s: %s, %s '%s'", code, strerror(err), syscall, path ? path : "");
+  napi_value msg, error, code_value, syscall_value, errno_value;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  napi_create_error(env, NULL, msg, &error);
+  napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &syscall_value);
+  napi_create_int32(env, -err, &errno_value);
+  napi_set_named_property(env, error, "code", code_value);
+  napi_set_named_property(env, error, "syscall", syscall_value);
+  napi_set_named_property(env, error, "errno", errno_value);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
+    napi_throw_type_error(env, NULL, "wrong number of arguments");
+    return 0;
+  }
+  return 1;
+}
+
+/** Copies a Buffer argument into a NUL-terminated path. */
+static int get_path(napi_env env, napi_value value, char *out) {
+  void *data;
+  size_t len;
+  if (napi_get_buffer_info(env, value, &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "path must be a Buffer");
+    return 0;
+  }
+  if (len >= PATH_BUF || memchr(data, 0, len) != NULL) {
+    napi_throw_type_error(env, NULL, "path too long or contains NUL");
+    return 0;
+  }
+  memcpy(out, data, len);
+  out[len] = 0;
+  return 1;
+}
+
+static int get_string(napi_env env, napi_value value, char *out, size_t cap) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, value, out, cap, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a string");
+    return 0;
+  }
+  return 1;
+}
+
+static int get_bigint(napi_env env, napi_value value, int64_t *out) {
+  bool lossless;
+  if (napi_get_value_bigint_int64(env, value, out, &lossless) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a bigint");
+    return 0;
+  }
+  return 1;
+}
+
+// setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean)
+static napi_value set_times(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  char path[PATH_BUF];
+  int64_t atime, mtime;
+  bool follow;
+  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], path) || !get_bigint(env, argv[1], &atime) || !get_bigint(env, argv[2], &mtime)) return NULL;
+  napi_get_value_bool(env, argv[3], &follow);
+  struct timespec ts[2];
+  // Floor division, so times before 1970 keep a non-negative nanosecond part.
+  ts[0].tv_sec = atime / 1000000000LL - (atime % 1000000000LL < 0);
+  ts[0].tv_nsec = atime - ts[0].tv_sec * 1000000000LL;
+  ts[1].tv_sec = mtime / 1000000000LL - (mtime % 1000000000LL < 0);
+  ts[1].tv_nsec = mtime - ts[1].tv_sec * 1000000000LL;
+  if (utimensat(AT_FDCWD, path, ts, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return throw_errno(env, errno, "utimensat", path);
+  return NULL;
+}
+
+// mknod(path: Buffer, mode: number, rdev: bigint)
+static napi_value do_mknod(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF];
+  uint32_t mode;
+  int64_t rdev;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path) || !get_bigint(env, argv[2], &rdev)) return NULL;
+  napi_get_value_uint32(env, argv[1], &mode);
+  if (mknod(path, (mode_t)mode, (dev_t)rdev) != 0) return throw_errno(env, errno, "mknod", path);
+  return NULL;
+}
+
+// listXattrs(path: Buffer): string[]
+static napi_value list_xattrs(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  napi_create_array(env, &result);
+  ssize_t size = llistxattr(path, NULL, 0);
+  if (size < 0) {
+    if (errno == ENOTSUP) return result;
+    return throw_errno(env, errno, "llistxattr", path);
+  }
+  if (size == 0) return result;
+  char *names = malloc((size_t)size);
+  if (!names) return throw_errno(env, ENOMEM, "malloc", path);
+  size = llistxattr(path, names, (size_t)size);
+  if (size < 0) {
+    int err = errno;
+    free(names);
+    return throw_errno(env, err, "llistxattr", path);
+  }
+  uint32_t index = 0;
+  for (ssize_t off = 0; off < size;) {
+    size_t len = strlen(names + off);
+    napi_value name;
+    napi_create_string_utf8(env, names + off, len, &name);
+    napi_set_element(env, result, index++, name);
+    off += (ssize_t)len + 1;
+  }
+  free(names);
+  return result;
+}
+
+// getXattr(path: Buffer, name: string): Buffer
+static napi_value get_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[2], result;
+  char path[PATH_BUF], name[512];
+  if (!get_args(env, info, 2, argv) || !get_path(env, argv[0], path) || !get_string(env, argv[1], name, sizeof name)) return NULL;
+  ssize_t size = lgetxattr(path, name, NULL, 0);
+  if (size < 0) return throw_errno(env, errno, "lgetxattr", path);
+  void *data;
+  napi_create_buffer(env, (size_t)size, &data, &result);
+  if (size > 0 && lgetxattr(path, name, data, (size_t)size) < 0) return throw_errno(env, errno, "lgetxattr", path);
+  return result;
+}
+
+// setXattr(path: Buffer, name: string, value: Buffer)
+static napi_value set_xattr(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  char path[PATH_BUF], name[512];
+  void *data;
+  size_t len;
+  if (!get_args(env, info, 3, argv) || !get_path(env, argv[0], path) || !get_string(env, argv[1], name, sizeof name)) return NULL;
+  if (napi_get_buffer_info(env, argv[2], &data, &len) != napi_ok) {
+    napi_throw_type_error(env, NULL, "value must be a Buffer");
+    return NULL;
+  }
+  if (lsetxattr(path, name, data, len, 0) != 0) return throw_errno(env, errno, "lsetxattr", path);
+  return NULL;
+}
+
+static napi_value seek_whence(napi_env env, napi_callback_info info, int whence, const char *what) {
+  napi_value argv[2], result;
+  int32_t fd;
+  int64_t offset;
+  if (!get_args(env, info, 2, argv)) return NULL;
+  napi_get_value_int32(env, argv[0], &fd);
+  napi_get_value_int64(env, argv[1], &offset);
+  off_t pos = lseek(fd, (off_t)offset, whence);
+  if (pos < 0) {
+    if (errno == ENXIO) pos = -1;
+    else return throw_errno(env, errno, what, NULL);
+  }
+  napi_create_int64(env, (int64_t)pos, &result);
+  return result;
+}
+
+// seekData(fd, offset): next offset holding data, or -1 past the last data
+static napi_value seek_data(napi_env env, napi_callback_info info) { return seek_whence(env, info, SEEK_DATA, "lseek(SEEK_DATA)"); }
+// seekHole(fd, offset): next hole (the file's end counts as one), or -1
+static napi_value seek_hole(napi_env env, napi_callback_info info) { return seek_whence(env, info, SEEK_HOLE, "lseek(SEEK_HOLE)"); }
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+    {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_default, NULL},
+    {"mknod", NULL, do_mknod, NULL, NULL, NULL, napi_default, NULL},
+    {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_default, NULL},
+    {"getXattr", NULL, get_xattr, NULL, NULL, NULL, napi_default, NULL},
+    {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_default, NULL},
+    {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
+    {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

@@ -1,0 +1,542 @@
+import { hostname, userInfo } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import type { Catalog } from '../catalog/catalog.js';
+import type { BkdrConfig } from '../config/schema.js';
+import { BkdrError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { parseTimeExpression } from '../core/time-expression.js';
+import { Repository } from '../repo/repository.js';
+import type { Snapshot } from '../repo/snapshot.js';
+import { type ArchiveExportResult, exportArchive } from './archive-export.js';
+import { type Destination, openDestinations } from './destinations.js';
+import { archiveFiles } from './files-archiver.js';
+import { type RestoreResult, restoreTree } from './restorer.js';
+import { findNode, walkSnapshotTree } from './snapshot-walk.js';
+import { estimateFilesSource } from './source-estimate.js';
+
+export const PROGRAM_VERSION = '0.1.0';
+
+export type BackupType = 'full' | 'incremental' | 'differential';
+
+export type BackupEvent =
+  | { type: 'start'; source: string; destination: string; strategy: BackupType; parent?: string | undefined }
+  | { type: 'estimate'; source: string; files: number; bytes: number }
+  | { type: 'progress'; source: string; destination: string; files: number; bytes: number; bytesRead: number }
+  | { type: 'warning'; source: string; path: string; message: string }
+  | { type: 'done'; source: string; destination: string; snapshotId: string }
+  | { type: 'restore-progress'; files: number; totalFiles: number; bytes: number; totalBytes: number };
+
+export interface CreateBackupOptions {
+  type?: BackupType | undefined;
+  priority?: 'low' | 'normal' | 'high' | undefined;
+  tags?: string[] | undefined;
+  destinations?: string[] | undefined;
+  dryRun?: boolean | undefined;
+  /** Walk the sources once more to total them, for an ETA (costs a stat per file). */
+  estimate?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface BackupOutcome {
+  source: string;
+  destination: string;
+  snapshotId: string;
+  strategy: BackupType;
+  parent?: string | undefined;
+  durationMs: number;
+  summary: Snapshot['summary'];
+  warnings: number;
+}
+
+export interface BackupFailure {
+  source: string;
+  destination: string;
+  error: string;
+}
+
+export interface BackupRunResult {
+  runId: string;
+  status: 'succeeded' | 'partial' | 'failed';
+  backups: BackupOutcome[];
+  failures: BackupFailure[];
+  durationMs: number;
+}
+
+export interface RestoreRequest {
+  backupId?: string | undefined;
+  at?: string | Date | undefined;
+  source?: string | undefined;
+  destination?: string | undefined;
+  targetLocation?: string | undefined;
+  include?: string[] | undefined;
+  verification?: boolean | undefined;
+  force?: boolean | undefined;
+  archive?: string | undefined;
+  signal?: AbortSignal | undefined;
+}
+
+export interface RestoreOutcome {
+  runId: string;
+  backup: BackupSummary;
+  /** Why this backup was picked (for --at). */
+  picked?: string;
+  restore?: RestoreResult;
+  archive?: ArchiveExportResult;
+}
+
+export interface BackupSummary {
+  id: string;
+  destination: string;
+  source: string;
+  strategy: string;
+  parent?: string | undefined;
+  time: string;
+  hostname: string;
+  paths: string[];
+  tags: string[];
+  summary: Snapshot['summary'];
+}
+
+export interface BackupManagerOptions {
+  config: BkdrConfig;
+  /** Relative paths in the config (local destinations) resolve against this directory. */
+  configPath: string;
+  catalog: Catalog;
+  /** Called once, only when an encrypted destination is opened. */
+  password: () => Promise<string>;
+}
+
+/**
+ * The backup service (DESIGN.md src/backup): what the CLI, the GraphQL API and an
+ * embedding application call. It never prints; progress arrives as events.
+ */
+export class BackupManager {
+  readonly #config: BkdrConfig;
+  readonly #configDir: string;
+  readonly #catalog: Catalog;
+  readonly #passwordSource: () => Promise<string>;
+  #password: Promise<string> | undefined;
+  readonly #repos = new Map<string, Promise<Repository | undefined>>();
+
+  constructor(opts: BackupManagerOptions) {
+    this.#config = opts.config;
+    this.#configDir = dirname(resolve(opts.configPath));
+    this.#catalog = opts.catalog;
+    this.#passwordSource = opts.password;
+  }
+
+  get catalog(): Catalog {
+    return this.#catalog;
+  }
+
+  sourceNames(): string[] {
+    return Object.keys(this.#config.sources ?? {});
+  }
+
+  async createBackup(sources: string | string[] = 'all', opts: CreateBackupOptions = {}, onEvent: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
+    const names = this.#selectSources(sources);
+    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations);
+    const started = Date.now();
+    const runId = this.#catalog.runs.start({
+      kind: 'backup',
+      source: names.join(','),
+      destinations: destinations.map((d) => d.name),
+      ...(opts.type ? { strategy: opts.type } : {}),
+    });
+    const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => this.#catalog.runLogs.append(runId, level, message, fields);
+    log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
+
+    const backups: BackupOutcome[] = [];
+    const failures: BackupFailure[] = [];
+    try {
+      for (const source of names) {
+        for (const destination of destinations) {
+          try {
+            const outcome = await this.#backupOne(runId, source, destination, opts, onEvent, log);
+            if (outcome) backups.push(outcome);
+          } catch (err) {
+            if (err instanceof InterruptedError) throw err;
+            const message = err instanceof Error ? err.message : String(err);
+            failures.push({ source, destination: destination.name, error: message });
+            log('error', `${source} → ${destination.name}: ${message}`);
+          }
+        }
+      }
+    } catch (err) {
+      log('warn', 'interrupted; no snapshot was written for the unfinished source');
+      this.#catalog.runs.finish(runId, { status: 'interrupted', error: 'interrupted' });
+      throw err;
+    } finally {
+      await this.close();
+    }
+
+    const warned = backups.some((b) => b.warnings > 0);
+    const status = failures.length === 0 && !warned ? 'succeeded' : backups.length > 0 ? 'partial' : 'failed';
+    const result: BackupRunResult = { runId, status, backups, failures, durationMs: Date.now() - started };
+    this.#catalog.runs.finish(runId, {
+      status,
+      ...(failures.length > 0 ? { error: failures.map((f) => `${f.source}→${f.destination}: ${f.error}`).join('; ') } : {}),
+      summary: { backups: backups.map((b) => ({ source: b.source, destination: b.destination, snapshotId: b.snapshotId })), failures },
+    });
+    if (!opts.dryRun) this.#catalog.audit.append({ action: 'backup.run', target: names.join(','), payload: { runId, status, snapshots: backups.map((b) => b.snapshotId) } });
+    return result;
+  }
+
+  async #backupOne(
+    runId: string,
+    source: string,
+    destination: Destination,
+    opts: CreateBackupOptions,
+    onEvent: (e: BackupEvent) => void,
+    log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
+  ): Promise<BackupOutcome | undefined> {
+    const sourceConfig = this.#config.sources?.[source];
+    if (!sourceConfig) throw new UsageError(`unknown source '${source}'`);
+    if (sourceConfig.type !== 'files') throw new UsageError(`source ${source}: type '${sourceConfig.type}' is not available yet (only 'files' is built so far)`);
+    const requested = resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
+    const paths = sourceConfig.paths.map((p) => resolve(this.#configDir, p));
+    const started = new Date();
+
+    const repo = opts.dryRun ? await this.#openRepository(destination) : await this.#openRepository(destination, { create: true });
+    const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
+    // With nothing to compare against, an incremental or differential run reads everything: it is a full backup.
+    const strategy: BackupType = parent ? requested : 'full';
+    onEvent({ type: 'start', source, destination: destination.name, strategy, parent: parent?.id });
+    log('info', `${source} → ${destination.name}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
+    if (opts.estimate) {
+      void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
+    }
+    if (opts.dryRun || !repo) {
+      const estimate = await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal);
+      onEvent({ type: 'estimate', source, ...estimate });
+      return undefined;
+    }
+
+    let warnings = 0;
+    let archived;
+    try {
+      archived = await archiveFiles({
+        repo,
+        paths,
+        exclude: sourceConfig.exclude ?? [],
+        oneFileSystem: sourceConfig.oneFileSystem ?? false,
+        parentTree: parent?.tree,
+        signal: opts.signal,
+        onProgress: (p) => onEvent({ type: 'progress', source, destination: destination.name, ...p }),
+        onWarning: (path, message) => {
+          warnings++;
+          log('warn', `${path}: ${message}`);
+          onEvent({ type: 'warning', source, path, message });
+        },
+      });
+    } catch (err) {
+      // Index what was uploaded so the next run reuses it; the snapshot is never written.
+      await repo.flush().catch(() => undefined);
+      throw err;
+    }
+    const flushed = await repo.flush();
+    const ended = new Date();
+    const summary: Snapshot['summary'] = {
+      files: archived.files,
+      dirs: archived.dirs,
+      bytes: archived.bytes,
+      newFiles: archived.newFiles,
+      changedFiles: archived.changedFiles,
+      unchangedFiles: archived.unchangedFiles,
+      dataBlobs: archived.dataBlobs,
+      newDataBlobs: archived.newDataBlobs,
+      addedBytes: archived.addedBytes,
+      storedBytes: flushed.storedBytes,
+    };
+    const snapshotId = await repo.saveSnapshot({
+      time: started.toISOString(),
+      tree: archived.tree,
+      paths,
+      hostname: hostname(),
+      username: userInfo().username,
+      source,
+      strategy,
+      ...(parent ? { parent: parent.id } : {}),
+      tags: opts.tags ?? [],
+      startTime: started.toISOString(),
+      endTime: ended.toISOString(),
+      summary,
+      programVersion: PROGRAM_VERSION,
+    });
+    const snapshot = await repo.loadSnapshot(snapshotId);
+    this.#cacheBackup(destination, repo, snapshot, runId);
+    log('info', `${source} → ${destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
+    onEvent({ type: 'done', source, destination: destination.name, snapshotId });
+    return { source, destination: destination.name, snapshotId, strategy, parent: parent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings };
+  }
+
+  /** Incremental compares with the source's newest snapshot, differential with its newest full one. */
+  async #findParent(repo: Repository, source: string, strategy: BackupType): Promise<Snapshot | undefined> {
+    const snapshots = (await repo.listSnapshots()).filter((s) => s.source === source && (strategy === 'incremental' || s.strategy === 'full'));
+    return snapshots.at(-1);
+  }
+
+  /** Lists backups, refreshing the catalog from each reachable repository first (the repository is the truth). */
+  async listBackups(filter: { source?: string | undefined; destination?: string | undefined; since?: string | Date | undefined } = {}): Promise<BackupSummary[]> {
+    const destinations = openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined);
+    for (const destination of destinations) await this.#syncCatalog(destination);
+    await this.close();
+    const since = filter.since === undefined ? undefined : filter.since instanceof Date ? filter.since : parseTimeExpression(filter.since);
+    return this.#catalog.backups
+      .list({
+        ...(filter.source ? { source: filter.source } : {}),
+        ...(filter.destination ? { destination: filter.destination } : {}),
+        ...(since ? { since } : {}),
+      })
+      .map(toSummary);
+  }
+
+  async showBackup(backupId: string, opts: { ls?: string | boolean | undefined; destination?: string | undefined } = {}): Promise<{ backup: BackupSummary; entries?: LsEntry[] }> {
+    const { repo, snapshot, destination } = await this.#resolveBackup({ backupId, destination: opts.destination });
+    const backup = snapshotSummary(snapshot, destination.name);
+    if (opts.ls === undefined || opts.ls === false) return { backup };
+    const entries: LsEntry[] = [];
+    const under = typeof opts.ls === 'string' ? opts.ls : '/';
+    const start = under === '/' ? { node: undefined, treeId: snapshot.tree } : await findNode(repo, snapshot.tree, under);
+    if (under !== '/' && !start.node) throw new UsageError(`${under} is not in backup ${snapshot.id.slice(0, 8)}`);
+    if (start.node && start.node.type !== 'dir') {
+      entries.push(lsEntry(under, start.node));
+    } else {
+      const base = Buffer.from(under === '/' ? '' : under.replace(/\/+$/, ''));
+      for await (const { path, node } of walkSnapshotTree(repo, start.treeId, base)) entries.push(lsEntry(path.toString(), node));
+    }
+    await this.close();
+    return { backup, entries };
+  }
+
+  async restoreFromBackup(req: RestoreRequest, onEvent: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
+    if (!req.archive && !req.targetLocation) throw new UsageError('restore needs --target <dir> or --archive <file>');
+    const { repo, snapshot, destination, picked } = await this.#resolveBackup(req);
+    const runId = this.#catalog.runs.start({ kind: 'restore', source: snapshot.source, destinations: [destination.name] });
+    this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target: req.targetLocation ?? req.archive });
+    const outcome: RestoreOutcome = { runId, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
+    try {
+      if (req.archive) {
+        outcome.archive = await exportArchive(repo, snapshot.tree, req.archive, { force: req.force ?? false });
+      } else {
+        outcome.restore = await restoreTree({
+          repo,
+          tree: snapshot.tree,
+          target: req.targetLocation ?? '',
+          include: req.include,
+          force: req.force,
+          verify: req.verification,
+          signal: req.signal,
+          onProgress: (p) => onEvent({ type: 'restore-progress', ...p }),
+        });
+        for (const w of outcome.restore.warnings) this.#catalog.runLogs.append(runId, 'warn', w);
+      }
+    } catch (err) {
+      this.#catalog.runs.finish(runId, { status: err instanceof InterruptedError ? 'interrupted' : 'failed', error: err instanceof Error ? err.message : String(err) });
+      throw err;
+    } finally {
+      await this.close();
+    }
+    const mismatches = outcome.restore?.verified?.mismatches ?? [];
+    this.#catalog.runs.finish(runId, { status: mismatches.length > 0 ? 'failed' : 'succeeded', summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches } });
+    this.#catalog.audit.append({ action: 'restore', target: req.targetLocation ?? req.archive ?? '', payload: { runId, backup: snapshot.id, destination: destination.name } });
+    return outcome;
+  }
+
+  async getBackupStatus(): Promise<BackupStatus> {
+    const destinations = openDestinations(this.#config, this.#configDir);
+    const perDestination: BackupStatus['destinations'] = [];
+    for (const d of destinations) {
+      let reachable = true;
+      let storedBytes = 0;
+      let packs = 0;
+      try {
+        await this.#syncCatalog(d);
+        for await (const obj of d.adapter.list('data/')) {
+          storedBytes += obj.size;
+          packs++;
+        }
+      } catch {
+        reachable = false;
+      }
+      const backups = this.#catalog.backups.list({ destination: d.name });
+      perDestination.push({ name: d.name, type: d.type, encrypted: d.encrypted, offsite: d.offsite, reachable, backups: backups.length, packs, storedBytes, compression: d.compression.algorithm });
+    }
+    await this.close();
+    const all = this.#catalog.backups.list({}).map(toSummary);
+    const lastPerSource = this.sourceNames().map((source) => ({ source, last: all.find((b) => b.source === source) }));
+    const recentFailures = this.#catalog.runs.list({ limit: 50 }).filter((r) => r.status === 'failed' || r.status === 'partial' || r.status === 'interrupted').slice(0, 10);
+    return {
+      totals: { backups: all.length, sources: this.sourceNames().length, destinations: destinations.length, bytes: all.reduce((s, b) => s + b.summary.bytes, 0) },
+      lastPerSource: lastPerSource.map(({ source, last }) => ({ source, ...(last ? { backupId: last.id, time: last.time, destination: last.destination, strategy: last.strategy } : {}) })),
+      recentFailures: recentFailures.map((r) => ({ runId: r.id, kind: r.kind, status: r.status, startedAt: r.startedAt, error: r.error ?? '' })),
+      destinations: perDestination,
+    };
+  }
+
+  getExecutionLogs(runId: string): { run: ReturnType<Catalog['runs']['get']>; logs: ReturnType<Catalog['runLogs']['forRun']> } {
+    const run = this.#catalog.runs.get(runId);
+    if (!run) throw new UsageError(`no run ${runId}`);
+    return { run, logs: this.#catalog.runLogs.forRun(run.id) };
+  }
+
+  async close(): Promise<void> {
+    const repos = [...this.#repos.values()];
+    this.#repos.clear();
+    for (const r of repos) await (await r.catch(() => undefined))?.close();
+  }
+
+  #selectSources(sources: string | string[]): string[] {
+    const all = this.sourceNames();
+    const wanted = sources === 'all' ? all : Array.isArray(sources) ? (sources.length === 0 ? all : sources) : [sources];
+    for (const s of wanted) if (!all.includes(s)) throw new UsageError(`unknown source '${s}' (configured: ${all.join(', ') || 'none'})`);
+    if (wanted.length === 0) throw new UsageError('the config has no sources');
+    return wanted;
+  }
+
+  async #openRepository(destination: Destination, opts: { create?: boolean } = {}): Promise<Repository | undefined> {
+    let pending = this.#repos.get(destination.name);
+    if (!pending) {
+      pending = (async () => {
+        const password = destination.encrypted ? await this.#getPassword() : null;
+        const open = { password, compression: destination.compression };
+        try {
+          if (opts.create) return (await Repository.openOrCreate(destination.adapter, open)).repo;
+          if (!(await Repository.exists(destination.adapter))) return undefined;
+          return await Repository.open(destination.adapter, open);
+        } catch (err) {
+          if (err instanceof BkdrError) throw err;
+          throw new OperationError(`destination ${destination.name}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+        }
+      })();
+      this.#repos.set(destination.name, pending);
+    }
+    return pending;
+  }
+
+  #getPassword(): Promise<string> {
+    this.#password ??= this.#passwordSource();
+    return this.#password;
+  }
+
+  async #syncCatalog(destination: Destination): Promise<void> {
+    const repo = await this.#openRepository(destination);
+    if (!repo) return;
+    const snapshots = await repo.listSnapshots();
+    const present = new Set(snapshots.map((s) => s.id));
+    const cached = new Set(this.#catalog.backups.list({ destination: destination.name }).map((b) => b.id));
+    for (const s of snapshots) if (!cached.has(s.id)) this.#cacheBackup(destination, repo, s);
+    for (const id of cached) if (!present.has(id)) this.#catalog.backups.delete(destination.name, id);
+  }
+
+  #cacheBackup(destination: Destination, repo: Repository, s: Snapshot, runId?: string): void {
+    this.#catalog.backups.upsert({
+      id: s.id,
+      destination: destination.name,
+      repositoryId: repo.id,
+      source: s.source,
+      strategy: s.strategy,
+      parentId: s.parent ?? null,
+      time: s.time,
+      hostname: s.hostname,
+      paths: s.paths,
+      tags: s.tags,
+      files: s.summary.files,
+      dirs: s.summary.dirs,
+      bytes: s.summary.bytes,
+      addedBytes: s.summary.addedBytes,
+      storedBytes: s.summary.storedBytes,
+      runId: runId ?? null,
+      summary: s.summary,
+    });
+  }
+
+  /** Finds the backup a restore or show means: by id, or the newest of a source at or before a time. */
+  async #resolveBackup(req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined }): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
+    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined);
+    if (req.source) this.#selectSources(req.source);
+    const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
+    let lastError: unknown;
+    for (const destination of destinations) {
+      let repo: Repository | undefined;
+      try {
+        repo = await this.#openRepository(destination);
+      } catch (err) {
+        if (err instanceof BkdrError && err.exitCode === 2) throw err;
+        lastError = err;
+        continue;
+      }
+      if (!repo) continue;
+      if (req.backupId) {
+        try {
+          return { repo, snapshot: await repo.loadSnapshot(req.backupId), destination };
+        } catch (err) {
+          lastError = err;
+          continue;
+        }
+      }
+      const candidates = (await repo.listSnapshots()).filter((s) => (!req.source || s.source === req.source) && (!at || new Date(s.time).getTime() <= at.getTime()));
+      const sources = new Set(candidates.map((s) => s.source));
+      if (!req.source && sources.size > 1) throw new UsageError(`backups of several sources (${[...sources].join(', ')}) match: pass --source`);
+      const snapshot = candidates.at(-1);
+      if (!snapshot) continue;
+      const picked = `picked backup ${snapshot.id.slice(0, 8)} of ${snapshot.source} taken ${snapshot.time} from ${destination.name}${at ? ` (newest at or before ${at.toISOString()})` : ' (newest)'}`;
+      return { repo, snapshot, destination, picked };
+    }
+    if (lastError instanceof BkdrError) throw lastError;
+    if (req.backupId) throw new UsageError(`no backup ${req.backupId} on ${destinations.map((d) => d.name).join(', ')}`);
+    throw new UsageError(`no backup${req.source ? ` of ${req.source}` : ''}${at ? ` taken at or before ${at.toISOString()}` : ''} on ${destinations.map((d) => d.name).join(', ')}`);
+  }
+}
+
+export interface BackupStatus {
+  totals: { backups: number; sources: number; destinations: number; bytes: number };
+  lastPerSource: { source: string; backupId?: string; time?: string; destination?: string; strategy?: string }[];
+  recentFailures: { runId: string; kind: string; status: string; startedAt: string; error: string }[];
+  destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; reachable: boolean; backups: number; packs: number; storedBytes: number; compression: string }[];
+}
+
+export interface LsEntry {
+  path: string;
+  type: string;
+  mode: string;
+  size: number;
+  mtime: string;
+  linkTarget?: string;
+}
+
+function lsEntry(path: string, node: import('../repo/tree-node.js').TreeNode): LsEntry {
+  return {
+    path,
+    type: node.type,
+    mode: `0${node.mode.toString(8)}`,
+    size: node.size ?? 0,
+    mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
+    ...(node.linkTarget ? { linkTarget: node.linkTarget.toString() } : {}),
+  };
+}
+
+function resolveStrategy(requested: BackupType | undefined, configured: string | undefined): BackupType {
+  const s = requested ?? configured ?? 'incremental';
+  if (s === 'continuous') return 'incremental';
+  if (s !== 'full' && s !== 'incremental' && s !== 'differential') throw new UsageError(`--type ${s}: must be full, incremental or differential`);
+  return s;
+}
+
+function snapshotSummary(s: Snapshot, destination: string): BackupSummary {
+  return { id: s.id, destination, source: s.source, strategy: s.strategy, parent: s.parent, time: s.time, hostname: s.hostname, paths: s.paths, tags: s.tags, summary: s.summary };
+}
+
+function toSummary(b: ReturnType<Catalog['backups']['list']>[number]): BackupSummary {
+  return {
+    id: b.id,
+    destination: b.destination,
+    source: b.source,
+    strategy: b.strategy,
+    parent: b.parentId ?? undefined,
+    time: b.time,
+    hostname: b.hostname,
+    paths: b.paths,
+    tags: b.tags,
+    summary: b.summary as Snapshot['summary'],
+  };
+}

@@ -1,0 +1,305 @@
+import { createHash } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import picomatch from 'picomatch';
+import { InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import type { BlobLocation, Repository } from '../repo/repository.js';
+import type { TreeNode } from '../repo/tree-node.js';
+import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink } from '../sources/files/restore-node.js';
+import { walkSnapshotTree } from './snapshot-walk.js';
+
+export interface RestoreProgress {
+  files: number;
+  totalFiles: number;
+  bytes: number;
+  totalBytes: number;
+}
+
+export interface RestoreOptions {
+  repo: Repository;
+  tree: string;
+  target: string;
+  include?: string[] | undefined;
+  force?: boolean | undefined;
+  verify?: boolean | undefined;
+  signal?: AbortSignal | undefined;
+  onProgress?: ((p: RestoreProgress) => void) | undefined;
+}
+
+export interface RestoreResult {
+  target: string;
+  files: number;
+  dirs: number;
+  symlinks: number;
+  hardlinks: number;
+  specials: number;
+  bytes: number;
+  verified?: { files: number; mismatches: string[] };
+  warnings: string[];
+}
+
+interface PlannedFile {
+  path: Buffer;
+  node: TreeNode;
+  /** Blob locations in content order. */
+  blobs: BlobLocation[];
+}
+
+/** Packs fetched at the same time: one streams while the previous one is written out. */
+const PACK_CONCURRENCY = 2;
+
+/**
+ * Restores a snapshot tree into `target`. Writes only below the target: names are
+ * checked, directories are created by the restore itself, files are opened with
+ * O_NOFOLLOW and symlinks are created last, so no write goes through a link.
+ */
+export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> {
+  const { repo } = opts;
+  const target = await prepareTarget(opts.target, opts.force ?? false);
+  const targetBuf = Buffer.from(target);
+  const matches = includeMatcher(opts.include);
+  const owner = process.getuid?.() === 0;
+  const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [] };
+
+  const dirs: { path: Buffer; node: TreeNode }[] = [];
+  const files: PlannedFile[] = [];
+  const later: { path: Buffer; node: TreeNode }[] = [];
+  const hardlinkFirst = new Map<string, Buffer>();
+  const hardlinks: { path: Buffer; existing: Buffer; node: TreeNode }[] = [];
+
+  for await (const { path, node } of walkSnapshotTree(repo, opts.tree)) {
+    checkAborted(opts.signal);
+    const wanted = matches(path.toString(), node.type === 'dir');
+    if (wanted === 'no') continue;
+    const dest = Buffer.concat([targetBuf, path]);
+    if (node.type === 'dir') {
+      await makeDirectory(dest, opts.force ?? false);
+      dirs.push({ path: dest, node });
+      continue;
+    }
+    if (wanted === 'ancestor') continue;
+    if (node.type === 'file') {
+      const key = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
+      const first = key ? hardlinkFirst.get(key) : undefined;
+      if (first) {
+        hardlinks.push({ path: dest, existing: first, node });
+        continue;
+      }
+      if (key) hardlinkFirst.set(key, dest);
+      files.push({ path: dest, node, blobs: locateContent(repo, node, path) });
+      await createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
+    } else {
+      later.push({ path: dest, node });
+    }
+  }
+
+  const totalBytes = files.reduce((sum, f) => sum + (f.node.size ?? 0), 0);
+  await writeContent(repo, files, opts, (bytes) => {
+    result.bytes += bytes;
+    opts.onProgress?.({ files: result.files, totalFiles: files.length, bytes: result.bytes, totalBytes });
+  });
+
+  for (const f of files) {
+    result.warnings.push(...(await applyMetadata(f.path, f.node, { owner })));
+    result.files++;
+  }
+  for (const h of hardlinks) {
+    await replaceIfForced(h.path, opts.force ?? false);
+    await link(h.existing, h.path);
+    result.hardlinks++;
+    result.files++;
+  }
+  for (const { path, node } of later) {
+    await replaceIfForced(path, opts.force ?? false);
+    if (node.type === 'symlink') {
+      await createSymlink(path, node.linkTarget ?? Buffer.alloc(0));
+      result.symlinks++;
+    } else if (await createSpecialNode(path, node)) {
+      result.specials++;
+    } else {
+      result.warnings.push(`${path.toString()}: ${node.type} not restored${node.type === 'socket' ? '' : ' (needs root)'}`);
+      continue;
+    }
+    result.warnings.push(...(await applyMetadata(path, node, { owner })));
+  }
+  // Directories last and deepest first: writing into a directory moves its mtime.
+  for (const { path, node } of dirs.reverse()) {
+    result.warnings.push(...(await applyMetadata(path, node, { owner })));
+    result.dirs++;
+  }
+
+  if (opts.verify) result.verified = await verifyFiles(files);
+  opts.onProgress?.({ files: result.files, totalFiles: files.length, bytes: result.bytes, totalBytes });
+  return result;
+}
+
+function locateContent(repo: Repository, node: TreeNode, path: Buffer): BlobLocation[] {
+  return (node.content ?? []).map((id) => {
+    const location = repo.lookupBlob(id);
+    if (!location) throw new OperationError(`blob ${id.slice(0, 12)} of ${path.toString()} is missing from the repository index`);
+    return location;
+  });
+}
+
+interface BlobTarget {
+  file: PlannedFile;
+  offset: number;
+}
+
+/** Fetches every pack once and writes each of its blobs wherever the snapshot uses it. */
+async function writeContent(repo: Repository, files: PlannedFile[], opts: RestoreOptions, onBytes: (n: number) => void): Promise<void> {
+  const byPack = new Map<string, Map<string, { location: BlobLocation; targets: BlobTarget[] }>>();
+  for (const file of files) {
+    let offset = 0;
+    for (const location of file.blobs) {
+      let blobs = byPack.get(location.packId);
+      if (!blobs) byPack.set(location.packId, (blobs = new Map()));
+      const id = idOf(location);
+      let entry = blobs.get(id);
+      if (!entry) blobs.set(id, (entry = { location, targets: [] }));
+      entry.targets.push({ file, offset });
+      offset += location.rawLength;
+    }
+  }
+  const packs = [...byPack.entries()];
+  let next = 0;
+  const worker = async () => {
+    while (next < packs.length) {
+      const [packId, blobs] = packs[next++]!;
+      const locations = [...blobs.values()].map((b) => b.location).sort((a, b) => a.offset - b.offset);
+      for await (const { id, data } of repo.loadBlobsFromPack(packId, locations)) {
+        checkAborted(opts.signal);
+        for (const t of blobs.get(id)?.targets ?? []) {
+          await writeAt(t.file, data, t.offset);
+          onBytes(data.length);
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker));
+}
+
+function idOf(location: BlobLocation): string {
+  return location.id;
+}
+
+async function writeAt(file: PlannedFile, data: Buffer, position: number): Promise<void> {
+  const handle = await open(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+  try {
+    if (file.node.sparse) {
+      const writer = createSparseWriter(handle, file.node.size ?? 0);
+      await writer.write(data, position);
+    } else {
+      let written = 0;
+      while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten;
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+async function createEmptyFile(path: Buffer, size: number, force: boolean): Promise<void> {
+  await replaceIfForced(path, force);
+  const handle = await open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+  try {
+    // The final size up front: holes of sparse files stay holes, and blobs can land in any order.
+    await handle.truncate(size);
+  } finally {
+    await handle.close();
+  }
+}
+
+async function makeDirectory(path: Buffer, force: boolean): Promise<void> {
+  try {
+    await mkdir(path, { mode: 0o700 });
+    return;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+  }
+  const existing = await lstat(path);
+  if (existing.isDirectory()) return;
+  if (!force) throw new UsageError(`${path.toString()} exists and is not a directory; pass --force to replace it`);
+  // Never write through a symlink or over a file that stands where the snapshot has a directory.
+  await unlink(path);
+  await mkdir(path, { mode: 0o700 });
+}
+
+async function replaceIfForced(path: Buffer, force: boolean): Promise<void> {
+  const existing = await lstat(path).catch(() => undefined);
+  if (!existing) return;
+  if (!force) throw new UsageError(`${path.toString()} already exists; pass --force to overwrite it`);
+  if (existing.isDirectory()) throw new UsageError(`${path.toString()} is a directory in the target; not replacing it with a file`);
+  await unlink(path);
+}
+
+async function prepareTarget(target: string, force: boolean): Promise<string> {
+  const { resolve } = await import('node:path');
+  const abs = resolve(target);
+  const existing = await stat(abs).catch(() => undefined);
+  if (!existing) {
+    await mkdir(abs, { recursive: true, mode: 0o700 });
+    return abs;
+  }
+  if (!existing.isDirectory()) throw new UsageError(`restore target ${abs} is not a directory`);
+  if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty; pass --force to restore into it`);
+  return abs;
+}
+
+/**
+ * 'yes' for a node the include globs select (or an ancestor of the node does),
+ * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise.
+ */
+function includeMatcher(include: string[] | undefined): (path: string, isDir: boolean) => 'yes' | 'ancestor' | 'no' {
+  if (!include || include.length === 0) return () => 'yes';
+  const patterns = include.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
+  const isMatch = picomatch(patterns, { dot: true });
+  const prefixes = patterns.map((p) => p.split('/'));
+  const selected = new Set<string>();
+  return (path, isDir) => {
+    const parentPath = path.slice(0, path.lastIndexOf('/'));
+    if (isMatch(path) || selected.has(parentPath)) {
+      if (isDir) selected.add(path);
+      return 'yes';
+    }
+    if (isDir && prefixes.some((parts) => couldLeadTo(path.split('/'), parts))) return 'ancestor';
+    return 'no';
+  };
+}
+
+/** Whether a directory path can still contain matches of a pattern, comparing segment by segment. */
+function couldLeadTo(dirParts: string[], patternParts: string[]): boolean {
+  for (let i = 0; i < dirParts.length; i++) {
+    const pattern = patternParts[i];
+    if (pattern === undefined) return false;
+    if (pattern === '**') return true;
+    if (!picomatch.isMatch(dirParts[i] ?? '', pattern, { dot: true })) return false;
+  }
+  return true;
+}
+
+async function verifyFiles(files: PlannedFile[]): Promise<{ files: number; mismatches: string[] }> {
+  const mismatches: string[] = [];
+  for (const file of files) {
+    const handle = await open(file.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      let position = 0;
+      for (const location of file.blobs) {
+        const buf = Buffer.allocUnsafe(location.rawLength);
+        const { bytesRead } = await handle.read(buf, 0, buf.length, position);
+        position += location.rawLength;
+        if (bytesRead !== buf.length || createHash('sha256').update(buf).digest('hex') !== location.id) {
+          mismatches.push(file.path.toString());
+          break;
+        }
+      }
+      if ((await handle.stat()).size !== (file.node.size ?? 0) && !mismatches.includes(file.path.toString())) mismatches.push(file.path.toString());
+    } finally {
+      await handle.close();
+    }
+  }
+  return { files: files.length, mismatches };
+}
+
+function checkAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw new InterruptedError('restore interrupted');
+}

@@ -1,0 +1,37 @@
+import Table from 'cli-table3';
+
+/** Human renderings shared by the command modules. */
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let value = n / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function shortTime(iso: string): string {
+  return iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+}
+
+/** Colour only for a terminal, never with NO_COLOR or --no-color (main sets the flag). */
+export function colorEnabled(): boolean {
+  return Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'] && !process.argv.includes('--no-color');
+}
+
+/** A cli-table3 table that stays plain text when output goes to a file, a pipe or cron mail. */
+export function createTable(head: string[]): Table.Table {
+  return colorEnabled() ? new Table({ head }) : new Table({ head, style: { head: [], border: [] } });
+}

@@ -1,0 +1,43 @@
+import { BackupManager } from '../backup/backup-manager.js';
+import { resolvePassword } from '../backup/password.js';
+import type { CliContext } from './context.js';
+
+/** Builds the backup service for a command: config, catalog and the password chain of CLI.md. */
+export async function backupManager(ctx: CliContext): Promise<BackupManager> {
+  const loaded = await ctx.config();
+  const catalog = await ctx.catalog();
+  const prompt = ctx.interactive
+    ? async () => {
+        const { password } = await import('@inquirer/prompts');
+        return password({ message: 'repository password', mask: true });
+      }
+    : undefined;
+  return new BackupManager({
+    config: loaded.config,
+    configPath: loaded.filepath,
+    catalog,
+    password: () => resolvePassword(loaded.config.encryption, prompt),
+  });
+}
+
+/**
+ * An AbortSignal that fires on SIGINT/SIGTERM so a run can stop cleanly (exit 130);
+ * a second signal exits at once.
+ */
+export function interruptSignal(): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('interrupted: finishing what is in flight (press again to exit now)\n');
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  return {
+    signal: controller.signal,
+    dispose: () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { ConfigError } from '../core/errors.js';
+import { interpolateEnv } from './env-interpolation.js';
+import type { BkdrConfig } from './schema.js';
+import { validateConfig } from './validate.js';
+
+export interface LoadedConfig {
+  config: BkdrConfig;
+  filepath: string;
+}
+
+export const SEARCH_PLACES = [
+  'package.json',
+  '.bkdrrc',
+  '.bkdrrc.json',
+  '.bkdrrc.yaml',
+  '.bkdrrc.yml',
+  '.bkdrrc.js',
+  '.bkdrrc.mjs',
+  '.bkdrrc.ts',
+  'backup.config.ts',
+  'backup.config.js',
+  'backup.config.mjs',
+  'backup.config.json',
+  'backup.config.yaml',
+  'backup.config.yml',
+];
+
+/** `import { defineConfig } from 'bkdr'` must work in a config that lives anywhere, so 'bkdr' resolves to this package. */
+function packageEntry(): string {
+  const here = fileURLToPath(import.meta.url);
+  let dir = dirname(here);
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  return here.endsWith('.ts') ? join(dir, 'src', 'index.ts') : join(dir, 'dist', 'index.js');
+}
+
+const loadTypeScript: Loader = async (filepath) => {
+  const { createJiti } = await import('jiti');
+  const jiti = createJiti(import.meta.url, { alias: { bkdr: packageEntry() }, moduleCache: false, fsCache: false });
+  return jiti.import(filepath, { default: true });
+};
+
+/**
+ * Finds and validates the config: `configPath`, else BKDR_CONFIG, else a cosmiconfig
+ * search upwards from `cwd`. `required: false` returns undefined when none is found;
+ * a config that is found but invalid always fails.
+ */
+export async function loadConfig(opts: { configPath?: string; cwd?: string; required?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<LoadedConfig | undefined> {
+  const env = opts.env ?? process.env;
+  const cwd = opts.cwd ?? process.cwd();
+  const explorer = cosmiconfig('bkdr', {
+    searchPlaces: SEARCH_PLACES,
+    searchStrategy: 'project',
+    loaders: { '.ts': loadTypeScript },
+    cache: false,
+  });
+  const explicit = opts.configPath ?? env['BKDR_CONFIG'];
+  let result: { config: unknown; filepath: string; isEmpty?: boolean } | null;
+  try {
+    if (explicit) {
+      const file = isAbsolute(explicit) ? explicit : resolve(cwd, explicit);
+      if (!existsSync(file)) throw new ConfigError('', `config file ${file} not found`);
+      result = await explorer.load(file);
+    } else {
+      result = await explorer.search(cwd);
+    }
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError('', `cannot load config: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+  if (!result || result.isEmpty) {
+    if (opts.required === false) return undefined;
+    throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr); run `bkdr init` or pass --config');
+  }
+  const isCode = ['.ts', '.js', '.mjs', '.cjs'].includes(extname(result.filepath));
+  const raw = isCode ? result.config : interpolateEnv(result.config, env);
+  return { config: validateConfig(raw, result.filepath), filepath: result.filepath };
+}
+
+/** A path written in the config, resolved against the config file's directory. */
+export function resolveFromConfig(loaded: LoadedConfig, path: string): string {
+  return isAbsolute(path) ? path : resolve(dirname(loaded.filepath), path);
+}

@@ -1,0 +1,63 @@
+import { promisify } from 'node:util';
+import { brotliCompress, brotliDecompress, constants as zc, gunzip, gzip } from 'node:zlib';
+import lz4 from 'lz4-napi';
+
+export type CompressionAlgorithm = 'lz4' | 'gzip' | 'brotli' | 'none';
+
+export interface CompressionSettings {
+  algorithm: CompressionAlgorithm;
+  level?: number;
+}
+
+/** The tag byte in front of every stored blob says how its payload is encoded. */
+export const CompressionTag = { none: 0, lz4: 1, gzip: 2, brotli: 3 } as const;
+export type CompressionTag = (typeof CompressionTag)[keyof typeof CompressionTag];
+
+const gzipAsync = promisify(gzip);
+const gunzipAsync = promisify(gunzip);
+const brotliAsync = promisify(brotliCompress);
+const unbrotliAsync = promisify(brotliDecompress);
+
+/** Below this saving a blob is stored raw: decompressing it would cost time for nothing. */
+const MIN_SAVING = 0.03;
+
+/**
+ * Compresses off the main thread (lz4-napi and zlib both run in the libuv pool), and
+ * falls back to the raw bytes when the data does not compress.
+ */
+export async function compressBlob(data: Buffer, settings: CompressionSettings): Promise<{ tag: CompressionTag; payload: Buffer }> {
+  if (settings.algorithm === 'none' || data.length < 64) return { tag: CompressionTag.none, payload: data };
+  let payload: Buffer;
+  switch (settings.algorithm) {
+    case 'lz4':
+      payload = await lz4.compress(data);
+      break;
+    case 'gzip':
+      payload = await gzipAsync(data, { level: settings.level ?? 6 });
+      break;
+    case 'brotli':
+      payload = await brotliAsync(data, { params: { [zc.BROTLI_PARAM_QUALITY]: settings.level ?? 5, [zc.BROTLI_PARAM_SIZE_HINT]: data.length } });
+      break;
+  }
+  if (payload.length > data.length * (1 - MIN_SAVING)) return { tag: CompressionTag.none, payload: data };
+  return { tag: CompressionTag[settings.algorithm], payload };
+}
+
+export async function decompressBlob(tag: number, payload: Buffer): Promise<Buffer> {
+  switch (tag) {
+    case CompressionTag.none:
+      return payload;
+    case CompressionTag.lz4:
+      return lz4.uncompress(payload);
+    case CompressionTag.gzip:
+      return gunzipAsync(payload);
+    case CompressionTag.brotli:
+      return unbrotliAsync(payload);
+    default:
+      throw new Error(`unknown compression tag ${tag}`);
+  }
+}
+
+export function compressionName(tag: number): string {
+  return (Object.entries(CompressionTag).find(([, v]) => v === tag)?.[0] ?? `tag-${tag}`);
+}

@@ -1,0 +1,467 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
+import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
+import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
+import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
+import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
+import { PackBuilder, type PackHeaderEntry } from './pack.js';
+import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { deserializeTree, serializeTree } from './tree.js';
+import type { TreeNode } from './tree-node.js';
+
+export type { BlobLocation, BlobType } from './blob-index.js';
+export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
+export type { ChunkerParams } from './fastcdc.js';
+
+export interface RepoConfig {
+  version: 1;
+  id: string;
+  chunker: ChunkerParams;
+  encryption: 'aes-256-gcm' | 'none';
+  createdAt: string;
+}
+
+export interface OpenOptions {
+  /** null: an unencrypted repository. */
+  password: string | null;
+  compression?: CompressionSettings;
+  /** Target pack size in bytes. */
+  packSize?: number;
+  uploadConcurrency?: number;
+}
+
+export interface SaveBlobResult {
+  stored: boolean;
+  storedSize: number;
+}
+
+export interface FlushResult {
+  packs: number;
+  blobs: number;
+  storedBytes: number;
+}
+
+export interface KeyInfo {
+  id: string;
+  createdAt: string;
+  hostname: string;
+  username: string;
+  current: boolean;
+}
+
+interface KeyFile {
+  version: 1;
+  kdf: 'scrypt';
+  N: number;
+  r: number;
+  p: number;
+  salt: string;
+  createdAt: string;
+  hostname: string;
+  username: string;
+  data: string;
+}
+
+interface IndexFile {
+  version: 1;
+  packs: { id: string; size: number; blobs: PackHeaderEntry[] }[];
+}
+
+const CONFIG_KEY = 'config';
+/** Envelope of the config object: magic, format version, 0 plain / 1 sealed. */
+const CONFIG_MAGIC = Buffer.from('BKDRREPO');
+const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
+/** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
+const MAX_PENDING_PACKS = 4;
+
+const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
+const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * A repository on one destination (DESIGN.md "The repository"): content-addressed
+ * blobs in packs, an index, trees and snapshots, written packs → index → snapshot so
+ * a crash never leaves a snapshot pointing at missing data.
+ */
+export class Repository {
+  readonly adapter: StorageAdapter;
+  readonly config: RepoConfig;
+  readonly #key: Buffer | undefined;
+  readonly #keyId: string | undefined;
+  readonly #compression: CompressionSettings;
+  readonly #packSize: number;
+  readonly #uploadConcurrency: number;
+  readonly #index = new BlobIndex();
+  readonly #open = new Map<BlobType, PackBuilder>();
+  /** Ids saved this session and not yet in a finished pack, so concurrent saves store once. */
+  readonly #pending = new Set<string>();
+  readonly #uploads = new Set<Promise<void>>();
+  readonly #newPacks: IndexFile['packs'] = [];
+  #pendingBytes = 0;
+  #uploadError: unknown;
+  #chunker: FastCdc | undefined;
+  /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
+  pendingHighWater = 0;
+
+  private constructor(adapter: StorageAdapter, config: RepoConfig, key: Buffer | undefined, keyId: string | undefined, opts: OpenOptions) {
+    this.adapter = adapter;
+    this.config = config;
+    this.#key = key;
+    this.#keyId = keyId;
+    this.#compression = opts.compression ?? { algorithm: 'lz4' };
+    this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
+  }
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  get encrypted(): boolean {
+    return this.#key !== undefined;
+  }
+
+  static async exists(adapter: StorageAdapter): Promise<boolean> {
+    return (await adapter.stat(CONFIG_KEY)) !== undefined;
+  }
+
+  static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<Omit<ChunkerParams, 'seed'>> }): Promise<Repository> {
+    if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
+    const config: RepoConfig = {
+      version: 1,
+      id: randomBytes(32).toString('hex'),
+      chunker: { ...DEFAULT_CHUNKER, ...opts.chunker, seed: randomBytes(32).toString('hex') },
+      encryption: opts.password === null ? 'none' : 'aes-256-gcm',
+      createdAt: new Date().toISOString(),
+    };
+    let key: Buffer | undefined;
+    let keyId: string | undefined;
+    if (opts.password !== null) {
+      key = randomBytes(32);
+      keyId = await writeKeyFile(adapter, key, opts.password);
+    }
+    const plain = Buffer.from(JSON.stringify(config));
+    const envelope = Buffer.concat([CONFIG_MAGIC, Buffer.from([1, key ? 1 : 0]), key ? seal(key, plain) : plain]);
+    // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
+    await adapter.put(CONFIG_KEY, envelope);
+    return new Repository(adapter, config, key, keyId, opts);
+  }
+
+  static async open(adapter: StorageAdapter, opts: OpenOptions): Promise<Repository> {
+    let envelope: Buffer;
+    try {
+      envelope = await readAll(await adapter.get(CONFIG_KEY));
+    } catch (err) {
+      if (err instanceof BkdrError) throw err;
+      throw new UsageError(`destination ${adapter.name} holds no repository (or cannot be read): ${(err as Error).message}`, { cause: err });
+    }
+    if (envelope.length < CONFIG_MAGIC.length + 2 || !envelope.subarray(0, CONFIG_MAGIC.length).equals(CONFIG_MAGIC)) {
+      throw new IntegrityError(`destination ${adapter.name}: the repository config is not a bkdr config`);
+    }
+    const formatVersion = envelope[CONFIG_MAGIC.length];
+    if (formatVersion !== 1) throw new UsageError(`destination ${adapter.name}: repository format ${formatVersion} is newer than this bkdr understands`);
+    const sealed = envelope[CONFIG_MAGIC.length + 1] === 1;
+    const body = envelope.subarray(CONFIG_MAGIC.length + 2);
+    let key: Buffer | undefined;
+    let keyId: string | undefined;
+    let plain = body;
+    if (sealed) {
+      if (opts.password === null) throw new UsageError(`destination ${adapter.name} is encrypted: a password is needed (BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND)`);
+      ({ key, keyId } = await unlockMasterKey(adapter, opts.password));
+      try {
+        plain = unseal(key, body);
+      } catch (err) {
+        throw new IntegrityError(`destination ${adapter.name}: the repository config fails authentication`, { cause: err });
+      }
+    }
+    const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
+    const repo = new Repository(adapter, config, key, keyId, opts);
+    await repo.#loadIndex();
+    return repo;
+  }
+
+  static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions): Promise<{ repo: Repository; created: boolean }> {
+    if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
+    return { repo: await Repository.create(adapter, opts), created: true };
+  }
+
+  chunker(): FastCdc {
+    this.#chunker ??= new FastCdc(this.config.chunker);
+    return this.#chunker;
+  }
+
+  hasBlob(id: string): boolean {
+    return this.#index.has(id) || this.#pending.has(id);
+  }
+
+  lookupBlob(id: string): BlobLocation | undefined {
+    return this.#index.get(id);
+  }
+
+  get blobCount(): number {
+    return this.#index.size;
+  }
+
+  // ---- writing ----
+
+  async saveBlob(type: BlobType, id: string, plaintext: Buffer): Promise<SaveBlobResult> {
+    this.#throwUploadError();
+    if (this.hasBlob(id)) return { stored: false, storedSize: 0 };
+    this.#pending.add(id);
+    const { tag, payload } = await compressBlob(plaintext, type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 6 } : this.#compression);
+    const tagByte = Buffer.from([tag]);
+    const record = this.#key ? seal(this.#key, [tagByte, payload]) : Buffer.concat([tagByte, payload]);
+    let pack = this.#open.get(type);
+    if (!pack) this.#open.set(type, (pack = new PackBuilder()));
+    pack.add(type, id, record, plaintext.length, tag);
+    this.#pendingBytes += record.length;
+    this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
+    if (pack.size >= this.#packSize) await this.#finishPack(type);
+    while (this.#pendingBytes > this.#packSize * MAX_PENDING_PACKS && this.#uploads.size > 0) await Promise.race(this.#uploads);
+    this.#throwUploadError();
+    return { stored: true, storedSize: record.length };
+  }
+
+  async saveTree(nodes: TreeNode[]): Promise<string> {
+    const data = serializeTree(nodes);
+    const id = sha256Hex(data);
+    await this.saveBlob('tree', id, data);
+    return id;
+  }
+
+  /** Finishes open packs, waits for every upload, then writes one index file for them. */
+  async flush(): Promise<FlushResult> {
+    for (const type of [...this.#open.keys()]) await this.#finishPack(type);
+    while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
+    this.#throwUploadError();
+    const packs = this.#newPacks.splice(0);
+    if (packs.length === 0) return { packs: 0, blobs: 0, storedBytes: 0 };
+    const index: IndexFile = { version: 1, packs };
+    const stored = this.#encode(Buffer.from(JSON.stringify(index)));
+    await this.adapter.put(`index/${sha256Hex(stored)}`, stored);
+    return { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), storedBytes: packs.reduce((n, p) => n + p.size, 0) };
+  }
+
+  async #finishPack(type: BlobType): Promise<void> {
+    const pack = this.#open.get(type);
+    if (!pack || pack.count === 0) return;
+    this.#open.delete(type);
+    while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
+    const { id, bytes } = pack.finish((plain) => this.#encode(plain));
+    const upload = this.#uploadPack(id, bytes, pack).finally(() => {
+      this.#uploads.delete(upload);
+      this.#pendingBytes -= pack.size;
+    });
+    this.#uploads.add(upload);
+  }
+
+  async #uploadPack(id: string, bytes: Buffer, pack: PackBuilder): Promise<void> {
+    try {
+      const key = packKey(id);
+      await this.adapter.put(key, bytes, { size: bytes.length });
+      // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
+      const info = await this.adapter.stat(key);
+      if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
+      for (const e of pack.entries) {
+        this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+        this.#pending.delete(e.id);
+      }
+      this.#newPacks.push({ id, size: bytes.length, blobs: pack.entries });
+    } catch (err) {
+      for (const e of pack.entries) this.#pending.delete(e.id);
+      this.#uploadError ??= err;
+    }
+  }
+
+  #throwUploadError(): void {
+    if (this.#uploadError !== undefined) {
+      const err = this.#uploadError;
+      if (err instanceof BkdrError) throw err;
+      throw new BkdrError(`destination ${this.adapter.name}: upload failed: ${(err as Error).message ?? String(err)}`, 1, { cause: err });
+    }
+  }
+
+  // ---- reading ----
+
+  async loadBlob(id: string): Promise<Buffer> {
+    const location = this.#index.get(id);
+    if (!location) throw new IntegrityError(`blob ${id.slice(0, 12)} is not in the index of destination ${this.adapter.name}`);
+    const record = await readAll(await this.adapter.get(packKey(location.packId), { offset: location.offset, length: location.length }));
+    return this.#decodeRecord(record, location);
+  }
+
+  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
+    if (blobs.length === 0) return;
+    const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
+    const start = sorted[0]!.offset;
+    const end = Math.max(...sorted.map((b) => b.offset + b.length));
+    const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start }));
+    for (const location of sorted) {
+      const record = bytes.subarray(location.offset - start, location.offset - start + location.length);
+      yield { id: location.id, data: await this.#decodeRecord(record, location) };
+    }
+  }
+
+  async #decodeRecord(record: Buffer, location: BlobLocation): Promise<Buffer> {
+    const where = `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
+    if (record.length !== location.length) throw new IntegrityError(`${where} is truncated`);
+    let plain: Buffer;
+    try {
+      plain = this.#key ? unseal(this.#key, record) : record;
+    } catch (err) {
+      throw new IntegrityError(`${where} fails authentication (damaged)`, { cause: err });
+    }
+    let data: Buffer;
+    try {
+      data = await decompressBlob(plain[0]!, plain.subarray(1));
+    } catch (err) {
+      throw new IntegrityError(`${where} cannot be decompressed (damaged)`, { cause: err });
+    }
+    if (sha256Hex(data) !== location.id) throw new IntegrityError(`${where} does not match its id (damaged)`);
+    return data;
+  }
+
+  async loadTree(id: string): Promise<TreeNode[]> {
+    return deserializeTree(await this.loadBlob(id), id);
+  }
+
+  async #loadIndex(): Promise<void> {
+    for await (const obj of this.adapter.list('index/')) {
+      const id = obj.key.slice('index/'.length);
+      const stored = await readAll(await this.adapter.get(obj.key));
+      if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
+      const file = JSON.parse(this.#decode(stored, `index file ${id.slice(0, 12)}`).toString('utf8')) as IndexFile;
+      for (const pack of file.packs) {
+        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      }
+    }
+  }
+
+  // ---- snapshots ----
+
+  async saveSnapshot(input: SnapshotInput): Promise<string> {
+    if (this.#uploads.size > 0 || this.#newPacks.length > 0 || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
+    const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
+    const id = sha256Hex(stored);
+    await this.adapter.put(`snapshots/${id}`, stored);
+    return id;
+  }
+
+  async listSnapshots(): Promise<Snapshot[]> {
+    const snapshots: Snapshot[] = [];
+    for await (const obj of this.adapter.list('snapshots/')) snapshots.push(await this.#readSnapshot(obj.key.slice('snapshots/'.length)));
+    return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  }
+
+  async loadSnapshot(idOrPrefix: string): Promise<Snapshot> {
+    if (!/^[0-9a-f]{4,64}$/.test(idOrPrefix)) throw new UsageError(`'${idOrPrefix}' is not a backup id (4 to 64 hex characters)`);
+    if (idOrPrefix.length === 64) return this.#readSnapshot(idOrPrefix);
+    const matches: string[] = [];
+    for await (const obj of this.adapter.list(`snapshots/${idOrPrefix}`)) matches.push(obj.key.slice('snapshots/'.length));
+    if (matches.length === 0) throw new UsageError(`no backup ${idOrPrefix} on ${this.adapter.name}`);
+    if (matches.length > 1) throw new UsageError(`backup id ${idOrPrefix} is ambiguous on ${this.adapter.name} (${matches.length} match); give more characters`);
+    return this.#readSnapshot(matches[0]!);
+  }
+
+  async deleteSnapshot(id: string): Promise<void> {
+    await this.adapter.delete(`snapshots/${id}`);
+  }
+
+  async #readSnapshot(id: string): Promise<Snapshot> {
+    let stored: Buffer;
+    try {
+      stored = await readAll(await this.adapter.get(`snapshots/${id}`));
+    } catch (err) {
+      if ((err as Error).name === 'ObjectNotFoundError') throw new UsageError(`no backup ${id.slice(0, 8)} on ${this.adapter.name}`, { cause: err });
+      throw err;
+    }
+    if (sha256Hex(stored) !== id) throw new IntegrityError(`snapshot ${id.slice(0, 8)} on ${this.adapter.name} is damaged (hash mismatch)`);
+    const parsed = JSON.parse(this.#decode(stored, `snapshot ${id.slice(0, 8)}`).toString('utf8')) as Omit<Snapshot, 'id'>;
+    return { ...parsed, id };
+  }
+
+  listPacks(): AsyncIterable<ObjectInfo> {
+    return this.adapter.list('data/');
+  }
+
+  // ---- keys ----
+
+  async addKey(password: string): Promise<string> {
+    if (!this.#key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
+    return writeKeyFile(this.adapter, this.#key, password);
+  }
+
+  async listKeys(): Promise<KeyInfo[]> {
+    const keys: KeyInfo[] = [];
+    for await (const obj of this.adapter.list('keys/')) {
+      const id = obj.key.slice('keys/'.length);
+      const file = JSON.parse((await readAll(await this.adapter.get(obj.key))).toString('utf8')) as KeyFile;
+      keys.push({ id, createdAt: file.createdAt, hostname: file.hostname, username: file.username, current: id === this.#keyId });
+    }
+    return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  async removeKey(id: string): Promise<void> {
+    const keys = await this.listKeys();
+    const matches = keys.filter((k) => k.id.startsWith(id));
+    if (matches.length !== 1) throw new UsageError(matches.length === 0 ? `no key ${id} on ${this.adapter.name}` : `key id ${id} is ambiguous`);
+    if (keys.length === 1) throw new UsageError(`refusing to remove the last key of ${this.adapter.name}: the data would be lost`);
+    await this.adapter.delete(`keys/${matches[0]!.id}`);
+  }
+
+  async close(): Promise<void> {
+    await this.adapter.close?.();
+  }
+
+  // ---- envelopes ----
+
+  #encode(plain: Buffer): Buffer {
+    return this.#key ? seal(this.#key, plain) : plain;
+  }
+
+  #decode(stored: Buffer, what: string): Buffer {
+    if (!this.#key) return stored;
+    try {
+      return unseal(this.#key, stored);
+    } catch (err) {
+      throw new IntegrityError(`${what} on ${this.adapter.name} fails authentication (damaged)`, { cause: err });
+    }
+  }
+}
+
+async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<string> {
+  const salt = randomBytes(32);
+  const params = DEFAULT_SCRYPT;
+  const wrapping = await deriveKey(password, salt, params);
+  const file: KeyFile = {
+    version: 1,
+    kdf: 'scrypt',
+    ...params,
+    salt: salt.toString('base64'),
+    createdAt: new Date().toISOString(),
+    hostname: hostname(),
+    username: userInfo().username,
+    data: seal(wrapping, masterKey).toString('base64'),
+  };
+  const bytes = Buffer.from(JSON.stringify(file));
+  const id = sha256Hex(bytes);
+  await adapter.put(`keys/${id}`, bytes);
+  return id;
+}
+
+async function unlockMasterKey(adapter: StorageAdapter, password: string): Promise<{ key: Buffer; keyId: string }> {
+  for await (const obj of adapter.list('keys/')) {
+    const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
+    if (file.version !== 1 || file.kdf !== 'scrypt') continue;
+    const wrapping = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
+    const sealed = Buffer.from(file.data, 'base64');
+    if (sealed.length !== 32 + SEAL_OVERHEAD) continue;
+    try {
+      return { key: unseal(wrapping, sealed), keyId: obj.key.slice('keys/'.length) };
+    } catch {
+      // Not this slot's password; try the next one.
+    }
+  }
+  throw new WrongPasswordError(adapter.name);
+}

@@ -1,0 +1,36 @@
+export type SnapshotStrategy = 'full' | 'incremental' | 'differential' | 'continuous';
+
+export interface SnapshotSummary {
+  files: number;
+  dirs: number;
+  bytes: number;
+  newFiles: number;
+  changedFiles: number;
+  unchangedFiles: number;
+  dataBlobs: number;
+  newDataBlobs: number;
+  addedBytes: number;
+  storedBytes: number;
+}
+
+/** What a backup records about itself; written last, after every pack and index it needs. */
+export interface SnapshotInput {
+  time: string;
+  tree: string;
+  paths: string[];
+  hostname: string;
+  username: string;
+  source: string;
+  strategy: SnapshotStrategy;
+  parent?: string;
+  tags: string[];
+  startTime: string;
+  endTime: string;
+  summary: SnapshotSummary;
+  programVersion: string;
+}
+
+export interface Snapshot extends SnapshotInput {
+  id: string;
+  version: 1;
+}

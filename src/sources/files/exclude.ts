@@ -1,0 +1,66 @@
+import picomatch from 'picomatch';
+
+interface IgnoreRule {
+  match: (path: string) => boolean;
+  negate: boolean;
+  dirOnly: boolean;
+}
+
+/**
+ * Decides which paths a files source skips: the config's `exclude` globs (matched
+ * against the absolute path and the path relative to each configured root) and
+ * `.bkdrignore` files (a gitignore-like subset: `#` comments, `!` negation, a
+ * leading `/` anchors to the file's directory, a trailing `/` matches directories
+ * only). Later rules win, and a deeper .bkdrignore overrides a shallower one.
+ */
+export class ExcludeRules {
+  private constructor(
+    private readonly roots: string[],
+    private readonly globs: ((path: string) => boolean) | undefined,
+    private readonly rules: IgnoreRule[],
+  ) {}
+
+  static fromConfig(roots: string[], patterns: string[]): ExcludeRules {
+    const globs = patterns.length > 0 ? picomatch(patterns, { dot: true }) : undefined;
+    return new ExcludeRules(roots.map((r) => r.replace(/\/+$/, '') || '/'), globs, []);
+  }
+
+  /** A child scope with the rules of a `.bkdrignore` found in `dir`. */
+  withIgnoreFile(dir: Buffer, content: string): ExcludeRules {
+    const base = dir.toString('latin1').replace(/\/+$/, '');
+    const added: IgnoreRule[] = [];
+    for (const raw of content.split(/\r?\n/)) {
+      let line = raw.trim();
+      if (!line || line.startsWith('#')) continue;
+      const negate = line.startsWith('!');
+      if (negate) line = line.slice(1);
+      const dirOnly = line.endsWith('/');
+      if (dirOnly) line = line.replace(/\/+$/, '');
+      const anchored = line.startsWith('/') || line.includes('/');
+      const pattern = anchored ? `${base}/${line.replace(/^\//, '')}` : `${base}/**/${line}`;
+      const matcher = picomatch(pattern, { dot: true });
+      added.push({ match: matcher, negate, dirOnly });
+    }
+    return new ExcludeRules(this.roots, this.globs, [...this.rules, ...added]);
+  }
+
+  excludes(path: Buffer, isDir: boolean): boolean {
+    // latin1 maps every byte to one char, so non-UTF-8 names never throw and ASCII globs still match.
+    const p = path.toString('latin1');
+    if (this.globs) {
+      if (this.globs(p)) return true;
+      for (const root of this.roots) {
+        if (p === root || p.startsWith(`${root}/`)) {
+          const rel = p.slice(root.length + 1);
+          if (rel && this.globs(rel)) return true;
+        }
+      }
+    }
+    let excluded = false;
+    for (const rule of this.rules) {
+      if (rule.dirOnly && !isDir) continue;
+      if (rule.match(p)) excluded = !rule.negate;
+    }
+    return excluded;
+  }
+}

@@ -1,0 +1,65 @@
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { OperationError } from '../../core/errors.js';
+
+interface NativeFs {
+  setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean): void;
+  mknod(path: Buffer, mode: number, rdev: bigint): void;
+  listXattrs(path: Buffer): string[];
+  getXattr(path: Buffer, name: string): Buffer;
+  setXattr(path: Buffer, name: string, value: Buffer): void;
+  seekData(fd: number, offset: number): number;
+  seekHole(fd: number, offset: number): number;
+}
+
+let loaded: NativeFs | undefined;
+
+/** The package root holds build/Release; found by walking up, so src/ (tests) and dist/ (CLI) both work. */
+function load(): NativeFs {
+  if (loaded) return loaded;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    const candidate = join(dir, 'build', 'Release', 'bkdr_fs.node');
+    if (existsSync(candidate)) {
+      loaded = createRequire(import.meta.url)(candidate) as NativeFs;
+      return loaded;
+    }
+    dir = dirname(dir);
+  }
+  throw new OperationError('native addon bkdr_fs not built: run `npm rebuild` in the bkdr package (needs python3, make and a C compiler)');
+}
+
+/** Sets access and modification times with nanosecond precision (utimensat). */
+export function setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean): void {
+  load().setTimes(path, atimeNs, mtimeNs, followSymlinks);
+}
+
+/** Creates a FIFO or device node; `mode` includes the S_IF* type bits. */
+export function mknod(path: Buffer, mode: number, rdev: bigint): void {
+  load().mknod(path, mode, rdev);
+}
+
+/** Extended attribute names of a path, never following a symlink; empty where unsupported. */
+export function listXattrs(path: Buffer): string[] {
+  return load().listXattrs(path);
+}
+
+export function getXattr(path: Buffer, name: string): Buffer {
+  return load().getXattr(path, name);
+}
+
+export function setXattr(path: Buffer, name: string, value: Buffer): void {
+  load().setXattr(path, name, value);
+}
+
+/** Next offset at or after `offset` that holds data; -1 when only a hole follows. */
+export function seekData(fd: number, offset: number): number {
+  return load().seekData(fd, offset);
+}
+
+/** Next hole at or after `offset` (the end of the file counts as one); -1 past the end. */
+export function seekHole(fd: number, offset: number): number {
+  return load().seekHole(fd, offset);
+}

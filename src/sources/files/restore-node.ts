@@ -1,0 +1,88 @@
+import { chmod, lchown, symlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import type { TreeNode } from '../../repo/tree-node.js';
+import { mknod, setTimes, setXattr } from './native.js';
+
+const S_IFIFO = 0o010000;
+const S_IFCHR = 0o020000;
+const S_IFBLK = 0o060000;
+
+export async function createSymlink(path: Buffer, target: Buffer): Promise<void> {
+  await symlink(target, path);
+}
+
+/**
+ * FIFOs always; device nodes only as root. Returns false for what cannot be created
+ * here (sockets are never restored, as with restic: they belong to a running process).
+ */
+export async function createSpecialNode(path: Buffer, node: TreeNode): Promise<boolean> {
+  const perm = node.mode & 0o7777;
+  if (node.type === 'fifo') {
+    mknod(path, S_IFIFO | perm, 0n);
+    return true;
+  }
+  if ((node.type === 'chardev' || node.type === 'blockdev') && process.getuid?.() === 0) {
+    mknod(path, (node.type === 'chardev' ? S_IFCHR : S_IFBLK) | perm, node.rdev ?? 0n);
+    return true;
+  }
+  return false;
+}
+
+/**
+ * Owner, then mode (chown clears setuid/setgid), then xattrs, then times last: any
+ * earlier change would move ctime/mtime again. Returns warnings, never throws for
+ * what a file system may not support.
+ */
+export async function applyMetadata(path: Buffer, node: TreeNode, opts: { owner: boolean }): Promise<string[]> {
+  const warnings: string[] = [];
+  if (opts.owner) await lchown(path, node.uid, node.gid);
+  if (node.type !== 'symlink') await chmod(path, node.mode);
+  for (const [name, value] of Object.entries(node.xattrs ?? {})) {
+    try {
+      setXattr(path, name, value);
+    } catch (err) {
+      warnings.push(`${path.toString()}: xattr ${name} not restored (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    }
+  }
+  setTimes(path, node.atimeNs, node.mtimeNs, false);
+  return warnings;
+}
+
+const BLOCK = 4096;
+
+/**
+ * Writes a sparse file's data without filling its holes: 4 KiB-aligned blocks that
+ * are all zeros are skipped (the file was truncated to its size first, so they read
+ * back as zeros).
+ */
+export function createSparseWriter(handle: FileHandle, size: number): { write(data: Buffer, position: number): Promise<void>; finish(): Promise<void> } {
+  const writeRange = async (data: Buffer, from: number, to: number, position: number) => {
+    let off = from;
+    while (off < to) off += (await handle.write(data, off, to - off, position + (off - from))).bytesWritten;
+  };
+  return {
+    async write(data, position) {
+      let runStart = -1;
+      for (let off = 0; off < data.length; ) {
+        // Align block edges to file offsets, so holes line up with the file system's blocks.
+        const blockEnd = Math.min(data.length, off + BLOCK - ((position + off) % BLOCK));
+        const zero = isZero(data, off, blockEnd);
+        if (!zero && runStart < 0) runStart = off;
+        if (zero && runStart >= 0) {
+          await writeRange(data, runStart, off, position + runStart);
+          runStart = -1;
+        }
+        off = blockEnd;
+      }
+      if (runStart >= 0) await writeRange(data, runStart, data.length, position + runStart);
+    },
+    async finish() {
+      await handle.truncate(size);
+    },
+  };
+}
+
+function isZero(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
+  return true;
+}

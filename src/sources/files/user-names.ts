@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * uid/gid → name from /etc/passwd and /etc/group, read once. os.userInfo() can only
+ * describe the current user, and a name is what makes owners portable between hosts.
+ */
+let users: Map<number, string> | undefined;
+let groups: Map<number, string> | undefined;
+
+function parse(path: string): Map<number, string> {
+  const map = new Map<number, string>();
+  let text = '';
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return map;
+  }
+  for (const line of text.split('\n')) {
+    const [name, , id] = line.split(':');
+    if (name && id !== undefined && /^\d+$/.test(id) && !map.has(Number(id))) map.set(Number(id), name);
+  }
+  return map;
+}
+
+export function userName(uid: number): string | undefined {
+  users ??= parse('/etc/passwd');
+  return users.get(uid);
+}
+
+export function groupName(gid: number): string | undefined {
+  groups ??= parse('/etc/group');
+  return groups.get(gid);
+}

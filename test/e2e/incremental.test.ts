@@ -1,0 +1,83 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, stat, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
+
+interface RunJson {
+  status: string;
+  backups: { snapshotId: string; strategy: string; parent?: string; summary: { files: number; newFiles: number; changedFiles: number; unchangedFiles: number; newDataBlobs: number; addedBytes: number } }[];
+}
+
+describe('strategies: incremental, differential and full', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let src: string;
+  let ws: Awaited<ReturnType<typeof makeWorkspace>>;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('bkdr-incr-');
+    src = join(tmp.path, 'src');
+    await mkdir(join(src, 'sub'), { recursive: true });
+    for (let i = 0; i < 200; i++) await writeFile(join(src, 'sub', `f${i}.txt`), `file ${i} `.repeat(200 + i));
+    await writeFile(join(src, 'big.bin'), randomBytes(8 * 1024 * 1024));
+    await writeFile(join(src, 'victim.txt'), 'AAAAAAAAAAAAAAAA');
+    ws = await makeWorkspace(tmp.path, [src]);
+  });
+  afterAll(() => tmp.cleanup());
+
+  const runJson = async (...args: string[]): Promise<RunJson> => {
+    const r = await ws.run(['--json', 'backup', 'run', ...args]);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as RunJson;
+  };
+
+  it('a second run after no change reads nothing and writes no new data blob', async () => {
+    const first = await runJson();
+    expect(first.backups[0]!.summary.newDataBlobs).toBeGreaterThan(0);
+    const second = await runJson();
+    const s = second.backups[0]!;
+    expect(s.strategy).toBe('incremental');
+    expect(s.parent).toBe(first.backups[0]!.snapshotId);
+    expect(s.summary.newDataBlobs).toBe(0);
+    expect(s.summary.changedFiles + s.summary.newFiles).toBe(0);
+    expect(s.summary.unchangedFiles).toBe(first.backups[0]!.summary.files);
+  });
+
+  it('catches a change whose size and mtime were put back (its ctime moved)', async () => {
+    const victim = join(src, 'victim.txt');
+    const before = await stat(victim);
+    await writeFile(victim, 'BBBBBBBBBBBBBBBB');
+    await utimes(victim, before.atime, before.mtime);
+    const after = await stat(victim);
+    expect(after.size).toBe(before.size);
+    expect(after.mtimeMs).toBe(before.mtimeMs);
+
+    const run = await runJson();
+    expect(run.backups[0]!.summary.changedFiles).toBe(1);
+    const target = join(tmp.path, 'restore-changed');
+    const restore = await ws.run(['restore', run.backups[0]!.snapshotId, '--target', target]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(await readFile(join(target, victim), 'utf8')).toBe('BBBBBBBBBBBBBBBB');
+  });
+
+  it('full re-reads everything and differential compares with the last full', async () => {
+    const full = await runJson('--type', 'full');
+    expect(full.backups[0]!.strategy).toBe('full');
+    expect(full.backups[0]!.parent).toBeUndefined();
+    expect(full.backups[0]!.summary.unchangedFiles).toBe(0);
+    expect(full.backups[0]!.summary.newDataBlobs).toBe(0); // re-read, but deduplicated
+
+    await writeFile(join(src, 'sub', 'f1.txt'), 'changed after the full');
+    await runJson('--type', 'incremental');
+    const diff = await runJson('--type', 'differential');
+    expect(diff.backups[0]!.strategy).toBe('differential');
+    expect(diff.backups[0]!.parent).toBe(full.backups[0]!.snapshotId);
+    expect(diff.backups[0]!.summary.changedFiles).toBe(1);
+
+    const list = await ws.run(['--json', 'backup', 'list']);
+    expect(list.code, list.stderr).toBe(0);
+    const backups = JSON.parse(list.stdout) as { id: string; strategy: string; parent?: string }[];
+    expect(backups.map((b) => b.strategy)).toContain('differential');
+    expect(backups.find((b) => b.strategy === 'differential')?.parent).toBe(full.backups[0]!.snapshotId);
+  });
+});

@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const repoRoot = resolve(import.meta.dirname, '../..');
+export const bkdrBin = join(repoRoot, 'bin/bkdr.js');
+
+export interface CliResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI as a child process, as a user or cron would (no TTY). */
+export function runBkdr(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [bkdrBin, ...args], {
+      cwd: opts.cwd ?? repoRoot,
+      env: { ...process.env, NO_COLOR: '1', ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+    child.stdin.end(opts.input ?? '');
+  });
+}
+
+export async function makeTempDir(prefix = 'bkdr-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** A workspace with a JSON config backing up `paths` to a local repository, and its env. */
+export async function makeWorkspace(
+  dir: string,
+  paths: string[],
+  extra: Record<string, unknown> = {},
+): Promise<{ config: string; repo: string; env: NodeJS.ProcessEnv; run: (args: string[]) => Promise<CliResult> }> {
+  const repo = join(dir, 'repo');
+  const config = join(dir, 'backup.config.json');
+  await writeFile(
+    config,
+    JSON.stringify({
+      sources: { files: { type: 'files', paths } },
+      destinations: [{ name: 'local', type: 'local', config: { path: repo } }],
+      catalog: { path: join(dir, 'catalog.db') },
+      ...extra,
+    }),
+  );
+  const env = { BKDR_PASSWORD: 'test-password', BKDR_CATALOG: join(dir, 'catalog.db') };
+  return { config, repo, env, run: (args) => runBkdr(['-c', config, ...args], { cwd: dir, env }) };
+}
