@@ -6,6 +6,7 @@ import { BkdrError, InterruptedError, OperationError, UsageError } from '../core
 import { parseTimeExpression } from '../core/time-expression.js';
 import { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
+import type { TreeNode } from '../repo/tree-node.js';
 import { type ArchiveExportResult, exportArchive } from './archive-export.js';
 import { type Destination, openDestinations } from './destinations.js';
 import { archiveFiles } from './files-archiver.js';
@@ -504,7 +505,7 @@ export interface LsEntry {
   linkTarget?: string;
 }
 
-function lsEntry(path: string, node: import('../repo/tree-node.js').TreeNode): LsEntry {
+function lsEntry(path: string, node: TreeNode): LsEntry {
   return {
     path,
     type: node.type,

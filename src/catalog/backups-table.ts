@@ -79,10 +79,22 @@ export class BackupsTable {
   list(filter: { source?: string; destination?: string; since?: Date; until?: Date } = {}): BackupRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.source) (where.push('source = ?'), args.push(filter.source));
-    if (filter.destination) (where.push('destination = ?'), args.push(filter.destination));
-    if (filter.since) (where.push('time >= ?'), args.push(filter.since.toISOString()));
-    if (filter.until) (where.push('time <= ?'), args.push(filter.until.toISOString()));
+    if (filter.source) {
+      where.push('source = ?');
+      args.push(filter.source);
+    }
+    if (filter.destination) {
+      where.push('destination = ?');
+      args.push(filter.destination);
+    }
+    if (filter.since) {
+      where.push('time >= ?');
+      args.push(filter.since.toISOString());
+    }
+    if (filter.until) {
+      where.push('time <= ?');
+      args.push(filter.until.toISOString());
+    }
     const sql = `SELECT * FROM backups ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC, id`;
     return (this.db.prepare(sql).all(...args) as BackupRow[]).map(toRecord);
   }

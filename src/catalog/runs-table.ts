@@ -70,8 +70,14 @@ export class RunsTable {
   list(filter: { limit?: number; kind?: string; status?: RunStatus } = {}): RunRecord[] {
     const where: string[] = [];
     const args: unknown[] = [];
-    if (filter.kind) (where.push('kind = ?'), args.push(filter.kind));
-    if (filter.status) (where.push('status = ?'), args.push(filter.status));
+    if (filter.kind) {
+      where.push('kind = ?');
+      args.push(filter.kind);
+    }
+    if (filter.status) {
+      where.push('status = ?');
+      args.push(filter.status);
+    }
     const sql = `SELECT * FROM runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY started_at DESC LIMIT ?`;
     return (this.db.prepare(sql).all(...args, filter.limit ?? 100) as RunRow[]).map(toRecord);
   }
