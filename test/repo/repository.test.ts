@@ -1,0 +1,184 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
+import { Repository } from '../../src/repo/repository.js';
+import type { TreeNode } from '../../src/repo/tree-node.js';
+import type { ByteRange, StorageAdapter } from '../../src/storage/adapter.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+/** Records what the repository asks of the destination, to check write order and request counts. */
+function recording(inner: StorageAdapter): StorageAdapter & { puts: string[]; gets: { key: string; range?: ByteRange | undefined }[] } {
+  const puts: string[] = [];
+  const gets: { key: string; range?: ByteRange | undefined }[] = [];
+  return {
+    ...inner,
+    name: inner.name,
+    kind: inner.kind,
+    puts,
+    gets,
+    put: (key, body, opts) => (puts.push(key), inner.put(key, body, opts)),
+    get: (key, range) => (gets.push({ key, range }), inner.get(key, range)),
+  };
+}
+
+describe('Repository', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let adapter: StorageAdapter;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-repo-');
+    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+  });
+  afterEach(() => tmp.cleanup());
+
+  describe.each([
+    ['lz4', 'pw'],
+    ['gzip', 'pw'],
+    ['brotli', null],
+    ['none', null],
+  ] as const)('with %s compression, password %s', (algorithm, password) => {
+    it('round-trips blobs across sessions and deduplicates them', async () => {
+      const repo = await Repository.create(adapter, { password, compression: { algorithm } });
+      const text = Buffer.from('compressible '.repeat(10_000));
+      const random = randomBytes(300_000);
+      expect((await repo.saveBlob('data', sha(text), text)).stored).toBe(true);
+      expect((await repo.saveBlob('data', sha(random), random)).stored).toBe(true);
+      expect((await repo.saveBlob('data', sha(text), text)).stored).toBe(false);
+      await repo.flush();
+
+      const reopened = await Repository.open(adapter, { password, compression: { algorithm } });
+      expect(reopened.encrypted).toBe(password !== null);
+      expect(reopened.hasBlob(sha(text))).toBe(true);
+      expect((await reopened.saveBlob('data', sha(random), random)).stored).toBe(false);
+      expect((await reopened.loadBlob(sha(text))).equals(text)).toBe(true);
+      expect((await reopened.loadBlob(sha(random))).equals(random)).toBe(true);
+      const textLocation = reopened.lookupBlob(sha(text))!;
+      if (algorithm !== 'none') expect(textLocation.length).toBeLessThan(text.length / 5);
+      // Incompressible data is stored raw: no bigger than the input plus a tag byte and the seal.
+      expect(reopened.lookupBlob(sha(random))!.length).toBeLessThanOrEqual(random.length + 1 + 28);
+    });
+  });
+
+  it('writes packs, then the index, then the snapshot', async () => {
+    const rec = recording(adapter);
+    const repo = await Repository.create(rec, { password: 'pw', packSize: 64 * 1024 });
+    rec.puts.length = 0;
+    for (let i = 0; i < 10; i++) {
+      const b = randomBytes(40_000);
+      await repo.saveBlob('data', sha(b), b);
+    }
+    const tree = await repo.saveTree([]);
+    await repo.flush();
+    await repo.saveSnapshot({ time: new Date().toISOString(), tree, paths: ['/x'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary: { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 }, programVersion: 't' });
+    const kinds = rec.puts.map((k) => k.split('/')[0]);
+    expect(kinds.at(-1)).toBe('snapshots');
+    expect(kinds.at(-2)).toBe('index');
+    expect(kinds.slice(0, -2).every((k) => k === 'data')).toBe(true);
+    expect(kinds.filter((k) => k === 'data').length).toBeGreaterThan(3);
+  });
+
+  it('keeps memory bounded: pending pack bytes stay under a few packs whatever the input', async () => {
+    const packSize = 1024 * 1024;
+    const repo = await Repository.create(adapter, { password: 'pw', packSize, compression: { algorithm: 'none' } });
+    for (let i = 0; i < 200; i++) {
+      const b = randomBytes(1024 * 1024);
+      await repo.saveBlob('data', sha(b), b);
+    }
+    await repo.flush();
+    expect(repo.blobCount).toBe(200);
+    expect(repo.pendingHighWater).toBeLessThanOrEqual(packSize * 6);
+  });
+
+  it('fetches each pack once when restoring several blobs from it', async () => {
+    const rec = recording(adapter);
+    const repo = await Repository.create(rec, { password: 'pw' });
+    const blobs = Array.from({ length: 20 }, () => randomBytes(10_000));
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    const packIds = new Set(locations.map((l) => l.packId));
+    expect(packIds.size).toBe(1);
+    rec.gets.length = 0;
+    const got = new Map<string, Buffer>();
+    for await (const { id, data } of repo.loadBlobsFromPack([...packIds][0]!, locations)) got.set(id, data);
+    expect(rec.gets.length).toBe(1);
+    for (const b of blobs) expect(got.get(sha(b))!.equals(b)).toBe(true);
+  });
+
+  it('round-trips trees with non-UTF-8 names, bigints and xattrs, and serializes them deterministically', async () => {
+    const repo = await Repository.create(adapter, { password: null });
+    const node = (name: Buffer): TreeNode => ({
+      name,
+      type: 'file',
+      mode: 0o4755,
+      uid: 1234,
+      gid: 5678,
+      mtimeNs: 4_102_444_800_123_456_789n,
+      atimeNs: 1n,
+      ctimeNs: 2n,
+      dev: 2049n,
+      inode: 18_446_744_073_709_551_615n,
+      nlink: 2,
+      size: 3,
+      content: ['ab'.repeat(32)],
+      xattrs: { 'user.x': Buffer.from([0, 1, 2, 255]) },
+    });
+    const nodes = [node(Buffer.from([0x66, 0xff, 0xfe])), node(Buffer.from('ünï'))];
+    const a = await repo.saveTree(nodes);
+    const b = await repo.saveTree([...nodes].reverse());
+    expect(a).toBe(b);
+    await repo.flush();
+    const loaded = await repo.loadTree(a);
+    expect(loaded.map((n) => n.name.toString('hex')).sort()).toEqual(nodes.map((n) => n.name.toString('hex')).sort());
+    const back = loaded.find((n) => n.name.equals(nodes[0]!.name))!;
+    expect(back).toEqual(nodes[0]);
+  });
+
+  it('says which destination has the wrong password, with exit code 2', async () => {
+    await Repository.create(adapter, { password: 'right' });
+    const err = await Repository.open(adapter, { password: 'wrong' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WrongPasswordError);
+    expect((err as WrongPasswordError).exitCode).toBe(2);
+    expect((err as Error).message).toBe('wrong password for destination test-dest');
+  });
+
+  it('opens with any of several key slots and refuses to remove the last one', async () => {
+    const repo = await Repository.create(adapter, { password: 'first' });
+    const second = await repo.addKey('second');
+    const viaSecond = await Repository.open(adapter, { password: 'second' });
+    expect(viaSecond.id).toBe(repo.id);
+    const keys = await repo.listKeys();
+    expect(keys).toHaveLength(2);
+    await viaSecond.removeKey(keys.find((k) => k.id !== second)!.id);
+    await expect(Repository.open(adapter, { password: 'first' })).rejects.toBeInstanceOf(WrongPasswordError);
+    await expect(viaSecond.removeKey(second)).rejects.toThrow(/last key/);
+  });
+
+  it('detects a flipped byte in a pack', async () => {
+    const repo = await Repository.create(adapter, { password: null, compression: { algorithm: 'none' } });
+    const b = randomBytes(50_000);
+    await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const loc = repo.lookupBlob(sha(b))!;
+    const file = join(tmp.path, 'repo', 'data', loc.packId.slice(0, 2), loc.packId);
+    const bytes = await readFile(file);
+    bytes[loc.offset + 100]! ^= 0xff;
+    await writeFile(file, bytes);
+    await expect(repo.loadBlob(sha(b))).rejects.toBeInstanceOf(IntegrityError);
+  });
+
+  it('resolves snapshot id prefixes', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const tree = await repo.saveTree([]);
+    await repo.flush();
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    const id = await repo.saveSnapshot({ time: '2026-01-01T00:00:00.000Z', tree, paths: [], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: ['t'], startTime: '', endTime: '', summary, programVersion: 't' });
+    expect((await repo.loadSnapshot(id.slice(0, 8))).id).toBe(id);
+    expect((await repo.listSnapshots()).map((s) => s.id)).toEqual([id]);
+    await expect(repo.loadSnapshot('zzzz')).rejects.toThrow(/not a backup id/);
+  });
+});

@@ -1,0 +1,70 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ObjectNotFoundError, readAll, type StorageAdapter } from '../../src/storage/adapter.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+describe('local adapter', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let a: StorageAdapter;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-local-');
+    a = createLocalAdapter({ name: 'disk', path: join(tmp.path, 'store') });
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('puts and gets buffers and streams, whole and by range', async () => {
+    await a.put('data/ab/abc', Buffer.from('0123456789'));
+    await a.put('index/x', Readable.from([Buffer.from('str'), Buffer.from('eamed')]));
+    expect((await readAll(await a.get('data/ab/abc'))).toString()).toBe('0123456789');
+    expect((await readAll(await a.get('data/ab/abc', { offset: 3, length: 4 }))).toString()).toBe('3456');
+    expect((await readAll(await a.get('index/x'))).toString()).toBe('streamed');
+    expect(await a.stat('data/ab/abc')).toMatchObject({ key: 'data/ab/abc', size: 10 });
+  });
+
+  it('overwrites atomically and leaves no temp file behind', async () => {
+    await a.put('config', Buffer.from('one'));
+    await a.put('config', Buffer.from('two'));
+    expect((await readAll(await a.get('config'))).toString()).toBe('two');
+    expect((await readdir(join(tmp.path, 'store'))).filter((n) => n.startsWith('.tmp-'))).toEqual([]);
+  });
+
+  it('a failed streamed put leaves nothing visible', async () => {
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.alloc(1000));
+        this.destroy(new Error('connection reset'));
+      },
+    });
+    await expect(a.put('data/zz/zzz', failing)).rejects.toThrow(/connection reset/);
+    expect(await a.stat('data/zz/zzz')).toBeUndefined();
+    const listed = [];
+    for await (const o of a.list('data/')) listed.push(o.key);
+    expect(listed).toEqual([]);
+  });
+
+  it('lists by prefix, recursively', async () => {
+    for (const k of ['data/00/a', 'data/01/b', 'index/c', 'snapshots/d', 'snapshots/de']) await a.put(k, Buffer.from(k));
+    const keys = async (prefix: string) => {
+      const out: string[] = [];
+      for await (const o of a.list(prefix)) out.push(o.key);
+      return out.sort();
+    };
+    expect(await keys('data/')).toEqual(['data/00/a', 'data/01/b']);
+    expect(await keys('snapshots/d')).toEqual(['snapshots/d', 'snapshots/de']);
+    expect(await keys('nothing/')).toEqual([]);
+  });
+
+  it('reports a missing key as ObjectNotFoundError, and deleting it is fine', async () => {
+    await expect(a.get('missing')).rejects.toBeInstanceOf(ObjectNotFoundError);
+    await expect(a.get('missing', { offset: 0, length: 1 })).rejects.toBeInstanceOf(ObjectNotFoundError);
+    expect(await a.stat('missing')).toBeUndefined();
+    await a.delete('missing');
+  });
+
+  it('refuses keys that would escape the store', async () => {
+    await expect(a.put('../outside', Buffer.from('x'))).rejects.toThrow(/invalid key/);
+  });
+});
