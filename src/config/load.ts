@@ -12,8 +12,8 @@ export interface LoadedConfig {
   filepath: string;
 }
 
+/** A dedicated config file wins over a `bkdr` key in package.json in the same directory. */
 export const SEARCH_PLACES = [
-  'package.json',
   '.bkdrrc',
   '.bkdrrc.json',
   '.bkdrrc.yaml',
@@ -27,6 +27,7 @@ export const SEARCH_PLACES = [
   'backup.config.json',
   'backup.config.yaml',
   'backup.config.yml',
+  'package.json',
 ];
 
 /** `import { defineConfig } from 'bkdr'` must work in a config that lives anywhere, so 'bkdr' resolves to this package. */
