@@ -8,6 +8,11 @@ import { buildProgram } from './program.js';
  * stderr text: one red line, and the stack only with --verbose / LOG_LEVEL=debug.
  */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  // `bkdr backup list | head` closes the pipe early: that is the reader's choice, not an error.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   const { program, ctx } = buildProgram();
   const verbose = argv.includes('-v') || argv.includes('--verbose') || process.env['LOG_LEVEL']?.toLowerCase() === 'debug';
   const color = !argv.includes('--no-color') && !process.env['NO_COLOR'] && Boolean(process.stderr.isTTY);
