@@ -236,21 +236,11 @@ export class BackupManager {
     }
     const flushed = await repo.flush();
     const ended = new Date();
-    const summary: Snapshot['summary'] = {
-      files: archived.files,
-      dirs: archived.dirs,
-      bytes: archived.bytes,
-      newFiles: archived.newFiles,
-      changedFiles: archived.changedFiles,
-      unchangedFiles: archived.unchangedFiles,
-      dataBlobs: archived.dataBlobs,
-      newDataBlobs: archived.newDataBlobs,
-      addedBytes: archived.addedBytes,
-      storedBytes: flushed.storedBytes,
-    };
+    const { tree, warnings: _warnings, ...counts } = archived;
+    const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes };
     const snapshotId = await repo.saveSnapshot({
       time: started.toISOString(),
-      tree: archived.tree,
+      tree,
       paths,
       hostname: hostname(),
       username: userInfo().username,
@@ -396,6 +386,8 @@ export class BackupManager {
 
   async #openRepository(destination: Destination, opts: { create?: boolean } = {}): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
+    // A destination found empty by a read-only call still gets its repository when a backup needs one.
+    if (pending && opts.create && !(await pending.catch(() => undefined))) pending = undefined;
     if (!pending) {
       pending = (async () => {
         const password = destination.encrypted ? await this.#getPassword() : null;

@@ -1,14 +1,15 @@
 import { createHash } from 'node:crypto';
-import { lstat } from 'node:fs/promises';
+import { type BigIntStats, lstatSync } from 'node:fs';
 import { InterruptedError } from '../core/errors.js';
 import { chunkStream } from '../repo/fastcdc.js';
 import type { Repository } from '../repo/repository.js';
+import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
-import { readFileSegments } from '../sources/files/file-reader.js';
+import { readFileSegments, readSmallFileSync } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
-import { statNode } from '../sources/files/stat-node.js';
+import { statNode, statNodeSync } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -32,17 +33,9 @@ export interface ArchiveOptions {
   onWarning?: ((path: string, message: string) => void) | undefined;
 }
 
-export interface ArchiveResult {
+/** What a snapshot's summary holds, less what only the repository knows after flushing. */
+export interface ArchiveResult extends Omit<SnapshotSummary, 'storedBytes'> {
   tree: string;
-  files: number;
-  dirs: number;
-  bytes: number;
-  newFiles: number;
-  changedFiles: number;
-  unchangedFiles: number;
-  dataBlobs: number;
-  newDataBlobs: number;
-  addedBytes: number;
   warnings: number;
 }
 
@@ -76,8 +69,16 @@ class FilesArchiver {
   async run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
-    const parent = this.#o.parentTree ? await this.#loadParent(this.#o.parentTree) : undefined;
-    const tree = await this.#saveTrieLevel(trie, '/', parent, rules);
+    let tree: string;
+    if (trie.selected) {
+      // The source is the whole file system: the root tree is the listing of '/' itself.
+      const root = await statNode(Buffer.from('/'), Buffer.from('/'));
+      this.#stats.dirs++;
+      tree = await this.#archiveDir(Buffer.from('/'), this.#o.parentTree, rules, root.dev);
+    } else {
+      const parent = this.#o.parentTree ? await this.#loadParent(this.#o.parentTree) : undefined;
+      tree = await this.#saveTrieLevel(trie, '/', parent, rules);
+    }
     this.#emitProgress(true);
     return { tree, ...this.#stats };
   }
@@ -161,7 +162,7 @@ class FilesArchiver {
         const path = joinPath(dir, name);
         let node: TreeNode;
         try {
-          node = await statNode(path, name);
+          node = statNodeSync(path, name);
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#warn(path.toString(), err);
           continue;
@@ -198,21 +199,29 @@ class FilesArchiver {
     else this.#stats.newFiles++;
 
     const content: string[] = [];
-    try {
-      for await (const chunk of chunkStream(dataOf(path), repo.chunker())) {
-        this.#checkAborted();
-        const id = createHash('sha256').update(chunk).digest('hex');
-        content.push(id);
-        this.#stats.dataBlobs++;
-        this.#bytesRead += chunk.length;
-        if (!repo.hasBlob(id)) {
-          const saved = await repo.saveBlob('data', id, chunk);
-          if (saved.stored) {
-            this.#stats.newDataBlobs++;
-            this.#stats.addedBytes += saved.storedSize;
-          }
+    const saveChunk = async (chunk: Buffer) => {
+      this.#checkAborted();
+      const id = createHash('sha256').update(chunk).digest('hex');
+      content.push(id);
+      this.#stats.dataBlobs++;
+      this.#bytesRead += chunk.length;
+      if (!repo.hasBlob(id)) {
+        const saved = await repo.saveBlob('data', id, chunk);
+        if (saved.stored) {
+          this.#stats.newDataBlobs++;
+          this.#stats.addedBytes += saved.storedSize;
         }
-        this.#emitProgress();
+      }
+      this.#emitProgress();
+    };
+    try {
+      const size = node.size ?? 0;
+      // Below the chunker's minimum a file is one chunk: read it whole, without the stream machinery.
+      const whole = size < repo.chunker().params.minSize ? readSmallFileSync(path, size) : undefined;
+      if (whole) {
+        if (whole.length > 0) await saveChunk(whole);
+      } else {
+        for await (const chunk of chunkStream(dataOf(path, size), repo.chunker())) await saveChunk(chunk);
       }
     } catch (err) {
       if (err instanceof InterruptedError) throw err;
@@ -221,7 +230,7 @@ class FilesArchiver {
       node.size = 0;
     }
     node.content = content;
-    const after = await lstat(path, { bigint: true }).catch(() => undefined);
+    const after = lstatSilently(path);
     if (after && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(node.size ?? 0))) {
       this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
     }
@@ -256,10 +265,14 @@ class FilesArchiver {
   }
 }
 
-async function* dataOf(path: Buffer): AsyncGenerator<Buffer> {
+const MAX_READ = 8 * 1024 * 1024;
+
+async function* dataOf(path: Buffer, size: number): AsyncGenerator<Buffer> {
   // Holes are read as zeros: content-defined chunking turns a run of zeros into one
   // repeated blob, and the restorer recreates the holes of files marked sparse.
-  for await (const segment of readFileSegments(path, { sparse: false })) {
+  // A small file gets a small buffer: allocating 8 MiB per file would dominate many-small-file trees.
+  const bufferSize = Math.min(MAX_READ, Math.max(64 * 1024, size + 1));
+  for await (const segment of readFileSegments(path, { sparse: false, bufferSize })) {
     if ('data' in segment) yield segment.data;
   }
 }
@@ -285,4 +298,12 @@ function buildTrie(paths: string[]): PathTrie {
     node.children.clear();
   }
   return root;
+}
+
+function lstatSilently(path: Buffer): BigIntStats | undefined {
+  try {
+    return lstatSync(path, { bigint: true });
+  } catch {
+    return undefined;
+  }
 }

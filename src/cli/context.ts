@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { Catalog } from '../catalog/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
-import { UsageError } from '../core/errors.js';
+import { ConfigError, UsageError } from '../core/errors.js';
 import { createLogger, logLevelFromEnv, type Logger } from '../core/logger.js';
 
 /** The global options of CLI.md, as commander parsed them. */
@@ -27,10 +27,7 @@ export class CliContext {
   /** The config from --config, BKDR_CONFIG or the cosmiconfig search; exit 2 when there is none. */
   async config(): Promise<LoadedConfig> {
     const loaded = await this.configIfAny();
-    if (!loaded) {
-      const { ConfigError } = await import('../core/errors.js');
-      throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr); run `bkdr init` or pass --config');
-    }
+    if (!loaded) throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr); run `bkdr init` or pass --config');
     return loaded;
   }
 

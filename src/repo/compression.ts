@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { brotliCompress, brotliDecompress, constants as zc, gunzip, gzip } from 'node:zlib';
+import { brotliCompress, brotliCompressSync, brotliDecompress, constants as zc, gunzip, gzip, gzipSync } from 'node:zlib';
 import lz4 from 'lz4-napi';
 
 export type CompressionAlgorithm = 'lz4' | 'gzip' | 'brotli' | 'none';
@@ -20,6 +20,8 @@ const unbrotliAsync = promisify(brotliDecompress);
 
 /** Below this saving a blob is stored raw: decompressing it would cost time for nothing. */
 const MIN_SAVING = 0.03;
+/** Smaller blobs compress on the calling thread: the hop to the thread pool costs more than the work. */
+const SYNC_BELOW = 64 * 1024;
 
 /**
  * Compresses off the main thread (lz4-napi and zlib both run in the libuv pool), and
@@ -27,17 +29,22 @@ const MIN_SAVING = 0.03;
  */
 export async function compressBlob(data: Buffer, settings: CompressionSettings): Promise<{ tag: CompressionTag; payload: Buffer }> {
   if (settings.algorithm === 'none' || data.length < 64) return { tag: CompressionTag.none, payload: data };
+  const sync = data.length < SYNC_BELOW;
   let payload: Buffer;
   switch (settings.algorithm) {
     case 'lz4':
-      payload = await lz4.compress(data);
+      payload = sync ? lz4.compressSync(data) : await lz4.compress(data);
       break;
-    case 'gzip':
-      payload = await gzipAsync(data, { level: settings.level ?? 6 });
+    case 'gzip': {
+      const options = { level: settings.level ?? 6 };
+      payload = sync ? gzipSync(data, options) : await gzipAsync(data, options);
       break;
-    case 'brotli':
-      payload = await brotliAsync(data, { params: { [zc.BROTLI_PARAM_QUALITY]: settings.level ?? 5, [zc.BROTLI_PARAM_SIZE_HINT]: data.length } });
+    }
+    case 'brotli': {
+      const options = { params: { [zc.BROTLI_PARAM_QUALITY]: settings.level ?? 5, [zc.BROTLI_PARAM_SIZE_HINT]: data.length } };
+      payload = sync ? brotliCompressSync(data, options) : await brotliAsync(data, options);
       break;
+    }
   }
   if (payload.length > data.length * (1 - MIN_SAVING)) return { tag: CompressionTag.none, payload: data };
   return { tag: CompressionTag[settings.algorithm], payload };

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat, readdir, readlink } from 'node:fs/promises';
 import { listXattrs, getXattr } from '../../src/sources/files/native.js';
+import { nodeType } from '../../src/sources/files/stat-node.js';
 
 export interface EntryFacts {
   type: string;
@@ -16,16 +17,6 @@ export interface EntryFacts {
   /** Index of the first path sharing this inode, for hard links. */
   linkGroup?: string;
   allocatedBytes: bigint;
-}
-
-function typeOf(st: Awaited<ReturnType<typeof lstat>>): string {
-  if (st.isFile()) return 'file';
-  if (st.isDirectory()) return 'dir';
-  if (st.isSymbolicLink()) return 'symlink';
-  if (st.isFIFO()) return 'fifo';
-  if (st.isCharacterDevice()) return 'chardev';
-  if (st.isBlockDevice()) return 'blockdev';
-  return 'socket';
 }
 
 async function hashFile(path: Buffer): Promise<string> {
@@ -44,7 +35,7 @@ export async function describeTree(root: Buffer): Promise<Map<string, EntryFacts
   const inodes = new Map<string, string>();
   const visit = async (path: Buffer, rel: Buffer) => {
     const st = await lstat(path, { bigint: true });
-    const type = typeOf(st as never);
+    const type = nodeType(st);
     const key = rel.toString('hex');
     const xattrs: Record<string, string> = {};
     for (const name of listXattrs(path)) xattrs[name] = getXattr(path, name).toString('hex');
