@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, stat, unlink } from 'node:fs/promises';
+import { closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, writeSync, unlinkSync } from 'node:fs';
+import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import picomatch from 'picomatch';
 import { InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import type { BlobLocation, Repository } from '../repo/repository.js';
@@ -73,7 +74,7 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
     if (wanted === 'no') continue;
     const dest = Buffer.concat([targetBuf, path]);
     if (node.type === 'dir') {
-      await makeDirectory(dest, opts.force ?? false);
+      makeDirectory(dest, opts.force ?? false);
       dirs.push({ path: dest, node });
       continue;
     }
@@ -87,7 +88,7 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
       }
       if (key) hardlinkFirst.set(key, dest);
       files.push({ path: dest, node, blobs: locateContent(repo, node, path) });
-      await createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
+      createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
     } else {
       later.push({ path: dest, node });
     }
@@ -100,31 +101,31 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   });
 
   for (const f of files) {
-    result.warnings.push(...(await applyMetadata(f.path, f.node, { owner })));
+    result.warnings.push(...applyMetadata(f.path, f.node, { owner }));
     result.files++;
   }
   for (const h of hardlinks) {
-    await replaceIfForced(h.path, opts.force ?? false);
-    await link(h.existing, h.path);
+    replaceIfForced(h.path, opts.force ?? false);
+    linkSync(h.existing, h.path);
     result.hardlinks++;
     result.files++;
   }
   for (const { path, node } of later) {
-    await replaceIfForced(path, opts.force ?? false);
+    replaceIfForced(path, opts.force ?? false);
     if (node.type === 'symlink') {
-      await createSymlink(path, node.linkTarget ?? Buffer.alloc(0));
+      createSymlink(path, node.linkTarget ?? Buffer.alloc(0));
       result.symlinks++;
-    } else if (await createSpecialNode(path, node)) {
+    } else if (createSpecialNode(path, node)) {
       result.specials++;
     } else {
       result.warnings.push(`${path.toString()}: ${node.type} not restored${node.type === 'socket' ? '' : ' (needs root)'}`);
       continue;
     }
-    result.warnings.push(...(await applyMetadata(path, node, { owner })));
+    result.warnings.push(...applyMetadata(path, node, { owner }));
   }
   // Directories last and deepest first: writing into a directory moves its mtime.
   for (const { path, node } of dirs.reverse()) {
-    result.warnings.push(...(await applyMetadata(path, node, { owner })));
+    result.warnings.push(...applyMetadata(path, node, { owner }));
     result.dirs++;
   }
 
@@ -170,7 +171,7 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
       for await (const { id, data } of repo.loadBlobsFromPack(packId, locations)) {
         checkAborted(opts.signal);
         for (const t of blobs.get(id)?.targets ?? []) {
-          await writeAt(t.file, data, t.offset);
+          writeAt(t.file, data, t.offset);
           onBytes(data.length);
         }
       }
@@ -183,53 +184,56 @@ function idOf(location: BlobLocation): string {
   return location.id;
 }
 
-async function writeAt(file: PlannedFile, data: Buffer, position: number): Promise<void> {
-  const handle = await open(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+function writeAt(file: PlannedFile, data: Buffer, position: number): void {
+  const fd = openSync(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
   try {
-    if (file.node.sparse) {
-      const writer = createSparseWriter(handle, file.node.size ?? 0);
-      await writer.write(data, position);
-    } else {
+    if (file.node.sparse) createSparseWriter(fd, file.node.size ?? 0).write(data, position);
+    else {
       let written = 0;
-      while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten;
+      while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
     }
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-async function createEmptyFile(path: Buffer, size: number, force: boolean): Promise<void> {
-  await replaceIfForced(path, force);
-  const handle = await open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+function createEmptyFile(path: Buffer, size: number, force: boolean): void {
+  replaceIfForced(path, force);
+  const fd = openSync(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
   try {
     // The final size up front: holes of sparse files stay holes, and blobs can land in any order.
-    await handle.truncate(size);
+    if (size > 0) ftruncateSync(fd, size);
   } finally {
-    await handle.close();
+    closeSync(fd);
   }
 }
 
-async function makeDirectory(path: Buffer, force: boolean): Promise<void> {
+function makeDirectory(path: Buffer, force: boolean): void {
   try {
-    await mkdir(path, { mode: 0o700 });
+    mkdirSync(path, { mode: 0o700 });
     return;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
   }
-  const existing = await lstat(path);
+  const existing = lstatSync(path);
   if (existing.isDirectory()) return;
   if (!force) throw new UsageError(`${path.toString()} exists and is not a directory; pass --force to replace it`);
   // Never write through a symlink or over a file that stands where the snapshot has a directory.
-  await unlink(path);
-  await mkdir(path, { mode: 0o700 });
+  unlinkSync(path);
+  mkdirSync(path, { mode: 0o700 });
 }
 
-async function replaceIfForced(path: Buffer, force: boolean): Promise<void> {
-  const existing = await lstat(path).catch(() => undefined);
-  if (!existing) return;
-  if (!force) throw new UsageError(`${path.toString()} already exists; pass --force to overwrite it`);
+/** Only a --force restore can meet existing entries: without it the target was empty. */
+function replaceIfForced(path: Buffer, force: boolean): void {
+  if (!force) return;
+  let existing;
+  try {
+    existing = lstatSync(path);
+  } catch {
+    return;
+  }
   if (existing.isDirectory()) throw new UsageError(`${path.toString()} is a directory in the target; not replacing it with a file`);
-  await unlink(path);
+  unlinkSync(path);
 }
 
 async function prepareTarget(target: string, force: boolean): Promise<string> {

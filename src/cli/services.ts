@@ -9,7 +9,8 @@ export async function backupManager(ctx: CliContext): Promise<BackupManager> {
   const prompt = ctx.interactive
     ? async () => {
         const { password } = await import('@inquirer/prompts');
-        return password({ message: 'repository password', mask: true });
+        // The prompt goes to stderr: stdout carries results only, even when it is a terminal.
+        return password({ message: 'repository password', mask: true }, { output: process.stderr });
       }
     : undefined;
   return new BackupManager({

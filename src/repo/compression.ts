@@ -55,7 +55,7 @@ export async function decompressBlob(tag: number, payload: Buffer): Promise<Buff
     case CompressionTag.none:
       return payload;
     case CompressionTag.lz4:
-      return lz4.uncompress(payload);
+      return payload.length < SYNC_BELOW ? lz4.uncompressSync(payload) : lz4.uncompress(payload);
     case CompressionTag.gzip:
       return gunzipAsync(payload);
     case CompressionTag.brotli:

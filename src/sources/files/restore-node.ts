@@ -1,5 +1,4 @@
-import { chmod, lchown, symlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { chmodSync, ftruncateSync, lchownSync, symlinkSync, writeSync } from 'node:fs';
 import type { TreeNode } from '../../repo/tree-node.js';
 import { mknod, setTimes, setXattr } from './native.js';
 
@@ -7,15 +6,18 @@ const S_IFIFO = 0o010000;
 const S_IFCHR = 0o020000;
 const S_IFBLK = 0o060000;
 
-export async function createSymlink(path: Buffer, target: Buffer): Promise<void> {
-  await symlink(target, path);
+// Synchronous on purpose: a restore makes several metadata calls per file, and for
+// trees of small files the thread-pool round trip of each would cost more than the call.
+
+export function createSymlink(path: Buffer, target: Buffer): void {
+  symlinkSync(target, path);
 }
 
 /**
  * FIFOs always; device nodes only as root. Returns false for what cannot be created
  * here (sockets are never restored, as with restic: they belong to a running process).
  */
-export async function createSpecialNode(path: Buffer, node: TreeNode): Promise<boolean> {
+export function createSpecialNode(path: Buffer, node: TreeNode): boolean {
   const perm = node.mode & 0o7777;
   if (node.type === 'fifo') {
     mknod(path, S_IFIFO | perm, 0n);
@@ -33,10 +35,10 @@ export async function createSpecialNode(path: Buffer, node: TreeNode): Promise<b
  * earlier change would move ctime/mtime again. Returns warnings, never throws for
  * what a file system may not support.
  */
-export async function applyMetadata(path: Buffer, node: TreeNode, opts: { owner: boolean }): Promise<string[]> {
+export function applyMetadata(path: Buffer, node: TreeNode, opts: { owner: boolean }): string[] {
   const warnings: string[] = [];
-  if (opts.owner) await lchown(path, node.uid, node.gid);
-  if (node.type !== 'symlink') await chmod(path, node.mode);
+  if (opts.owner) lchownSync(path, node.uid, node.gid);
+  if (node.type !== 'symlink') chmodSync(path, node.mode);
   for (const [name, value] of Object.entries(node.xattrs ?? {})) {
     try {
       setXattr(path, name, value);
@@ -55,13 +57,13 @@ const BLOCK = 4096;
  * are all zeros are skipped (the file was truncated to its size first, so they read
  * back as zeros).
  */
-export function createSparseWriter(handle: FileHandle, size: number): { write(data: Buffer, position: number): Promise<void>; finish(): Promise<void> } {
-  const writeRange = async (data: Buffer, from: number, to: number, position: number) => {
+export function createSparseWriter(fd: number, size: number): { write(data: Buffer, position: number): void; finish(): void } {
+  const writeRange = (data: Buffer, from: number, to: number, position: number) => {
     let off = from;
-    while (off < to) off += (await handle.write(data, off, to - off, position + (off - from))).bytesWritten;
+    while (off < to) off += writeSync(fd, data, off, to - off, position + (off - from));
   };
   return {
-    async write(data, position) {
+    write(data, position) {
       let runStart = -1;
       for (let off = 0; off < data.length; ) {
         // Align block edges to file offsets, so holes line up with the file system's blocks.
@@ -69,15 +71,15 @@ export function createSparseWriter(handle: FileHandle, size: number): { write(da
         const zero = isZero(data, off, blockEnd);
         if (!zero && runStart < 0) runStart = off;
         if (zero && runStart >= 0) {
-          await writeRange(data, runStart, off, position + runStart);
+          writeRange(data, runStart, off, position + runStart);
           runStart = -1;
         }
         off = blockEnd;
       }
-      if (runStart >= 0) await writeRange(data, runStart, data.length, position + runStart);
+      if (runStart >= 0) writeRange(data, runStart, data.length, position + runStart);
     },
-    async finish() {
-      await handle.truncate(size);
+    finish() {
+      ftruncateSync(fd, size);
     },
   };
 }
