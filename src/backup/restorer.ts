@@ -44,6 +44,9 @@ interface PlannedFile {
   node: TreeNode;
   /** Blob locations in content order. */
   blobs: BlobLocation[];
+  /** A one-blob file is created when its blob is written: one open instead of two. */
+  createOnWrite: boolean;
+  force: boolean;
 }
 
 /** Packs fetched at the same time: one streams while the previous one is written out. */
@@ -87,8 +90,10 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
         continue;
       }
       if (key) hardlinkFirst.set(key, dest);
-      files.push({ path: dest, node, blobs: locateContent(repo, node, path) });
-      createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
+      const blobs = locateContent(repo, node, path);
+      const createOnWrite = blobs.length === 1 && !node.sparse;
+      files.push({ path: dest, node, blobs, createOnWrite, force: opts.force ?? false });
+      if (!createOnWrite) createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
     } else {
       later.push({ path: dest, node });
     }
@@ -185,7 +190,8 @@ function idOf(location: BlobLocation): string {
 }
 
 function writeAt(file: PlannedFile, data: Buffer, position: number): void {
-  const fd = openSync(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW);
+  if (file.createOnWrite) replaceIfForced(file.path, file.force);
+  const fd = openSync(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW | (file.createOnWrite ? fsc.O_CREAT | fsc.O_EXCL : 0), 0o600);
   try {
     if (file.node.sparse) createSparseWriter(fd, file.node.size ?? 0).write(data, position);
     else {

@@ -47,6 +47,8 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): ConfigIssue {
       if (options) return { path, message: `must be one of ${options.join(', ')} (got ${describeValue(valueAt(input, issue.path))})` };
       return { path, message: issue.message };
     }
+    case 'invalid_key':
+      return { path, message: `invalid name: ${issue.issues[0]?.message ?? issue.message}` };
     case 'invalid_value':
       return { path, message: `must be one of ${issue.values.map(String).join(', ')} (got ${describeValue(valueAt(input, issue.path))})` };
     default:

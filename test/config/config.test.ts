@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
@@ -6,6 +6,8 @@ import { migrateLegacyConfig } from '../../src/config/migrate-legacy.js';
 import { redactConfig } from '../../src/config/redact.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ConfigValidationError } from '../../src/config/validation-error.js';
+import type { BkdrConfigInput } from '../../src/config/schema.js';
+import { renderConfig } from '../../src/config/write-config.js';
 import { makeTempDir, repoRoot } from '../helpers/cli.js';
 
 const minimal = { sources: { files: { type: 'files', paths: ['/srv'] } }, destinations: [{ type: 'local', config: { path: '/backup' } }] };
@@ -79,6 +81,15 @@ describe('config validation', () => {
       expect((await loadConfig({ cwd: tmp.path }))?.filepath).toBe(join(tmp.path, 'package.json'));
       await writeFile(join(tmp.path, '.bkdrrc.yaml'), 'sources:\n  f: { type: files, paths: [/a] }\ndestinations:\n  - { type: local, config: { path: /b } }\n');
       expect((await loadConfig({ cwd: tmp.path }))?.filepath).toBe(join(tmp.path, '.bkdrrc.yaml'));
+    });
+
+    it.each(['ts', 'json', 'yaml'] as const)('writes %s configs that load back unchanged', async (format) => {
+      const config: BkdrConfigInput = { ...(minimal as BkdrConfigInput), sources: { 'files-1': { type: 'files', paths: ['/a\\b', "/it's", '/new\nline'], exclude: [] } }, retention: { daily: 7 } };
+      const file = join(tmp.path, `backup.config.${format}`);
+      await writeFile(file, renderConfig(config, format));
+      const loaded = await loadConfig({ configPath: file });
+      expect(loaded?.config.sources).toEqual(validateConfig(config).sources);
+      if (format === 'ts') expect(await readFile(file, 'utf8')).toMatch(/^ {2}retention: \{\n {4}daily: 7,/m);
     });
 
     it('fails clearly for a missing --config file and returns nothing when none is found', async () => {
