@@ -54,9 +54,22 @@ export interface BackupFailure {
   error: string;
 }
 
+/** What a --dry-run would back up. */
+export interface PlannedBackup {
+  source: string;
+  destination: string;
+  strategy: BackupType;
+  parent?: string | undefined;
+  files: number;
+  bytes: number;
+}
+
 export interface BackupRunResult {
   runId: string;
   status: 'succeeded' | 'partial' | 'failed';
+  dryRun: boolean;
+  /** Dry runs only: what each source and destination would get. */
+  planned: PlannedBackup[];
   backups: BackupOutcome[];
   failures: BackupFailure[];
   durationMs: number;
@@ -147,13 +160,15 @@ export class BackupManager {
     log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
 
     const backups: BackupOutcome[] = [];
+    const planned: PlannedBackup[] = [];
     const failures: BackupFailure[] = [];
     try {
       for (const source of names) {
         for (const destination of destinations) {
           try {
             const outcome = await this.#backupOne(runId, source, destination, opts, onEvent, log);
-            if (outcome) backups.push(outcome);
+            if ('snapshotId' in outcome) backups.push(outcome);
+            else planned.push(outcome);
           } catch (err) {
             if (err instanceof InterruptedError) throw err;
             const message = err instanceof Error ? err.message : String(err);
@@ -171,8 +186,8 @@ export class BackupManager {
     }
 
     const warned = backups.some((b) => b.warnings > 0);
-    const status = failures.length === 0 && !warned ? 'succeeded' : backups.length > 0 ? 'partial' : 'failed';
-    const result: BackupRunResult = { runId, status, backups, failures, durationMs: Date.now() - started };
+    const status = failures.length === 0 && !warned ? 'succeeded' : backups.length + planned.length > 0 ? 'partial' : 'failed';
+    const result: BackupRunResult = { runId, status, dryRun: opts.dryRun ?? false, planned, backups, failures, durationMs: Date.now() - started };
     this.#catalog.runs.finish(runId, {
       status,
       ...(failures.length > 0 ? { error: failures.map((f) => `${f.source}→${f.destination}: ${f.error}`).join('; ') } : {}),
@@ -189,7 +204,7 @@ export class BackupManager {
     opts: CreateBackupOptions,
     onEvent: (e: BackupEvent) => void,
     log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
-  ): Promise<BackupOutcome | undefined> {
+  ): Promise<BackupOutcome | PlannedBackup> {
     const sourceConfig = this.#config.sources?.[source];
     if (!sourceConfig) throw new UsageError(`unknown source '${source}'`);
     if (sourceConfig.type !== 'files') throw new UsageError(`source ${source}: type '${sourceConfig.type}' is not available yet (only 'files' is built so far)`);
@@ -203,13 +218,12 @@ export class BackupManager {
     const strategy: BackupType = parent ? requested : 'full';
     onEvent({ type: 'start', source, destination: destination.name, strategy, parent: parent?.id });
     log('info', `${source} → ${destination.name}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
-    if (opts.estimate) {
-      void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
-    }
     if (opts.dryRun || !repo) {
       const estimate = await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal);
-      onEvent({ type: 'estimate', source, ...estimate });
-      return undefined;
+      return { source, destination: destination.name, strategy, parent: parent?.id, ...estimate };
+    }
+    if (opts.estimate) {
+      void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
     }
 
     let warnings = 0;

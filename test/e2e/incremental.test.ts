@@ -82,4 +82,14 @@ describe('strategies: incremental, differential and full', () => {
     expect(backups.map((b) => b.strategy)).toContain('differential');
     expect(backups.find((b) => b.strategy === 'differential')?.parent).toBe(full.backups[0]!.snapshotId);
   });
+  it('--dry-run says what would be backed up and writes nothing', async () => {
+    const before = (await ws.run(['--json', 'backup', 'list'])).stdout;
+    const r = await ws.run(['--json', 'backup', 'run', '--dry-run']);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { dryRun: boolean; backups: unknown[]; planned: { source: string; destination: string; strategy: string; files: number }[] };
+    expect(out.dryRun).toBe(true);
+    expect(out.backups).toEqual([]);
+    expect(out.planned).toMatchObject([{ source: 'files', destination: 'local', strategy: 'incremental', files: 202 }]);
+    expect((await ws.run(['--json', 'backup', 'list'])).stdout).toBe(before);
+  });
 });

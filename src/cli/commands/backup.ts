@@ -150,6 +150,11 @@ function parseChoice<T extends string>(flag: string, value: string | undefined, 
 
 function renderRunResult(r: BackupRunResult): string {
   const lines: string[] = [];
+  if (r.dryRun) {
+    const table = createTable(['source', 'destination', 'would run', 'against', 'files', 'size']);
+    for (const p of r.planned) table.push([p.source, p.destination, p.strategy, p.parent?.slice(0, 8) ?? '-', p.files, formatBytes(p.bytes)]);
+    lines.push(table.toString(), 'dry run: nothing was written');
+  }
   if (r.backups.length > 0) {
     const table = createTable(['source', 'destination', 'snapshot', 'type', 'files', 'new/changed', 'size', 'added', 'time']);
     for (const b of r.backups) {
