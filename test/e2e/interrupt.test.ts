@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -6,18 +7,45 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
 import { describeTree } from '../helpers/tree-compare.js';
 
-/** Starts `bkdr backup run` and sends `signal` after `delayMs`; resolves with the exit code and signal. */
-function runAndSignal(config: string, env: NodeJS.ProcessEnv, signal: NodeJS.Signals, delayMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+/**
+ * Starts `bkdr backup run` and sends `signal` after `trigger` ms, or as soon as
+ * `trigger()` holds (polled); resolves with the exit code and signal.
+ */
+function runAndSignal(
+  config: string,
+  env: NodeJS.ProcessEnv,
+  signal: NodeJS.Signals,
+  trigger: number | (() => boolean),
+  extra: string[] = [],
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [bkdrBin, '-c', config, 'backup', 'run'], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [bkdrBin, '-c', config, 'backup', 'run', ...extra], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill(signal), delayMs);
+    const timer =
+      typeof trigger === 'number'
+        ? setTimeout(() => child.kill(signal), trigger)
+        : setInterval(() => {
+            if (trigger()) {
+              clearInterval(timer);
+              child.kill(signal);
+            }
+          }, 20);
     child.on('close', (code, sig) => {
       clearTimeout(timer);
+      clearInterval(timer);
       resolve({ code, signal: sig, stderr });
     });
   });
+}
+
+/** True once the repository holds at least one pack: the backup is under way. */
+function hasPacks(repo: string): boolean {
+  try {
+    return readdirSync(join(repo, 'data')).some((d) => readdirSync(join(repo, 'data', d)).some((f) => !f.startsWith('.tmp-')));
+  } catch {
+    return false;
+  }
 }
 
 describe('interrupted backups', () => {
@@ -44,7 +72,7 @@ describe('interrupted backups', () => {
   };
 
   it('SIGINT ends within seconds with exit 130, lists nothing, and the next run reuses the uploaded packs', async () => {
-    const interrupted = await runAndSignal(ws.config, ws.env, 'SIGINT', 1500);
+    const interrupted = await runAndSignal(ws.config, ws.env, 'SIGINT', () => hasPacks(ws.repo));
     expect(interrupted.code, interrupted.stderr).toBe(130);
     expect(await listIds()).toEqual([]);
     const next = await ws.run(['--json', 'backup', 'run']);
@@ -56,10 +84,16 @@ describe('interrupted backups', () => {
 
   it('kill -9 at random moments never leaves a partial snapshot listed; the next run succeeds and restores', async () => {
     const verified = new Set(await listIds());
+    // Kill points are drawn inside the measured length of a full run, so every kill lands mid-run
+    // however fast or slow the machine is.
+    const timed = Date.now();
+    const full = await ws.run(['backup', 'run', '--type', 'full']);
+    expect(full.code, full.stderr).toBe(0);
+    const duration = Date.now() - timed;
     let killed = 0;
     for (let i = 0; i < 10; i++) {
-      await writeFile(join(src, `d${i}`, 'changed'), randomBytes(2 * 1024 * 1024));
-      const r = await runAndSignal(ws.config, ws.env, 'SIGKILL', 150 + Math.floor(Math.random() * 1200));
+      await writeFile(join(src, `d${i}`, 'changed'), randomBytes(8 * 1024 * 1024));
+      const r = await runAndSignal(ws.config, ws.env, 'SIGKILL', Math.floor(duration * (0.1 + 0.8 * Math.random())), ['--type', 'full']);
       if (r.signal === 'SIGKILL') killed++;
       const ids = await listIds();
       // Every listed backup must be complete: each one restores with --verify.
@@ -70,7 +104,7 @@ describe('interrupted backups', () => {
         expect(restore.code, restore.stderr).toBe(0);
       }
     }
-    expect(killed).toBeGreaterThanOrEqual(5);
+    expect(killed).toBeGreaterThanOrEqual(8);
     const final = await ws.run(['backup', 'run']);
     expect(final.code, final.stderr).toBe(0);
     const target = join(tmp.path, 'final');
