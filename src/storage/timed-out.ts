@@ -1,0 +1,37 @@
+import type { Readable } from 'node:stream';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter } from './adapter.js';
+
+export class RequestTimeoutError extends Error {
+  readonly code = 'BKDR_TIMEOUT';
+  constructor(destination: string, operation: string, key: string, ms: number) {
+    super(`${destination}: ${operation} ${key} timed out after ${ms} ms`);
+    this.name = 'RequestTimeoutError';
+  }
+}
+
+/**
+ * Fails a request that has not completed in `ms` (a transient error, so a retrying
+ * wrapper outside this one tries again). Puts get `perMiB` more per MiB of body.
+ */
+export function timedOut(inner: StorageAdapter, ms: number, perMiB = 2_000): StorageAdapter {
+  const within = <T>(operation: string, key: string, limit: number, p: Promise<T>): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new RequestTimeoutError(inner.name, operation, key, limit)), limit);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  };
+  return {
+    name: inner.name,
+    kind: inner.kind,
+    put: (key: string, body: Buffer | Readable, opts?: PutOptions) => {
+      const size = Buffer.isBuffer(body) ? body.length : (opts?.size ?? 0);
+      return within('put', key, ms + Math.ceil(size / 1048576) * perMiB, inner.put(key, body, opts));
+    },
+    get: (key: string, range?: ByteRange) => within('get', key, ms, inner.get(key, range)),
+    stat: (key: string) => within('stat', key, ms, inner.stat(key)),
+    list: (prefix: string): AsyncIterable<ObjectInfo> => inner.list(prefix),
+    delete: (key: string) => within('delete', key, ms, inner.delete(key)),
+    ...(inner.close ? { close: () => inner.close!() } : {}),
+  };
+}

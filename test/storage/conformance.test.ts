@@ -1,0 +1,63 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StorageAdapter } from '../../src/storage/adapter.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { retrying } from '../../src/storage/retrying.js';
+import { createS3Adapter } from '../../src/storage/s3.js';
+import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { describeConformance } from './conformance.js';
+
+const dirs: string[] = [];
+let s3: S3Server;
+beforeAll(async () => {
+  s3 = await startS3Server('conformance');
+});
+afterAll(async () => {
+  await s3?.stop();
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+const s3Adapter = (prefix = `run-${randomBytes(4).toString('hex')}`): StorageAdapter =>
+  createS3Adapter('offsite', { bucket: 'conformance', prefix, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+
+describeConformance('local', () => ({
+  open: async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'bkdr-conf-local-'));
+    dirs.push(dir);
+    return createLocalAdapter({ name: 'local', path: dir });
+  },
+}));
+
+describeConformance('s3', () => ({ open: async () => s3Adapter() }));
+
+describe('s3 adapter faults', () => {
+  it('a server killed mid-upload gives a clear error, and nothing is half-visible after it restarts', async () => {
+    const prefix = `fault-${randomBytes(4).toString('hex')}`;
+    const adapter = retrying(s3Adapter(prefix), { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 });
+    // The body kills the server once 20 MiB have been handed over: mid-upload by construction.
+    async function* body() {
+      for (let i = 0; i < 12; i++) {
+        if (i === 5) s3.kill();
+        yield randomBytes(4 * 1024 * 1024);
+      }
+    }
+    const err = (await adapter.put('data/big', Readable.from(body())).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/S3 bucket conformance\/fault-[0-9a-f]+ \(destination offsite\)/);
+    await s3.restart();
+    const after = s3Adapter(prefix);
+    expect(await after.stat('data/big')).toBeUndefined();
+    const listed: string[] = [];
+    for await (const o of after.list('')) listed.push(o.key);
+    expect(listed).toEqual([]);
+  });
+
+  it('says access denied and what to check when the bucket does not exist', async () => {
+    const missing = createS3Adapter('offsite', { bucket: 'no-such-bucket', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+    await expect(missing.put('x', Buffer.from('x'))).rejects.toThrow(/S3 bucket no-such-bucket \(destination offsite\): the bucket does not exist/);
+  });
+});
