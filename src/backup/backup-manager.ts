@@ -3,6 +3,7 @@ import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { type Logger, silentLogger } from '../core/logger.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
@@ -117,6 +118,8 @@ export interface BackupManagerOptions {
   catalog: Catalog;
   /** Called once, only when an encrypted destination is opened. */
   password: () => Promise<string>;
+  /** Debug logging of destination calls (the CLI's -v). */
+  logger?: Logger;
 }
 
 /**
@@ -128,6 +131,7 @@ export class BackupManager {
   readonly #configDir: string;
   readonly #catalog: Catalog;
   readonly #passwordSource: () => Promise<string>;
+  readonly #logger: Logger;
   #password: Promise<string> | undefined;
   readonly #repos = new Map<string, Promise<Repository | undefined>>();
 
@@ -136,6 +140,7 @@ export class BackupManager {
     this.#configDir = dirname(resolve(opts.configPath));
     this.#catalog = opts.catalog;
     this.#passwordSource = opts.password;
+    this.#logger = opts.logger ?? silentLogger;
   }
 
   get catalog(): Catalog {
@@ -148,7 +153,7 @@ export class BackupManager {
 
   async createBackup(sources: string | string[] = 'all', opts: CreateBackupOptions = {}, onEvent: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
     const names = this.#selectSources(sources);
-    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations);
+    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const started = Date.now();
     const runId = this.#catalog.runs.start({
       kind: 'backup',
@@ -282,7 +287,7 @@ export class BackupManager {
 
   /** Lists backups, refreshing the catalog from each reachable repository first (the repository is the truth). */
   async listBackups(filter: { source?: string | undefined; destination?: string | undefined; since?: string | Date | undefined } = {}): Promise<BackupSummary[]> {
-    const destinations = openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined);
+    const destinations = openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined, this.#logger);
     for (const destination of destinations) await this.#syncCatalog(destination);
     await this.close();
     const since = filter.since === undefined ? undefined : filter.since instanceof Date ? filter.since : parseTimeExpression(filter.since);
@@ -348,7 +353,7 @@ export class BackupManager {
   }
 
   async getBackupStatus(): Promise<BackupStatus> {
-    const destinations = openDestinations(this.#config, this.#configDir);
+    const destinations = openDestinations(this.#config, this.#configDir, undefined, this.#logger);
     const perDestination: BackupStatus['destinations'] = [];
     for (const d of destinations) {
       let reachable = true;
@@ -459,7 +464,7 @@ export class BackupManager {
 
   /** Finds the backup a restore or show means: by id, or the newest of a source at or before a time. */
   async #resolveBackup(req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined }): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
-    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined);
+    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
     if (req.source) this.#selectSources(req.source);
     const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
     let lastError: unknown;

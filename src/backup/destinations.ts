@@ -2,8 +2,15 @@ import { isAbsolute, resolve } from 'node:path';
 import type { BkdrConfig } from '../config/schema.js';
 import { UsageError } from '../core/errors.js';
 import type { CompressionSettings } from '../repo/repository.js';
+import type { Logger } from '../core/logger.js';
+import { silentLogger } from '../core/logger.js';
 import type { StorageAdapter } from '../storage/adapter.js';
+import { limited } from '../storage/limited.js';
 import { createLocalAdapter } from '../storage/local.js';
+import { logged } from '../storage/logged.js';
+import { retrying } from '../storage/retrying.js';
+import { createS3Adapter } from '../storage/s3.js';
+import { timedOut } from '../storage/timed-out.js';
 
 export type DestinationConfig = BkdrConfig['destinations'][number];
 
@@ -18,7 +25,7 @@ export interface Destination {
 }
 
 /** Builds the destinations a command works with, highest priority (lowest number) first. */
-export function openDestinations(config: BkdrConfig, configDir: string, only?: string[]): Destination[] {
+export function openDestinations(config: BkdrConfig, configDir: string, only?: string[], log: Logger = silentLogger): Destination[] {
   const known = config.destinations.map((d) => d.name as string);
   for (const name of only ?? []) {
     if (!known.includes(name)) throw new UsageError(`unknown destination '${name}' (configured: ${known.join(', ')})`);
@@ -32,7 +39,7 @@ export function openDestinations(config: BkdrConfig, configDir: string, only?: s
       encrypted: d.encryption !== false,
       offsite: d.offsite ?? d.type !== 'local',
       compression: compressionFor(config, d),
-      adapter: createAdapter(d, configDir),
+      adapter: createAdapter(d, configDir, log),
     }))
     .sort((a, b) => a.priority - b.priority);
 }
@@ -43,14 +50,24 @@ function compressionFor(config: BkdrConfig, d: DestinationConfig): CompressionSe
   return c.level !== undefined ? { algorithm: c.algorithm, level: c.level } : { algorithm: c.algorithm };
 }
 
-function createAdapter(d: DestinationConfig, configDir: string): StorageAdapter {
+/** Requests in flight to one remote destination; local disks need no limit. */
+const REMOTE_CONCURRENCY = 8;
+const REQUEST_TIMEOUT_MS = 60_000;
+
+/** The one place adapters are composed with the wrappers written once (CONVENTIONS.md §1). */
+function createAdapter(d: DestinationConfig, configDir: string, log: Logger): StorageAdapter {
   const name = d.name as string;
   switch (d.type) {
     case 'local': {
       const path = d.config.path;
-      return createLocalAdapter({ name, path: isAbsolute(path) ? path : resolve(configDir, path) });
+      return logged(createLocalAdapter({ name, path: isAbsolute(path) ? path : resolve(configDir, path) }), log);
+    }
+    case 's3': {
+      const inner = createS3Adapter(name, d.config);
+      const onRetry = (operation: string, key: string, attempt: number, err: unknown) => log.warn(`${name}: ${operation} ${key} failed (${(err as Error).message}); retry ${attempt}`);
+      return logged(limited(retrying(timedOut(inner, REQUEST_TIMEOUT_MS), { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000, onRetry }), REMOTE_CONCURRENCY), log);
     }
     default:
-      throw new UsageError(`destination ${name}: type '${d.type}' is not available yet (only 'local' is built so far)`);
+      throw new UsageError(`destination ${name}: type '${d.type}' is not available yet (local and s3 are built so far)`);
   }
 }

@@ -18,6 +18,7 @@ export async function backupManager(ctx: CliContext): Promise<BackupManager> {
     configPath: loaded.filepath,
     catalog,
     password: () => resolvePassword(loaded.config.encryption, prompt),
+    logger: ctx.logger,
   });
 }
 

@@ -1,0 +1,69 @@
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { describeTree } from '../helpers/tree-compare.js';
+
+describe('backing up to an S3 destination (s3rver) next to a local one', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let s3: S3Server;
+  let src: string;
+  let ws: Awaited<ReturnType<typeof makeWorkspace>>;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('bkdr-s3e2e-');
+    s3 = await startS3Server('backups');
+    src = join(tmp.path, 'src');
+    await mkdir(join(src, 'a'), { recursive: true });
+    for (let i = 0; i < 50; i++) await writeFile(join(src, 'a', `f${i}`), randomBytes(1000 + i * 100));
+    await writeFile(join(src, 'big.bin'), randomBytes(20 * 1024 * 1024));
+    ws = await makeWorkspace(tmp.path, [src], {
+      destinations: [
+        { name: 'offsite', type: 's3', priority: 1, config: { bucket: 'backups', prefix: 'prod', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
+        { name: 'local', type: 'local', priority: 2, encryption: false, config: { path: join(tmp.path, 'repo') } },
+      ],
+    });
+  });
+  afterAll(async () => {
+    await s3?.stop();
+    await tmp.cleanup();
+  });
+
+  it('writes a snapshot to each destination and restores from S3 identically', async () => {
+    const run = await ws.run(['--json', 'backup', 'run']);
+    expect(run.code, run.stderr).toBe(0);
+    const result = JSON.parse(run.stdout) as { backups: { destination: string; snapshotId: string }[] };
+    expect(result.backups.map((b) => b.destination).sort()).toEqual(['local', 'offsite']);
+
+    const listed = JSON.parse((await ws.run(['--json', 'backup', 'list', '--destination', 'offsite'])).stdout) as { id: string }[];
+    expect(listed.map((b) => b.id)).toEqual([result.backups.find((b) => b.destination === 'offsite')!.snapshotId]);
+
+    const target = join(tmp.path, 'restored');
+    const restore = await ws.run(['restore', '--from', 'offsite', '--target', target, '--verify']);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect(restore.stderr).toMatch(/from offsite/);
+    const [a, b] = await Promise.all([describeTree(Buffer.from(src)), describeTree(Buffer.from(join(target, src)))]);
+    for (const [key, facts] of a) expect(b.get(key)?.sha256, key).toBe(facts.sha256);
+
+    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as { destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; storedBytes: number }[] };
+    expect(status.destinations.map((d) => [d.name, d.type, d.encrypted, d.offsite])).toEqual([
+      ['offsite', 's3', true, true],
+      ['local', 'local', false, false],
+    ]);
+    expect(status.destinations[0]!.storedBytes).toBeGreaterThan(20 * 1024 * 1024);
+  });
+
+  it('a destination that fails makes the run exit 3, with the snapshot on the others', async () => {
+    s3.kill();
+    const run = await ws.run(['--json', 'backup', 'run']);
+    expect(run.code).toBe(3);
+    const result = JSON.parse(run.stdout) as { status: string; backups: { destination: string }[]; failures: { destination: string; error: string }[] };
+    expect(result.status).toBe('partial');
+    expect(result.backups.map((b) => b.destination)).toEqual(['local']);
+    expect(result.failures.map((f) => f.destination)).toEqual(['offsite']);
+    expect(result.failures[0]!.error).toMatch(/offsite/);
+    await s3.restart();
+  });
+});
