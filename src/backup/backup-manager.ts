@@ -375,8 +375,18 @@ export class BackupManager {
     const all = this.#catalog.backups.list({}).map(toSummary);
     const lastPerSource = this.sourceNames().map((source) => ({ source, last: all.find((b) => b.source === source) }));
     const recentFailures = this.#catalog.runs.list({ limit: 50 }).filter((r) => r.status === 'failed' || r.status === 'partial' || r.status === 'interrupted').slice(0, 10);
+    // 3-2-1: the original plus the destinations that hold a backup; the original's disk counts as one medium.
+    const holding = perDestination.filter((d) => d.backups > 0);
+    const rule321 = {
+      copies: 1 + holding.length,
+      media: new Set(['local', ...holding.map((d) => d.type)]).size,
+      offsite: holding.filter((d) => d.offsite).length,
+      met: false,
+    };
+    rule321.met = rule321.copies >= 3 && rule321.media >= 2 && rule321.offsite >= 1;
     return {
       totals: { backups: all.length, sources: this.sourceNames().length, destinations: destinations.length, bytes: all.reduce((s, b) => s + b.summary.bytes, 0) },
+      rule321,
       lastPerSource: lastPerSource.map(({ source, last }) => ({ source, ...(last ? { backupId: last.id, time: last.time, destination: last.destination, strategy: last.strategy } : {}) })),
       recentFailures: recentFailures.map((r) => ({ runId: r.id, kind: r.kind, status: r.status, startedAt: r.startedAt, error: r.error ?? '' })),
       destinations: perDestination,
@@ -502,6 +512,8 @@ export class BackupManager {
 
 export interface BackupStatus {
   totals: { backups: number; sources: number; destinations: number; bytes: number };
+  /** The 3-2-1 rule: 3 copies (the original counts), 2 media, 1 offsite. */
+  rule321: { copies: number; media: number; offsite: number; met: boolean };
   lastPerSource: { source: string; backupId?: string; time?: string; destination?: string; strategy?: string }[];
   recentFailures: { runId: string; kind: string; status: string; startedAt: string; error: string }[];
   destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; reachable: boolean; backups: number; packs: number; storedBytes: number; compression: string }[];

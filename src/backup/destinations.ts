@@ -9,7 +9,9 @@ import { limited } from '../storage/limited.js';
 import { createLocalAdapter } from '../storage/local.js';
 import { logged } from '../storage/logged.js';
 import { retrying } from '../storage/retrying.js';
+import { createFtpAdapter } from '../storage/ftp.js';
 import { createS3Adapter } from '../storage/s3.js';
+import { createSftpAdapter } from '../storage/sftp.js';
 import { timedOut } from '../storage/timed-out.js';
 
 export type DestinationConfig = BkdrConfig['destinations'][number];
@@ -62,12 +64,43 @@ function createAdapter(d: DestinationConfig, configDir: string, log: Logger): St
       const path = d.config.path;
       return logged(createLocalAdapter({ name, path: isAbsolute(path) ? path : resolve(configDir, path) }), log);
     }
-    case 's3': {
-      const inner = createS3Adapter(name, d.config);
-      const onRetry = (operation: string, key: string, attempt: number, err: unknown) => log.warn(`${name}: ${operation} ${key} failed (${(err as Error).message}); retry ${attempt}`);
-      return logged(limited(retrying(timedOut(inner, REQUEST_TIMEOUT_MS), { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000, onRetry }), REMOTE_CONCURRENCY), log);
-    }
+    case 's3':
+      return remote(createS3Adapter(name, d.config), name, log);
+    case 'gcs':
+      return remote(createS3Adapter(name, gcsInteroperability(d.config)), name, log, 'gcs');
+    case 'ftp':
+      return remote(createFtpAdapter(name, d.config), name, log);
+    case 'sftp':
+      return remote(createSftpAdapter(name, d.config), name, log);
     default:
-      throw new UsageError(`destination ${name}: type '${d.type}' is not available yet (local and s3 are built so far)`);
+      throw new UsageError(`destination ${name}: type '${d.type}' is not available yet`);
   }
+}
+
+function remote(inner: StorageAdapter, name: string, log: Logger, kind = inner.kind): StorageAdapter {
+  const onRetry = (operation: string, key: string, attempt: number, err: unknown) => log.warn(`${name}: ${operation} ${key} failed (${(err as Error).message}); retry ${attempt}`);
+  const wrapped = logged(limited(retrying(timedOut(inner, REQUEST_TIMEOUT_MS), { attempts: 5, baseDelayMs: 200, maxDelayMs: 10_000, onRetry }), REMOTE_CONCURRENCY), log);
+  return kind === wrapped.kind ? wrapped : { ...wrapped, kind };
+}
+
+type GcsConfig = Extract<DestinationConfig, { type: 'gcs' }>['config'];
+
+/**
+ * Google Cloud Storage through its XML API, which speaks the S3 protocol with HMAC
+ * keys (Cloud Storage → Settings → Interoperability). One code path and one
+ * conformance suite serve both; service-account JSON credentials are not used.
+ */
+export function gcsInteroperability(cfg: GcsConfig): Parameters<typeof createS3Adapter>[1] {
+  if (!cfg.hmacAccessId || !cfg.hmacSecret) {
+    throw new UsageError(`gcs bucket ${cfg.bucket}: hmacAccessId and hmacSecret are required (GCS is reached through its S3-compatible XML API with HMAC keys)`);
+  }
+  return {
+    bucket: cfg.bucket,
+    prefix: cfg.prefix,
+    endpoint: cfg.endpoint ?? 'https://storage.googleapis.com',
+    region: 'auto',
+    forcePathStyle: true,
+    accessKeyId: cfg.hmacAccessId,
+    secretAccessKey: cfg.hmacSecret,
+  };
 }

@@ -23,6 +23,8 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
       destinations: [
         { name: 'offsite', type: 's3', priority: 1, config: { bucket: 'backups', prefix: 'prod', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
         { name: 'local', type: 'local', priority: 2, encryption: false, config: { path: join(tmp.path, 'repo') } },
+        // GCS goes through its S3-compatible XML API; pointed at s3rver, the same wire protocol is exercised.
+        { name: 'gcs', type: 'gcs', priority: 3, compression: { enabled: true, algorithm: 'brotli' }, config: { bucket: 'backups', prefix: 'gcs', endpoint: s3.endpoint, hmacAccessId: 'S3RVER', hmacSecret: 'S3RVER' } },
       ],
     });
   });
@@ -35,7 +37,7 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     const run = await ws.run(['--json', 'backup', 'run']);
     expect(run.code, run.stderr).toBe(0);
     const result = JSON.parse(run.stdout) as { backups: { destination: string; snapshotId: string }[] };
-    expect(result.backups.map((b) => b.destination).sort()).toEqual(['local', 'offsite']);
+    expect(result.backups.map((b) => b.destination).sort()).toEqual(['gcs', 'local', 'offsite']);
 
     const listed = JSON.parse((await ws.run(['--json', 'backup', 'list', '--destination', 'offsite'])).stdout) as { id: string }[];
     expect(listed.map((b) => b.id)).toEqual([result.backups.find((b) => b.destination === 'offsite')!.snapshotId]);
@@ -47,11 +49,16 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     const [a, b] = await Promise.all([describeTree(Buffer.from(src)), describeTree(Buffer.from(join(target, src)))]);
     for (const [key, facts] of a) expect(b.get(key)?.sha256, key).toBe(facts.sha256);
 
-    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as { destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; storedBytes: number }[] };
+    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as {
+      rule321: { copies: number; media: number; offsite: number; met: boolean };
+      destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; storedBytes: number }[];
+    };
     expect(status.destinations.map((d) => [d.name, d.type, d.encrypted, d.offsite])).toEqual([
       ['offsite', 's3', true, true],
       ['local', 'local', false, false],
+      ['gcs', 'gcs', true, true],
     ]);
+    expect(status.rule321).toEqual({ copies: 4, media: 3, offsite: 2, met: true });
     expect(status.destinations[0]!.storedBytes).toBeGreaterThan(20 * 1024 * 1024);
   });
 
@@ -62,7 +69,7 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     const result = JSON.parse(run.stdout) as { status: string; backups: { destination: string }[]; failures: { destination: string; error: string }[] };
     expect(result.status).toBe('partial');
     expect(result.backups.map((b) => b.destination)).toEqual(['local']);
-    expect(result.failures.map((f) => f.destination)).toEqual(['offsite']);
+    expect(result.failures.map((f) => f.destination).sort()).toEqual(['gcs', 'offsite']);
     expect(result.failures[0]!.error).toMatch(/offsite/);
     await s3.restart();
   });

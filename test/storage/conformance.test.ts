@@ -7,17 +7,25 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { retrying } from '../../src/storage/retrying.js';
+import { createFtpAdapter } from '../../src/storage/ftp.js';
 import { createS3Adapter } from '../../src/storage/s3.js';
+import { createSftpAdapter } from '../../src/storage/sftp.js';
+import { type FtpServer, startFtpServer } from '../helpers/ftp-server.js';
 import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { type SftpServer, sshdAvailable, startSftpServer } from '../helpers/sftp-server.js';
 import { describeConformance } from './conformance.js';
 
 const dirs: string[] = [];
 let s3: S3Server;
+let ftp: FtpServer;
+let sftp: SftpServer | undefined;
 beforeAll(async () => {
-  s3 = await startS3Server('conformance');
+  [s3, ftp, sftp] = await Promise.all([startS3Server('conformance'), startFtpServer(), sshdAvailable ? startSftpServer() : undefined]);
 });
 afterAll(async () => {
   await s3?.stop();
+  await ftp?.stop();
+  await sftp?.stop();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -33,6 +41,40 @@ describeConformance('local', () => ({
 }));
 
 describeConformance('s3', () => ({ open: async () => s3Adapter() }));
+
+describeConformance(
+  'ftp',
+  () => ({
+    open: async () =>
+      createFtpAdapter('ftp-site', { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, path: `run-${randomBytes(4).toString('hex')}` }),
+  }),
+  // FTP listings have no pages; a few hundred keys cover the recursive walk without slowing the suite.
+  { manyKeys: 200 },
+);
+
+if (!sshdAvailable && process.env['CI']) throw new Error('CI must install openssh-server for the SFTP conformance suite');
+describe.skipIf(!sshdAvailable)('sftp (OpenSSH sftp-server)', () => {
+  describeConformance(
+    'sftp',
+    () => ({
+      open: async () =>
+        createSftpAdapter('sftp-site', {
+          host: sftp!.host,
+          port: sftp!.port,
+          username: sftp!.username,
+          privateKeyPath: sftp!.privateKeyPath,
+          knownHosts: sftp!.knownHostsPath,
+          path: join(sftp!.root, `run-${randomBytes(4).toString('hex')}`),
+        }),
+    }),
+    { manyKeys: 200 },
+  );
+
+  it('refuses a server whose host key is not in known_hosts', async () => {
+    const adapter = createSftpAdapter('sftp-site', { host: sftp!.host, port: sftp!.port, username: sftp!.username, privateKeyPath: sftp!.privateKeyPath, knownHosts: join(sftp!.root, 'empty-known-hosts') });
+    await expect(adapter.stat('x')).rejects.toThrow(/host key of 127\.0\.0\.1 is not in/);
+  });
+});
 
 describe('s3 adapter faults', () => {
   it('a server killed mid-upload gives a clear error, and nothing is half-visible after it restarts', async () => {
