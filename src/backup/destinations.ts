@@ -9,6 +9,7 @@ import { limited } from '../storage/limited.js';
 import { createLocalAdapter } from '../storage/local.js';
 import { logged } from '../storage/logged.js';
 import { retrying } from '../storage/retrying.js';
+import { createAzureAdapter } from '../storage/azure.js';
 import { createFtpAdapter } from '../storage/ftp.js';
 import { createS3Adapter } from '../storage/s3.js';
 import { createSftpAdapter } from '../storage/sftp.js';
@@ -68,12 +69,12 @@ function createAdapter(d: DestinationConfig, configDir: string, log: Logger): St
       return remote(createS3Adapter(name, d.config), name, log);
     case 'gcs':
       return remote(createS3Adapter(name, gcsInteroperability(d.config)), name, log, 'gcs');
+    case 'azure':
+      return remote(createAzureAdapter(name, d.config), name, log);
     case 'ftp':
       return remote(createFtpAdapter(name, d.config), name, log);
     case 'sftp':
       return remote(createSftpAdapter(name, d.config), name, log);
-    default:
-      throw new UsageError(`destination ${name}: type '${d.type}' is not available yet`);
   }
 }
 

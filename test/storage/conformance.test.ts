@@ -7,9 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { retrying } from '../../src/storage/retrying.js';
+import { createAzureAdapter } from '../../src/storage/azure.js';
 import { createFtpAdapter } from '../../src/storage/ftp.js';
 import { createS3Adapter } from '../../src/storage/s3.js';
 import { createSftpAdapter } from '../../src/storage/sftp.js';
+import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteServer, startAzurite } from '../helpers/azurite-server.js';
 import { type FtpServer, startFtpServer } from '../helpers/ftp-server.js';
 import { type S3Server, startS3Server } from '../helpers/s3-server.js';
 import { type SftpServer, sshdAvailable, startSftpServer } from '../helpers/sftp-server.js';
@@ -19,10 +21,14 @@ const dirs: string[] = [];
 let s3: S3Server;
 let ftp: FtpServer;
 let sftp: SftpServer | undefined;
+let azurite: AzuriteServer;
 beforeAll(async () => {
-  [s3, ftp, sftp] = await Promise.all([startS3Server('conformance'), startFtpServer(), sshdAvailable ? startSftpServer() : undefined]);
+  [s3, ftp, sftp, azurite] = await Promise.all([startS3Server('conformance'), startFtpServer(), sshdAvailable ? startSftpServer() : undefined, startAzurite()]);
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
+  await new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('conformance').createIfNotExists();
 });
 afterAll(async () => {
+  await azurite?.stop();
   await s3?.stop();
   await ftp?.stop();
   await sftp?.stop();
@@ -41,6 +47,11 @@ describeConformance('local', () => ({
 }));
 
 describeConformance('s3', () => ({ open: async () => s3Adapter() }));
+
+describeConformance('azure', () => ({
+  open: async () =>
+    createAzureAdapter('azure-site', { container: 'conformance', prefix: `run-${randomBytes(4).toString('hex')}`, endpoint: azurite.endpoint, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY }),
+}));
 
 describeConformance(
   'ftp',
