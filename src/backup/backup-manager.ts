@@ -1,15 +1,16 @@
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import type { BkdrConfig } from '../config/schema.js';
+import type { BkdrConfig, BkdrSource } from '../config/schema.js';
 import { BkdrError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseTimeExpression } from '../core/time-expression.js';
-import { Repository } from '../repo/repository.js';
+import { type ChunkerParams, Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { type ArchiveExportResult, exportArchive } from './archive-export.js';
 import { type Destination, openDestinations } from './destinations.js';
+import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { archiveFiles } from './files-archiver.js';
 import { type RestoreResult, restoreTree } from './restorer.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
@@ -169,22 +170,15 @@ export class BackupManager {
     const failures: BackupFailure[] = [];
     try {
       for (const source of names) {
-        for (const destination of destinations) {
-          try {
-            const outcome = await this.#backupOne(runId, source, destination, opts, onEvent, log);
-            if ('snapshotId' in outcome) backups.push(outcome);
-            else planned.push(outcome);
-          } catch (err) {
-            if (err instanceof InterruptedError) throw err;
-            const message = err instanceof Error ? err.message : String(err);
-            failures.push({ source, destination: destination.name, error: message });
-            log('error', `${source} → ${destination.name}: ${message}`);
-          }
-        }
+        const outcome = await this.#backupSource(runId, source, destinations, opts, onEvent, log);
+        backups.push(...outcome.backups);
+        planned.push(...outcome.planned);
+        failures.push(...outcome.failures);
       }
     } catch (err) {
-      log('warn', 'interrupted; no snapshot was written for the unfinished source');
-      this.#catalog.runs.finish(runId, { status: 'interrupted', error: 'interrupted' });
+      const interrupted = err instanceof InterruptedError;
+      log(interrupted ? 'warn' : 'error', interrupted ? 'interrupted; no snapshot was written for the unfinished source' : (err as Error).message);
+      this.#catalog.runs.finish(runId, { status: interrupted ? 'interrupted' : 'failed', error: interrupted ? 'interrupted' : (err as Error).message });
       throw err;
     } finally {
       await this.close();
@@ -202,31 +196,107 @@ export class BackupManager {
     return result;
   }
 
-  async #backupOne(
+  /**
+   * Backs one source up to every destination with one read/chunk/hash pass per group
+   * of repositories that share chunker parameters (new repositories are created with
+   * an existing sibling's, so normally there is one group).
+   */
+  async #backupSource(
     runId: string,
     source: string,
-    destination: Destination,
+    destinations: Destination[],
     opts: CreateBackupOptions,
     onEvent: (e: BackupEvent) => void,
     log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
-  ): Promise<BackupOutcome | PlannedBackup> {
+  ): Promise<{ backups: BackupOutcome[]; planned: PlannedBackup[]; failures: BackupFailure[] }> {
+    const out: { backups: BackupOutcome[]; planned: PlannedBackup[]; failures: BackupFailure[] } = { backups: [], planned: [], failures: [] };
+    const fail = (destination: Destination, err: unknown) => {
+      if (err instanceof InterruptedError) throw err;
+      const message = err instanceof Error ? err.message : String(err);
+      out.failures.push({ source, destination: destination.name, error: message });
+      log('error', `${source} → ${destination.name}: ${message}`);
+    };
     const sourceConfig = this.#config.sources?.[source];
-    if (!sourceConfig) throw new UsageError(`unknown source '${source}'`);
-    if (sourceConfig.type !== 'files') throw new UsageError(`source ${source}: type '${sourceConfig.type}' is not available yet (only 'files' is built so far)`);
+    try {
+      if (!sourceConfig) throw new UsageError(`unknown source '${source}'`);
+      if (sourceConfig.type !== 'files') throw new UsageError(`source ${source}: type '${sourceConfig.type}' is not available yet (only 'files' is built so far)`);
+    } catch (err) {
+      for (const d of destinations) fail(d, err);
+      return out;
+    }
     const requested = resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
     const paths = sourceConfig.paths.map((p) => resolve(this.#configDir, p));
-    const started = new Date();
 
-    const repo = opts.dryRun ? await this.#openRepository(destination) : await this.#openRepository(destination, { create: true });
-    const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
+    // Existing repositories first: a new one takes their chunker parameters.
+    const opened = new Map<Destination, Repository | undefined>();
+    for (const d of destinations) {
+      try {
+        opened.set(d, await this.#openRepository(d));
+      } catch (err) {
+        fail(d, err);
+      }
+    }
+    let template = [...opened.values()].find((r) => r !== undefined)?.config.chunker;
+    if (!opts.dryRun) {
+      for (const [d, repo] of opened) {
+        if (repo) continue;
+        try {
+          const created = await this.#openRepository(d, { create: true, chunker: template });
+          opened.set(d, created);
+          template ??= created?.config.chunker;
+        } catch (err) {
+          opened.delete(d);
+          fail(d, err);
+        }
+      }
+    }
+
+    if (opts.dryRun) {
+      const estimate = await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal);
+      for (const [d, repo] of opened) {
+        const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
+        out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
+      }
+      return out;
+    }
+
+    const groups = new Map<string, FanOutMember[]>();
+    for (const [destination, repo] of opened) {
+      if (!repo) continue;
+      const c = repo.config.chunker;
+      const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
+      groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
+    }
+    for (const members of groups.values()) {
+      try {
+        const result = await this.#archiveToGroup(runId, source, paths, sourceConfig, requested, new FanOutRepository(members), opts, onEvent, log);
+        out.backups.push(...result.backups);
+        for (const f of result.failed) fail(f.destination, f.error);
+      } catch (err) {
+        for (const m of members) fail(m.destination, err);
+      }
+    }
+    return out;
+  }
+
+  async #archiveToGroup(
+    runId: string,
+    source: string,
+    paths: string[],
+    sourceConfig: Extract<BkdrSource, { type: 'files' }>,
+    requested: BackupType,
+    fanOut: FanOutRepository,
+    opts: CreateBackupOptions,
+    onEvent: (e: BackupEvent) => void,
+    log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
+  ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
+    const started = new Date();
+    const names = fanOut.members.map((m) => m.destination.name).join(', ');
+    const parent = requested !== 'full' ? await this.#findParent(fanOut.primary, source, requested) : undefined;
     // With nothing to compare against, an incremental or differential run reads everything: it is a full backup.
     const strategy: BackupType = parent ? requested : 'full';
-    onEvent({ type: 'start', source, destination: destination.name, strategy, parent: parent?.id });
-    log('info', `${source} → ${destination.name}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
-    if (opts.dryRun || !repo) {
-      const estimate = await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal);
-      return { source, destination: destination.name, strategy, parent: parent?.id, ...estimate };
-    }
+    for (const m of fanOut.members) onEvent({ type: 'start', source, destination: m.destination.name, strategy, parent: parent?.id });
+    log('info', `${source} → ${names}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
     if (opts.estimate) {
       void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
     }
@@ -235,13 +305,13 @@ export class BackupManager {
     let archived;
     try {
       archived = await archiveFiles({
-        repo,
+        repo: fanOut,
         paths,
         exclude: sourceConfig.exclude ?? [],
         oneFileSystem: sourceConfig.oneFileSystem ?? false,
         parentTree: parent?.tree,
         signal: opts.signal,
-        onProgress: (p) => onEvent({ type: 'progress', source, destination: destination.name, ...p }),
+        onProgress: (p) => onEvent({ type: 'progress', source, destination: names, ...p }),
         onWarning: (path, message) => {
           warnings++;
           log('warn', `${path}: ${message}`);
@@ -249,34 +319,46 @@ export class BackupManager {
         },
       });
     } catch (err) {
-      // Index what was uploaded so the next run reuses it; the snapshot is never written.
-      await repo.flush().catch(() => undefined);
-      throw err;
+      // Index what was uploaded so the next run reuses it; no snapshot is written.
+      await Promise.all(fanOut.alive.map((m) => m.repo.flush().catch(() => undefined)));
+      if (err instanceof InterruptedError) throw err;
+      for (const m of fanOut.members) m.error ??= err;
+      return { backups: [], failed: fanOut.members };
     }
-    const flushed = await repo.flush();
-    const ended = new Date();
+
+    const backups: BackupOutcome[] = [];
     const { tree, warnings: _warnings, ...counts } = archived;
-    const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes };
-    const snapshotId = await repo.saveSnapshot({
-      time: started.toISOString(),
-      tree,
-      paths,
-      hostname: hostname(),
-      username: userInfo().username,
-      source,
-      strategy,
-      ...(parent ? { parent: parent.id } : {}),
-      tags: opts.tags ?? [],
-      startTime: started.toISOString(),
-      endTime: ended.toISOString(),
-      summary,
-      programVersion: PROGRAM_VERSION,
-    });
-    const snapshot = await repo.loadSnapshot(snapshotId);
-    this.#cacheBackup(destination, repo, snapshot, runId);
-    log('info', `${source} → ${destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
-    onEvent({ type: 'done', source, destination: destination.name, snapshotId });
-    return { source, destination: destination.name, snapshotId, strategy, parent: parent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings };
+    for (const m of fanOut.members) {
+      if (m.error !== undefined) continue;
+      try {
+        const flushed = await m.repo.flush();
+        const ownParent = m.repo === fanOut.primary ? parent : requested !== 'full' ? await this.#findParent(m.repo, source, requested) : undefined;
+        const ended = new Date();
+        const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes };
+        const snapshotId = await m.repo.saveSnapshot({
+          time: started.toISOString(),
+          tree,
+          paths,
+          hostname: hostname(),
+          username: userInfo().username,
+          source,
+          strategy,
+          ...(ownParent ? { parent: ownParent.id } : {}),
+          tags: opts.tags ?? [],
+          startTime: started.toISOString(),
+          endTime: ended.toISOString(),
+          summary,
+          programVersion: PROGRAM_VERSION,
+        });
+        this.#cacheBackup(m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
+        log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
+        onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
+        backups.push({ source, destination: m.destination.name, snapshotId, strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
+      } catch (err) {
+        m.error = err;
+      }
+    }
+    return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
   }
 
   /** Incremental compares with the source's newest snapshot, differential with its newest full one. */
@@ -413,7 +495,7 @@ export class BackupManager {
     return wanted;
   }
 
-  async #openRepository(destination: Destination, opts: { create?: boolean } = {}): Promise<Repository | undefined> {
+  async #openRepository(destination: Destination, opts: { create?: boolean; chunker?: ChunkerParams | undefined } = {}): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
     // A destination found empty by a read-only call still gets its repository when a backup needs one.
     if (pending && opts.create && !(await pending.catch(() => undefined))) pending = undefined;
@@ -422,7 +504,7 @@ export class BackupManager {
         const password = destination.encrypted ? await this.#getPassword() : null;
         const open = { password, compression: destination.compression };
         try {
-          if (opts.create) return (await Repository.openOrCreate(destination.adapter, open)).repo;
+          if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker })).repo;
           if (!(await Repository.exists(destination.adapter))) return undefined;
           return await Repository.open(destination.adapter, open);
         } catch (err) {

@@ -20,8 +20,11 @@ export interface ArchiveProgress {
   currentPath?: string;
 }
 
+/** What the archiver needs of a repository; a FanOutRepository writes to several at once. */
+export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveTree' | 'loadTree'>;
+
 export interface ArchiveOptions {
-  repo: Repository;
+  repo: ArchiveTarget;
   /** Absolute paths of the source. */
   paths: string[];
   exclude: string[];

@@ -126,12 +126,13 @@ export class Repository {
     return (await adapter.stat(CONFIG_KEY)) !== undefined;
   }
 
-  static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<Omit<ChunkerParams, 'seed'>> }): Promise<Repository> {
+  /** `chunker` may carry a sibling repository's parameters, seed included, so one chunking pass serves both. */
+  static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
     const config: RepoConfig = {
       version: 1,
       id: randomBytes(32).toString('hex'),
-      chunker: { ...DEFAULT_CHUNKER, ...opts.chunker, seed: randomBytes(32).toString('hex') },
+      chunker: { ...DEFAULT_CHUNKER, ...opts.chunker, seed: opts.chunker?.seed ?? randomBytes(32).toString('hex') },
       encryption: opts.password === null ? 'none' : 'aes-256-gcm',
       createdAt: new Date().toISOString(),
     };
@@ -181,7 +182,7 @@ export class Repository {
     return repo;
   }
 
-  static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions): Promise<{ repo: Repository; created: boolean }> {
+  static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }): Promise<{ repo: Repository; created: boolean }> {
     if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
     return { repo: await Repository.create(adapter, opts), created: true };
   }

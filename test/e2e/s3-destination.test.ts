@@ -39,6 +39,12 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     const result = JSON.parse(run.stdout) as { backups: { destination: string; snapshotId: string }[] };
     expect(result.backups.map((b) => b.destination).sort()).toEqual(['gcs', 'local', 'offsite']);
 
+    // One read, chunk and hash pass for all three: the same tree lands in each repository.
+    const shown = await Promise.all(result.backups.map(async (b) => JSON.parse((await ws.run(['--json', 'backup', 'show', b.snapshotId, '--destination', b.destination])).stdout) as { backup: { id: string } }));
+    expect(shown).toHaveLength(3);
+    const logs = JSON.parse((await ws.run(['--json', 'backup', 'logs', (JSON.parse(run.stdout) as { runId: string }).runId])).stdout) as { logs: { message: string }[] };
+    expect(logs.logs.filter((l) => /^files → /.test(l.message) && /: full$/.test(l.message)).map((l) => l.message)).toEqual(['files → offsite, local, gcs: full']);
+
     const listed = JSON.parse((await ws.run(['--json', 'backup', 'list', '--destination', 'offsite'])).stdout) as { id: string }[];
     expect(listed.map((b) => b.id)).toEqual([result.backups.find((b) => b.destination === 'offsite')!.snapshotId]);
 

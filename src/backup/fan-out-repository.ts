@@ -1,0 +1,78 @@
+import type { BlobType, Repository, SaveBlobResult } from '../repo/repository.js';
+import type { FastCdc } from '../repo/fastcdc.js';
+import type { TreeNode } from '../repo/tree-node.js';
+import type { Destination } from './destinations.js';
+
+export interface FanOutMember {
+  destination: Destination;
+  repo: Repository;
+  /** Set when this destination failed mid-run; it gets no snapshot, the others go on. */
+  error?: unknown;
+}
+
+/**
+ * One read, chunk and hash pass written to several repositories (DESIGN.md
+ * "Destinations"): each blob goes to every repository that lacks it, each with its
+ * own compression and encryption. The repositories share chunker parameters, so one
+ * chunking serves all. A destination that fails drops out; the run fails only when
+ * none is left.
+ */
+export class FanOutRepository {
+  constructor(readonly members: FanOutMember[]) {
+    if (members.length === 0) throw new Error('a fan-out needs at least one repository');
+  }
+
+  get alive(): FanOutMember[] {
+    return this.members.filter((m) => m.error === undefined);
+  }
+
+  /** The repository whose parent snapshot and trees drive change detection. */
+  get primary(): Repository {
+    const first = this.alive[0];
+    if (!first) throw this.members[0]!.error;
+    return first.repo;
+  }
+
+  chunker(): FastCdc {
+    return this.primary.chunker();
+  }
+
+  hasBlob(id: string): boolean {
+    return this.alive.every((m) => m.repo.hasBlob(id));
+  }
+
+  async saveBlob(type: BlobType, id: string, plaintext: Buffer): Promise<SaveBlobResult> {
+    const results = await Promise.all(
+      this.alive.map(async (m) => {
+        try {
+          return await m.repo.saveBlob(type, id, plaintext);
+        } catch (err) {
+          m.error = err;
+          return undefined;
+        }
+      }),
+    );
+    if (this.alive.length === 0) throw this.members[0]!.error;
+    // Counted once for the run's summary; each repository's own stored size comes from its flush.
+    return results.find((r) => r?.stored) ?? { stored: false, storedSize: 0 };
+  }
+
+  async saveTree(nodes: TreeNode[]): Promise<string> {
+    let id: string | undefined;
+    await Promise.all(
+      this.alive.map(async (m) => {
+        try {
+          id = await m.repo.saveTree(nodes);
+        } catch (err) {
+          m.error = err;
+        }
+      }),
+    );
+    if (id === undefined) throw this.members[0]!.error;
+    return id;
+  }
+
+  loadTree(id: string): Promise<TreeNode[]> {
+    return this.primary.loadTree(id);
+  }
+}
