@@ -13,6 +13,7 @@ import { type Destination, openDestinations } from './destinations.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { archiveFiles } from './files-archiver.js';
 import { type RestoreResult, restoreTree } from './restorer.js';
+import { copySnapshot } from './snapshot-copy.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource } from './source-estimate.js';
 
@@ -361,6 +362,49 @@ export class BackupManager {
     return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
   }
 
+  /**
+   * `backup copy`: copies backups (the given ids, else all) from one destination to
+   * another, skipping those the target already holds (same source, time and tree).
+   */
+  async copyBackups(req: { from: string; to: string; backupIds?: string[] | undefined; signal?: AbortSignal | undefined }): Promise<CopyResult> {
+    if (req.from === req.to) throw new UsageError('--from and --to name the same destination');
+    const [from, to] = openDestinations(this.#config, this.#configDir, [req.from, req.to], this.#logger).sort((a, b) => (a.name === req.from ? -1 : b.name === req.from ? 1 : 0));
+    const runId = this.#catalog.runs.start({ kind: 'copy', destinations: [from!.name, to!.name] });
+    const result: CopyResult = { runId, copied: [], skipped: [] };
+    try {
+      const source = await this.#openRepository(from!);
+      if (!source) throw new UsageError(`destination ${from!.name} holds no repository`);
+      const target = (await this.#openRepository(to!, { create: true, chunker: source.config.chunker }))!;
+      const wanted = req.backupIds && req.backupIds.length > 0 ? await Promise.all(req.backupIds.map((id) => source.loadSnapshot(id))) : await source.listSnapshots();
+      const present = await target.listSnapshots();
+      const key = (s: Snapshot) => `${s.source}\u0000${s.time}\u0000${s.tree}`;
+      const idInTarget = new Map(present.map((s) => [key(s), s.id]));
+      const byId = new Map((await source.listSnapshots()).map((s) => [s.id, s]));
+      for (const snapshot of wanted.sort((a, b) => a.time.localeCompare(b.time))) {
+        const existing = idInTarget.get(key(snapshot));
+        if (existing) {
+          result.skipped.push({ from: snapshot.id, to: existing });
+          continue;
+        }
+        const parentSnapshot = snapshot.parent ? byId.get(snapshot.parent) : undefined;
+        const parent = parentSnapshot ? idInTarget.get(key(parentSnapshot)) : undefined;
+        const copied = await copySnapshot(source, target, snapshot, { parent, signal: req.signal });
+        idInTarget.set(key(snapshot), copied.id);
+        this.#cacheBackup(to!, target, await target.loadSnapshot(copied.id), runId);
+        this.#catalog.runLogs.append(runId, 'info', `copied ${snapshot.id.slice(0, 8)} → ${copied.id.slice(0, 8)} (${copied.blobs} blobs, ${copied.bytes} bytes)`);
+        result.copied.push({ from: snapshot.id, to: copied.id, source: snapshot.source, time: snapshot.time, blobs: copied.blobs, bytes: copied.bytes });
+      }
+    } catch (err) {
+      this.#catalog.runs.finish(runId, { status: err instanceof InterruptedError ? 'interrupted' : 'failed', error: (err as Error).message });
+      throw err;
+    } finally {
+      await this.close();
+    }
+    this.#catalog.runs.finish(runId, { status: 'succeeded', summary: { copied: result.copied.length, skipped: result.skipped.length } });
+    this.#catalog.audit.append({ action: 'backup.copy', target: `${req.from}->${req.to}`, payload: { runId, copied: result.copied.map((c) => c.to) } });
+    return result;
+  }
+
   /** Incremental compares with the source's newest snapshot, differential with its newest full one. */
   async #findParent(repo: Repository, source: string, strategy: BackupType): Promise<Snapshot | undefined> {
     const snapshots = (await repo.listSnapshots()).filter((s) => s.source === source && (strategy === 'incremental' || s.strategy === 'full'));
@@ -590,6 +634,12 @@ export class BackupManager {
     if (req.backupId) throw new UsageError(`no backup ${req.backupId} on ${destinations.map((d) => d.name).join(', ')}`);
     throw new UsageError(`no backup${req.source ? ` of ${req.source}` : ''}${at ? ` taken at or before ${at.toISOString()}` : ''} on ${destinations.map((d) => d.name).join(', ')}`);
   }
+}
+
+export interface CopyResult {
+  runId: string;
+  copied: { from: string; to: string; source: string; time: string; blobs: number; bytes: number }[];
+  skipped: { from: string; to: string }[];
 }
 
 export interface BackupStatus {

@@ -127,13 +127,25 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     'bkdr backup prune --dry-run',
   );
   withExample(
-    notAvailableYet(
-      backup
-        .command('copy [backupIds...]')
-        .description('copy backups between destinations')
-        .requiredOption('--from <dest>', 'destination to read')
-        .requiredOption('--to <dest>', 'destination to write'),
-    ),
+    backup
+      .command('copy [backupIds...]')
+      .description('copy backups between destinations (only the data the target lacks)')
+      .requiredOption('--from <dest>', 'destination to read')
+      .requiredOption('--to <dest>', 'destination to write')
+      .action(async (backupIds: string[], flags: { from: string; to: string }) => {
+        const manager = await backupManager(ctx);
+        const interrupt = interruptSignal();
+        try {
+          const result = await manager.copyBackups({ from: flags.from, to: flags.to, backupIds, signal: interrupt.signal });
+          ctx.render(result, (r) => {
+            const table = createTable(['from', 'to', 'source', 'time', 'blobs', 'size']);
+            for (const c of r.copied) table.push([c.from.slice(0, 8), c.to.slice(0, 8), c.source, shortTime(c.time), c.blobs, formatBytes(c.bytes)]);
+            return `${r.copied.length > 0 ? `${table.toString()}\n` : ''}copied ${r.copied.length} backups, ${r.skipped.length} already there`;
+          });
+        } finally {
+          interrupt.dispose();
+        }
+      }),
     'bkdr backup copy --from local --to offsite',
   );
   withExample(
