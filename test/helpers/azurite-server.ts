@@ -11,6 +11,10 @@ export const AZURITE_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2U
 
 export interface AzuriteServer {
   endpoint: string;
+  /** Kills the server at once, as a crash would. */
+  kill(): void;
+  /** Starts it again on the same data (a new port). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -25,9 +29,7 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Azurite's blob service on loopback, on a free port, over a throwaway directory. */
-export async function startAzurite(): Promise<AzuriteServer> {
-  const location = await mkdtemp(join(tmpdir(), 'bkdr-azurite-'));
+async function launch(location: string): Promise<{ child: ChildProcess; port: number }> {
   const main = createRequire(import.meta.url).resolve('azurite/dist/src/blob/main.js');
   let lastError = '';
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -51,17 +53,30 @@ export async function startAzurite(): Promise<AzuriteServer> {
         }
       }, 25);
     });
-    if (up) {
-      return {
-        endpoint: `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`,
-        stop: async () => {
-          child.kill('SIGKILL');
-          await rm(location, { recursive: true, force: true });
-        },
-      };
-    }
+    if (up) return { child, port };
     lastError = output;
     child.kill('SIGKILL');
   }
   throw new Error(`azurite did not start: ${lastError}`);
+}
+
+/** Azurite's blob service on loopback, on a free port, over a throwaway directory. */
+export async function startAzurite(): Promise<AzuriteServer> {
+  const location = await mkdtemp(join(tmpdir(), 'bkdr-azurite-'));
+  let current = await launch(location);
+  const server: AzuriteServer = {
+    endpoint: `http://127.0.0.1:${current.port}/${AZURITE_ACCOUNT}`,
+    kill: () => {
+      current.child.kill('SIGKILL');
+    },
+    restart: async () => {
+      current = await launch(location);
+      server.endpoint = `http://127.0.0.1:${current.port}/${AZURITE_ACCOUNT}`;
+    },
+    stop: async () => {
+      current.child.kill('SIGKILL');
+      await rm(location, { recursive: true, force: true });
+    },
+  };
+  return server;
 }

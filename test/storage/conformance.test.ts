@@ -109,6 +109,49 @@ describe('s3 adapter faults', () => {
     expect(listed).toEqual([]);
   });
 
+  it('azure: a server killed mid-upload gives a clear error, and nothing is half-visible after it restarts', async () => {
+    const prefix = `fault-${randomBytes(4).toString('hex')}`;
+    const open = () => createAzureAdapter('azure-site', { container: 'conformance', prefix, endpoint: azurite.endpoint, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY });
+    async function* body() {
+      for (let i = 0; i < 12; i++) {
+        if (i === 5) azurite.kill();
+        yield randomBytes(4 * 1024 * 1024);
+      }
+    }
+    const err = (await retrying(open(), { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }).put('data/big', Readable.from(body())).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/Azure container conformance\/fault-[0-9a-f]+ \(destination azure-site\)/);
+    await azurite.restart();
+    const after = open();
+    expect(await after.stat('data/big')).toBeUndefined();
+    const listed: string[] = [];
+    for await (const o of after.list('')) listed.push(o.key);
+    expect(listed).toEqual([]);
+  });
+
+  it('ftp: a server stopped mid-upload gives a clear error, and nothing is half-visible after it restarts', async () => {
+    const path = `fault-${randomBytes(4).toString('hex')}`;
+    const open = () => createFtpAdapter('ftp-site', { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, path });
+    async function* body() {
+      for (let i = 0; i < 12; i++) {
+        if (i === 5) void ftp.kill();
+        yield randomBytes(4 * 1024 * 1024);
+      }
+    }
+    const adapter = open();
+    const err = (await adapter.put('data/big', Readable.from(body())).catch((e: unknown) => e)) as Error;
+    await adapter.close?.();
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/FTP server 127\.0\.0\.1\/fault-[0-9a-f]+ \(destination ftp-site\)/);
+    await ftp.restart();
+    const after = open();
+    expect(await after.stat('data/big')).toBeUndefined();
+    const listed: string[] = [];
+    for await (const o of after.list('')) listed.push(o.key);
+    expect(listed).toEqual([]);
+    await after.close?.();
+  });
+
   it('says access denied and what to check when the bucket does not exist', async () => {
     const missing = createS3Adapter('offsite', { bucket: 'no-such-bucket', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
     await expect(missing.put('x', Buffer.from('x'))).rejects.toThrow(/S3 bucket no-such-bucket \(destination offsite\): the bucket does not exist/);
