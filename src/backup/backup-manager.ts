@@ -388,7 +388,11 @@ export class BackupManager {
         }
         const parentSnapshot = snapshot.parent ? byId.get(snapshot.parent) : undefined;
         const parent = parentSnapshot ? idInTarget.get(key(parentSnapshot)) : undefined;
-        const copied = await copySnapshot(source, target, snapshot, { parent, signal: req.signal });
+        // On failure the blobs already uploaded are indexed, so a second copy resumes instead of re-sending them.
+        const copied = await copySnapshot(source, target, snapshot, { parent, signal: req.signal }).catch(async (err: unknown) => {
+          await target.flush().catch(() => undefined);
+          throw err;
+        });
         idInTarget.set(key(snapshot), copied.id);
         this.#cacheBackup(to!, target, await target.loadSnapshot(copied.id), runId);
         this.#catalog.runLogs.append(runId, 'info', `copied ${snapshot.id.slice(0, 8)} → ${copied.id.slice(0, 8)} (${copied.blobs} blobs, ${copied.bytes} bytes)`);
@@ -611,6 +615,8 @@ export class BackupManager {
       } catch (err) {
         if (err instanceof BkdrError && err.exitCode === 2) throw err;
         lastError = err;
+        // Fall over to the next destination by priority, and say so.
+        this.#logger.warn(`destination ${destination.name} unreachable (${(err as Error).message}); trying the next one`);
         continue;
       }
       if (!repo) continue;

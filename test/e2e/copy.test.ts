@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
@@ -46,6 +46,8 @@ describe('backup copy', () => {
     expect(vault).toHaveLength(2);
     expect(vault[0]!.parent).toBe(vault[1]!.id);
 
+    // From the target alone: the source repository is gone.
+    await rm(join(tmp.path, 'a'), { recursive: true, force: true });
     const target = join(tmp.path, 'restored');
     const restore = await ws.run(['restore', '--from', 'vault', '--target', target, '--verify']);
     expect(restore.code, restore.stderr).toBe(0);
@@ -54,7 +56,7 @@ describe('backup copy', () => {
   });
 
   it('refuses to copy a destination onto itself', async () => {
-    const r = await ws.run(['backup', 'copy', '--from', 'primary', '--to', 'primary']);
+    const r = await ws.run(['backup', 'copy', '--from', 'vault', '--to', 'vault']);
     expect(r.code).toBe(2);
   });
 });

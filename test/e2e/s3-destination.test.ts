@@ -48,12 +48,16 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     const listed = JSON.parse((await ws.run(['--json', 'backup', 'list', '--destination', 'offsite'])).stdout) as { id: string }[];
     expect(listed.map((b) => b.id)).toEqual([result.backups.find((b) => b.destination === 'offsite')!.snapshotId]);
 
-    const target = join(tmp.path, 'restored');
-    const restore = await ws.run(['restore', '--from', 'offsite', '--target', target, '--verify']);
-    expect(restore.code, restore.stderr).toBe(0);
-    expect(restore.stderr).toMatch(/from offsite/);
-    const [a, b] = await Promise.all([describeTree(Buffer.from(src)), describeTree(Buffer.from(join(target, src)))]);
-    for (const [key, facts] of a) expect(b.get(key)?.sha256, key).toBe(facts.sha256);
+    // Encrypted on S3, unencrypted on local: each restores the same tree on its own.
+    const original = await describeTree(Buffer.from(src));
+    for (const from of ['offsite', 'local']) {
+      const target = join(tmp.path, `restored-${from}`);
+      const restore = await ws.run(['restore', '--from', from, '--target', target, '--verify']);
+      expect(restore.code, restore.stderr).toBe(0);
+      expect(restore.stderr).toMatch(new RegExp(`from ${from}`));
+      const restored = await describeTree(Buffer.from(join(target, src)));
+      for (const [key, facts] of original) expect(restored.get(key), `${from}: ${key}`).toEqual(facts);
+    }
 
     const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as {
       rule321: { copies: number; media: number; offsite: number; met: boolean };
@@ -68,8 +72,17 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     expect(status.destinations[0]!.storedBytes).toBeGreaterThan(20 * 1024 * 1024);
   });
 
-  it('a destination that fails makes the run exit 3, with the snapshot on the others', async () => {
+  it('a destination that fails makes the run exit 3, with a usable snapshot on the others and a clear line about S3', async () => {
     s3.kill();
+    const human = await ws.run(['backup', 'run', '--destination', 'offsite', '--destination', 'local']);
+    expect(human.code).toBe(3);
+    expect(human.stdout).toMatch(/offsite .*S3 bucket backups\/prod \(destination offsite\)/);
+    // Without --from, the restore falls over from the unreachable S3 (priority 1) to local, saying so.
+    const localRestore = await ws.run(['restore', '--target', join(tmp.path, 'after-failure'), '--verify']);
+    expect(localRestore.code, localRestore.stderr).toBe(0);
+    expect(localRestore.stderr).toMatch(/destination offsite unreachable .*trying the next one/);
+    expect(localRestore.stderr).toMatch(/from local/);
+
     const run = await ws.run(['--json', 'backup', 'run']);
     expect(run.code).toBe(3);
     const result = JSON.parse(run.stdout) as { status: string; backups: { destination: string }[]; failures: { destination: string; error: string }[] };
