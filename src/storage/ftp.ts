@@ -3,6 +3,7 @@ import { PassThrough, Readable, Transform } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
 import { OperationError } from '../core/errors.js';
 import { ConnectionPool } from './connection-pool.js';
+import { listByPrefix } from './directory-walk.js';
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
 
 export interface FtpDestinationConfig {
@@ -117,28 +118,21 @@ export function createFtpAdapter(name: string, cfg: FtpDestinationConfig): Stora
     },
 
     async *list(prefix: string): AsyncIterable<ObjectInfo> {
-      const slash = prefix.lastIndexOf('/');
-      const startDir = slash >= 0 ? prefix.slice(0, slash) : '';
-      const found: ObjectInfo[] = [];
-      await withClient(async (client) => {
-        const walk = async (dir: string): Promise<void> => {
-          let entries;
-          try {
-            entries = await client.list(dir ? remote(dir) : root || '/');
-          } catch (err) {
-            if (isMissing(err)) return;
-            throw explain(err, where, 'list', prefix);
-          }
-          for (const e of entries) {
-            if (e.name.startsWith(TEMP_PREFIX) || e.name === '.' || e.name === '..') continue;
-            const key = dir ? `${dir}/${e.name}` : e.name;
-            if (e.isDirectory) {
-              if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
-            } else if (key.startsWith(prefix)) found.push({ key, size: e.size, ...(e.modifiedAt ? { modified: e.modifiedAt } : {}) });
-          }
-        };
-        await walk(startDir);
-      });
+      const found = await withClient((client) =>
+        listByPrefix(
+          prefix,
+          async (dir) => {
+            try {
+              const entries = await client.list(dir ? remote(dir) : root || '/');
+              return entries.map((e) => ({ name: e.name, isDirectory: e.isDirectory, size: e.size, modified: e.modifiedAt }));
+            } catch (err) {
+              if (isMissing(err)) return undefined;
+              throw explain(err, where, 'list', prefix);
+            }
+          },
+          TEMP_PREFIX,
+        ),
+      );
       yield* found;
     },
 

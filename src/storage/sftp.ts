@@ -7,6 +7,7 @@ import SftpClient from 'ssh2-sftp-client';
 import { OperationError } from '../core/errors.js';
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
 import { ConnectionPool } from './connection-pool.js';
+import { listByPrefix } from './directory-walk.js';
 import { knownHostKeys } from './known-hosts.js';
 
 export interface SftpDestinationConfig {
@@ -130,28 +131,21 @@ export function createSftpAdapter(name: string, cfg: SftpDestinationConfig): Sto
     },
 
     async *list(prefix: string): AsyncIterable<ObjectInfo> {
-      const slash = prefix.lastIndexOf('/');
-      const startDir = slash >= 0 ? prefix.slice(0, slash) : '';
-      const found: ObjectInfo[] = [];
-      await pool.use(async ({ client }) => {
-        const walk = async (dir: string): Promise<void> => {
-          let entries;
-          try {
-            entries = await client.list(dir ? remote(dir) : root || '.');
-          } catch (err) {
-            if (isMissing(err)) return;
-            throw explain(err, where, 'list', prefix);
-          }
-          for (const e of entries) {
-            if (e.name.startsWith(TEMP_PREFIX)) continue;
-            const key = dir ? `${dir}/${e.name}` : e.name;
-            if (e.type === 'd') {
-              if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
-            } else if (e.type === '-' && key.startsWith(prefix)) found.push({ key, size: e.size, modified: new Date(e.modifyTime) });
-          }
-        };
-        await walk(startDir);
-      });
+      const found = await pool.use(({ client }) =>
+        listByPrefix(
+          prefix,
+          async (dir) => {
+            try {
+              const entries = await client.list(dir ? remote(dir) : root || '.');
+              return entries.filter((e) => e.type === 'd' || e.type === '-').map((e) => ({ name: e.name, isDirectory: e.type === 'd', size: e.size, modified: new Date(e.modifyTime) }));
+            } catch (err) {
+              if (isMissing(err)) return undefined;
+              throw explain(err, where, 'list', prefix);
+            }
+          },
+          TEMP_PREFIX,
+        ),
+      );
       yield* found;
     },
 
