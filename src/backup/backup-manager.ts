@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { BkdrConfig, BkdrSource } from '../config/schema.js';
-import { BkdrError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, Repository } from '../repo/repository.js';
@@ -454,21 +454,34 @@ export class BackupManager {
     const runId = this.#catalog.runs.start({ kind: 'restore', source: snapshot.source, destinations: [destination.name] });
     this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target: req.targetLocation ?? req.archive });
     const outcome: RestoreOutcome = { runId, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
-    try {
-      if (req.archive) {
-        outcome.archive = await exportArchive(repo, snapshot.tree, req.archive, { force: req.force ?? false });
-      } else {
+    const restoreFrom = async (from: Repository, force: boolean | undefined) => {
+      if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
+      else {
         outcome.restore = await restoreTree({
-          repo,
+          repo: from,
           tree: snapshot.tree,
           target: req.targetLocation ?? '',
           include: req.include,
-          force: req.force,
+          force,
           verify: req.verification,
           signal: req.signal,
           onProgress: (p) => onEvent({ type: 'restore-progress', ...p }),
         });
         for (const w of outcome.restore.warnings) this.#catalog.runLogs.append(runId, 'warn', w);
+      }
+    };
+    try {
+      try {
+        await restoreFrom(repo, req.force);
+      } catch (err) {
+        // A blob that fails its check: another destination holding the same backup takes over,
+        // rewriting what the failed attempt wrote. Not when --from named one.
+        const fallback = err instanceof IntegrityError && !req.destination ? await this.#findCopyElsewhere(snapshot, destination) : undefined;
+        if (!fallback) throw err;
+        this.#logger.warn(`${(err as Error).message}; restoring from ${fallback.destination.name} instead`);
+        this.#catalog.runLogs.append(runId, 'warn', `${(err as Error).message}; fell over to ${fallback.destination.name}`);
+        await restoreFrom(fallback.repo, true);
+        outcome.backup = snapshotSummary(fallback.snapshot, fallback.destination.name);
       }
     } catch (err) {
       this.#catalog.runs.finish(runId, { status: err instanceof InterruptedError ? 'interrupted' : 'failed', error: err instanceof Error ? err.message : String(err) });
@@ -480,6 +493,21 @@ export class BackupManager {
     this.#catalog.runs.finish(runId, { status: mismatches.length > 0 ? 'failed' : 'succeeded', summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches } });
     this.#catalog.audit.append({ action: 'restore', target: req.targetLocation ?? req.archive ?? '', payload: { runId, backup: snapshot.id, destination: destination.name } });
     return outcome;
+  }
+
+  /** The same backup (source, time and tree) on another reachable destination, by priority. */
+  async #findCopyElsewhere(snapshot: Snapshot, except: Destination): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination } | undefined> {
+    for (const destination of openDestinations(this.#config, this.#configDir, undefined, this.#logger)) {
+      if (destination.name === except.name) continue;
+      try {
+        const repo = await this.#openRepository(destination);
+        const match = repo ? (await repo.listSnapshots()).find((s) => s.source === snapshot.source && s.time === snapshot.time && s.tree === snapshot.tree) : undefined;
+        if (repo && match) return { repo, snapshot: match, destination };
+      } catch {
+        // Unreachable too: try the next one.
+      }
+    }
+    return undefined;
   }
 
   async getBackupStatus(): Promise<BackupStatus> {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
@@ -58,5 +58,46 @@ describe('backup copy', () => {
   it('refuses to copy a destination onto itself', async () => {
     const r = await ws.run(['backup', 'copy', '--from', 'vault', '--to', 'vault']);
     expect(r.code).toBe(2);
+  });
+});
+
+describe('restore fall-over on damaged data', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  afterAll(() => tmp.cleanup());
+
+  it('restores from the next destination when a blob fails its check, and says so', async () => {
+    tmp = await makeTempDir('bkdr-fallover-');
+    const src = join(tmp.path, 'src');
+    await mkdir(src, { recursive: true });
+    const content = randomBytes(2 * 1024 * 1024);
+    await writeFile(join(src, 'data.bin'), content);
+    const ws = await makeWorkspace(tmp.path, [src], {
+      compression: { enabled: false, algorithm: 'lz4' },
+      destinations: [
+        { name: 'first', type: 'local', priority: 1, encryption: false, config: { path: join(tmp.path, 'first') } },
+        { name: 'second', type: 'local', priority: 2, config: { path: join(tmp.path, 'second') } },
+      ],
+    });
+    expect((await ws.run(['backup', 'run'])).code).toBe(0);
+
+    // Flip a byte inside every data pack of the first destination.
+    const dataDir = join(tmp.path, 'first', 'data');
+    for (const sub of await readdir(dataDir)) {
+      for (const pack of await readdir(join(dataDir, sub))) {
+        const file = join(dataDir, sub, pack);
+        const bytes = await readFile(file);
+        if (bytes.length < 1024 * 1024) continue; // tree packs are small; damage the data
+        bytes[1000]! ^= 0xff;
+        await writeFile(file, bytes);
+      }
+    }
+    const target = join(tmp.path, 'restored');
+    const r = await ws.run(['restore', '--target', target, '--verify']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/does not match its id \(damaged\); restoring from second instead/);
+    expect((await readFile(join(target, src, 'data.bin'))).equals(content)).toBe(true);
+
+    const pinned = await ws.run(['restore', '--from', 'first', '--target', join(tmp.path, 'pinned')]);
+    expect(pinned.code).toBe(5);
   });
 });

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +16,34 @@ export interface SftpServer {
   knownHostsPath: string;
   /** A directory on the server that the tests write under. */
   root: string;
+  /** Kills sshd and every session process it started, as a crash of the server would. */
+  kill(): void;
   stop(): Promise<void>;
+}
+
+/** The pids below `pid` in the process tree, read from /proc (sshd forks a process per session). */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The parent pid is the 4th field, after the command name in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // Exited while we looked.
+    }
+  }
+  const out: number[] = [];
+  const visit = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      visit(c);
+    }
+  };
+  visit(pid);
+  return out;
 }
 
 /**
@@ -84,6 +111,17 @@ export async function startSftpServer(): Promise<SftpServer> {
       privateKeyPath: join(dir, 'client_key'),
       knownHostsPath: join(dir, 'known_hosts'),
       root,
+      kill: () => {
+        const pids = child.pid ? descendants(child.pid) : [];
+        child.kill('SIGKILL');
+        for (const pid of pids) {
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            // Already gone.
+          }
+        }
+      },
       stop: async () => {
         child.kill('SIGTERM');
         await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -80,6 +81,24 @@ describe.skipIf(!sshdAvailable)('sftp (OpenSSH sftp-server)', () => {
     }),
     { manyKeys: 200 },
   );
+
+  it('a server killed mid-upload gives a clear error, and leaves nothing visible', async () => {
+    const path = join(sftp!.root, `fault-${randomBytes(4).toString('hex')}`);
+    const adapter = createSftpAdapter('sftp-site', { host: sftp!.host, port: sftp!.port, username: sftp!.username, privateKeyPath: sftp!.privateKeyPath, knownHosts: sftp!.knownHostsPath, path });
+    await adapter.put('warm-up', Buffer.from('x'));
+    async function* body() {
+      for (let i = 0; i < 12; i++) {
+        if (i === 5) sftp!.kill();
+        yield randomBytes(4 * 1024 * 1024);
+      }
+    }
+    const err = (await adapter.put('data/big', Readable.from(body())).catch((e: unknown) => e)) as Error;
+    expect(err).toBeInstanceOf(Error);
+    expect(err.message).toMatch(/SFTP server .*fault-[0-9a-f]+ \(destination sftp-site\)/);
+    // The server's files, read directly: the upload never got its final name.
+    expect(existsSync(join(path, 'data', 'big'))).toBe(false);
+    expect((await readdir(join(path, 'data')).catch(() => [] as string[])).filter((n) => !n.startsWith('.tmp-'))).toEqual([]);
+  });
 
   it('refuses a server whose host key is not in known_hosts', async () => {
     const adapter = createSftpAdapter('sftp-site', { host: sftp!.host, port: sftp!.port, username: sftp!.username, privateKeyPath: sftp!.privateKeyPath, knownHosts: join(sftp!.root, 'empty-known-hosts') });
