@@ -139,6 +139,8 @@ export const destinationSchema = z.discriminatedUnion('type', [
       user: z.string().optional(),
       password: z.string().optional(),
       secure: z.union([z.boolean(), z.literal('implicit')]).optional(),
+      /** PEM file of the CA that signed a private server's certificate; public CAs need none. */
+      caFile: z.string().optional(),
       path: z.string().optional(),
       passive: z.boolean().default(true),
     }),

@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { PassThrough, Readable, Transform } from 'node:stream';
 import { Client, FTPError } from 'basic-ftp';
-import { OperationError } from '../core/errors.js';
+import { ConfigError, OperationError } from '../core/errors.js';
 import { ConnectionPool } from './connection-pool.js';
 import { listByPrefix } from './directory-walk.js';
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
@@ -13,6 +14,8 @@ export interface FtpDestinationConfig {
   password?: string | undefined;
   /** true: explicit FTPS (AUTH TLS); 'implicit': implicit FTPS. */
   secure?: boolean | 'implicit' | undefined;
+  /** PEM file of the CA that signed the server's certificate (a private CA); the system CAs otherwise. */
+  caFile?: string | undefined;
   path?: string | undefined;
   passive?: boolean | undefined;
 }
@@ -20,6 +23,14 @@ export interface FtpDestinationConfig {
 /** Connections held open to one server; basic-ftp runs one command at a time per connection. */
 const POOL_SIZE = 4;
 const TEMP_PREFIX = '.tmp-';
+
+function readCaFile(path: string, where: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new ConfigError('', `${where}: cannot read caFile ${path}: ${(err as Error).message}`);
+  }
+}
 
 /**
  * FTP and FTPS with basic-ftp (passive mode). Uploads go to a temp name and are
@@ -31,6 +42,8 @@ export function createFtpAdapter(name: string, cfg: FtpDestinationConfig): Stora
   const remote = (key: string) => `${root}/${key}`;
   const where = `FTP server ${cfg.host}${root} (destination ${name})`;
   const knownDirs = new Set<string>();
+  // Certificates are always verified; a private CA is trusted only when named.
+  const tlsOptions = cfg.secure && cfg.caFile ? { ca: readCaFile(cfg.caFile, where) } : undefined;
 
   const connect = async (): Promise<Client> => {
     const client = new Client(30_000);
@@ -41,6 +54,7 @@ export function createFtpAdapter(name: string, cfg: FtpDestinationConfig): Stora
         user: cfg.user ?? 'anonymous',
         password: cfg.password ?? 'anonymous@',
         secure: cfg.secure ?? false,
+        ...(tlsOptions ? { secureOptions: tlsOptions } : {}),
       });
     } catch (err) {
       client.close();

@@ -1,3 +1,5 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +16,17 @@ export interface FtpServer {
   user: string;
   password: string;
   directory: string;
+  /** With `tls`: the PEM file of the server's self-signed certificate, for the client's `caFile`. */
+  caFile?: string;
   stop(): Promise<void>;
+}
+
+/** A self-signed certificate for 127.0.0.1, made with openssl; it is its own CA. */
+function makeCertificate(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
+  return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
 }
 
 /** ftp-srv logs every refused command (a missing file is one) through bunyan; the tests need none of it. */
@@ -28,15 +40,20 @@ const quietLog = {
   fatal: () => undefined,
 };
 
-/** A real FTP server (ftp-srv) on loopback, on a free port, serving a throwaway directory; passive mode. */
-export async function startFtpServer(): Promise<FtpServer> {
+/**
+ * A real FTP server (ftp-srv) on loopback, on a free port, serving a throwaway directory;
+ * passive mode. With `tls`, explicit FTPS (AUTH TLS) with a throwaway certificate.
+ */
+export async function startFtpServer(options: { tls?: boolean } = {}): Promise<FtpServer> {
   const directory = await mkdtemp(join(tmpdir(), 'bkdr-ftp-'));
+  const certDir = options.tls ? await mkdtemp(join(tmpdir(), 'bkdr-ftps-cert-')) : undefined;
+  const certificate = certDir ? makeCertificate(certDir) : undefined;
   const user = 'bkdr';
   const password = 'ftp-test-password';
   const launch = async () => {
     // Passive data ports from a range unlikely to collide between parallel test files.
     const pasvMin = 40_000 + Math.floor(Math.random() * 20_000);
-    const srv = new FtpSrv({ url: 'ftp://127.0.0.1:0', pasv_url: '127.0.0.1', pasv_min: pasvMin, pasv_max: pasvMin + 200, anonymous: false, greeting: 'bkdr test server', log: quietLog as never });
+    const srv = new FtpSrv({ url: 'ftp://127.0.0.1:0', pasv_url: '127.0.0.1', pasv_min: pasvMin, pasv_max: pasvMin + 200, anonymous: false, greeting: 'bkdr test server', log: quietLog as never, tls: certificate ? { key: certificate.key, cert: certificate.cert } : false });
     srv.on('login', ({ username, password: given }, resolve, reject) => {
       if (username === user && given === password) resolve({ root: directory });
       else reject(new Error('bad login'));
@@ -51,6 +68,7 @@ export async function startFtpServer(): Promise<FtpServer> {
     user,
     password,
     directory,
+    ...(certificate ? { caFile: certificate.certPath } : {}),
     kill: async () => {
       await current.srv.close();
     },
@@ -61,6 +79,7 @@ export async function startFtpServer(): Promise<FtpServer> {
     stop: async () => {
       await current.srv.close();
       await rm(directory, { recursive: true, force: true });
+      if (certDir) await rm(certDir, { recursive: true, force: true });
     },
   };
   return server;

@@ -21,10 +21,11 @@ import { describeConformance } from './conformance.js';
 const dirs: string[] = [];
 let s3: S3Server;
 let ftp: FtpServer;
+let ftps: FtpServer;
 let sftp: SftpServer | undefined;
 let azurite: AzuriteServer;
 beforeAll(async () => {
-  [s3, ftp, sftp, azurite] = await Promise.all([startS3Server('conformance'), startFtpServer(), sshdAvailable ? startSftpServer() : undefined, startAzurite()]);
+  [s3, ftp, ftps, sftp, azurite] = await Promise.all([startS3Server('conformance'), startFtpServer(), startFtpServer({ tls: true }), sshdAvailable ? startSftpServer() : undefined, startAzurite()]);
   const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob');
   await new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(AZURITE_ACCOUNT, AZURITE_KEY)).getContainerClient('conformance').createIfNotExists();
 });
@@ -32,6 +33,7 @@ afterAll(async () => {
   await azurite?.stop();
   await s3?.stop();
   await ftp?.stop();
+  await ftps?.stop();
   await sftp?.stop();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
@@ -63,6 +65,36 @@ describeConformance(
   // FTP listings have no pages; a few hundred keys cover the recursive walk without slowing the suite.
   { manyKeys: 200 },
 );
+
+describe('s3 object options', () => {
+  it('stores objects, single-part and multipart, in the configured storage class', async () => {
+    const prefix = `class-${randomBytes(4).toString('hex')}`;
+    const adapter = createS3Adapter('offsite', { bucket: 'conformance', prefix, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', storageClass: 'STANDARD_IA' });
+    await adapter.put('small', Buffer.from('small object'));
+    await adapter.put('large', Readable.from([randomBytes(12 * 1024 * 1024)]));
+    const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
+    const client = new S3Client({ region: 'us-east-1', endpoint: s3.endpoint, forcePathStyle: true, credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+    for (const key of ['small', 'large']) {
+      const head = await client.send(new HeadObjectCommand({ Bucket: 'conformance', Key: `${prefix}/${key}` }));
+      expect(head.StorageClass, key).toBe('STANDARD_IA');
+    }
+  });
+});
+
+describe('ftps (explicit AUTH TLS)', () => {
+  const open = (extra: { caFile?: string }) =>
+    createFtpAdapter('ftps-site', { host: ftps.host, port: ftps.port, user: ftps.user, password: ftps.password, secure: true, ...extra, path: `run-${randomBytes(4).toString('hex')}` });
+
+  describeConformance('ftps', () => ({ open: async () => open({ caFile: ftps.caFile! }) }), { manyKeys: 50 });
+
+  it('refuses a certificate it cannot verify, naming the destination', async () => {
+    await expect(open({}).stat('x')).rejects.toThrow(/FTP server 127\.0\.0\.1\/run-[0-9a-f]+ \(destination ftps-site\).*self[- ]signed/i);
+  });
+
+  it('says which caFile it cannot read', () => {
+    expect(() => open({ caFile: '/nonexistent/ca.pem' })).toThrow(/cannot read caFile \/nonexistent\/ca\.pem/);
+  });
+});
 
 if (!sshdAvailable && process.env['CI']) throw new Error('CI must install openssh-server for the SFTP conformance suite');
 describe.skipIf(!sshdAvailable)('sftp (OpenSSH sftp-server)', () => {
