@@ -2,10 +2,11 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { BkdrConfig, BkdrSource } from '../config/schema.js';
-import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { BkdrError, IntegrityError, InterruptedError, LockedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, Repository } from '../repo/repository.js';
+import { describeLock, type LockInfo } from '../repo/repository-lock.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { type ArchiveExportResult, exportArchive } from './archive-export.js';
@@ -13,6 +14,7 @@ import { type Destination, openDestinations } from './destinations.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { archiveFiles } from './files-archiver.js';
 import { type RestoreResult, restoreTree } from './restorer.js';
+import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource } from './source-estimate.js';
@@ -55,6 +57,8 @@ export interface BackupFailure {
   source: string;
   destination: string;
   error: string;
+  /** The destination was locked by another run (exit 4 when every failure is one). */
+  locked?: boolean;
 }
 
 /** What a --dry-run would back up. */
@@ -122,7 +126,11 @@ export interface BackupManagerOptions {
   password: () => Promise<string>;
   /** Debug logging of destination calls (the CLI's -v). */
   logger?: Logger;
+  /** How long a run waits for another run's conflicting repository lock before exit 4 (CLI --lock-wait). */
+  lockWaitMs?: number;
 }
+
+type LockMode = 'shared' | 'exclusive' | 'none';
 
 /**
  * The backup service (DESIGN.md src/backup): what the CLI, the GraphQL API and an
@@ -134,6 +142,7 @@ export class BackupManager {
   readonly #catalog: Catalog;
   readonly #passwordSource: () => Promise<string>;
   readonly #logger: Logger;
+  readonly #lockWaitMs: number;
   #password: Promise<string> | undefined;
   readonly #repos = new Map<string, Promise<Repository | undefined>>();
 
@@ -143,6 +152,7 @@ export class BackupManager {
     this.#catalog = opts.catalog;
     this.#passwordSource = opts.password;
     this.#logger = opts.logger ?? silentLogger;
+    this.#lockWaitMs = opts.lockWaitMs ?? 0;
   }
 
   get catalog(): Catalog {
@@ -214,7 +224,7 @@ export class BackupManager {
     const fail = (destination: Destination, err: unknown) => {
       if (err instanceof InterruptedError) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      out.failures.push({ source, destination: destination.name, error: message });
+      out.failures.push({ source, destination: destination.name, error: message, ...(err instanceof LockedError ? { locked: true } : {}) });
       log('error', `${source} → ${destination.name}: ${message}`);
     };
     const sourceConfig = this.#config.sources?.[source];
@@ -229,10 +239,11 @@ export class BackupManager {
     const paths = sourceConfig.paths.map((p) => resolve(this.#configDir, p));
 
     // Existing repositories first: a new one takes their chunker parameters.
+    const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
     const opened = new Map<Destination, Repository | undefined>();
     for (const d of destinations) {
       try {
-        opened.set(d, await this.#openRepository(d));
+        opened.set(d, await this.#openRepository(d, { lock: backupLock }));
       } catch (err) {
         fail(d, err);
       }
@@ -242,7 +253,7 @@ export class BackupManager {
       for (const [d, repo] of opened) {
         if (repo) continue;
         try {
-          const created = await this.#openRepository(d, { create: true, chunker: template });
+          const created = await this.#openRepository(d, { create: true, chunker: template, lock: backupLock });
           opened.set(d, created);
           template ??= created?.config.chunker;
         } catch (err) {
@@ -372,9 +383,9 @@ export class BackupManager {
     const runId = this.#catalog.runs.start({ kind: 'copy', destinations: [from!.name, to!.name] });
     const result: CopyResult = { runId, copied: [], skipped: [] };
     try {
-      const source = await this.#openRepository(from!);
+      const source = await this.#openRepository(from!, { lock: { mode: 'shared', operation: 'copy' } });
       if (!source) throw new UsageError(`destination ${from!.name} holds no repository`);
-      const target = (await this.#openRepository(to!, { create: true, chunker: source.config.chunker }))!;
+      const target = (await this.#openRepository(to!, { create: true, chunker: source.config.chunker, lock: { mode: 'shared', operation: 'copy' } }))!;
       const wanted = req.backupIds && req.backupIds.length > 0 ? await Promise.all(req.backupIds.map((id) => source.loadSnapshot(id))) : await source.listSnapshots();
       const present = await target.listSnapshots();
       const key = (s: Snapshot) => `${s.source}\u0000${s.time}\u0000${s.tree}`;
@@ -406,6 +417,48 @@ export class BackupManager {
     }
     this.#catalog.runs.finish(runId, { status: 'succeeded', summary: { copied: result.copied.length, skipped: result.skipped.length } });
     this.#catalog.audit.append({ action: 'backup.copy', target: `${req.from}->${req.to}`, payload: { runId, copied: result.copied.map((c) => c.to) } });
+    return result;
+  }
+
+  /**
+   * `backup prune`: retention per source on every destination, then deletion of data no
+   * kept backup needs. Holds each repository's exclusive lock (a dry run: a shared one).
+   */
+  async pruneBackups(opts: { dryRun?: boolean | undefined; destinations?: string[] | undefined; signal?: AbortSignal | undefined } = {}): Promise<PruneResult> {
+    const dryRun = opts.dryRun ?? false;
+    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
+    const runId = this.#catalog.runs.start({ kind: 'prune', destinations: destinations.map((d) => d.name) });
+    const result: PruneResult = { runId, dryRun, status: 'succeeded', destinations: [], failures: [] };
+    try {
+      for (const destination of destinations) {
+        try {
+          const repo = await this.#openRepository(destination, { lock: { mode: dryRun ? 'shared' : 'exclusive', operation: 'prune' } });
+          if (!repo) continue;
+          const pruned = await pruneRepository(repo, destination.name, this.#config, { dryRun, signal: opts.signal });
+          result.destinations.push(pruned);
+          if (!dryRun) await this.#syncCatalog(destination);
+          this.#catalog.runLogs.append(runId, 'info', `${destination.name}: ${dryRun ? 'would forget' : 'forgot'} ${pruned.forgotten} backups${pruned.report ? `, freed ${pruned.report.bytesFreed} bytes` : ''}`, { packs: pruned.plan.packs });
+        } catch (err) {
+          if (err instanceof InterruptedError) throw err;
+          const message = err instanceof Error ? err.message : String(err);
+          result.failures.push({ destination: destination.name, error: message, ...(err instanceof LockedError ? { locked: true } : {}) });
+          this.#catalog.runLogs.append(runId, 'error', `${destination.name}: ${message}`);
+        } finally {
+          // Release this destination's lock before the next one: a prune of many destinations holds one at a time.
+          await this.close();
+        }
+      }
+    } catch (err) {
+      this.#catalog.runs.finish(runId, { status: 'interrupted', error: (err as Error).message });
+      throw err;
+    }
+    result.status = result.failures.length === 0 ? 'succeeded' : result.destinations.length > 0 ? 'partial' : 'failed';
+    this.#catalog.runs.finish(runId, {
+      status: result.status,
+      ...(result.failures.length > 0 ? { error: result.failures.map((f) => `${f.destination}: ${f.error}`).join('; ') } : {}),
+      summary: { dryRun, destinations: result.destinations.map((d) => ({ destination: d.destination, forgotten: d.forgotten, bytesFreed: d.report?.bytesFreed ?? 0 })) },
+    });
+    if (!dryRun) this.#catalog.audit.append({ action: 'backup.prune', target: destinations.map((d) => d.name).join(','), payload: { runId, forgotten: result.destinations.flatMap((d) => d.decisions.filter((x) => !x.keep).map((x) => x.id)) } });
     return result;
   }
 
@@ -450,7 +503,7 @@ export class BackupManager {
 
   async restoreFromBackup(req: RestoreRequest, onEvent: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
     if (!req.archive && !req.targetLocation) throw new UsageError('restore needs --target <dir> or --archive <file>');
-    const { repo, snapshot, destination, picked } = await this.#resolveBackup(req);
+    const { repo, snapshot, destination, picked } = await this.#resolveBackup(req, 'shared');
     const runId = this.#catalog.runs.start({ kind: 'restore', source: snapshot.source, destinations: [destination.name] });
     this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target: req.targetLocation ?? req.archive });
     const outcome: RestoreOutcome = { runId, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
@@ -500,7 +553,7 @@ export class BackupManager {
     for (const destination of openDestinations(this.#config, this.#configDir, undefined, this.#logger)) {
       if (destination.name === except.name) continue;
       try {
-        const repo = await this.#openRepository(destination);
+        const repo = await this.#openRepository(destination, { lock: { mode: 'shared', operation: 'restore' } });
         const match = repo ? (await repo.listSnapshots()).find((s) => s.source === snapshot.source && s.time === snapshot.time && s.tree === snapshot.tree) : undefined;
         if (repo && match) return { repo, snapshot: match, destination };
       } catch {
@@ -571,14 +624,23 @@ export class BackupManager {
     return wanted;
   }
 
-  async #openRepository(destination: Destination, opts: { create?: boolean; chunker?: ChunkerParams | undefined } = {}): Promise<Repository | undefined> {
+  async #openRepository(destination: Destination, opts: { create?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string } } = {}): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
     // A destination found empty by a read-only call still gets its repository when a backup needs one.
     if (pending && opts.create && !(await pending.catch(() => undefined))) pending = undefined;
     if (!pending) {
       pending = (async () => {
         const password = destination.encrypted ? await this.#getPassword() : null;
-        const open = { password, compression: destination.compression };
+        const lock =
+          opts.lock && opts.lock.mode !== 'none'
+            ? {
+                exclusive: opts.lock.mode === 'exclusive',
+                operation: opts.lock.operation,
+                waitMs: this.#lockWaitMs,
+                onStale: (l: LockInfo, reason: string) => this.#logger.warn(`destination ${destination.name}: ignoring the stale lock of ${describeLock(l)}: ${reason}`),
+              }
+            : undefined;
+        const open = { password, compression: destination.compression, lock };
         try {
           if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker })).repo;
           if (!(await Repository.exists(destination.adapter))) return undefined;
@@ -631,7 +693,10 @@ export class BackupManager {
   }
 
   /** Finds the backup a restore or show means: by id, or the newest of a source at or before a time. */
-  async #resolveBackup(req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined }): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
+  async #resolveBackup(
+    req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined },
+    lock: LockMode = 'none',
+  ): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
     const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
     if (req.source) this.#selectSources(req.source);
     const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
@@ -639,9 +704,9 @@ export class BackupManager {
     for (const destination of destinations) {
       let repo: Repository | undefined;
       try {
-        repo = await this.#openRepository(destination);
+        repo = await this.#openRepository(destination, { lock: { mode: lock, operation: 'restore' } });
       } catch (err) {
-        if (err instanceof BkdrError && err.exitCode === 2) throw err;
+        if (err instanceof BkdrError && (err.exitCode === 2 || err.exitCode === 4)) throw err;
         lastError = err;
         // Fall over to the next destination by priority, and say so.
         this.#logger.warn(`destination ${destination.name} unreachable (${(err as Error).message}); trying the next one`);
@@ -668,6 +733,14 @@ export class BackupManager {
     if (req.backupId) throw new UsageError(`no backup ${req.backupId} on ${destinations.map((d) => d.name).join(', ')}`);
     throw new UsageError(`no backup${req.source ? ` of ${req.source}` : ''}${at ? ` taken at or before ${at.toISOString()}` : ''} on ${destinations.map((d) => d.name).join(', ')}`);
   }
+}
+
+export interface PruneResult {
+  runId: string;
+  dryRun: boolean;
+  status: 'succeeded' | 'partial' | 'failed';
+  destinations: DestinationPruneResult[];
+  failures: { destination: string; error: string; locked?: boolean }[];
 }
 
 export interface CopyResult {

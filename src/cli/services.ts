@@ -1,9 +1,10 @@
 import { BackupManager } from '../backup/backup-manager.js';
 import { resolvePassword } from '../backup/password.js';
+import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
 
 /** Builds the backup service for a command: config, catalog and the password chain of CLI.md. */
-export async function backupManager(ctx: CliContext): Promise<BackupManager> {
+export async function backupManager(ctx: CliContext, opts: { lockWait?: string | undefined } = {}): Promise<BackupManager> {
   const loaded = await ctx.config();
   const catalog = await ctx.catalog();
   const prompt = ctx.interactive
@@ -19,6 +20,7 @@ export async function backupManager(ctx: CliContext): Promise<BackupManager> {
     catalog,
     password: () => resolvePassword(loaded.config.encryption, prompt),
     logger: ctx.logger,
+    ...(opts.lockWait !== undefined ? { lockWaitMs: parseDuration(opts.lockWait, '--lock-wait') } : {}),
   });
 }
 

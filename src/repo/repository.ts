@@ -8,6 +8,7 @@ import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { PackBuilder, type PackHeaderEntry } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import { deserializeTree, serializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
@@ -30,6 +31,8 @@ export interface OpenOptions {
   /** Target pack size in bytes. */
   packSize?: number;
   uploadConcurrency?: number;
+  /** Held from before the index is read until close(), so prune and backups never overlap badly. */
+  lock?: LockRequest | undefined;
 }
 
 export interface SaveBlobResult {
@@ -64,9 +67,15 @@ interface KeyFile {
   data: string;
 }
 
+export interface IndexedPack {
+  id: string;
+  size: number;
+  blobs: PackHeaderEntry[];
+}
+
 interface IndexFile {
   version: 1;
-  packs: { id: string; size: number; blobs: PackHeaderEntry[] }[];
+  packs: IndexedPack[];
 }
 
 const CONFIG_KEY = 'config';
@@ -101,6 +110,7 @@ export class Repository {
   #pendingBytes = 0;
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
+  #lock: RepositoryLock | undefined;
   /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
   pendingHighWater = 0;
 
@@ -127,7 +137,7 @@ export class Repository {
   }
 
   /** `chunker` may carry a sibling repository's parameters, seed included, so one chunking pass serves both. */
-  static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }): Promise<Repository> {
+  static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[] = []): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
     const config: RepoConfig = {
       version: 1,
@@ -146,10 +156,12 @@ export class Repository {
     const envelope = Buffer.concat([CONFIG_MAGIC, Buffer.from([1, key ? 1 : 0]), key ? seal(key, plain) : plain]);
     // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
     await adapter.put(CONFIG_KEY, envelope);
-    return new Repository(adapter, config, key, keyId, opts);
+    const repo = new Repository(adapter, config, key, keyId, opts);
+    if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
+    return repo;
   }
 
-  static async open(adapter: StorageAdapter, opts: OpenOptions): Promise<Repository> {
+  static async open(adapter: StorageAdapter, opts: OpenOptions, ownLocks: readonly string[] = []): Promise<Repository> {
     let envelope: Buffer;
     try {
       envelope = await readAll(await adapter.get(CONFIG_KEY));
@@ -178,13 +190,28 @@ export class Repository {
     }
     const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
     const repo = new Repository(adapter, config, key, keyId, opts);
-    await repo.#loadIndex();
+    // The lock comes before the index: what the index names must not be pruned under us.
+    if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
+    try {
+      await repo.#loadIndex();
+    } catch (err) {
+      await repo.#lock?.release();
+      throw err;
+    }
     return repo;
   }
 
   static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }): Promise<{ repo: Repository; created: boolean }> {
     if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
-    return { repo: await Repository.create(adapter, opts), created: true };
+    // Two runs creating one repository at once would each write their own key and config:
+    // creation is exclusive, and the run that waited opens what the other created.
+    const creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: 'init', waitMs: Math.max(opts.lock?.waitMs ?? 0, 60_000), onStale: opts.lock?.onStale });
+    try {
+      if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts, [creating.id]), created: false };
+      return { repo: await Repository.create(adapter, opts, [creating.id]), created: true };
+    } finally {
+      await creating.release();
+    }
   }
 
   chunker(): FastCdc {
@@ -206,9 +233,10 @@ export class Repository {
 
   // ---- writing ----
 
-  async saveBlob(type: BlobType, id: string, plaintext: Buffer): Promise<SaveBlobResult> {
+  /** `rewrite`: store it even though the index has it (prune moving a blob out of a pack it deletes). */
+  async saveBlob(type: BlobType, id: string, plaintext: Buffer, opts: { rewrite?: boolean } = {}): Promise<SaveBlobResult> {
     this.#throwUploadError();
-    if (this.hasBlob(id)) return { stored: false, storedSize: 0 };
+    if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
     const { tag, payload } = await compressBlob(plaintext, type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 6 } : this.#compression);
     const tagByte = Buffer.from([tag]);
@@ -238,10 +266,16 @@ export class Repository {
     this.#throwUploadError();
     const packs = this.#newPacks.splice(0);
     if (packs.length === 0) return { packs: 0, blobs: 0, storedBytes: 0 };
-    const index: IndexFile = { version: 1, packs };
-    const stored = this.#encode(Buffer.from(JSON.stringify(index)));
-    await this.adapter.put(`index/${sha256Hex(stored)}`, stored);
+    await this.writeIndexFile(packs);
     return { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), storedBytes: packs.reduce((n, p) => n + p.size, 0) };
+  }
+
+  /** Writes one index file naming `packs`; returns its id. */
+  async writeIndexFile(packs: IndexedPack[]): Promise<string> {
+    const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, packs } satisfies IndexFile)));
+    const id = sha256Hex(stored);
+    await this.adapter.put(`index/${id}`, stored);
+    return id;
   }
 
   async #finishPack(type: BlobType): Promise<void> {
@@ -328,15 +362,32 @@ export class Repository {
   }
 
   async #loadIndex(): Promise<void> {
+    for (const file of await this.readIndexFiles()) {
+      for (const pack of file.packs) {
+        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      }
+    }
+  }
+
+  /** Every index file as stored, for prune (which rewrites them) and checks. */
+  async readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
+    const files: { id: string; packs: IndexedPack[] }[] = [];
     for await (const obj of this.adapter.list('index/')) {
       const id = obj.key.slice('index/'.length);
       const stored = await readAll(await this.adapter.get(obj.key));
       if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
       const file = JSON.parse(this.#decode(stored, `index file ${id.slice(0, 12)}`).toString('utf8')) as IndexFile;
-      for (const pack of file.packs) {
-        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
-      }
+      files.push({ id, packs: file.packs });
     }
+    return files;
+  }
+
+  async deleteIndexFile(id: string): Promise<void> {
+    await this.adapter.delete(`index/${id}`);
+  }
+
+  async deletePack(id: string): Promise<void> {
+    await this.adapter.delete(packKey(id));
   }
 
   // ---- snapshots ----
@@ -382,8 +433,9 @@ export class Repository {
     return { ...parsed, id };
   }
 
-  listPacks(): AsyncIterable<ObjectInfo> {
-    return this.adapter.list('data/');
+  /** Every pack stored, indexed or not: `id` is the pack id. */
+  async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
+    for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
   }
 
   // ---- keys ----
@@ -412,6 +464,7 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    await this.#lock?.release();
     await this.adapter.close?.();
   }
 

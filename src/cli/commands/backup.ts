@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { BackupRunResult, BackupStatus, BackupSummary, LsEntry } from '../../backup/backup-manager.js';
+import type { BackupRunResult, BackupStatus, BackupSummary, LsEntry, PruneResult } from '../../backup/backup-manager.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
@@ -17,6 +17,14 @@ interface RunFlags {
   tag?: string[];
   priority: string;
   dryRun?: boolean;
+  lockWait?: string;
+}
+
+/** Partial is exit 3; a run that failed only because every destination was locked is exit 4. */
+function exitCodeFor(result: { status: 'succeeded' | 'partial' | 'failed'; failures: { locked?: boolean }[] }): ExitCode {
+  if (result.status === 'succeeded') return ExitCode.Ok;
+  if (result.status === 'partial') return ExitCode.Partial;
+  return result.failures.length > 0 && result.failures.every((f) => f.locked) ? ExitCode.Locked : ExitCode.Failed;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -32,10 +40,11 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .option('--tag <tag>', 'tag the snapshot (repeatable)', collect)
       .option('--priority <priority>', 'low | normal | high', 'normal')
       .option('--dry-run', 'show what would be backed up, write nothing')
+      .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
       .action(async (flags: RunFlags) => {
         const type = parseChoice('--type', flags.type, ['full', 'incremental', 'differential'] as const);
         const priority = parseChoice('--priority', flags.priority, ['low', 'normal', 'high'] as const);
-        const manager = await backupManager(ctx);
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
         const progress = await createProgressReporter(ctx);
         const interrupt = interruptSignal();
         let result: BackupRunResult;
@@ -50,7 +59,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
           interrupt.dispose();
         }
         ctx.render(result, renderRunResult);
-        process.exitCode = result.status === 'succeeded' ? ExitCode.Ok : result.status === 'partial' ? ExitCode.Partial : ExitCode.Failed;
+        process.exitCode = exitCodeFor(result);
       }),
     'bkdr backup run --source files --type full --tag nightly',
   );
@@ -123,8 +132,26 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     'bkdr backup verify --all --read-data=10',
   );
   withExample(
-    notAvailableYet(backup.command('prune').description('apply retention, then delete unreferenced data').option('--dry-run', 'show what would be forgotten')),
+    backup
+      .command('prune')
+      .description('apply retention, then delete data no remaining backup needs')
+      .option('--dry-run', 'show what would be kept and forgotten, change nothing')
+      .option('--destination <name>', 'only this destination (repeatable)', collect)
+      .option('--lock-wait <duration>', 'wait this long for other runs to finish (30s, 5m)')
+      .action(async (flags: { dryRun?: boolean; destination?: string[]; lockWait?: string }) => {
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
+        const interrupt = interruptSignal();
+        let result: PruneResult;
+        try {
+          result = await manager.pruneBackups({ dryRun: flags.dryRun, destinations: flags.destination, signal: interrupt.signal });
+        } finally {
+          interrupt.dispose();
+        }
+        ctx.render(result, renderPrune);
+        process.exitCode = exitCodeFor(result);
+      }),
     'bkdr backup prune --dry-run',
+    'bkdr backup prune --lock-wait 10m',
   );
   withExample(
     backup
@@ -132,8 +159,9 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .description('copy backups between destinations (only the data the target lacks)')
       .requiredOption('--from <dest>', 'destination to read')
       .requiredOption('--to <dest>', 'destination to write')
-      .action(async (backupIds: string[], flags: { from: string; to: string }) => {
-        const manager = await backupManager(ctx);
+      .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
+      .action(async (backupIds: string[], flags: { from: string; to: string; lockWait?: string }) => {
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
         const interrupt = interruptSignal();
         try {
           const result = await manager.copyBackups({ from: flags.from, to: flags.to, backupIds, signal: interrupt.signal });
@@ -180,6 +208,31 @@ function renderRunResult(r: BackupRunResult): string {
     lines.push(table.toString());
   }
   lines.push(`run ${r.runId.slice(0, 8)}: ${r.status} in ${formatDuration(r.durationMs)}`);
+  return lines.join('\n');
+}
+
+function renderPrune(r: PruneResult): string {
+  const lines: string[] = [];
+  for (const d of r.destinations) {
+    const table = createTable(['id', 'time', 'source', 'type', 'decision', 'kept by']);
+    for (const x of d.decisions) table.push([x.id.slice(0, 8), shortTime(x.time), x.source, x.strategy, x.keep ? 'keep' : 'forget', x.reasons.join(', ') || (x.keep ? 'no policy' : '-')]);
+    const kept = d.decisions.filter((x) => x.keep).length;
+    const p = d.plan.packs;
+    lines.push(`destination ${d.destination}`, table.toString());
+    if (d.report) {
+      lines.push(
+        `${d.destination}: kept ${kept}, forgot ${d.forgotten} backups; deleted ${d.report.packsDeleted - d.report.packsRepacked} packs, repacked ${d.report.packsRepacked} (${d.report.blobsRepacked} blobs); freed ${formatBytes(d.report.bytesFreed)} (${formatBytes(d.report.bytesBefore)} → ${formatBytes(d.report.bytesAfter)})`,
+      );
+    } else {
+      lines.push(`${d.destination}: would keep ${kept}, forget ${d.forgotten} backups; would delete ${p.deleted} packs (${p.unindexed} unindexed) and repack ${p.repacked}, freeing about ${formatBytes(d.plan.bytes.toFree)} of ${formatBytes(d.plan.bytes.total)}`);
+    }
+  }
+  if (r.failures.length > 0) {
+    const table = createTable(['destination', 'failed because']);
+    for (const f of r.failures) table.push([f.destination, f.error]);
+    lines.push(table.toString());
+  }
+  if (r.dryRun) lines.push('dry run: nothing was changed');
   return lines.join('\n');
 }
 

@@ -18,6 +18,7 @@ interface RestoreFlags {
   verify?: boolean;
   archive?: string;
   force?: boolean;
+  lockWait?: string;
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -33,8 +34,9 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       .option('--verify', 're-hash everything written')
       .option('--archive <file>', 'write a .tar.gz or .zip instead of files')
       .option('--force', 'restore into a non-empty target, overwriting files')
+      .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
       .action(async (backupId: string | undefined, flags: RestoreFlags) => {
-        const manager = await backupManager(ctx);
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
         const progress = await createProgressReporter(ctx);
         const interrupt = interruptSignal();
         let outcome: RestoreOutcome;
