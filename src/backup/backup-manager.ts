@@ -4,6 +4,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import type { BkdrConfig, BkdrSource } from '../config/schema.js';
 import { BkdrError, IntegrityError, InterruptedError, LockedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
+import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
@@ -16,6 +17,7 @@ import { archiveFiles } from './files-archiver.js';
 import { type RestoreResult, restoreTree } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
+import { ChangeWatcher } from './change-watcher.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource } from './source-estimate.js';
 
@@ -37,6 +39,8 @@ export interface CreateBackupOptions {
   tags?: string[] | undefined;
   destinations?: string[] | undefined;
   dryRun?: boolean | undefined;
+  /** Taken by `backup watch`: compared with the newest backup like an incremental, recorded as `continuous`. */
+  continuous?: boolean | undefined;
   /** Walk the sources once more to total them, for an ETA (costs a stat per file). */
   estimate?: boolean | undefined;
   signal?: AbortSignal | undefined;
@@ -46,7 +50,7 @@ export interface BackupOutcome {
   source: string;
   destination: string;
   snapshotId: string;
-  strategy: BackupType;
+  strategy: Snapshot['strategy'];
   parent?: string | undefined;
   durationMs: number;
   summary: Snapshot['summary'];
@@ -354,7 +358,7 @@ export class BackupManager {
           hostname: hostname(),
           username: userInfo().username,
           source,
-          strategy,
+          strategy: opts.continuous ? 'continuous' : strategy,
           ...(ownParent ? { parent: ownParent.id } : {}),
           tags: opts.tags ?? [],
           startTime: started.toISOString(),
@@ -365,7 +369,7 @@ export class BackupManager {
         this.#cacheBackup(m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
         onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
-        backups.push({ source, destination: m.destination.name, snapshotId, strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
+        backups.push({ source, destination: m.destination.name, snapshotId, strategy: opts.continuous ? 'continuous' : strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
       } catch (err) {
         m.error = err;
       }
@@ -418,6 +422,68 @@ export class BackupManager {
     this.#catalog.runs.finish(runId, { status: 'succeeded', summary: { copied: result.copied.length, skipped: result.skipped.length } });
     this.#catalog.audit.append({ action: 'backup.copy', target: `${req.from}->${req.to}`, payload: { runId, copied: result.copied.map((c) => c.to) } });
     return result;
+  }
+
+  /**
+   * `backup watch`: the continuous strategy. Takes a backup of each source now, then one
+   * whenever its files change, so that no change is older than the RPO when its backup
+   * lands. Runs until `signal` aborts; a backup in flight then finishes.
+   */
+  async watchSources(sources: string | string[], opts: { rpoMs?: number | undefined; debounceMs?: number | undefined; signal: AbortSignal }, onEvent: (e: WatchRunEvent) => void = () => undefined): Promise<{ backups: number }> {
+    const names = this.#selectSources(sources);
+    const watched = names.map((source) => {
+      const cfg = this.#config.sources?.[source];
+      if (cfg?.type !== 'files') throw new UsageError(`source ${source}: only files sources can be watched (it is ${cfg?.type})`);
+      const rpo = opts.rpoMs ?? parseDuration(cfg.rpo ?? this.#config.rpo ?? '5m', `sources.${source}.rpo`);
+      return { source, cfg, rpoMs: rpo };
+    });
+    // bkdr's own writes must not count as changes: local repositories and the catalog may sit inside a source.
+    const ownFiles = [
+      ...this.#config.destinations.filter((d) => d.type === 'local').map((d) => resolve(this.#configDir, (d.config as { path: string }).path)),
+      ...['', '-wal', '-shm', '-journal'].map((suffix) => this.#catalog.path + suffix),
+    ];
+    let backups = 0;
+    // Backups of different sources take turns: one manager runs one backup at a time.
+    let turn: Promise<unknown> = Promise.resolve();
+    const backUp = (source: string, changes?: { count: number; oldest: Date }) => {
+      const next = turn.then(async () => {
+        const result = await this.createBackup(source, { continuous: true });
+        backups += result.backups.length > 0 ? 1 : 0;
+        const landed = new Date();
+        onEvent({
+          type: 'backup',
+          source,
+          status: result.status,
+          snapshotIds: result.backups.map((b) => b.snapshotId),
+          changes: changes?.count ?? 0,
+          ...(changes ? { oldestChangeAgeMs: landed.getTime() - changes.oldest.getTime() } : {}),
+          failures: result.failures.map((f) => `${f.destination}: ${f.error}`),
+        });
+        if (result.status === 'failed') throw new OperationError(result.failures.map((f) => `${f.destination}: ${f.error}`).join('; '));
+      });
+      turn = next.catch(() => undefined);
+      return next;
+    };
+    for (const w of watched) await backUp(w.source).catch((err: unknown) => onEvent({ type: 'failed', source: w.source, error: (err as Error).message }));
+    await Promise.all(
+      watched.map((w) =>
+        new ChangeWatcher({
+          paths: w.cfg.paths.map((p) => resolve(this.#configDir, p)),
+          exclude: w.cfg.exclude ?? [],
+          ignore: ownFiles,
+          rpoMs: w.rpoMs,
+          debounceMs: opts.debounceMs,
+          snapshot: (changes) => backUp(w.source, changes),
+          onEvent: (e) => {
+            if (e.type === 'ready') onEvent({ type: 'watching', source: w.source, paths: e.paths, rpoMs: w.rpoMs });
+            else if (e.type === 'change') onEvent({ type: 'change', source: w.source, path: e.path });
+            else onEvent({ type: 'failed', source: w.source, error: e.error });
+          },
+        }).run(opts.signal),
+      ),
+    );
+    await turn;
+    return { backups };
   }
 
   /**
@@ -734,6 +800,12 @@ export class BackupManager {
     throw new UsageError(`no backup${req.source ? ` of ${req.source}` : ''}${at ? ` taken at or before ${at.toISOString()}` : ''} on ${destinations.map((d) => d.name).join(', ')}`);
   }
 }
+
+export type WatchRunEvent =
+  | { type: 'watching'; source: string; paths: string[]; rpoMs: number }
+  | { type: 'change'; source: string; path: string }
+  | { type: 'backup'; source: string; status: BackupRunResult['status']; snapshotIds: string[]; changes: number; oldestChangeAgeMs?: number; failures: string[] }
+  | { type: 'failed'; source: string; error: string };
 
 export interface PruneResult {
   runId: string;

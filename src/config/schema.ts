@@ -39,6 +39,8 @@ export const compressionSchema = z.strictObject({
 
 const sourceOverrides = {
   schedule: scheduleSchema.optional(),
+  /** The continuous strategy's recovery point objective for this source. */
+  rpo: durationOrMs.optional(),
   strategy: strategySchema.optional(),
   retention: retentionSchema.optional(),
   tags: z.array(z.string()).optional(),

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import type { BackupRunResult, BackupStatus, BackupSummary, LsEntry, PruneResult } from '../../backup/backup-manager.js';
+import type { BkdrConfig } from '../../config/schema.js';
+import { parseDuration } from '../../core/duration.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
@@ -177,9 +179,43 @@ export function registerBackup(program: Command, ctx: CliContext): void {
     'bkdr backup copy --from local --to offsite',
   );
   withExample(
-    notAvailableYet(backup.command('watch').description('continuous strategy: snapshot changes within the RPO').option('--source <name>', 'source to watch (repeatable)', collect)),
-    'bkdr backup watch --source files',
+    backup
+      .command('watch')
+      .description('continuous strategy: back up changes as they happen, within the RPO')
+      .option('--source <name>', 'source to watch (repeatable; default: the continuous ones, else all)', collect)
+      .option('--rpo <duration>', 'longest a change may wait for its backup (default: the config rpo, else 5m)')
+      .action(async (flags: { source?: string[]; rpo?: string }) => {
+        const loaded = await ctx.config();
+        const manager = await backupManager(ctx);
+        const sources = flags.source ?? continuousSources(loaded.config);
+        const interrupt = interruptSignal();
+        const say = (line: string) => {
+          if (!ctx.options.quiet) process.stderr.write(`${line}\n`);
+        };
+        let result: { backups: number };
+        try {
+          result = await manager.watchSources(sources, { rpoMs: flags.rpo !== undefined ? parseDuration(flags.rpo, '--rpo') : undefined, signal: interrupt.signal }, (e) => {
+            if (e.type === 'watching') say(`watch: ${e.source}: watching ${e.paths.join(', ')} (RPO ${formatDuration(e.rpoMs)})`);
+            else if (e.type === 'change') ctx.logger.debug(`watch: ${e.source}: changed ${e.path}`);
+            else if (e.type === 'backup') {
+              const age = e.oldestChangeAgeMs !== undefined ? `; oldest change waited ${formatDuration(e.oldestChangeAgeMs)}` : '';
+              say(`watch: ${e.source}: backup ${e.snapshotIds.map((id) => id.slice(0, 8)).join(', ') || '-'} ${e.status} (${e.changes} changes${age})${e.failures.length > 0 ? `: ${e.failures.join('; ')}` : ''}`);
+            } else process.stderr.write(`watch: ${e.source}: ${e.error}\n`);
+          });
+        } finally {
+          interrupt.dispose();
+        }
+        ctx.render(result, (r) => `watch stopped after ${r.backups} backups`);
+      }),
+    'bkdr backup watch --source files --rpo 5m',
   );
+}
+
+/** Without --source: the sources whose strategy is continuous; when none is, every source. */
+function continuousSources(config: BkdrConfig): string[] {
+  const names = Object.keys(config.sources ?? {});
+  const continuous = names.filter((n) => (config.sources?.[n]?.strategy ?? config.strategy) === 'continuous');
+  return continuous.length > 0 ? continuous : names;
 }
 
 function parseChoice<T extends string>(flag: string, value: string | undefined, choices: readonly T[]): T | undefined {
