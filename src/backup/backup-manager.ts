@@ -767,6 +767,10 @@ export class BackupManager {
     if (req.source) this.#selectSources(req.source);
     const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
     let lastError: unknown;
+    // Without an id: the newest backup at or before `at` across every reachable destination (a
+    // run that failed on the first destination leaves its newest backup on another); ties go to priority.
+    let best: { repo: Repository; snapshot: Snapshot; destination: Destination } | undefined;
+    const matchedSources = new Set<string>();
     for (const destination of destinations) {
       let repo: Repository | undefined;
       try {
@@ -788,12 +792,15 @@ export class BackupManager {
         }
       }
       const candidates = (await repo.listSnapshots()).filter((s) => (!req.source || s.source === req.source) && (!at || new Date(s.time).getTime() <= at.getTime()));
-      const sources = new Set(candidates.map((s) => s.source));
-      if (!req.source && sources.size > 1) throw new UsageError(`backups of several sources (${[...sources].join(', ')}) match: pass --source`);
+      for (const s of candidates) matchedSources.add(s.source);
       const snapshot = candidates.at(-1);
-      if (!snapshot) continue;
+      if (snapshot && (!best || snapshot.time > best.snapshot.time)) best = { repo, snapshot, destination };
+    }
+    if (!req.source && matchedSources.size > 1) throw new UsageError(`backups of several sources (${[...matchedSources].join(', ')}) match: pass --source`);
+    if (best) {
+      const { snapshot, destination } = best;
       const picked = `picked backup ${snapshot.id.slice(0, 8)} of ${snapshot.source} taken ${snapshot.time} from ${destination.name}${at ? ` (newest at or before ${at.toISOString()})` : ' (newest)'}`;
-      return { repo, snapshot, destination, picked };
+      return { ...best, picked };
     }
     if (lastError instanceof BkdrError) throw lastError;
     if (req.backupId) throw new UsageError(`no backup ${req.backupId} on ${destinations.map((d) => d.name).join(', ')}`);
