@@ -92,6 +92,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from run' -l destination
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l dry-run
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from run' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l priority
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l quiet
@@ -150,9 +151,11 @@ complete -c bkdr -n '__fish_seen_subcommand_from verify' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from prune' -l destination
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l dry-run
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from prune' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l verbose
@@ -162,6 +165,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from copy' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l from
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from copy' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from copy' -l to
@@ -173,6 +177,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from watch' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l json
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from watch' -l rpo
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l source
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from watch' -l version
@@ -185,6 +190,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from restore' -l from
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l include
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from restore' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l source
@@ -215,6 +221,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from list' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from run' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l no-color
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from run' -l verbose

@@ -219,6 +219,8 @@ export const configSchema = z.strictObject({
   rpo: durationOrMs.optional(),
   schedule: scheduleSchema.optional(),
   retention: retentionSchema.optional(),
+  /** When `bkdr schedule run` (or the units `schedule install` prints) applies retention with `backup prune`. */
+  prune: z.strictObject({ schedule: scheduleSchema }).optional(),
   destinations: z.array(destinationSchema).min(1, 'at least one destination is needed'),
   compression: compressionSchema.default({ enabled: true, algorithm: 'lz4' }),
   verification: z

@@ -130,9 +130,9 @@ describe('backup prune', () => {
   });
 });
 
-/** Starts `bkdr backup run` in the background; resolves when it has taken its lock. */
-async function startBackupHoldingLock(ws: Awaited<ReturnType<typeof makeWorkspace>>): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }> {
-  const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, 'backup', 'run'], { env: { ...process.env, ...ws.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+/** Starts `bkdr <args>` in the background; resolves when it has taken its repository lock. */
+async function startHoldingLock(ws: Awaited<ReturnType<typeof makeWorkspace>>, args: string[]): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }> {
+  const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], { env: { ...process.env, ...ws.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
@@ -142,7 +142,7 @@ async function startBackupHoldingLock(ws: Awaited<ReturnType<typeof makeWorkspac
     if (locks.some((l) => !l.startsWith('.'))) return { child, done };
     await new Promise((r) => setTimeout(r, 10));
   }
-  throw new Error('the backup never took its lock');
+  throw new Error(`bkdr ${args.join(' ')} never took its lock`);
 }
 
 describe('prune and backups running at once', () => {
@@ -168,17 +168,21 @@ describe('prune and backups running at once', () => {
   });
 
   it('a prune started during a backup is refused with the holder named, or waits for it with --lock-wait; nothing goes missing', async () => {
-    // Enough new data that the backup is still running when the prune starts.
-    for (let i = 0; i < 6; i++) await writeFile(join(src, `big-${i}.bin`), randomBytes(16 * 1024 * 1024));
-    const backup = await startBackupHoldingLock(ws);
+    for (let i = 0; i < 3; i++) await writeFile(join(src, `big-${i}.bin`), randomBytes(16 * 1024 * 1024));
+    const backup = await startHoldingLock(ws, ['backup', 'run']);
+    // Paused while it holds its lock, so the prune certainly starts during the backup, however fast the machine.
+    backup.child.kill('SIGSTOP');
     const refused = await ws.run(['backup', 'prune']);
     expect(refused.code).toBe(4);
     expect(refused.stdout + refused.stderr).toMatch(/destination local is locked by [^:]+:\d+ \(shared lock for backup\) since /);
 
-    const waited = await ws.run(['--json', 'backup', 'prune', '--lock-wait', '60s']);
+    const waiting = ws.run(['--json', 'backup', 'prune', '--lock-wait', '60s']);
+    await new Promise((r) => setTimeout(r, 1000));
+    backup.child.kill('SIGCONT');
     const finished = await backup.done;
+    const waited = await waiting;
     expect(finished.code, finished.stderr).toBe(0);
-    expect(waited.code, waited.stderr).toBe(0);
+    expect(waited.code, waited.stdout + waited.stderr).toBe(0);
     // The prune ran after the backup: it kept the new backup (last 1) and forgot the two older ones.
     expect((JSON.parse(waited.stdout) as PruneJson).destinations[0]!.forgotten).toBe(2);
 
@@ -187,16 +191,23 @@ describe('prune and backups running at once', () => {
     const target = join(dir, 'after-prune');
     const restore = await ws.run(['restore', backups[0]!.id, '--target', target, '--verify']);
     expect(restore.code, restore.stderr).toBe(0);
-    for (let i = 0; i < 6; i++) expect((await readFile(join(target, src, `big-${i}.bin`))).length).toBe(16 * 1024 * 1024);
+    for (let i = 0; i < 3; i++) expect((await readFile(join(target, src, `big-${i}.bin`))).length).toBe(16 * 1024 * 1024);
     expect(await readdir(join(ws.repo, 'locks'))).toEqual([]);
   });
 
-  it('a backup started during a prune waits for it with --lock-wait', async () => {
+  it('a backup started during a prune is refused, or waits for it with --lock-wait', async () => {
     await writeFile(join(src, 'late.txt'), 'written while pruning');
-    const prune = ws.run(['backup', 'prune']);
-    const backup = await ws.run(['--json', 'backup', 'run', '--lock-wait', '60s']);
-    expect(backup.code, backup.stderr).toBe(0);
-    expect((await prune).code).toBe(0);
+    const prune = await startHoldingLock(ws, ['backup', 'prune']);
+    prune.child.kill('SIGSTOP');
+    const refused = await ws.run(['backup', 'run']);
+    expect(refused.code).toBe(4);
+    expect(refused.stdout).toMatch(/locked by [^:]+:\d+ \(exclusive lock for prune\)/);
+    const backup = ws.run(['--json', 'backup', 'run', '--lock-wait', '60s']);
+    await new Promise((r) => setTimeout(r, 1000));
+    prune.child.kill('SIGCONT');
+    expect((await prune.done).code).toBe(0);
+    const done = await backup;
+    expect(done.code, done.stdout + done.stderr).toBe(0);
     const newest = (await listBackups(ws)).sort((a, b) => a.time.localeCompare(b.time)).at(-1)!;
     const target = join(dir, 'late');
     expect((await ws.run(['restore', newest.id, '--target', target, '--verify'])).code).toBe(0);

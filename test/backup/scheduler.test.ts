@@ -1,0 +1,159 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import type { ScheduledJob } from '../../src/backup/schedule-plan.js';
+import { Scheduler, type SchedulerClock, type SchedulerEvent } from '../../src/backup/scheduler.js';
+
+type Result = { status: string };
+
+const intervalJob = (source: string, ms: number): ScheduledJob => ({
+  id: `backup:${source}`,
+  kind: 'backup',
+  source,
+  schedule: { type: 'interval', expression: String(ms) },
+  strategy: 'incremental',
+  scheduleFrom: `sources.${source}.schedule`,
+});
+
+/** Stops the scheduler once `count` events of `type` have been seen. */
+function stopAfter(controller: AbortController, type: SchedulerEvent<Result>['type'], count: number, events: SchedulerEvent<Result>[]) {
+  return (e: SchedulerEvent<Result>) => {
+    events.push(e);
+    if (events.filter((x) => x.type === type).length >= count) controller.abort();
+  };
+}
+
+/** A clock whose sleeps take no real time: runs are deterministic to the millisecond. */
+function virtualClock(startIso: string): SchedulerClock & { readonly time: number } {
+  let time = new Date(startIso).getTime();
+  return {
+    get time() {
+      return time;
+    },
+    now: () => new Date(time),
+    sleep: async (ms, signal) => {
+      await new Promise((r) => setImmediate(r));
+      if (!signal.aborted) time += ms;
+    },
+  };
+}
+
+describe('Scheduler', () => {
+  it('never starts a job while its previous run is still running, and says it skipped the tick', async () => {
+    const controller = new AbortController();
+    const events: SchedulerEvent<Result>[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const scheduler = new Scheduler<Result>({
+      jobs: [intervalJob('files', 50)],
+      runJob: async () => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(180);
+        active--;
+        return { status: 'succeeded' };
+      },
+      onEvent: stopAfter(controller, 'finished', 3, events),
+    });
+    await scheduler.run(controller.signal);
+
+    expect(maxActive).toBe(1);
+    const runEvents = events.filter((e) => e.type === 'started' || e.type === 'finished').map((e) => e.type);
+    // Strictly alternating: every start comes after the previous run finished.
+    expect(runEvents).toEqual(['started', 'finished', 'started', 'finished', 'started', 'finished']);
+    const skipped = events.filter((e) => e.type === 'skipped');
+    // A 180 ms run covers more 50 ms ticks; loose bound, as a loaded machine merges late ticks.
+    expect(skipped.length).toBeGreaterThanOrEqual(2);
+    expect(skipped[0]).toMatchObject({ job: { id: 'backup:files' }, reason: 'the previous run is still running' });
+    expect(events.at(-1)?.type).toBe('stopped');
+  });
+
+  it('on abort starts nothing more, passes the abort to the running job and waits for it', async () => {
+    const controller = new AbortController();
+    const events: SchedulerEvent<Result>[] = [];
+    let sawAbort = false;
+    let finishedAt = 0;
+    const scheduler = new Scheduler<Result>({
+      jobs: [intervalJob('files', 30)],
+      runJob: async (_job, signal) => {
+        setTimeout(() => controller.abort(), 20);
+        await new Promise((r) => signal.addEventListener('abort', r, { once: true }));
+        sawAbort = true;
+        await sleep(100); // the job winds down after the abort
+        finishedAt = Date.now();
+        return { status: 'interrupted' };
+      },
+      onEvent: (e) => events.push(e),
+    });
+    await scheduler.run(controller.signal);
+    const resolvedAt = Date.now();
+
+    expect(sawAbort).toBe(true);
+    expect(resolvedAt).toBeGreaterThanOrEqual(finishedAt);
+    expect(events.map((e) => e.type)).toEqual(['started', 'stopping', 'finished', 'stopped']);
+    expect(events[1]).toMatchObject({ type: 'stopping', running: [{ id: 'backup:files' }] });
+  });
+
+  it('keeps going after a job fails', async () => {
+    const controller = new AbortController();
+    const events: SchedulerEvent<Result>[] = [];
+    let calls = 0;
+    const scheduler = new Scheduler<Result>({
+      jobs: [intervalJob('files', 20)],
+      runJob: async () => {
+        calls++;
+        if (calls === 1) throw new Error('disk full');
+        return { status: 'succeeded' };
+      },
+      onEvent: stopAfter(controller, 'finished', 2, events),
+    });
+    await scheduler.run(controller.signal);
+    const outcomes = events.filter((e) => e.type === 'failed' || e.type === 'finished');
+    expect(outcomes.map((e) => e.type)).toEqual(['failed', 'finished', 'finished']);
+    expect(outcomes[0]).toMatchObject({ error: new Error('disk full') });
+  });
+
+  it('with one slot, queues a due job behind another job rather than dropping it', async () => {
+    const controller = new AbortController();
+    const events: SchedulerEvent<Result>[] = [];
+    let active = 0;
+    let maxActive = 0;
+    const scheduler = new Scheduler<Result>({
+      jobs: [intervalJob('slow', 40), intervalJob('quick', 40)],
+      maxConcurrent: 1,
+      runJob: async (job) => {
+        active++;
+        maxActive = Math.max(maxActive, active);
+        await sleep(job.source === 'slow' ? 120 : 5);
+        active--;
+        return { status: 'succeeded' };
+      },
+      onEvent: (e) => {
+        events.push(e);
+        if (events.filter((x) => x.type === 'finished' && x.job.source === 'quick').length >= 2) controller.abort();
+      },
+    });
+    await scheduler.run(controller.signal);
+    expect(maxActive).toBe(1);
+    const starts = events.filter((e) => e.type === 'started').map((e) => (e.type === 'started' ? e.job.source : ''));
+    expect(starts.slice(0, 2)).toEqual(['slow', 'quick']);
+    expect(events.some((e) => e.type === 'skipped' && e.job.source === 'slow')).toBe(true);
+  });
+
+  it('counts intervals from its start (first run one interval in) and follows cron times', async () => {
+    const clock = virtualClock('2026-01-01T00:00:00.500Z');
+    const controller = new AbortController();
+    const starts: string[] = [];
+    const cronJob: ScheduledJob = { ...intervalJob('db', 1), id: 'backup:db', schedule: { type: 'cron', expression: '*/2 * * * * *', timezone: 'UTC' } };
+    const scheduler = new Scheduler<Result>({
+      jobs: [intervalJob('files', 1500), cronJob],
+      clock,
+      runJob: async (job) => {
+        starts.push(`${job.source}@${new Date(clock.time).toISOString().slice(17, 23)}`);
+        if (clock.time >= new Date('2026-01-01T00:00:06Z').getTime()) controller.abort();
+        return { status: 'succeeded' };
+      },
+    });
+    await scheduler.run(controller.signal);
+    expect(starts).toEqual(['files@02.000', 'db@02.000', 'files@03.500', 'db@04.000', 'files@05.000', 'db@06.000']);
+  });
+});
