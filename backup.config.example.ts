@@ -9,6 +9,7 @@ export default defineConfig({
   strategy: 'incremental',
   schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'UTC' },
   retention: { daily: 7, weekly: 4, monthly: 12, yearly: 3 },
+  prune: { schedule: { type: 'cron', expression: '30 4 * * 0', timezone: 'UTC' } }, // `bkdr schedule run` applies retention weekly
   destinations: [
     {
       name: 'offsite',

@@ -2,7 +2,7 @@ import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
 import type { BkdrConfig, BkdrSource } from '../config/schema.js';
-import { BkdrError, IntegrityError, InterruptedError, LockedError, OperationError, UsageError } from '../core/errors.js';
+import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
@@ -61,8 +61,8 @@ export interface BackupFailure {
   source: string;
   destination: string;
   error: string;
-  /** The destination was locked by another run (exit 4 when every failure is one). */
-  locked?: boolean;
+  /** The error's exit code (CLI.md): 4 locked, 2 usage or configuration, 1 otherwise. */
+  exitCode: number;
 }
 
 /** What a --dry-run would back up. */
@@ -228,7 +228,7 @@ export class BackupManager {
     const fail = (destination: Destination, err: unknown) => {
       if (err instanceof InterruptedError) throw err;
       const message = err instanceof Error ? err.message : String(err);
-      out.failures.push({ source, destination: destination.name, error: message, ...(err instanceof LockedError ? { locked: true } : {}) });
+      out.failures.push({ source, destination: destination.name, error: message, exitCode: err instanceof BkdrError ? err.exitCode : 1 });
       log('error', `${source} → ${destination.name}: ${message}`);
     };
     const sourceConfig = this.#config.sources?.[source];
@@ -507,7 +507,7 @@ export class BackupManager {
         } catch (err) {
           if (err instanceof InterruptedError) throw err;
           const message = err instanceof Error ? err.message : String(err);
-          result.failures.push({ destination: destination.name, error: message, ...(err instanceof LockedError ? { locked: true } : {}) });
+          result.failures.push({ destination: destination.name, error: message, exitCode: err instanceof BkdrError ? err.exitCode : 1 });
           this.#catalog.runLogs.append(runId, 'error', `${destination.name}: ${message}`);
         } finally {
           // Release this destination's lock before the next one: a prune of many destinations holds one at a time.
@@ -819,7 +819,7 @@ export interface PruneResult {
   dryRun: boolean;
   status: 'succeeded' | 'partial' | 'failed';
   destinations: DestinationPruneResult[];
-  failures: { destination: string; error: string; locked?: boolean }[];
+  failures: { destination: string; error: string; exitCode: number }[];
 }
 
 export interface CopyResult {

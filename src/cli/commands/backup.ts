@@ -22,11 +22,16 @@ interface RunFlags {
   lockWait?: string;
 }
 
-/** Partial is exit 3; a run that failed only because every destination was locked is exit 4. */
-function exitCodeFor(result: { status: 'succeeded' | 'partial' | 'failed'; failures: { locked?: boolean }[] }): ExitCode {
+/**
+ * Partial is exit 3. A run that failed everywhere for one reason exits with that reason's
+ * code: 4 when every destination was locked, 2 for a missing password or bad config.
+ */
+function exitCodeFor(result: { status: 'succeeded' | 'partial' | 'failed'; failures: { exitCode: number }[] }): ExitCode {
   if (result.status === 'succeeded') return ExitCode.Ok;
   if (result.status === 'partial') return ExitCode.Partial;
-  return result.failures.length > 0 && result.failures.every((f) => f.locked) ? ExitCode.Locked : ExitCode.Failed;
+  const codes = new Set(result.failures.map((f) => f.exitCode));
+  const only = codes.size === 1 ? ([...codes][0] as ExitCode) : undefined;
+  return only === ExitCode.Locked || only === ExitCode.Usage ? only : ExitCode.Failed;
 }
 
 export function registerBackup(program: Command, ctx: CliContext): void {
@@ -61,6 +66,8 @@ export function registerBackup(program: Command, ctx: CliContext): void {
           interrupt.dispose();
         }
         ctx.render(result, renderRunResult);
+        // The table is the result; cron mails stderr, so each failure also gets its line there.
+        for (const f of result.failures) ctx.logger.error(`${f.source} → ${f.destination}: ${f.error}`);
         process.exitCode = exitCodeFor(result);
       }),
     'bkdr backup run --source files --type full --tag nightly',
@@ -150,6 +157,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
           interrupt.dispose();
         }
         ctx.render(result, renderPrune);
+        for (const f of result.failures) ctx.logger.error(`${f.destination}: ${f.error}`);
         process.exitCode = exitCodeFor(result);
       }),
     'bkdr backup prune --dry-run',
