@@ -65,4 +65,27 @@ describe('backup watch (continuous strategy)', () => {
     expect(await exited).toBe(0);
     expect(stdout).toMatch(/watch stopped after 2 backups/);
   });
+
+  it('schedule run watches continuous sources next to its timer jobs', async () => {
+    const dir = join(tmp.path, 'scheduled');
+    const src = join(dir, 'src');
+    await mkdir(src, { recursive: true });
+    const ws = await makeWorkspace(dir, [src], { strategy: 'continuous', rpo: '3s' });
+    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, 'schedule', 'run'], { env: { ...process.env, ...ws.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    const waitFor = async (re: RegExp) => {
+      const deadline = Date.now() + 20_000;
+      while (!re.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(stderr).toMatch(re);
+    };
+    await waitFor(/watch: files: watching /);
+    await writeFile(join(src, 'new.txt'), 'new');
+    await waitFor(/watch: files: backup [0-9a-f]{8} succeeded \(\d+ changes?; oldest change waited/);
+    child.kill('SIGTERM');
+    expect(await exited, stderr).toBe(0);
+    const listed = JSON.parse((await ws.run(['--json', 'backup', 'list'])).stdout) as Listed[];
+    expect(listed.map((b) => b.strategy)).toEqual(['continuous', 'continuous']);
+  });
 });

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
 import type { BackupRunResult, BackupStatus, BackupSummary, LsEntry, PruneResult } from '../../backup/backup-manager.js';
-import type { BkdrConfig } from '../../config/schema.js';
 import { parseDuration } from '../../core/duration.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { UsageError } from '../../core/errors.js';
@@ -9,6 +8,7 @@ import { createTable, formatBytes, formatDuration, shortTime } from '../format.j
 import { notAvailableYet, withExample } from '../not-available.js';
 import { createProgressReporter } from '../progress.js';
 import { backupManager, interruptSignal } from '../services.js';
+import { continuousSources, reportWatchEvent } from '../watch-report.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -195,21 +195,13 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .action(async (flags: { source?: string[]; rpo?: string }) => {
         const loaded = await ctx.config();
         const manager = await backupManager(ctx);
-        const sources = flags.source ?? continuousSources(loaded.config);
+        const continuous = continuousSources(loaded.config);
+        const sources = flags.source ?? (continuous.length > 0 ? continuous : 'all');
         const interrupt = interruptSignal();
-        const say = (line: string) => {
-          if (!ctx.options.quiet) process.stderr.write(`${line}\n`);
-        };
         let result: { backups: number };
         try {
-          result = await manager.watchSources(sources, { rpoMs: flags.rpo !== undefined ? parseDuration(flags.rpo, '--rpo') : undefined, signal: interrupt.signal }, (e) => {
-            if (e.type === 'watching') say(`watch: ${e.source}: watching ${e.paths.join(', ')} (RPO ${formatDuration(e.rpoMs)})`);
-            else if (e.type === 'change') ctx.logger.debug(`watch: ${e.source}: changed ${e.path}`);
-            else if (e.type === 'backup') {
-              const age = e.oldestChangeAgeMs !== undefined ? `; oldest change waited ${formatDuration(e.oldestChangeAgeMs)}` : '';
-              say(`watch: ${e.source}: backup ${e.snapshotIds.map((id) => id.slice(0, 8)).join(', ') || '-'} ${e.status} (${e.changes} changes${age})${e.failures.length > 0 ? `: ${e.failures.join('; ')}` : ''}`);
-            } else process.stderr.write(`watch: ${e.source}: ${e.error}\n`);
-          });
+          const rpoMs = flags.rpo !== undefined ? parseDuration(flags.rpo, '--rpo') : undefined;
+          result = await manager.watchSources(sources, { rpoMs, signal: interrupt.signal }, (e) => reportWatchEvent(e, ctx.logger));
         } finally {
           interrupt.dispose();
         }
@@ -217,13 +209,6 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       }),
     'bkdr backup watch --source files --rpo 5m',
   );
-}
-
-/** Without --source: the sources whose strategy is continuous; when none is, every source. */
-function continuousSources(config: BkdrConfig): string[] {
-  const names = Object.keys(config.sources ?? {});
-  const continuous = names.filter((n) => (config.sources?.[n]?.strategy ?? config.strategy) === 'continuous');
-  return continuous.length > 0 ? continuous : names;
 }
 
 function parseChoice<T extends string>(flag: string, value: string | undefined, choices: readonly T[]): T | undefined {

@@ -20,6 +20,7 @@ import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
 import { backupManager, interruptSignal } from '../services.js';
+import { continuousSources, reportWatchEvent } from '../watch-report.js';
 
 /** What `schedule list --json` prints for each job. */
 export interface ScheduleListEntry extends ScheduledJob {
@@ -60,11 +61,10 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         const { config } = await ctx.config();
         const jobs = planSchedule(config);
         const log = ctx.logger;
-        for (const job of jobs.filter((j) => j.kind === 'watch')) {
-          log.warn(`schedule: ${job.source} uses the continuous strategy; \`bkdr backup watch --source ${job.source}\` serves it, not the scheduler`);
-        }
+        // Continuous sources are watched, with or without a schedule; the timer jobs are the others.
+        const watched = continuousSources(config);
         const backups = jobs.filter((j) => j.kind !== 'watch');
-        if (backups.length === 0) throw new ConfigError('', jobs.length === 0 ? NOTHING_SCHEDULED : 'only continuous sources are scheduled; `bkdr backup watch` serves them');
+        if (backups.length === 0 && watched.length === 0) throw new ConfigError('', NOTHING_SCHEDULED);
 
         // One manager for the whole daemon resolves the password once (no prompt per run);
         // after a failed run it is rebuilt, so a password command or destination that failed
@@ -88,10 +88,13 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
           },
           onEvent: (e) => reportEvent(e, log),
         });
-        log.info(`schedule: ${backups.map((j) => `${j.id} ${describeSchedule(j.schedule)}`).join(', ')}; SIGTERM or Ctrl-C stops`);
+        const described = [...backups.map((j) => `${j.id} ${describeSchedule(j.schedule)}`), ...watched.map((w) => `watch:${w} continuous`)];
+        log.info(`schedule: ${described.join(', ')}; SIGTERM or Ctrl-C stops`);
         const interrupt = interruptSignal();
         try {
-          await scheduler.run(interrupt.signal);
+          // The watcher has its own manager: one manager runs one backup at a time, and the two run side by side.
+          const watching = watched.length > 0 ? (await backupManager(ctx, { lockWait: flags.lockWait })).watchSources(watched, { signal: interrupt.signal }, (e) => reportWatchEvent(e, log)) : undefined;
+          await Promise.all([backups.length > 0 ? scheduler.run(interrupt.signal) : undefined, watching]);
         } finally {
           interrupt.dispose();
         }
