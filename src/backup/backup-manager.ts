@@ -18,6 +18,7 @@ import { type RestoreResult, restoreTree } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
 import { ChangeWatcher } from './change-watcher.js';
+import { type DestinationVerifyResult, type VerifyOptions, verifyRepository } from './verify-run.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource } from './source-estimate.js';
 
@@ -487,6 +488,60 @@ export class BackupManager {
   }
 
   /**
+   * `backup verify`: checks every destination's repository (structure; with
+   * `readDataPercent`, the data of that share of packs; with `testRestore`, a scratch
+   * restore). `status` is 'damaged' when anything is wrong; the result is kept in the
+   * catalog as the run's summary, as evidence.
+   */
+  async verifyBackups(opts: VerifyOptions & { destinations?: string[] | undefined } = {}): Promise<VerifyResult> {
+    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
+    const runId = this.#catalog.runs.start({ kind: 'verify', destinations: destinations.map((d) => d.name) });
+    const result: VerifyResult = { runId, status: 'clean', destinations: [], failures: [] };
+    let lastError: unknown;
+    try {
+      for (const destination of destinations) {
+        try {
+          const repo = await this.#openRepository(destination, { lock: { mode: 'shared', operation: 'verify' }, tolerateDamagedIndex: true });
+          if (!repo) continue;
+          const checked = await verifyRepository(repo, destination.name, this.#catalog, opts);
+          result.destinations.push(checked);
+          const r = checked.report;
+          this.#catalog.runLogs.append(runId, checked.damaged ? 'error' : 'info', `${destination.name}: ${checked.damaged ? 'DAMAGED' : 'clean'}; ${r.snapshots} backups, ${r.packs.read}/${r.packs.indexed} packs read`, {
+            problems: r.problems.map((p) => p.message),
+          });
+        } catch (err) {
+          if (err instanceof InterruptedError) throw err;
+          // A backup id that is on another destination is not a failure of this one.
+          if (opts.backupId && err instanceof UsageError && /no backup/.test(err.message)) {
+            lastError = err;
+            continue;
+          }
+          const message = err instanceof Error ? err.message : String(err);
+          result.failures.push({ destination: destination.name, error: message, exitCode: err instanceof BkdrError ? err.exitCode : 1 });
+          this.#catalog.runLogs.append(runId, 'error', `${destination.name}: ${message}`);
+        } finally {
+          await this.close();
+        }
+      }
+      if (result.destinations.length === 0 && result.failures.length === 0) {
+        throw lastError instanceof BkdrError ? lastError : new UsageError(opts.backupId ? `no backup ${opts.backupId} on ${destinations.map((d) => d.name).join(', ')}` : 'no destination holds a repository yet');
+      }
+    } catch (err) {
+      this.#catalog.runs.finish(runId, { status: err instanceof InterruptedError ? 'interrupted' : 'failed', error: (err as Error).message });
+      throw err;
+    }
+    const damaged = result.destinations.some((d) => d.damaged);
+    result.status = damaged ? 'damaged' : result.failures.length > 0 ? (result.destinations.length > 0 ? 'partial' : 'failed') : 'clean';
+    this.#catalog.runs.finish(runId, {
+      status: result.status === 'clean' ? 'succeeded' : result.status === 'partial' ? 'partial' : 'failed',
+      ...(result.status !== 'clean' ? { error: result.status === 'damaged' ? 'damage found' : result.failures.map((f) => `${f.destination}: ${f.error}`).join('; ') } : {}),
+      summary: { status: result.status, backupId: opts.backupId, readDataPercent: opts.readDataPercent, testRestore: opts.testRestore ?? false, destinations: result.destinations, failures: result.failures },
+    });
+    this.#catalog.audit.append({ action: 'backup.verify', target: destinations.map((d) => d.name).join(','), payload: { runId, status: result.status } });
+    return result;
+  }
+
+  /**
    * `backup prune`: retention per source on every destination, then deletion of data no
    * kept backup needs. Holds each repository's exclusive lock (a dry run: a shared one).
    */
@@ -690,7 +745,10 @@ export class BackupManager {
     return wanted;
   }
 
-  async #openRepository(destination: Destination, opts: { create?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string } } = {}): Promise<Repository | undefined> {
+  async #openRepository(
+    destination: Destination,
+    opts: { create?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string }; tolerateDamagedIndex?: boolean } = {},
+  ): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
     // A destination found empty by a read-only call still gets its repository when a backup needs one.
     if (pending && opts.create && !(await pending.catch(() => undefined))) pending = undefined;
@@ -706,7 +764,7 @@ export class BackupManager {
                 onStale: (l: LockInfo, reason: string) => this.#logger.warn(`destination ${destination.name}: ignoring the stale lock of ${describeLock(l)}: ${reason}`),
               }
             : undefined;
-        const open = { password, compression: destination.compression, lock };
+        const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: opts.tolerateDamagedIndex };
         try {
           if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker })).repo;
           if (!(await Repository.exists(destination.adapter))) return undefined;
@@ -813,6 +871,13 @@ export type WatchRunEvent =
   | { type: 'change'; source: string; path: string }
   | { type: 'backup'; source: string; status: BackupRunResult['status']; snapshotIds: string[]; changes: number; oldestChangeAgeMs?: number; failures: string[] }
   | { type: 'failed'; source: string; error: string };
+
+export interface VerifyResult {
+  runId: string;
+  status: 'clean' | 'damaged' | 'partial' | 'failed';
+  destinations: DestinationVerifyResult[];
+  failures: { destination: string; error: string; exitCode: number }[];
+}
 
 export interface PruneResult {
   runId: string;

@@ -5,6 +5,7 @@ import { OperationError } from '../core/errors.js';
 import { AuditLog } from './audit-log.js';
 import { BackupsTable } from './backups-table.js';
 import { migrations } from './migrations/index.js';
+import { PackChecksTable } from './pack-checks-table.js';
 import { RunLogsTable, RunsTable } from './runs-table.js';
 
 export type SqliteDatabase = Database.Database;
@@ -17,6 +18,7 @@ export interface Catalog {
   readonly runLogs: RunLogsTable;
   readonly backups: BackupsTable;
   readonly audit: AuditLog;
+  readonly packChecks: PackChecksTable;
   close(): void;
 }
 
@@ -43,6 +45,7 @@ export function openCatalog(path: string, opts: { readonly?: boolean } = {}): Ca
     runLogs: new RunLogsTable(db),
     backups: new BackupsTable(db),
     audit: new AuditLog(db),
+    packChecks: new PackChecksTable(db),
     close: () => db.close(),
   };
 }

@@ -6,7 +6,7 @@ import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
-import { PackBuilder, type PackHeaderEntry } from './pack.js';
+import { PackBuilder, type PackHeaderEntry, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import { deserializeTree, serializeTree } from './tree.js';
@@ -33,6 +33,17 @@ export interface OpenOptions {
   uploadConcurrency?: number;
   /** Held from before the index is read until close(), so prune and backups never overlap badly. */
   lock?: LockRequest | undefined;
+  /** Open even when an index file is damaged (verify and repair): it is skipped and listed in `damagedIndexFiles`. */
+  tolerateDamagedIndex?: boolean | undefined;
+}
+
+export interface PackCheck {
+  packId: string;
+  ok: boolean;
+  /** Why the pack as a whole is bad (missing, size, hash), if it is. */
+  problem?: string;
+  /** Blobs in it that cannot be read back intact. */
+  damagedBlobs: string[];
 }
 
 export interface SaveBlobResult {
@@ -111,6 +122,9 @@ export class Repository {
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
+  readonly #tolerateDamagedIndex: boolean;
+  /** Index files skipped on open because they are damaged (only with `tolerateDamagedIndex`). */
+  readonly damagedIndexFiles: { id: string; problem: string }[] = [];
   /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
   pendingHighWater = 0;
 
@@ -122,6 +136,7 @@ export class Repository {
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
+    this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
   }
 
   get id(): string {
@@ -374,12 +389,59 @@ export class Repository {
     const files: { id: string; packs: IndexedPack[] }[] = [];
     for await (const obj of this.adapter.list('index/')) {
       const id = obj.key.slice('index/'.length);
-      const stored = await readAll(await this.adapter.get(obj.key));
-      if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
-      const file = JSON.parse(this.#decode(stored, `index file ${id.slice(0, 12)}`).toString('utf8')) as IndexFile;
-      files.push({ id, packs: file.packs });
+      try {
+        const stored = await readAll(await this.adapter.get(obj.key));
+        if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
+        const file = JSON.parse(this.#decode(stored, `index file ${id.slice(0, 12)}`).toString('utf8')) as IndexFile;
+        files.push({ id, packs: file.packs });
+      } catch (err) {
+        if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
+        if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
+      }
     }
     return files;
+  }
+
+  /**
+   * Reads a whole pack and checks it: its bytes must hash to its name, and every blob
+   * listed (where the index places it in this pack) must decrypt, decompress and hash to its id.
+   */
+  async checkPack(packId: string, expectedSize: number | undefined, blobs: BlobLocation[]): Promise<PackCheck> {
+    let bytes: Buffer;
+    try {
+      bytes = await readAll(await this.adapter.get(packKey(packId)));
+    } catch (err) {
+      if ((err as Error).name === 'ObjectNotFoundError') return { packId, ok: false, problem: 'missing', damagedBlobs: blobs.map((b) => b.id) };
+      throw err;
+    }
+    const check: PackCheck = { packId, ok: true, damagedBlobs: [] };
+    if (expectedSize !== undefined && bytes.length !== expectedSize) {
+      check.ok = false;
+      check.problem = `${bytes.length} bytes, the index says ${expectedSize} (truncated or overwritten)`;
+    } else if (sha256Hex(bytes) !== packId) {
+      check.ok = false;
+      check.problem = 'its content does not match its name (damaged)';
+    }
+    for (const b of blobs) {
+      try {
+        await this.#decodeRecord(bytes.subarray(b.offset, b.offset + b.length), b);
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        check.ok = false;
+        check.damagedBlobs.push(b.id);
+      }
+    }
+    return check;
+  }
+
+  /** The pack's blob list from its own header, for rebuilding an index without one. */
+  async readPackHeader(packId: string, size: number): Promise<PackHeaderEntry[]> {
+    // Headers are small; the tail read covers them in one request for all but huge packs.
+    const tailLength = Math.min(size, 1024 * 1024);
+    let tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - tailLength, length: tailLength }));
+    const headerLength = tail.length >= 12 ? tail.readUInt32LE(tail.length - 12) : 0;
+    if (headerLength + 12 > tail.length && headerLength + 12 <= size) tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - headerLength - 12, length: headerLength + 12 }));
+    return parsePackHeader(tail, size, (sealed) => this.#decode(sealed, `header of pack ${packId.slice(0, 12)}`), packId);
   }
 
   async deleteIndexFile(id: string): Promise<void> {

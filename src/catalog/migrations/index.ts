@@ -1,4 +1,5 @@
 import { initial } from './0001-initial.js';
+import { packChecks } from './0002-pack-checks.js';
 
 export interface Migration {
   version: number;
@@ -7,4 +8,4 @@ export interface Migration {
 }
 
 /** Applied in order, each in its own transaction. Never edit a migration that has shipped: add one. */
-export const migrations: Migration[] = [initial];
+export const migrations: Migration[] = [initial, packChecks];
