@@ -73,7 +73,7 @@ _bkdr() {
     " backup show") COMPREPLY=($(compgen -W "--config --destination --help --json --ls --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup status") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup logs") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " backup verify") COMPREPLY=($(compgen -W "--all --config --help --json --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup verify") COMPREPLY=($(compgen -W "--all --config --destination --help --json --lock-wait --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup prune") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup copy") COMPREPLY=($(compgen -W "--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup watch") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
@@ -107,10 +107,10 @@ _bkdr() {
     " audit verify") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " audit list") COMPREPLY=($(compgen -W "--config --help --json --limit --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " key") COMPREPLY=($(compgen -W "list add passwd remove --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " key list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " key add") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " key passwd") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " key remove") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " key list") COMPREPLY=($(compgen -W "--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " key add") COMPREPLY=($(compgen -W "--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " key passwd") COMPREPLY=($(compgen -W "--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " key remove") COMPREPLY=($(compgen -W "--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " serve") COMPREPLY=($(compgen -W "--config --help --host --json --no-color --port --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " completion") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
   esac

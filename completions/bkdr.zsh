@@ -18,7 +18,7 @@ _bkdr() {
     "backup show") candidates=(--config --destination --help --json --ls --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup status") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup logs") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "backup verify") candidates=(--all --config --help --json --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y) ;;
+    "backup verify") candidates=(--all --config --destination --help --json --lock-wait --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y) ;;
     "backup prune") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup copy") candidates=(--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "backup watch") candidates=(--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y) ;;
@@ -52,10 +52,10 @@ _bkdr() {
     "audit verify") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "audit list") candidates=(--config --help --json --limit --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "key") candidates=(list add passwd remove --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "key list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "key add") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "key passwd") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "key remove") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "key list") candidates=(--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "key add") candidates=(--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "key passwd") candidates=(--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "key remove") candidates=(--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "serve") candidates=(--config --help --host --json --no-color --port --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "completion") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     *) _files; return ;;

@@ -6,7 +6,7 @@ import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
-import { type ChunkerParams, Repository } from '../repo/repository.js';
+import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -485,6 +485,73 @@ export class BackupManager {
     );
     await turn;
     return { backups };
+  }
+
+  /**
+   * `catalog rebuild`: refills the catalog's list of backups from the repositories (the
+   * source of truth), e.g. on a fresh machine with only the config and the password.
+   */
+  async rebuildCatalog(from?: string[]): Promise<{ destination: string; backups: number; added: number; removed: number }[]> {
+    const rebuilt = await this.#onEachRepository(from, 'catalog', async (_repo, d) => {
+      const before = new Set(this.#catalog.backups.list({ destination: d.name }).map((b) => b.id));
+      await this.#syncCatalog(d);
+      const after = new Set(this.#catalog.backups.list({ destination: d.name }).map((b) => b.id));
+      return { destination: d.name, backups: after.size, added: [...after].filter((id) => !before.has(id)).length, removed: [...before].filter((id) => !after.has(id)).length };
+    }, 'none');
+    this.#catalog.audit.append({ action: 'catalog.rebuild', target: rebuilt.map((r) => r.destination).join(','), payload: { backups: rebuilt.reduce((n, r) => n + r.backups, 0) } });
+    return rebuilt;
+  }
+
+  /** `key list`: the key slots of every (or the named) encrypted destination. */
+  async listKeys(destinations?: string[]): Promise<{ destination: string; encrypted: boolean; keys: KeyInfo[] }[]> {
+    return this.#onEachRepository(destinations, 'key', async (repo, d) => ({ destination: d.name, encrypted: repo.encrypted, keys: repo.encrypted ? await repo.listKeys() : [] }));
+  }
+
+  /** `key add`: another password for every encrypted destination (or the named ones); no data is rewritten. */
+  async addKey(newPassword: string, destinations?: string[]): Promise<{ destination: string; keyId: string }[]> {
+    const added = await this.#onEachRepository(destinations, 'key', async (repo, d) => (repo.encrypted ? { destination: d.name, keyId: await repo.addKey(newPassword) } : undefined));
+    this.#catalog.audit.append({ action: 'key.add', target: added.map((a) => a.destination).join(','), payload: { keys: added.map((a) => a.keyId.slice(0, 8)) } });
+    return added;
+  }
+
+  /** `key passwd`: adds a slot for the new password, then removes the slot the current one opened. */
+  async changePassword(newPassword: string, destinations?: string[]): Promise<{ destination: string; keyId: string; removed: string }[]> {
+    const changed = await this.#onEachRepository(destinations, 'key', async (repo, d) => {
+      if (!repo.encrypted || !repo.keyId) return undefined;
+      const old = repo.keyId;
+      const keyId = await repo.addKey(newPassword);
+      await d.adapter.delete(`keys/${old}`);
+      return { destination: d.name, keyId, removed: old };
+    });
+    this.#catalog.audit.append({ action: 'key.passwd', target: changed.map((c) => c.destination).join(','), payload: { keys: changed.map((c) => c.keyId.slice(0, 8)) } });
+    return changed;
+  }
+
+  /** `key remove`: removes the slot with this id (or prefix) wherever it is; never a last key or the one in use. */
+  async removeKey(id: string, destinations?: string[]): Promise<{ destination: string; removed: string }[]> {
+    const removed = await this.#onEachRepository(destinations, 'key', async (repo, d) => {
+      if (!repo.encrypted || !(await repo.listKeys()).some((k) => k.id.startsWith(id))) return undefined;
+      return { destination: d.name, removed: await repo.removeKey(id) };
+    });
+    if (removed.length === 0) throw new UsageError(`no key ${id} on ${openDestinations(this.#config, this.#configDir, destinations, this.#logger).map((d) => d.name).join(', ')}`);
+    this.#catalog.audit.append({ action: 'key.remove', target: removed.map((r) => r.destination).join(','), payload: { keys: removed.map((r) => r.removed.slice(0, 8)) } });
+    return removed;
+  }
+
+  /** Runs `fn` on each destination's repository (skipping destinations without one), closing as it goes. */
+  async #onEachRepository<T>(names: string[] | undefined, operation: string, fn: (repo: Repository, d: Destination) => Promise<T | undefined>, mode: LockMode = 'shared'): Promise<T[]> {
+    const out: T[] = [];
+    try {
+      for (const destination of openDestinations(this.#config, this.#configDir, names, this.#logger)) {
+        const repo = await this.#openRepository(destination, { lock: { mode, operation } });
+        if (!repo) continue;
+        const value = await fn(repo, destination);
+        if (value !== undefined) out.push(value);
+      }
+    } finally {
+      await this.close();
+    }
+    return out;
   }
 
   /**

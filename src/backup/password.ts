@@ -50,3 +50,15 @@ function firstLine(text: string, what: string): string {
   if (!line) throw new UsageError(`${what} is empty`);
   return line;
 }
+
+/**
+ * The new password for `key add` / `key passwd`: `--new-password-file`, else
+ * BKDR_NEW_PASSWORD, else `prompt` (asks twice on a TTY), else exit 2.
+ */
+export async function resolveNewPassword(file: string | undefined, prompt: (() => Promise<string>) | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  if (file) return firstLine(await readPasswordFile(file), `password file ${file}`);
+  const direct = env['BKDR_NEW_PASSWORD'];
+  if (direct) return direct;
+  if (prompt) return prompt();
+  throw new UsageError('no new password: pass --new-password-file <file> or set BKDR_NEW_PASSWORD (or run on a terminal to be asked)');
+}

@@ -517,12 +517,20 @@ export class Repository {
     return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
   }
 
-  async removeKey(id: string): Promise<void> {
+  /** Removes a key slot by id or prefix; never the last one, nor the one in use. Returns its full id. */
+  async removeKey(id: string): Promise<string> {
     const keys = await this.listKeys();
     const matches = keys.filter((k) => k.id.startsWith(id));
     if (matches.length !== 1) throw new UsageError(matches.length === 0 ? `no key ${id} on ${this.adapter.name}` : `key id ${id} is ambiguous`);
     if (keys.length === 1) throw new UsageError(`refusing to remove the last key of ${this.adapter.name}: the data would be lost`);
+    if (matches[0]!.current) throw new UsageError(`refusing to remove key ${id} of ${this.adapter.name}: it is the one this password opened; open with another password to remove it`);
     await this.adapter.delete(`keys/${matches[0]!.id}`);
+    return matches[0]!.id;
+  }
+
+  /** The id of the key slot this repository was opened with (undefined: not encrypted). */
+  get keyId(): string | undefined {
+    return this.#keyId;
   }
 
   async close(): Promise<void> {

@@ -1,11 +1,24 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { notAvailableYet, withExample } from '../not-available.js';
+import { withExample } from '../not-available.js';
+import { backupManager } from '../services.js';
 
-export function registerCatalog(program: Command, _ctx: CliContext): void {
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function registerCatalog(program: Command, ctx: CliContext): void {
   const catalog = withExample(program.command('catalog').description('the local SQLite catalog'), 'bkdr catalog rebuild --from offsite');
   withExample(
-    notAvailableYet(catalog.command('rebuild').description('rebuild the catalog from a repository').option('--from <dest>', 'destination to read')),
+    catalog
+      .command('rebuild')
+      .description('rebuild the catalog\u2019s list of backups from the repositories')
+      .option('--from <dest>', 'destination to read (repeatable; default: every destination)', collect)
+      .action(async (flags: { from?: string[] }) => {
+        const manager = await backupManager(ctx);
+        const rebuilt = await manager.rebuildCatalog(flags.from);
+        ctx.render(rebuilt, (r) =>
+          r.length === 0 ? 'no destination holds a repository yet' : r.map((d) => `${d.destination}: ${d.backups} backups in the catalog (${d.added} added, ${d.removed} no longer in the repository)`).join('\n'),
+        );
+      }),
     'bkdr catalog rebuild --from local',
   );
 }
