@@ -8,6 +8,8 @@ import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
+import { checkRepository } from '../repo/check.js';
+import { type IndexRepair, rebuildIndex, repairSnapshots, type SnapshotRepair } from '../repo/repair.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { type ArchiveExportResult, exportArchive } from './archive-export.js';
@@ -502,6 +504,39 @@ export class BackupManager {
     return rebuilt;
   }
 
+  /**
+   * `backup repair index`: a new index from the packs' headers. `backup repair snapshots`:
+   * every backup that reaches data that cannot be read (after reading every pack) is
+   * rewritten without the files it cannot restore. Exclusive lock; a dry run changes nothing.
+   */
+  async repairRepositories(what: 'index' | 'snapshots', opts: { dryRun?: boolean | undefined; destinations?: string[] | undefined } = {}): Promise<RepairResult[]> {
+    const dryRun = opts.dryRun ?? false;
+    const runId = this.#catalog.runs.start({ kind: `repair-${what}` });
+    const results = await this.#onEachRepository(
+      opts.destinations,
+      `repair ${what}`,
+      async (repo, d): Promise<RepairResult> => {
+        if (what === 'index') return { destination: d.name, index: await rebuildIndex(repo, { dryRun }) };
+        const snapshots = await repo.listSnapshots();
+        const packs = new Set<string>();
+        for await (const p of repo.listPacks()) packs.add(p.id);
+        const report = await checkRepository(repo, snapshots, { readPacks: packs });
+        const unreadable = new Set(report.unreadableBlobs);
+        const repaired = await repairSnapshots(repo, snapshots, (id) => !repo.lookupBlob(id) || unreadable.has(id), { dryRun });
+        if (!dryRun) await this.#syncCatalog(d);
+        return { destination: d.name, snapshots: repaired };
+      },
+      dryRun ? 'shared' : 'exclusive',
+      true,
+    ).catch((err: unknown) => {
+      this.#catalog.runs.finish(runId, { status: 'failed', error: (err as Error).message });
+      throw err;
+    });
+    this.#catalog.runs.finish(runId, { status: 'succeeded', summary: { dryRun, results } });
+    if (!dryRun) this.#catalog.audit.append({ action: `backup.repair.${what}`, target: results.map((r) => r.destination).join(','), payload: { runId } });
+    return results;
+  }
+
   /** `key list`: the key slots of every (or the named) encrypted destination. */
   async listKeys(destinations?: string[]): Promise<{ destination: string; encrypted: boolean; keys: KeyInfo[] }[]> {
     return this.#onEachRepository(destinations, 'key', async (repo, d) => ({ destination: d.name, encrypted: repo.encrypted, keys: repo.encrypted ? await repo.listKeys() : [] }));
@@ -539,11 +574,17 @@ export class BackupManager {
   }
 
   /** Runs `fn` on each destination's repository (skipping destinations without one), closing as it goes. */
-  async #onEachRepository<T>(names: string[] | undefined, operation: string, fn: (repo: Repository, d: Destination) => Promise<T | undefined>, mode: LockMode = 'shared'): Promise<T[]> {
+  async #onEachRepository<T>(
+    names: string[] | undefined,
+    operation: string,
+    fn: (repo: Repository, d: Destination) => Promise<T | undefined>,
+    mode: LockMode = 'shared',
+    tolerateDamagedIndex = false,
+  ): Promise<T[]> {
     const out: T[] = [];
     try {
       for (const destination of openDestinations(this.#config, this.#configDir, names, this.#logger)) {
-        const repo = await this.#openRepository(destination, { lock: { mode, operation } });
+        const repo = await this.#openRepository(destination, { lock: { mode, operation }, tolerateDamagedIndex });
         if (!repo) continue;
         const value = await fn(repo, destination);
         if (value !== undefined) out.push(value);
@@ -938,6 +979,12 @@ export type WatchRunEvent =
   | { type: 'change'; source: string; path: string }
   | { type: 'backup'; source: string; status: BackupRunResult['status']; snapshotIds: string[]; changes: number; oldestChangeAgeMs?: number; failures: string[] }
   | { type: 'failed'; source: string; error: string };
+
+export interface RepairResult {
+  destination: string;
+  index?: IndexRepair;
+  snapshots?: SnapshotRepair[];
+}
 
 export interface VerifyResult {
   runId: string;

@@ -41,6 +41,8 @@ export interface CheckReport {
   affected: AffectedFile[];
   /** Per pack read: whether it was intact (for read-data coverage). */
   packsRead: { packId: string; ok: boolean }[];
+  /** Blobs that cannot be read back: failed their check, or sit in a missing or truncated pack. */
+  unreadableBlobs: string[];
 }
 
 export interface CheckOptions {
@@ -51,7 +53,7 @@ export interface CheckOptions {
 }
 
 export async function checkRepository(repo: Repository, snapshots: readonly Snapshot[], opts: CheckOptions = {}): Promise<CheckReport> {
-  const report: CheckReport = { snapshots: snapshots.length, trees: 0, dataBlobs: 0, packs: { stored: 0, indexed: 0, read: 0, unindexed: 0 }, problems: [], damagedPacks: [], affected: [], packsRead: [] };
+  const report: CheckReport = { snapshots: snapshots.length, trees: 0, dataBlobs: 0, packs: { stored: 0, indexed: 0, read: 0, unindexed: 0 }, problems: [], damagedPacks: [], affected: [], packsRead: [], unreadableBlobs: [] };
   const badPacks = new Map<string, string>();
   const damagedBlobs = new Set<string>();
   for (const d of repo.damagedIndexFiles) report.problems.push({ kind: 'damaged-index', message: d.problem });
@@ -153,9 +155,13 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
   if (report.affected.some((a) => a.reason.includes('is not in the index'))) {
     report.problems.push({ kind: 'missing-blob', message: `${report.affected.filter((a) => a.reason.includes('is not in the index')).length} files or listings reach blobs that no index names (a lost index file: \`bkdr backup repair index\` rebuilds it)` });
   }
+  const unreadable = new Set(damagedBlobs);
   for (const [id, problem] of badPacks) {
     const indexedBlobs = indexed.get(id)?.blobs ?? [];
+    // A pack whose bytes merely fail their hash may still hold intact blobs; a missing or cut one does not.
+    if (problem === 'missing' || !problem.includes('damaged')) for (const b of indexedBlobs) unreadable.add(b.id);
     report.damagedPacks.push({ id, problem, damagedBlobs: problem === 'missing' ? indexedBlobs.length : indexedBlobs.filter((b) => damagedBlobs.has(b.id)).length, files: filesByPack.get(id) ?? [] });
   }
+  report.unreadableBlobs = [...unreadable];
   return report;
 }
