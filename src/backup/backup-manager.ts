@@ -16,7 +16,7 @@ import { type ArchiveExportResult, exportArchive } from './archive-export.js';
 import { type Destination, openDestinations } from './destinations.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { archiveFiles } from './files-archiver.js';
-import { type RestoreResult, restoreTree } from './restorer.js';
+import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
 import { ChangeWatcher } from './change-watcher.js';
@@ -741,6 +741,7 @@ export class BackupManager {
       else {
         outcome.restore = await restoreTree({
           repo: from,
+          backupId: snapshot.id,
           tree: snapshot.tree,
           target: req.targetLocation ?? '',
           include: req.include,
@@ -758,7 +759,7 @@ export class BackupManager {
       } catch (err) {
         // A blob that fails its check: another destination holding the same backup takes over,
         // rewriting what the failed attempt wrote. Not when --from named one.
-        const fallback = err instanceof IntegrityError && !req.destination ? await this.#findCopyElsewhere(snapshot, destination) : undefined;
+        const fallback = err instanceof IntegrityError && !(err instanceof UnsafeBackupError) && !req.destination ? await this.#findCopyElsewhere(snapshot, destination) : undefined;
         if (!fallback) throw err;
         this.#logger.warn(`${(err as Error).message}; restoring from ${fallback.destination.name} instead`);
         this.#catalog.runLogs.append(runId, 'warn', `${(err as Error).message}; fell over to ${fallback.destination.name}`);

@@ -2,12 +2,12 @@ import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import { closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, writeSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import picomatch from 'picomatch';
-import { InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import type { BlobLocation, Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink } from '../sources/files/restore-node.js';
-import { walkSnapshotTree } from './snapshot-walk.js';
 
 export interface RestoreProgress {
   files: number;
@@ -15,6 +15,12 @@ export interface RestoreProgress {
   bytes: number;
   totalBytes: number;
 }
+
+/**
+ * A backup whose listing could write outside the target (a crafted or corrupted tree).
+ * Another destination's copy of it is no safer, so restore does not fall over for it.
+ */
+export class UnsafeBackupError extends IntegrityError {}
 
 export interface RestoreOptions {
   repo: Repository;
@@ -24,6 +30,8 @@ export interface RestoreOptions {
   force?: boolean | undefined;
   verify?: boolean | undefined;
   signal?: AbortSignal | undefined;
+  /** The snapshot's id, for naming it when its tree is unsafe to restore. */
+  backupId?: string | undefined;
   onProgress?: ((p: RestoreProgress) => void) | undefined;
 }
 
@@ -49,56 +57,46 @@ interface PlannedFile {
   force: boolean;
 }
 
+interface PlannedEntry {
+  path: Buffer;
+  node: TreeNode;
+}
+
+/** Everything a restore will create, known before the first write. */
+interface RestorePlan {
+  /** Parents before their children. */
+  dirs: PlannedEntry[];
+  files: PlannedFile[];
+  hardlinks: (PlannedEntry & { existing: Buffer })[];
+  /** Symlinks and special files: created after every file and directory. */
+  later: PlannedEntry[];
+}
+
 /** Packs fetched at the same time: one streams while the previous one is written out. */
 const PACK_CONCURRENCY = 2;
 
+const SLASH = Buffer.from('/');
+
 /**
- * Restores a snapshot tree into `target`. Writes only below the target: names are
- * checked, directories are created by the restore itself, files are opened with
- * O_NOFOLLOW and symlinks are created last, so no write goes through a link.
+ * Restores a snapshot tree into `target`. Writes only below the target: the whole tree
+ * is read and its names checked before anything is written, directories are created by
+ * the restore itself (an existing symlink in their place is replaced with --force),
+ * files are opened with O_NOFOLLOW and symlinks are created last, so no write goes
+ * through a link.
  */
 export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> {
   const { repo } = opts;
-  const target = await prepareTarget(opts.target, opts.force ?? false);
-  const targetBuf = Buffer.from(target);
-  const matches = includeMatcher(opts.include);
+  const force = opts.force ?? false;
+  const target = await checkTarget(opts.target, force);
+  const plan = await planRestore(opts, Buffer.from(target));
+  await mkdir(target, { recursive: true, mode: 0o700 });
+
   const owner = process.getuid?.() === 0;
   const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [] };
+  const { dirs, files, hardlinks, later } = plan;
 
-  const dirs: { path: Buffer; node: TreeNode }[] = [];
-  const files: PlannedFile[] = [];
-  const later: { path: Buffer; node: TreeNode }[] = [];
-  const hardlinkFirst = new Map<string, Buffer>();
-  const hardlinks: { path: Buffer; existing: Buffer; node: TreeNode }[] = [];
-
-  for await (const { path, node } of walkSnapshotTree(repo, opts.tree)) {
-    checkAborted(opts.signal);
-    const wanted = matches(path.toString(), node.type === 'dir');
-    if (wanted === 'no') continue;
-    const dest = Buffer.concat([targetBuf, path]);
-    if (node.type === 'dir') {
-      makeDirectory(dest, opts.force ?? false);
-      dirs.push({ path: dest, node });
-      continue;
-    }
-    if (wanted === 'ancestor') continue;
-    if (node.type === 'file') {
-      const key = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
-      const first = key ? hardlinkFirst.get(key) : undefined;
-      if (first) {
-        hardlinks.push({ path: dest, existing: first, node });
-        continue;
-      }
-      if (key) hardlinkFirst.set(key, dest);
-      const blobs = locateContent(repo, node, path);
-      const createOnWrite = blobs.length === 1 && !node.sparse;
-      files.push({ path: dest, node, blobs, createOnWrite, force: opts.force ?? false });
-      if (!createOnWrite) createEmptyFile(dest, node.size ?? 0, opts.force ?? false);
-    } else {
-      later.push({ path: dest, node });
-    }
-  }
-
+  for (const { path } of dirs) makeDirectory(path, force);
+  for (const f of files) if (!f.createOnWrite) createEmptyFile(f.path, f.node.size ?? 0, force);
   const totalBytes = files.reduce((sum, f) => sum + (f.node.size ?? 0), 0);
   await writeContent(repo, files, opts, (bytes) => {
     result.bytes += bytes;
@@ -110,13 +108,13 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
     result.files++;
   }
   for (const h of hardlinks) {
-    replaceIfForced(h.path, opts.force ?? false);
+    replaceIfForced(h.path, force);
     linkSync(h.existing, h.path);
     result.hardlinks++;
     result.files++;
   }
   for (const { path, node } of later) {
-    replaceIfForced(path, opts.force ?? false);
+    replaceIfForced(path, force);
     if (node.type === 'symlink') {
       createSymlink(path, node.linkTarget ?? Buffer.alloc(0));
       result.symlinks++;
@@ -137,6 +135,89 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   if (opts.verify) result.verified = await verifyFiles(files);
   opts.onProgress?.({ files: result.files, totalFiles: files.length, bytes: result.bytes, totalBytes });
   return result;
+}
+
+/**
+ * Reads the whole snapshot tree and decides what goes where. A snapshot is outside
+ * input: a name that could leave its directory, or one listed twice (a symlink and a
+ * directory of the same name would let a later write go through the link), fails the
+ * restore here, while the target is still untouched.
+ */
+async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<RestorePlan> {
+  const { repo } = opts;
+  const force = opts.force ?? false;
+  const matches = includeMatcher(opts.include);
+  const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
+  const plan: RestorePlan = { dirs: [], files: [], hardlinks: [], later: [] };
+  const hardlinkFirst = new Map<string, Buffer>();
+  const planned = new Set<string>();
+  const skipped = new Map<string, PlannedEntry>();
+
+  // A node an include glob selects below a directory the matcher passed over still needs
+  // that directory made by the restore: with --force, whatever stands there may be a link.
+  const planParents = (parent: Buffer) => {
+    const missing: PlannedEntry[] = [];
+    for (let p = parent; p.length > 0 && !planned.has(p.toString('latin1')); p = p.subarray(0, p.lastIndexOf(SLASH))) {
+      const dir = skipped.get(p.toString('latin1'));
+      if (dir) missing.push(dir);
+    }
+    for (const dir of missing.reverse()) planDir(dir);
+  };
+  const planDir = (dir: PlannedEntry) => {
+    planned.add(dir.path.subarray(targetBuf.length).toString('latin1'));
+    plan.dirs.push(dir);
+  };
+
+  const visit = async (treeId: string, parent: Buffer): Promise<void> => {
+    const seen = new Set<string>();
+    const where = parent.length > 0 ? showBytes(parent) : '/';
+    for (const node of await repo.loadTree(treeId)) {
+      checkAborted(opts.signal);
+      if (!isSafeName(node.name)) throw new UnsafeBackupError(`${backup} holds an unsafe name '${showBytes(node.name)}' under ${where}: nothing was restored`);
+      const key = node.name.toString('latin1');
+      if (seen.has(key)) throw new UnsafeBackupError(`${backup} lists the name '${showBytes(node.name)}' twice under ${where}: nothing was restored`);
+      seen.add(key);
+
+      const path = Buffer.concat([parent, SLASH, node.name]);
+      const entry = { path: Buffer.concat([targetBuf, path]), node };
+      const wanted = matches(path.toString(), node.type === 'dir');
+      if (wanted !== 'no') planParents(parent);
+      if (node.type === 'dir') {
+        if (wanted === 'no') skipped.set(path.toString('latin1'), entry);
+        else planDir(entry);
+        if (node.subtree) await visit(node.subtree, path);
+        continue;
+      }
+      if (wanted !== 'yes') continue;
+      if (node.type === 'file') {
+        const link = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
+        const first = link ? hardlinkFirst.get(link) : undefined;
+        if (first) {
+          plan.hardlinks.push({ ...entry, existing: first });
+          continue;
+        }
+        if (link) hardlinkFirst.set(link, entry.path);
+        const blobs = locateContent(repo, node, path);
+        plan.files.push({ ...entry, blobs, createOnWrite: blobs.length === 1 && !node.sparse, force });
+      } else {
+        plan.later.push(entry);
+      }
+    }
+  };
+  await visit(opts.tree, Buffer.alloc(0));
+  return plan;
+}
+
+const DOT = Buffer.from('.');
+const DOT_DOT = Buffer.from('..');
+
+function isSafeName(name: Buffer): boolean {
+  return name.length > 0 && !name.includes(0x2f) && !name.includes(0) && !name.equals(DOT) && !name.equals(DOT_DOT);
+}
+
+/** A name as one printable line: control bytes (NUL, newline) would break the message. */
+function showBytes(name: Buffer): string {
+  return name.toString('utf8').replace(/\p{Cc}/gu, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function locateContent(repo: Repository, node: TreeNode, path: Buffer): BlobLocation[] {
@@ -242,14 +323,11 @@ function replaceIfForced(path: Buffer, force: boolean): void {
   unlinkSync(path);
 }
 
-async function prepareTarget(target: string, force: boolean): Promise<string> {
-  const { resolve } = await import('node:path');
+/** Checks the target without creating it: a restore that fails its checks leaves no trace. */
+async function checkTarget(target: string, force: boolean): Promise<string> {
   const abs = resolve(target);
   const existing = await stat(abs).catch(() => undefined);
-  if (!existing) {
-    await mkdir(abs, { recursive: true, mode: 0o700 });
-    return abs;
-  }
+  if (!existing) return abs;
   if (!existing.isDirectory()) throw new UsageError(`restore target ${abs} is not a directory`);
   if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty; pass --force to restore into it`);
   return abs;
@@ -282,7 +360,8 @@ function couldLeadTo(dirParts: string[], patternParts: string[]): boolean {
     const pattern = patternParts[i];
     if (pattern === undefined) return false;
     if (pattern === '**') return true;
-    if (!picomatch.isMatch(dirParts[i] ?? '', pattern, { dot: true })) return false;
+    // picomatch throws on an empty pattern: the segment before the leading '/' of an absolute glob.
+    if (pattern === '' ? dirParts[i] !== '' : !picomatch.isMatch(dirParts[i] ?? '', pattern, { dot: true })) return false;
   }
   return true;
 }

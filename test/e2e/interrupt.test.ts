@@ -112,5 +112,8 @@ describe('interrupted backups', () => {
     expect(restore.code, restore.stderr).toBe(0);
     const [a, b] = await Promise.all([describeTree(Buffer.from(src)), describeTree(Buffer.from(join(target, src)))]);
     for (const [key, facts] of a) expect(b.get(key)?.sha256, key).toBe(facts.sha256);
+    // Ten kills left packs no index names, never damage.
+    const verify = await ws.run(['backup', 'verify', '--read-data']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
   });
 });
