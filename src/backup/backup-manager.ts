@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
-import { checkRepository } from '../repo/check.js';
+import { checkRepository, checkSnapshotStructure } from '../repo/check.js';
 import { type IndexRepair, rebuildIndex, repairSnapshots, type SnapshotRepair } from '../repo/repair.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -20,7 +20,7 @@ import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.j
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
 import { ChangeWatcher } from './change-watcher.js';
-import { type DestinationVerifyResult, type VerifyOptions, verifyRepository } from './verify-run.js';
+import { type DestinationVerifyResult, testRestore, type TestRestoreResult, type VerifyOptions, verifyRepository } from './verify-run.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource } from './source-estimate.js';
 
@@ -373,11 +373,35 @@ export class BackupManager {
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
         onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
         backups.push({ source, destination: m.destination.name, snapshotId, strategy: opts.continuous ? 'continuous' : strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
+        const verified = await this.#verifyNewBackup(m.repo, snapshotId, opts.signal);
+        if (verified?.damage) {
+          log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
+          m.error = new IntegrityError(verified.damage);
+        } else if (verified) log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} verified (${verified.checked})`);
       } catch (err) {
         m.error = err;
       }
     }
     return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
+  }
+
+  /**
+   * What the config's `verification` asks after each backup: a structure check of the
+   * new backup (enabled, the default) and a scratch restore (testRestore). Returns a
+   * one-line description of any damage.
+   */
+  async #verifyNewBackup(repo: Repository, snapshotId: string, signal: AbortSignal | undefined): Promise<{ checked: string; damage?: string } | undefined> {
+    const settings = this.#config.verification;
+    if (!settings.enabled) return undefined;
+    const snapshot = await repo.loadSnapshot(snapshotId);
+    const problems = await checkSnapshotStructure(repo, snapshot, signal);
+    if (problems.length > 0) return { checked: 'structure', damage: `verification after backup ${snapshotId.slice(0, 8)} found damage: ${problems.slice(0, 3).join('; ')}` };
+    if (!settings.testRestore) return { checked: 'structure' };
+    const restored = await testRestore(repo, snapshot, signal);
+    const checked = `structure; test restore of ${restored.files} files in ${restored.durationMs} ms`;
+    if (restored.error) return { checked, damage: `test restore of backup ${snapshotId.slice(0, 8)} failed: ${restored.error}` };
+    if (restored.mismatches.length > 0) return { checked, damage: `test restore of backup ${snapshotId.slice(0, 8)}: ${restored.mismatches.length} files differ (${restored.mismatches.slice(0, 3).join(', ')})` };
+    return { checked };
   }
 
   /**
@@ -593,6 +617,22 @@ export class BackupManager {
       await this.close();
     }
     return out;
+  }
+
+  /**
+   * The backup side of a DR test. 'backup-integrity-test': verify every destination with
+   * a sample of the data read and a test restore of the newest backup of each source;
+   * passed means nothing is damaged. The verify run is kept in the catalog; the audit
+   * trail records the test and its measured restore times.
+   */
+  async testDisasterRecovery(test: string, opts: { readDataPercent?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<DisasterRecoveryTestResult> {
+    if (test !== 'backup-integrity-test') throw new UsageError(`unknown backup DR test '${test}' (available: backup-integrity-test)`);
+    const verify = await this.verifyBackups({ readDataPercent: opts.readDataPercent ?? 10, testRestore: true, signal: opts.signal });
+    const restores = verify.destinations.flatMap((d) => d.testRestores.map((t) => ({ destination: d.destination, ...t })));
+    const passed = verify.status === 'clean' && restores.length > 0;
+    const result: DisasterRecoveryTestResult = { test, passed, verifyRunId: verify.runId, restores, ...(passed ? {} : { reason: verify.status !== 'clean' ? `verify: ${verify.status}` : 'no backup to restore' }) };
+    this.#catalog.audit.append({ action: 'dr.test', target: test, payload: { passed, verifyRunId: verify.runId, restoreMs: restores.map((r) => ({ destination: r.destination, source: r.source, ms: r.durationMs })) } });
+    return result;
   }
 
   /**
@@ -980,6 +1020,14 @@ export type WatchRunEvent =
   | { type: 'change'; source: string; path: string }
   | { type: 'backup'; source: string; status: BackupRunResult['status']; snapshotIds: string[]; changes: number; oldestChangeAgeMs?: number; failures: string[] }
   | { type: 'failed'; source: string; error: string };
+
+export interface DisasterRecoveryTestResult {
+  test: string;
+  passed: boolean;
+  reason?: string;
+  verifyRunId: string;
+  restores: (TestRestoreResult & { destination: string })[];
+}
 
 export interface RepairResult {
   destination: string;

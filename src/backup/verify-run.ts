@@ -22,6 +22,8 @@ export interface TestRestoreResult {
   source: string;
   files: number;
   bytes: number;
+  /** How long the restore took: a measured recovery time for this backup. */
+  durationMs: number;
   mismatches: string[];
   error?: string;
 }
@@ -80,13 +82,15 @@ function newestPerSource(snapshots: readonly Snapshot[]): Snapshot[] {
   return [...newest.values()];
 }
 
-async function testRestore(repo: Repository, snapshot: Snapshot, signal: AbortSignal | undefined): Promise<TestRestoreResult> {
+/** Restores into a scratch directory with every file re-hashed, then removes it. */
+export async function testRestore(repo: Repository, snapshot: Snapshot, signal: AbortSignal | undefined): Promise<TestRestoreResult> {
   const scratch = await mkdtemp(join(tmpdir(), 'bkdr-test-restore-'));
+  const started = Date.now();
   try {
-    const restored = await restoreTree({ repo, tree: snapshot.tree, target: join(scratch, 'target'), verify: true, signal });
-    return { snapshot: snapshot.id, source: snapshot.source, files: restored.files, bytes: restored.bytes, mismatches: restored.verified?.mismatches ?? [] };
+    const restored = await restoreTree({ repo, backupId: snapshot.id, tree: snapshot.tree, target: join(scratch, 'target'), verify: true, signal });
+    return { snapshot: snapshot.id, source: snapshot.source, files: restored.files, bytes: restored.bytes, durationMs: Date.now() - started, mismatches: restored.verified?.mismatches ?? [] };
   } catch (err) {
-    return { snapshot: snapshot.id, source: snapshot.source, files: 0, bytes: 0, mismatches: [], error: (err as Error).message };
+    return { snapshot: snapshot.id, source: snapshot.source, files: 0, bytes: 0, durationMs: Date.now() - started, mismatches: [], error: (err as Error).message };
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
