@@ -1,7 +1,7 @@
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import type { BkdrConfig, BkdrSource } from '../config/schema.js';
+import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseDuration } from '../core/duration.js';
@@ -15,7 +15,10 @@ import type { TreeNode } from '../repo/tree-node.js';
 import { type ArchiveExportResult, exportArchive } from './archive-export.js';
 import { type Destination, openDestinations } from './destinations.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
-import { archiveFiles } from './files-archiver.js';
+import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
+import { archiveStream } from './stream-archiver.js';
+import { createStreamSource } from '../sources/create-stream-source.js';
+import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
@@ -235,15 +238,17 @@ export class BackupManager {
       log('error', `${source} → ${destination.name}: ${message}`);
     };
     const sourceConfig = this.#config.sources?.[source];
+    let streamSource: StreamSource | undefined;
     try {
       if (!sourceConfig) throw new UsageError(`unknown source '${source}'`);
-      if (sourceConfig.type !== 'files') throw new UsageError(`source ${source}: type '${sourceConfig.type}' is not available yet (only 'files' is built so far)`);
+      if (sourceConfig.type !== 'files') streamSource = createStreamSource(source, sourceConfig, this.#configDir);
     } catch (err) {
       for (const d of destinations) fail(d, err);
       return out;
     }
-    const requested = resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
-    const paths = sourceConfig.paths.map((p) => resolve(this.#configDir, p));
+    // A dump or a base backup is whole every time; deduplication keeps what did not change.
+    const requested = streamSource ? 'full' : resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
+    const paths = sourceConfig.type === 'files' ? sourceConfig.paths.map((p) => resolve(this.#configDir, p)) : [];
 
     // Existing repositories first: a new one takes their chunker parameters.
     const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
@@ -271,7 +276,7 @@ export class BackupManager {
     }
 
     if (opts.dryRun) {
-      const estimate = await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal);
+      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
       for (const [d, repo] of opened) {
         const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
         out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
@@ -288,7 +293,28 @@ export class BackupManager {
     }
     for (const members of groups.values()) {
       try {
-        const result = await this.#archiveToGroup(runId, source, paths, sourceConfig, requested, new FanOutRepository(members), opts, onEvent, log);
+        const fanOut = new FanOutRepository(members);
+        const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
+          if (sourceConfig.type === 'files') {
+            if (opts.estimate) void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
+            return {
+              paths,
+              archived: await archiveFiles({
+                repo: fanOut,
+                paths,
+                exclude: sourceConfig.exclude ?? [],
+                oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                parentTree: onProgress.parentTree,
+                signal: opts.signal,
+                onProgress: onProgress.progress,
+                onWarning: onProgress.warning,
+              }),
+            };
+          }
+          const capture = await streamSource!.capture(opts.signal);
+          const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });
+          return { paths: [capture.describe], archived, meta: capture.meta?.() };
+        });
         out.backups.push(...result.backups);
         for (const f of result.failed) fail(f.destination, f.error);
       } catch (err) {
@@ -301,13 +327,16 @@ export class BackupManager {
   async #archiveToGroup(
     runId: string,
     source: string,
-    paths: string[],
-    sourceConfig: Extract<BkdrSource, { type: 'files' }>,
     requested: BackupType,
     fanOut: FanOutRepository,
     opts: CreateBackupOptions,
     onEvent: (e: BackupEvent) => void,
     log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
+    archive: (hooks: {
+      parentTree: string | undefined;
+      progress: (p: ArchiveProgress) => void;
+      warning: (path: string, message: string) => void;
+    }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined }>,
   ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
     const started = new Date();
     const names = fanOut.members.map((m) => m.destination.name).join(', ');
@@ -316,27 +345,21 @@ export class BackupManager {
     const strategy: BackupType = parent ? requested : 'full';
     for (const m of fanOut.members) onEvent({ type: 'start', source, destination: m.destination.name, strategy, parent: parent?.id });
     log('info', `${source} → ${names}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
-    if (opts.estimate) {
-      void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
-    }
 
     let warnings = 0;
-    let archived;
+    let archived: ArchiveResult;
+    let paths: string[];
+    let meta: Record<string, unknown> | undefined;
     try {
-      archived = await archiveFiles({
-        repo: fanOut,
-        paths,
-        exclude: sourceConfig.exclude ?? [],
-        oneFileSystem: sourceConfig.oneFileSystem ?? false,
+      ({ archived, paths, meta } = await archive({
         parentTree: parent?.tree,
-        signal: opts.signal,
-        onProgress: (p) => onEvent({ type: 'progress', source, destination: names, ...p }),
-        onWarning: (path, message) => {
+        progress: (p) => onEvent({ type: 'progress', source, destination: names, ...p }),
+        warning: (path, message) => {
           warnings++;
           log('warn', `${path}: ${message}`);
           onEvent({ type: 'warning', source, path, message });
         },
-      });
+      }));
     } catch (err) {
       // Index what was uploaded so the next run reuses it; no snapshot is written.
       await Promise.all(fanOut.alive.map((m) => m.repo.flush().catch(() => undefined)));
@@ -368,6 +391,7 @@ export class BackupManager {
           endTime: ended.toISOString(),
           summary,
           programVersion: PROGRAM_VERSION,
+          ...(meta ? { meta } : {}),
         });
         this.#cacheBackup(m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);

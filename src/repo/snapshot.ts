@@ -28,6 +28,8 @@ export interface SnapshotInput {
   endTime: string;
   summary: SnapshotSummary;
   programVersion: string;
+  /** Source-specific facts (a database backup's WAL positions or binlog coordinates). */
+  meta?: Record<string, unknown>;
 }
 
 export interface Snapshot extends SnapshotInput {

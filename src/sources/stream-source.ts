@@ -1,0 +1,56 @@
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { OperationError } from '../core/errors.js';
+
+/**
+ * A source whose backup is one byte stream (a database dump, a base backup, a
+ * command's output). The stream is chunked, deduplicated and stored as one file of
+ * the snapshot, so restore, verify, copy and prune treat it like any other file.
+ */
+export interface StreamCapture {
+  /** The file's name inside the snapshot ('app.pgdump', 'base.tar'). */
+  name: string;
+  /** What the snapshot's `paths` shows for it ('postgres://db.internal/app'), with no secret in it. */
+  describe: string;
+  stream: Readable;
+  /** Settles when the producer has ended: rejects with its one-line error when it failed. */
+  finished: Promise<void>;
+  /** Facts recorded in the snapshot once the stream has ended (WAL positions, binlog coordinates). */
+  meta?: () => Record<string, unknown>;
+}
+
+export interface StreamSource {
+  capture(signal?: AbortSignal): Promise<StreamCapture>;
+}
+
+/**
+ * Runs a command and hands its stdout over as the stream. Its exit status decides
+ * whether the capture succeeded: a dump that stops half-way must not become a backup.
+ */
+export function captureCommand(
+  what: string,
+  command: string,
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal | undefined },
+): { stream: Readable; finished: Promise<void> } {
+  const child = spawn(command, args, { env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    // Only the tail matters for the message; keep memory bounded whatever the tool prints.
+    stderr = (stderr + d.toString()).slice(-4000);
+  });
+  const onAbort = () => child.kill('SIGTERM');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const finished = new Promise<void>((resolve, reject) => {
+    child.on('error', (err) => reject(new OperationError(`${what}: cannot run ${command}: ${err.message}`, { cause: err })));
+    child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (code === 0) return resolve();
+      const last = stderr.trim().split('\n').filter(Boolean).at(-1) ?? '';
+      reject(new OperationError(`${what}: ${command} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${last ? `: ${last}` : ''}`));
+    });
+  });
+  // The archiver may stop reading early (an error elsewhere): the failure then comes from there.
+  finished.catch(() => undefined);
+  return { stream: child.stdout, finished };
+}
