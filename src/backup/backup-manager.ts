@@ -17,6 +17,7 @@ import { type Destination, openDestinations } from './destinations.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
 import { archiveStream } from './stream-archiver.js';
+import { streamBackupFile } from './snapshot-stream.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
@@ -102,6 +103,10 @@ export interface RestoreRequest {
   verification?: boolean | undefined;
   force?: boolean | undefined;
   archive?: string | undefined;
+  /** Database and command sources: restore into this database (created when missing). */
+  targetDatabase?: string | undefined;
+  /** Command sources: pipe the backup into the configured restoreCommand. */
+  pipe?: boolean | undefined;
   signal?: AbortSignal | undefined;
 }
 
@@ -112,6 +117,8 @@ export interface RestoreOutcome {
   picked?: string;
   restore?: RestoreResult;
   archive?: ArchiveExportResult;
+  /** Restores into a database or command: what was done. */
+  into?: string;
 }
 
 export interface BackupSummary {
@@ -795,13 +802,20 @@ export class BackupManager {
   }
 
   async restoreFromBackup(req: RestoreRequest, onEvent: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
-    if (!req.archive && !req.targetLocation) throw new UsageError('restore needs --target <dir> or --archive <file>');
+    const intoSource = req.targetDatabase !== undefined || req.pipe === true;
+    if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('restore needs --target <dir>, --archive <file>, --target-db <name> or --pipe');
     const { repo, snapshot, destination, picked } = await this.#resolveBackup(req, 'shared');
     const runId = this.#catalog.runs.start({ kind: 'restore', source: snapshot.source, destinations: [destination.name] });
-    this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target: req.targetLocation ?? req.archive });
+    const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
+    this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target });
     const outcome: RestoreOutcome = { runId, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
     const restoreFrom = async (from: Repository, force: boolean | undefined) => {
-      if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
+      if (intoSource) {
+        const source = this.#streamSourceOf(snapshot.source);
+        if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command: restore it to a file with --target <dir>`);
+        const { stream } = await streamBackupFile(from, snapshot);
+        outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe }, req.signal);
+      } else if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
       else {
         outcome.restore = await restoreTree({
           repo: from,
@@ -840,6 +854,14 @@ export class BackupManager {
     this.#catalog.runs.finish(runId, { status: mismatches.length > 0 ? 'failed' : 'succeeded', summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches } });
     this.#catalog.audit.append({ action: 'restore', target: req.targetLocation ?? req.archive ?? '', payload: { runId, backup: snapshot.id, destination: destination.name } });
     return outcome;
+  }
+
+  /** The configured stream source (database, command) of a backup's source name. */
+  #streamSourceOf(source: string): StreamSource {
+    const config = this.#config.sources?.[source];
+    if (!config) throw new UsageError(`source ${source} is not in the config: restore its backup to a file with --target <dir>`);
+    if (config.type === 'files') throw new UsageError(`source ${source} is a files source: restore it with --target <dir>`);
+    return createStreamSource(source, config, this.#configDir);
   }
 
   /** The same backup (source, time and tree) on another reachable destination, by priority. */

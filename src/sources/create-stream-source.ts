@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import type { BkdrSource } from '../config/schema.js';
-import { UsageError } from '../core/errors.js';
 import { commandSource } from './command-source.js';
+import { mysqlSource } from './mysql-source.js';
+import { postgresSource } from './postgres-source.js';
 import { sqliteSource } from './sqlite-source.js';
 import type { StreamSource } from './stream-source.js';
 
@@ -11,8 +12,10 @@ export function createStreamSource(name: string, config: Exclude<BkdrSource, { t
     case 'sqlite':
       return sqliteSource(resolve(configDir, config.path));
     case 'command':
-      return commandSource(name, config.command, config.filename);
-    default:
-      throw new UsageError(`source ${name}: type '${config.type}' is not available yet`);
+      return commandSource(name, config.command, config.filename, config.restoreCommand);
+    case 'mysql':
+      return mysqlSource(name, config, configDir);
+    case 'postgres':
+      return postgresSource(name, config, configDir);
   }
 }

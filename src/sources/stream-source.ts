@@ -19,8 +19,50 @@ export interface StreamCapture {
   meta?: () => Record<string, unknown>;
 }
 
+/** Where `restore --target-db` / `--pipe` sends a stream source's backup. */
+export interface StreamRestoreTarget {
+  /** A database to restore into (created when missing). */
+  database?: string | undefined;
+  /** Pipe into the source's configured restore command. */
+  pipe?: boolean | undefined;
+}
+
 export interface StreamSource {
   capture(signal?: AbortSignal): Promise<StreamCapture>;
+  /** Feeds a backup's content to the database or command; resolves with a line saying what was done. */
+  restore?(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string>;
+}
+
+/**
+ * Runs a command with `content` on its stdin; rejects with its one-line error. Used by
+ * restores into databases and restore commands.
+ */
+export async function feedCommand(what: string, command: string, args: string[], content: Readable, opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal | undefined } = {}): Promise<void> {
+  const child = spawn(command, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const onAbort = () => child.kill('SIGTERM');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // A backup that cannot be read (a damaged blob) stops the command; that error is the one to report.
+  let contentError: Error | undefined;
+  content.on('error', (err) => {
+    contentError = err;
+    child.kill('SIGTERM');
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', (err) => reject(new OperationError(`${what}: cannot run ${command}: ${err.message}`, { cause: err })));
+    child.on('close', (code, signal) => {
+      opts.signal?.removeEventListener('abort', onAbort);
+      if (contentError) return reject(contentError);
+      if (code === 0) return resolve();
+      const last = stderr.trim().split('\n').filter(Boolean).at(-1) ?? '';
+      reject(new OperationError(`${what}: ${command} ${signal ? `was killed by ${signal}` : `exited with ${code}`}${last ? `: ${last}` : ''}`));
+    });
+  });
+  // A consumer that exits early closes its stdin: that is its error to report, not EPIPE.
+  child.stdin.on('error', () => undefined);
+  content.pipe(child.stdin);
+  await exited;
 }
 
 /**

@@ -19,6 +19,8 @@ interface RestoreFlags {
   archive?: string;
   force?: boolean;
   lockWait?: string;
+  targetDb?: string;
+  pipe?: boolean;
 }
 
 export function registerRestore(program: Command, ctx: CliContext): void {
@@ -34,6 +36,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       .option('--verify', 're-hash everything written')
       .option('--archive <file>', 'write a .tar.gz or .zip instead of files')
       .option('--force', 'restore into a non-empty target, overwriting files')
+      .option('--target-db <name>', 'database sources: restore into this database (created when missing)')
+      .option('--pipe', 'command sources: pipe the backup into the configured restoreCommand')
       .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
       .action(async (backupId: string | undefined, flags: RestoreFlags) => {
         const manager = await backupManager(ctx, { lockWait: flags.lockWait });
@@ -52,6 +56,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
               verification: flags.verify,
               force: flags.force,
               archive: flags.archive,
+              targetDatabase: flags.targetDb,
+              pipe: flags.pipe,
               signal: interrupt.signal,
             },
             (e) => progress.onEvent(e),
@@ -70,6 +76,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
 }
 
 function renderRestore(o: RestoreOutcome): string {
+  if (o.into) return `restored backup ${o.backup.id.slice(0, 8)} of ${o.backup.source}: ${o.into}`;
   if (o.archive) return `wrote ${o.archive.file} (${o.archive.entries} entries, ${formatBytes(o.archive.bytes)}) from backup ${o.backup.id.slice(0, 8)}`;
   const r = o.restore;
   if (!r) return '';
