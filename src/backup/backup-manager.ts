@@ -18,6 +18,7 @@ import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
 import { archiveStream } from './stream-archiver.js';
 import { streamBackupFile } from './snapshot-stream.js';
+import { restorePointInTime } from './postgres-pitr.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
@@ -156,6 +157,7 @@ type LockMode = 'shared' | 'exclusive' | 'none';
 export class BackupManager {
   readonly #config: BkdrConfig;
   readonly #configDir: string;
+  readonly #configPath: string;
   readonly #catalog: Catalog;
   readonly #passwordSource: () => Promise<string>;
   readonly #logger: Logger;
@@ -166,6 +168,7 @@ export class BackupManager {
   constructor(opts: BackupManagerOptions) {
     this.#config = opts.config;
     this.#configDir = dirname(resolve(opts.configPath));
+    this.#configPath = resolve(opts.configPath);
     this.#catalog = opts.catalog;
     this.#passwordSource = opts.password;
     this.#logger = opts.logger ?? silentLogger;
@@ -802,6 +805,8 @@ export class BackupManager {
   }
 
   async restoreFromBackup(req: RestoreRequest, onEvent: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
+    const physical = req.source ? this.#config.sources?.[req.source] : undefined;
+    if (physical?.type === 'postgres' && physical.mode === 'physical' && req.targetLocation && !req.archive && !req.backupId) return this.#restorePostgresDataDirectory(req, req.source!);
     const intoSource = req.targetDatabase !== undefined || req.pipe === true;
     if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('restore needs --target <dir>, --archive <file>, --target-db <name> or --pipe');
     const { repo, snapshot, destination, picked } = await this.#resolveBackup(req, 'shared');
@@ -854,6 +859,50 @@ export class BackupManager {
     this.#catalog.runs.finish(runId, { status: mismatches.length > 0 ? 'failed' : 'succeeded', summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches } });
     this.#catalog.audit.append({ action: 'restore', target: req.targetLocation ?? req.archive ?? '', payload: { runId, backup: snapshot.id, destination: destination.name } });
     return outcome;
+  }
+
+  /**
+   * A physical postgres source: the newest base backup before `at` into a data
+   * directory, with recovery settings that replay archived WAL up to `at`.
+   */
+  async #restorePostgresDataDirectory(req: RestoreRequest, source: string): Promise<RestoreOutcome> {
+    const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
+    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
+    const runId = this.#catalog.runs.start({ kind: 'restore', source, destinations: destinations.map((d) => d.name) });
+    try {
+      let lastError: unknown;
+      for (const destination of destinations) {
+        try {
+          const repo = await this.#openRepository(destination, { lock: { mode: 'shared', operation: 'restore' } });
+          if (!repo) continue;
+          const restored = await restorePointInTime({
+            repo,
+            source,
+            configPath: this.#configPath,
+            at,
+            target: resolve(req.targetLocation!),
+            force: req.force,
+            passwordFileForRecovery: process.env['BKDR_PASSWORD_FILE'] ? resolve(process.env['BKDR_PASSWORD_FILE']) : undefined,
+            signal: req.signal,
+          });
+          const b = restored.baseBackup;
+          const into = `base backup ${b.id.slice(0, 8)} (ended ${b.endTime}) restored into ${restored.target}; ${restored.recoveryTarget ? `recovery to ${restored.recoveryTarget}` : 'recovery to the end of the archived WAL'} is configured: start PostgreSQL on it (recoverable window ${restored.window.earliest} to ${restored.window.latest})`;
+          this.#catalog.runs.finish(runId, { status: 'succeeded', summary: { backup: b.id, target: restored.target, recoveryTarget: restored.recoveryTarget, window: restored.window } });
+          this.#catalog.audit.append({ action: 'restore', target: restored.target, payload: { runId, backup: b.id, destination: destination.name, recoveryTarget: restored.recoveryTarget } });
+          return { runId, backup: snapshotSummary(b, destination.name), picked: `picked base backup ${b.id.slice(0, 8)} from ${destination.name}`, into };
+        } catch (err) {
+          // Outside the window, a non-empty target: the same on every destination.
+          if (err instanceof UsageError && !/no base backup/.test(err.message)) throw err;
+          lastError = err;
+        }
+      }
+      throw lastError instanceof BkdrError ? lastError : new UsageError(`no base backup of ${source} on ${destinations.map((d) => d.name).join(', ')}`);
+    } catch (err) {
+      this.#catalog.runs.finish(runId, { status: 'failed', error: (err as Error).message });
+      throw err;
+    } finally {
+      await this.close();
+    }
   }
 
   /** The configured stream source (database, command) of a backup's source name. */

@@ -13,6 +13,7 @@ import { registerKey } from './commands/key.js';
 import { registerRestore } from './commands/restore.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerServe } from './commands/serve.js';
+import { registerWal } from './commands/wal.js';
 import { withExample } from './not-available.js';
 
 export const VERSION = '0.1.0';
@@ -44,6 +45,7 @@ export function buildProgram(): { program: Command; ctx: CliContext } {
   registerBackup(program, ctx);
   registerRestore(program, ctx);
   registerSchedule(program, ctx);
+  registerWal(program, ctx);
   registerDr(program, ctx);
   registerCompliance(program, ctx);
   registerBc(program, ctx);

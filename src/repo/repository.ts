@@ -35,6 +35,15 @@ export interface OpenOptions {
   lock?: LockRequest | undefined;
   /** Open even when an index file is damaged (verify and repair): it is skipped and listed in `damagedIndexFiles`. */
   tolerateDamagedIndex?: boolean | undefined;
+  /** Do not read the index: for WAL archiving, which never touches blobs and runs once per segment. */
+  skipIndex?: boolean | undefined;
+}
+
+export interface WalSegmentInfo {
+  name: string;
+  size: number;
+  sha256: string;
+  pushedAt: string;
 }
 
 export interface PackCheck {
@@ -97,6 +106,7 @@ const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 const MAX_PENDING_PACKS = 4;
 
 const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
+const walKey = (source: string, name: string) => `wal/${source}/${name}`;
 const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /**
@@ -208,7 +218,7 @@ export class Repository {
     // The lock comes before the index: what the index names must not be pruned under us.
     if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
     try {
-      await repo.#loadIndex();
+      if (!opts.skipIndex) await repo.#loadIndex();
     } catch (err) {
       await repo.#lock?.release();
       throw err;
@@ -498,6 +508,64 @@ export class Repository {
   /** Every pack stored, indexed or not: `id` is the pack id. */
   async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
     for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
+  }
+
+  // ---- WAL archive (PostgreSQL point-in-time recovery) ----
+
+  /**
+   * Stores one WAL file (segment, .history, .backup) of a source. Idempotent: pushing
+   * the same content again succeeds; different content under the same name is refused,
+   * as PostgreSQL's archive_command contract requires.
+   */
+  async putWal(source: string, name: string, data: Buffer): Promise<'stored' | 'already archived'> {
+    if (!/^[0-9A-Za-z._-]+$/.test(name)) throw new UsageError(`'${name}' is not a WAL file name`);
+    const key = walKey(source, name);
+    const sha256 = sha256Hex(data);
+    if (await this.adapter.stat(key)) {
+      const existing = await this.#readWalHeader(key);
+      if (existing.sha256 === sha256) return 'already archived';
+      throw new IntegrityError(`WAL file ${name} of ${source} is already archived on ${this.adapter.name} with different content`);
+    }
+    const { tag, payload } = await compressBlob(data, this.#compression);
+    const header: WalSegmentInfo & { compression: number } = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
+    await this.adapter.put(key, this.#encode(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload])));
+    return 'stored';
+  }
+
+  /** A WAL file's content, checked against the hash recorded when it was pushed; undefined when not archived. */
+  async getWal(source: string, name: string): Promise<Buffer | undefined> {
+    const key = walKey(source, name);
+    let stored: Buffer;
+    try {
+      stored = await readAll(await this.adapter.get(key));
+    } catch (err) {
+      if ((err as Error).name === 'ObjectNotFoundError') return undefined;
+      throw err;
+    }
+    const { header, payload } = this.#splitWal(stored, name);
+    const data = await decompressBlob(header.compression, payload);
+    if (data.length !== header.size || sha256Hex(data) !== header.sha256) throw new IntegrityError(`WAL file ${name} of ${source} on ${this.adapter.name} is damaged`);
+    return data;
+  }
+
+  async listWal(source: string): Promise<WalSegmentInfo[]> {
+    const out: WalSegmentInfo[] = [];
+    for await (const obj of this.adapter.list(`wal/${source}/`)) {
+      const h = await this.#readWalHeader(obj.key);
+      out.push({ name: h.name, size: h.size, sha256: h.sha256, pushedAt: h.pushedAt });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  async #readWalHeader(key: string): Promise<WalSegmentInfo & { compression: number }> {
+    return this.#splitWal(await readAll(await this.adapter.get(key)), key).header;
+  }
+
+  #splitWal(stored: Buffer, what: string): { header: WalSegmentInfo & { compression: number }; payload: Buffer } {
+    const plain = this.#decode(stored, `WAL file ${what}`);
+    const newline = plain.indexOf(0x0a);
+    if (newline < 0) throw new IntegrityError(`WAL file ${what} on ${this.adapter.name} is damaged`);
+    return { header: JSON.parse(plain.subarray(0, newline).toString('utf8')) as WalSegmentInfo & { compression: number }, payload: plain.subarray(newline + 1) };
   }
 
   // ---- keys ----

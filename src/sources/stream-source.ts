@@ -74,7 +74,7 @@ export function captureCommand(
   command: string,
   args: string[],
   opts: { env?: NodeJS.ProcessEnv; cwd?: string; signal?: AbortSignal | undefined },
-): { stream: Readable; finished: Promise<void> } {
+): { stream: Readable; finished: Promise<void>; stderr: () => string } {
   const child = spawn(command, args, { env: { ...process.env, ...opts.env }, ...(opts.cwd ? { cwd: opts.cwd } : {}), stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => {
@@ -94,5 +94,5 @@ export function captureCommand(
   });
   // The archiver may stop reading early (an error elsewhere): the failure then comes from there.
   finished.catch(() => undefined);
-  return { stream: child.stdout, finished };
+  return { stream: child.stdout, finished, stderr: () => stderr };
 }

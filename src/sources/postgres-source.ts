@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import type { BkdrSource } from '../config/schema.js';
+import { OperationError, UsageError } from '../core/errors.js';
+import { captureCommand, feedCommand, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
+
+export type PostgresConfig = Extract<BkdrSource, { type: 'postgres' }>;
+
+/**
+ * PostgreSQL. Logical mode streams `pg_dump -Fc` into the repository (no temporary
+ * file) and restores with pg_restore into a named database. Physical mode streams
+ * `pg_basebackup` as a tar; the WAL that makes it consistent and carries it forward
+ * comes from `bkdr wal push` in archive_command (see wal-archive.ts), and point-in-time
+ * restore is src/backup/postgres-pitr.ts. Passwords go to the tools through PGPASSWORD,
+ * never on a command line, in a log or in the snapshot.
+ */
+export function postgresSource(name: string, config: PostgresConfig, configDir: string): StreamSource {
+  const conn = connection(name, config, configDir);
+  return {
+    async capture(signal?: AbortSignal): Promise<StreamCapture> {
+      if (config.mode === 'physical') {
+        const run = captureCommand(`source ${name}`, postgresTool('pg_basebackup'), ['-D', '-', '-F', 'tar', '-X', 'none', '--checkpoint=fast', '--no-password', '-v', '-l', `bkdr ${name}`, ...conn.args({ replication: true })], {
+          env: conn.env,
+          signal,
+        });
+        return { name: 'base.tar', describe: conn.describe, stream: run.stream, finished: run.finished, meta: () => baseBackupPositions(run.stderr()) };
+      }
+      const run = captureCommand(`source ${name}`, postgresTool('pg_dump'), ['-Fc', '--no-password', ...conn.args({})], { env: conn.env, signal });
+      return { name: `${conn.database ?? name}.pgdump`, describe: conn.describe, stream: run.stream, finished: run.finished };
+    },
+
+    async restore(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string> {
+      if (config.mode === 'physical') throw new UsageError(`source ${name} is a physical backup: restore it with --target <data directory> (and --at <time> for a point in time)`);
+      if (!target.database) throw new UsageError(`restoring source ${name} into PostgreSQL needs --target-db <database> (or --target <dir> for the dump file)`);
+      await ensureDatabase(name, conn, target.database);
+      await feedCommand(`restore of ${name}`, postgresTool('pg_restore'), ['--no-owner', '--no-password', '--exit-on-error', ...conn.args({ database: target.database })], content, { env: conn.env, signal });
+      return `pg_restore into database ${target.database}`;
+    },
+  };
+}
+
+interface Connection {
+  env: NodeJS.ProcessEnv;
+  database: string | undefined;
+  describe: string;
+  args(opts: { replication?: boolean; database?: string }): string[];
+}
+
+function connection(name: string, config: PostgresConfig, configDir: string): Connection {
+  let host = config.host;
+  let port = config.port;
+  let user = config.user;
+  let database = config.database;
+  let password = config.password;
+  if (config.url) {
+    let url: URL;
+    try {
+      url = new URL(config.url);
+    } catch {
+      throw new UsageError(`sources.${name}.url: not a postgres:// URL`);
+    }
+    host ??= decodeURIComponent(url.hostname) || undefined;
+    port ??= url.port ? Number(url.port) : undefined;
+    user ??= url.username ? decodeURIComponent(url.username) : undefined;
+    password ??= url.password ? decodeURIComponent(url.password) : undefined;
+    database ??= url.pathname.replace(/^\//, '') ? decodeURIComponent(url.pathname.replace(/^\//, '')) : undefined;
+    // A socket directory can come as ?host=/run/postgresql.
+    host = url.searchParams.get('host') ?? host;
+  }
+  if (config.passwordFile) {
+    const file = resolve(configDir, config.passwordFile);
+    try {
+      password = readFileSync(file, 'utf8').split(/\r?\n/)[0];
+    } catch (err) {
+      throw new UsageError(`sources.${name}.passwordFile: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+    }
+  }
+  const env: NodeJS.ProcessEnv = { ...(password ? { PGPASSWORD: password } : {}) };
+  const base = [...(host ? ['-h', host] : []), ...(port ? ['-p', String(port)] : []), ...(user ? ['-U', user] : [])];
+  return {
+    env,
+    database,
+    describe: `postgres://${user ? `${user}@` : ''}${host?.startsWith('/') ? `[${host}]` : (host ?? 'localhost')}${port ? `:${port}` : ''}/${database ?? ''}`,
+    args: ({ replication, database: override }) => {
+      if (replication) return base;
+      const db = override ?? database;
+      return [...base, ...(db ? ['-d', db] : [])];
+    },
+  };
+}
+
+async function ensureDatabase(name: string, conn: Connection, database: string): Promise<void> {
+  const psql = postgresTool('psql');
+  const args = [...conn.args({ database: 'postgres' }), '--no-password', '-v', 'ON_ERROR_STOP=1', '-tA'];
+  const run = promisify(execFile);
+  try {
+    const { stdout } = await run(psql, [...args, '-c', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`], { env: { ...process.env, ...conn.env } });
+    if (stdout.trim() === '1') return;
+    await run(psql, [...args, '-c', `CREATE DATABASE "${database.replace(/"/g, '""')}"`], { env: { ...process.env, ...conn.env } });
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').at(-1);
+    throw new OperationError(`restore of ${name}: cannot create database ${database}: ${stderr}`, { cause: err });
+  }
+}
+
+/** "write-ahead log start point: 0/2000028 on timeline 1" and the end point, from pg_basebackup -v. */
+function baseBackupPositions(stderr: string): Record<string, unknown> {
+  const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/i.exec(stderr);
+  const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(stderr);
+  return { mode: 'physical', ...(start ? { startLsn: start[1], timeline: Number(start[2]) } : {}), ...(end ? { endLsn: end[1] } : {}) };
+}
+
+/**
+ * A PostgreSQL client tool: from PATH (Debian's wrappers pick the cluster's version),
+ * else the newest /usr/lib/postgresql/<version>/bin.
+ */
+export function postgresTool(tool: string): string {
+  for (const dir of (process.env['PATH'] ?? '').split(':')) if (dir && existsSync(join(dir, tool))) return join(dir, tool);
+  const root = '/usr/lib/postgresql';
+  if (existsSync(root)) {
+    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    for (const v of versions) if (existsSync(join(root, v, 'bin', tool))) return join(root, v, 'bin', tool);
+  }
+  return tool;
+}

@@ -1,0 +1,94 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
+import { type PostgresServer, postgresAvailable, shareWithCluster, startPostgres } from '../helpers/postgres-server.js';
+
+if (!postgresAvailable && process.env['CI']) throw new Error('CI must install postgresql for the PostgreSQL source tests');
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-time restore', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let pg: PostgresServer;
+  let ws: Awaited<ReturnType<typeof makeWorkspace>>;
+  let restored: PostgresServer | undefined;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('bkdr-pitr-');
+    const passwordFile = join(tmp.path, 'password');
+    await writeFile(passwordFile, 'test-password\n');
+    // The config names the cluster before it starts: its archive_command reads it from the first WAL switch on.
+    const port = await freePort();
+    const socketDir = join(tmp.path, 'sock');
+    ws = await makeWorkspace(tmp.path, [], {
+      sources: { database: { type: 'postgres', host: socketDir, port, user: 'postgres', mode: 'physical' } },
+      encryption: { passwordFile },
+    });
+    // The cluster's archive_command runs bkdr as the postgres user: it reads this config and writes this repository.
+    await shareWithCluster(tmp.path);
+    pg = await startPostgres({
+      port,
+      socketDir,
+      settings: { archive_mode: 'on', archive_command: `"${process.execPath}" "${bkdrBin}" -c "${ws.config}" -q wal push --source database "%p"` },
+      env: { BKDR_PASSWORD_FILE: passwordFile },
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await restored?.stop();
+    await pg?.stop();
+    await tmp?.cleanup();
+  });
+
+  /** Switches to a new segment and waits until the old one is archived; fails with the server log. */
+  const waitArchived = async () => {
+    const wal = pg.sql('SELECT pg_walfile_name(pg_current_wal_lsn())');
+    pg.sql('SELECT pg_switch_wal()');
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      const last = pg.sql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver');
+      if (last >= wal) return;
+      await sleep(100);
+    }
+    throw new Error(`WAL ${wal} was not archived: ${pg.log()}`);
+  };
+
+  it('restores rows A and B but not C to the time between them, after the table was dropped', async () => {
+    pg.sql('CREATE TABLE t (id int primary key, batch text)');
+    pg.sql("INSERT INTO t SELECT g, 'A' FROM generate_series(1, 1000) g");
+    // The first archived segment creates the repository as the cluster user, who must keep writing WAL into it.
+    await waitArchived();
+    const backup = await ws.run(['backup', 'run', '--source', 'database']);
+    expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+
+    pg.sql("INSERT INTO t SELECT g, 'B' FROM generate_series(1001, 2000) g");
+    await sleep(1100);
+    const T = new Date().toISOString();
+    await sleep(1100);
+    pg.sql("INSERT INTO t SELECT g, 'C' FROM generate_series(2001, 3000) g");
+    pg.sql('DROP TABLE t');
+    await waitArchived();
+
+    const verify = await ws.run(['wal', 'verify']);
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    expect(verify.stdout).toMatch(/database: \d+ WAL files archived on local/);
+
+    const target = join(tmp.path, 'restored-data');
+    const r = await ws.run(['restore', '--source', 'database', '--at', T, '--target', target]);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/recovery to .* is configured: start PostgreSQL on it/);
+
+    restored = await startPostgres({ dataDir: target, initialize: false, settings: { archive_mode: 'off' }, env: { BKDR_PASSWORD_FILE: join(tmp.path, 'password') } });
+    const deadline = Date.now() + 60_000;
+    while (restored.sql('SELECT pg_is_in_recovery()') === 't' && Date.now() < deadline) await sleep(200);
+    expect(restored.sql('SELECT pg_is_in_recovery()')).toBe('f');
+    expect(restored.sql('SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch')).toBe('A|1000\nB|1000');
+  });
+
+  it('refuses a time before the first base backup with exit 2, stating the recoverable window', async () => {
+    const r = await ws.run(['restore', '--source', 'database', '--at', '2001-01-01T00:00:00Z', '--target', join(tmp.path, 'too-early')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/2001-01-01T00:00:00\.000Z is outside the recoverable window of database: \d{4}-\d\d-\d\dT[\d:.]+Z to \d{4}-\d\d-\d\dT[\d:.]+Z/);
+  });
+});
