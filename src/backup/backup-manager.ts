@@ -1006,6 +1006,9 @@ export class BackupManager {
                 operation: opts.lock.operation,
                 waitMs: this.#lockWaitMs,
                 onStale: (l: LockInfo, reason: string) => this.#logger.warn(`destination ${destination.name}: ignoring the stale lock of ${describeLock(l)}: ${reason}`),
+                ...(opts.lock.operation === 'verify' || opts.lock.operation === 'restore'
+                  ? { unlockedIfUnwritable: (reason: string) => this.#logger.warn(`destination ${destination.name}: ${reason}`) }
+                  : {}),
               }
             : undefined;
         const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: opts.tolerateDamagedIndex };

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync } from 'node:fs';
-import { InterruptedError } from '../core/errors.js';
+import { BkdrError, InterruptedError } from '../core/errors.js';
 import { chunkStream } from '../repo/fastcdc.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
@@ -227,7 +227,8 @@ class FilesArchiver {
         for await (const chunk of chunkStream(dataOf(path, size), repo.chunker())) await saveChunk(chunk);
       }
     } catch (err) {
-      if (err instanceof InterruptedError) throw err;
+      // Only reading the source is the file's problem; a destination that fails (full, gone) fails the run.
+      if (err instanceof BkdrError) throw err;
       this.#warn(path.toString(), err);
       content.length = 0;
       node.size = 0;

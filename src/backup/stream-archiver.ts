@@ -6,6 +6,24 @@ import type { TreeNode } from '../repo/tree-node.js';
 import type { StreamCapture } from '../sources/stream-source.js';
 import type { ArchiveProgress, ArchiveResult, ArchiveTarget } from './files-archiver.js';
 
+/** Pipes deliver 64 KiB at a time; the chunker copies its carry-over once per input, so it gets bigger ones. */
+const COALESCE_BYTES = 4 * 1024 * 1024;
+
+async function* coalesce(source: AsyncIterable<Buffer>, size: number): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  for await (const part of source) {
+    parts.push(part);
+    length += part.length;
+    if (length >= size) {
+      yield Buffer.concat(parts, length);
+      parts = [];
+      length = 0;
+    }
+  }
+  if (length > 0) yield Buffer.concat(parts, length);
+}
+
 /**
  * Stores a stream source's capture as a snapshot holding one file: read once, cut
  * into content-defined chunks (so the unchanged parts of a dump deduplicate against
@@ -24,7 +42,7 @@ export async function archiveStream(opts: {
   let newDataBlobs = 0;
   let addedBytes = 0;
   let lastProgress = 0;
-  for await (const chunk of chunkStream(capture.stream as AsyncIterable<Buffer>, repo.chunker())) {
+  for await (const chunk of chunkStream(coalesce(capture.stream as AsyncIterable<Buffer>, COALESCE_BYTES), repo.chunker())) {
     if (opts.signal?.aborted) throw new InterruptedError('backup interrupted');
     const id = createHash('sha256').update(chunk).digest('hex');
     content.push(id);

@@ -23,6 +23,11 @@ export interface LockRequest {
   refreshEveryMs?: number | undefined;
   /** Told about stale locks that are ignored (and removed when their process is gone). */
   onStale?: ((lock: LockInfo, reason: string) => void) | undefined;
+  /**
+   * Read-only work (verify, restore) on a destination that cannot take a write (full,
+   * read-only): go on without a lock after checking for an exclusive one, and say why.
+   */
+  unlockedIfUnwritable?: ((reason: string) => void) | undefined;
 }
 
 export interface LockInfo {
@@ -51,10 +56,11 @@ export class RepositoryLock {
   readonly #timer: NodeJS.Timeout;
   #released = false;
 
-  private constructor(adapter: StorageAdapter, key: string, file: LockFile, refreshEveryMs: number) {
+  private constructor(adapter: StorageAdapter, key: string, file: LockFile, refreshEveryMs: number, notWritten = false) {
     this.#adapter = adapter;
     this.#key = key;
     this.#file = file;
+    this.#released = notWritten;
     // A long backup keeps its lock fresh so nobody takes it for stale; unref: the lock never keeps a process alive.
     this.#timer = setInterval(() => void this.#refresh(), refreshEveryMs);
     this.#timer.unref();
@@ -79,7 +85,14 @@ export class RepositoryLock {
       // Look before writing, so a run that will be refused leaves no trace.
       let holder = await findConflict(adapter, req, [...ownLocks, key.slice(PREFIX.length)], staleAfterMs, reported);
       if (!holder) {
-        await adapter.put(key, Buffer.from(JSON.stringify({ ...file, refreshedAt: new Date().toISOString() })));
+        try {
+          await adapter.put(key, Buffer.from(JSON.stringify({ ...file, refreshedAt: new Date().toISOString() })));
+        } catch (err) {
+          const code = (err as { cause?: NodeJS.ErrnoException }).cause?.code ?? (err as NodeJS.ErrnoException).code ?? '';
+          if (!req.unlockedIfUnwritable || req.exclusive || !/ENOSPC|EROFS|EDQUOT|EACCES/.test(`${code} ${(err as Error).message}`)) throw err;
+          req.unlockedIfUnwritable(`cannot write a lock (${(err as Error).message}); going on without one`);
+          return new RepositoryLock(adapter, key, file, req.refreshEveryMs ?? DEFAULT_REFRESH_MS, true);
+        }
         holder = await findConflict(adapter, req, [...ownLocks, key.slice(PREFIX.length)], staleAfterMs, reported);
         if (!holder) return new RepositoryLock(adapter, key, file, req.refreshEveryMs ?? DEFAULT_REFRESH_MS);
         // Lost a race with another writer: step back so one of us can go on.

@@ -28,7 +28,8 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
         });
         return { name: 'base.tar', describe: conn.describe, stream: run.stream, finished: run.finished, meta: () => baseBackupPositions(run.stderr()) };
       }
-      const run = captureCommand(`source ${name}`, postgresTool('pg_dump'), ['-Fc', '--no-password', ...conn.args({})], { env: conn.env, signal });
+      // Uncompressed: the repository compresses, and an uncompressed dump deduplicates against yesterday's.
+      const run = captureCommand(`source ${name}`, postgresTool('pg_dump'), ['-Fc', '-Z0', '--no-password', ...conn.args({})], { env: conn.env, signal });
       return { name: `${conn.database ?? name}.pgdump`, describe: conn.describe, stream: run.stream, finished: run.finished };
     },
 

@@ -28,8 +28,9 @@ export function sqliteSource(path: string): StreamSource {
         await db.backup(copy, {
           progress: ({ totalPages }) => {
             pages = totalPages;
-            // Copy in steps of this many pages, letting writers in between.
-            return 1024;
+            // One step: SQLite restarts a stepwise backup whenever another connection commits, so under
+            // steady writes it would never end. In WAL mode a single step does not block writers.
+            return 0x7fffffff;
           },
         });
       } catch (err) {
