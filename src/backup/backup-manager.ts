@@ -18,7 +18,7 @@ import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
 import { archiveStream } from './stream-archiver.js';
 import { streamBackupFile } from './snapshot-stream.js';
-import { restorePointInTime } from './postgres-pitr.js';
+import { recoverableWindow, restorePointInTime } from './postgres-pitr.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
@@ -947,6 +947,7 @@ export class BackupManager {
       const backups = this.#catalog.backups.list({ destination: d.name });
       perDestination.push({ name: d.name, type: d.type, encrypted: d.encrypted, offsite: d.offsite, reachable, backups: backups.length, packs, storedBytes, compression: d.compression.algorithm });
     }
+    const recoverable = await this.#recoverableWindows(destinations);
     await this.close();
     const all = this.#catalog.backups.list({}).map(toSummary);
     const lastPerSource = this.sourceNames().map((source) => ({ source, last: all.find((b) => b.source === source) }));
@@ -966,7 +967,26 @@ export class BackupManager {
       lastPerSource: lastPerSource.map(({ source, last }) => ({ source, ...(last ? { backupId: last.id, time: last.time, destination: last.destination, strategy: last.strategy } : {}) })),
       recentFailures: recentFailures.map((r) => ({ runId: r.id, kind: r.kind, status: r.status, startedAt: r.startedAt, error: r.error ?? '' })),
       destinations: perDestination,
+      recoverable,
     };
+  }
+
+  /** Per physical postgres source: the window `restore --at` can reach, from the first destination that has base backups. */
+  async #recoverableWindows(destinations: Destination[]): Promise<BackupStatus['recoverable']> {
+    const out: BackupStatus['recoverable'] = [];
+    for (const [source, cfg] of Object.entries(this.#config.sources ?? {})) {
+      if (cfg.type !== 'postgres' || cfg.mode !== 'physical') continue;
+      for (const d of destinations) {
+        const repo = await this.#openRepository(d).catch(() => undefined);
+        if (!repo) continue;
+        const window = recoverableWindow((await repo.listSnapshots()).filter((s) => s.source === source), await repo.listWal(source));
+        if (window) {
+          out.push({ source, destination: d.name, ...window });
+          break;
+        }
+      }
+    }
+    return out;
   }
 
   getExecutionLogs(runId: string): { run: ReturnType<Catalog['runs']['get']>; logs: ReturnType<Catalog['runLogs']['forRun']> } {
@@ -1161,6 +1181,8 @@ export interface BackupStatus {
   lastPerSource: { source: string; backupId?: string; time?: string; destination?: string; strategy?: string }[];
   recentFailures: { runId: string; kind: string; status: string; startedAt: string; error: string }[];
   destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; reachable: boolean; backups: number; packs: number; storedBytes: number; compression: string }[];
+  /** Physical database sources: the earliest and latest points a point-in-time restore can reach. */
+  recoverable: { source: string; destination: string; earliest: string; latest: string }[];
 }
 
 export interface LsEntry {

@@ -70,6 +70,9 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     pg.sql('DROP TABLE t');
     await waitArchived();
 
+    const status = await ws.run(['backup', 'status']);
+    expect(status.stdout).toMatch(/database: recoverable from \S+ to \S+ \(point-in-time, on local\)/);
+
     const verify = await ws.run(['wal', 'verify']);
     expect(verify.code, verify.stdout + verify.stderr).toBe(0);
     expect(verify.stdout).toMatch(/database: \d+ WAL files archived on local/);

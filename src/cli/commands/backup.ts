@@ -393,6 +393,7 @@ function renderStatus(s: BackupStatus): string {
   const r = s.rule321;
   const rule = `3-2-1: ${r.met ? 'met' : 'NOT met'} — ${r.copies} copies (the original included), ${r.media} media, ${r.offsite} offsite`;
   const parts = [totals, rule, last.toString(), dest.toString()];
+  for (const w of s.recoverable) parts.push(`${w.source}: recoverable from ${w.earliest} to ${w.latest} (point-in-time, on ${w.destination})`);
   if (s.recentFailures.length > 0) {
     const failures = createTable(['run', 'kind', 'status', 'started', 'error']);
     for (const f of s.recentFailures) failures.push([f.runId.slice(0, 8), f.kind, f.status, shortTime(f.startedAt), f.error.slice(0, 80)]);
