@@ -19,6 +19,9 @@ _bkdr() {
       " backup status") path="$path $w" ;;
       " backup logs") path="$path $w" ;;
       " backup verify") path="$path $w" ;;
+      " backup repair") path="$path $w" ;;
+      " backup repair index") path="$path $w" ;;
+      " backup repair snapshots") path="$path $w" ;;
       " backup prune") path="$path $w" ;;
       " backup copy") path="$path $w" ;;
       " backup watch") path="$path $w" ;;
@@ -27,6 +30,10 @@ _bkdr() {
       " schedule list") path="$path $w" ;;
       " schedule run") path="$path $w" ;;
       " schedule install") path="$path $w" ;;
+      " wal") path="$path $w" ;;
+      " wal push") path="$path $w" ;;
+      " wal fetch") path="$path $w" ;;
+      " wal verify") path="$path $w" ;;
       " dr") path="$path $w" ;;
       " dr list") path="$path $w" ;;
       " dr trigger") path="$path $w" ;;
@@ -61,27 +68,34 @@ _bkdr() {
     esac
   done
   case "$path" in
-    "") COMPREPLY=($(compgen -W "init config backup restore schedule dr compliance bc catalog audit key serve completion --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    "") COMPREPLY=($(compgen -W "init config backup restore schedule wal dr compliance bc catalog audit key serve completion --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " init") COMPREPLY=($(compgen -W "--config --force --format --help --json --no-color --path --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " config") COMPREPLY=($(compgen -W "validate show migrate --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " config validate") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " config show") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " config migrate") COMPREPLY=($(compgen -W "--config --force --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " backup") COMPREPLY=($(compgen -W "run list show status logs verify prune copy watch --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup") COMPREPLY=($(compgen -W "run list show status logs verify repair prune copy watch --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup run") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --priority --quiet --source --tag --type --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup list") COMPREPLY=($(compgen -W "--config --destination --help --json --no-color --quiet --since --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup show") COMPREPLY=($(compgen -W "--config --destination --help --json --ls --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup status") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup logs") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup verify") COMPREPLY=($(compgen -W "--all --config --destination --help --json --lock-wait --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup repair") COMPREPLY=($(compgen -W "index snapshots --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup repair index") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup repair snapshots") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup prune") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup copy") COMPREPLY=($(compgen -W "--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup watch") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " restore") COMPREPLY=($(compgen -W "--archive --at --config --force --from --help --include --json --lock-wait --no-color --quiet --source --target --verbose --verify --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " restore") COMPREPLY=($(compgen -W "--archive --at --config --force --from --help --include --json --lock-wait --no-color --pipe --quiet --source --target --target-db --verbose --verify --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule") COMPREPLY=($(compgen -W "list run install --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule run") COMPREPLY=($(compgen -W "--config --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule install") COMPREPLY=($(compgen -W "--config --crontab --help --json --no-color --quiet --systemd --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal") COMPREPLY=($(compgen -W "push fetch verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal push") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal fetch") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal verify") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr") COMPREPLY=($(compgen -W "list trigger status test watch history --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr trigger") COMPREPLY=($(compgen -W "--config --dry-run --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

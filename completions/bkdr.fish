@@ -5,6 +5,7 @@ complete -c bkdr -n '__fish_use_subcommand' -a config
 complete -c bkdr -n '__fish_use_subcommand' -a backup
 complete -c bkdr -n '__fish_use_subcommand' -a restore
 complete -c bkdr -n '__fish_use_subcommand' -a schedule
+complete -c bkdr -n '__fish_use_subcommand' -a wal
 complete -c bkdr -n '__fish_use_subcommand' -a dr
 complete -c bkdr -n '__fish_use_subcommand' -a compliance
 complete -c bkdr -n '__fish_use_subcommand' -a bc
@@ -76,6 +77,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from backup' -a show
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a status
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a logs
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a verify
+complete -c bkdr -n '__fish_seen_subcommand_from backup' -a repair
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a prune
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a copy
 complete -c bkdr -n '__fish_seen_subcommand_from backup' -a watch
@@ -152,6 +154,38 @@ complete -c bkdr -n '__fish_seen_subcommand_from verify' -l test-restore
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -a index
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -a snapshots
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from repair' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l destination
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l dry-run
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l lock-wait
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from index' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l destination
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l dry-run
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l lock-wait
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l destination
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l dry-run
@@ -194,9 +228,11 @@ complete -c bkdr -n '__fish_seen_subcommand_from restore' -l include
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l json
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l lock-wait
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from restore' -l pipe
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l source
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l target
+complete -c bkdr -n '__fish_seen_subcommand_from restore' -l target-db
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l verify
 complete -c bkdr -n '__fish_seen_subcommand_from restore' -l version
@@ -239,6 +275,44 @@ complete -c bkdr -n '__fish_seen_subcommand_from install' -l systemd
 complete -c bkdr -n '__fish_seen_subcommand_from install' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from install' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from install' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -a push
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -a fetch
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -a verify
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l source
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from push' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l source
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l source
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from verify' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from dr' -a list
 complete -c bkdr -n '__fish_seen_subcommand_from dr' -a trigger
 complete -c bkdr -n '__fish_seen_subcommand_from dr' -a status

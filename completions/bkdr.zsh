@@ -6,27 +6,34 @@ _bkdr() {
   local path="${(j: :)words_no_flags}"
   local -a candidates
   case "$path" in
-    "") candidates=(init config backup restore schedule dr compliance bc catalog audit key serve completion --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "") candidates=(init config backup restore schedule wal dr compliance bc catalog audit key serve completion --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "init") candidates=(--config --force --format --help --json --no-color --path --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "config") candidates=(validate show migrate --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "config validate") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "config show") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "config migrate") candidates=(--config --force --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "backup") candidates=(run list show status logs verify prune copy watch --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "backup") candidates=(run list show status logs verify repair prune copy watch --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup run") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --priority --quiet --source --tag --type --verbose --version --yes -V -c -q -v -y) ;;
     "backup list") candidates=(--config --destination --help --json --no-color --quiet --since --source --verbose --version --yes -V -c -q -v -y) ;;
     "backup show") candidates=(--config --destination --help --json --ls --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup status") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup logs") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup verify") candidates=(--all --config --destination --help --json --lock-wait --no-color --quiet --read-data --test-restore --verbose --version --yes -V -c -q -v -y) ;;
+    "backup repair") candidates=(index snapshots --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "backup repair index") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "backup repair snapshots") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup prune") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup copy") candidates=(--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "backup watch") candidates=(--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y) ;;
-    "restore") candidates=(--archive --at --config --force --from --help --include --json --lock-wait --no-color --quiet --source --target --verbose --verify --version --yes -V -c -q -v -y) ;;
+    "restore") candidates=(--archive --at --config --force --from --help --include --json --lock-wait --no-color --pipe --quiet --source --target --target-db --verbose --verify --version --yes -V -c -q -v -y) ;;
     "schedule") candidates=(list run install --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "schedule list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "schedule run") candidates=(--config --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "schedule install") candidates=(--config --crontab --help --json --no-color --quiet --systemd --verbose --version --yes -V -c -q -v -y) ;;
+    "wal") candidates=(push fetch verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "wal push") candidates=(--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y) ;;
+    "wal fetch") candidates=(--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y) ;;
+    "wal verify") candidates=(--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y) ;;
     "dr") candidates=(list trigger status test watch history --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "dr list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "dr trigger") candidates=(--config --dry-run --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y) ;;
