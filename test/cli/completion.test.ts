@@ -18,6 +18,6 @@ describe('shell completions', () => {
     expect(complete('ba')).toEqual(['backup']);
     expect(complete('backup', '')).toEqual(expect.arrayContaining(['run', 'list', 'verify', 'prune']));
     expect(complete('backup', 'run', '--t')).toEqual(expect.arrayContaining(['--type', '--tag']));
-    expect(complete('--json', 'restore', '--ta')).toEqual(['--target']);
+    expect(complete('--json', 'restore', '--ta')).toEqual(['--target', '--target-db']);
   });
 });
