@@ -20,6 +20,8 @@ export interface DestinationPruneResult {
   plan: Pick<PrunePlan, 'usedBlobs' | 'packs' | 'bytes'>;
   /** Absent on a dry run. */
   report?: PruneReport;
+  /** Physical postgres sources: WAL files older than the oldest kept base backup, (to be) deleted. */
+  wal: { source: string; files: number; before: string }[];
 }
 
 /** The policy for one source: its own `retention`, else the config's; none keeps everything. */
@@ -49,7 +51,33 @@ export async function pruneRepository(repo: Repository, destination: string, con
   }
   decisions.sort((a, b) => a.source.localeCompare(b.source) || b.time.localeCompare(a.time));
   const plan = await planPrune(repo, keep, { signal: opts.signal });
-  const result: DestinationPruneResult = { destination, decisions, forgotten: forget.length, plan: { usedBlobs: plan.usedBlobs, packs: plan.packs, bytes: plan.bytes } };
+  const result: DestinationPruneResult = { destination, decisions, forgotten: forget.length, plan: { usedBlobs: plan.usedBlobs, packs: plan.packs, bytes: plan.bytes }, wal: [] };
   if (!opts.dryRun) result.report = await executePrune(repo, plan, forget, { signal: opts.signal });
+  for (const [source, cfg] of Object.entries(config.sources ?? {})) {
+    if (cfg.type !== 'postgres' || cfg.mode !== 'physical') continue;
+    const expired = await expireWal(repo, source, keep.filter((s) => s.source === source), opts.dryRun);
+    if (expired) result.wal.push({ source, ...expired });
+  }
   return result;
+}
+
+/**
+ * WAL older than the oldest kept base backup's start can never be replayed: no base
+ * backup is left to replay it onto (pgBackRest expires archive the same way). History
+ * files stay; they are tiny and a later timeline switch needs them.
+ */
+async function expireWal(repo: Repository, source: string, kept: readonly Snapshot[], dryRun: boolean): Promise<{ files: number; before: string } | undefined> {
+  const starts = kept.map((s) => startSegment(s)).filter((n): n is string => n !== undefined).sort();
+  // No kept base backup (or none that says where it starts): keep everything rather than guess.
+  if (starts.length === 0 || starts.length < kept.length) return undefined;
+  const before = starts[0]!;
+  const old = (await repo.listWal(source)).filter((w) => !w.name.endsWith('.history') && w.name.slice(0, 24) < before);
+  if (!dryRun) for (const w of old) await repo.deleteWal(source, w.name);
+  return { files: old.length, before };
+}
+
+/** The WAL file a base backup starts in, as its backup_label names it. */
+function startSegment(snapshot: Snapshot): string | undefined {
+  const file = snapshot.meta?.['startWalFile'];
+  return typeof file === 'string' && /^[0-9A-F]{24}$/.test(file) ? file : undefined;
 }

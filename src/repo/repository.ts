@@ -548,6 +548,10 @@ export class Repository {
     return data;
   }
 
+  async deleteWal(source: string, name: string): Promise<void> {
+    await this.adapter.delete(walKey(source, name));
+  }
+
   async listWal(source: string): Promise<WalSegmentInfo[]> {
     const out: WalSegmentInfo[] = [];
     for await (const obj of this.adapter.list(`wal/${source}/`)) {

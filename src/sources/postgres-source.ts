@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { BkdrSource } from '../config/schema.js';
 import { OperationError, UsageError } from '../core/errors.js';
@@ -26,7 +26,9 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
           env: conn.env,
           signal,
         });
-        return { name: 'base.tar', describe: conn.describe, stream: run.stream, finished: run.finished, meta: () => baseBackupPositions(run.stderr()) };
+        // The start position is in the backup_label at the head of the tar (pg_basebackup -D - prints none).
+        const label = watchHead(run.stream, 1024 * 1024);
+        return { name: 'base.tar', describe: conn.describe, stream: label.stream, finished: run.finished, meta: () => baseBackupPositions(label.head()) };
       }
       // Uncompressed: the repository compresses, and an uncompressed dump deduplicates against yesterday's.
       const run = captureCommand(`source ${name}`, postgresTool('pg_dump'), ['-Fc', '-Z0', '--no-password', ...conn.args({})], { env: conn.env, signal });
@@ -107,11 +109,30 @@ async function ensureDatabase(name: string, conn: Connection, database: string):
   }
 }
 
-/** "write-ahead log start point: 0/2000028 on timeline 1" and the end point, from pg_basebackup -v. */
-function baseBackupPositions(stderr: string): Record<string, unknown> {
-  const start = /write-ahead log start point: ([0-9A-F]+\/[0-9A-F]+) on timeline (\d+)/i.exec(stderr);
-  const end = /write-ahead log end point: ([0-9A-F]+\/[0-9A-F]+)/i.exec(stderr);
-  return { mode: 'physical', ...(start ? { startLsn: start[1], timeline: Number(start[2]) } : {}), ...(end ? { endLsn: end[1] } : {}) };
+/** START WAL LOCATION / START TIMELINE from the backup_label inside the base backup. */
+function baseBackupPositions(head: string): Record<string, unknown> {
+  const start = /START WAL LOCATION: ([0-9A-F]+\/[0-9A-F]+) \(file ([0-9A-F]{24})\)/.exec(head);
+  const timeline = /START TIMELINE: (\d+)/.exec(head);
+  return { mode: 'physical', ...(start ? { startLsn: start[1], startWalFile: start[2] } : {}), ...(timeline ? { timeline: Number(timeline[1]) } : {}) };
+}
+
+/** Passes a stream through unchanged while keeping a copy of its first `limit` bytes. */
+function watchHead(source: Readable, limit: number): { stream: Readable; head: () => string } {
+  const parts: Buffer[] = [];
+  let kept = 0;
+  const stream = source.pipe(
+    new Transform({
+      transform(chunk: Buffer, _encoding, done) {
+        if (kept < limit) {
+          parts.push(chunk.subarray(0, limit - kept));
+          kept += Math.min(chunk.length, limit - kept);
+        }
+        done(null, chunk);
+      },
+    }),
+  );
+  source.on('error', (err) => stream.destroy(err));
+  return { stream, head: () => Buffer.concat(parts).toString('latin1') };
 }
 
 /**

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
@@ -87,6 +87,26 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     while (restored.sql('SELECT pg_is_in_recovery()') === 't' && Date.now() < deadline) await sleep(200);
     expect(restored.sql('SELECT pg_is_in_recovery()')).toBe('f');
     expect(restored.sql('SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch')).toBe('A|1000\nB|1000');
+  });
+
+  it('prune expires WAL older than the oldest kept base backup, and the rest of the archive has no gaps', async () => {
+    const cfg = JSON.parse(await readFile(ws.config, 'utf8')) as Record<string, unknown>;
+    await writeFile(ws.config, JSON.stringify({ ...cfg, retention: { last: 1 } }));
+    pg.sql('CREATE TABLE later (id int)');
+    await waitArchived();
+    expect((await ws.run(['backup', 'run', '--source', 'database'])).code).toBe(0);
+    const before = await ws.run(['--json', 'wal', 'verify']);
+    const firstBefore = (JSON.parse(before.stdout) as { first: string }).first;
+
+    const pruned = await ws.run(['backup', 'prune']);
+    expect(pruned.code, pruned.stdout + pruned.stderr).toBe(0);
+    const match = /deleted (\d+) WAL files of database older than ([0-9A-F]{24})/.exec(pruned.stdout);
+    expect(match, pruned.stdout).not.toBeNull();
+    expect(Number(match![1])).toBeGreaterThan(0);
+    const after = JSON.parse((await ws.run(['--json', 'wal', 'verify'])).stdout) as { first: string; gaps: unknown[] };
+    expect(after.first > firstBefore).toBe(true);
+    expect(after.first >= match![2]!).toBe(true);
+    expect(after.gaps).toEqual([]);
   });
 
   it('refuses a time before the first base backup with exit 2, stating the recoverable window', async () => {

@@ -298,6 +298,7 @@ function renderPrune(r: PruneResult): string {
       lines.push(`${d.destination}: would keep ${kept}, forget ${d.forgotten} backups; would delete ${p.deleted} packs (${p.unindexed} unindexed) and repack ${p.repacked}, freeing about ${formatBytes(d.plan.bytes.toFree)} of ${formatBytes(d.plan.bytes.total)}`);
     }
   }
+  for (const d of r.destinations) for (const w of d.wal) lines.push(`${d.destination}: ${r.dryRun ? 'would delete' : 'deleted'} ${w.files} WAL files of ${w.source} older than ${w.before} (the oldest kept base backup's start)`);
   if (r.failures.length > 0) {
     const table = createTable(['destination', 'failed because']);
     for (const f of r.failures) table.push([f.destination, f.error]);
