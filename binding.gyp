@@ -4,6 +4,11 @@
       "target_name": "bkdr_fs",
       "sources": ["native/bkdr_fs.c"],
       "cflags": ["-O2", "-Wall"]
+    },
+    {
+      "target_name": "bkdr_lz4",
+      "sources": ["native/bkdr_lz4.c", "native/vendor/lz4/lz4.c"],
+      "cflags": ["-O3", "-Wall"]
     }
   ]
 }

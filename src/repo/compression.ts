@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { brotliCompress, brotliCompressSync, brotliDecompress, constants as zc, gunzip, gzip, gzipSync } from 'node:zlib';
-import lz4 from 'lz4-napi';
+import { loadNativeAddon } from '../core/native-addon.js';
 
 export type CompressionAlgorithm = 'lz4' | 'gzip' | 'brotli' | 'none';
 
@@ -13,6 +13,15 @@ export interface CompressionSettings {
 export const CompressionTag = { none: 0, lz4: 1, gzip: 2, brotli: 3 } as const;
 export type CompressionTag = (typeof CompressionTag)[keyof typeof CompressionTag];
 
+/** native/bkdr_lz4.c: LZ4 blocks behind a little-endian uint32 of the uncompressed size. */
+interface Lz4 {
+  compress(data: Buffer): Promise<Buffer>;
+  compressSync(data: Buffer): Buffer;
+  decompress(data: Buffer): Promise<Buffer>;
+  decompressSync(data: Buffer): Buffer;
+}
+const lz4 = (): Lz4 => loadNativeAddon<Lz4>('bkdr_lz4');
+
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
 const brotliAsync = promisify(brotliCompress);
@@ -24,7 +33,7 @@ const MIN_SAVING = 0.03;
 const SYNC_BELOW = 64 * 1024;
 
 /**
- * Compresses off the main thread (lz4-napi and zlib both run in the libuv pool), and
+ * Compresses off the main thread (the LZ4 addon and zlib both run in the libuv pool), and
  * falls back to the raw bytes when the data does not compress.
  */
 export async function compressBlob(data: Buffer, settings: CompressionSettings): Promise<{ tag: CompressionTag; payload: Buffer }> {
@@ -33,7 +42,7 @@ export async function compressBlob(data: Buffer, settings: CompressionSettings):
   let payload: Buffer;
   switch (settings.algorithm) {
     case 'lz4':
-      payload = sync ? lz4.compressSync(data) : await lz4.compress(data);
+      payload = sync ? lz4().compressSync(data) : await lz4().compress(data);
       break;
     case 'gzip': {
       const options = { level: settings.level ?? 6 };
@@ -55,7 +64,7 @@ export async function decompressBlob(tag: number, payload: Buffer): Promise<Buff
     case CompressionTag.none:
       return payload;
     case CompressionTag.lz4:
-      return payload.length < SYNC_BELOW ? lz4.uncompressSync(payload) : lz4.uncompress(payload);
+      return payload.length < SYNC_BELOW ? lz4().decompressSync(payload) : lz4().decompress(payload);
     case CompressionTag.gzip:
       return gunzipAsync(payload);
     case CompressionTag.brotli:

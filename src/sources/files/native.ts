@@ -1,8 +1,4 @@
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { OperationError } from '../../core/errors.js';
+import { loadNativeAddon } from '../../core/native-addon.js';
 
 interface NativeFs {
   setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean): void;
@@ -14,22 +10,7 @@ interface NativeFs {
   seekHole(fd: number, offset: number): number;
 }
 
-let loaded: NativeFs | undefined;
-
-/** The package root holds build/Release; found by walking up, so src/ (tests) and dist/ (CLI) both work. */
-function load(): NativeFs {
-  if (loaded) return loaded;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 6; i++) {
-    const candidate = join(dir, 'build', 'Release', 'bkdr_fs.node');
-    if (existsSync(candidate)) {
-      loaded = createRequire(import.meta.url)(candidate) as NativeFs;
-      return loaded;
-    }
-    dir = dirname(dir);
-  }
-  throw new OperationError('native addon bkdr_fs not built: run `npm rebuild` in the bkdr package (needs python3, make and a C compiler)');
-}
+const load = (): NativeFs => loadNativeAddon<NativeFs>('bkdr_fs');
 
 /** Sets access and modification times with nanosecond precision (utimensat). */
 export function setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean): void {
