@@ -3,6 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
+import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { ByteRange, StorageAdapter } from '../../src/storage/adapter.js';
@@ -180,5 +181,14 @@ describe('Repository', () => {
     expect((await repo.loadSnapshot(id.slice(0, 8))).id).toBe(id);
     expect((await repo.listSnapshots()).map((s) => s.id)).toEqual([id]);
     await expect(repo.loadSnapshot('zzzz')).rejects.toThrow(/not a backup id/);
+  });
+});
+
+describe('sealing', () => {
+  it('never reuses a nonce, across refills of the nonce pool', () => {
+    const key = Buffer.alloc(32, 7);
+    const seen = new Set<string>();
+    for (let i = 0; i < 10_000; i++) seen.add(seal(key, Buffer.from('x')).subarray(0, NONCE_BYTES).toString('hex'));
+    expect(seen.size).toBe(10_000);
   });
 });
