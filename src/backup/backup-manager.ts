@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
-import { checkRepository, checkSnapshotStructure } from '../repo/check.js';
+import { checkRepository, checkSnapshotStructure, takeInventory } from '../repo/check.js';
 import { type IndexRepair, rebuildIndex, repairSnapshots, type SnapshotRepair } from '../repo/repair.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -576,9 +576,8 @@ export class BackupManager {
       async (repo, d): Promise<RepairResult> => {
         if (what === 'index') return { destination: d.name, index: await rebuildIndex(repo, { dryRun }) };
         const snapshots = await repo.listSnapshots();
-        const packs = new Set<string>();
-        for await (const p of repo.listPacks()) packs.add(p.id);
-        const report = await checkRepository(repo, snapshots, { readPacks: packs });
+        const inventory = await takeInventory(repo);
+        const report = await checkRepository(repo, snapshots, { inventory, readPacks: new Set(inventory.stored.keys()) });
         const unreadable = new Set(report.unreadableBlobs);
         const repaired = await repairSnapshots(repo, snapshots, (id) => !repo.lookupBlob(id) || unreadable.has(id), { dryRun });
         if (!dryRun) await this.#syncCatalog(d);

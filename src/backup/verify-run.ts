@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
-import { type CheckReport, checkRepository } from '../repo/check.js';
+import { type CheckReport, checkRepository, takeInventory } from '../repo/check.js';
 import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { restoreTree } from './restorer.js';
@@ -46,14 +46,14 @@ export interface DestinationVerifyResult {
 export async function verifyRepository(repo: Repository, destination: string, catalog: Catalog, opts: VerifyOptions): Promise<DestinationVerifyResult> {
   const all = await repo.listSnapshots();
   const snapshots = opts.backupId ? [await repo.loadSnapshot(opts.backupId)] : all;
-  const readPacks = opts.readDataPercent !== undefined ? await choosePacks(repo, catalog, opts.readDataPercent) : undefined;
-  const report = await checkRepository(repo, snapshots, { readPacks, signal: opts.signal });
+  const inventory = await takeInventory(repo);
+  const readPacks = opts.readDataPercent !== undefined ? choosePacks([...inventory.stored.keys()], catalog.packChecks.lastChecked(repo.id), opts.readDataPercent) : undefined;
+  const report = await checkRepository(repo, snapshots, { inventory, readPacks, signal: opts.signal });
   const result: DestinationVerifyResult = { destination, damaged: report.problems.length > 0, report, testRestores: [] };
   if (readPacks) {
     catalog.packChecks.record(repo.id, report.packsRead);
     const checked = catalog.packChecks.lastChecked(repo.id);
-    const indexed = new Set<string>();
-    for (const file of await repo.readIndexFiles()) for (const p of file.packs) indexed.add(p.id);
+    const indexed = new Set(inventory.indexFiles.flatMap((f) => f.packs.map((p) => p.id)));
     result.coverage = { checked: [...indexed].filter((id) => checked.has(id)).length, total: indexed.size };
   }
   if (opts.testRestore) {
@@ -66,10 +66,7 @@ export async function verifyRepository(repo: Repository, destination: string, ca
   return result;
 }
 
-async function choosePacks(repo: Repository, catalog: Catalog, percent: number): Promise<Set<string>> {
-  const packs: string[] = [];
-  for await (const p of repo.listPacks()) packs.push(p.id);
-  const last = catalog.packChecks.lastChecked(repo.id);
+function choosePacks(packs: string[], last: Map<string, string>, percent: number): Set<string> {
   // Never-checked packs first, then the longest ago; a random order among equals spreads the reads.
   const shuffled = packs.map((id) => ({ id, key: last.get(id) ?? '', tie: Math.random() })).sort((a, b) => a.key.localeCompare(b.key) || a.tie - b.tie);
   const count = percent >= 100 ? packs.length : Math.ceil((packs.length * percent) / 100);

@@ -1,6 +1,6 @@
 import { IntegrityError, InterruptedError } from '../core/errors.js';
 import type { BlobLocation } from './blob-index.js';
-import type { Repository } from './repository.js';
+import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
 
 /**
@@ -45,7 +45,22 @@ export interface CheckReport {
   unreadableBlobs: string[];
 }
 
+/** What a repository holds: stored packs with their sizes, and the index files. */
+export interface PackInventory {
+  stored: Map<string, number>;
+  indexFiles: { id: string; packs: IndexedPack[] }[];
+}
+
+/** Lists the packs and reads every index file once, for a check and whoever chooses its sample. */
+export async function takeInventory(repo: Repository): Promise<PackInventory> {
+  const stored = new Map<string, number>();
+  for await (const p of repo.listPacks()) stored.set(p.id, p.size);
+  return { stored, indexFiles: await repo.readIndexFiles() };
+}
+
 export interface CheckOptions {
+  /** Taken already by the caller (to choose `readPacks`); else taken here. */
+  inventory?: PackInventory | undefined;
   /** The packs to read whole; none for a structure check. */
   readPacks?: ReadonlySet<string> | undefined;
   signal?: AbortSignal | undefined;
@@ -58,12 +73,11 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
   const damagedBlobs = new Set<string>();
   for (const d of repo.damagedIndexFiles) report.problems.push({ kind: 'damaged-index', message: d.problem });
 
-  const stored = new Map<string, number>();
-  for await (const p of repo.listPacks()) stored.set(p.id, p.size);
+  const { stored, indexFiles } = opts.inventory ?? (await takeInventory(repo));
   report.packs.stored = stored.size;
 
   const indexed = new Map<string, { size: number; blobs: BlobLocation[] }>();
-  for (const file of await repo.readIndexFiles()) {
+  for (const file of indexFiles) {
     for (const pack of file.packs) {
       if (indexed.has(pack.id)) continue;
       indexed.set(pack.id, { size: pack.size, blobs: pack.blobs.map((b) => ({ id: b.id, packId: pack.id, type: b.type, offset: b.offset, length: b.length, rawLength: b.rawLength })) });

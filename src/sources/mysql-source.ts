@@ -1,10 +1,9 @@
-import { accessSync, constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { delimiter, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import type { BkdrSource } from '../config/schema.js';
 import { ConfigError, OperationError, UsageError } from '../core/errors.js';
-import { captureCommand, feedCommand, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
+import { captureCommand, feedCommand, findOnPath, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
 
 type MysqlConfig = Extract<BkdrSource, { type: 'mysql' }>;
 
@@ -167,21 +166,6 @@ function describeConnection(conn: Connection): string {
   return `mysql://${conn.user ? `${encodeURIComponent(conn.user)}@` : ''}${host.includes(':') ? `[${host}]` : host}${conn.port !== undefined ? `:${conn.port}` : ''}${database}`;
 }
 
-/** The first of `names` that is an executable in PATH, by name: messages then say `mariadb-dump exited with 2`. */
-function findOnPath(...names: string[]): string | undefined {
-  const dirs = (process.env['PATH'] ?? '').split(delimiter).filter(Boolean);
-  for (const name of names) {
-    for (const dir of dirs) {
-      try {
-        accessSync(join(dir, name), constants.X_OK);
-        return name;
-      } catch {
-        // Not in this directory.
-      }
-    }
-  }
-  return undefined;
-}
 
 /**
  * Passes a dump through unchanged while keeping a copy of its first HEAD_BYTES and

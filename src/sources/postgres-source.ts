@@ -5,7 +5,7 @@ import { type Readable, Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { BkdrSource } from '../config/schema.js';
 import { OperationError, UsageError } from '../core/errors.js';
-import { captureCommand, feedCommand, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
+import { captureCommand, feedCommand, findOnPath, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
 
 export type PostgresConfig = Extract<BkdrSource, { type: 'postgres' }>;
 
@@ -22,7 +22,7 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
   return {
     async capture(signal?: AbortSignal): Promise<StreamCapture> {
       if (config.mode === 'physical') {
-        const run = captureCommand(`source ${name}`, postgresTool('pg_basebackup'), ['-D', '-', '-F', 'tar', '-X', 'none', '--checkpoint=fast', '--no-password', '-v', '-l', `bkdr ${name}`, ...conn.args({ replication: true })], {
+        const run = captureCommand(`source ${name}`, postgresTool('pg_basebackup'), ['-D', '-', '-F', 'tar', '-X', 'none', '--checkpoint=fast', '--no-password', '-l', `bkdr ${name}`, ...conn.args({ replication: true })], {
           env: conn.env,
           signal,
         });
@@ -140,7 +140,7 @@ function watchHead(source: Readable, limit: number): { stream: Readable; head: (
  * else the newest /usr/lib/postgresql/<version>/bin.
  */
 export function postgresTool(tool: string): string {
-  for (const dir of (process.env['PATH'] ?? '').split(':')) if (dir && existsSync(join(dir, tool))) return join(dir, tool);
+  if (findOnPath(tool)) return tool;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
     const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));

@@ -6,11 +6,10 @@ import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
+import { collect } from '../options.js';
 import { createProgressReporter } from '../progress.js';
 import { backupManager, interruptSignal } from '../services.js';
 import { continuousSources, reportWatchEvent } from '../watch-report.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface RunFlags {
   source?: string[];
@@ -299,13 +298,15 @@ function renderPrune(r: PruneResult): string {
     }
   }
   for (const d of r.destinations) for (const w of d.wal) lines.push(`${d.destination}: ${r.dryRun ? 'would delete' : 'deleted'} ${w.files} WAL files of ${w.source} older than ${w.before} (the oldest kept base backup's start)`);
-  if (r.failures.length > 0) {
-    const table = createTable(['destination', 'failed because']);
-    for (const f of r.failures) table.push([f.destination, f.error]);
-    lines.push(table.toString());
-  }
+  if (r.failures.length > 0) lines.push(destinationFailures(r.failures));
   if (r.dryRun) lines.push('dry run: nothing was changed');
   return lines.join('\n');
+}
+
+function destinationFailures(failures: { destination: string; error: string }[]): string {
+  const table = createTable(['destination', 'failed because']);
+  for (const f of failures) table.push([f.destination, f.error]);
+  return table.toString();
 }
 
 function renderVerify(r: VerifyResult): string {
@@ -332,11 +333,7 @@ function renderVerify(r: VerifyResult): string {
       );
     }
   }
-  if (r.failures.length > 0) {
-    const table = createTable(['destination', 'failed because']);
-    for (const f of r.failures) table.push([f.destination, f.error]);
-    lines.push(table.toString());
-  }
+  if (r.failures.length > 0) lines.push(destinationFailures(r.failures));
   lines.push(`verify ${r.runId.slice(0, 8)}: ${r.status === 'damaged' ? 'DAMAGED' : r.status}`);
   return lines.join('\n');
 }

@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { withExample } from '../not-available.js';
+import { collect } from '../options.js';
 import { backupManager } from '../services.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export function registerCatalog(program: Command, ctx: CliContext): void {
   const catalog = withExample(program.command('catalog').description('the local SQLite catalog'), 'bkdr catalog rebuild --from offsite');

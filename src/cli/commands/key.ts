@@ -4,9 +4,8 @@ import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
+import { collect } from '../options.js';
 import { backupManager } from '../services.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface KeyFlags {
   destination?: string[];

@@ -4,10 +4,9 @@ import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
 import { withExample } from '../not-available.js';
+import { collect } from '../options.js';
 import { createProgressReporter } from '../progress.js';
 import { backupManager, interruptSignal } from '../services.js';
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 interface RestoreFlags {
   at?: string;
