@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import archiver from 'archiver';
+import type archiver from 'archiver';
 import { UsageError } from '../core/errors.js';
 import type { Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -22,7 +22,7 @@ export interface ArchiveExportResult {
 export async function exportArchive(repo: Repository, tree: string, file: string, opts: { force?: boolean } = {}): Promise<ArchiveExportResult> {
   const format = file.endsWith('.zip') ? 'zip' : file.endsWith('.tar.gz') || file.endsWith('.tgz') ? 'tar.gz' : undefined;
   if (!format) throw new UsageError(`--archive ${file}: the name must end in .tar.gz, .tgz or .zip`);
-  const { stat } = await import('node:fs/promises');
+  const [{ stat }, { default: archiver }] = await Promise.all([import('node:fs/promises'), import('archiver')]);
   if (!opts.force && (await stat(file).catch(() => undefined))) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
 
   const temp = `${file}.partial-${process.pid}`;

@@ -185,7 +185,7 @@ export class BackupManager {
 
   async createBackup(sources: string | string[] = 'all', opts: CreateBackupOptions = {}, onEvent: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
     const names = this.#selectSources(sources);
-    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const started = Date.now();
     const runId = this.#catalog.runs.start({
       kind: 'backup',
@@ -444,7 +444,7 @@ export class BackupManager {
    */
   async copyBackups(req: { from: string; to: string; backupIds?: string[] | undefined; signal?: AbortSignal | undefined }): Promise<CopyResult> {
     if (req.from === req.to) throw new UsageError('--from and --to name the same destination');
-    const [from, to] = openDestinations(this.#config, this.#configDir, [req.from, req.to], this.#logger).sort((a, b) => (a.name === req.from ? -1 : b.name === req.from ? 1 : 0));
+    const [from, to] = (await openDestinations(this.#config, this.#configDir, [req.from, req.to], this.#logger)).sort((a, b) => (a.name === req.from ? -1 : b.name === req.from ? 1 : 0));
     const runId = this.#catalog.runs.start({ kind: 'copy', destinations: [from!.name, to!.name] });
     const result: CopyResult = { runId, copied: [], skipped: [] };
     try {
@@ -625,7 +625,7 @@ export class BackupManager {
       if (!repo.encrypted || !(await repo.listKeys()).some((k) => k.id.startsWith(id))) return undefined;
       return { destination: d.name, removed: await repo.removeKey(id) };
     });
-    if (removed.length === 0) throw new UsageError(`no key ${id} on ${openDestinations(this.#config, this.#configDir, destinations, this.#logger).map((d) => d.name).join(', ')}`);
+    if (removed.length === 0) throw new UsageError(`no key ${id} on ${(await openDestinations(this.#config, this.#configDir, destinations, this.#logger)).map((d) => d.name).join(', ')}`);
     this.#catalog.audit.append({ action: 'key.remove', target: removed.map((r) => r.destination).join(','), payload: { keys: removed.map((r) => r.removed.slice(0, 8)) } });
     return removed;
   }
@@ -640,7 +640,7 @@ export class BackupManager {
   ): Promise<T[]> {
     const out: T[] = [];
     try {
-      for (const destination of openDestinations(this.#config, this.#configDir, names, this.#logger)) {
+      for (const destination of await openDestinations(this.#config, this.#configDir, names, this.#logger)) {
         const repo = await this.#openRepository(destination, { lock: { mode, operation }, tolerateDamagedIndex });
         if (!repo) continue;
         const value = await fn(repo, destination);
@@ -675,7 +675,7 @@ export class BackupManager {
    * catalog as the run's summary, as evidence.
    */
   async verifyBackups(opts: VerifyOptions & { destinations?: string[] | undefined } = {}): Promise<VerifyResult> {
-    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const runId = this.#catalog.runs.start({ kind: 'verify', destinations: destinations.map((d) => d.name) });
     const result: VerifyResult = { runId, status: 'clean', destinations: [], failures: [] };
     let lastError: unknown;
@@ -728,7 +728,7 @@ export class BackupManager {
    */
   async pruneBackups(opts: { dryRun?: boolean | undefined; destinations?: string[] | undefined; signal?: AbortSignal | undefined } = {}): Promise<PruneResult> {
     const dryRun = opts.dryRun ?? false;
-    const destinations = openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const runId = this.#catalog.runs.start({ kind: 'prune', destinations: destinations.map((d) => d.name) });
     const result: PruneResult = { runId, dryRun, status: 'succeeded', destinations: [], failures: [] };
     try {
@@ -772,7 +772,7 @@ export class BackupManager {
 
   /** Lists backups, refreshing the catalog from each reachable repository first (the repository is the truth). */
   async listBackups(filter: { source?: string | undefined; destination?: string | undefined; since?: string | Date | undefined } = {}): Promise<BackupSummary[]> {
-    const destinations = openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined, this.#logger);
     for (const destination of destinations) await this.#syncCatalog(destination);
     await this.close();
     const since = filter.since === undefined ? undefined : filter.since instanceof Date ? filter.since : parseTimeExpression(filter.since);
@@ -866,7 +866,7 @@ export class BackupManager {
    */
   async #restorePostgresDataDirectory(req: RestoreRequest, source: string): Promise<RestoreOutcome> {
     const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
-    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
     const runId = this.#catalog.runs.start({ kind: 'restore', source, destinations: destinations.map((d) => d.name) });
     try {
       let lastError: unknown;
@@ -914,7 +914,7 @@ export class BackupManager {
 
   /** The same backup (source, time and tree) on another reachable destination, by priority. */
   async #findCopyElsewhere(snapshot: Snapshot, except: Destination): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination } | undefined> {
-    for (const destination of openDestinations(this.#config, this.#configDir, undefined, this.#logger)) {
+    for (const destination of await openDestinations(this.#config, this.#configDir, undefined, this.#logger)) {
       if (destination.name === except.name) continue;
       try {
         const repo = await this.#openRepository(destination, { lock: { mode: 'shared', operation: 'restore' } });
@@ -928,7 +928,7 @@ export class BackupManager {
   }
 
   async getBackupStatus(): Promise<BackupStatus> {
-    const destinations = openDestinations(this.#config, this.#configDir, undefined, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, undefined, this.#logger);
     const perDestination: BackupStatus['destinations'] = [];
     for (const d of destinations) {
       let reachable = true;
@@ -1087,7 +1087,7 @@ export class BackupManager {
     req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined },
     lock: LockMode = 'none',
   ): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
-    const destinations = openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
+    const destinations = await openDestinations(this.#config, this.#configDir, req.destination ? [req.destination] : undefined, this.#logger);
     if (req.source) this.#selectSources(req.source);
     const at = req.at === undefined ? undefined : req.at instanceof Date ? req.at : parseTimeExpression(req.at);
     let lastError: unknown;

@@ -1,4 +1,3 @@
-import { watch } from 'chokidar';
 import { ExcludeRules } from '../sources/files/exclude.js';
 
 /**
@@ -43,6 +42,7 @@ export class ChangeWatcher {
   async run(signal: AbortSignal): Promise<void> {
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
     const ignored = (this.#o.ignore ?? []).map((p) => p.replace(/\/+$/, ''));
+    const { watch } = await import('chokidar');
     const watcher = watch(this.#o.paths, {
       ignoreInitial: true,
       ignored: (path, stats) => ignored.some((i) => path === i || path.startsWith(`${i}/`)) || rules.excludes(Buffer.from(path), stats?.isDirectory() ?? false),

@@ -9,10 +9,7 @@ import { limited } from '../storage/limited.js';
 import { createLocalAdapter } from '../storage/local.js';
 import { logged } from '../storage/logged.js';
 import { retrying } from '../storage/retrying.js';
-import { createAzureAdapter } from '../storage/azure.js';
-import { createFtpAdapter } from '../storage/ftp.js';
-import { createS3Adapter } from '../storage/s3.js';
-import { createSftpAdapter } from '../storage/sftp.js';
+import type { createS3Adapter } from '../storage/s3.js';
 import { timedOut } from '../storage/timed-out.js';
 
 export type DestinationConfig = BkdrConfig['destinations'][number];
@@ -27,24 +24,27 @@ export interface Destination {
   adapter: StorageAdapter;
 }
 
-/** Builds the destinations a command works with, highest priority (lowest number) first. */
-export function openDestinations(config: BkdrConfig, configDir: string, only?: string[], log: Logger = silentLogger): Destination[] {
+/**
+ * Builds the destinations a command works with, highest priority (lowest number) first.
+ * Each remote kind's SDK is loaded only when a destination of that kind is configured:
+ * together they would add ~70 MiB and ~0.3 s to every run.
+ */
+export async function openDestinations(config: BkdrConfig, configDir: string, only?: string[], log: Logger = silentLogger): Promise<Destination[]> {
   const known = config.destinations.map((d) => d.name as string);
   for (const name of only ?? []) {
     if (!known.includes(name)) throw new UsageError(`unknown destination '${name}' (configured: ${known.join(', ')})`);
   }
-  return config.destinations
-    .filter((d) => !only || only.length === 0 || only.includes(d.name as string))
-    .map((d, i) => ({
-      name: d.name as string,
-      type: d.type,
-      priority: d.priority ?? i + 1,
-      encrypted: d.encryption !== false,
-      offsite: d.offsite ?? d.type !== 'local',
-      compression: compressionFor(config, d),
-      adapter: createAdapter(d, configDir, log),
-    }))
-    .sort((a, b) => a.priority - b.priority);
+  const chosen = config.destinations.filter((d) => !only || only.length === 0 || only.includes(d.name as string));
+  const destinations = await Promise.all(chosen.map(async (d, i) => ({
+    name: d.name as string,
+    type: d.type,
+    priority: d.priority ?? i + 1,
+    encrypted: d.encryption !== false,
+    offsite: d.offsite ?? d.type !== 'local',
+    compression: compressionFor(config, d),
+    adapter: await createAdapter(d, configDir, log),
+  })));
+  return destinations.sort((a, b) => a.priority - b.priority);
 }
 
 function compressionFor(config: BkdrConfig, d: DestinationConfig): CompressionSettings {
@@ -58,23 +58,34 @@ const REMOTE_CONCURRENCY = 8;
 const REQUEST_TIMEOUT_MS = 60_000;
 
 /** The one place adapters are composed with the wrappers written once (CONVENTIONS.md §1). */
-function createAdapter(d: DestinationConfig, configDir: string, log: Logger): StorageAdapter {
+async function createAdapter(d: DestinationConfig, configDir: string, log: Logger): Promise<StorageAdapter> {
   const name = d.name as string;
   switch (d.type) {
     case 'local': {
       const path = d.config.path;
       return logged(createLocalAdapter({ name, path: isAbsolute(path) ? path : resolve(configDir, path) }), log);
     }
-    case 's3':
+    case 's3': {
+      const { createS3Adapter } = await import('../storage/s3.js');
       return remote(createS3Adapter(name, d.config), name, log);
-    case 'gcs':
-      return remote(createS3Adapter(name, gcsInteroperability(d.config)), name, log, 'gcs');
-    case 'azure':
+    }
+    case 'gcs': {
+      const settings = gcsInteroperability(d.config);
+      const { createS3Adapter } = await import('../storage/s3.js');
+      return remote(createS3Adapter(name, settings), name, log, 'gcs');
+    }
+    case 'azure': {
+      const { createAzureAdapter } = await import('../storage/azure.js');
       return remote(createAzureAdapter(name, d.config), name, log);
-    case 'ftp':
+    }
+    case 'ftp': {
+      const { createFtpAdapter } = await import('../storage/ftp.js');
       return remote(createFtpAdapter(name, d.config), name, log);
-    case 'sftp':
+    }
+    case 'sftp': {
+      const { createSftpAdapter } = await import('../storage/sftp.js');
       return remote(createSftpAdapter(name, d.config), name, log);
+    }
   }
 }
 

@@ -46,7 +46,7 @@ export class WalArchive {
     });
     const name = basename(path);
     const results: { destination: string; result: string }[] = [];
-    for (const d of this.#destinations()) {
+    for (const d of await this.#destinations()) {
       const repo = await this.#open(d, true);
       try {
         results.push({ destination: d.name, result: await repo.putWal(source, name, data) });
@@ -60,7 +60,7 @@ export class WalArchive {
   /** Writes the WAL file `name` to `target` (temp name, then rename); false when no destination has it. */
   async fetch(source: string, name: string, target: string): Promise<string | false> {
     let lastError: unknown;
-    for (const d of this.#destinations()) {
+    for (const d of await this.#destinations()) {
       let repo: Repository | undefined;
       try {
         repo = await this.#open(d, false);
@@ -89,7 +89,7 @@ export class WalArchive {
 
   /** The archived WAL files of a source on the highest-priority destination that holds any. */
   async list(source: string): Promise<{ destination: string; files: WalSegmentInfo[] } | undefined> {
-    for (const d of this.#destinations()) {
+    for (const d of await this.#destinations()) {
       const repo = await this.#open(d, false).catch(() => undefined);
       if (!repo) continue;
       try {
@@ -102,7 +102,7 @@ export class WalArchive {
     return undefined;
   }
 
-  #destinations(): Destination[] {
+  #destinations(): Promise<Destination[]> {
     return openDestinations(this.#config, this.#configDir, undefined, this.#logger);
   }
 
