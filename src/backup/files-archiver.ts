@@ -1,12 +1,12 @@
-import { createHash } from 'node:crypto';
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
-import { chunkStream } from '../repo/fastcdc.js';
+import { Slots } from '../core/slots.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
+import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
-import { readFileSegments, readSmallFileSync } from '../sources/files/file-reader.js';
+import { readSmallFileSync, withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
 import { statNode, statNodeSync } from '../sources/files/stat-node.js';
@@ -43,8 +43,13 @@ export interface ArchiveResult extends Omit<SnapshotSummary, 'storedBytes'> {
 }
 
 const IGNORE_FILE = Buffer.from('.bkdrignore');
-/** Files read concurrently within one directory: enough to keep both cores and the disk busy. */
-const FILE_CONCURRENCY = 4;
+/**
+ * Files archived at once, whatever directory they are in. The walk goes on while they
+ * are read, so the main thread lists and stats the tree while the pool hashes and seals
+ * large files; the limits bound both memory and how far the walk runs ahead.
+ */
+const SMALL_FILES_IN_FLIGHT = 16;
+const LARGE_FILES_IN_FLIGHT = 2;
 
 /** Walks a files source into the repository, bottom-up, and returns the root tree id. */
 export async function archiveFiles(opts: ArchiveOptions): Promise<ArchiveResult> {
@@ -64,6 +69,10 @@ class FilesArchiver {
   };
   #bytesRead = 0;
   #lastProgress = 0;
+  readonly #smallFiles = new Slots(SMALL_FILES_IN_FLIGHT);
+  readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
+  /** The first error of a file archived in the background; it fails the walk at its next step. */
+  #fileFailure: { error: unknown } | undefined;
 
   constructor(opts: ArchiveOptions) {
     this.#o = opts;
@@ -155,12 +164,11 @@ class FilesArchiver {
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
-    let next = 0;
-    // Files are archived with bounded concurrency; subdirectories one at a time afterwards, so
-    // memory stays proportional to the depth of the tree, not its width.
-    const worker = async () => {
-      while (next < names.length) {
-        const i = next++;
+    const files: Promise<void>[] = [];
+    try {
+      for (let i = 0; i < names.length; i++) {
+        this.#checkAborted();
+        this.#throwFileFailure();
         const name = names[i]!;
         const path = joinPath(dir, name);
         let node: TreeNode;
@@ -171,70 +179,101 @@ class FilesArchiver {
           continue;
         }
         if (rules.excludes(path, node.type === 'dir')) continue;
-        if (node.type === 'dir') {
-          nodes[i] = node;
-          dirs.push(i);
-          continue;
-        }
-        nodes[i] = await this.#archiveEntry(path, node, parent?.get(name.toString('hex')), rules, rootDev);
+        nodes[i] = node;
+        if (node.type === 'dir') dirs.push(i);
+        else if (node.type === 'file') files.push((await this.#startFile(path, node, parent?.get(name.toString('hex')))).done);
+        else this.#stats.files++;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(FILE_CONCURRENCY, names.length) }, worker));
-    for (const i of dirs.sort((a, b) => a - b)) {
-      const node = nodes[i]!;
-      nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
+      // Subdirectories one at a time, so memory stays proportional to the tree's depth, not its width.
+      for (const i of dirs) {
+        const node = nodes[i]!;
+        nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
+      }
+    } finally {
+      // Whether the walk finished or failed, no file of this directory may still be writing after it.
+      await Promise.all(files);
     }
+    this.#throwFileFailure();
     return this.#o.repo.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+  }
+
+  /** Waits for a free slot, then archives the file in the background; `done` settles (never rejects) when it is stored. */
+  async #startFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<{ done: Promise<void> }> {
+    // Checked before taking a slot: a walk waiting behind a large changed file would leave the main thread idle.
+    if (this.#reuseUnchanged(node, previous)) return { done: Promise.resolve() };
+    const slots = (node.size ?? 0) >= this.#o.repo.chunker().params.minSize ? this.#largeFiles : this.#smallFiles;
+    await slots.acquire();
+    const done = this.#archiveFile(path, node, previous)
+      .catch((error: unknown) => {
+        this.#fileFailure ??= { error };
+      })
+      .finally(() => slots.release());
+    return { done };
+  }
+
+  #throwFileFailure(): void {
+    if (this.#fileFailure) throw this.#fileFailure.error;
+  }
+
+  /** An unchanged file (same identity as in the parent, all its blobs present) costs a stat, not a read. */
+  #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
+    const repo = this.#o.repo;
+    if (!(previous?.type === 'file' && previous.content && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id)))) return false;
+    node.content = previous.content;
+    this.#stats.files++;
+    this.#stats.bytes += node.size ?? 0;
+    this.#stats.unchangedFiles++;
+    this.#stats.dataBlobs += previous.content.length;
+    this.#emitProgress();
+    return true;
   }
 
   async #archiveFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<void> {
     const repo = this.#o.repo;
+    if (this.#reuseUnchanged(node, previous)) return;
     this.#stats.files++;
     this.#stats.bytes += node.size ?? 0;
-    if (previous?.type === 'file' && previous.content && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id))) {
-      node.content = previous.content;
-      this.#stats.unchangedFiles++;
-      this.#stats.dataBlobs += previous.content.length;
-      this.#emitProgress();
-      return;
-    }
     if (previous) this.#stats.changedFiles++;
     else this.#stats.newFiles++;
 
-    const content: string[] = [];
-    const saveChunk = async (chunk: Buffer) => {
-      this.#checkAborted();
-      const id = createHash('sha256').update(chunk).digest('hex');
-      content.push(id);
-      this.#stats.dataBlobs++;
-      this.#bytesRead += chunk.length;
-      if (!repo.hasBlob(id)) {
-        const saved = await repo.saveBlob('data', id, chunk);
-        if (saved.stored) {
-          this.#stats.newDataBlobs++;
-          this.#stats.addedBytes += saved.storedSize;
-        }
-      }
-      this.#emitProgress();
-    };
+    let content: string[] = [];
+    let after: BigIntStats | undefined;
     try {
       const size = node.size ?? 0;
+      const onChunk = (length: number) => {
+        this.#checkAborted();
+        this.#bytesRead += length;
+        this.#emitProgress();
+      };
       // Below the chunker's minimum a file is one chunk: read it whole, without the stream machinery.
       const whole = size < repo.chunker().params.minSize ? readSmallFileSync(path, size) : undefined;
+      let written: ContentResult | undefined;
       if (whole) {
-        if (whole.length > 0) await saveChunk(whole);
+        after = whole.after;
+        if (whole.data.length > 0) {
+          onChunk(whole.data.length);
+          written = await writeSingleChunk(whole.data, repo);
+        }
       } else {
-        for await (const chunk of chunkStream(dataOf(path, size), repo.chunker())) await saveChunk(chunk);
+        // Holes are read as zeros: content-defined chunking turns a run of zeros into one
+        // repeated blob, and the restorer recreates the holes of files marked sparse.
+        written = await withFileReader(path, (read) => writeContent(read, repo, onChunk));
+      }
+      if (written) {
+        content = written.ids;
+        this.#stats.dataBlobs += written.ids.length;
+        this.#stats.newDataBlobs += written.newBlobs;
+        this.#stats.addedBytes += written.addedBytes;
       }
     } catch (err) {
       // Only reading the source is the file's problem; a destination that fails (full, gone) fails the run.
       if (err instanceof BkdrError) throw err;
       this.#warn(path.toString(), err);
-      content.length = 0;
+      content = [];
       node.size = 0;
     }
     node.content = content;
-    const after = lstatSilently(path);
+    after ??= lstatSilently(path);
     if (after && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(node.size ?? 0))) {
       this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
     }
@@ -266,18 +305,6 @@ class FilesArchiver {
     if (!force && now - this.#lastProgress < 200) return;
     this.#lastProgress = now;
     this.#o.onProgress({ files: this.#stats.files, dirs: this.#stats.dirs, bytes: this.#stats.bytes, bytesRead: this.#bytesRead });
-  }
-}
-
-const MAX_READ = 8 * 1024 * 1024;
-
-async function* dataOf(path: Buffer, size: number): AsyncGenerator<Buffer> {
-  // Holes are read as zeros: content-defined chunking turns a run of zeros into one
-  // repeated blob, and the restorer recreates the holes of files marked sparse.
-  // A small file gets a small buffer: allocating 8 MiB per file would dominate many-small-file trees.
-  const bufferSize = Math.min(MAX_READ, Math.max(64 * 1024, size + 1));
-  for await (const segment of readFileSegments(path, { sparse: false, bufferSize })) {
-    if ('data' in segment) yield segment.data;
   }
 }
 

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import { IntegrityError } from '../core/errors.js';
+import { blobId } from './blob-codec.js';
 import type { BlobType } from './blob-index.js';
 
 /** Trailer magic: a pack ends with its header, the header's length, then these 8 bytes. */
@@ -14,11 +14,20 @@ export interface PackHeaderEntry {
   compression: number;
 }
 
-/** Collects blob records in memory until the pack is big enough to upload. */
+/**
+ * Collects blob records in one growing buffer until the pack is big enough to upload.
+ * Copying each record in as it comes (instead of concatenating at the end) lets the
+ * record be freed at once and leaves nothing to copy when the pack is finished; the
+ * buffer's unused tail is never touched, so it costs address space, not memory.
+ */
 export class PackBuilder {
-  readonly #records: Buffer[] = [];
+  #buffer: Buffer;
   readonly entries: PackHeaderEntry[] = [];
   #size = 0;
+
+  constructor(expectedSize = 1024 * 1024) {
+    this.#buffer = Buffer.allocUnsafeSlow(expectedSize);
+  }
 
   get size(): number {
     return this.#size;
@@ -30,17 +39,27 @@ export class PackBuilder {
 
   add(type: BlobType, id: string, record: Buffer, rawLength: number, compression: number): void {
     this.entries.push({ type, id, offset: this.#size, length: record.length, rawLength, compression });
-    this.#records.push(record);
+    this.#reserve(record.length);
+    record.copy(this.#buffer, this.#size);
     this.#size += record.length;
   }
 
   /** The pack's bytes and id; `encodeHeader` seals the header in encrypted repositories. */
-  finish(encodeHeader: (plain: Buffer) => Buffer): { id: string; bytes: Buffer } {
+  async finish(encodeHeader: (plain: Buffer) => Buffer): Promise<{ id: string; bytes: Buffer }> {
     const header = encodeHeader(Buffer.from(JSON.stringify({ version: 1, blobs: this.entries })));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(header.length);
-    const bytes = Buffer.concat([...this.#records, header, length, PACK_MAGIC]);
-    return { id: createHash('sha256').update(bytes).digest('hex'), bytes };
+    this.#reserve(header.length + 4 + PACK_MAGIC.length);
+    let end = this.#size + header.copy(this.#buffer, this.#size);
+    end = this.#buffer.writeUInt32LE(header.length, end);
+    end += PACK_MAGIC.copy(this.#buffer, end);
+    const bytes = this.#buffer.subarray(0, end);
+    return { id: await blobId(bytes), bytes };
+  }
+
+  #reserve(more: number): void {
+    if (this.#size + more <= this.#buffer.length) return;
+    const grown = Buffer.allocUnsafeSlow(Math.max(this.#size + more, this.#buffer.length * 2));
+    this.#buffer.copy(grown, 0, 0, this.#size);
+    this.#buffer = grown;
   }
 }
 

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
+import { decodeRecord, encodeRecord, RecordDecodeError } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
@@ -103,7 +104,9 @@ const CONFIG_KEY = 'config';
 const CONFIG_MAGIC = Buffer.from('BKDRREPO');
 const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
-const MAX_PENDING_PACKS = 4;
+const MAX_PENDING_PACKS = 2;
+/** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
+const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 
 const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
 const walKey = (source: string, name: string) => `wal/${source}/${name}`;
@@ -263,11 +266,10 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    const { tag, payload } = await compressBlob(plaintext, type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 6 } : this.#compression);
-    const tagByte = Buffer.from([tag]);
-    const record = this.#key ? seal(this.#key, [tagByte, payload]) : Buffer.concat([tagByte, payload]);
+    const { tag, record } = await encodeRecord(plaintext, this.#key, type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 6 } : this.#compression);
     let pack = this.#open.get(type);
-    if (!pack) this.#open.set(type, (pack = new PackBuilder()));
+    // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
+    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024)));
     pack.add(type, id, record, plaintext.length, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
@@ -308,7 +310,7 @@ export class Repository {
     if (!pack || pack.count === 0) return;
     this.#open.delete(type);
     while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
-    const { id, bytes } = pack.finish((plain) => this.#encode(plain));
+    const { id, bytes } = await pack.finish((plain) => this.#encode(plain));
     const upload = this.#uploadPack(id, bytes, pack).finally(() => {
       this.#uploads.delete(upload);
       this.#pendingBytes -= pack.size;
@@ -366,20 +368,15 @@ export class Repository {
   async #decodeRecord(record: Buffer, location: BlobLocation): Promise<Buffer> {
     const where = `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
     if (record.length !== location.length) throw new IntegrityError(`${where} is truncated`);
-    let plain: Buffer;
+    let decoded: { data: Buffer; id: string };
     try {
-      plain = this.#key ? unseal(this.#key, record) : record;
+      decoded = await decodeRecord(record, this.#key);
     } catch (err) {
-      throw new IntegrityError(`${where} fails authentication (damaged)`, { cause: err });
+      if (err instanceof RecordDecodeError) throw new IntegrityError(`${where} ${err.message} (damaged)`, { cause: err });
+      throw err;
     }
-    let data: Buffer;
-    try {
-      data = await decompressBlob(plain[0]!, plain.subarray(1));
-    } catch (err) {
-      throw new IntegrityError(`${where} cannot be decompressed (damaged)`, { cause: err });
-    }
-    if (sha256Hex(data) !== location.id) throw new IntegrityError(`${where} does not match its id (damaged)`);
-    return data;
+    if (decoded.id !== location.id) throw new IntegrityError(`${where} does not match its id (damaged)`);
+    return decoded.data;
   }
 
   async loadTree(id: string): Promise<TreeNode[]> {

@@ -1,6 +1,7 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chunkStream, FastCdc } from '../../src/repo/fastcdc.js';
+import { chunkContent, streamReader } from '../../src/repo/content-chunker.js';
+import { FastCdc } from '../../src/repo/fastcdc.js';
 
 const params = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 256 * 1024, seed: 'a'.repeat(64) };
 
@@ -18,12 +19,51 @@ function deterministicBytes(n: number, seed: number): Buffer {
   return out;
 }
 
-async function chunks(data: Buffer, chunker: FastCdc, pieceSize = data.length): Promise<Buffer[]> {
+async function chunks(data: Buffer, chunker: FastCdc, pieceSize = data.length, readSize?: number): Promise<Buffer[]> {
   async function* pieces() {
     for (let i = 0; i < data.length; i += pieceSize) yield data.subarray(i, i + pieceSize);
   }
   const out: Buffer[] = [];
-  for await (const c of chunkStream(pieces(), chunker)) out.push(Buffer.from(c));
+  for await (const batch of chunkContent(streamReader(pieces()), chunker, readSize)) {
+    for (const c of batch.chunks) {
+      expect(c.id).toBe(createHash('sha256').update(c.data).digest('hex'));
+      out.push(Buffer.from(c.data));
+    }
+    batch.release();
+  }
+  return out;
+}
+
+/**
+ * The cut loop as bkdr 0.1 ran it in JavaScript. Repositories written then must keep
+ * deduplicating, so the native chunker has to cut exactly here.
+ */
+function referenceCutPoint(chunker: FastCdc, buf: Uint8Array, start: number, end: number): number {
+  const { minSize, avgSize, maxSize } = chunker.params;
+  let n = end - start;
+  if (n <= minSize) return n;
+  if (n > maxSize) n = maxSize;
+  const normal = Math.min(n, avgSize);
+  let hash = 0;
+  let i = start + minSize;
+  for (; i < start + normal; i++) {
+    hash = ((hash << 1) + chunker.gear[buf[i]!]!) >>> 0;
+    if ((hash & chunker.maskS) === 0) return i - start + 1;
+  }
+  for (; i < start + n; i++) {
+    hash = ((hash << 1) + chunker.gear[buf[i]!]!) >>> 0;
+    if ((hash & chunker.maskL) === 0) return i - start + 1;
+  }
+  return n;
+}
+
+function referenceLengths(data: Buffer, chunker: FastCdc): number[] {
+  const out: number[] = [];
+  for (let pos = 0; pos < data.length; ) {
+    const len = referenceCutPoint(chunker, data, pos, data.length);
+    out.push(len);
+    pos += len;
+  }
   return out;
 }
 
@@ -31,6 +71,19 @@ const lengths = (cs: Buffer[]) => cs.map((c) => c.length);
 
 describe('FastCDC', () => {
   const data = deterministicBytes(8 * 1024 * 1024, 1234);
+
+  it('cuts exactly where the JavaScript chunker of earlier versions cut, on text and on random data', async () => {
+    const text = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
+    for (const [input, chunker] of [
+      [data, new FastCdc(params)],
+      [text, new FastCdc(params)],
+      [data, new FastCdc({ minSize: 512 * 1024, avgSize: 1024 * 1024, maxSize: 8 * 1024 * 1024, seed: 'd'.repeat(64) })],
+    ] as const) {
+      const expected = referenceLengths(input, chunker);
+      expect(expected.length).toBeGreaterThan(3);
+      expect(lengths(await chunks(input, chunker, 1_000_003))).toEqual(expected);
+    }
+  });
 
   it('cuts the same input at the same places, and another seed cuts elsewhere', async () => {
     const a = await chunks(data, new FastCdc(params));
@@ -54,7 +107,8 @@ describe('FastCDC', () => {
 
   it.each([1, 4096, 100_000, 1024 * 1024 + 7])('gives the same chunks whatever the read size (%i bytes)', async (pieceSize) => {
     const whole = await chunks(data, new FastCdc(params));
-    const split = await chunks(data, new FastCdc(params), pieceSize === 1 ? 65_537 : pieceSize);
+    // Both the pieces the source delivers and the size of the chunker's reads vary.
+    const split = await chunks(data, new FastCdc(params), pieceSize === 1 ? 65_537 : pieceSize, pieceSize === 1 ? 70_001 : 300_007);
     expect(lengths(split)).toEqual(lengths(whole));
   });
 

@@ -1,0 +1,499 @@
+// The repository engine's per-byte work, off the JavaScript thread: content-defined
+// cut points with SHA-256 ids, and blob records sealed (LZ4 + AES-256-GCM) or opened.
+//
+// Why native: on the JavaScript thread these steps serialise a backup onto one core
+// (FastCDC's loop, SHA-256, the cipher and LZ4 were ~30 % of a profile, with the rest
+// of the pipeline waiting on them). Here each call is one piece of libuv pool work,
+// so reads, hashing and sealing of different chunks run on every core at once.
+// The cryptography is Node's own OpenSSL (its headers ship with Node, its symbols are
+// exported by the node binary), not code of ours.
+//
+// Record format (docs/repository-format.md), unchanged:
+//   plain:     tag byte || payload
+//   encrypted: nonce(12) || AES-256-GCM(tag byte || payload) || auth tag(16)
+// where tag 0 is raw and tag 1 is LZ4 (uint32 LE uncompressed size || LZ4 block).
+#include <node_api.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "vendor/lz4/lz4.h"
+
+#define NONCE_BYTES 12
+#define AUTH_TAG_BYTES 16
+#define KEY_BYTES 32
+#define TAG_NONE 0
+#define TAG_LZ4 1
+#define LZ4_PREFIX 4
+// Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
+#define MIN_SAVING_PERCENT 3
+
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH };
+
+typedef struct {
+  napi_async_work work;
+  napi_deferred deferred;
+  napi_ref refs[3];
+  int nrefs;
+  enum op op;
+  // inputs
+  const uint8_t *input;
+  size_t input_length;
+  uint8_t key[KEY_BYTES];
+  int has_key;
+  // OP_CUT
+  const uint32_t *gear;
+  uint32_t min_size, avg_size, max_size, mask_s, mask_l;
+  int final;
+  // OP_SEAL: try LZ4 (else store `tag` as given)
+  int compress;
+  int want_hash;
+  // outputs
+  uint8_t *output;
+  size_t output_length;
+  int out_tag;
+  int decoded;  // OP_OPEN: output is the decompressed data (tags none and lz4)
+  uint8_t hash[SHA256_DIGEST_LENGTH];
+  uint32_t *lengths;
+  uint8_t *ids;
+  size_t count;
+  const char *error;
+  const char *error_code;
+} job;
+
+// ---- pure work (no JavaScript; runs on a pool thread or inline) ----
+
+static uint32_t cut_point(const job *j, const uint8_t *buf, size_t n) {
+  if (n <= j->min_size) return (uint32_t)n;
+  if (n > j->max_size) n = j->max_size;
+  size_t normal = n < j->avg_size ? n : j->avg_size;
+  uint32_t hash = 0;
+  size_t i = j->min_size;
+  for (; i < normal; i++) {
+    hash = (hash << 1) + j->gear[buf[i]];
+    if ((hash & j->mask_s) == 0) return (uint32_t)(i + 1);
+  }
+  for (; i < n; i++) {
+    hash = (hash << 1) + j->gear[buf[i]];
+    if ((hash & j->mask_l) == 0) return (uint32_t)(i + 1);
+  }
+  return (uint32_t)n;
+}
+
+// Chunks whose end is certain: every cut when `final`, else those not touching the buffer's end
+// (a cut depends only on bytes before it, but a chunk ending at the end may grow with more input).
+static void run_cut(job *j) {
+  size_t capacity = j->input_length / j->min_size + 2;
+  j->lengths = malloc(capacity * sizeof(uint32_t));
+  j->ids = malloc(capacity * SHA256_DIGEST_LENGTH);
+  if (!j->lengths || !j->ids) { j->error = "out of memory"; return; }
+  size_t pos = 0;
+  while (pos < j->input_length) {
+    size_t rest = j->input_length - pos;
+    uint32_t len = cut_point(j, j->input + pos, rest);
+    if (len == rest && !j->final && rest < j->max_size) break;
+    SHA256(j->input + pos, len, j->ids + j->count * SHA256_DIGEST_LENGTH);
+    j->lengths[j->count++] = len;
+    pos += len;
+  }
+}
+
+// One cipher context per thread and direction, keyed once: OpenSSL 3's implicit algorithm
+// fetch and the AES key schedule cost more than sealing a small file's few KiB.
+typedef struct {
+  EVP_CIPHER_CTX *ctx;
+  uint8_t key[KEY_BYTES];
+  int keyed;
+} cipher_slot;
+
+static __thread cipher_slot tls_cipher[2];
+static EVP_CIPHER *aes_gcm;
+
+static EVP_CIPHER_CTX *keyed_context(int encrypt, const uint8_t *key) {
+  cipher_slot *slot = &tls_cipher[encrypt ? 1 : 0];
+  if (!slot->ctx && !(slot->ctx = EVP_CIPHER_CTX_new())) return NULL;
+  if (slot->keyed && memcmp(slot->key, key, KEY_BYTES) == 0) return slot->ctx;
+  slot->keyed = 0;
+  int ok = encrypt ? EVP_EncryptInit_ex(slot->ctx, aes_gcm, NULL, key, NULL) : EVP_DecryptInit_ex(slot->ctx, aes_gcm, NULL, key, NULL);
+  if (ok != 1) return NULL;
+  memcpy(slot->key, key, KEY_BYTES);
+  slot->keyed = 1;
+  return slot->ctx;
+}
+
+// Nonces come from a per-thread pool refilled 256 at a time: one CSPRNG call per record showed up.
+static __thread uint8_t tls_nonces[NONCE_BYTES * 256];
+static __thread size_t tls_nonce_offset = sizeof(tls_nonces);
+
+static int fresh_nonce(uint8_t *out) {
+  if (tls_nonce_offset + NONCE_BYTES > sizeof(tls_nonces)) {
+    if (RAND_bytes(tls_nonces, sizeof(tls_nonces)) != 1) return 0;
+    tls_nonce_offset = 0;
+  }
+  memcpy(out, tls_nonces + tls_nonce_offset, NONCE_BYTES);
+  OPENSSL_cleanse(tls_nonces + tls_nonce_offset, NONCE_BYTES);
+  tls_nonce_offset += NONCE_BYTES;
+  return 1;
+}
+
+static int gcm(int encrypt, const uint8_t *key, const uint8_t *nonce, const uint8_t *in1, size_t n1, const uint8_t *in2, size_t n2, uint8_t *out, uint8_t *auth_tag) {
+  EVP_CIPHER_CTX *ctx = keyed_context(encrypt, key);
+  if (!ctx) return 0;
+  int ok = 0, len = 0;
+  if (encrypt) {
+    ok = EVP_EncryptInit_ex(ctx, NULL, NULL, NULL, nonce) == 1 &&
+         EVP_EncryptUpdate(ctx, out, &len, in1, (int)n1) == 1 &&
+         (n2 == 0 || EVP_EncryptUpdate(ctx, out + n1, &len, in2, (int)n2) == 1) &&
+         EVP_EncryptFinal_ex(ctx, out + n1 + n2, &len) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, AUTH_TAG_BYTES, auth_tag) == 1;
+  } else {
+    ok = EVP_DecryptInit_ex(ctx, NULL, NULL, NULL, nonce) == 1 &&
+         EVP_DecryptUpdate(ctx, out, &len, in1, (int)n1) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, AUTH_TAG_BYTES, auth_tag) == 1 &&
+         EVP_DecryptFinal_ex(ctx, out + n1, &len) == 1;
+  }
+  // A failed operation leaves the context in an unknown state: key it afresh next time.
+  if (!ok) tls_cipher[encrypt ? 1 : 0].keyed = 0;
+  return ok;
+}
+
+// Scratch for LZ4 output, per thread, grown as needed and kept: a malloc per record was measurable.
+static __thread uint8_t *tls_scratch;
+static __thread size_t tls_scratch_size;
+
+static uint8_t *scratch(size_t size) {
+  if (size > tls_scratch_size) {
+    free(tls_scratch);
+    tls_scratch = malloc(size);
+    tls_scratch_size = tls_scratch ? size : 0;
+  }
+  return tls_scratch;
+}
+
+static void run_seal(job *j) {
+  if (j->want_hash) SHA256(j->input, j->input_length, j->hash);
+  const uint8_t *payload = j->input;
+  size_t payload_length = j->input_length;
+  j->out_tag = j->compress ? TAG_NONE : j->out_tag;
+  if (j->compress && j->input_length >= 64 && j->input_length <= (size_t)LZ4_MAX_INPUT_SIZE) {
+    int bound = LZ4_compressBound((int)j->input_length);
+    uint8_t *compressed = scratch((size_t)bound + LZ4_PREFIX);
+    if (!compressed) { j->error = "out of memory"; return; }
+    uint32_t n = (uint32_t)j->input_length;
+    compressed[0] = n & 0xff; compressed[1] = (n >> 8) & 0xff; compressed[2] = (n >> 16) & 0xff; compressed[3] = (n >> 24) & 0xff;
+    int written = LZ4_compress_default((const char *)j->input, (char *)compressed + LZ4_PREFIX, (int)j->input_length, bound);
+    size_t total = (size_t)written + LZ4_PREFIX;
+    if (written > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT)) {
+      payload = compressed;
+      payload_length = total;
+      j->out_tag = TAG_LZ4;
+    }
+  }
+  uint8_t tag_byte = (uint8_t)j->out_tag;
+  if (j->has_key) {
+    j->output_length = NONCE_BYTES + 1 + payload_length + AUTH_TAG_BYTES;
+    j->output = malloc(j->output_length);
+    if (!j->output) { j->error = "out of memory"; return; }
+    if (!fresh_nonce(j->output)) { j->error = "no random nonce"; return; }
+    if (!gcm(1, j->key, j->output, &tag_byte, 1, payload, payload_length, j->output + NONCE_BYTES, j->output + j->output_length - AUTH_TAG_BYTES)) j->error = "encryption failed";
+  } else {
+    j->output_length = 1 + payload_length;
+    j->output = malloc(j->output_length);
+    if (!j->output) { j->error = "out of memory"; return; }
+    j->output[0] = tag_byte;
+    memcpy(j->output + 1, payload, payload_length);
+  }
+}
+
+static void run_open(job *j) {
+  const uint8_t *plain = j->input;
+  size_t plain_length = j->input_length;
+  uint8_t *decrypted = NULL;
+  if (j->has_key) {
+    if (j->input_length < NONCE_BYTES + AUTH_TAG_BYTES + 1) { j->error = "sealed record too short"; j->error_code = "EAUTH"; return; }
+    plain_length = j->input_length - NONCE_BYTES - AUTH_TAG_BYTES;
+    decrypted = scratch(plain_length);
+    if (!decrypted) { j->error = "out of memory"; return; }
+    uint8_t auth_tag[AUTH_TAG_BYTES];
+    memcpy(auth_tag, j->input + j->input_length - AUTH_TAG_BYTES, AUTH_TAG_BYTES);
+    if (!gcm(0, j->key, j->input, j->input + NONCE_BYTES, plain_length, NULL, 0, decrypted, auth_tag)) {
+      j->error = "record fails authentication";
+      j->error_code = "EAUTH";
+      return;
+    }
+    plain = decrypted;
+  }
+  if (plain_length < 1) { j->error = "record is empty"; j->error_code = "ECOMPRESSION"; return; }
+  j->out_tag = plain[0];
+  const uint8_t *payload = plain + 1;
+  size_t payload_length = plain_length - 1;
+  if (j->out_tag == TAG_LZ4) {
+    uint32_t n = 0;
+    if (payload_length >= LZ4_PREFIX) n = (uint32_t)payload[0] | ((uint32_t)payload[1] << 8) | ((uint32_t)payload[2] << 16) | ((uint32_t)payload[3] << 24);
+    j->output = payload_length >= LZ4_PREFIX && n <= (uint32_t)LZ4_MAX_INPUT_SIZE ? malloc(n > 0 ? n : 1) : NULL;
+    int got = j->output ? LZ4_decompress_safe((const char *)payload + LZ4_PREFIX, (char *)j->output, (int)(payload_length - LZ4_PREFIX), (int)n) : -1;
+    if (got < 0 || (uint32_t)got != n) {
+      j->error = "LZ4 data is corrupt";
+      j->error_code = "ECOMPRESSION";
+      return;
+    }
+    j->output_length = n;
+    j->decoded = 1;
+  } else {
+    // Raw, or gzip/brotli which the caller decodes with zlib: hand back the payload.
+    j->output = malloc(payload_length > 0 ? payload_length : 1);
+    if (!j->output) { j->error = "out of memory"; return; }
+    memcpy(j->output, payload, payload_length);
+    j->output_length = payload_length;
+    j->decoded = j->out_tag == TAG_NONE;
+  }
+  if (j->decoded) SHA256(j->output, j->output_length, j->hash);
+}
+
+static void run(job *j) {
+  switch (j->op) {
+    case OP_CUT: run_cut(j); break;
+    case OP_SEAL: run_seal(j); break;
+    case OP_OPEN: run_open(j); break;
+    case OP_HASH: SHA256(j->input, j->input_length, j->hash); break;
+  }
+}
+
+// ---- JavaScript side ----
+
+static napi_value make_error(napi_env env, const char *code, const char *message) {
+  napi_value msg, code_value = NULL, error;
+  napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
+  if (code) napi_create_string_utf8(env, code, NAPI_AUTO_LENGTH, &code_value);
+  napi_create_error(env, code_value, msg, &error);
+  return error;
+}
+
+static napi_value buffer_copy(napi_env env, const void *data, size_t length) {
+  napi_value result;
+  void *copy;
+  napi_create_buffer_copy(env, length, length > 0 ? data : "", &copy, &result);
+  return result;
+}
+
+// Builds the value the call resolves to and frees the job's scratch memory.
+static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
+  napi_value result = NULL;
+  if (j->error) {
+    *error_out = make_error(env, j->error_code, j->error);
+  } else if (j->op == OP_CUT) {
+    napi_value lengths;
+    napi_create_array_with_length(env, j->count, &lengths);
+    for (size_t i = 0; i < j->count; i++) {
+      napi_value v;
+      napi_create_uint32(env, j->lengths[i], &v);
+      napi_set_element(env, lengths, (uint32_t)i, v);
+    }
+    napi_create_array_with_length(env, 2, &result);
+    napi_set_element(env, result, 0, lengths);
+    napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
+  } else if (j->op == OP_HASH) {
+    result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
+  } else {
+    // [record or data, tag, id or null]
+    napi_value tag, id;
+    napi_create_array_with_length(env, 3, &result);
+    napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
+    napi_create_uint32(env, (uint32_t)j->out_tag, &tag);
+    napi_set_element(env, result, 1, tag);
+    if ((j->op == OP_SEAL && j->want_hash) || (j->op == OP_OPEN && j->decoded)) id = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
+    else napi_get_null(env, &id);
+    napi_set_element(env, result, 2, id);
+  }
+  free(j->output);
+  free(j->lengths);
+  free(j->ids);
+  j->output = NULL;
+  j->lengths = NULL;
+  j->ids = NULL;
+  return result;
+}
+
+static void release(napi_env env, job *j) {
+  for (int i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
+  if (j->work) napi_delete_async_work(env, j->work);
+  OPENSSL_cleanse(j->key, KEY_BYTES);
+  free(j);
+}
+
+static int buffer_arg(napi_env env, napi_value value, const uint8_t **data, size_t *length) {
+  bool ok = false;
+  if (napi_is_buffer(env, value, &ok) != napi_ok || !ok) {
+    napi_throw_type_error(env, NULL, "expected a Buffer");
+    return 0;
+  }
+  void *p = NULL;
+  napi_get_buffer_info(env, value, &p, length);
+  *data = p;
+  return 1;
+}
+
+// The key argument: a 32-byte Buffer, or null/undefined for an unencrypted repository.
+static int key_arg(napi_env env, napi_value value, job *j) {
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  if (type == napi_null || type == napi_undefined) return 1;
+  const uint8_t *key;
+  size_t length;
+  if (!buffer_arg(env, value, &key, &length)) return 0;
+  if (length != KEY_BYTES) {
+    napi_throw_range_error(env, NULL, "key must be 32 bytes");
+    return 0;
+  }
+  memcpy(j->key, key, KEY_BYTES);
+  j->has_key = 1;
+  return 1;
+}
+
+static uint32_t uint_arg(napi_env env, napi_value value) {
+  uint32_t v = 0;
+  napi_get_value_uint32(env, value, &v);
+  return v;
+}
+
+static int bool_arg(napi_env env, napi_value value) {
+  bool v = false;
+  napi_get_value_bool(env, value, &v);
+  return v;
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  run((job *)data);
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job *j = data;
+  napi_value error = NULL, result = NULL;
+  if (status == napi_ok) result = take_result(env, j, &error);
+  else error = make_error(env, NULL, "blob work was cancelled");
+  if (error) napi_reject_deferred(env, j->deferred, error);
+  else napi_resolve_deferred(env, j->deferred, result);
+  release(env, j);
+}
+
+// Runs the job inline (`sync`) or on the pool; a pool job keeps its inputs alive with references.
+static napi_value dispatch(napi_env env, job *j, napi_value *inputs, int ninputs, int sync) {
+  if (sync) {
+    run(j);
+    napi_value error = NULL;
+    napi_value result = take_result(env, j, &error);
+    release(env, j);
+    if (error) napi_throw(env, error);
+    return result;
+  }
+  for (int i = 0; i < ninputs; i++) napi_create_reference(env, inputs[i], 1, &j->refs[j->nrefs++]);
+  napi_value promise, name;
+  napi_create_promise(env, &j->deferred, &promise);
+  napi_create_string_utf8(env, "bkdr.blob", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, j, &j->work);
+  napi_queue_async_work(env, j->work);
+  return promise;
+}
+
+static job *new_job(napi_env env, enum op op) {
+  job *j = calloc(1, sizeof(job));
+  if (!j) napi_throw_error(env, NULL, "out of memory");
+  else j->op = op;
+  return j;
+}
+
+// cutAndHash(data, gear: Uint32Array(256), min, avg, max, maskS, maskL, final) → Promise<[lengths, ids]>
+static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 8) { napi_throw_type_error(env, NULL, "cutAndHash needs 8 arguments"); return NULL; }
+  job *j = new_job(env, OP_CUT);
+  if (!j) return NULL;
+  napi_typedarray_type type;
+  size_t length = 0;
+  void *gear = NULL;
+  bool is_typed = false;
+  napi_is_typedarray(env, argv[1], &is_typed);
+  if (is_typed) napi_get_typedarray_info(env, argv[1], &type, &length, &gear, NULL, NULL);
+  if (!is_typed || type != napi_uint32_array || length != 256) {
+    free(j);
+    napi_throw_type_error(env, NULL, "gear must be a Uint32Array of 256");
+    return NULL;
+  }
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
+  j->gear = gear;
+  j->min_size = uint_arg(env, argv[2]);
+  j->avg_size = uint_arg(env, argv[3]);
+  j->max_size = uint_arg(env, argv[4]);
+  j->mask_s = uint_arg(env, argv[5]);
+  j->mask_l = uint_arg(env, argv[6]);
+  j->final = bool_arg(env, argv[7]);
+  if (j->min_size == 0 || j->min_size > j->avg_size || j->avg_size > j->max_size) {
+    free(j);
+    napi_throw_range_error(env, NULL, "chunker sizes must satisfy 0 < min <= avg <= max");
+    return NULL;
+  }
+  napi_value inputs[2] = {argv[0], argv[1]};
+  return dispatch(env, j, inputs, 2, 0);
+}
+
+// seal(data, key|null, compress, tag, wantHash, sync) → [record, tag, id|null]
+static napi_value seal(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 6) { napi_throw_type_error(env, NULL, "seal needs 6 arguments"); return NULL; }
+  job *j = new_job(env, OP_SEAL);
+  if (!j) return NULL;
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j)) { free(j); return NULL; }
+  j->compress = bool_arg(env, argv[2]);
+  j->out_tag = (int)uint_arg(env, argv[3]);
+  j->want_hash = bool_arg(env, argv[4]);
+  return dispatch(env, j, argv, 1, bool_arg(env, argv[5]));
+}
+
+// open(record, key|null, sync) → [data or payload, tag, id|null]
+static napi_value open_record(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) { napi_throw_type_error(env, NULL, "open needs 3 arguments"); return NULL; }
+  job *j = new_job(env, OP_OPEN);
+  if (!j) return NULL;
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j)) { free(j); return NULL; }
+  return dispatch(env, j, argv, 1, bool_arg(env, argv[2]));
+}
+
+// hash(data, sync) → SHA-256 digest
+static napi_value hash(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  job *j = new_job(env, OP_HASH);
+  if (!j) return NULL;
+  if (argc < 2 || !buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
+  return dispatch(env, j, argv, 1, bool_arg(env, argv[1]));
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  // Fetched once, explicitly: an implicit fetch on every EVP init walks the provider tables.
+  if (!aes_gcm) aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+  if (!aes_gcm) {
+    napi_throw_error(env, NULL, "OpenSSL has no AES-256-GCM");
+    return NULL;
+  }
+  napi_property_descriptor props[] = {
+    {"cutAndHash", NULL, cut_and_hash, NULL, NULL, NULL, napi_default, NULL},
+    {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
+    {"open", NULL, open_record, NULL, NULL, NULL, napi_default, NULL},
+    {"hash", NULL, hash, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

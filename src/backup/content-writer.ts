@@ -1,0 +1,81 @@
+import { blobId, type Chunk } from '../repo/blob-codec.js';
+import { chunkContent, type ReadInto } from '../repo/content-chunker.js';
+import type { Repository } from '../repo/repository.js';
+
+/** What content writing needs of a repository (one, or a fan-out to several). */
+export type ContentTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob'>;
+
+export interface ContentResult {
+  /** Blob ids of the content, in order. */
+  ids: string[];
+  bytes: number;
+  newBlobs: number;
+  addedBytes: number;
+}
+
+/**
+ * Chunks being compressed and sealed at once for one stream of content. With the next
+ * read and the cut of the one after, this keeps the libuv pool (and so every core) busy
+ * on a single large file; memory stays bounded by it and the repository's pack limit.
+ */
+const SAVES_IN_FLIGHT = 4;
+
+/**
+ * Chunks, hashes and stores one stream of content (a file's reads, a command's
+ * output): the next buffer is read while this one is cut, and new chunks are sealed
+ * concurrently. `onChunk` sees every chunk (for progress and abort checks).
+ */
+export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?: (length: number) => void): Promise<ContentResult> {
+  const result: ContentResult = { ids: [], bytes: 0, newBlobs: 0, addedBytes: 0 };
+  const inFlight = new Set<Promise<void>>();
+  let failure: { error: unknown } | undefined;
+
+  const store = async (chunk: Chunk): Promise<Promise<void> | undefined> => {
+    onChunk?.(chunk.data.length);
+    result.ids.push(chunk.id);
+    result.bytes += chunk.data.length;
+    if (repo.hasBlob(chunk.id)) return undefined;
+    const saving: Promise<void> = repo.saveBlob('data', chunk.id, chunk.data).then(
+      (saved) => {
+        if (saved.stored) {
+          result.newBlobs++;
+          result.addedBytes += saved.storedSize;
+        }
+      },
+      (error: unknown) => {
+        failure ??= { error };
+      },
+    ).finally(() => inFlight.delete(saving));
+    inFlight.add(saving);
+    while (inFlight.size >= SAVES_IN_FLIGHT) await Promise.race(inFlight);
+    if (failure) throw failure.error;
+    return saving;
+  };
+
+  try {
+    for await (const batch of chunkContent(read, repo.chunker())) {
+      const saves: Promise<void>[] = [];
+      try {
+        for (const chunk of batch.chunks) {
+          const saving = await store(chunk);
+          if (saving) saves.push(saving);
+        }
+      } finally {
+        // The batch's buffer is reused once every save reading from it has settled (saves never reject).
+        void Promise.all(saves).then(() => batch.release());
+      }
+    }
+  } finally {
+    // Nothing may still be writing when the caller moves on, whether this failed or not.
+    await Promise.all(inFlight);
+  }
+  if (failure) throw failure.error;
+  return result;
+}
+
+/** Stores content that is one chunk (below the chunker's minimum) without the stream machinery. */
+export async function writeSingleChunk(data: Buffer, repo: ContentTarget): Promise<ContentResult> {
+  const id = await blobId(data);
+  const saved = repo.hasBlob(id) ? { stored: false, storedSize: 0 } : await repo.saveBlob('data', id, data);
+  return { ids: [id], bytes: data.length, newBlobs: saved.stored ? 1 : 0, addedBytes: saved.storedSize };
+}

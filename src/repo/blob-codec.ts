@@ -1,0 +1,104 @@
+import { loadNativeAddon } from '../core/native-addon.js';
+import { type CompressionSettings, CompressionTag, compressBlob, decompressBlob } from './compression.js';
+import type { FastCdc } from './fastcdc.js';
+
+/**
+ * native/bkdr_blob.c: the per-byte work of the repository engine (cut points,
+ * SHA-256, LZ4, AES-256-GCM) on the libuv pool, so every core works on a backup.
+ */
+interface BlobAddon {
+  cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean): Promise<[number[], Buffer]>;
+  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: true): SealedRecord;
+  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: false): Promise<SealedRecord>;
+  open(record: Buffer, key: Buffer | null, sync: true): OpenedRecord;
+  open(record: Buffer, key: Buffer | null, sync: false): Promise<OpenedRecord>;
+  hash(data: Buffer, sync: true): Buffer;
+  hash(data: Buffer, sync: false): Promise<Buffer>;
+}
+/** [record, compression tag, SHA-256 of the plaintext when asked for]. */
+type SealedRecord = [Buffer, number, Buffer | null];
+/** [data (payload for gzip/brotli), compression tag, SHA-256 of the data when decoded]. */
+type OpenedRecord = [Buffer, number, Buffer | null];
+
+const addon = (): BlobAddon => loadNativeAddon<BlobAddon>('bkdr_blob');
+
+/** Below this, work runs on the calling thread: the hop to the pool costs more than the work. */
+const INLINE_BELOW = 32 * 1024;
+
+export interface Chunk {
+  id: string;
+  data: Buffer;
+}
+
+/**
+ * Cuts `data` into content-defined chunks and hashes each. Returns the chunks whose end
+ * is certain and how many bytes they cover; the rest must be carried into the next call
+ * unless `final`.
+ */
+export async function cutAndHash(chunker: FastCdc, data: Buffer, final: boolean): Promise<{ chunks: Chunk[]; consumed: number }> {
+  const { minSize, avgSize, maxSize } = chunker.params;
+  const [lengths, ids] = await addon().cutAndHash(data, chunker.gear, minSize, avgSize, maxSize, chunker.maskS, chunker.maskL, final);
+  const chunks: Chunk[] = [];
+  let pos = 0;
+  for (let i = 0; i < lengths.length; i++) {
+    const length = lengths[i]!;
+    chunks.push({ id: ids.toString('hex', i * 32, i * 32 + 32), data: data.subarray(pos, pos + length) });
+    pos += length;
+  }
+  return { chunks, consumed: pos };
+}
+
+/** The blob id (SHA-256, hex) of `data`. */
+export async function blobId(data: Buffer): Promise<string> {
+  return (data.length < INLINE_BELOW ? addon().hash(data, true) : await addon().hash(data, false)).toString('hex');
+}
+
+/**
+ * A blob's stored record: compressed (raw when that saves under 3 %), tagged, and
+ * sealed under `key` when the repository is encrypted. LZ4 and raw records are made
+ * natively in one step; gzip and brotli go through zlib first.
+ */
+export async function encodeRecord(data: Buffer, key: Buffer | undefined, compression: CompressionSettings): Promise<{ record: Buffer; tag: CompressionTag }> {
+  const native = addon();
+  if (compression.algorithm === 'lz4' || compression.algorithm === 'none') {
+    const lz4 = compression.algorithm === 'lz4';
+    const [record, tag] = data.length < INLINE_BELOW
+      ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true)
+      : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false);
+    return { record, tag: tag as CompressionTag };
+  }
+  const { tag, payload } = await compressBlob(data, compression);
+  const [record] = payload.length < INLINE_BELOW
+    ? native.seal(payload, key ?? null, false, tag, false, true)
+    : await native.seal(payload, key ?? null, false, tag, false, false);
+  return { record, tag };
+}
+
+/** Why a record could not be decoded; the caller names the blob and pack. */
+export class RecordDecodeError extends Error {
+  constructor(
+    readonly reason: 'authentication' | 'decompression',
+    options: { cause?: unknown },
+  ) {
+    super(reason === 'authentication' ? 'fails authentication' : 'cannot be decompressed', options);
+  }
+}
+
+/** Opens and decompresses a record; returns the data and its SHA-256 (hex) for the caller to compare with the id. */
+export async function decodeRecord(record: Buffer, key: Buffer | undefined): Promise<{ data: Buffer; id: string }> {
+  let opened: OpenedRecord;
+  try {
+    opened = record.length < INLINE_BELOW ? addon().open(record, key ?? null, true) : await addon().open(record, key ?? null, false);
+  } catch (err) {
+    throw new RecordDecodeError((err as { code?: string }).code === 'ECOMPRESSION' ? 'decompression' : 'authentication', { cause: err });
+  }
+  const [payload, tag, hash] = opened;
+  if (hash) return { data: payload, id: hash.toString('hex') };
+  let data: Buffer;
+  try {
+    data = await decompressBlob(tag, payload);
+  } catch (err) {
+    throw new RecordDecodeError('decompression', { cause: err });
+  }
+  return { data, id: await blobId(data) };
+}

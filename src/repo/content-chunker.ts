@@ -1,0 +1,103 @@
+import { type Chunk, cutAndHash } from './blob-codec.js';
+import type { FastCdc } from './fastcdc.js';
+
+/** Reads up to `length` bytes into buf at `offset`; resolves 0 at the end of the content. */
+export type ReadInto = (buf: Buffer, offset: number, length: number) => Promise<number>;
+
+/** Chunks cut from one read buffer; `release()` once nothing reads their bytes any more. */
+export interface ChunkBatch {
+  chunks: Chunk[];
+  release(): void;
+}
+
+const READ_SIZE = 4 * 1024 * 1024;
+/** Free read buffers kept for reuse: allocating a fresh one per read kept the GC busy and memory high. */
+const POOLED_BUFFERS = 6;
+const pool = new Map<number, Buffer[]>();
+
+function takeBuffer(capacity: number): Buffer {
+  return pool.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity);
+}
+
+function giveBack(buf: Buffer): void {
+  const free = pool.get(buf.length) ?? [];
+  if (free.length < POOLED_BUFFERS) free.push(buf);
+  pool.set(buf.length, free);
+}
+
+/**
+ * Splits content into content-defined chunks with their ids, one batch per read.
+ * Each buffer keeps room for the partial chunk carried over from the one before (less
+ * than maxSize), so only that tail is copied, never the whole input; the next read goes
+ * on while this one is cut. A buffer returns to the pool once the generator has moved its
+ * tail on and the consumer has released the batch; cut points do not depend on read sizes.
+ */
+export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize = READ_SIZE): AsyncGenerator<ChunkBatch> {
+  const room = chunker.params.maxSize;
+  const capacity = room + readSize;
+  let current = takeBuffer(capacity);
+  let start = room;
+  let end = room;
+  let pending: Promise<number> | undefined = read(current, room, readSize);
+  try {
+    while (pending) {
+      const n = await pending;
+      pending = undefined;
+      end += n;
+      const final = n === 0;
+      let next: Buffer | undefined;
+      if (!final) {
+        next = takeBuffer(capacity);
+        pending = read(next, room, readSize);
+      }
+      const { chunks, consumed } = await cutAndHash(chunker, current.subarray(start, end), final);
+      // Two holders: the consumer (until its chunks are stored) and this loop (until the tail is copied).
+      let holders = 2;
+      const buffer = current;
+      const release = () => {
+        if (--holders === 0) giveBack(buffer);
+      };
+      let released = false;
+      yield {
+        chunks,
+        release: () => {
+          if (!released) {
+            released = true;
+            release();
+          }
+        },
+      };
+      if (next) {
+        const tail = end - start - consumed;
+        current.copy(next, room - tail, start + consumed, end);
+        current = next;
+        start = room - tail;
+        end = room;
+      }
+      release();
+    }
+  } finally {
+    // Stopped early: let a read in flight settle before the caller closes what it reads from.
+    await pending?.catch(() => undefined);
+  }
+}
+
+/** Reads from a stream of buffers (a pipe's small pieces), filling each request fully until the end. */
+export function streamReader(source: AsyncIterable<Buffer>): ReadInto {
+  const it = source[Symbol.asyncIterator]();
+  let leftover: Buffer | undefined;
+  return async (buf, offset, length) => {
+    let filled = 0;
+    while (filled < length) {
+      if (!leftover || leftover.length === 0) {
+        const next = await it.next();
+        if (next.done) break;
+        leftover = next.value;
+      }
+      const n = leftover.copy(buf, offset + filled, 0, Math.min(leftover.length, length - filled));
+      filled += n;
+      leftover = leftover.subarray(n);
+    }
+    return filled;
+  };
+}
