@@ -2,6 +2,19 @@ import { IntegrityError, InterruptedError } from '../core/errors.js';
 import type { BlobLocation } from './blob-index.js';
 import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
+import type { TreeNode } from './tree-node.js';
+
+/** Trees read at once by the structure check. */
+const TREE_LOADS_IN_FLIGHT = 8;
+
+/** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */
+async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 
 /**
  * Checks a repository: the structure always (every index entry's pack is stored with
@@ -189,31 +202,41 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   const stored = new Set<string>();
   for await (const p of repo.listPacks()) stored.add(p.id);
   const problems: string[] = [];
-  const reachable = (id: string, what: string): boolean => {
+  // `what` names the place only when something is wrong: most blobs never need it.
+  const reachable = (id: string, what: () => string): boolean => {
     const location = repo.lookupBlob(id);
-    if (!location) problems.push(`${what}: blob ${id.slice(0, 12)} is not in the index`);
-    else if (!stored.has(location.packId)) problems.push(`${what}: pack ${location.packId.slice(0, 12)} is missing`);
+    if (!location) problems.push(`${what()}: blob ${id.slice(0, 12)} is not in the index`);
+    else if (!stored.has(location.packId)) problems.push(`${what()}: pack ${location.packId.slice(0, 12)} is missing`);
     else return true;
     return false;
   };
-  const seen = new Set<string>();
-  const stack: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
-  while (stack.length > 0 && problems.length < 20) {
+  const seen = new Set<string>([snapshot.tree]);
+  let level: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
+  // A level of the tree at a time, its trees loaded concurrently: one after another, the
+  // reads and decompressions of a few hundred small trees took longer than the backup's tail.
+  while (level.length > 0 && problems.length < 20) {
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
-    const { tree, path } = stack.pop()!;
-    if (seen.has(tree)) continue;
-    seen.add(tree);
-    if (!reachable(tree, path)) continue;
-    try {
-      for (const node of await repo.loadTree(tree)) {
-        const child = `${path === '/' ? '' : path}/${node.name.toString()}`;
-        if (node.subtree) stack.push({ tree: node.subtree, path: child });
-        for (const id of node.content ?? []) if (!reachable(id, child)) break;
+    const next: { tree: string; path: string }[] = [];
+    await forEachLimited(level, TREE_LOADS_IN_FLIGHT, async ({ tree, path }) => {
+      if (!reachable(tree, () => path)) return;
+      let nodes: TreeNode[];
+      try {
+        nodes = await repo.loadTree(tree);
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        problems.push(`${path}: ${err.message}`);
+        return;
       }
-    } catch (err) {
-      if (!(err instanceof IntegrityError)) throw err;
-      problems.push(`${path}: ${err.message}`);
-    }
+      const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
+      for (const node of nodes) {
+        if (node.subtree && !seen.has(node.subtree)) {
+          seen.add(node.subtree);
+          next.push({ tree: node.subtree, path: childPath(node) });
+        }
+        for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
+      }
+    });
+    level = next;
   }
   return problems;
 }
