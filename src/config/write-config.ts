@@ -1,16 +1,16 @@
-import { stringify } from 'yaml';
 import type { BkdrConfigInput } from './schema.js';
 
 export type ConfigFormat = 'ts' | 'json' | 'yaml';
 
 export const DEFAULT_CONFIG_FILES: Record<ConfigFormat, string> = { ts: 'backup.config.ts', json: 'backup.config.json', yaml: 'backup.config.yaml' };
 
-export function renderConfig(config: BkdrConfigInput, format: ConfigFormat): string {
+/** The yaml package is loaded only here and in `config show`: every other command would pay for it at start. */
+export async function renderConfig(config: BkdrConfigInput, format: ConfigFormat): Promise<string> {
   switch (format) {
     case 'json':
       return `${JSON.stringify(config, null, 2)}\n`;
     case 'yaml':
-      return stringify(config);
+      return (await import('yaml')).stringify(config);
     case 'ts':
       return `import { defineConfig } from 'bkdr';\n\nexport default defineConfig(${toTsLiteral(config, '')});\n`;
   }

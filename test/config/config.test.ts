@@ -86,7 +86,7 @@ describe('config validation', () => {
     it.each(['ts', 'json', 'yaml'] as const)('writes %s configs that load back unchanged', async (format) => {
       const config: BkdrConfigInput = { ...(minimal as BkdrConfigInput), sources: { 'files-1': { type: 'files', paths: ['/a\\b', "/it's", '/new\nline'], exclude: [] } }, retention: { daily: 7 } };
       const file = join(tmp.path, `backup.config.${format}`);
-      await writeFile(file, renderConfig(config, format));
+      await writeFile(file, await renderConfig(config, format));
       const loaded = await loadConfig({ configPath: file });
       expect(loaded?.config.sources).toEqual(validateConfig(config).sources);
       if (format === 'ts') expect(await readFile(file, 'utf8')).toMatch(/^ {2}retention: \{\n {4}daily: 7,/m);

@@ -1,6 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { migrateLegacyConfig } from '../../config/migrate-legacy.js';
 import { redactConfig } from '../../config/redact.js';
 import { validateConfig } from '../../config/validate.js';
@@ -39,7 +38,7 @@ export function registerConfig(program: Command, ctx: CliContext): void {
         const loaded = await ctx.config();
         const shown = redactConfig(loaded.config);
         if (ctx.options.json) ctx.printJson(shown);
-        else process.stdout.write(`# ${loaded.filepath}\n${stringify(shown)}`);
+        else process.stdout.write(`# ${loaded.filepath}\n${(await import('yaml')).stringify(shown)}`);
       }),
     'bkdr config show --json',
   );
@@ -62,7 +61,7 @@ export function registerConfig(program: Command, ctx: CliContext): void {
         const { config: migrated, notes } = migrateLegacyConfig(legacy);
         validateConfig(migrated, legacyFile);
         for (const note of notes) process.stderr.write(`note: ${note}\n`);
-        const text = renderConfig(migrated, format);
+        const text = await renderConfig(migrated, format);
         if (!flags.out) {
           process.stdout.write(text);
           return;

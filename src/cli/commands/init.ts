@@ -24,7 +24,7 @@ export function registerInit(program: Command, ctx: CliContext): void {
         if (existsSync(file) && !flags.force) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
         const config = ctx.options.yes || !ctx.interactive ? defaultConfig(flags.path) : await wizard(flags.path);
         validateConfig(config, file);
-        await writeFile(file, renderConfig(config, format), { mode: 0o600 });
+        await writeFile(file, await renderConfig(config, format), { mode: 0o600 });
         process.stderr.write(`wrote ${file}\n`);
         if (!config.encryption?.passwordFile && !config.encryption?.passwordCommand) {
           process.stderr.write('the repository password comes from BKDR_PASSWORD (or BKDR_PASSWORD_FILE / BKDR_PASSWORD_COMMAND); keep it safe: without it the backups cannot be read\n');
