@@ -12,11 +12,17 @@
 //   plain:     tag byte || payload
 //   encrypted: nonce(12) || AES-256-GCM(tag byte || payload) || auth tag(16)
 // where tag 0 is raw and tag 1 is LZ4 (uint32 LE uncompressed size || LZ4 block).
+#define _GNU_SOURCE  // O_NOATIME
 #include <node_api.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
@@ -30,7 +36,10 @@
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY };
+
+// Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, mtime s, mtime ns, size.
+#define SMALL_META 7
 
 typedef struct {
   napi_async_work work;
@@ -59,6 +68,13 @@ typedef struct {
   uint32_t *lengths;
   uint8_t *ids;
   size_t count;
+  // OP_READ_SMALL (paths, expected sizes) and OP_SEAL_MANY (inputs): one pool job for many small items
+  size_t items;
+  char **paths;
+  double *expected;
+  const uint8_t **inputs;
+  size_t *input_lengths;
+  double *meta;
   const char *error;
   const char *error_code;
 } job;
@@ -252,12 +268,90 @@ static void run_open(job *j) {
   if (j->decoded) SHA256(j->output, j->output_length, j->hash);
 }
 
+// Reads each small file whole (one byte more than expected tells one that grew), stats the
+// open file after the read, and hashes it; the data of all files goes into one output buffer.
+static void run_read_small(job *j) {
+  size_t capacity = 0;
+  for (size_t i = 0; i < j->items; i++) capacity += (size_t)j->expected[i] + 1;
+  j->output = malloc(capacity > 0 ? capacity : 1);
+  j->ids = malloc(j->items * SHA256_DIGEST_LENGTH + 1);
+  j->meta = calloc(j->items * SMALL_META + 1, sizeof(double));
+  if (!j->output || !j->ids || !j->meta) { j->error = "out of memory"; return; }
+  size_t used = 0;
+  for (size_t i = 0; i < j->items; i++) {
+    double *m = j->meta + i * SMALL_META;
+    size_t want = (size_t)j->expected[i] + 1;
+    int fd = open(j->paths[i], O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+    // O_NOATIME is for the file's owner (or root) only.
+    if (fd < 0 && errno == EPERM) fd = open(j->paths[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) { m[2] = errno; continue; }
+    size_t length = 0;
+    int failed = 0;
+    while (length < want) {
+      ssize_t n = read(fd, j->output + used + length, want - length);
+      if (n < 0) { if (errno == EINTR) continue; failed = errno; break; }
+      length += (size_t)n;
+      // A regular file's read comes back short only at its end.
+      if (n == 0 || length < want) break;
+    }
+    struct stat st;
+    if (!failed && fstat(fd, &st) != 0) failed = errno;
+    close(fd);
+    if (failed) { m[2] = failed; continue; }
+    m[0] = (double)used;
+    m[1] = (double)length;
+    m[3] = length == want;
+    m[4] = (double)st.st_mtim.tv_sec;
+    m[5] = (double)st.st_mtim.tv_nsec;
+    m[6] = (double)st.st_size;
+    if (length == want) continue;
+    SHA256(j->output + used, length, j->ids + i * SHA256_DIGEST_LENGTH);
+    used += length;
+  }
+  j->output_length = used;
+}
+
+// Seals each input as run_seal does; all records go into one output buffer.
+// Per item, as doubles: offset, length, compression tag.
+static void run_seal_many(job *j) {
+  size_t capacity = 0;
+  for (size_t i = 0; i < j->items; i++) capacity += NONCE_BYTES + 1 + LZ4_PREFIX + (size_t)LZ4_compressBound((int)j->input_lengths[i]) + AUTH_TAG_BYTES;
+  uint8_t *all = malloc(capacity > 0 ? capacity : 1);
+  j->meta = calloc(j->items * 3 + 1, sizeof(double));
+  if (!all || !j->meta) { free(all); j->error = "out of memory"; return; }
+  size_t used = 0;
+  for (size_t i = 0; i < j->items && !j->error; i++) {
+    job one = {0};
+    one.input = j->inputs[i];
+    one.input_length = j->input_lengths[i];
+    memcpy(one.key, j->key, KEY_BYTES);
+    one.has_key = j->has_key;
+    one.compress = j->compress;
+    one.out_tag = j->out_tag;
+    run_seal(&one);
+    if (one.error) j->error = one.error;
+    else {
+      memcpy(all + used, one.output, one.output_length);
+      j->meta[i * 3] = (double)used;
+      j->meta[i * 3 + 1] = (double)one.output_length;
+      j->meta[i * 3 + 2] = one.out_tag;
+      used += one.output_length;
+    }
+    free(one.output);
+    OPENSSL_cleanse(one.key, KEY_BYTES);
+  }
+  j->output = all;
+  j->output_length = used;
+}
+
 static void run(job *j) {
   switch (j->op) {
     case OP_CUT: run_cut(j); break;
     case OP_SEAL: run_seal(j); break;
     case OP_OPEN: run_open(j); break;
     case OP_HASH: SHA256(j->input, j->input_length, j->hash); break;
+    case OP_READ_SMALL: run_read_small(j); break;
+    case OP_SEAL_MANY: run_seal_many(j); break;
   }
 }
 
@@ -296,6 +390,18 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY) {
+    // [all data or records, per-item numbers (Float64Array), ids (read only)]
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : 3;
+    napi_value meta, array_buffer;
+    void *bytes = NULL;
+    napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
+    if (j->items > 0) memcpy(bytes, j->meta, j->items * per * sizeof(double));
+    napi_create_typedarray(env, napi_float64_array, j->items * per, array_buffer, 0, &meta);
+    napi_create_array_with_length(env, 3, &result);
+    napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
+    napi_set_element(env, result, 1, meta);
+    if (j->op == OP_READ_SMALL) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
   } else {
     // [record or data, tag, id or null]
     napi_value tag, id;
@@ -318,6 +424,12 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
 
 static void release(napi_env env, job *j) {
   for (int i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
+  if (j->paths) for (size_t i = 0; i < j->items; i++) free(j->paths[i]);
+  free(j->paths);
+  free(j->expected);
+  free(j->inputs);
+  free(j->input_lengths);
+  free(j->meta);
   if (j->work) napi_delete_async_work(env, j->work);
   OPENSSL_cleanse(j->key, KEY_BYTES);
   free(j);
@@ -405,13 +517,23 @@ static job *new_job(napi_env env, enum op op) {
   return j;
 }
 
+// The common start of every entry point: `want` arguments into argv, and a new job (NULL after throwing).
+static job *begin(napi_env env, napi_callback_info info, size_t want, napi_value *argv, enum op op, const char *name) {
+  size_t argc = want;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < want) {
+    char message[80];
+    snprintf(message, sizeof(message), "%s needs %zu arguments", name, want);
+    napi_throw_type_error(env, NULL, message);
+    return NULL;
+  }
+  return new_job(env, op);
+}
+
 // cutAndHash(data, gear: Uint32Array(256), min, avg, max, maskS, maskL, final) → Promise<[lengths, ids]>
 static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
   napi_value argv[8];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 8) { napi_throw_type_error(env, NULL, "cutAndHash needs 8 arguments"); return NULL; }
-  job *j = new_job(env, OP_CUT);
+  job *j = begin(env, info, 8, argv, OP_CUT, "cutAndHash");
   if (!j) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
@@ -443,11 +565,8 @@ static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
 
 // seal(data, key|null, compress, tag, wantHash, sync) → [record, tag, id|null]
 static napi_value seal(napi_env env, napi_callback_info info) {
-  size_t argc = 6;
   napi_value argv[6];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 6) { napi_throw_type_error(env, NULL, "seal needs 6 arguments"); return NULL; }
-  job *j = new_job(env, OP_SEAL);
+  job *j = begin(env, info, 6, argv, OP_SEAL, "seal");
   if (!j) return NULL;
   if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j)) { free(j); return NULL; }
   j->compress = bool_arg(env, argv[2]);
@@ -458,11 +577,8 @@ static napi_value seal(napi_env env, napi_callback_info info) {
 
 // open(record, key|null, sync) → [data or payload, tag, id|null]
 static napi_value open_record(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
   napi_value argv[3];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  if (argc < 3) { napi_throw_type_error(env, NULL, "open needs 3 arguments"); return NULL; }
-  job *j = new_job(env, OP_OPEN);
+  job *j = begin(env, info, 3, argv, OP_OPEN, "open");
   if (!j) return NULL;
   if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j)) { free(j); return NULL; }
   return dispatch(env, j, argv, 1, bool_arg(env, argv[2]));
@@ -470,13 +586,64 @@ static napi_value open_record(napi_env env, napi_callback_info info) {
 
 // hash(data, sync) → SHA-256 digest
 static napi_value hash(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
   napi_value argv[2];
-  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  job *j = new_job(env, OP_HASH);
+  job *j = begin(env, info, 2, argv, OP_HASH, "hash");
   if (!j) return NULL;
-  if (argc < 2 || !buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
   return dispatch(env, j, argv, 1, bool_arg(env, argv[1]));
+}
+
+static uint32_t array_length(napi_env env, napi_value value) {
+  bool is_array = false;
+  uint32_t length = 0;
+  napi_is_array(env, value, &is_array);
+  if (is_array) napi_get_array_length(env, value, &length);
+  return length;
+}
+
+// readSmall(paths: Buffer[], expectedSizes: number[]) → Promise<[data, meta, ids]>
+static napi_value read_small(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  job *j = begin(env, info, 2, argv, OP_READ_SMALL, "readSmall");
+  if (!j) return NULL;
+  j->items = array_length(env, argv[0]);
+  j->paths = calloc(j->items + 1, sizeof(char *));
+  j->expected = calloc(j->items + 1, sizeof(double));
+  if (!j->paths || !j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  for (size_t i = 0; i < j->items; i++) {
+    napi_value path, size;
+    napi_get_element(env, argv[0], (uint32_t)i, &path);
+    napi_get_element(env, argv[1], (uint32_t)i, &size);
+    const uint8_t *bytes;
+    size_t length;
+    if (!buffer_arg(env, path, &bytes, &length)) { release(env, j); return NULL; }
+    j->paths[i] = malloc(length + 1);
+    if (!j->paths[i]) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+    memcpy(j->paths[i], bytes, length);
+    j->paths[i][length] = 0;
+    napi_get_value_double(env, size, &j->expected[i]);
+  }
+  return dispatch(env, j, NULL, 0, 0);
+}
+
+// sealMany(data: Buffer[], key|null, compress) → Promise<[records, meta]>
+static napi_value seal_many(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_SEAL_MANY, "sealMany");
+  if (!j) return NULL;
+  j->items = array_length(env, argv[0]);
+  j->inputs = calloc(j->items + 1, sizeof(uint8_t *));
+  j->input_lengths = calloc(j->items + 1, sizeof(size_t));
+  if (!j->inputs || !j->input_lengths) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  if (!key_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  j->compress = bool_arg(env, argv[2]);
+  for (size_t i = 0; i < j->items; i++) {
+    napi_value item;
+    napi_get_element(env, argv[0], (uint32_t)i, &item);
+    if (!buffer_arg(env, item, &j->inputs[i], &j->input_lengths[i])) { release(env, j); return NULL; }
+  }
+  // The array (and so every Buffer in it) stays alive until the job is done.
+  return dispatch(env, j, argv, 1, 0);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -491,6 +658,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"seal", NULL, seal, NULL, NULL, NULL, napi_default, NULL},
     {"open", NULL, open_record, NULL, NULL, NULL, napi_default, NULL},
     {"hash", NULL, hash, NULL, NULL, NULL, napi_default, NULL},
+    {"readSmall", NULL, read_small, NULL, NULL, NULL, napi_default, NULL},
+    {"sealMany", NULL, seal_many, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -57,6 +57,22 @@ export class FanOutRepository {
     return results.find((r) => r?.stored) ?? { stored: false, storedSize: 0 };
   }
 
+  async saveBlobs(type: BlobType, blobs: { id: string; data: Buffer }[]): Promise<SaveBlobResult[]> {
+    const results = await Promise.all(
+      this.alive.map(async (m) => {
+        try {
+          return await m.repo.saveBlobs(type, blobs);
+        } catch (err) {
+          m.error = err;
+          return undefined;
+        }
+      }),
+    );
+    if (this.alive.length === 0) throw this.members[0]!.error;
+    // As saveBlob: counted once for the run's summary.
+    return blobs.map((_, i) => results.find((r) => r?.[i]?.stored)?.[i] ?? { stored: false, storedSize: 0 });
+  }
+
   async saveTree(nodes: TreeNode[]): Promise<string> {
     let id: string | undefined;
     await Promise.all(

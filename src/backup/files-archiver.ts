@@ -1,6 +1,7 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
 import { Slots } from '../core/slots.js';
+import { readSmallFiles } from '../repo/blob-codec.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -21,7 +22,7 @@ export interface ArchiveProgress {
 }
 
 /** What the archiver needs of a repository; a FanOutRepository writes to several at once. */
-export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveTree' | 'loadTree'>;
+export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveBlobs' | 'saveTree' | 'loadTree'>;
 
 export interface ArchiveOptions {
   repo: ArchiveTarget;
@@ -48,8 +49,17 @@ const IGNORE_FILE = Buffer.from('.bkdrignore');
  * are read, so the main thread lists and stats the tree while the pool hashes and seals
  * large files; the limits bound both memory and how far the walk runs ahead.
  */
-const SMALL_FILES_IN_FLIGHT = 16;
+const SMALL_BATCHES_IN_FLIGHT = 4;
 const LARGE_FILES_IN_FLIGHT = 2;
+/** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
+const SMALL_BATCH_FILES = 64;
+const SMALL_BATCH_BYTES = 1024 * 1024;
+
+interface PendingFile {
+  path: Buffer;
+  node: TreeNode;
+  previous: TreeNode | undefined;
+}
 
 /** Walks a files source into the repository, bottom-up, and returns the root tree id. */
 export async function archiveFiles(opts: ArchiveOptions): Promise<ArchiveResult> {
@@ -69,7 +79,7 @@ class FilesArchiver {
   };
   #bytesRead = 0;
   #lastProgress = 0;
-  readonly #smallFiles = new Slots(SMALL_FILES_IN_FLIGHT);
+  readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
   /** The first error of a file archived in the background; it fails the walk at its next step. */
   #fileFailure: { error: unknown } | undefined;
@@ -165,6 +175,14 @@ class FilesArchiver {
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
     const files: Promise<void>[] = [];
+    const minSize = this.#o.repo.chunker().params.minSize;
+    let batch: PendingFile[] = [];
+    let batchBytes = 0;
+    const sendBatch = async () => {
+      if (batch.length > 0) files.push((await this.#startSmallBatch(batch)).done);
+      batch = [];
+      batchBytes = 0;
+    };
     try {
       for (let i = 0; i < names.length; i++) {
         this.#checkAborted();
@@ -181,9 +199,21 @@ class FilesArchiver {
         if (rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
         if (node.type === 'dir') dirs.push(i);
-        else if (node.type === 'file') files.push((await this.#startFile(path, node, parent?.get(name.toString('hex')))).done);
-        else this.#stats.files++;
+        else if (node.type !== 'file') this.#stats.files++;
+        else {
+          const previous = parent?.get(name.toString('hex'));
+          // Checked before taking a slot: a walk waiting behind a large changed file would leave the main thread idle.
+          if (this.#reuseUnchanged(node, previous)) continue;
+          if ((node.size ?? 0) >= minSize) {
+            files.push((await this.#startLargeFile(path, node, previous)).done);
+            continue;
+          }
+          batch.push({ path, node, previous });
+          batchBytes += node.size ?? 0;
+          if (batch.length >= SMALL_BATCH_FILES || batchBytes >= SMALL_BATCH_BYTES) await sendBatch();
+        }
       }
+      await sendBatch();
       // Subdirectories one at a time, so memory stays proportional to the tree's depth, not its width.
       for (const i of dirs) {
         const node = nodes[i]!;
@@ -198,17 +228,65 @@ class FilesArchiver {
   }
 
   /** Waits for a free slot, then archives the file in the background; `done` settles (never rejects) when it is stored. */
-  async #startFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<{ done: Promise<void> }> {
-    // Checked before taking a slot: a walk waiting behind a large changed file would leave the main thread idle.
-    if (this.#reuseUnchanged(node, previous)) return { done: Promise.resolve() };
-    const slots = (node.size ?? 0) >= this.#o.repo.chunker().params.minSize ? this.#largeFiles : this.#smallFiles;
+  async #startLargeFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<{ done: Promise<void> }> {
+    return this.#inBackground(this.#largeFiles, () => this.#archiveFile(path, node, previous));
+  }
+
+  async #startSmallBatch(batch: PendingFile[]): Promise<{ done: Promise<void> }> {
+    return this.#inBackground(this.#smallBatches, () => this.#archiveSmallBatch(batch));
+  }
+
+  async #inBackground(slots: Slots, work: () => Promise<void>): Promise<{ done: Promise<void> }> {
     await slots.acquire();
-    const done = this.#archiveFile(path, node, previous)
+    const done = work()
       .catch((error: unknown) => {
         this.#fileFailure ??= { error };
       })
       .finally(() => slots.release());
     return { done };
+  }
+
+  /**
+   * Small changed or new files: read, stat and hashed in one trip to the pool, the new
+   * blobs sealed in another. A file that grew since its stat is streamed like a large one.
+   */
+  async #archiveSmallBatch(batch: PendingFile[]): Promise<void> {
+    const repo = this.#o.repo;
+    const reads = await readSmallFiles(batch.map((f) => f.path), batch.map((f) => f.node.size ?? 0));
+    const grown: PendingFile[] = [];
+    const fresh: { id: string; data: Buffer }[] = [];
+    for (const [i, f] of batch.entries()) {
+      const read = reads[i]!;
+      if (!read.ok && read.grew) {
+        grown.push(f);
+        continue;
+      }
+      this.#stats.files++;
+      this.#stats.bytes += f.node.size ?? 0;
+      if (f.previous) this.#stats.changedFiles++;
+      else this.#stats.newFiles++;
+      if (!read.ok) {
+        this.#warn(f.path.toString(), read.error);
+        f.node.content = [];
+        f.node.size = 0;
+        continue;
+      }
+      f.node.content = read.data.length > 0 ? [read.id] : [];
+      this.#stats.dataBlobs += f.node.content.length;
+      this.#bytesRead += read.data.length;
+      if (read.data.length > 0 && !repo.hasBlob(read.id)) fresh.push({ id: read.id, data: read.data });
+      if (read.mtimeNs !== f.node.mtimeNs || read.size !== BigInt(f.node.size ?? 0)) {
+        this.#o.onWarning?.(f.path.toString(), 'file changed while it was read; the snapshot holds what was read');
+      }
+    }
+    this.#checkAborted();
+    for (const saved of await repo.saveBlobs('data', fresh)) {
+      if (!saved.stored) continue;
+      this.#stats.newDataBlobs++;
+      this.#stats.addedBytes += saved.storedSize;
+    }
+    for (const f of grown) await this.#archiveFile(f.path, f.node, f.previous);
+    this.#emitProgress();
   }
 
   #throwFileFailure(): void {

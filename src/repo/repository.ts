@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
-import { decodeRecord, encodeRecord, RecordDecodeError } from './blob-codec.js';
+import { decodeRecord, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
@@ -266,17 +266,47 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    const { tag, record } = await encodeRecord(plaintext, this.#key, type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 6 } : this.#compression);
+    const { tag, record } = await encodeRecord(plaintext, this.#key, this.#compressionFor(type));
+    await this.#addRecord(type, id, record, plaintext.length, tag);
+    return { stored: true, storedSize: record.length };
+  }
+
+  /** Many small blobs sealed in one trip to the pool; blobs already stored (or repeated) are skipped. */
+  async saveBlobs(type: BlobType, blobs: { id: string; data: Buffer }[]): Promise<SaveBlobResult[]> {
+    this.#throwUploadError();
+    const results: SaveBlobResult[] = blobs.map(() => ({ stored: false, storedSize: 0 }));
+    const fresh: number[] = [];
+    for (const [i, { id }] of blobs.entries()) {
+      if (this.hasBlob(id)) continue;
+      this.#pending.add(id);
+      fresh.push(i);
+    }
+    const encoded = await encodeRecords(fresh.map((i) => blobs[i]!.data), this.#key, this.#compressionFor(type));
+    for (const [k, i] of fresh.entries()) {
+      const { record, tag } = encoded[k]!;
+      await this.#addRecord(type, blobs[i]!.id, record, blobs[i]!.data.length, tag);
+      results[i] = { stored: true, storedSize: record.length };
+    }
+    return results;
+  }
+
+  #compressionFor(type: BlobType): CompressionSettings {
+    // Trees are JSON: gzip shrinks them far more than LZ4. Level 1 stores them within 0.1 % of level 6
+    // (measured on the bench's 20 000-file tree) in a fraction of the time.
+    return type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 1 } : this.#compression;
+  }
+
+  /** Puts a sealed record into the open pack of its type; waits when too much is held in memory. */
+  async #addRecord(type: BlobType, id: string, record: Buffer, rawLength: number, tag: number): Promise<void> {
     let pack = this.#open.get(type);
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
     if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024)));
-    pack.add(type, id, record, plaintext.length, tag);
+    pack.add(type, id, record, rawLength, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
     if (pack.size >= this.#packSize) await this.#finishPack(type);
     while (this.#pendingBytes > this.#packSize * MAX_PENDING_PACKS && this.#uploads.size > 0) await Promise.race(this.#uploads);
     this.#throwUploadError();
-    return { stored: true, storedSize: record.length };
   }
 
   async saveTree(nodes: TreeNode[]): Promise<string> {

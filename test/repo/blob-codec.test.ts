@@ -1,0 +1,93 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { decodeRecord, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError } from '../../src/repo/blob-codec.js';
+import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
+import { seal, unseal } from '../../src/repo/crypto.js';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const text = Buffer.from('INSERT INTO orders VALUES (1, 42);\n'.repeat(4000));
+const noise = randomBytes(100_000);
+const key = randomBytes(32);
+
+describe('blob records (native)', () => {
+  it.each([
+    ['lz4, encrypted', text, key, 'lz4'],
+    ['lz4, plain', text, undefined, 'lz4'],
+    ['incompressible, encrypted', noise, key, 'lz4'],
+    ['gzip, encrypted', text, key, 'gzip'],
+    ['none, encrypted', text, key, 'none'],
+    ['small, encrypted', Buffer.from('tiny'), key, 'lz4'],
+    ['empty, encrypted', Buffer.alloc(0), key, 'lz4'],
+  ] as const)('round-trips %s and reports the data hash', async (_name, data, k, algorithm) => {
+    const { record, tag } = await encodeRecord(data, k, { algorithm });
+    if (data === noise || algorithm === 'none' || data.length < 64) expect(tag).toBe(CompressionTag.none);
+    else expect(tag).toBe(CompressionTag[algorithm]);
+    const decoded = await decodeRecord(record, k);
+    expect(decoded.data.equals(data)).toBe(true);
+    expect(decoded.id).toBe(sha256(data));
+  });
+
+  it('writes the format earlier versions wrote, and reads theirs', async () => {
+    // Made the old way: zlib/lz4 in JavaScript, sealed by crypto.ts.
+    const { tag, payload } = await compressBlob(text, { algorithm: 'lz4' });
+    const old = seal(key, [Buffer.from([tag]), payload]);
+    expect((await decodeRecord(old, key)).data.equals(text)).toBe(true);
+    // Made natively, opened the old way.
+    const { record } = await encodeRecord(text, key, { algorithm: 'lz4' });
+    const plain = unseal(key, record);
+    expect(plain[0]).toBe(CompressionTag.lz4);
+    expect((await decompressBlob(plain[0]!, plain.subarray(1))).equals(text)).toBe(true);
+  });
+
+  it('never reuses a nonce', async () => {
+    const nonces = new Set<string>();
+    for (let i = 0; i < 2000; i++) nonces.add((await encodeRecord(text.subarray(0, 100), key, { algorithm: 'lz4' })).record.subarray(0, 12).toString('hex'));
+    expect(nonces.size).toBe(2000);
+  });
+
+  it('tells a damaged or foreign record from a good one', async () => {
+    const { record } = await encodeRecord(text, key, { algorithm: 'lz4' });
+    const flipped = Buffer.from(record);
+    flipped[100]! ^= 1;
+    await expect(decodeRecord(flipped, key)).rejects.toMatchObject({ reason: 'authentication' });
+    await expect(decodeRecord(record, randomBytes(32))).rejects.toBeInstanceOf(RecordDecodeError);
+    const plain = (await encodeRecord(text, undefined, { algorithm: 'lz4' })).record;
+    const broken = Buffer.from(plain);
+    broken.fill(0xff, 10, 60);
+    await expect(decodeRecord(broken, undefined)).rejects.toMatchObject({ reason: 'decompression' });
+  });
+
+  it('seals many blobs at once into records that open like single ones', async () => {
+    const blobs = [text, noise, Buffer.from('x'), Buffer.alloc(0), text.subarray(7, 5000)];
+    const records = await encodeRecords(blobs, key, { algorithm: 'lz4' });
+    expect(records).toHaveLength(blobs.length);
+    for (const [i, { record }] of records.entries()) expect((await decodeRecord(record, key)).data.equals(blobs[i]!)).toBe(true);
+  });
+});
+
+describe('readSmallFiles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bkdr-small-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('reads and hashes files, and reports missing, grown and changed ones', async () => {
+    const a = join(dir, 'a');
+    const grown = join(dir, 'grown');
+    const changed = join(dir, 'changed');
+    writeFileSync(a, 'alpha');
+    writeFileSync(grown, 'short');
+    writeFileSync(changed, 'before');
+    const expected = [statSync(a).size, statSync(grown).size, statSync(changed).size, 10];
+    appendFileSync(grown, ' and longer');
+    writeFileSync(changed, 'after!'); // same size, new mtime
+    const reads = await readSmallFiles([a, grown, changed, join(dir, 'missing')].map((p) => Buffer.from(p)), expected);
+    expect(reads[0]).toMatchObject({ ok: true, id: sha256(Buffer.from('alpha')), size: 5n });
+    expect(reads[0]!.ok && reads[0]!.data.toString()).toBe('alpha');
+    expect(reads[1]).toEqual({ ok: false, grew: true });
+    expect(reads[2]!.ok && reads[2]!.data.toString()).toBe('after!');
+    expect(reads[2]!.ok && reads[2]!.mtimeNs).toBe(statSync(changed, { bigint: true }).mtimeNs);
+    expect(reads[3]).toMatchObject({ ok: false, grew: false, error: { code: 'ENOENT' } });
+  });
+});
