@@ -1,6 +1,7 @@
 import { IntegrityError } from '../core/errors.js';
 import { blobId } from './blob-codec.js';
 import type { BlobType } from './blob-index.js';
+import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 
 /** Trailer magic: a pack ends with its header, the header's length, then these 8 bytes. */
 export const PACK_MAGIC = Buffer.from('BKDRPK01');
@@ -46,7 +47,7 @@ export class PackBuilder {
 
   /** The pack's bytes and id; `encodeHeader` seals the header in encrypted repositories. */
   async finish(encodeHeader: (plain: Buffer) => Buffer): Promise<{ id: string; bytes: Buffer }> {
-    const header = encodeHeader(Buffer.from(JSON.stringify({ version: 1, blobs: this.entries })));
+    const header = encodeHeader(encodeMetadata({ version: 1, blobs: this.entries }));
     this.#reserve(header.length + 4 + PACK_MAGIC.length);
     let end = this.#size + header.copy(this.#buffer, this.#size);
     end = this.#buffer.writeUInt32LE(header.length, end);
@@ -69,7 +70,7 @@ export function parsePackHeader(tail: Buffer, packSize: number, decodeHeader: (s
   const headerLength = tail.readUInt32LE(tail.length - 12);
   if (headerLength + 12 > tail.length || headerLength + 12 > packSize) throw new IntegrityError(`pack ${packId.slice(0, 12)} has a bad header length`);
   const header = decodeHeader(tail.subarray(tail.length - 12 - headerLength, tail.length - 12));
-  const parsed = JSON.parse(header.toString('utf8')) as { version: number; blobs: PackHeaderEntry[] };
+  const parsed = decodeMetadata(header) as { version: number; blobs: PackHeaderEntry[] };
   if (parsed.version !== 1) throw new IntegrityError(`pack ${packId.slice(0, 12)} has header version ${parsed.version}`);
   return parsed.blobs;
 }

@@ -7,6 +7,7 @@ import { decodeRecord, encodeRecord, encodeRecords, RecordDecodeError } from './
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
+import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 import { PackBuilder, type PackHeaderEntry, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
@@ -329,7 +330,7 @@ export class Repository {
 
   /** Writes one index file naming `packs`; returns its id. */
   async writeIndexFile(packs: IndexedPack[]): Promise<string> {
-    const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, packs } satisfies IndexFile)));
+    const stored = this.#encode(encodeMetadata({ version: 1, packs } satisfies IndexFile));
     const id = sha256Hex(stored);
     await this.adapter.put(`index/${id}`, stored);
     return id;
@@ -429,7 +430,7 @@ export class Repository {
       try {
         const stored = await readAll(await this.adapter.get(obj.key));
         if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
-        const file = JSON.parse(this.#decode(stored, `index file ${id.slice(0, 12)}`).toString('utf8')) as IndexFile;
+        const file = decodeMetadata(this.#decode(stored, `index file ${id.slice(0, 12)}`)) as IndexFile;
         files.push({ id, packs: file.packs });
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;

@@ -1,0 +1,32 @@
+import { describe, expect, it } from 'vitest';
+import { decodeMetadata, encodeMetadata } from '../../src/repo/metadata-codec.js';
+import { PACK_MAGIC, PackBuilder, parsePackHeader } from '../../src/repo/pack.js';
+
+const entries = Array.from({ length: 500 }, (_, i) => ({ type: 'data', id: i.toString(16).padStart(64, '0'), offset: i * 100, length: 100, rawLength: 300, compression: 1 }));
+
+describe('metadata (index files and pack headers)', () => {
+  it('is stored gzipped, well under its JSON size, and reads back', () => {
+    const value = { version: 1, packs: [{ id: 'a'.repeat(64), size: 50_000, blobs: entries }] };
+    const stored = encodeMetadata(value);
+    expect(stored.length).toBeLessThan(Buffer.byteLength(JSON.stringify(value)) / 2);
+    expect(decodeMetadata(stored)).toEqual(value);
+  });
+
+  it('still reads the plain JSON written by earlier versions', () => {
+    const value = { version: 1, blobs: entries };
+    expect(decodeMetadata(Buffer.from(JSON.stringify(value)))).toEqual(value);
+    // A pack whose header is plain JSON, as bkdr 0.1 wrote it.
+    const header = Buffer.from(JSON.stringify({ version: 1, blobs: [{ type: 'data', id: 'b'.repeat(64), offset: 0, length: 3, rawLength: 3, compression: 0 }] }));
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(header.length);
+    const pack = Buffer.concat([Buffer.from('abc'), header, length, PACK_MAGIC]);
+    expect(parsePackHeader(pack, pack.length, (h) => h, 'old')[0]).toMatchObject({ id: 'b'.repeat(64), length: 3 });
+  });
+
+  it('round-trips a pack built now', async () => {
+    const builder = new PackBuilder(16);
+    builder.add('data', 'c'.repeat(64), Buffer.from('record bytes'), 12, 0);
+    const { bytes } = await builder.finish((h) => h);
+    expect(parsePackHeader(bytes, bytes.length, (h) => h, 'new')).toEqual([{ type: 'data', id: 'c'.repeat(64), offset: 0, length: 12, rawLength: 12, compression: 0 }]);
+  });
+});
