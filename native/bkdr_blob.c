@@ -36,7 +36,10 @@
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES };
+
+// Per-record results of OP_OPEN_MANY, as doubles: offset, length, tag, failure (0, 1 authentication, 2 decompression), decoded.
+#define OPEN_META 5
 
 // Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, mtime s, mtime ns, size.
 #define SMALL_META 7
@@ -344,6 +347,71 @@ static void run_seal_many(job *j) {
   j->output_length = used;
 }
 
+// Opens each record as run_open does; all data goes into one output buffer, hashes into ids.
+static void run_open_many(job *j) {
+  j->meta = calloc(j->items * OPEN_META + 1, sizeof(double));
+  j->ids = malloc(j->items * SHA256_DIGEST_LENGTH + 1);
+  uint8_t **outputs = calloc(j->items + 1, sizeof(uint8_t *));
+  if (!j->meta || !j->ids || !outputs) { free(outputs); j->error = "out of memory"; return; }
+  size_t total = 0;
+  for (size_t i = 0; i < j->items; i++) {
+    job one = {0};
+    one.input = j->inputs[i];
+    one.input_length = j->input_lengths[i];
+    memcpy(one.key, j->key, KEY_BYTES);
+    one.has_key = j->has_key;
+    run_open(&one);
+    OPENSSL_cleanse(one.key, KEY_BYTES);
+    double *m = j->meta + i * OPEN_META;
+    if (one.error) {
+      m[3] = one.error_code && strcmp(one.error_code, "EAUTH") == 0 ? 1 : 2;
+      free(one.output);
+      continue;
+    }
+    outputs[i] = one.output;
+    m[1] = (double)one.output_length;
+    m[2] = one.out_tag;
+    m[4] = one.decoded;
+    if (one.decoded) memcpy(j->ids + i * SHA256_DIGEST_LENGTH, one.hash, SHA256_DIGEST_LENGTH);
+    total += one.output_length;
+  }
+  j->output = malloc(total > 0 ? total : 1);
+  if (!j->output) j->error = "out of memory";
+  size_t used = 0;
+  for (size_t i = 0; i < j->items; i++) {
+    if (!outputs[i]) continue;
+    double *m = j->meta + i * OPEN_META;
+    if (j->output) memcpy(j->output + used, outputs[i], (size_t)m[1]);
+    m[0] = (double)used;
+    used += (size_t)m[1];
+    free(outputs[i]);
+  }
+  free(outputs);
+  j->output_length = used;
+}
+
+// Creates each file (never through a link, never over an existing one) with its whole content.
+// Per file: 0 or the errno of what failed.
+static void run_write_files(job *j) {
+  j->meta = calloc(j->items + 1, sizeof(double));
+  if (!j->meta) { j->error = "out of memory"; return; }
+  for (size_t i = 0; i < j->items; i++) {
+    int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) { j->meta[i] = errno; continue; }
+    size_t written = 0;
+    while (written < j->input_lengths[i]) {
+      ssize_t n = write(fd, j->inputs[i] + written, j->input_lengths[i] - written);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        j->meta[i] = errno;
+        break;
+      }
+      written += (size_t)n;
+    }
+    if (close(fd) != 0 && j->meta[i] == 0) j->meta[i] = errno;
+  }
+}
+
 static void run(job *j) {
   switch (j->op) {
     case OP_CUT: run_cut(j); break;
@@ -352,6 +420,8 @@ static void run(job *j) {
     case OP_HASH: SHA256(j->input, j->input_length, j->hash); break;
     case OP_READ_SMALL: run_read_small(j); break;
     case OP_SEAL_MANY: run_seal_many(j); break;
+    case OP_OPEN_MANY: run_open_many(j); break;
+    case OP_WRITE_FILES: run_write_files(j); break;
   }
 }
 
@@ -390,9 +460,9 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
-  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY) {
-    // [all data or records, per-item numbers (Float64Array), ids (read only)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : 3;
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES) {
+    // [all data or records, per-item numbers (Float64Array), ids (read and open)]
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 1 : 3;
     napi_value meta, array_buffer;
     void *bytes = NULL;
     napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
@@ -401,7 +471,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_create_array_with_length(env, 3, &result);
     napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
     napi_set_element(env, result, 1, meta);
-    if (j->op == OP_READ_SMALL) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
+    if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
   } else {
     // [record or data, tag, id or null]
     napi_value tag, id;
@@ -601,29 +671,56 @@ static uint32_t array_length(napi_env env, napi_value value) {
   return length;
 }
 
+static int paths_arg(napi_env env, napi_value array, job *j);
+
 // readSmall(paths: Buffer[], expectedSizes: number[]) → Promise<[data, meta, ids]>
 static napi_value read_small(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_READ_SMALL, "readSmall");
   if (!j) return NULL;
   j->items = array_length(env, argv[0]);
-  j->paths = calloc(j->items + 1, sizeof(char *));
   j->expected = calloc(j->items + 1, sizeof(double));
-  if (!j->paths || !j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  if (!j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+  if (!paths_arg(env, argv[0], j)) { release(env, j); return NULL; }
   for (size_t i = 0; i < j->items; i++) {
-    napi_value path, size;
-    napi_get_element(env, argv[0], (uint32_t)i, &path);
+    napi_value size;
     napi_get_element(env, argv[1], (uint32_t)i, &size);
-    const uint8_t *bytes;
-    size_t length;
-    if (!buffer_arg(env, path, &bytes, &length)) { release(env, j); return NULL; }
-    j->paths[i] = malloc(length + 1);
-    if (!j->paths[i]) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
-    memcpy(j->paths[i], bytes, length);
-    j->paths[i][length] = 0;
     napi_get_value_double(env, size, &j->expected[i]);
   }
   return dispatch(env, j, NULL, 0, 0);
+}
+
+// Fills j->inputs from an array of Buffers; the caller keeps the array alive with a reference.
+static int buffers_arg(napi_env env, napi_value array, job *j) {
+  j->items = array_length(env, array);
+  j->inputs = calloc(j->items + 1, sizeof(uint8_t *));
+  j->input_lengths = calloc(j->items + 1, sizeof(size_t));
+  if (!j->inputs || !j->input_lengths) { napi_throw_error(env, NULL, "out of memory"); return 0; }
+  for (size_t i = 0; i < j->items; i++) {
+    napi_value item;
+    napi_get_element(env, array, (uint32_t)i, &item);
+    if (!buffer_arg(env, item, &j->inputs[i], &j->input_lengths[i])) return 0;
+  }
+  return 1;
+}
+
+// Copies an array of path Buffers into NUL-terminated strings.
+static int paths_arg(napi_env env, napi_value array, job *j) {
+  size_t count = array_length(env, array);
+  j->paths = calloc(count + 1, sizeof(char *));
+  if (!j->paths) { napi_throw_error(env, NULL, "out of memory"); return 0; }
+  for (size_t i = 0; i < count; i++) {
+    napi_value path;
+    napi_get_element(env, array, (uint32_t)i, &path);
+    const uint8_t *bytes;
+    size_t length;
+    if (!buffer_arg(env, path, &bytes, &length)) return 0;
+    j->paths[i] = malloc(length + 1);
+    if (!j->paths[i]) { napi_throw_error(env, NULL, "out of memory"); return 0; }
+    memcpy(j->paths[i], bytes, length);
+    j->paths[i][length] = 0;
+  }
+  return 1;
 }
 
 // sealMany(data: Buffer[], key|null, compress) → Promise<[records, meta]>
@@ -631,19 +728,30 @@ static napi_value seal_many(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   job *j = begin(env, info, 3, argv, OP_SEAL_MANY, "sealMany");
   if (!j) return NULL;
-  j->items = array_length(env, argv[0]);
-  j->inputs = calloc(j->items + 1, sizeof(uint8_t *));
-  j->input_lengths = calloc(j->items + 1, sizeof(size_t));
-  if (!j->inputs || !j->input_lengths) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
-  if (!key_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  if (!buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j)) { release(env, j); return NULL; }
   j->compress = bool_arg(env, argv[2]);
-  for (size_t i = 0; i < j->items; i++) {
-    napi_value item;
-    napi_get_element(env, argv[0], (uint32_t)i, &item);
-    if (!buffer_arg(env, item, &j->inputs[i], &j->input_lengths[i])) { release(env, j); return NULL; }
-  }
   // The array (and so every Buffer in it) stays alive until the job is done.
   return dispatch(env, j, argv, 1, 0);
+}
+
+// openMany(records: Buffer[], key|null) → Promise<[data, meta, ids]>
+static napi_value open_many(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  job *j = begin(env, info, 2, argv, OP_OPEN_MANY, "openMany");
+  if (!j) return NULL;
+  if (!buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  return dispatch(env, j, argv, 1, 0);
+}
+
+// writeFiles(paths: Buffer[], data: Buffer[]) → Promise<[empty, errnos]>
+static napi_value write_files(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  job *j = begin(env, info, 2, argv, OP_WRITE_FILES, "writeFiles");
+  if (!j) return NULL;
+  if (!buffers_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  if (array_length(env, argv[0]) != j->items) { release(env, j); napi_throw_range_error(env, NULL, "writeFiles needs one Buffer per path"); return NULL; }
+  if (!paths_arg(env, argv[0], j)) { release(env, j); return NULL; }
+  return dispatch(env, j, argv + 1, 1, 0);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
@@ -660,6 +768,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"hash", NULL, hash, NULL, NULL, NULL, napi_default, NULL},
     {"readSmall", NULL, read_small, NULL, NULL, NULL, napi_default, NULL},
     {"sealMany", NULL, seal_many, NULL, NULL, NULL, napi_default, NULL},
+    {"openMany", NULL, open_many, NULL, NULL, NULL, napi_default, NULL},
+    {"writeFiles", NULL, write_files, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

@@ -1,5 +1,5 @@
-import { getSystemErrorMap } from 'node:util';
 import { loadNativeAddon } from '../core/native-addon.js';
+import { systemError } from '../core/system-error.js';
 import { type CompressionSettings, CompressionTag, compressBlob, decompressBlob } from './compression.js';
 import type { FastCdc } from './fastcdc.js';
 
@@ -17,6 +17,7 @@ interface BlobAddon {
   hash(data: Buffer, sync: false): Promise<Buffer>;
   readSmall(paths: Buffer[], expectedSizes: number[]): Promise<[Buffer, Float64Array, Buffer]>;
   sealMany(data: Buffer[], key: Buffer | null, compress: boolean): Promise<[Buffer, Float64Array]>;
+  openMany(records: Buffer[], key: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
 }
 /** [record, compression tag, SHA-256 of the plaintext when asked for]. */
 type SealedRecord = [Buffer, number, Buffer | null];
@@ -103,7 +104,7 @@ export async function readSmallFiles(paths: Buffer[], expectedSizes: number[]): 
   const [data, meta, ids] = await addon().readSmall(paths, expectedSizes);
   return paths.map((path, i): SmallFileRead => {
     const m = i * 7; // offset, length, errno, grew, mtime s, mtime ns, size
-    if (meta[m + 2]! !== 0) return { ok: false, grew: false, error: systemError(meta[m + 2]!, path) };
+    if (meta[m + 2]! !== 0) return { ok: false, grew: false, error: systemError(meta[m + 2]!, 'open', path) };
     if (meta[m + 3]! === 1) return { ok: false, grew: true };
     return {
       ok: true,
@@ -113,16 +114,6 @@ export async function readSmallFiles(paths: Buffer[], expectedSizes: number[]): 
       size: BigInt(meta[m + 6]!),
     };
   });
-}
-
-/** An error shaped like Node's own for a failed system call (code, errno, message). */
-function systemError(errno: number, path: Buffer): NodeJS.ErrnoException {
-  const [code, description] = getSystemErrorMap().get(-errno) ?? [`errno ${errno}`, 'system error'];
-  const error: NodeJS.ErrnoException = new Error(`${code}: ${description}, open '${path.toString()}'`);
-  error.code = code;
-  error.errno = -errno;
-  error.syscall = 'open';
-  return error;
 }
 
 /** Why a record could not be decoded; the caller names the blob and pack. */
@@ -152,4 +143,29 @@ export async function decodeRecord(record: Buffer, key: Buffer | undefined): Pro
     throw new RecordDecodeError('decompression', { cause: err });
   }
   return { data, id: await blobId(data) };
+}
+
+/**
+ * Opens many records in one trip to the pool (a pack's small blobs on restore). Per
+ * record: its data and SHA-256 (hex), or why it could not be decoded.
+ */
+export async function decodeRecords(records: Buffer[], key: Buffer | undefined): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
+  if (records.length === 0) return [];
+  const [data, meta, ids] = await addon().openMany(records, key ?? null);
+  return Promise.all(
+    records.map(async (_, i) => {
+      const m = i * 5; // offset, length, tag, failure, decoded
+      if (meta[m + 3] === 1) return new RecordDecodeError('authentication', {});
+      if (meta[m + 3] === 2) return new RecordDecodeError('decompression', {});
+      const payload = data.subarray(meta[m]!, meta[m]! + meta[m + 1]!);
+      if (meta[m + 4] === 1) return { data: payload, id: ids.toString('hex', i * 32, i * 32 + 32) };
+      // gzip or brotli: zlib decodes it here.
+      try {
+        const decoded = await decompressBlob(meta[m + 2]!, payload);
+        return { data: decoded, id: await blobId(decoded) };
+      } catch (err) {
+        return new RecordDecodeError('decompression', { cause: err });
+      }
+    }),
+  );
 }

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
-import { decodeRecord, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
+import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
@@ -106,6 +106,10 @@ const CONFIG_MAGIC = Buffer.from('BKDRREPO');
 const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
 const MAX_PENDING_PACKS = 2;
+/** Records below this size are opened in batches of up to BATCH_RECORDS or BATCH_BYTES when a pack is read whole. */
+const BATCH_RECORD_BELOW = 256 * 1024;
+const BATCH_RECORDS = 128;
+const BATCH_BYTES = 4 * 1024 * 1024;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 
@@ -384,29 +388,66 @@ export class Repository {
     return this.#decodeRecord(record, location);
   }
 
+  /**
+   * The blobs of one pack, in pack order, from one ranged read. Small records are opened
+   * in batches (one trip to the pool each), large ones one by one.
+   */
   async *loadBlobsFromPack(packId: string, blobs: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
     if (blobs.length === 0) return;
     const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
     const start = sorted[0]!.offset;
     const end = Math.max(...sorted.map((b) => b.offset + b.length));
     const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start }));
+    const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
+    let batch: BlobLocation[] = [];
+    let batchBytes = 0;
+    // Blobs before a damaged one are still handed out, as when each is opened alone.
+    const openBatch = async function* (this: Repository) {
+      const locations = batch;
+      batch = [];
+      batchBytes = 0;
+      const whole = locations.filter((location) => recordOf(location).length === location.length);
+      const decoded = await decodeRecords(whole.map(recordOf), this.#key);
+      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location) };
+      for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
+    }.bind(this);
     for (const location of sorted) {
-      const record = bytes.subarray(location.offset - start, location.offset - start + location.length);
-      yield { id: location.id, data: await this.#decodeRecord(record, location) };
+      if (location.length >= BATCH_RECORD_BELOW) {
+        if (batch.length > 0) yield* openBatch();
+        yield { id: location.id, data: await this.#decodeRecord(recordOf(location), location) };
+        continue;
+      }
+      batch.push(location);
+      batchBytes += location.length;
+      if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
     }
+    if (batch.length > 0) yield* openBatch();
   }
 
   async #decodeRecord(record: Buffer, location: BlobLocation): Promise<Buffer> {
-    const where = `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
-    if (record.length !== location.length) throw new IntegrityError(`${where} is truncated`);
-    let decoded: { data: Buffer; id: string };
+    this.#checkLength(record, location);
+    let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {
       decoded = await decodeRecord(record, this.#key);
     } catch (err) {
-      if (err instanceof RecordDecodeError) throw new IntegrityError(`${where} ${err.message} (damaged)`, { cause: err });
-      throw err;
+      if (!(err instanceof RecordDecodeError)) throw err;
+      decoded = err;
     }
-    if (decoded.id !== location.id) throw new IntegrityError(`${where} does not match its id (damaged)`);
+    return this.#checked(decoded, location);
+  }
+
+  #where(location: BlobLocation): string {
+    return `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
+  }
+
+  #checkLength(record: Buffer, location: BlobLocation): void {
+    if (record.length !== location.length) throw new IntegrityError(`${this.#where(location)} is truncated`);
+  }
+
+  /** Every blob read is checked against its id: damage never reaches a restored file. */
+  #checked(decoded: { data: Buffer; id: string } | RecordDecodeError, location: BlobLocation): Buffer {
+    if (decoded instanceof RecordDecodeError) throw new IntegrityError(`${this.#where(location)} ${decoded.message} (damaged)`, { cause: decoded });
+    if (decoded.id !== location.id) throw new IntegrityError(`${this.#where(location)} does not match its id (damaged)`);
     return decoded.data;
   }
 

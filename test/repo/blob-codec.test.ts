@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeRecord, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError } from '../../src/repo/blob-codec.js';
+import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError } from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
 import { seal, unseal } from '../../src/repo/crypto.js';
 
@@ -65,6 +65,17 @@ describe('blob records (native)', () => {
     const records = await encodeRecords(blobs, key, { algorithm: 'lz4' });
     expect(records).toHaveLength(blobs.length);
     for (const [i, { record }] of records.entries()) expect((await decodeRecord(record, key)).data.equals(blobs[i]!)).toBe(true);
+  });
+
+  it('opens many records at once, telling each damaged one apart', async () => {
+    const blobs = [text, noise, Buffer.from('x'), text.subarray(0, 3000)];
+    const records = (await encodeRecords(blobs, key, { algorithm: 'lz4' })).map((r) => Buffer.from(r.record));
+    records[1]![50]! ^= 1;
+    const gzipped = (await encodeRecord(text, key, { algorithm: 'gzip' })).record;
+    const opened = await decodeRecords([...records, gzipped], key);
+    expect(opened[1]).toBeInstanceOf(RecordDecodeError);
+    for (const i of [0, 2, 3]) expect(opened[i]).toEqual({ data: blobs[i], id: sha256(blobs[i]!) });
+    expect(opened[4]).toEqual({ data: text, id: sha256(text) });
   });
 });
 

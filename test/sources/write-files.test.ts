@@ -1,0 +1,27 @@
+import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeNewFiles } from '../../src/sources/files/write-files.js';
+
+describe('writeNewFiles', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bkdr-write-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates new files with their content and mode 0600, and never writes over a file or through a link', async () => {
+    const outside = join(dir, 'outside');
+    writeFileSync(outside, 'keep me');
+    symlinkSync(outside, join(dir, 'link'));
+    writeFileSync(join(dir, 'existing'), 'old');
+    const names = ['a', 'b', 'link', 'existing', 'missing-dir/c'];
+    const results = await writeNewFiles(names.map((n) => Buffer.from(join(dir, n))), names.map((n) => Buffer.from(`content of ${n}`)));
+    expect(results.slice(0, 2)).toEqual([undefined, undefined]);
+    expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('content of a');
+    expect(lstatSync(join(dir, 'b')).mode & 0o777).toBe(0o600);
+    expect(results[2]?.code).toBe('EEXIST');
+    expect(results[3]?.code).toBe('EEXIST');
+    expect(results[4]?.code).toBe('ENOENT');
+    expect(readFileSync(outside, 'utf8')).toBe('keep me');
+    expect(readFileSync(join(dir, 'existing'), 'utf8')).toBe('old');
+  });
+});
