@@ -1,9 +1,13 @@
-// Deterministic benchmark dataset: anyone can rebuild the same bytes to reproduce figures.
-// Generation 1: many small text files, a large SQL-like dump, incompressible data.
-// Generation 2 (applied in place): 1% of dump lines changed, 200 files added and 200
+// Deterministic benchmark datasets: anyone can rebuild the same bytes to reproduce figures
+// (`node bench/dataset.mjs <case> <dir>`, see the end of this file).
+// mixed, generation 1: many small text files, a large SQL-like dump, incompressible data.
+// mixed, generation 2 (applied in place): 1% of dump lines changed, 200 files added and 200
 // removed, 500 files touched (mtime only).
+// small-files: N text files of 1–8 KiB, 200 to a directory.
+// large-file: one file of N MiB, alternating MiBs of dump lines and PRNG bytes, never repeating.
 import { mkdirSync, openSync, writeSync, closeSync, writeFileSync, rmSync, utimesSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { endianness } from 'node:os';
 
 /** xorshift128+: fast, seedable, the same everywhere. */
 export function prng(seed) {
@@ -57,6 +61,10 @@ export function generateGeneration1(dir, scale) {
   closeSync(fd);
 }
 
+function dumpRow(line, changed) {
+  return `INSERT INTO orders (id, customer, amount, status, note) VALUES (${line}, 'customer-${(line * 7919) % 100_003}', ${((line * 31) % 100_000) / 100}, '${changed ? 'refunded' : 'paid'}', '${WORDS[line % WORDS.length]} ${WORDS[(line * 3) % WORDS.length]}');\n`;
+}
+
 /** The dump's lines are a pure function of their number; `changedEvery` > 0 rewrites every Nth line. */
 function writeDump(path, mib, changedEvery) {
   const fd = openSync(path, 'w');
@@ -65,9 +73,7 @@ function writeDump(path, mib, changedEvery) {
   let line = 0;
   let chunk = '';
   while (written < target) {
-    const changed = changedEvery > 0 && line % changedEvery === 0;
-    const row = `INSERT INTO orders (id, customer, amount, status, note) VALUES (${line}, 'customer-${(line * 7919) % 100_003}', ${((line * 31) % 100_000) / 100}, '${changed ? 'refunded' : 'paid'}', '${WORDS[line % WORDS.length]} ${WORDS[(line * 3) % WORDS.length]}');\n`;
-    chunk += row;
+    chunk += dumpRow(line, changedEvery > 0 && line % changedEvery === 0);
     line++;
     if (chunk.length >= 1 << 20) {
       writeSync(fd, chunk);
@@ -93,5 +99,132 @@ export function applyGeneration2(dir, scale) {
     const n = scale.files - 1 - i * 3;
     const f = join(dir, 'small', `d${String(Math.floor(n / 200)).padStart(3, '0')}`, `f${String(n).padStart(6, '0')}.txt`);
     if (existsSync(f)) utimesSync(f, touched, touched);
+  }
+}
+
+// ---- small-files and large-file cases -------------------------------------------------
+// These hold up to GiBs, so they use a 32-bit xorshift on plain numbers: the BigInt
+// xorshift128+ above runs at a few MB/s, this one fills ~1 GB/s.
+
+/** xorshift32 (Marsaglia): `next()` gives a uint32, `fill()` a Uint32Array. */
+export function xorshift32(seed) {
+  let s = seed >>> 0 || 1;
+  return {
+    next() {
+      s ^= s << 13;
+      s ^= s >>> 17;
+      s ^= s << 5;
+      return s >>> 0;
+    },
+    fill(u32) {
+      let x = s;
+      for (let i = 0; i < u32.length; i++) {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        u32[i] = x;
+      }
+      s = x;
+    },
+  };
+}
+
+/** Like text() (same words, a newline after ~1 word in 10), one PRNG step per word. */
+function fastText(rand, bytes) {
+  let out = '';
+  while (out.length < bytes) {
+    const r = rand.next();
+    out += `${WORDS[r % WORDS.length]}${(r >>> 16) % 10 === 0 ? '\n' : ' '}`;
+  }
+  return out.slice(0, bytes);
+}
+
+export const SMALL_FILES_PER_DIR = 200;
+
+/** `count` text files of 1–8 KiB, 200 to a directory, all with the same fixed mtime. */
+export function generateSmallFiles(dir, count, seed = 1234) {
+  const rand = xorshift32(seed);
+  for (let i = 0; i < count; i++) {
+    const sub = join(dir, `d${String(Math.floor(i / SMALL_FILES_PER_DIR)).padStart(5, '0')}`);
+    if (i % SMALL_FILES_PER_DIR === 0) mkdirSync(sub, { recursive: true });
+    const file = join(sub, `f${String(i).padStart(7, '0')}.txt`);
+    writeFileSync(file, fastText(rand, 1024 + (rand.next() % (7 * 1024))));
+    utimesSync(file, FIXED_MTIME, FIXED_MTIME);
+  }
+}
+
+const MiB = 1 << 20;
+// The pattern is written over and over. Its period must exceed every tool's largest chunk
+// (8 MiB in bkdr, restic and borg's defaults) so that no compressor sees it.
+const PATTERN_MIB = 64;
+// Every STAMP_EVERY bytes the file's own offset is written in, so each chunk (at least
+// 512 KiB in bkdr, restic and borg) holds stamps found nowhere else: no chunk deduplicates
+// against an earlier pass of the pattern, whatever the cut points.
+const STAMP_EVERY = 4096;
+const STAMP_BYTES = 16;
+
+/** 64 MiB alternating 1 MiB of dump lines (compress well) and 1 MiB of PRNG bytes (not at all). */
+function largeFilePattern(seed) {
+  const pattern = Buffer.alloc(PATTERN_MIB * MiB);
+  const rand = xorshift32(seed);
+  let line = 0;
+  for (let m = 0; m < PATTERN_MIB; m++) {
+    const slice = pattern.subarray(m * MiB, (m + 1) * MiB);
+    if (m % 2 === 1) {
+      rand.fill(new Uint32Array(slice.buffer, slice.byteOffset, MiB / 4));
+      // Uint32Array writes in the machine's byte order; pin little-endian for equal bytes everywhere.
+      if (endianness() === 'BE') slice.swap32();
+      continue;
+    }
+    let rows = '';
+    while (rows.length < MiB) rows += dumpRow(line++, false);
+    slice.write(rows, 0, MiB, 'latin1');
+  }
+  return pattern;
+}
+
+/** Writes `#` and the 15-hex-digit file offset every STAMP_EVERY bytes of pattern[0, n). */
+function stampOffsets(pattern, fileOffset, n) {
+  for (let p = 0; p + STAMP_BYTES <= n; p += STAMP_EVERY) {
+    pattern.write(`#${(fileOffset + p).toString(16).padStart(STAMP_BYTES - 1, '0')}`, p, STAMP_BYTES, 'latin1');
+  }
+}
+
+/** One file of `mib` MiB, content never repeating (see STAMP_EVERY), ~half of it compressible. */
+export function generateLargeFile(path, mib, seed = 99) {
+  const pattern = largeFilePattern(seed);
+  const total = mib * MiB;
+  const fd = openSync(path, 'w');
+  try {
+    for (let offset = 0; offset < total; offset += pattern.length) {
+      const n = Math.min(pattern.length, total - offset);
+      stampOffsets(pattern, offset, n);
+      for (let done = 0; done < n; ) done += writeSync(fd, pattern, done, n - done);
+    }
+  } finally {
+    closeSync(fd);
+  }
+  utimesSync(path, FIXED_MTIME, FIXED_MTIME);
+}
+
+// `node bench/dataset.mjs <case> <dir> [param]` builds one dataset without running anything:
+//   mixed <dir> [small|default|large]    small-files <dir> [count]    large-file <dir> [MiB]
+if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
+  const [kind, dir, param] = process.argv.slice(2);
+  if (!dir) {
+    console.error('usage: node bench/dataset.mjs mixed|small-files|large-file <dir> [scale|count|MiB]');
+    process.exit(2);
+  }
+  if (kind === 'mixed') {
+    if (!scales[param ?? 'default']) throw new Error(`scale must be one of ${Object.keys(scales).join(', ')}`);
+    generateGeneration1(dir, scales[param ?? 'default']);
+  }
+  else if (kind === 'small-files') generateSmallFiles(dir, Number(param ?? 200_000));
+  else if (kind === 'large-file') {
+    mkdirSync(dir, { recursive: true });
+    generateLargeFile(join(dir, 'large.bin'), Number(param ?? 4096));
+  } else {
+    console.error(`unknown dataset '${kind}'`);
+    process.exit(2);
   }
 }

@@ -1,49 +1,116 @@
-// `npm run bench`: first backup, incremental backup and full restore of a deterministic
-// dataset with bkdr, and with restic and borg when they are installed, side by side.
-// BENCH_SCALE=small|default|large, BENCH_RUNS=N (median of N, default 3), BENCH_DIR=<scratch dir>.
+// `npm run bench`: first backup, incremental backup and full restore with bkdr, and with
+// restic and borg when they are installed, side by side, on deterministic datasets
+// (bench/dataset.mjs), then whether bkdr meets its performance goals.
+//
+// BENCH_CASES=mixed,small-files,large-file (default: all three)
+// BENCH_SCALE=small|default|large   size of the mixed case
+// BENCH_SMALL_FILES=N               files in the small-files case (default 200000)
+// BENCH_LARGE_MIB=N                 size of the large-file case (default 4096)
+// BENCH_RUNS=N                      median of N runs per tool and case (default 3)
+// BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
+//   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
+// BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir)
+// BENCH_JSON=<file>                 also write every figure as JSON
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { applyGeneration2, generateGeneration1, scales } from './dataset.mjs';
+import { applyGeneration2, scales } from './dataset.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
-const scaleName = process.env.BENCH_SCALE ?? 'default';
+const datasetScript = join(root, 'bench/dataset.mjs');
+const password = 'bench-password';
+
+// ---- settings -------------------------------------------------------------------------
+
+function positiveInt(name, fallback) {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer (got '${raw}')`);
+  return n;
+}
+
+const scaleName = process.env.BENCH_SCALE || 'default';
 const scale = scales[scaleName];
 if (!scale) throw new Error(`BENCH_SCALE must be one of ${Object.keys(scales).join(', ')}`);
-const runs = Number(process.env.BENCH_RUNS ?? 3);
-const scratch = mkdtempSync(join(process.env.BENCH_DIR ?? tmpdir(), 'bkdr-bench-'));
-const password = 'bench-password';
+const runs = positiveInt('BENCH_RUNS', 3);
+const smallFiles = positiveInt('BENCH_SMALL_FILES', 200_000);
+const largeMiB = positiveInt('BENCH_LARGE_MIB', 4096);
+const flat = process.env.BENCH_FLAT === '1';
+const flatCounts = (process.env.BENCH_FLAT_FILES || '100000,1000000').split(',').map(Number);
+if (flatCounts.length !== 2 || !flatCounts.every((n) => Number.isInteger(n) && n > 0)) {
+  throw new Error('BENCH_FLAT_FILES must be two positive integers, e.g. 100000,1000000');
+}
+
+// ---- processes ----------------------------------------------------------------------------
+
+/** The child being run, so that Ctrl-C can stop it before its scratch directory goes. */
+let current = null;
+
+function log(line) {
+  process.stderr.write(`${line}\n`);
+}
 
 function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 }
 
-/** Runs a command, polling /proc for its peak RSS (VmHWM); returns wall ms and peak KiB. */
+/** Peak RSS (VmHWM, KiB) and bytes passed to read() so far (rchar) of a live process. */
+function sample(pid, into) {
+  try {
+    const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    if (m) into.rssKiB = Math.max(into.rssKiB, Number(m[1]));
+    const r = /rchar:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+    if (r) into.readBytes = Number(r[1]);
+  } catch {
+    /* exited between polls, or /proc/<pid>/io not readable: keep what we have */
+  }
+}
+
+/**
+ * Runs a command, polling /proc every 10 ms; returns wall ms, peak KiB and the bytes it
+ * read (the last poll's rchar: it tells a no-op incremental that reads files from one that
+ * only stats them).
+ */
 function measure(cmd, args, opts = {}) {
   return new Promise((resolvePromise, reject) => {
     const started = process.hrtime.bigint();
     const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...opts });
+    current = child;
+    const result = { ms: 0, rssKiB: 0, readBytes: null };
     let stderr = '';
-    let peak = 0;
-    child.stderr.on('data', (d) => (stderr += d));
-    const poll = setInterval(() => {
-      try {
-        const m = /VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'));
-        if (m) peak = Math.max(peak, Number(m[1]));
-      } catch {
-        /* exited between polls */
-      }
-    }, 10);
-    child.on('exit', (code) => {
+    child.stderr.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const poll = setInterval(() => sample(child.pid, result), 10);
+    child.on('error', (err) => {
       clearInterval(poll);
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      else resolvePromise({ ms, rssKiB: peak });
+      current = null;
+      reject(err);
+    });
+    child.on('exit', (code, signal) => {
+      clearInterval(poll);
+      current = null;
+      result.ms = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) reject(new Error(`${cmd} ${args.join(' ')} exited ${code ?? signal}: ${stderr.slice(-2000)}`));
+      else resolvePromise(result);
     });
   });
 }
 
+/**
+ * Datasets are built by a child (`node bench/dataset.mjs`): building a GiB or a million
+ * files takes minutes of synchronous work, which would keep this process from handling Ctrl-C.
+ */
+async function generate(kind, dir, param) {
+  const started = Date.now();
+  log(`generating the '${kind}' dataset (${param}) in ${dir}`);
+  await measure(process.execPath, [datasetScript, kind, dir, String(param)]);
+  const bytes = du(dir);
+  log(`  ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return bytes;
+}
+
+/** Total size of the regular files (and links) under dir. */
 function du(dir) {
   let total = 0;
   const walk = (d) => {
@@ -58,6 +125,10 @@ function du(dir) {
   return total;
 }
 
+// ---- tools --------------------------------------------------------------------------------
+
+// Each setup(dir, work) puts the tool's repository, cache and config under `dir` (the run's
+// scratch directory) and backs up `work`.
 const tools = {
   bkdr: {
     setup(dir, work) {
@@ -80,6 +151,7 @@ const tools = {
   },
   restic: {
     available: () => has('restic'),
+    package: 'restic',
     setup(dir, work) {
       const env = { ...process.env, RESTIC_PASSWORD: password, RESTIC_REPOSITORY: join(dir, 'repo'), RESTIC_CACHE_DIR: join(dir, 'cache') };
       return {
@@ -92,6 +164,7 @@ const tools = {
   },
   borg: {
     available: () => has('borg'),
+    package: 'borgbackup',
     setup(dir, work) {
       const env = { ...process.env, BORG_PASSPHRASE: password, BORG_REPO: join(dir, 'repo'), BORG_BASE_DIR: join(dir, 'base'), BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK: 'yes' };
       let n = 0;
@@ -105,65 +178,262 @@ const tools = {
   },
 };
 
-async function benchTool(name, pristine) {
-  const samples = { first: [], incremental: [], restore: [] };
-  let repoBytes = 0;
-  for (let i = 0; i < runs; i++) {
-    const dir = mkdtempSync(join(scratch, `${name}-`));
-    const work = join(dir, 'data');
-    cpSync(pristine, work, { recursive: true, preserveTimestamps: true });
-    const t = tools[name].setup(dir, work);
-    if (t.init) await measure(...t.init);
-    samples.first.push(await measure(...t.backup()));
-    applyGeneration2(work, scale);
-    samples.incremental.push(await measure(...t.backup()));
-    repoBytes = du(t.repo);
-    const target = join(dir, 'restore');
-    spawnSync('mkdir', ['-p', target]);
-    samples.restore.push(await measure(...t.restore(target)));
-    rmSync(dir, { recursive: true, force: true });
+// ---- cases ------------------------------------------------------------------------------
+
+// generate(dir) builds the dataset once per case. change(work), when present, turns it into
+// generation 2 in place between the two backups, so each run needs its own copy; cases
+// without it back up the generated directory itself (copying 4 GiB per tool and run would
+// cost more than the backup) and their incremental has nothing to do.
+const cases = {
+  mixed: {
+    describe: () => `'mixed' (BENCH_SCALE=${scaleName}): ${scale.files} small files, ${scale.dumpMiB} MiB dump, ${scale.randomMiB} MiB random`,
+    generate: (dir) => generate('mixed', dir, scaleName),
+    change: (work) => applyGeneration2(work, scale),
+    incremental: 'incremental backup',
+  },
+  'small-files': {
+    describe: () => `'small-files': ${smallFiles} files of 1–8 KiB`,
+    generate: (dir) => generate('small-files', dir, smallFiles),
+    incremental: 'no-op incremental',
+  },
+  'large-file': {
+    describe: () => `'large-file': one file of ${largeMiB} MiB`,
+    generate: (dir) => generate('large-file', dir, largeMiB),
+    incremental: 'no-op incremental',
+    throughput: true,
+  },
+};
+
+const caseNames = (process.env.BENCH_CASES || Object.keys(cases).join(','))
+  .split(',')
+  .map((s) => s.trim())
+  .filter(Boolean);
+for (const name of caseNames) {
+  if (!cases[name]) throw new Error(`BENCH_CASES: unknown case '${name}' (known: ${Object.keys(cases).join(', ')})`);
+}
+
+// ---- running ------------------------------------------------------------------------------
+
+/** One run: init, first backup, (change), second backup, restore; every step must exit 0. */
+async function runOnce(toolName, c, data, dataBytes, dir, progress) {
+  const work = c.change ? join(dir, 'data') : data;
+  if (c.change) cpSync(data, work, { recursive: true, preserveTimestamps: true });
+  const t = tools[toolName].setup(dir, work);
+  if (t.init) await measure(...t.init);
+  const step = async (label, cmd) => {
+    const r = await measure(...cmd);
+    log(`${progress} ${label}: ${(r.ms / 1000).toFixed(2)} s, ${(r.rssKiB / 1024).toFixed(0)} MiB RSS`);
+    return r;
+  };
+  const first = await step('first backup', t.backup());
+  if (c.change) c.change(work);
+  const incremental = await step(c.incremental, t.backup());
+  const repoBytes = du(t.repo);
+  const target = join(dir, 'restore');
+  mkdirSync(target);
+  const restore = await step('full restore', t.restore(target));
+  // A restore that exits 0 but writes too little would make the timing meaningless.
+  const expected = c.change ? du(work) : dataBytes;
+  const restored = du(target);
+  if (restored !== expected) throw new Error(`${toolName} restored ${restored} bytes, the data holds ${expected}`);
+  return { first, incremental, restore, repoBytes };
+}
+
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** Median of every figure over BENCH_RUNS runs, each in a scratch directory deleted afterwards. */
+async function benchTool(toolName, caseName, data, dataBytes, scratch) {
+  const c = cases[caseName];
+  const samples = [];
+  for (let i = 1; i <= runs; i++) {
+    const dir = mkdtempSync(join(scratch, `${caseName}-${toolName}-`));
+    try {
+      samples.push(await runOnce(toolName, c, data, dataBytes, dir, `[${caseName}] ${toolName} run ${i}/${runs}`));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
-  const median = (xs, key) => xs.map((x) => x[key]).sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-  return Object.fromEntries([
-    ...['first', 'incremental', 'restore'].flatMap((k) => [[`${k}Ms`, median(samples[k], 'ms')], [`${k}RssMiB`, median(samples[k], 'rssKiB') / 1024]]),
-    ['repoMiB', repoBytes / 2 ** 20],
+  const figures = {};
+  for (const step of ['first', 'incremental', 'restore']) {
+    figures[`${step}Ms`] = median(samples.map((s) => s[step].ms));
+    figures[`${step}RssMiB`] = median(samples.map((s) => s[step].rssKiB)) / 1024;
+  }
+  const reads = samples.map((s) => s.incremental.readBytes);
+  figures.incrementalReadMiB = reads.includes(null) ? null : median(reads) / 2 ** 20;
+  figures.repoMiB = median(samples.map((s) => s.repoBytes)) / 2 ** 20;
+  if (c.throughput) figures.firstMBps = dataBytes / 1e6 / (figures.firstMs / 1000);
+  return figures;
+}
+
+function installedTools() {
+  return Object.keys(tools).filter((name) => {
+    if (!tools[name].available || tools[name].available()) return true;
+    log(`${name}: not installed, skipped (apt-get install ${tools[name].package})`);
+    return false;
+  });
+}
+
+async function runCase(caseName, names, scratch) {
+  const c = cases[caseName];
+  const data = join(scratch, `data-${caseName}`);
+  try {
+    const dataBytes = await c.generate(data);
+    const results = {};
+    for (const name of names) {
+      log(`[${caseName}] ${name}: ${runs} run(s)`);
+      results[name] = await benchTool(name, caseName, data, dataBytes, scratch);
+    }
+    return { dataset: c.describe(), dataBytes, results };
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+/** bkdr alone, one first backup each of flatCounts[0] and flatCounts[1] small files. */
+async function runFlat(scratch) {
+  const rss = [];
+  for (const count of flatCounts) {
+    const data = join(scratch, `flat-${count}`);
+    const dir = mkdtempSync(join(scratch, `flat-${count}-bkdr-`));
+    try {
+      await generate('small-files', data, count);
+      const t = tools.bkdr.setup(dir, data);
+      log(`[flat] bkdr first backup of ${count} files`);
+      const r = await measure(...t.backup());
+      log(`[flat] ${count} files: ${(r.ms / 1000).toFixed(1)} s, ${(r.rssKiB / 1024).toFixed(0)} MiB RSS`);
+      rss.push({ files: count, ms: r.ms, rssMiB: r.rssKiB / 1024 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+      rmSync(data, { recursive: true, force: true });
+    }
+  }
+  return { runs: rss, ratio: rss[1].rssMiB / rss[0].rssMiB };
+}
+
+// ---- report -------------------------------------------------------------------------------
+
+function rowsFor(c) {
+  return [
+    ['first backup (s)', 'firstMs', 1000],
+    ...(c.throughput ? [['first backup throughput (MB/s)', 'firstMBps', 1]] : []),
+    ['first backup peak RSS (MiB)', 'firstRssMiB', 1],
+    [`${c.incremental} (s)`, 'incrementalMs', 1000],
+    [`${c.incremental} peak RSS (MiB)`, 'incrementalRssMiB', 1],
+    [`${c.incremental} bytes read (MiB)`, 'incrementalReadMiB', 1],
+    ['full restore (s)', 'restoreMs', 1000],
+    ['restore peak RSS (MiB)', 'restoreRssMiB', 1],
+    ['repository size (MiB)', 'repoMiB', 1],
+  ];
+}
+
+function printTable(lines) {
+  const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
+  for (const l of lines) console.log(l.map((cell, i) => String(cell).padEnd(widths[i])).join('  ').trimEnd());
+}
+
+function fmt(x, digits = 2) {
+  return x === null || x === undefined || !Number.isFinite(x) ? '–' : x.toFixed(digits);
+}
+
+function printCase(caseName, { dataset, dataBytes, results }) {
+  const names = Object.keys(results);
+  const others = names.filter((n) => n !== 'bkdr');
+  const header = ['figure', ...names, ...others.map((o) => `bkdr/${o}`)];
+  const body = rowsFor(cases[caseName]).map(([label, key, div]) => [
+    label,
+    ...names.map((n) => fmt(results[n][key] === null ? null : results[n][key] / div)),
+    ...others.map((o) => (results.bkdr[key] === null || results[o][key] === null ? '–' : fmt(results.bkdr[key] / results[o][key]))),
   ]);
+  console.log(`\n${dataset}, ${(dataBytes / 2 ** 20).toFixed(0)} MiB in all; median of ${runs} run(s)`);
+  printTable([header, ...body]);
 }
 
-const pristine = join(scratch, 'gen1');
-process.stderr.write(`generating the '${scaleName}' dataset in ${pristine}\n`);
-generateGeneration1(pristine, scale);
-const datasetMiB = du(pristine) / 2 ** 20;
+const peakRss = (r) => Math.max(r.firstRssMiB, r.incrementalRssMiB, r.restoreRssMiB);
 
-const results = {};
-for (const name of Object.keys(tools)) {
-  if (tools[name].available && !tools[name].available()) {
-    process.stderr.write(`${name}: not installed, skipped (apt-get install ${name === 'borg' ? 'borgbackup' : name})\n`);
-    continue;
+/** A goal "bkdr's figure ≤ limit × other tool's figure" on the mixed case. */
+function ratioGoal(all, goal, other, figure, limit, unit) {
+  const r = all.mixed?.results;
+  if (!r) return { goal, status: 'not measured', detail: 'the mixed case was not run' };
+  if (!r[other]) return { goal, status: 'not measured', detail: `${other} is not installed` };
+  const [mine, theirs] = [figure(r.bkdr), figure(r[other])];
+  const ratio = mine / theirs;
+  return {
+    goal,
+    status: ratio <= limit ? 'met' : 'not met',
+    detail: `bkdr ${fmt(mine)} ${unit}, ${other} ${fmt(theirs)} ${unit}: ${fmt(ratio)}× (goal ≤ ${limit}×)`,
+  };
+}
+
+function goals(all, flatResult) {
+  const large = all['large-file']?.results?.bkdr;
+  return [
+    ratioGoal(all, 'first backup ≤ 0.5× restic (mixed)', 'restic', (r) => r.firstMs / 1000, 0.5, 's'),
+    ratioGoal(all, 'incremental backup ≤ 0.5× restic (mixed)', 'restic', (r) => r.incrementalMs / 1000, 0.5, 's'),
+    ratioGoal(all, 'full restore ≤ 0.7× restic (mixed)', 'restic', (r) => r.restoreMs / 1000, 0.7, 's'),
+    ratioGoal(all, "peak RSS ≤ restic's (mixed, max over backup, incremental, restore)", 'restic', peakRss, 1, 'MiB'),
+    ratioGoal(all, "repository size ≤ borg's (mixed, borg with lz4)", 'borg', (r) => r.repoMiB, 1, 'MiB'),
+    large
+      ? { goal: 'single large file ≥ 300 MB/s first backup', status: large.firstMBps >= 300 ? 'met' : 'not met', detail: `${fmt(large.firstMBps, 0)} MB/s (${largeMiB} MiB in ${fmt(large.firstMs / 1000)} s)` }
+      : { goal: 'single large file ≥ 300 MB/s first backup', status: 'not measured', detail: 'the large-file case was not run' },
+    flatResult
+      ? {
+          goal: `flat RSS: ${flatCounts[1]} small files ≤ 2× the RSS of ${flatCounts[0]}`,
+          status: flatResult.ratio <= 2 ? 'met' : 'not met',
+          detail: `${fmt(flatResult.runs[0].rssMiB, 0)} MiB → ${fmt(flatResult.runs[1].rssMiB, 0)} MiB: ${fmt(flatResult.ratio)}× (goal ≤ 2×)`,
+        }
+      : { goal: 'flat RSS: 1 M small files ≤ 2× the RSS of 100 k', status: 'not measured', detail: 'set BENCH_FLAT=1 (slow)' },
+  ];
+}
+
+function printGoals(list) {
+  console.log('\nGoals');
+  printTable(list.map((g) => [g.status, g.goal, g.detail]));
+}
+
+// ---- main -----------------------------------------------------------------------------------
+
+const scratch = mkdtempSync(join(process.env.BENCH_DIR || tmpdir(), 'bkdr-bench-'));
+
+// Ctrl-C or kill: stop the running child, then remove the scratch directory (GiBs of data
+// and repositories) before exiting.
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.on(sig, () => {
+    log(`${sig}: stopping, removing ${scratch}`);
+    const done = () => {
+      rmSync(scratch, { recursive: true, force: true });
+      process.exit(130);
+    };
+    if (current) {
+      current.once('exit', done);
+      current.kill('SIGTERM');
+    } else done();
+  });
+}
+
+try {
+  const names = installedTools();
+  const all = {};
+  for (const caseName of caseNames) {
+    all[caseName] = await runCase(caseName, names, scratch);
+    printCase(caseName, all[caseName]);
   }
-  process.stderr.write(`${name}: ${runs} runs\n`);
-  results[name] = await benchTool(name, pristine);
+  let flatResult = null;
+  if (flat) {
+    flatResult = await runFlat(scratch);
+    console.log(`\nflat RSS, bkdr first backup (one run each)`);
+    printTable([
+      ['files', 'first backup (s)', 'peak RSS (MiB)'],
+      ...flatResult.runs.map((r) => [String(r.files), fmt(r.ms / 1000), fmt(r.rssMiB)]),
+    ]);
+  }
+  const goalList = goals(all, flatResult);
+  printGoals(goalList);
+  if (process.env.BENCH_JSON) {
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ runs, scale: scaleName, cases: all, flat: flatResult, goals: goalList }, null, 2));
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
 }
-rmSync(scratch, { recursive: true, force: true });
-
-const rows = [
-  ['first backup (s)', 'firstMs', 1000],
-  ['first backup peak RSS (MiB)', 'firstRssMiB', 1],
-  ['incremental backup (s)', 'incrementalMs', 1000],
-  ['incremental peak RSS (MiB)', 'incrementalRssMiB', 1],
-  ['full restore (s)', 'restoreMs', 1000],
-  ['restore peak RSS (MiB)', 'restoreRssMiB', 1],
-  ['repository size (MiB)', 'repoMiB', 1],
-];
-const names = Object.keys(results);
-const others = names.filter((n) => n !== 'bkdr');
-const header = ['figure', ...names, ...others.map((o) => `bkdr/${o}`)];
-const lines = [header, ...rows.map(([label, key, div]) => [
-  label,
-  ...names.map((n) => (results[n][key] / div).toFixed(2)),
-  ...others.map((o) => (results.bkdr[key] / results[o][key]).toFixed(2)),
-])];
-const widths = header.map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
-console.log(`dataset '${scaleName}': ${scale.files} small files, ${scale.dumpMiB} MiB dump, ${scale.randomMiB} MiB random (${datasetMiB.toFixed(0)} MiB); median of ${runs} runs`);
-for (const l of lines) console.log(l.map((c, i) => String(c).padEnd(widths[i])).join('  '));
-if (process.env.BENCH_JSON) writeFileSync(process.env.BENCH_JSON, JSON.stringify({ scale: scaleName, runs, results }, null, 2));
