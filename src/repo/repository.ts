@@ -106,6 +106,8 @@ const CONFIG_MAGIC = Buffer.from('BKDRREPO');
 const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
 const MAX_PENDING_PACKS = 2;
+/** Blobs named by one index file at most, while a backup runs. */
+const INDEX_EVERY_BLOBS = 50_000;
 /** Records below this size are opened in batches of up to BATCH_RECORDS or BATCH_BYTES when a pack is read whole. */
 const BATCH_RECORD_BELOW = 256 * 1024;
 const BATCH_RECORDS = 128;
@@ -136,6 +138,9 @@ export class Repository {
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
   readonly #newPacks: IndexFile['packs'] = [];
+  #newPackBlobs = 0;
+  /** Packs, blobs and bytes already named by index files written since the last flush. */
+  readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
   #pendingBytes = 0;
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
@@ -326,10 +331,21 @@ export class Repository {
     for (const type of [...this.#open.keys()]) await this.#finishPack(type);
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     this.#throwUploadError();
+    await this.#indexNewPacks();
+    const result = { ...this.#indexedSinceFlush };
+    Object.assign(this.#indexedSinceFlush, { packs: 0, blobs: 0, storedBytes: 0 });
+    return result;
+  }
+
+  /** One index file for the packs uploaded since the last one. */
+  async #indexNewPacks(): Promise<void> {
     const packs = this.#newPacks.splice(0);
-    if (packs.length === 0) return { packs: 0, blobs: 0, storedBytes: 0 };
+    this.#newPackBlobs = 0;
+    if (packs.length === 0) return;
     await this.writeIndexFile(packs);
-    return { packs: packs.length, blobs: packs.reduce((n, p) => n + p.blobs.length, 0), storedBytes: packs.reduce((n, p) => n + p.size, 0) };
+    this.#indexedSinceFlush.packs += packs.length;
+    this.#indexedSinceFlush.blobs += packs.reduce((n, p) => n + p.blobs.length, 0);
+    this.#indexedSinceFlush.storedBytes += packs.reduce((n, p) => n + p.size, 0);
   }
 
   /** Writes one index file naming `packs`; returns its id. */
@@ -365,6 +381,10 @@ export class Repository {
         this.#pending.delete(e.id);
       }
       this.#newPacks.push({ id, size: bytes.length, blobs: pack.entries });
+      this.#newPackBlobs += pack.entries.length;
+      // Like restic, an index file every so many blobs: held until the end, the entries of a
+      // million new files would take hundreds of MiB (and a crash would leave them unindexed).
+      if (this.#newPackBlobs >= INDEX_EVERY_BLOBS) await this.#indexNewPacks();
     } catch (err) {
       for (const e of pack.entries) this.#pending.delete(e.id);
       this.#uploadError ??= err;
