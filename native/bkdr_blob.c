@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,9 @@
 #define MIN_SAVING_PERCENT 3
 
 enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES };
+
+// Per-file metadata for OP_WRITE_FILES, as doubles: mode, uid, gid, atime s, atime ns, mtime s, mtime ns.
+#define FILE_META 7
 
 // Per-record results of OP_OPEN_MANY, as doubles: offset, length, tag, failure (0, 1 authentication, 2 decompression), decoded.
 #define OPEN_META 5
@@ -62,6 +66,7 @@ typedef struct {
   // OP_SEAL: try LZ4 (else store `tag` as given)
   int compress;
   int want_hash;
+  int chown;  // OP_WRITE_FILES: set owners (root only)
   // outputs
   uint8_t *output;
   size_t output_length;
@@ -74,7 +79,7 @@ typedef struct {
   // OP_READ_SMALL (paths, expected sizes) and OP_SEAL_MANY (inputs): one pool job for many small items
   size_t items;
   char **paths;
-  double *expected;
+  double *expected;  // OP_READ_SMALL: expected sizes; OP_WRITE_FILES: per-file metadata (FILE_META each)
   const uint8_t **inputs;
   size_t *input_lengths;
   double *meta;
@@ -390,25 +395,36 @@ static void run_open_many(job *j) {
   j->output_length = used;
 }
 
-// Creates each file (never through a link, never over an existing one) with its whole content.
-// Per file: 0 or the errno of what failed.
+// Creates each file (never through a link, never over an existing one) with its whole content,
+// then, when given, its metadata through the open descriptor (no second path lookup), in the
+// restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
+// times. Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
   j->meta = calloc(j->items + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   for (size_t i = 0; i < j->items; i++) {
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) { j->meta[i] = errno; continue; }
+    int failed = 0;
     size_t written = 0;
     while (written < j->input_lengths[i]) {
       ssize_t n = write(fd, j->inputs[i] + written, j->input_lengths[i] - written);
       if (n < 0) {
         if (errno == EINTR) continue;
-        j->meta[i] = errno;
+        failed = errno;
         break;
       }
       written += (size_t)n;
     }
-    if (close(fd) != 0 && j->meta[i] == 0) j->meta[i] = errno;
+    if (!failed && j->expected) {
+      const double *m = j->expected + i * FILE_META;
+      struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
+      if (j->chown && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno;
+      else if (fchmod(fd, (mode_t)m[0]) != 0) failed = errno;
+      else if (futimens(fd, times) != 0) failed = errno;
+    }
+    if (close(fd) != 0 && !failed) failed = errno;
+    j->meta[i] = failed;
   }
 }
 
@@ -743,14 +759,33 @@ static napi_value open_many(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv, 1, 0);
 }
 
-// writeFiles(paths: Buffer[], data: Buffer[]) → Promise<[empty, errnos]>
+// writeFiles(paths: Buffer[], data: Buffer[], metadata: Float64Array | null, chown) → Promise<[empty, errnos]>
 static napi_value write_files(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  job *j = begin(env, info, 2, argv, OP_WRITE_FILES, "writeFiles");
+  napi_value argv[4];
+  job *j = begin(env, info, 4, argv, OP_WRITE_FILES, "writeFiles");
   if (!j) return NULL;
   if (!buffers_arg(env, argv[1], j)) { release(env, j); return NULL; }
   if (array_length(env, argv[0]) != j->items) { release(env, j); napi_throw_range_error(env, NULL, "writeFiles needs one Buffer per path"); return NULL; }
   if (!paths_arg(env, argv[0], j)) { release(env, j); return NULL; }
+  napi_valuetype type;
+  napi_typeof(env, argv[2], &type);
+  if (type != napi_null && type != napi_undefined) {
+    bool is_typed = false;
+    napi_typedarray_type kind;
+    size_t length = 0;
+    void *data = NULL;
+    napi_is_typedarray(env, argv[2], &is_typed);
+    if (is_typed) napi_get_typedarray_info(env, argv[2], &kind, &length, &data, NULL, NULL);
+    if (!is_typed || kind != napi_float64_array || length != j->items * FILE_META) {
+      release(env, j);
+      napi_throw_type_error(env, NULL, "writeFiles metadata must be a Float64Array of 7 numbers per file");
+      return NULL;
+    }
+    j->expected = malloc(length * sizeof(double) + 1);
+    if (!j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
+    memcpy(j->expected, data, length * sizeof(double));
+  }
+  j->chown = bool_arg(env, argv[3]);
   return dispatch(env, j, argv + 1, 1, 0);
 }
 

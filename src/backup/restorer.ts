@@ -8,7 +8,7 @@ import { IntegrityError, InterruptedError, OperationError, UsageError } from '..
 import type { BlobLocation, Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink } from '../sources/files/restore-node.js';
-import { writeNewFiles } from '../sources/files/write-files.js';
+import { type NewFile, writeNewFiles } from '../sources/files/write-files.js';
 
 export interface RestoreProgress {
   files: number;
@@ -56,6 +56,8 @@ interface PlannedFile {
   /** A one-blob file is created when its blob is written: one open instead of two. */
   createOnWrite: boolean;
   force: boolean;
+  /** Set when its mode, owner and times were applied as it was written. */
+  metadataApplied?: boolean;
 }
 
 interface PlannedEntry {
@@ -101,13 +103,13 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   for (const { path } of dirs) makeDirectory(path, force);
   for (const f of files) if (!f.createOnWrite) createEmptyFile(f.path, f.node.size ?? 0, force);
   const totalBytes = files.reduce((sum, f) => sum + (f.node.size ?? 0), 0);
-  await writeContent(repo, files, opts, (bytes) => {
+  await writeContent(repo, files, opts, owner, (bytes) => {
     result.bytes += bytes;
     opts.onProgress?.({ files: result.files, totalFiles: files.length, bytes: result.bytes, totalBytes });
   });
 
   for (const f of files) {
-    result.warnings.push(...applyMetadata(f.path, f.node, { owner }));
+    if (!f.metadataApplied) result.warnings.push(...applyMetadata(f.path, f.node, { owner }));
     result.files++;
   }
   for (const h of hardlinks) {
@@ -237,7 +239,7 @@ interface BlobTarget {
 }
 
 /** Fetches every pack once and writes each of its blobs wherever the snapshot uses it. */
-async function writeContent(repo: Repository, files: PlannedFile[], opts: RestoreOptions, onBytes: (n: number) => void): Promise<void> {
+async function writeContent(repo: Repository, files: PlannedFile[], opts: RestoreOptions, owner: boolean, onBytes: (n: number) => void): Promise<void> {
   const byPack = new Map<string, Map<string, { location: BlobLocation; targets: BlobTarget[] }>>();
   for (const file of files) {
     let offset = 0;
@@ -257,12 +259,12 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
     while (next < packs.length) {
       const [packId, blobs] = packs[next++]!;
       const locations = [...blobs.values()].map((b) => b.location).sort((a, b) => a.offset - b.offset);
-      const newFiles = new NewFileBatch();
+      const newFiles = new NewFileBatch(owner);
       try {
         for await (const { id, data } of repo.loadBlobsFromPack(packId, locations)) {
           checkAborted(opts.signal);
           for (const t of blobs.get(id)?.targets ?? []) {
-            if (newFiles.accepts(t.file)) await newFiles.add(t.file.path, data);
+            if (newFiles.accepts(t.file)) await newFiles.add(t.file, data);
             else writeAt(t.file, data, t.offset);
             onBytes(data.length);
           }
@@ -285,29 +287,28 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
  * take the one-by-one path.
  */
 class NewFileBatch {
-  #paths: Buffer[] = [];
-  #data: Buffer[] = [];
+  #files: NewFile[] = [];
   #bytes = 0;
 
+  constructor(readonly owner: boolean) {}
+
   accepts(file: PlannedFile): boolean {
-    return file.createOnWrite && !file.force && !file.node.sparse;
+    return file.createOnWrite && !file.force && !file.node.sparse && Object.keys(file.node.xattrs ?? {}).length === 0;
   }
 
-  async add(path: Buffer, data: Buffer): Promise<void> {
-    this.#paths.push(path);
-    this.#data.push(data);
+  /** The file is complete when the batch is written: its metadata is set there too. */
+  async add(file: PlannedFile, data: Buffer): Promise<void> {
+    this.#files.push({ path: file.path, data, metadata: file.node });
+    file.metadataApplied = true;
     this.#bytes += data.length;
-    if (this.#paths.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
+    if (this.#files.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
   }
 
   async flush(): Promise<void> {
-    const paths = this.#paths;
-    const data = this.#data;
-    this.#paths = [];
-    this.#data = [];
+    const files = this.#files;
+    this.#files = [];
     this.#bytes = 0;
-    const failures = await writeNewFiles(paths, data);
-    const failed = failures.find((f) => f !== undefined);
+    const failed = (await writeNewFiles(files, { owner: this.owner })).find((f) => f !== undefined);
     if (failed) throw failed;
   }
 }

@@ -14,7 +14,7 @@ describe('writeNewFiles', () => {
     symlinkSync(outside, join(dir, 'link'));
     writeFileSync(join(dir, 'existing'), 'old');
     const names = ['a', 'b', 'link', 'existing', 'missing-dir/c'];
-    const results = await writeNewFiles(names.map((n) => Buffer.from(join(dir, n))), names.map((n) => Buffer.from(`content of ${n}`)));
+    const results = await writeNewFiles(names.map((n) => ({ path: Buffer.from(join(dir, n)), data: Buffer.from(`content of ${n}`) })), { owner: false });
     expect(results.slice(0, 2)).toEqual([undefined, undefined]);
     expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('content of a');
     expect(lstatSync(join(dir, 'b')).mode & 0o777).toBe(0o600);
@@ -23,5 +23,15 @@ describe('writeNewFiles', () => {
     expect(results[4]?.code).toBe('ENOENT');
     expect(readFileSync(outside, 'utf8')).toBe('keep me');
     expect(readFileSync(join(dir, 'existing'), 'utf8')).toBe('old');
+  });
+
+  it('sets mode and times through the open file, before 1970 too', async () => {
+    const node = { mode: 0o751, uid: 0, gid: 0, atimeNs: -1_500_000_000n, mtimeNs: 1_700_000_000_123_456_789n };
+    const [result] = await writeNewFiles([{ path: Buffer.from(join(dir, 'meta')), data: Buffer.from('x'), metadata: node }], { owner: false });
+    expect(result).toBeUndefined();
+    const st = lstatSync(join(dir, 'meta'), { bigint: true });
+    expect(Number(st.mode & 0o7777n)).toBe(0o751);
+    expect(st.mtimeNs).toBe(node.mtimeNs);
+    expect(st.atimeNs).toBe(node.atimeNs);
   });
 });

@@ -1,18 +1,50 @@
 import { loadNativeAddon } from '../../core/native-addon.js';
 import { systemError } from '../../core/system-error.js';
+import type { TreeNode } from '../../repo/tree-node.js';
 
 interface WriteAddon {
-  writeFiles(paths: Buffer[], data: Buffer[]): Promise<[Buffer, Float64Array]>;
+  writeFiles(paths: Buffer[], data: Buffer[], metadata: Float64Array | null, chown: boolean): Promise<[Buffer, Float64Array]>;
 }
+
+export interface NewFile {
+  path: Buffer;
+  data: Buffer;
+  /** Set through the open file once written: mode, access and modification times, and the owner when `owner`. */
+  metadata?: Pick<TreeNode, 'mode' | 'uid' | 'gid' | 'atimeNs' | 'mtimeNs'>;
+}
+
+const NS = 1_000_000_000n;
 
 /**
  * Creates many new files with their whole content in one trip to the pool (open with
- * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, write, close): a restore of small files spent
- * most of its main thread creating them one by one. Never writes through a link or over
- * an existing file. Returns, per file, the error that stopped it, if any.
+ * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, write, then fchown/fchmod/futimens when metadata
+ * is given, close): a restore of small files spent most of its main thread creating them
+ * one by one and setting their metadata by path. Never writes through a link or over an
+ * existing file. Metadata is given for every file or for none. Returns, per file, the
+ * error that stopped it, if any.
  */
-export async function writeNewFiles(paths: Buffer[], data: Buffer[]): Promise<(NodeJS.ErrnoException | undefined)[]> {
-  if (paths.length === 0) return [];
-  const [, errnos] = await loadNativeAddon<WriteAddon>('bkdr_blob').writeFiles(paths, data);
-  return paths.map((path, i) => (errnos[i] ? systemError(errnos[i]!, 'open', path) : undefined));
+export async function writeNewFiles(files: NewFile[], opts: { owner: boolean }): Promise<(NodeJS.ErrnoException | undefined)[]> {
+  if (files.length === 0) return [];
+  let metadata: Float64Array | null = null;
+  if (files[0]!.metadata) {
+    metadata = new Float64Array(files.length * 7);
+    for (const [i, { metadata: m }] of files.entries()) {
+      if (!m) throw new TypeError('writeNewFiles: metadata for every file or for none');
+      metadata.set([m.mode, m.uid, m.gid, ...timespec(m.atimeNs), ...timespec(m.mtimeNs)], i * 7);
+    }
+  }
+  const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
+  const [, errnos] = await addon.writeFiles(files.map((f) => f.path), files.map((f) => f.data), metadata, opts.owner);
+  return files.map((f, i) => (errnos[i] ? systemError(errnos[i]!, 'open', f.path) : undefined));
+}
+
+/** Seconds and nanoseconds (0 ≤ ns < 10^9, also before 1970) as futimens wants them. */
+function timespec(ns: bigint): [number, number] {
+  let seconds = ns / NS;
+  let rest = ns % NS;
+  if (rest < 0n) {
+    seconds -= 1n;
+    rest += NS;
+  }
+  return [Number(seconds), Number(rest)];
 }
