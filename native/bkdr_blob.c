@@ -282,28 +282,31 @@ static void run_read_small(job *j) {
   size_t capacity = 0;
   for (size_t i = 0; i < j->items; i++) capacity += (size_t)j->expected[i] + 1;
   j->output = malloc(capacity > 0 ? capacity : 1);
-  j->ids = malloc(j->items * SHA256_DIGEST_LENGTH + 1);
+  j->ids = calloc(j->items * SHA256_DIGEST_LENGTH + 1, 1);
   j->meta = calloc(j->items * SMALL_META + 1, sizeof(double));
   if (!j->output || !j->ids || !j->meta) { j->error = "out of memory"; return; }
   size_t used = 0;
   for (size_t i = 0; i < j->items; i++) {
     double *m = j->meta + i * SMALL_META;
     size_t want = (size_t)j->expected[i] + 1;
-    int fd = open(j->paths[i], O_RDONLY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC);
+    // O_NONBLOCK: were the file swapped for a FIFO since its stat, opening it must not wait for a writer.
+    int flags = O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC;
+    int fd = open(j->paths[i], flags | O_NOATIME);
     // O_NOATIME is for the file's owner (or root) only.
-    if (fd < 0 && errno == EPERM) fd = open(j->paths[i], O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == EPERM) fd = open(j->paths[i], flags);
     if (fd < 0) { m[2] = errno; continue; }
+    struct stat st;
     size_t length = 0;
-    int failed = 0;
-    while (length < want) {
+    int failed = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    while (!failed && length < want) {
       ssize_t n = read(fd, j->output + used + length, want - length);
       if (n < 0) { if (errno == EINTR) continue; failed = errno; break; }
+      if (n == 0) break;
       length += (size_t)n;
-      // A regular file's read comes back short only at its end.
-      if (n == 0 || length < want) break;
+      // Short: usually the end. The stat after the read says so without another read; a file
+      // system that returns short reads mid-file (FUSE, network) gets the rest read.
+      if (length < want && (fstat(fd, &st) != 0 || (off_t)length >= st.st_size)) break;
     }
-    struct stat st;
-    if (!failed && fstat(fd, &st) != 0) failed = errno;
     close(fd);
     if (failed) { m[2] = failed; continue; }
     m[0] = (double)used;
@@ -323,7 +326,11 @@ static void run_read_small(job *j) {
 // Per item, as doubles: offset, length, compression tag.
 static void run_seal_many(job *j) {
   size_t capacity = 0;
-  for (size_t i = 0; i < j->items; i++) capacity += NONCE_BYTES + 1 + LZ4_PREFIX + (size_t)LZ4_compressBound((int)j->input_lengths[i]) + AUTH_TAG_BYTES;
+  for (size_t i = 0; i < j->items; i++) {
+    // A record holds either the raw input or LZ4's output, whichever run_seal keeps.
+    size_t bound = j->input_lengths[i] <= (size_t)LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)j->input_lengths[i]) + LZ4_PREFIX : 0;
+    capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + (bound > j->input_lengths[i] ? bound : j->input_lengths[i]);
+  }
   uint8_t *all = malloc(capacity > 0 ? capacity : 1);
   j->meta = calloc(j->items * 3 + 1, sizeof(double));
   if (!all || !j->meta) { free(all); j->error = "out of memory"; return; }
@@ -355,7 +362,7 @@ static void run_seal_many(job *j) {
 // Opens each record as run_open does; all data goes into one output buffer, hashes into ids.
 static void run_open_many(job *j) {
   j->meta = calloc(j->items * OPEN_META + 1, sizeof(double));
-  j->ids = malloc(j->items * SHA256_DIGEST_LENGTH + 1);
+  j->ids = calloc(j->items * SHA256_DIGEST_LENGTH + 1, 1);
   uint8_t **outputs = calloc(j->items + 1, sizeof(uint8_t *));
   if (!j->meta || !j->ids || !outputs) { free(outputs); j->error = "out of memory"; return; }
   size_t total = 0;
@@ -400,18 +407,20 @@ static void run_open_many(job *j) {
 // restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
 // times. Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
-  j->meta = calloc(j->items + 1, sizeof(double));
+  j->meta = calloc(j->items * 2 + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   for (size_t i = 0; i < j->items; i++) {
+    double *result = j->meta + i * 2;  // errno, and the step that failed (WRITE_STEPS)
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0) { j->meta[i] = errno; continue; }
-    int failed = 0;
+    if (fd < 0) { result[0] = errno; continue; }
+    int failed = 0, step = 0;
     size_t written = 0;
     while (written < j->input_lengths[i]) {
       ssize_t n = write(fd, j->inputs[i] + written, j->input_lengths[i] - written);
       if (n < 0) {
         if (errno == EINTR) continue;
         failed = errno;
+        step = 1;
         break;
       }
       written += (size_t)n;
@@ -419,12 +428,13 @@ static void run_write_files(job *j) {
     if (!failed && j->expected) {
       const double *m = j->expected + i * FILE_META;
       struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
-      if (j->chown && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno;
-      else if (fchmod(fd, (mode_t)m[0]) != 0) failed = errno;
-      else if (futimens(fd, times) != 0) failed = errno;
+      if (j->chown && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
+      else if (fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;
+      else if (futimens(fd, times) != 0) failed = errno, step = 4;
     }
-    if (close(fd) != 0 && !failed) failed = errno;
-    j->meta[i] = failed;
+    if (close(fd) != 0 && !failed) failed = errno, step = 5;
+    result[0] = failed;
+    result[1] = step;
   }
 }
 
@@ -452,9 +462,10 @@ static napi_value make_error(napi_env env, const char *code, const char *message
 }
 
 static napi_value buffer_copy(napi_env env, const void *data, size_t length) {
-  napi_value result;
+  napi_value result = NULL;
   void *copy;
-  napi_create_buffer_copy(env, length, length > 0 ? data : "", &copy, &result);
+  // On failure (no memory) the pending exception is what the caller's promise or call sees.
+  if (napi_create_buffer_copy(env, length, length > 0 ? data : "", &copy, &result) != napi_ok) napi_get_undefined(env, &result);
   return result;
 }
 
@@ -478,7 +489,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 1 : 3;
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : 3;
     napi_value meta, array_buffer;
     void *bytes = NULL;
     napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);

@@ -29,8 +29,13 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
   const result: ContentResult = { ids: [], bytes: 0, newBlobs: 0, addedBytes: 0 };
   const inFlight = new Set<Promise<void>>();
   let failure: { error: unknown } | undefined;
+  // Set from callbacks, which TypeScript's narrowing does not see: read it through a function.
+  const failed = () => failure;
 
   const store = async (chunk: Chunk): Promise<Promise<void> | undefined> => {
+    // Checked first: once a destination failed, reading on (a dump of many GiB) is work for nothing.
+    const early = failed();
+    if (early) throw early.error;
     onChunk?.(chunk.data.length);
     result.ids.push(chunk.id);
     result.bytes += chunk.data.length;
@@ -48,7 +53,8 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
     ).finally(() => inFlight.delete(saving));
     inFlight.add(saving);
     while (inFlight.size >= SAVES_IN_FLIGHT) await Promise.race(inFlight);
-    if (failure) throw failure.error;
+    const late = failed();
+    if (late) throw late.error;
     return saving;
   };
 
@@ -69,7 +75,8 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
     // Nothing may still be writing when the caller moves on, whether this failed or not.
     await Promise.all(inFlight);
   }
-  if (failure) throw failure.error;
+  const final = failed();
+  if (final) throw final.error;
   return result;
 }
 

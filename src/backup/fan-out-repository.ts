@@ -38,7 +38,9 @@ export class FanOutRepository {
   }
 
   hasBlob(id: string): boolean {
-    return this.alive.every((m) => m.repo.hasBlob(id));
+    // With none left, nothing is stored: saying "present" would let a caller read on to no end.
+    const alive = this.alive;
+    return alive.length > 0 && alive.every((m) => m.repo.hasBlob(id));
   }
 
   async saveBlob(type: BlobType, id: string, plaintext: Buffer): Promise<SaveBlobResult> {

@@ -277,7 +277,10 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker));
+  // Settled, not all: when one worker fails, the other must finish its batch before the failure is reported.
+  const outcomes = await Promise.allSettled(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker));
+  const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /**

@@ -1,8 +1,11 @@
 import { type Chunk, cutAndHash } from './blob-codec.js';
 import type { FastCdc } from './fastcdc.js';
 
-/** Reads up to `length` bytes into buf at `offset`; resolves 0 at the end of the content. */
-export type ReadInto = (buf: Buffer, offset: number, length: number) => Promise<number>;
+/**
+ * Reads up to `length` bytes into buf at `offset`; resolves 0 at the end of the content.
+ * `close`, when there, is called when reading stops, at the end or early.
+ */
+export type ReadInto = ((buf: Buffer, offset: number, length: number) => Promise<number>) & { close?: () => Promise<void> };
 
 /** Chunks cut from one read buffer; `release()` once nothing reads their bytes any more. */
 export interface ChunkBatch {
@@ -77,16 +80,21 @@ export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize =
       release();
     }
   } finally {
-    // Stopped early: let a read in flight settle before the caller closes what it reads from.
+    // Stopped early: let a read in flight settle before the source is closed.
     await pending?.catch(() => undefined);
+    await read.close?.();
   }
 }
 
-/** Reads from a stream of buffers (a pipe's small pieces), filling each request fully until the end. */
+/**
+ * Reads from a stream of buffers (a pipe's small pieces), filling each request fully until
+ * the end. Closing it ends the iteration, which destroys a Node stream: a producer that is
+ * no longer read (the backup failed) gets EPIPE instead of blocking on a full pipe.
+ */
 export function streamReader(source: AsyncIterable<Buffer>): ReadInto {
   const it = source[Symbol.asyncIterator]();
   let leftover: Buffer | undefined;
-  return async (buf, offset, length) => {
+  const read: ReadInto = async (buf, offset, length) => {
     let filled = 0;
     while (filled < length) {
       if (!leftover || leftover.length === 0) {
@@ -100,4 +108,8 @@ export function streamReader(source: AsyncIterable<Buffer>): ReadInto {
     }
     return filled;
   };
+  read.close = async () => {
+    await it.return?.();
+  };
+  return read;
 }

@@ -45,9 +45,9 @@ export class PackBuilder {
     this.#size += record.length;
   }
 
-  /** The pack's bytes and id; `encodeHeader` seals the header in encrypted repositories. */
-  async finish(encodeHeader: (plain: Buffer) => Buffer): Promise<{ id: string; bytes: Buffer }> {
-    const header = encodeHeader(encodeMetadata({ version: 1, blobs: this.entries }));
+  /** The pack's bytes and id; `encodeHeader` seals the header in encrypted repositories; `gzip` for format 2. */
+  async finish(encodeHeader: (plain: Buffer) => Buffer, gzip: boolean): Promise<{ id: string; bytes: Buffer }> {
+    const header = encodeHeader(encodeMetadata({ version: 1, blobs: this.entries }, gzip));
     this.#reserve(header.length + 4 + PACK_MAGIC.length);
     let end = this.#size + header.copy(this.#buffer, this.#size);
     end = this.#buffer.writeUInt32LE(header.length, end);
@@ -70,7 +70,7 @@ export function parsePackHeader(tail: Buffer, packSize: number, decodeHeader: (s
   const headerLength = tail.readUInt32LE(tail.length - 12);
   if (headerLength + 12 > tail.length || headerLength + 12 > packSize) throw new IntegrityError(`pack ${packId.slice(0, 12)} has a bad header length`);
   const header = decodeHeader(tail.subarray(tail.length - 12 - headerLength, tail.length - 12));
-  const parsed = decodeMetadata(header) as { version: number; blobs: PackHeaderEntry[] };
+  const parsed = decodeMetadata(header, `pack ${packId.slice(0, 12)}'s header`) as { version: number; blobs: PackHeaderEntry[] };
   if (parsed.version !== 1) throw new IntegrityError(`pack ${packId.slice(0, 12)} has header version ${parsed.version}`);
   return parsed.blobs;
 }

@@ -103,6 +103,12 @@ interface IndexFile {
 const CONFIG_KEY = 'config';
 /** Envelope of the config object: magic, format version, 0 plain / 1 sealed. */
 const CONFIG_MAGIC = Buffer.from('BKDRREPO');
+/**
+ * The format new repositories get. 2: pack headers and index files are gzipped, so a
+ * bkdr that knows only 1 refuses the repository instead of taking them for damage. A
+ * format 1 repository is read and written as format 1.
+ */
+const FORMAT = 2;
 const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
 const MAX_PENDING_PACKS = 2;
@@ -129,6 +135,8 @@ export class Repository {
   readonly config: RepoConfig;
   readonly #key: Buffer | undefined;
   readonly #keyId: string | undefined;
+  /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
+  readonly #format: number;
   readonly #compression: CompressionSettings;
   readonly #packSize: number;
   readonly #uploadConcurrency: number;
@@ -151,8 +159,9 @@ export class Repository {
   /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
   pendingHighWater = 0;
 
-  private constructor(adapter: StorageAdapter, config: RepoConfig, key: Buffer | undefined, keyId: string | undefined, opts: OpenOptions) {
+  private constructor(adapter: StorageAdapter, config: RepoConfig, key: Buffer | undefined, keyId: string | undefined, opts: OpenOptions, format: number) {
     this.adapter = adapter;
+    this.#format = format;
     this.config = config;
     this.#key = key;
     this.#keyId = keyId;
@@ -191,10 +200,10 @@ export class Repository {
       keyId = await writeKeyFile(adapter, key, opts.password);
     }
     const plain = Buffer.from(JSON.stringify(config));
-    const envelope = Buffer.concat([CONFIG_MAGIC, Buffer.from([1, key ? 1 : 0]), key ? seal(key, plain) : plain]);
+    const envelope = Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]);
     // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
     await adapter.put(CONFIG_KEY, envelope);
-    const repo = new Repository(adapter, config, key, keyId, opts);
+    const repo = new Repository(adapter, config, key, keyId, opts, FORMAT);
     if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
     return repo;
   }
@@ -210,8 +219,8 @@ export class Repository {
     if (envelope.length < CONFIG_MAGIC.length + 2 || !envelope.subarray(0, CONFIG_MAGIC.length).equals(CONFIG_MAGIC)) {
       throw new IntegrityError(`destination ${adapter.name}: the repository config is not a bkdr config`);
     }
-    const formatVersion = envelope[CONFIG_MAGIC.length];
-    if (formatVersion !== 1) throw new UsageError(`destination ${adapter.name}: repository format ${formatVersion} is newer than this bkdr understands`);
+    const formatVersion = envelope[CONFIG_MAGIC.length]!;
+    if (formatVersion !== 1 && formatVersion !== FORMAT) throw new UsageError(`destination ${adapter.name}: repository format ${formatVersion} is newer than this bkdr understands`);
     const sealed = envelope[CONFIG_MAGIC.length + 1] === 1;
     const body = envelope.subarray(CONFIG_MAGIC.length + 2);
     let key: Buffer | undefined;
@@ -227,7 +236,7 @@ export class Repository {
       }
     }
     const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
-    const repo = new Repository(adapter, config, key, keyId, opts);
+    const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
     // The lock comes before the index: what the index names must not be pruned under us.
     if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
     try {
@@ -276,7 +285,13 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    const { tag, record } = await encodeRecord(plaintext, this.#key, this.#compressionFor(type));
+    let encoded: Awaited<ReturnType<typeof encodeRecord>>;
+    try {
+      encoded = await encodeRecord(plaintext, this.#key, this.#compressionFor(type));
+    } catch (err) {
+      throw this.#encodeFailed([id], err);
+    }
+    const { tag, record } = encoded;
     await this.#addRecord(type, id, record, plaintext.length, tag);
     return { stored: true, storedSize: record.length };
   }
@@ -291,13 +306,27 @@ export class Repository {
       this.#pending.add(id);
       fresh.push(i);
     }
-    const encoded = await encodeRecords(fresh.map((i) => blobs[i]!.data), this.#key, this.#compressionFor(type));
+    let encoded: Awaited<ReturnType<typeof encodeRecords>>;
+    try {
+      encoded = await encodeRecords(fresh.map((i) => blobs[i]!.data), this.#key, this.#compressionFor(type));
+    } catch (err) {
+      throw this.#encodeFailed(fresh.map((i) => blobs[i]!.id), err);
+    }
     for (const [k, i] of fresh.entries()) {
       const { record, tag } = encoded[k]!;
       await this.#addRecord(type, blobs[i]!.id, record, blobs[i]!.data.length, tag);
       results[i] = { stored: true, storedSize: record.length };
     }
     return results;
+  }
+
+  /**
+   * Sealing failed (out of memory, no randomness): the blobs are not pending any more, or
+   * later files would reference them unstored; and it fails the run, not just one file.
+   */
+  #encodeFailed(ids: string[], err: unknown): BkdrError {
+    for (const id of ids) this.#pending.delete(id);
+    return err instanceof BkdrError ? err : new BkdrError(`destination ${this.adapter.name}: cannot seal a blob: ${(err as Error).message}`, 1, { cause: err });
   }
 
   #compressionFor(type: BlobType): CompressionSettings {
@@ -350,7 +379,7 @@ export class Repository {
 
   /** Writes one index file naming `packs`; returns its id. */
   async writeIndexFile(packs: IndexedPack[]): Promise<string> {
-    const stored = this.#encode(encodeMetadata({ version: 1, packs } satisfies IndexFile));
+    const stored = this.#encode(encodeMetadata({ version: 1, packs } satisfies IndexFile, this.#format >= 2));
     const id = sha256Hex(stored);
     await this.adapter.put(`index/${id}`, stored);
     return id;
@@ -361,7 +390,7 @@ export class Repository {
     if (!pack || pack.count === 0) return;
     this.#open.delete(type);
     while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
-    const { id, bytes } = await pack.finish((plain) => this.#encode(plain));
+    const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
     const upload = this.#uploadPack(id, bytes, pack).finally(() => {
       this.#uploads.delete(upload);
       this.#pendingBytes -= pack.size;
@@ -416,7 +445,9 @@ export class Repository {
     if (blobs.length === 0) return;
     const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
     const start = sorted[0]!.offset;
-    const end = Math.max(...sorted.map((b) => b.offset + b.length));
+    // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
+    let end = start;
+    for (const b of sorted) end = Math.max(end, b.offset + b.length);
     const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start }));
     const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
     let batch: BlobLocation[] = [];
@@ -491,7 +522,7 @@ export class Repository {
       try {
         const stored = await readAll(await this.adapter.get(obj.key));
         if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
-        const file = decodeMetadata(this.#decode(stored, `index file ${id.slice(0, 12)}`)) as IndexFile;
+        const file = decodeMetadata(this.#decode(stored, `index file ${id.slice(0, 12)}`), `index file ${id.slice(0, 12)} on ${this.adapter.name}`) as IndexFile;
         files.push({ id, packs: file.packs });
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;

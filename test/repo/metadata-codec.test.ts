@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { IntegrityError } from '../../src/core/errors.js';
 import { decodeMetadata, encodeMetadata } from '../../src/repo/metadata-codec.js';
 import { PACK_MAGIC, PackBuilder, parsePackHeader } from '../../src/repo/pack.js';
 
@@ -7,14 +8,15 @@ const entries = Array.from({ length: 500 }, (_, i) => ({ type: 'data', id: i.toS
 describe('metadata (index files and pack headers)', () => {
   it('is stored gzipped, well under its JSON size, and reads back', () => {
     const value = { version: 1, packs: [{ id: 'a'.repeat(64), size: 50_000, blobs: entries }] };
-    const stored = encodeMetadata(value);
+    const stored = encodeMetadata(value, true);
     expect(stored.length).toBeLessThan(Buffer.byteLength(JSON.stringify(value)) / 2);
-    expect(decodeMetadata(stored)).toEqual(value);
+    expect(decodeMetadata(stored, 'test')).toEqual(value);
+    expect(encodeMetadata(value, false).toString()).toBe(JSON.stringify(value));
   });
 
   it('still reads the plain JSON written by earlier versions', () => {
     const value = { version: 1, blobs: entries };
-    expect(decodeMetadata(Buffer.from(JSON.stringify(value)))).toEqual(value);
+    expect(decodeMetadata(Buffer.from(JSON.stringify(value)), 'test')).toEqual(value);
     // A pack whose header is plain JSON, as bkdr 0.1 wrote it.
     const header = Buffer.from(JSON.stringify({ version: 1, blobs: [{ type: 'data', id: 'b'.repeat(64), offset: 0, length: 3, rawLength: 3, compression: 0 }] }));
     const length = Buffer.alloc(4);
@@ -23,10 +25,17 @@ describe('metadata (index files and pack headers)', () => {
     expect(parsePackHeader(pack, pack.length, (h) => h, 'old')[0]).toMatchObject({ id: 'b'.repeat(64), length: 3 });
   });
 
+  it('reports damaged metadata as damage to the repository', () => {
+    const stored = encodeMetadata({ version: 1, blobs: entries }, true);
+    stored[stored.length >> 1]! ^= 0xff;
+    expect(() => decodeMetadata(stored, 'index file abc')).toThrow(IntegrityError);
+    expect(() => decodeMetadata(Buffer.from('{"version": 1, "blo'), 'index file abc')).toThrow(/index file abc is damaged/);
+  });
+
   it('round-trips a pack built now', async () => {
     const builder = new PackBuilder(16);
     builder.add('data', 'c'.repeat(64), Buffer.from('record bytes'), 12, 0);
-    const { bytes } = await builder.finish((h) => h);
+    const { bytes } = await builder.finish((h) => h, true);
     expect(parsePackHeader(bytes, bytes.length, (h) => h, 'new')).toEqual([{ type: 'data', id: 'c'.repeat(64), offset: 0, length: 12, rawLength: 12, compression: 0 }]);
   });
 });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
@@ -108,6 +108,45 @@ describe('Repository', () => {
     for await (const { id, data } of repo.loadBlobsFromPack([...packIds][0]!, locations)) got.set(id, data);
     expect(rec.gets.length).toBe(1);
     for (const b of blobs) expect(got.get(sha(b))!.equals(b)).toBe(true);
+  });
+
+  it('reads a pack holding 150 000 blobs in one go', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 * 1024 });
+    const blobs = Array.from({ length: 150_000 }, (_, i) => Buffer.from(`b${i}`));
+    for (let i = 0; i < blobs.length; i += 5000) await repo.saveBlobs('data', blobs.slice(i, i + 5000).map((data) => ({ id: sha(data), data })));
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
+    let count = 0;
+    for await (const { id, data } of repo.loadBlobsFromPack(locations[0]!.packId, locations)) {
+      expect(id).toBe(sha(data));
+      count++;
+    }
+    expect(count).toBe(150_000);
+  });
+
+  it('writes format 2 (gzipped index files), and keeps a format 1 repository readable by the versions that wrote it', async () => {
+    const created = await Repository.create(adapter, { password: null });
+    await created.saveBlob('data', sha(Buffer.from('one')), Buffer.from('one'));
+    await created.flush();
+    await created.close();
+    const configPath = join(tmp.path, 'repo', 'config');
+    const envelope = await readFile(configPath);
+    expect(envelope[8]).toBe(2);
+    const indexFiles = async () => Promise.all((await readdir(join(tmp.path, 'repo', 'index'))).map((f) => readFile(join(tmp.path, 'repo', 'index', f))));
+    expect((await indexFiles())[0]!.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+
+    envelope[8] = 1; // as bkdr 0.1 wrote it
+    await writeFile(configPath, envelope);
+    const old = await Repository.open(adapter, { password: null });
+    expect(old.hasBlob(sha(Buffer.from('one')))).toBe(true);
+    await old.saveBlob('data', sha(Buffer.from('two')), Buffer.from('two'));
+    await old.flush();
+    await old.close();
+    const plain = (await indexFiles()).filter((f) => f[0] === 0x7b);
+    expect(plain).toHaveLength(1);
+    expect(JSON.parse(plain[0]!.toString()).packs[0].blobs[0].id).toBe(sha(Buffer.from('two')));
+    expect((await Repository.open(adapter, { password: null })).blobCount).toBe(2);
   });
 
   it('round-trips trees with non-UTF-8 names, bigints and xattrs, and serializes them deterministically', async () => {

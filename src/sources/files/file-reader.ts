@@ -47,17 +47,23 @@ export function readSmallFileSync(path: Buffer, expectedSize: number): { data: B
     fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
   }
   try {
-    // One byte more than expected tells a file that grew from one that did not. A regular
-    // file's read comes back short only at its end, so one read is usually all it takes.
+    // One byte more than expected tells a file that grew from one that did not. A short read
+    // is usually the end: the stat after it says so without another read, and a file system
+    // that returns short reads mid-file (FUSE, network) gets the rest read.
     const buf = Buffer.allocUnsafe(expectedSize + 1);
     let length = 0;
+    let after = fstatSync(fd, { bigint: true });
     while (length < buf.length) {
       const n = readSync(fd, buf, length, buf.length - length, length);
+      if (n === 0) break;
       length += n;
-      if (n === 0 || length <= expectedSize) break;
+      if (length < buf.length) {
+        after = fstatSync(fd, { bigint: true });
+        if (BigInt(length) >= after.size) break;
+      }
     }
     if (length > expectedSize) return undefined;
-    return { data: buf.subarray(0, length), after: fstatSync(fd, { bigint: true }) };
+    return { data: buf.subarray(0, length), after };
   } finally {
     closeSync(fd);
   }

@@ -14,6 +14,7 @@ export interface NewFile {
 }
 
 const NS = 1_000_000_000n;
+const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 
 /**
  * Creates many new files with their whole content in one trip to the pool (open with
@@ -34,8 +35,9 @@ export async function writeNewFiles(files: NewFile[], opts: { owner: boolean }):
     }
   }
   const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
-  const [, errnos] = await addon.writeFiles(files.map((f) => f.path), files.map((f) => f.data), metadata, opts.owner);
-  return files.map((f, i) => (errnos[i] ? systemError(errnos[i]!, 'open', f.path) : undefined));
+  const [, results] = await addon.writeFiles(files.map((f) => f.path), files.map((f) => f.data), metadata, opts.owner);
+  // Per file: errno, and the step that failed.
+  return files.map((f, i) => (results[i * 2] ? systemError(results[i * 2]!, STEPS[results[i * 2 + 1]!] ?? 'write', f.path) : undefined));
 }
 
 /** Seconds and nanoseconds (0 ≤ ns < 10^9, also before 1970) as futimens wants them. */
