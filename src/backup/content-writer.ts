@@ -1,4 +1,4 @@
-import { blobId, type Chunk } from '../repo/blob-codec.js';
+import type { Chunk } from '../repo/blob-codec.js';
 import { chunkContent, type ReadInto } from '../repo/content-chunker.js';
 import type { Repository } from '../repo/repository.js';
 
@@ -80,9 +80,8 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
   return result;
 }
 
-/** Stores content that is one chunk (below the chunker's minimum) without the stream machinery. */
-export async function writeSingleChunk(data: Buffer, repo: ContentTarget): Promise<ContentResult> {
-  const id = await blobId(data);
+/** Stores content that is one chunk (below the chunker's minimum, already hashed) without the stream machinery. */
+export async function writeSingleChunk(id: string, data: Buffer, repo: ContentTarget): Promise<ContentResult> {
   const saved = repo.hasBlob(id) ? { stored: false, storedSize: 0 } : await repo.saveBlob('data', id, data);
   return { ids: [id], bytes: data.length, newBlobs: saved.stored ? 1 : 0, addedBytes: saved.storedSize };
 }

@@ -7,7 +7,7 @@ import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
-import { readSmallFileSync, withFileReader } from '../sources/files/file-reader.js';
+import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
 import { statNode, statNodeSync } from '../sources/files/stat-node.js';
@@ -275,9 +275,7 @@ class FilesArchiver {
       this.#stats.dataBlobs += f.node.content.length;
       this.#bytesRead += read.data.length;
       if (read.data.length > 0 && !repo.hasBlob(read.id)) fresh.push({ id: read.id, data: read.data });
-      if (read.mtimeNs !== f.node.mtimeNs || read.size !== BigInt(f.node.size ?? 0)) {
-        this.#o.onWarning?.(f.path.toString(), 'file changed while it was read; the snapshot holds what was read');
-      }
+      this.#warnIfChanged(f.path, f.node, read);
     }
     this.#checkAborted();
     for (const saved of await repo.saveBlobs('data', fresh)) {
@@ -315,7 +313,7 @@ class FilesArchiver {
     else this.#stats.newFiles++;
 
     let content: string[] = [];
-    let after: BigIntStats | undefined;
+    let after: { mtimeNs: bigint; size: bigint } | undefined;
     try {
       const size = node.size ?? 0;
       const onChunk = (length: number) => {
@@ -324,13 +322,14 @@ class FilesArchiver {
         this.#emitProgress();
       };
       // Below the chunker's minimum a file is one chunk: read it whole, without the stream machinery.
-      const whole = size < repo.chunker().params.minSize ? readSmallFileSync(path, size) : undefined;
+      const [whole] = size < repo.chunker().params.minSize ? await readSmallFiles([path], [size]) : [];
+      if (whole && !whole.ok && !whole.grew) throw whole.error;
       let written: ContentResult | undefined;
-      if (whole) {
-        after = whole.after;
+      if (whole?.ok) {
+        after = whole;
         if (whole.data.length > 0) {
           onChunk(whole.data.length);
-          written = await writeSingleChunk(whole.data, repo);
+          written = await writeSingleChunk(whole.id, whole.data, repo);
         }
       } else {
         // Holes are read as zeros: content-defined chunking turns a run of zeros into one
@@ -351,7 +350,11 @@ class FilesArchiver {
       node.size = 0;
     }
     node.content = content;
-    after ??= lstatSilently(path);
+    this.#warnIfChanged(path, node, after ?? lstatSilently(path));
+  }
+
+  /** `after` is the file's stat once read: a different size or mtime than the walk saw means it changed meanwhile. */
+  #warnIfChanged(path: Buffer, node: TreeNode, after: { mtimeNs: bigint; size: bigint } | undefined): void {
     if (after && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(node.size ?? 0))) {
       this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
     }
