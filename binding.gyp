@@ -6,11 +6,6 @@
       "cflags": ["-O2", "-Wall"]
     },
     {
-      "target_name": "bkdr_lz4",
-      "sources": ["native/bkdr_lz4.c", "native/vendor/lz4/lz4.c"],
-      "cflags": ["-O3", "-Wall"]
-    },
-    {
       "target_name": "bkdr_blob",
       "sources": ["native/bkdr_blob.c", "native/vendor/lz4/lz4.c"],
       "cflags": ["-O3", "-Wall"]

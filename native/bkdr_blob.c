@@ -8,6 +8,11 @@
 // The cryptography is Node's own OpenSSL (its headers ship with Node, its symbols are
 // exported by the node binary), not code of ours.
 //
+// It also frames LZ4 for what is not a blob record (WAL segments; compression.ts). Not
+// an npm LZ4 binding: lz4-napi handed its output to JavaScript as memory V8 was never
+// told about, so a backup streaming gigabytes grew by hundreds of MiB. Every result here
+// is copied into an ordinary Node Buffer (counted by V8) and scratch memory is reused.
+//
 // Record format (docs/repository-format.md), unchanged:
 //   plain:     tag byte || payload
 //   encrypted: nonce(12) || AES-256-GCM(tag byte || payload) || auth tag(16)
@@ -37,7 +42,7 @@
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4 };
 
 // Per-file metadata for OP_WRITE_FILES, as doubles: mode, uid, gid, atime s, atime ns, mtime s, mtime ns.
 #define FILE_META 7
@@ -196,6 +201,45 @@ static uint8_t *scratch(size_t size) {
   return tls_scratch;
 }
 
+// LZ4 in bkdr's framing: the uncompressed size (uint32 LE), then one block. `out` holds
+// LZ4_PREFIX + LZ4_compressBound(n); returns the framed length, or 0 on failure.
+static size_t lz4_frame(const uint8_t *in, size_t n, uint8_t *out) {
+  if (n > (size_t)LZ4_MAX_INPUT_SIZE) return 0;
+  out[0] = n & 0xff; out[1] = (n >> 8) & 0xff; out[2] = (n >> 16) & 0xff; out[3] = (n >> 24) & 0xff;
+  int written = LZ4_compress_default((const char *)in, (char *)out + LZ4_PREFIX, (int)n, LZ4_compressBound((int)n));
+  return written > 0 ? (size_t)written + LZ4_PREFIX : 0;
+}
+
+// The inverse: a malloc'd buffer of the framed size, or NULL when the data is corrupt.
+static uint8_t *lz4_unframe(const uint8_t *in, size_t length, size_t *out_length) {
+  if (length < LZ4_PREFIX) return NULL;
+  uint32_t n = (uint32_t)in[0] | ((uint32_t)in[1] << 8) | ((uint32_t)in[2] << 16) | ((uint32_t)in[3] << 24);
+  if (n > (uint32_t)LZ4_MAX_INPUT_SIZE) return NULL;
+  uint8_t *out = malloc(n > 0 ? n : 1);
+  if (!out) return NULL;
+  int got = LZ4_decompress_safe((const char *)in + LZ4_PREFIX, (char *)out, (int)(length - LZ4_PREFIX), (int)n);
+  if (got < 0 || (uint32_t)got != n) {
+    free(out);
+    return NULL;
+  }
+  *out_length = n;
+  return out;
+}
+
+// OP_LZ4: compress (or decompress) in bkdr's framing, for what is not a blob record (WAL segments).
+static void run_lz4(job *j) {
+  if (j->compress) {
+    if (j->input_length > (size_t)LZ4_MAX_INPUT_SIZE) { j->error = "input too large for one LZ4 block"; return; }
+    j->output = malloc((size_t)LZ4_compressBound((int)j->input_length) + LZ4_PREFIX);
+    if (!j->output) { j->error = "out of memory"; return; }
+    j->output_length = lz4_frame(j->input, j->input_length, j->output);
+    if (j->output_length == 0) j->error = "LZ4 compression failed";
+  } else {
+    j->output = lz4_unframe(j->input, j->input_length, &j->output_length);
+    if (!j->output) j->error = "LZ4 data is corrupt";
+  }
+}
+
 static void run_seal(job *j) {
   if (j->want_hash) SHA256(j->input, j->input_length, j->hash);
   const uint8_t *payload = j->input;
@@ -205,11 +249,8 @@ static void run_seal(job *j) {
     int bound = LZ4_compressBound((int)j->input_length);
     uint8_t *compressed = scratch((size_t)bound + LZ4_PREFIX);
     if (!compressed) { j->error = "out of memory"; return; }
-    uint32_t n = (uint32_t)j->input_length;
-    compressed[0] = n & 0xff; compressed[1] = (n >> 8) & 0xff; compressed[2] = (n >> 16) & 0xff; compressed[3] = (n >> 24) & 0xff;
-    int written = LZ4_compress_default((const char *)j->input, (char *)compressed + LZ4_PREFIX, (int)j->input_length, bound);
-    size_t total = (size_t)written + LZ4_PREFIX;
-    if (written > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT)) {
+    size_t total = lz4_frame(j->input, j->input_length, compressed);
+    if (total > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT)) {
       payload = compressed;
       payload_length = total;
       j->out_tag = TAG_LZ4;
@@ -254,16 +295,12 @@ static void run_open(job *j) {
   const uint8_t *payload = plain + 1;
   size_t payload_length = plain_length - 1;
   if (j->out_tag == TAG_LZ4) {
-    uint32_t n = 0;
-    if (payload_length >= LZ4_PREFIX) n = (uint32_t)payload[0] | ((uint32_t)payload[1] << 8) | ((uint32_t)payload[2] << 16) | ((uint32_t)payload[3] << 24);
-    j->output = payload_length >= LZ4_PREFIX && n <= (uint32_t)LZ4_MAX_INPUT_SIZE ? malloc(n > 0 ? n : 1) : NULL;
-    int got = j->output ? LZ4_decompress_safe((const char *)payload + LZ4_PREFIX, (char *)j->output, (int)(payload_length - LZ4_PREFIX), (int)n) : -1;
-    if (got < 0 || (uint32_t)got != n) {
+    j->output = lz4_unframe(payload, payload_length, &j->output_length);
+    if (!j->output) {
       j->error = "LZ4 data is corrupt";
       j->error_code = "ECOMPRESSION";
       return;
     }
-    j->output_length = n;
     j->decoded = 1;
   } else {
     // Raw, or gzip/brotli which the caller decodes with zlib: hand back the payload.
@@ -448,6 +485,7 @@ static void run(job *j) {
     case OP_SEAL_MANY: run_seal_many(j); break;
     case OP_OPEN_MANY: run_open_many(j); break;
     case OP_WRITE_FILES: run_write_files(j); break;
+    case OP_LZ4: run_lz4(j); break;
   }
 }
 
@@ -487,6 +525,8 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
+  } else if (j->op == OP_LZ4) {
+    result = buffer_copy(env, j->output, j->output_length);
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : 3;
@@ -690,6 +730,16 @@ static napi_value hash(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv, 1, bool_arg(env, argv[1]));
 }
 
+// lz4(data, compress, sync) → Buffer (framed when compressing)
+static napi_value lz4(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_LZ4, "lz4");
+  if (!j) return NULL;
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
+  j->compress = bool_arg(env, argv[1]);
+  return dispatch(env, j, argv, 1, bool_arg(env, argv[2]));
+}
+
 static uint32_t array_length(napi_env env, napi_value value) {
   bool is_array = false;
   uint32_t length = 0;
@@ -816,6 +866,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"sealMany", NULL, seal_many, NULL, NULL, NULL, napi_default, NULL},
     {"openMany", NULL, open_many, NULL, NULL, NULL, napi_default, NULL},
     {"writeFiles", NULL, write_files, NULL, NULL, NULL, napi_default, NULL},
+    {"lz4", NULL, lz4, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

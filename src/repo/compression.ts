@@ -13,14 +13,18 @@ export interface CompressionSettings {
 export const CompressionTag = { none: 0, lz4: 1, gzip: 2, brotli: 3 } as const;
 export type CompressionTag = (typeof CompressionTag)[keyof typeof CompressionTag];
 
-/** native/bkdr_lz4.c: LZ4 blocks behind a little-endian uint32 of the uncompressed size. */
-interface Lz4 {
-  compress(data: Buffer): Promise<Buffer>;
-  compressSync(data: Buffer): Buffer;
-  decompress(data: Buffer): Promise<Buffer>;
-  decompressSync(data: Buffer): Buffer;
+/** native/bkdr_blob.c: LZ4 blocks behind a little-endian uint32 of the uncompressed size. */
+interface Lz4Addon {
+  lz4(data: Buffer, compress: boolean, sync: true): Buffer;
+  lz4(data: Buffer, compress: boolean, sync: false): Promise<Buffer>;
 }
-const lz4 = (): Lz4 => loadNativeAddon<Lz4>('bkdr_lz4');
+const addon = (): Lz4Addon => loadNativeAddon<Lz4Addon>('bkdr_blob');
+const lz4 = {
+  compress: (data: Buffer) => addon().lz4(data, true, false),
+  compressSync: (data: Buffer) => addon().lz4(data, true, true),
+  decompress: (data: Buffer) => addon().lz4(data, false, false),
+  decompressSync: (data: Buffer) => addon().lz4(data, false, true),
+};
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -42,7 +46,7 @@ export async function compressBlob(data: Buffer, settings: CompressionSettings):
   let payload: Buffer;
   switch (settings.algorithm) {
     case 'lz4':
-      payload = sync ? lz4().compressSync(data) : await lz4().compress(data);
+      payload = sync ? lz4.compressSync(data) : await lz4.compress(data);
       break;
     case 'gzip': {
       const options = { level: settings.level ?? 6 };
@@ -64,7 +68,7 @@ export async function decompressBlob(tag: number, payload: Buffer): Promise<Buff
     case CompressionTag.none:
       return payload;
     case CompressionTag.lz4:
-      return payload.length < SYNC_BELOW ? lz4().decompressSync(payload) : lz4().decompress(payload);
+      return payload.length < SYNC_BELOW ? lz4.decompressSync(payload) : lz4.decompress(payload);
     case CompressionTag.gzip:
       return gunzipAsync(payload);
     case CompressionTag.brotli:
