@@ -30,8 +30,9 @@ export function openCatalog(path: string, opts: { readonly?: boolean } = {}): Ca
   } catch (err) {
     throw new OperationError(`cannot open catalog ${path}: ${(err as Error).message}`, { cause: err });
   }
-  db.pragma('journal_mode = WAL');
-  db.pragma('busy_timeout = 5000');
+  // Before anything that writes: a second bkdr opening a new catalog waits for the first instead of failing.
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  if (!opts.readonly) enableWal(db);
   db.pragma('foreign_keys = ON');
   if (!opts.readonly) {
     migrate(db);
@@ -50,14 +51,39 @@ export function openCatalog(path: string, opts: { readonly?: boolean } = {}): Ca
   };
 }
 
+const BUSY_TIMEOUT_MS = 5000;
+
+/**
+ * SQLite answers SQLITE_BUSY at once, without its busy handler, when another process holds the new database
+ * while this one switches it to WAL: so retry here, as the busy timeout would.
+ */
+function enableWal(db: SqliteDatabase): void {
+  const deadline = Date.now() + BUSY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      db.pragma('journal_mode = WAL');
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() > deadline) throw err;
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+    }
+  }
+}
+
+/**
+ * Two processes can open a new catalog at once (two cron jobs, a backup and a prune): whether a migration
+ * is applied is decided inside the same write transaction that applies it, so only one of them does.
+ */
 function migrate(db: SqliteDatabase): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const isApplied = db.prepare('SELECT 1 FROM schema_migrations WHERE version = ?').pluck();
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const m of migrations) {
-    if (applied.has(m.version)) continue;
+    if (isApplied.get(m.version) !== undefined) continue;
     db.transaction(() => {
+      if (isApplied.get(m.version) !== undefined) return;
       db.exec(m.up);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+      record.run(m.version, m.name, new Date().toISOString());
     }).immediate();
   }
 }

@@ -1,11 +1,26 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/catalog/migrations/index.js';
 import { openCatalog } from '../../src/catalog/catalog.js';
 import { resolveCatalogPath } from '../../src/catalog/catalog-path.js';
-import { makeTempDir, runBkdr } from '../helpers/cli.js';
+import { makeTempDir, repoRoot, runBkdr } from '../helpers/cli.js';
+
+/** Opens the catalog at `path` from a separate process (the built one), as soon as the clock reaches `at`. */
+function openInAnotherProcess(path: string, at: number): Promise<{ code: number | null; stderr: string }> {
+  const script = `
+    import { openCatalog } from ${JSON.stringify(join(repoRoot, 'dist/catalog/catalog.js'))};
+    while (Date.now() < ${at});
+    openCatalog(${JSON.stringify(path)}).close();`;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+}
 
 const hasSqlite3 = (() => {
   try {
@@ -39,6 +54,16 @@ describe('catalog', () => {
     expect(again.db.prepare('SELECT COUNT(*) AS n FROM schema_migrations').get()).toEqual({ n: migrations.length });
     again.close();
     expect(statSync(path).mode & 0o777).toBe(0o600);
+  });
+
+  it('is created once when several processes open a new catalog at the same moment', async () => {
+    // Started together (two cron jobs on a fresh machine): each must wait for the one creating the schema.
+    const at = Date.now() + 1500;
+    const opened = await Promise.all(Array.from({ length: 6 }, () => openInAnotherProcess(path, at)));
+    for (const o of opened) expect(o.code, o.stderr).toBe(0);
+    const c = openCatalog(path);
+    expect(c.db.prepare('SELECT version FROM schema_migrations ORDER BY version').pluck().all()).toEqual(migrations.map((m) => m.version));
+    c.close();
   });
 
   it('resolves its path from the config, then BKDR_CATALOG, then XDG_DATA_HOME', () => {
