@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
-import { closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, writeSync, unlinkSync } from 'node:fs';
+import { closeSync, ftruncateSync, linkSync, lstatSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import picomatch from 'picomatch';
@@ -265,7 +265,7 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
           checkAborted(opts.signal);
           for (const t of blobs.get(id)?.targets ?? []) {
             if (newFiles.accepts(t.file)) await newFiles.add(t.file, data);
-            else writeAt(t.file, data, t.offset);
+            else await writeAt(t.file, data, t.offset);
             onBytes(data.length);
           }
         }
@@ -320,17 +320,18 @@ function idOf(location: BlobLocation): string {
   return location.id;
 }
 
-function writeAt(file: PlannedFile, data: Buffer, position: number): void {
+/** On the pool: a large file's blobs are most of a restore's bytes, and the main thread has other packs to hand out. */
+async function writeAt(file: PlannedFile, data: Buffer, position: number): Promise<void> {
   if (file.createOnWrite) replaceIfForced(file.path, file.force);
-  const fd = openSync(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW | (file.createOnWrite ? fsc.O_CREAT | fsc.O_EXCL : 0), 0o600);
+  const handle = await open(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW | (file.createOnWrite ? fsc.O_CREAT | fsc.O_EXCL : 0), 0o600);
   try {
-    if (file.node.sparse) createSparseWriter(fd, file.node.size ?? 0).write(data, position);
+    if (file.node.sparse) createSparseWriter(handle.fd, file.node.size ?? 0).write(data, position);
     else {
       let written = 0;
-      while (written < data.length) written += writeSync(fd, data, written, data.length - written, position + written);
+      while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten;
     }
   } finally {
-    closeSync(fd);
+    await handle.close();
   }
 }
 

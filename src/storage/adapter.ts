@@ -53,5 +53,6 @@ export class ObjectNotFoundError extends Error {
 export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as Uint8Array));
-  return Buffer.concat(chunks);
+  // One chunk (a local range read whole) is the object: joining would only copy it.
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }
