@@ -507,27 +507,6 @@ static napi_value buffer_copy(napi_env env, const void *data, size_t length) {
   return result;
 }
 
-// Below this a copy costs less than a finalizer for the garbage collector to run.
-#define HAND_OVER_FROM (64 * 1024)
-
-static void free_output(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  free(data);
-}
-
-// The job's output as a Buffer. A large one is handed over, not copied: the copy ran on the
-// main thread, for every byte a restore writes and every record a backup seals.
-static napi_value take_output(napi_env env, job *j) {
-  napi_value result;
-  if (j->output_length >= HAND_OVER_FROM &&
-      napi_create_external_buffer(env, j->output_length, j->output, free_output, NULL, &result) == napi_ok) {
-    j->output = NULL;
-    return result;
-  }
-  return buffer_copy(env, j->output, j->output_length);
-}
-
 // Builds the value the call resolves to and frees the job's scratch memory.
 static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
   napi_value result = NULL;
@@ -547,7 +526,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
   } else if (j->op == OP_LZ4) {
-    result = take_output(env, j);
+    result = buffer_copy(env, j->output, j->output_length);
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : 3;
@@ -557,14 +536,14 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     if (j->items > 0) memcpy(bytes, j->meta, j->items * per * sizeof(double));
     napi_create_typedarray(env, napi_float64_array, j->items * per, array_buffer, 0, &meta);
     napi_create_array_with_length(env, 3, &result);
-    napi_set_element(env, result, 0, take_output(env, j));
+    napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
   } else {
     // [record or data, tag, id or null]
     napi_value tag, id;
     napi_create_array_with_length(env, 3, &result);
-    napi_set_element(env, result, 0, take_output(env, j));
+    napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
     napi_create_uint32(env, (uint32_t)j->out_tag, &tag);
     napi_set_element(env, result, 1, tag);
     if ((j->op == OP_SEAL && j->want_hash) || (j->op == OP_OPEN && j->decoded)) id = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
