@@ -27,7 +27,7 @@ import { copySnapshot } from './snapshot-copy.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { type DestinationVerifyResult, testRestore, type TestRestoreResult, type VerifyOptions, verifyRepository } from './verify-run.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
-import { estimateFilesSource } from './source-estimate.js';
+import { estimateFilesSource, estimateFilesSourceLater } from './source-estimate.js';
 
 export const PROGRAM_VERSION = '0.1.0';
 
@@ -306,20 +306,24 @@ export class BackupManager {
         const fanOut = new FanOutRepository(members);
         const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
           if (sourceConfig.type === 'files') {
-            if (opts.estimate) void estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal).then((e) => onEvent({ type: 'estimate', source, ...e }), () => undefined);
-            return {
-              paths,
-              archived: await archiveFiles({
-                repo: fanOut,
+            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
+            try {
+              return {
                 paths,
-                exclude: sourceConfig.exclude ?? [],
-                oneFileSystem: sourceConfig.oneFileSystem ?? false,
-                parentTree: onProgress.parentTree,
-                signal: opts.signal,
-                onProgress: onProgress.progress,
-                onWarning: onProgress.warning,
-              }),
-            };
+                archived: await archiveFiles({
+                  repo: fanOut,
+                  paths,
+                  exclude: sourceConfig.exclude ?? [],
+                  oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                  parentTree: onProgress.parentTree,
+                  signal: opts.signal,
+                  onProgress: onProgress.progress,
+                  onWarning: onProgress.warning,
+                }),
+              };
+            } finally {
+              estimate?.stop();
+            }
           }
           const capture = await streamSource!.capture(opts.signal);
           const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });

@@ -25,3 +25,31 @@ export async function estimateFilesSource(paths: string[], exclude: string[], si
   for (const p of paths) await visit(p);
   return total;
 }
+
+/**
+ * Starts the estimate only when the backup has run for a while: it is a second walk of
+ * the tree, and a backup done in a second or two (most incrementals) has no use for an
+ * ETA, which is printed after a few seconds anyway. `stop` ends it early.
+ */
+export function estimateFilesSourceLater(
+  paths: string[],
+  exclude: string[],
+  onEstimate: (e: { files: number; bytes: number }) => void,
+  signal?: AbortSignal,
+  afterMs = 1000,
+): { stop(): void } {
+  const stopped = new AbortController();
+  const timer = setTimeout(() => {
+    const both = signal ? AbortSignal.any([signal, stopped.signal]) : stopped.signal;
+    void estimateFilesSource(paths, exclude, both).then((e) => {
+      if (!both.aborted) onEstimate(e);
+    }, () => undefined);
+  }, afterMs);
+  timer.unref();
+  return {
+    stop: () => {
+      clearTimeout(timer);
+      stopped.abort();
+    },
+  };
+}
