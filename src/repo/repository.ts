@@ -118,6 +118,8 @@ const INDEX_EVERY_BLOBS = 50_000;
 const BATCH_RECORD_BELOW = 256 * 1024;
 const BATCH_RECORDS = 128;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
+const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 
@@ -442,8 +444,19 @@ export class Repository {
    * in batches (one trip to the pool each), large ones one by one.
    */
   async *loadBlobsFromPack(packId: string, blobs: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
-    if (blobs.length === 0) return;
     const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
+    // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
+    // whole pack at once held 16 MiB per pack in flight, and as much again in garbage.
+    for (let first = 0; first < sorted.length; ) {
+      let last = first;
+      while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
+      yield* this.#loadSpan(packId, sorted.slice(first, last + 1));
+      first = last + 1;
+    }
+  }
+
+  /** Blobs of one pack, sorted by offset, read with one request. */
+  async *#loadSpan(packId: string, sorted: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
     const start = sorted[0]!.offset;
     // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
     let end = start;

@@ -110,6 +110,28 @@ describe('Repository', () => {
     for (const b of blobs) expect(got.get(sha(b))!.equals(b)).toBe(true);
   });
 
+  it('reads a large pack in spans of a few MiB, each blob once and whole', async () => {
+    const rec = recording(adapter);
+    const repo = await Repository.create(rec, { password: 'pw', packSize: 16 * 1024 * 1024, compression: { algorithm: 'none' } });
+    // Twelve 1 MiB blobs and one of 5 MiB, larger than a span on its own.
+    const blobs = [...Array.from({ length: 12 }, () => randomBytes(1024 * 1024)), randomBytes(5 * 1024 * 1024)];
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
+    rec.gets.length = 0;
+    const got: string[] = [];
+    for await (const { id, data } of repo.loadBlobsFromPack(locations[0]!.packId, [...locations].reverse())) {
+      expect(sha(data)).toBe(id);
+      got.push(id);
+    }
+    expect(got).toEqual(blobs.map(sha));
+    expect(rec.gets.length).toBeGreaterThanOrEqual(4);
+    expect(rec.gets.length).toBeLessThanOrEqual(5);
+    // No request larger than the span, or than the one blob that exceeds it.
+    for (const g of rec.gets) expect(g.range!.length).toBeLessThanOrEqual(5 * 1024 * 1024 + 1024);
+  });
+
   it('reads a pack holding 150 000 blobs in one go', async () => {
     const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 * 1024 });
     const blobs = Array.from({ length: 150_000 }, (_, i) => Buffer.from(`b${i}`));

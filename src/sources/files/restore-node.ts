@@ -35,7 +35,18 @@ export function createSpecialNode(path: Buffer, node: TreeNode): boolean {
  * earlier change would move ctime/mtime again. Returns warnings, never throws for
  * what a file system may not support.
  */
-export function applyMetadata(path: Buffer, node: TreeNode, opts: { owner: boolean }): string[] {
+/** What applyMetadata reads of a node. */
+export interface NodeMetadata {
+  type: TreeNode['type'];
+  mode: number;
+  uid: number;
+  gid: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  xattrs?: Record<string, Buffer> | undefined;
+}
+
+export function applyMetadata(path: Buffer, node: NodeMetadata, opts: { owner: boolean }): string[] {
   const warnings: string[] = [];
   if (opts.owner) lchownSync(path, node.uid, node.gid);
   if (node.type !== 'symlink') chmodSync(path, node.mode);
