@@ -222,7 +222,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
 /**
  * One literal of one shape, holding only what the restore needs of the node: for
  * 100 000 files a spread object (one hidden class each) and the whole node (name,
- * content ids, five BigInts) were 60 % of the plan's heap.
+ * content ids, five BigInts) took 50 of the plan's 112 MiB of heap.
  */
 function plannedFile(path: Buffer, node: TreeNode, blobs: BlobLocation[], force: boolean): PlannedFile {
   const restored: RestoredFile = {
