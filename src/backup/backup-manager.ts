@@ -822,7 +822,7 @@ export class BackupManager {
         const source = this.#streamSourceOf(snapshot.source);
         if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command: restore it to a file with --target <dir>`);
         const { stream } = await streamBackupFile(from, snapshot);
-        outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe }, req.signal);
+        outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe, force }, req.signal);
       } else if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
       else {
         outcome.restore = await restoreTree({

@@ -104,14 +104,25 @@ export function mysqlSource(name: string, config: MysqlConfig, configDir: string
         throw new UsageError(`${what}: this backup is a dump of every database, which recreates each under its original name, not in ${database}; get the file with --target <dir> and load it with mariadb`);
       }
       const { args, env } = await connect();
-      await query(`restore of ${name}`, client, args, env, `CREATE DATABASE IF NOT EXISTS \`${database.replaceAll('`', '``')}\``, signal).catch((err: unknown) => {
+      try {
+        // The dump drops each table it creates: into a database that has tables, only on request.
+        const counted = await query(`restore of ${name}`, client, args, env, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ${sqlString(database)}`, signal);
+        const tables = Number(counted.trim());
+        if (tables > 0 && !target.force) throw new UsageError(`${what}: database ${database} already holds ${tables} table(s), which the restore would replace; pass --force to replace them, or restore into a new database`);
+        await query(`restore of ${name}`, client, args, env, `CREATE DATABASE IF NOT EXISTS \`${database.replaceAll('`', '``')}\``, signal);
+      } catch (err) {
         content.destroy();
         throw err;
-      });
+      }
       await feedCommand(`restore of ${name}`, client, [...args, `--database=${database}`], whole, { env, signal });
       return `restored into database ${database}`;
     },
   };
+}
+
+/** A MySQL string literal (backslashes escape in MySQL's default SQL mode). */
+function sqlString(value: string): string {
+  return `'${value.replaceAll('\\', '\\\\').replaceAll("'", "''")}'`;
 }
 
 /** The config's fields over the parts of its `url` (`mysql://user:pass@host:port/db?socket=/run/mysqld/mysqld.sock`). */

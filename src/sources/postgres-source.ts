@@ -38,8 +38,14 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
     async restore(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string> {
       if (config.mode === 'physical') throw new UsageError(`source ${name} is a physical backup: restore it with --target <data directory> (and --at <time> for a point in time)`);
       if (!target.database) throw new UsageError(`restoring source ${name} into PostgreSQL needs --target-db <database> (or --target <dir> for the dump file)`);
-      await ensureDatabase(name, conn, target.database);
-      await feedCommand(`restore of ${name}`, postgresTool('pg_restore'), ['--no-owner', '--no-password', '--exit-on-error', ...conn.args({ database: target.database })], content, { env: conn.env, signal });
+      const relations = await ensureDatabase(name, conn, target.database);
+      if (relations > 0 && !target.force) {
+        content.destroy();
+        throw new UsageError(`source ${name}: database ${target.database} already holds ${relations} table(s), view(s) or sequence(s), which the restore would replace; pass --force to replace them, or restore into a new database`);
+      }
+      // --force: what the dump recreates is dropped first (--clean), and only that.
+      const replace = relations > 0 ? ['--clean', '--if-exists'] : [];
+      await feedCommand(`restore of ${name}`, postgresTool('pg_restore'), ['--no-owner', '--no-password', '--exit-on-error', ...replace, ...conn.args({ database: target.database })], content, { env: conn.env, signal });
       return `pg_restore into database ${target.database}`;
     },
   };
@@ -95,17 +101,27 @@ function connection(name: string, config: PostgresConfig, configDir: string): Co
   };
 }
 
-async function ensureDatabase(name: string, conn: Connection, database: string): Promise<void> {
+/** Tables, views, sequences and foreign tables outside the system schemas. */
+const USER_RELATIONS =
+  "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'";
+
+/** Creates the database when missing; returns how many tables, views and sequences it already holds. */
+async function ensureDatabase(name: string, conn: Connection, database: string): Promise<number> {
   const psql = postgresTool('psql');
-  const args = [...conn.args({ database: 'postgres' }), '--no-password', '-v', 'ON_ERROR_STOP=1', '-tA'];
+  const args = ['--no-password', '-v', 'ON_ERROR_STOP=1', '-tA'];
+  const env = { env: { ...process.env, ...conn.env } };
   const run = promisify(execFile);
   try {
-    const { stdout } = await run(psql, [...args, '-c', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`], { env: { ...process.env, ...conn.env } });
-    if (stdout.trim() === '1') return;
-    await run(psql, [...args, '-c', `CREATE DATABASE "${database.replace(/"/g, '""')}"`], { env: { ...process.env, ...conn.env } });
+    const { stdout } = await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`], env);
+    if (stdout.trim() !== '1') {
+      await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `CREATE DATABASE "${database.replace(/"/g, '""')}"`], env);
+      return 0;
+    }
+    const { stdout: count } = await run(psql, [...conn.args({ database }), ...args, '-c', USER_RELATIONS], env);
+    return Number(count.trim());
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').at(-1);
-    throw new OperationError(`restore of ${name}: cannot create database ${database}: ${stderr}`, { cause: err });
+    throw new OperationError(`restore of ${name}: cannot create or inspect database ${database}: ${stderr}`, { cause: err });
   }
 }
 

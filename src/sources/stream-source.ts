@@ -27,6 +27,8 @@ export interface StreamRestoreTarget {
   database?: string | undefined;
   /** Pipe into the source's configured restore command. */
   pipe?: boolean | undefined;
+  /** Replace what the database already holds; without it a database with tables is refused. */
+  force?: boolean | undefined;
 }
 
 export interface StreamSource {

@@ -76,6 +76,19 @@ describe.skipIf(!mariadbAvailable)('mysql source against a real MariaDB server',
     expect((await server.query('SELECT COUNT(*) FROM audit', 'shop')).trim()).toBe(String(ROWS));
   });
 
+  it('refuses to restore over a database that has tables, touching nothing, and replaces them with --force', async () => {
+    // shop_restored holds the restore of the test above plus one order and audit row added since.
+    const changed = await fingerprint(server, 'shop_restored');
+    const refused = await ws.run(['restore', '--source', 'db', '--target-db', 'shop_restored']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/source db: database shop_restored already holds \d+ table\(s\), which the restore would replace; pass --force/);
+    expect(await fingerprint(server, 'shop_restored')).toBe(changed);
+
+    const forced = await ws.run(['restore', '--source', 'db', '--target-db', 'shop_restored', '--force']);
+    expect(forced.code, forced.stderr).toBe(0);
+    expect(await fingerprint(server, 'shop_restored')).toBe(await fingerprint(server, 'shop'));
+  });
+
   it('records the binary log coordinates of the dump in the snapshot', async () => {
     const [listed] = JSON.parse((await ws.run(['--json', 'backup', 'list'])).stdout) as { id: string }[];
     const repo = await Repository.open(createLocalAdapter({ name: 'local', path: ws.repo }), { password: 'test-password' });

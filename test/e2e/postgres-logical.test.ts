@@ -67,6 +67,19 @@ describe.skipIf(!postgresAvailable)('PostgreSQL logical backups', () => {
     expect(fingerprint('app')).toMatch(/^1000000:/);
   }, 120_000);
 
+  it('refuses to restore over a database that has tables, touching nothing, and replaces them with --force', async () => {
+    pg.sql('DELETE FROM items WHERE id % 2 = 0', 'app_restored');
+    const changed = fingerprint('app_restored');
+    const refused = await ws.run(['restore', '--source', 'db', '--target-db', 'app_restored']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/source db: database app_restored already holds \d+ table\(s\), view\(s\) or sequence\(s\), which the restore would replace; pass --force/);
+    expect(fingerprint('app_restored')).toBe(changed);
+
+    const forced = await ws.run(['restore', '--source', 'db', '--target-db', 'app_restored', '--force']);
+    expect(forced.code, forced.stdout + forced.stderr).toBe(0);
+    expect(fingerprint('app_restored')).toBe(fingerprint('app'));
+  }, 120_000);
+
   it('restores the dump as a file with --target, and a failing pg_dump makes no backup', async () => {
     const target = join(tmp.path, 'dump');
     expect((await ws.run(['restore', '--source', 'db', '--target', target])).code).toBe(0);
