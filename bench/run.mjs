@@ -9,7 +9,8 @@
 // BENCH_RUNS=N                      median of N runs per tool and case (default 3)
 // BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
 //   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
-// BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir)
+// BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir;
+//                                   the defaults need about 15 GB free there)
 // BENCH_JSON=<file>                 also write every figure as JSON
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
@@ -184,14 +185,20 @@ const tools = {
 // generation 2 in place between the two backups, so each run needs its own copy; cases
 // without it back up the generated directory itself (copying 4 GiB per tool and run would
 // cost more than the backup) and their incremental has nothing to do.
+// manyFiles: a run's scratch directory (tens of thousands of files) is deleted when the
+// case ends, not before the next run. ext4 skips inodes deleted in the last minute when it
+// allocates new ones, so a restore right after such a deletion spent a third of its time in
+// ext4_create's recently_deleted() (perf), and the same restore took 2.0 s or 2.6 s.
 const cases = {
   mixed: {
+    manyFiles: true,
     describe: () => `'mixed' (BENCH_SCALE=${scaleName}): ${scale.files} small files, ${scale.dumpMiB} MiB dump, ${scale.randomMiB} MiB random`,
     generate: (dir) => generate('mixed', dir, scaleName),
     change: (work) => applyGeneration2(work, scale),
     incremental: 'incremental backup',
   },
   'small-files': {
+    manyFiles: true,
     describe: () => `'small-files': ${smallFiles} files of 1–8 KiB`,
     generate: (dir) => generate('small-files', dir, smallFiles),
     incremental: 'no-op incremental',
@@ -248,7 +255,7 @@ function median(xs) {
 }
 
 /** Median of every figure over BENCH_RUNS runs, each in a scratch directory deleted afterwards. */
-async function benchTool(toolName, caseName, data, dataBytes, scratch) {
+async function benchTool(toolName, caseName, data, dataBytes, scratch, leftForLater) {
   const c = cases[caseName];
   const samples = [];
   for (let i = 1; i <= runs; i++) {
@@ -256,7 +263,8 @@ async function benchTool(toolName, caseName, data, dataBytes, scratch) {
     try {
       samples.push(await runOnce(toolName, c, data, dataBytes, dir, `[${caseName}] ${toolName} run ${i}/${runs}`));
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      if (c.manyFiles) leftForLater.push(dir);
+      else rmSync(dir, { recursive: true, force: true });
     }
   }
   const figures = {};
@@ -282,16 +290,17 @@ function installedTools() {
 async function runCase(caseName, names, scratch) {
   const c = cases[caseName];
   const data = join(scratch, `data-${caseName}`);
+  const leftForLater = [];
   try {
     const dataBytes = await c.generate(data);
     const results = {};
     for (const name of names) {
       log(`[${caseName}] ${name}: ${runs} run(s)`);
-      results[name] = await benchTool(name, caseName, data, dataBytes, scratch);
+      results[name] = await benchTool(name, caseName, data, dataBytes, scratch, leftForLater);
     }
     return { dataset: c.describe(), dataBytes, results };
   } finally {
-    rmSync(data, { recursive: true, force: true });
+    for (const dir of [...leftForLater, data]) rmSync(dir, { recursive: true, force: true });
   }
 }
 
