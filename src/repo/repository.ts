@@ -475,10 +475,21 @@ export class Repository {
       for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location) };
       for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
     }.bind(this);
+    // Large records all start decoding at once, each on a pool thread, and are handed out in
+    // order: one by one, a large file's restore kept one core idle while the other decoded.
+    const large = new Map<BlobLocation, Promise<Buffer>>();
     for (const location of sorted) {
-      if (location.length >= BATCH_RECORD_BELOW) {
+      if (location.length < BATCH_RECORD_BELOW) continue;
+      const decoding = this.#decodeRecord(recordOf(location), location);
+      // Its failure is reported when its turn comes, after the blobs before it.
+      decoding.catch(() => undefined);
+      large.set(location, decoding);
+    }
+    for (const location of sorted) {
+      const decoding = large.get(location);
+      if (decoding) {
         if (batch.length > 0) yield* openBatch();
-        yield { id: location.id, data: await this.#decodeRecord(recordOf(location), location) };
+        yield { id: location.id, data: await decoding };
         continue;
       }
       batch.push(location);
