@@ -29,6 +29,9 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
@@ -864,6 +867,14 @@ static napi_value write_files(napi_env env, napi_callback_info info) {
 }
 
 static napi_value init(napi_env env, napi_value exports) {
+#ifdef __GLIBC__
+  // Records, spans and decoded blobs of 128 KiB to 16 MiB come and go all through a run.
+  // glibc's defaults hand each back to the kernel when freed (munmap, or trimming the heap
+  // top), so the next one faults in fresh zeroed pages: a 2 GiB restore took 200 000 page
+  // faults (restic: 44 000) and 0.4 s more system time. Kept in the heap they are reused.
+  mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+#endif
   // Fetched once, explicitly: an implicit fetch on every EVP init walks the provider tables.
   if (!aes_gcm) aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
   if (!aes_gcm) {
