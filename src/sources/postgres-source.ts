@@ -109,15 +109,15 @@ const USER_RELATIONS =
 async function ensureDatabase(name: string, conn: Connection, database: string): Promise<number> {
   const psql = postgresTool('psql');
   const args = ['--no-password', '-v', 'ON_ERROR_STOP=1', '-tA'];
-  const env = { env: { ...process.env, ...conn.env } };
+  const options = { env: { ...process.env, ...conn.env } };
   const run = promisify(execFile);
   try {
-    const { stdout } = await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`], env);
+    const { stdout } = await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `SELECT 1 FROM pg_database WHERE datname = '${database.replace(/'/g, "''")}'`], options);
     if (stdout.trim() !== '1') {
-      await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `CREATE DATABASE "${database.replace(/"/g, '""')}"`], env);
+      await run(psql, [...conn.args({ database: 'postgres' }), ...args, '-c', `CREATE DATABASE "${database.replace(/"/g, '""')}"`], options);
       return 0;
     }
-    const { stdout: count } = await run(psql, [...conn.args({ database }), ...args, '-c', USER_RELATIONS], env);
+    const { stdout: count } = await run(psql, [...conn.args({ database }), ...args, '-c', USER_RELATIONS], options);
     return Number(count.trim());
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').at(-1);
