@@ -10,7 +10,7 @@
 // BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
 //   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
 // BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir;
-//                                   the defaults need about 15 GB free there)
+//                                   the defaults need about 30 GB free there)
 // BENCH_JSON=<file>                 also write every figure as JSON
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
@@ -185,10 +185,11 @@ const tools = {
 // generation 2 in place between the two backups, so each run needs its own copy; cases
 // without it back up the generated directory itself (copying 4 GiB per tool and run would
 // cost more than the backup) and their incremental has nothing to do.
-// manyFiles: a run's scratch directory (tens of thousands of files) is deleted when the
-// case ends, not before the next run. ext4 skips inodes deleted in the last minute when it
-// allocates new ones, so a restore right after such a deletion spent a third of its time in
-// ext4_create's recently_deleted() (perf), and the same restore took 2.0 s or 2.6 s.
+// manyFiles: the case's directories (tens of thousands of files each) stay until the whole
+// bench ends, with the scratch directory. ext4 skips inodes deleted in the last minutes when
+// it allocates new ones, so a restore soon after such a deletion spent a third of its time in
+// ext4_create's recently_deleted() (perf), and the same restore took 2.0 s or 2.9 s. For the
+// same reason, start the bench a few minutes after deleting many files on its file system.
 const cases = {
   mixed: {
     manyFiles: true,
@@ -255,7 +256,7 @@ function median(xs) {
 }
 
 /** Median of every figure over BENCH_RUNS runs, each in a scratch directory deleted afterwards. */
-async function benchTool(toolName, caseName, data, dataBytes, scratch, leftForLater) {
+async function benchTool(toolName, caseName, data, dataBytes, scratch) {
   const c = cases[caseName];
   const samples = [];
   for (let i = 1; i <= runs; i++) {
@@ -263,8 +264,7 @@ async function benchTool(toolName, caseName, data, dataBytes, scratch, leftForLa
     try {
       samples.push(await runOnce(toolName, c, data, dataBytes, dir, `[${caseName}] ${toolName} run ${i}/${runs}`));
     } finally {
-      if (c.manyFiles) leftForLater.push(dir);
-      else rmSync(dir, { recursive: true, force: true });
+      if (!c.manyFiles) rmSync(dir, { recursive: true, force: true });
     }
   }
   const figures = {};
@@ -290,17 +290,16 @@ function installedTools() {
 async function runCase(caseName, names, scratch) {
   const c = cases[caseName];
   const data = join(scratch, `data-${caseName}`);
-  const leftForLater = [];
   try {
     const dataBytes = await c.generate(data);
     const results = {};
     for (const name of names) {
       log(`[${caseName}] ${name}: ${runs} run(s)`);
-      results[name] = await benchTool(name, caseName, data, dataBytes, scratch, leftForLater);
+      results[name] = await benchTool(name, caseName, data, dataBytes, scratch);
     }
     return { dataset: c.describe(), dataBytes, results };
   } finally {
-    for (const dir of [...leftForLater, data]) rmSync(dir, { recursive: true, force: true });
+    if (!cases[caseName].manyFiles) rmSync(data, { recursive: true, force: true });
   }
 }
 
