@@ -185,27 +185,6 @@ static napi_value set_xattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value seek_whence(napi_env env, napi_callback_info info, int whence, const char *what) {
-  napi_value argv[2], result;
-  int32_t fd;
-  int64_t offset;
-  if (!get_args(env, info, 2, argv)) return NULL;
-  napi_get_value_int32(env, argv[0], &fd);
-  napi_get_value_int64(env, argv[1], &offset);
-  off_t pos = lseek(fd, (off_t)offset, whence);
-  if (pos < 0) {
-    if (errno == ENXIO) pos = -1;
-    else return throw_errno(env, errno, what, NULL);
-  }
-  napi_create_int64(env, (int64_t)pos, &result);
-  return result;
-}
-
-// seekData(fd, offset): next offset holding data, or -1 past the last data
-static napi_value seek_data(napi_env env, napi_callback_info info) { return seek_whence(env, info, SEEK_DATA, "lseek(SEEK_DATA)"); }
-// seekHole(fd, offset): next hole (the file's end counts as one), or -1
-static napi_value seek_hole(napi_env env, napi_callback_info info) { return seek_whence(env, info, SEEK_HOLE, "lseek(SEEK_HOLE)"); }
-
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_default, NULL},
@@ -213,8 +192,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_default, NULL},
     {"getXattr", NULL, get_xattr, NULL, NULL, NULL, napi_default, NULL},
     {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_default, NULL},
-    {"seekData", NULL, seek_data, NULL, NULL, NULL, napi_default, NULL},
-    {"seekHole", NULL, seek_hole, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

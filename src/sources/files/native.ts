@@ -6,8 +6,6 @@ interface NativeFs {
   listXattrs(path: Buffer): string[];
   getXattr(path: Buffer, name: string): Buffer;
   setXattr(path: Buffer, name: string, value: Buffer): void;
-  seekData(fd: number, offset: number): number;
-  seekHole(fd: number, offset: number): number;
 }
 
 const load = (): NativeFs => loadNativeAddon<NativeFs>('bkdr_fs');
@@ -33,14 +31,4 @@ export function getXattr(path: Buffer, name: string): Buffer {
 
 export function setXattr(path: Buffer, name: string, value: Buffer): void {
   load().setXattr(path, name, value);
-}
-
-/** Next offset at or after `offset` that holds data; -1 when only a hole follows. */
-export function seekData(fd: number, offset: number): number {
-  return load().seekData(fd, offset);
-}
-
-/** Next hole at or after `offset` (the end of the file counts as one); -1 past the end. */
-export function seekHole(fd: number, offset: number): number {
-  return load().seekHole(fd, offset);
 }
