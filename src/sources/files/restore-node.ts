@@ -30,11 +30,6 @@ export function createSpecialNode(path: Buffer, node: TreeNode): boolean {
   return false;
 }
 
-/**
- * Owner, then mode (chown clears setuid/setgid), then xattrs, then times last: any
- * earlier change would move ctime/mtime again. Returns warnings, never throws for
- * what a file system may not support.
- */
 /** What applyMetadata reads of a node. */
 export interface NodeMetadata {
   type: TreeNode['type'];
@@ -46,6 +41,11 @@ export interface NodeMetadata {
   xattrs?: Record<string, Buffer> | undefined;
 }
 
+/**
+ * Owner, then mode (chown clears setuid/setgid), then xattrs, then times last: any
+ * earlier change would move ctime/mtime again. Returns warnings, never throws for
+ * what a file system may not support.
+ */
 export function applyMetadata(path: Buffer, node: NodeMetadata, opts: { owner: boolean }): string[] {
   const warnings: string[] = [];
   if (opts.owner) lchownSync(path, node.uid, node.gid);
