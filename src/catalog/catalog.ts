@@ -32,9 +32,9 @@ export function openCatalog(path: string, opts: { readonly?: boolean } = {}): Ca
   }
   // Before anything that writes: a second bkdr opening a new catalog waits for the first instead of failing.
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
-  if (!opts.readonly) enableWal(db);
   db.pragma('foreign_keys = ON');
   if (!opts.readonly) {
+    enableWal(db);
     migrate(db);
     // Run logs and the audit trail can name paths and hosts: owner-only, like ~/.ssh.
     for (const suffix of ['', '-wal', '-shm']) if (existsSync(path + suffix)) chmodSync(path + suffix, 0o600);
