@@ -13,6 +13,8 @@ export interface NewFile {
   metadata?: Pick<TreeNode, 'mode' | 'uid' | 'gid' | 'atimeNs' | 'mtimeNs'>;
 }
 
+/** Numbers per file in the metadata array (native/bkdr_blob.c FILE_META): mode, uid, gid, atime s, ns, mtime s, ns. */
+const FILE_META = 7;
 const NS = 1_000_000_000n;
 const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 
@@ -28,10 +30,10 @@ export async function writeNewFiles(files: NewFile[], opts: { owner: boolean }):
   if (files.length === 0) return [];
   let metadata: Float64Array | null = null;
   if (files[0]!.metadata) {
-    metadata = new Float64Array(files.length * 7);
+    metadata = new Float64Array(files.length * FILE_META);
     for (const [i, { metadata: m }] of files.entries()) {
       if (!m) throw new TypeError('writeNewFiles: metadata for every file or for none');
-      metadata.set([m.mode, m.uid, m.gid, ...timespec(m.atimeNs), ...timespec(m.mtimeNs)], i * 7);
+      metadata.set([m.mode, m.uid, m.gid, ...timespec(m.atimeNs), ...timespec(m.mtimeNs)], i * FILE_META);
     }
   }
   const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
