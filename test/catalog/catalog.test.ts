@@ -1,25 +1,19 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { migrations } from '../../src/catalog/migrations/index.js';
 import { openCatalog } from '../../src/catalog/catalog.js';
 import { resolveCatalogPath } from '../../src/catalog/catalog-path.js';
-import { makeTempDir, repoRoot, runBkdr } from '../helpers/cli.js';
+import { type CliResult, makeTempDir, repoRoot, runBkdr, runNode } from '../helpers/cli.js';
 
 /** Opens the catalog at `path` from a separate process (the built one), as soon as the clock reaches `at`. */
-function openInAnotherProcess(path: string, at: number): Promise<{ code: number | null; stderr: string }> {
+function openInAnotherProcess(path: string, at: number): Promise<CliResult> {
   const script = `
     import { openCatalog } from ${JSON.stringify(join(repoRoot, 'dist/catalog/catalog.js'))};
     while (Date.now() < ${at});
     openCatalog(${JSON.stringify(path)}).close();`;
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
+  return runNode(['--input-type=module', '-e', script]);
 }
 
 const hasSqlite3 = (() => {

@@ -13,10 +13,21 @@ export interface CliResult {
   stderr: string;
 }
 
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+}
+
 /** Runs the built CLI as a child process, as a user or cron would (no TTY). */
-export function runBkdr(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CliResult> {
+export function runBkdr(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runNode([bkdrBin, ...args], opts);
+}
+
+/** Runs node with `args` as a child process (no TTY) and collects what it printed. */
+export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [bkdrBin, ...args], {
+    const child = spawn(process.execPath, args, {
       cwd: opts.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
