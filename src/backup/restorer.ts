@@ -5,6 +5,7 @@ import { mkdir, open, readdir, stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import picomatch from 'picomatch';
 import { IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobLocation, Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink, type NodeMetadata } from '../sources/files/restore-node.js';
@@ -85,6 +86,11 @@ interface RestorePlan {
 const PACK_CONCURRENCY = 2;
 const NEW_FILES_PER_BATCH = 64;
 const NEW_FILE_BATCH_BYTES = 4 * 1024 * 1024;
+/**
+ * Free read and decode buffers kept for reuse: what the packs in flight hold at once
+ * (a span, its decoded blobs, a batch of new files waiting to be written, per pack).
+ */
+const REUSED_BUFFER_BYTES = 48 * 1024 * 1024;
 
 const SLASH = Buffer.from('/');
 
@@ -280,6 +286,7 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
     }
   }
   const packs = [...byPack.entries()];
+  const buffers = new BufferPool(REUSED_BUFFER_BYTES);
   let next = 0;
   const worker = async () => {
     while (next < packs.length) {
@@ -287,11 +294,21 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
       const locations = [...blobs.values()].map((b) => b.location).sort((a, b) => a.offset - b.offset);
       const newFiles = new NewFileBatch(owner);
       try {
-        for await (const { id, data } of repo.loadBlobsFromPack(packId, locations)) {
+        for await (const { id, data, release } of repo.loadBlobsFromPack(packId, locations, buffers)) {
           checkAborted(opts.signal);
-          for (const t of blobs.get(id)?.targets ?? []) {
-            if (newFiles.accepts(t.file)) await newFiles.add(t.file, data);
-            else await writeAt(t.file, data, t.offset);
+          const targets = blobs.get(id)?.targets ?? [];
+          // The blob's buffer is reused once every file it goes into has been written.
+          let writing = targets.length;
+          const written = () => {
+            if (--writing === 0) release();
+          };
+          if (writing === 0) release();
+          for (const t of targets) {
+            if (newFiles.accepts(t.file)) await newFiles.add(t.file, data, written);
+            else {
+              await writeAt(t.file, data, t.offset);
+              written();
+            }
             onBytes(data.length);
           }
         }
@@ -317,6 +334,7 @@ async function writeContent(repo: Repository, files: PlannedFile[], opts: Restor
  */
 class NewFileBatch {
   #files: NewFile[] = [];
+  #written: (() => void)[] = [];
   #bytes = 0;
 
   constructor(readonly owner: boolean) {}
@@ -325,9 +343,10 @@ class NewFileBatch {
     return file.createOnWrite && !file.force && !file.node.sparse && Object.keys(file.node.xattrs ?? {}).length === 0;
   }
 
-  /** The file is complete when the batch is written: its metadata is set there too. */
-  async add(file: PlannedFile, data: Buffer): Promise<void> {
+  /** The file is complete when the batch is written (its metadata is set there too); `written` is called then. */
+  async add(file: PlannedFile, data: Buffer, written: () => void): Promise<void> {
     this.#files.push({ path: file.path, data, metadata: file.node });
+    this.#written.push(written);
     file.metadataApplied = true;
     this.#bytes += data.length;
     if (this.#files.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
@@ -335,10 +354,13 @@ class NewFileBatch {
 
   async flush(): Promise<void> {
     const files = this.#files;
+    const written = this.#written;
     this.#files = [];
+    this.#written = [];
     this.#bytes = 0;
     const failed = (await writeNewFiles(files, { owner: this.owner })).find((f) => f !== undefined);
     if (failed) throw failed;
+    for (const done of written) done();
   }
 }
 

@@ -11,13 +11,13 @@ interface BlobAddon {
   cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean): Promise<[number[], Buffer]>;
   seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: true): SealedRecord;
   seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: false): Promise<SealedRecord>;
-  open(record: Buffer, key: Buffer | null, sync: true): OpenedRecord;
-  open(record: Buffer, key: Buffer | null, sync: false): Promise<OpenedRecord>;
+  open(record: Buffer, key: Buffer | null, sync: true, into: Buffer | null): OpenedRecord;
+  open(record: Buffer, key: Buffer | null, sync: false, into: Buffer | null): Promise<OpenedRecord>;
   hash(data: Buffer, sync: true): Buffer;
   hash(data: Buffer, sync: false): Promise<Buffer>;
   readSmall(paths: Buffer[], expectedSizes: number[]): Promise<[Buffer, Float64Array, Buffer]>;
   sealMany(data: Buffer[], key: Buffer | null, compress: boolean): Promise<[Buffer, Float64Array]>;
-  openMany(records: Buffer[], key: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+  openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
 }
 /** [record, compression tag, SHA-256 of the plaintext when asked for]. */
 type SealedRecord = [Buffer, number, Buffer | null];
@@ -126,11 +126,15 @@ export class RecordDecodeError extends Error {
   }
 }
 
-/** Opens and decompresses a record; returns the data and its SHA-256 (hex) for the caller to compare with the id. */
-export async function decodeRecord(record: Buffer, key: Buffer | undefined): Promise<{ data: Buffer; id: string }> {
+/**
+ * Opens and decompresses a record; returns the data and its SHA-256 (hex) for the caller
+ * to compare with the id. An LZ4 or raw record is decoded straight into `into` when given
+ * (sized from the index; a record that decodes to another size fails as undecompressable).
+ */
+export async function decodeRecord(record: Buffer, key: Buffer | undefined, into?: Buffer): Promise<{ data: Buffer; id: string }> {
   let opened: OpenedRecord;
   try {
-    opened = record.length < INLINE_BELOW ? addon().open(record, key ?? null, true) : await addon().open(record, key ?? null, false);
+    opened = record.length < INLINE_BELOW ? addon().open(record, key ?? null, true, into ?? null) : await addon().open(record, key ?? null, false, into ?? null);
   } catch (err) {
     throw new RecordDecodeError((err as { code?: string }).code === 'ECOMPRESSION' ? 'decompression' : 'authentication', { cause: err });
   }
@@ -147,18 +151,19 @@ export async function decodeRecord(record: Buffer, key: Buffer | undefined): Pro
 
 /**
  * Opens many records in one trip to the pool (a pack's small blobs on restore). Per
- * record: its data and SHA-256 (hex), or why it could not be decoded.
+ * record: its data and SHA-256 (hex), or why it could not be decoded. LZ4 and raw
+ * records are decoded one after the other into `into` when given (sized from the index).
  */
-export async function decodeRecords(records: Buffer[], key: Buffer | undefined): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
+export async function decodeRecords(records: Buffer[], key: Buffer | undefined, into?: Buffer): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
   if (records.length === 0) return [];
-  const [data, meta, ids] = await addon().openMany(records, key ?? null);
+  const [data, meta, ids] = await addon().openMany(records, key ?? null, into ?? null);
   return Promise.all(
     records.map(async (_, i) => {
       const m = i * 5; // offset, length, tag, failure, decoded
       if (meta[m + 3] === 1) return new RecordDecodeError('authentication', {});
       if (meta[m + 3] === 2) return new RecordDecodeError('decompression', {});
+      if (meta[m + 4] === 1) return { data: (into ?? data).subarray(meta[m]!, meta[m]! + meta[m + 1]!), id: ids.toString('hex', i * 32, i * 32 + 32) };
       const payload = data.subarray(meta[m]!, meta[m]! + meta[m + 1]!);
-      if (meta[m + 4] === 1) return { data: payload, id: ids.toString('hex', i * 32, i * 32 + 32) };
       // gzip or brotli: zlib decodes it here.
       try {
         const decoded = await decompressBlob(meta[m + 2]!, payload);

@@ -3,6 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
+import type { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
@@ -122,6 +123,16 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
+
+const noRelease = () => undefined;
+
+/** A blob read from a pack. */
+export interface LoadedBlob {
+  id: string;
+  data: Buffer;
+  /** Called once the caller is done with `data`: with a BufferPool, its memory is then reused. */
+  release: () => void;
+}
 
 const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
 const walKey = (source: string, name: string) => `wal/${source}/${name}`;
@@ -441,69 +452,81 @@ export class Repository {
 
   /**
    * The blobs of one pack, in pack order, from one ranged read. Small records are opened
-   * in batches (one trip to the pool each), large ones one by one.
+   * in batches (one trip to the pool each), large ones one by one. With `buffers`, reads
+   * and decoded blobs use its buffers, and a blob's buffer is reused once released.
    */
-  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
+  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
     const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
     // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
     // whole pack at once held 16 MiB per pack in flight, and as much again in garbage.
     for (let first = 0; first < sorted.length; ) {
       let last = first;
       while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
-      yield* this.#loadSpan(packId, sorted.slice(first, last + 1));
+      yield* this.#loadSpan(packId, sorted.slice(first, last + 1), buffers);
       first = last + 1;
     }
   }
 
   /** Blobs of one pack, sorted by offset, read with one request. */
-  async *#loadSpan(packId: string, sorted: BlobLocation[]): AsyncGenerator<{ id: string; data: Buffer }> {
+  async *#loadSpan(packId: string, sorted: BlobLocation[], buffers: BufferPool | undefined): AsyncGenerator<LoadedBlob> {
     const start = sorted[0]!.offset;
     // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
     let end = start;
     for (const b of sorted) end = Math.max(end, b.offset + b.length);
-    const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start }));
+    const span = buffers?.lease(end - start);
+    const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
     const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
     let batch: BlobLocation[] = [];
     let batchBytes = 0;
     // Blobs before a damaged one are still handed out, as when each is opened alone.
-    const openBatch = async function* (this: Repository) {
+    const openBatch = async function* (this: Repository): AsyncGenerator<LoadedBlob> {
       const locations = batch;
       batch = [];
       batchBytes = 0;
       const whole = locations.filter((location) => recordOf(location).length === location.length);
-      const decoded = await decodeRecords(whole.map(recordOf), this.#key);
-      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location) };
+      let total = 0;
+      for (const location of whole) total += location.rawLength;
+      const decodedInto = buffers?.lease(total, whole.length);
+      const decoded = await decodeRecords(whole.map(recordOf), this.#key, decodedInto?.buffer ?? Buffer.allocUnsafe(total));
+      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location), release: decodedInto?.releases[i] ?? noRelease };
       for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
     }.bind(this);
     // Large records all start decoding at once, each on a pool thread, and are handed out in
     // order: one by one, a large file's restore kept one core idle while the other decoded.
-    const large = new Map<BlobLocation, Promise<Buffer>>();
-    for (const location of sorted) {
-      if (location.length < BATCH_RECORD_BELOW) continue;
-      const decoding = this.#decodeRecord(recordOf(location), location);
-      // Its failure is reported when its turn comes, after the blobs before it.
-      decoding.catch(() => undefined);
-      large.set(location, decoding);
-    }
-    for (const location of sorted) {
-      const decoding = large.get(location);
-      if (decoding) {
-        if (batch.length > 0) yield* openBatch();
-        yield { id: location.id, data: await decoding };
-        continue;
+    const large = new Map<BlobLocation, Promise<LoadedBlob>>();
+    try {
+      for (const location of sorted) {
+        if (location.length < BATCH_RECORD_BELOW) continue;
+        const decodedInto = buffers?.lease(location.rawLength);
+        const decoding = this.#decodeRecord(recordOf(location), location, decodedInto?.buffer).then((data) => ({ id: location.id, data, release: decodedInto?.releases[0] ?? noRelease }));
+        // Its failure is reported when its turn comes, after the blobs before it.
+        decoding.catch(() => undefined);
+        large.set(location, decoding);
       }
-      batch.push(location);
-      batchBytes += location.length;
-      if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
+      for (const location of sorted) {
+        const decoding = large.get(location);
+        if (decoding) {
+          if (batch.length > 0) yield* openBatch();
+          yield await decoding;
+          continue;
+        }
+        batch.push(location);
+        batchBytes += location.length;
+        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
+      }
+      if (batch.length > 0) yield* openBatch();
+    } finally {
+      // The span's bytes are reused only once no decoding still reads them (a caller that stops early).
+      if (span) void Promise.allSettled(large.values()).then(span.releases[0]);
     }
-    if (batch.length > 0) yield* openBatch();
   }
 
-  async #decodeRecord(record: Buffer, location: BlobLocation): Promise<Buffer> {
+  /** `into`: where the data goes, `location.rawLength` bytes (a new Buffer when not given). */
+  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer = Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
     this.#checkLength(record, location);
     let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {
-      decoded = await decodeRecord(record, this.#key);
+      decoded = await decodeRecord(record, this.#key, into);
     } catch (err) {
       if (!(err instanceof RecordDecodeError)) throw err;
       decoded = err;

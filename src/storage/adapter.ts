@@ -4,6 +4,8 @@ import type { Readable } from 'node:stream';
 export interface ByteRange {
   offset: number;
   length: number;
+  /** A buffer of at least `length` bytes the adapter may read the range into (local files do). */
+  into?: Buffer | undefined;
 }
 
 export interface ObjectInfo {

@@ -16,7 +16,7 @@ const WHOLE_RANGE_UP_TO = 64 * 1024 * 1024;
 /** Reads the range, or what of it the file holds, and closes the handle. */
 async function readRange(handle: FileHandle, range: ByteRange): Promise<Buffer> {
   try {
-    const buffer = Buffer.allocUnsafe(range.length);
+    const buffer = range.into ?? Buffer.allocUnsafe(range.length);
     let got = 0;
     while (got < range.length) {
       const { bytesRead } = await handle.read(buffer, got, range.length - got, range.offset + got);

@@ -20,7 +20,7 @@ export function logged(inner: StorageAdapter, log: Logger): StorageAdapter {
     name: inner.name,
     kind: inner.kind,
     put: (key: string, body: Buffer | Readable, opts?: PutOptions) => call('put', key, () => inner.put(key, body, opts), Buffer.isBuffer(body) ? { bytes: body.length } : {}),
-    get: (key: string, range?: ByteRange) => call('get', key, () => inner.get(key, range), range ? { ...range } : {}),
+    get: (key: string, range?: ByteRange) => call('get', key, () => inner.get(key, range), range ? { offset: range.offset, length: range.length } : {}),
     stat: (key: string) => call('stat', key, () => inner.stat(key)),
     list: (prefix: string): AsyncIterable<ObjectInfo> => {
       log.debug(`${inner.name}: list ${prefix}`);

@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -160,5 +161,32 @@ describe('restore, list, show, status and logs', () => {
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as { restore: { verified: { mismatches: string[] } } };
     expect(out.restore.verified.mismatches).toEqual([]);
+  });
+});
+
+describe('restore of many packs, with content shared between files', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  afterAll(() => tmp.cleanup());
+
+  // Read and decode buffers are reused as soon as the files using them are written: a blob
+  // that several files share, or one still waiting in a batch of new files, must keep its bytes.
+  it('writes every file byte for byte', async () => {
+    tmp = await makeTempDir('bkdr-restore-shared-');
+    const src = join(tmp.path, 'src');
+    await mkdir(src, { recursive: true });
+    const shared = Array.from({ length: 8 }, () => randomBytes(40_000));
+    const files = new Map<string, Buffer>();
+    for (let i = 0; i < 600; i++) files.set(`small-${i}`, i % 3 === 0 ? shared[i % 8]! : randomBytes(1000 + (i % 50) * 700));
+    // Multi-blob files (written blob by blob), some repeating the same content.
+    const big = randomBytes(6 * 1024 * 1024);
+    for (let i = 0; i < 4; i++) files.set(`big-${i}`, i < 2 ? big : randomBytes(5 * 1024 * 1024));
+    for (const [name, data] of files) await writeFile(join(src, name), data);
+    const ws = await makeWorkspace(tmp.path, [src]);
+    const backup = await ws.run(['backup', 'run']);
+    expect(backup.code, backup.stderr).toBe(0);
+    const target = join(tmp.path, 'restored');
+    const r = await ws.run(['restore', '--target', target]);
+    expect(r.code, r.stderr).toBe(0);
+    for (const [name, data] of files) expect((await readFile(join(target, src, name))).equals(data), name).toBe(true);
   });
 });

@@ -77,6 +77,51 @@ describe('blob records (native)', () => {
     for (const i of [0, 2, 3]) expect(opened[i]).toEqual({ data: blobs[i], id: sha256(blobs[i]!) });
     expect(opened[4]).toEqual({ data: text, id: sha256(text) });
   });
+
+  it.each([
+    ['lz4', text, true],
+    ['raw', noise, true],
+    ['small lz4 (opened inline)', text.subarray(0, 5000), true],
+    ['gzip (decoded by zlib, not into the buffer)', text, false],
+  ] as const)('decodes a %s record straight into the buffer it is given', async (_name, data, inPlace) => {
+    const { record } = await encodeRecord(data, key, { algorithm: inPlace ? 'lz4' : 'gzip' });
+    const into = Buffer.alloc(data.length, 0xee);
+    const decoded = await decodeRecord(record, key, into);
+    expect(decoded.data.equals(data)).toBe(true);
+    expect(decoded.id).toBe(sha256(data));
+    expect(decoded.data === into).toBe(inPlace);
+  });
+
+  it('fails a record that decodes to another size than the buffer it is given, as damage', async () => {
+    const { record } = await encodeRecord(text, key, { algorithm: 'lz4' });
+    for (const size of [text.length - 1, text.length + 1]) {
+      await expect(decodeRecord(record, key, Buffer.alloc(size))).rejects.toMatchObject({ reason: 'decompression' });
+    }
+    const { record: raw } = await encodeRecord(noise, key, { algorithm: 'lz4' });
+    await expect(decodeRecord(raw, key, Buffer.alloc(noise.length - 1))).rejects.toBeInstanceOf(RecordDecodeError);
+  });
+
+  it('opens many records one after the other into one buffer, and tells one that does not fit', async () => {
+    const blobs = [text, noise, Buffer.from('x'), Buffer.alloc(0), text.subarray(0, 3000)];
+    const records = (await encodeRecords(blobs, key, { algorithm: 'lz4' })).map((r) => r.record);
+    const total = blobs.reduce((n, b) => n + b.length, 0);
+    const into = Buffer.alloc(total);
+    const opened = await decodeRecords(records, key, into);
+    let offset = 0;
+    for (const [i, blob] of blobs.entries()) {
+      const got = opened[i] as { data: Buffer; id: string };
+      expect(got.id).toBe(sha256(blob));
+      expect(got.data.equals(blob)).toBe(true);
+      // In place, in order: the restore hands these out without a copy.
+      expect(got.data.buffer).toBe(into.buffer);
+      expect(got.data.byteOffset).toBe(into.byteOffset + offset);
+      offset += blob.length;
+    }
+    // One byte short: every record up to the last still decodes, the last cannot.
+    const short = await decodeRecords(records, key, Buffer.alloc(total - 1));
+    expect(short.slice(0, 3).every((r) => !(r instanceof RecordDecodeError))).toBe(true);
+    expect(short[4]).toBeInstanceOf(RecordDecodeError);
+  });
 });
 
 describe('readSmallFiles', () => {

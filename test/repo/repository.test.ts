@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
 import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
+import { BufferPool } from '../../src/repo/buffer-pool.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { ByteRange, StorageAdapter } from '../../src/storage/adapter.js';
@@ -130,6 +131,31 @@ describe('Repository', () => {
     expect(rec.gets.length).toBeLessThanOrEqual(5);
     // No request larger than the span, or than the one blob that exceeds it.
     for (const g of rec.gets) expect(g.range!.length).toBeLessThanOrEqual(5 * 1024 * 1024 + 1024);
+  });
+
+  it('reuses released buffers for later blobs, and never the buffer of a blob still held', async () => {
+    const rec = recording(adapter);
+    const repo = await Repository.create(rec, { password: 'pw', packSize: 16 * 1024 * 1024 });
+    // Small blobs (opened in batches) and large ones (opened one by one), over several spans.
+    const blobs = [...Array.from({ length: 300 }, () => randomBytes(20_000)), ...Array.from({ length: 6 }, () => randomBytes(300_000))];
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    const packId = locations[0]!.packId;
+    const pool = new BufferPool(64 * 1024 * 1024);
+    // Every other blob is held to the end; the rest are released as soon as they are read.
+    const held: { id: string; data: Buffer }[] = [];
+    let n = 0;
+    for await (const { id, data, release } of repo.loadBlobsFromPack(packId, locations.filter((l) => l.packId === packId), pool)) {
+      expect(sha(data)).toBe(id);
+      if (n++ % 2 === 0) held.push({ id, data });
+      else release();
+    }
+    for (const h of held) expect(sha(h.data)).toBe(h.id);
+    expect(n).toBe(locations.filter((l) => l.packId === packId).length);
+    // The reads went through the pool's buffers too, and what was released came back to it.
+    expect(rec.gets.some((g) => g.range?.into !== undefined)).toBe(true);
+    expect(pool.retained).toBeGreaterThan(0);
   });
 
   it('reads a pack holding 150 000 blobs in one go', async () => {

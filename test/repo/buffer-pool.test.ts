@@ -1,0 +1,40 @@
+import { describe, expect, it } from 'vitest';
+import { BufferPool } from '../../src/repo/buffer-pool.js';
+
+describe('BufferPool', () => {
+  it('hands a released buffer out again, and only once its last holder released it', () => {
+    const pool = new BufferPool(1024 * 1024);
+    const first = pool.lease(100_000, 2);
+    expect(first.buffer.length).toBe(100_000);
+    first.releases[0]!();
+    // Still held by the second holder: a new lease must not get the same memory.
+    const second = pool.lease(100_000);
+    expect(second.buffer.buffer).not.toBe(first.buffer.buffer);
+    first.releases[1]!();
+    expect(pool.retained).toBe(128 * 1024);
+    const third = pool.lease(70_000);
+    expect(third.buffer.buffer).toBe(first.buffer.buffer);
+    expect(third.buffer.length).toBe(70_000);
+    expect(pool.retained).toBe(0);
+  });
+
+  it('counts a holder that releases twice once', () => {
+    const pool = new BufferPool(1024 * 1024);
+    const lease = pool.lease(1000, 2);
+    lease.releases[0]!();
+    lease.releases[0]!();
+    expect(pool.retained).toBe(0);
+    lease.releases[1]!();
+    expect(pool.retained).toBe(64 * 1024);
+  });
+
+  it('keeps no more than it is allowed to, and nothing of another size class', () => {
+    const pool = new BufferPool(300 * 1024);
+    const leases = [pool.lease(128 * 1024), pool.lease(128 * 1024), pool.lease(128 * 1024)];
+    for (const l of leases) l.releases[0]!();
+    expect(pool.retained).toBe(256 * 1024);
+    const larger = pool.lease(200 * 1024);
+    expect(leases.some((l) => l.buffer.buffer === larger.buffer.buffer)).toBe(false);
+    expect(pool.retained).toBe(256 * 1024);
+  });
+});
