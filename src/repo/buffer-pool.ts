@@ -36,6 +36,11 @@ export class BufferPool {
     return { buffer: whole.subarray(0, size), releases };
   }
 
+  /** The capacity a lease of `size` bytes takes: what a pool must be allowed to keep to reuse it. */
+  static sizeClassOf(size: number): number {
+    return classOf(size);
+  }
+
   /** Bytes of free buffers held for reuse. */
   get retained(): number {
     return this.#retained;

@@ -1,6 +1,7 @@
 import { IntegrityError } from '../core/errors.js';
 import { blobId } from './blob-codec.js';
 import type { BlobType } from './blob-index.js';
+import type { BufferPool } from './buffer-pool.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 
 /** Trailer magic: a pack ends with its header, the header's length, then these 8 bytes. */
@@ -20,14 +21,25 @@ export interface PackHeaderEntry {
  * Copying each record in as it comes (instead of concatenating at the end) lets the
  * record be freed at once and leaves nothing to copy when the pack is finished; the
  * buffer's unused tail is never touched, so it costs address space, not memory.
+ * From a BufferPool, the buffer is one an earlier pack used: a fresh one (mmap'd, at
+ * 24 MiB) faulted in every page as records were copied in, 0.5 s of a backup's main thread.
  */
 export class PackBuilder {
   #buffer: Buffer;
+  #release: (() => void) | undefined;
   readonly entries: PackHeaderEntry[] = [];
   #size = 0;
 
-  constructor(expectedSize = 1024 * 1024) {
-    this.#buffer = Buffer.allocUnsafeSlow(expectedSize);
+  constructor(expectedSize = 1024 * 1024, buffers?: BufferPool) {
+    const lease = buffers?.lease(expectedSize);
+    this.#buffer = lease?.buffer ?? Buffer.allocUnsafeSlow(expectedSize);
+    this.#release = lease?.releases[0];
+  }
+
+  /** Gives the buffer back to the pool; the pack's bytes must not be used after. */
+  release(): void {
+    this.#release?.();
+    this.#release = undefined;
   }
 
   get size(): number {
@@ -61,6 +73,7 @@ export class PackBuilder {
     const grown = Buffer.allocUnsafeSlow(Math.max(this.#size + more, this.#buffer.length * 2));
     this.#buffer.copy(grown, 0, 0, this.#size);
     this.#buffer = grown;
+    this.release();
   }
 }
 

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
-import type { BufferPool } from './buffer-pool.js';
+import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
@@ -123,6 +123,8 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
+/** Pack buffers kept for the next packs: one per pending pack, and the open one. */
+const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + 1;
 
 const noRelease = () => undefined;
 
@@ -163,6 +165,7 @@ export class Repository {
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
   #pendingBytes = 0;
+  readonly #packBuffers: BufferPool;
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
@@ -180,6 +183,7 @@ export class Repository {
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
+    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK));
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
   }
@@ -352,7 +356,7 @@ export class Repository {
   async #addRecord(type: BlobType, id: string, record: Buffer, rawLength: number, tag: number): Promise<void> {
     let pack = this.#open.get(type);
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024)));
+    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.#packBuffers)));
     pack.add(type, id, record, rawLength, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
@@ -418,6 +422,8 @@ export class Repository {
       // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
       const info = await this.adapter.stat(key);
       if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
+      // Only after a put that succeeded: a failed or timed-out one may still be sending them.
+      pack.release();
       for (const e of pack.entries) {
         this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
         this.#pending.delete(e.id);

@@ -158,6 +158,19 @@ describe('Repository', () => {
     expect(pool.retained).toBeGreaterThan(0);
   });
 
+  it('reuses a pack buffer only once its pack is stored', async () => {
+    // A destination that takes its time: the pack's bytes are read only after a while.
+    const slow: StorageAdapter = { ...adapter, put: async (key, body, opts) => (await new Promise((r) => setTimeout(r, 15)), adapter.put(key, body, opts)) };
+    const repo = await Repository.create(slow, { password: 'pw', packSize: 256 * 1024 });
+    const blobs = Array.from({ length: 60 }, () => randomBytes(50_000));
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const packs = new Set(blobs.map((b) => repo.lookupBlob(sha(b))!.packId));
+    expect(packs.size).toBeGreaterThan(6);
+    for (const id of packs) expect(sha(await readFile(join(tmp.path, 'repo', 'data', id.slice(0, 2), id)))).toBe(id);
+    for (const b of blobs) expect((await repo.loadBlob(sha(b))).equals(b)).toBe(true);
+  });
+
   it('reads a pack holding 150 000 blobs in one go', async () => {
     const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 * 1024 });
     const blobs = Array.from({ length: 150_000 }, (_, i) => Buffer.from(`b${i}`));
