@@ -185,10 +185,12 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
     plan.dirs.push(dir);
   };
 
-  const visit = async (treeId: string, parent: Buffer): Promise<void> => {
+  const visit = async (tree: Promise<TreeNode[]>, parent: Buffer): Promise<void> => {
     const seen = new Set<string>();
     const where = parent.length > 0 ? showBytes(parent) : '/';
-    for (const node of await repo.loadTree(treeId)) {
+    const nodes = await tree;
+    const subtrees = prefetchSubtrees(repo, nodes);
+    for (const node of nodes) {
       checkAborted(opts.signal);
       if (!isSafeName(node.name)) throw new UnsafeBackupError(`${backup} holds an unsafe name '${showBytes(node.name)}' under ${where}: nothing was restored`);
       const key = node.name.toString('latin1');
@@ -202,7 +204,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
       if (node.type === 'dir') {
         if (wanted === 'no') skipped.set(path.toString('latin1'), entry);
         else planDir(entry);
-        if (node.subtree) await visit(node.subtree, path);
+        if (node.subtree) await visit(subtrees.next(), path);
         continue;
       }
       if (wanted !== 'yes') continue;
@@ -221,8 +223,37 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
       }
     }
   };
-  await visit(opts.tree, Buffer.alloc(0));
+  await visit(repo.loadTree(opts.tree), Buffer.alloc(0));
   return plan;
+}
+
+/** Subdirectory trees loaded ahead of the walk: one by one, planning waited on each read. */
+const SUBTREES_AHEAD = 8;
+
+/**
+ * The trees of `nodes`' subdirectories, in order, each from next(): up to SUBTREES_AHEAD
+ * are being read ahead, so that a directory of thousands of subdirectories is not all in
+ * memory at once.
+ */
+function prefetchSubtrees(repo: Repository, nodes: TreeNode[]): { next: () => Promise<TreeNode[]> } {
+  const ids = nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : []));
+  const loading: Promise<TreeNode[]>[] = [];
+  let started = 0;
+  let taken = 0;
+  const startUpTo = (n: number) => {
+    for (; started < Math.min(n, ids.length); started++) {
+      const load = repo.loadTree(ids[started]!);
+      // A failure surfaces when its directory is visited; one never visited (an earlier failure) is not unhandled.
+      load.catch(() => undefined);
+      loading.push(load);
+    }
+  };
+  return {
+    next: () => {
+      startUpTo(taken + 1 + SUBTREES_AHEAD);
+      return loading[taken++]!;
+    },
+  };
 }
 
 /**
