@@ -365,10 +365,12 @@ static void run_open(job *j) {
 static void run_read_small(job *j) {
   size_t capacity = 0;
   for (size_t i = 0; i < j->items; i++) capacity += (size_t)j->expected[i] + 1;
-  j->output = malloc(capacity > 0 ? capacity : 1);
+  j->in_dest = j->dest && capacity <= j->dest_capacity;
+  if (!j->in_dest) j->output = malloc(capacity > 0 ? capacity : 1);
+  uint8_t *out = j->in_dest ? j->dest : j->output;
   j->ids = calloc(j->items * SHA256_DIGEST_LENGTH + 1, 1);
   j->meta = calloc(j->items * SMALL_META + 1, sizeof(double));
-  if (!j->output || !j->ids || !j->meta) { j->error = "out of memory"; return; }
+  if (!out || !j->ids || !j->meta) { j->error = "out of memory"; return; }
   size_t used = 0;
   for (size_t i = 0; i < j->items; i++) {
     double *m = j->meta + i * SMALL_META;
@@ -383,7 +385,7 @@ static void run_read_small(job *j) {
     size_t length = 0;
     int failed = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
     while (!failed && length < want) {
-      ssize_t n = read(fd, j->output + used + length, want - length);
+      ssize_t n = read(fd, out + used + length, want - length);
       if (n < 0) { if (errno == EINTR) continue; failed = errno; break; }
       if (n == 0) break;
       length += (size_t)n;
@@ -400,7 +402,7 @@ static void run_read_small(job *j) {
     m[5] = (double)st.st_mtim.tv_nsec;
     m[6] = (double)st.st_size;
     if (length == want) continue;
-    SHA256(j->output + used, length, j->ids + i * SHA256_DIGEST_LENGTH);
+    SHA256(out + used, length, j->ids + i * SHA256_DIGEST_LENGTH);
     used += length;
   }
   j->output_length = used;
@@ -415,9 +417,10 @@ static void run_seal_many(job *j) {
     size_t bound = j->input_lengths[i] <= (size_t)LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)j->input_lengths[i]) + LZ4_PREFIX : 0;
     capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + (bound > j->input_lengths[i] ? bound : j->input_lengths[i]);
   }
-  uint8_t *all = malloc(capacity > 0 ? capacity : 1);
+  j->in_dest = j->dest && capacity <= j->dest_capacity;
+  uint8_t *all = j->in_dest ? j->dest : malloc(capacity > 0 ? capacity : 1);
   j->meta = calloc(j->items * 3 + 1, sizeof(double));
-  if (!all || !j->meta) { free(all); j->error = "out of memory"; return; }
+  if (!all || !j->meta) { if (!j->in_dest) free(all); j->error = "out of memory"; return; }
   size_t used = 0;
   for (size_t i = 0; i < j->items && !j->error; i++) {
     job one = {0};
@@ -439,7 +442,7 @@ static void run_seal_many(job *j) {
     free(one.output);
     OPENSSL_cleanse(one.key, KEY_BYTES);
   }
-  j->output = all;
+  if (!j->in_dest) j->output = all;
   j->output_length = used;
 }
 
@@ -591,8 +594,12 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
     if (j->items > 0) memcpy(bytes, j->meta, j->items * per * sizeof(double));
     napi_create_typedarray(env, napi_float64_array, j->items * per, array_buffer, 0, &meta);
+    napi_value data;
+    // OP_READ_SMALL and OP_SEAL_MANY into a destination: the destination itself.
+    if (j->in_dest) napi_get_reference_value(env, j->refs[0], &data);
+    else data = buffer_copy(env, j->output, j->output_length);
     napi_create_array_with_length(env, 3, &result);
-    napi_set_element(env, result, 0, buffer_copy(env, j->output, j->output_length));
+    napi_set_element(env, result, 0, data);
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
   } else {
@@ -825,11 +832,13 @@ static uint32_t array_length(napi_env env, napi_value value) {
 
 static int paths_arg(napi_env env, napi_value array, job *j);
 
-// readSmall(paths: Buffer[], expectedSizes: number[]) → Promise<[data, meta, ids]>
+// readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer|null) → Promise<[data, meta, ids]>; data is
+// `into` itself when it holds the expected sizes plus one byte per file
 static napi_value read_small(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  job *j = begin(env, info, 2, argv, OP_READ_SMALL, "readSmall");
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_READ_SMALL, "readSmall");
   if (!j) return NULL;
+  if (!dest_arg(env, argv[2], j)) { release(env, j); return NULL; }
   j->items = array_length(env, argv[0]);
   j->expected = calloc(j->items + 1, sizeof(double));
   if (!j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }
@@ -875,12 +884,13 @@ static int paths_arg(napi_env env, napi_value array, job *j) {
   return 1;
 }
 
-// sealMany(data: Buffer[], key|null, compress) → Promise<[records, meta]>
+// sealMany(data: Buffer[], key|null, compress, into: Buffer|null) → Promise<[records, meta]>; records is
+// `into` itself when it holds every record at its largest
 static napi_value seal_many(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  job *j = begin(env, info, 3, argv, OP_SEAL_MANY, "sealMany");
+  napi_value argv[4];
+  job *j = begin(env, info, 4, argv, OP_SEAL_MANY, "sealMany");
   if (!j) return NULL;
-  if (!buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  if (!dest_arg(env, argv[3], j) || !buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j)) { release(env, j); return NULL; }
   j->compress = bool_arg(env, argv[2]);
   // The array (and so every Buffer in it) stays alive until the job is done.
   return dispatch(env, j, argv, 1, 0);

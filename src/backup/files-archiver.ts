@@ -1,7 +1,8 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
 import { Slots } from '../core/slots.js';
-import { readSmallFiles } from '../repo/blob-codec.js';
+import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
+import { BufferPool } from '../repo/buffer-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -54,6 +55,8 @@ const LARGE_FILES_IN_FLIGHT = 2;
 /** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
 const SMALL_BATCH_FILES = 64;
 const SMALL_BATCH_BYTES = 1024 * 1024;
+/** Read buffers of small batches kept for the next batches: a fresh one per batch faulted in its pages on the pool. */
+const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
 
 interface PendingFile {
   path: Buffer;
@@ -80,6 +83,7 @@ class FilesArchiver {
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
+  readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
   /** The first error of a file archived in the background; it fails the walk at its next step. */
   #fileFailure: { error: unknown } | undefined;
@@ -252,7 +256,9 @@ class FilesArchiver {
    */
   async #archiveSmallBatch(batch: PendingFile[]): Promise<void> {
     const repo = this.#o.repo;
-    const reads = await readSmallFiles(batch.map((f) => f.path), batch.map((f) => f.node.size ?? 0));
+    const sizes = batch.map((f) => f.node.size ?? 0);
+    const buffer = this.#readBuffers.lease(smallReadsBound(sizes));
+    const reads = await readSmallFiles(batch.map((f) => f.path), sizes, buffer.buffer);
     const grown: PendingFile[] = [];
     const fresh: { id: string; data: Buffer }[] = [];
     for (const [i, f] of batch.entries()) {
@@ -283,6 +289,8 @@ class FilesArchiver {
       this.#stats.newDataBlobs++;
       this.#stats.addedBytes += saved.storedSize;
     }
+    // Sealed and copied into packs: the data read is no longer needed.
+    buffer.releases[0]!();
     for (const f of grown) await this.#archiveFile(f.path, f.node, f.previous);
     this.#emitProgress();
   }

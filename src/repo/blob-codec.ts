@@ -15,8 +15,8 @@ interface BlobAddon {
   open(record: Buffer, key: Buffer | null, sync: false, into: Buffer | null): Promise<OpenedRecord>;
   hash(data: Buffer, sync: true): Buffer;
   hash(data: Buffer, sync: false): Promise<Buffer>;
-  readSmall(paths: Buffer[], expectedSizes: number[]): Promise<[Buffer, Float64Array, Buffer]>;
-  sealMany(data: Buffer[], key: Buffer | null, compress: boolean): Promise<[Buffer, Float64Array]>;
+  readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+  sealMany(data: Buffer[], key: Buffer | null, compress: boolean, into: Buffer | null): Promise<[Buffer, Float64Array]>;
   openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
 }
 /** [record, compression tag, SHA-256 of the plaintext when asked for]. */
@@ -78,15 +78,31 @@ export async function encodeRecord(data: Buffer, key: Buffer | undefined, compre
   return { record, tag };
 }
 
+/** Room for the records encodeRecords makes of `data`, at their largest. */
+export function recordsBound(data: Buffer[]): number {
+  let bound = 0;
+  // A record holds the raw data or LZ4's output (at most n + n/255 + 16, plus the size prefix), and its framing.
+  for (const d of data) bound += 12 + 1 + 16 + d.length + Math.floor(d.length / 255) + 16 + 4;
+  return bound;
+}
+
 /**
  * Records for many small blobs in one trip to the pool: per blob, the hop would cost
- * the main thread more than the sealing itself. Same records as encodeRecord.
+ * the main thread more than the sealing itself. Same records as encodeRecord. LZ4 and
+ * raw records are written into `into` when given and at least recordsBound(data) long.
  */
-export async function encodeRecords(data: Buffer[], key: Buffer | undefined, compression: CompressionSettings): Promise<{ record: Buffer; tag: CompressionTag }[]> {
+export async function encodeRecords(data: Buffer[], key: Buffer | undefined, compression: CompressionSettings, into?: Buffer): Promise<{ record: Buffer; tag: CompressionTag }[]> {
   if (compression.algorithm !== 'lz4' && compression.algorithm !== 'none') return Promise.all(data.map((d) => encodeRecord(d, key, compression)));
   if (data.length === 0) return [];
-  const [records, meta] = await addon().sealMany(data, key ?? null, compression.algorithm === 'lz4');
+  const [records, meta] = await addon().sealMany(data, key ?? null, compression.algorithm === 'lz4', into ?? null);
   return data.map((_, i) => ({ record: records.subarray(meta[i * 3]!, meta[i * 3]! + meta[i * 3 + 1]!), tag: meta[i * 3 + 2]! as CompressionTag }));
+}
+
+/** Room for readSmallFiles' data: each file's expected size and the byte that tells one that grew. */
+export function smallReadsBound(expectedSizes: number[]): number {
+  let bound = 0;
+  for (const size of expectedSizes) bound += size + 1;
+  return bound;
 }
 
 export type SmallFileRead =
@@ -99,9 +115,10 @@ export type SmallFileRead =
  * stat and close on the main thread were most of a small-file backup's time. Each file
  * is read whole with one byte more than expected (a file that grew is reported, to be
  * streamed instead) and stat'ed after the read, so the caller can tell one that changed.
+ * The data is read into `into` when given and at least smallReadsBound(expectedSizes) long.
  */
-export async function readSmallFiles(paths: Buffer[], expectedSizes: number[]): Promise<SmallFileRead[]> {
-  const [data, meta, ids] = await addon().readSmall(paths, expectedSizes);
+export async function readSmallFiles(paths: Buffer[], expectedSizes: number[], into?: Buffer): Promise<SmallFileRead[]> {
+  const [data, meta, ids] = await addon().readSmall(paths, expectedSizes, into ?? null);
   return paths.map((path, i): SmallFileRead => {
     const m = i * 7; // offset, length, errno, grew, mtime s, mtime ns, size
     if (meta[m + 2]! !== 0) return { ok: false, grew: false, error: systemError(meta[m + 2]!, 'open', path) };

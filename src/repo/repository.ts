@@ -4,7 +4,7 @@ import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../co
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
-import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError } from './blob-codec.js';
+import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
@@ -125,6 +125,8 @@ const READ_SPAN_BYTES = 4 * 1024 * 1024;
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 /** Pack buffers kept for the next packs: one per pending pack, and the open one. */
 const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + 1;
+/** And buffers for the records of saveBlobs, sealed in batches of about a MiB. */
+const REUSED_RECORD_BYTES = 8 * 1024 * 1024;
 
 const noRelease = () => undefined;
 
@@ -165,7 +167,7 @@ export class Repository {
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
   #pendingBytes = 0;
-  readonly #packBuffers: BufferPool;
+  readonly #buffers: BufferPool;
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
@@ -183,7 +185,7 @@ export class Repository {
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
-    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK));
+    this.#buffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK) + REUSED_RECORD_BYTES);
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
   }
@@ -323,9 +325,13 @@ export class Repository {
       this.#pending.add(id);
       fresh.push(i);
     }
+    if (fresh.length === 0) return results;
+    const data = fresh.map((i) => blobs[i]!.data);
+    // The records are copied into the pack at once, so their buffer serves the next call.
+    const records = this.#buffers.lease(recordsBound(data));
     let encoded: Awaited<ReturnType<typeof encodeRecords>>;
     try {
-      encoded = await encodeRecords(fresh.map((i) => blobs[i]!.data), this.#key, this.#compressionFor(type));
+      encoded = await encodeRecords(data, this.#key, this.#compressionFor(type), records.buffer);
     } catch (err) {
       throw this.#encodeFailed(fresh.map((i) => blobs[i]!.id), err);
     }
@@ -334,6 +340,7 @@ export class Repository {
       await this.#addRecord(type, blobs[i]!.id, record, blobs[i]!.data.length, tag);
       results[i] = { stored: true, storedSize: record.length };
     }
+    records.releases[0]!();
     return results;
   }
 
@@ -356,7 +363,7 @@ export class Repository {
   async #addRecord(type: BlobType, id: string, record: Buffer, rawLength: number, tag: number): Promise<void> {
     let pack = this.#open.get(type);
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.#packBuffers)));
+    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.#buffers)));
     pack.add(type, id, record, rawLength, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);

@@ -102,7 +102,7 @@ describe('restore of a crafted snapshot', () => {
 
   it('refuses an unsafe name in a subdirectory while later subdirectories are still being read, one of them missing', async () => {
     const [bad, good] = await withRepo(async (repo) => {
-      const trees = [await repo.saveTree([file('..')]), await repo.saveTree([file('fine')])];
+      const trees = [await repo.saveTree([file('..')]), await repo.saveTree([file('fine')])] as const;
       await repo.flush();
       return trees;
     });

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError } from '../../src/repo/blob-codec.js';
+import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
 import { seal, unseal } from '../../src/repo/crypto.js';
 
@@ -121,6 +121,47 @@ describe('blob records (native)', () => {
     const short = await decodeRecords(records, key, Buffer.alloc(total - 1));
     expect(short.slice(0, 3).every((r) => !(r instanceof RecordDecodeError))).toBe(true);
     expect(short[4]).toBeInstanceOf(RecordDecodeError);
+  });
+});
+
+describe('batches into given buffers', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bkdr-into-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('seals many blobs into the buffer given, when it has room for them at their largest', async () => {
+    const blobs = [text, noise, Buffer.from('x'), Buffer.alloc(0)];
+    const into = Buffer.alloc(recordsBound(blobs));
+    const records = await encodeRecords(blobs, key, { algorithm: 'lz4' }, into);
+    for (const [i, { record }] of records.entries()) {
+      expect(record.buffer).toBe(into.buffer);
+      expect((await decodeRecord(record, key)).data.equals(blobs[i]!)).toBe(true);
+    }
+    // Too small: the records come in a buffer of their own, and are the same.
+    const small = Buffer.alloc(16);
+    const copied = await encodeRecords(blobs, key, { algorithm: 'lz4' }, small);
+    for (const [i, { record }] of copied.entries()) {
+      expect(record.buffer).not.toBe(small.buffer);
+      expect((await decodeRecord(record, key)).data.equals(blobs[i]!)).toBe(true);
+    }
+  });
+
+  it('reads small files into the buffer given, when it has room for them and a byte each', async () => {
+    const contents = [Buffer.from('alpha'), randomBytes(3000), Buffer.alloc(0)];
+    const paths = contents.map((data, i) => {
+      const path = join(dir, `f${i}`);
+      writeFileSync(path, data);
+      return Buffer.from(path);
+    });
+    const sizes = contents.map((c) => c.length);
+    for (const into of [Buffer.alloc(smallReadsBound(sizes)), Buffer.alloc(smallReadsBound(sizes) - 1)]) {
+      const reads = await readSmallFiles(paths, sizes, into);
+      for (const [i, read] of reads.entries()) {
+        if (!read.ok) throw new Error(`f${i} not read`);
+        expect(read.data.equals(contents[i]!)).toBe(true);
+        expect(read.id).toBe(sha256(contents[i]!));
+        expect(read.data.buffer === into.buffer).toBe(into.length === smallReadsBound(sizes));
+      }
+    }
   });
 });
 
