@@ -1,14 +1,12 @@
 import { appendFile, chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { UsageError } from '../core/errors.js';
+import { binPath } from '../core/package-root.js';
 import type { Repository, WalSegmentInfo } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { feedCommand } from '../sources/stream-source.js';
 import { streamBackupFile } from './snapshot-stream.js';
 
-/** bin/bkdr.js of this installation, for restore_command. */
-const BIN_PATH = fileURLToPath(new URL('../../bin/bkdr.js', import.meta.url));
 
 export interface RecoverableWindow {
   /** The end of the first base backup: the earliest consistent point. */
@@ -68,7 +66,7 @@ export async function restorePointInTime(opts: {
 
   const quote = (s: string) => `"${s.replace(/(["\\$`])/g, '\\$1')}"`;
   const env = opts.passwordFileForRecovery ? `BKDR_PASSWORD_FILE=${quote(opts.passwordFileForRecovery)} ` : '';
-  const restoreCommand = `${env}${quote(process.execPath)} ${quote(BIN_PATH)} -c ${quote(opts.configPath)} -q wal fetch --source ${opts.source} %f "%p"`;
+  const restoreCommand = `${env}${quote(process.execPath)} ${quote(binPath())} -c ${quote(opts.configPath)} -q wal fetch --source ${opts.source} %f "%p"`;
   const settings = [
     '',
     `# written by bkdr restore of backup ${baseBackup.id.slice(0, 8)}`,

@@ -3,6 +3,7 @@ import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { cosmiconfig, type Loader } from 'cosmiconfig';
 import { ConfigError } from '../core/errors.js';
+import { packageRoot } from '../core/package-root.js';
 import { interpolateEnv } from './env-interpolation.js';
 import type { BkdrConfig } from './schema.js';
 import { validateConfig } from './validate.js';
@@ -32,10 +33,7 @@ export const SEARCH_PLACES = [
 
 /** `import { defineConfig } from 'bkdr'` must work in a config that lives anywhere, so 'bkdr' resolves to this package. */
 function packageEntry(): string {
-  const here = fileURLToPath(import.meta.url);
-  let dir = dirname(here);
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  return here.endsWith('.ts') ? join(dir, 'src', 'index.ts') : join(dir, 'dist', 'index.js');
+  return fileURLToPath(import.meta.url).endsWith('.ts') ? join(packageRoot(), 'src', 'index.ts') : join(packageRoot(), 'dist', 'index.js');
 }
 
 const loadTypeScript: Loader = async (filepath) => {

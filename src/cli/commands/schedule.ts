@@ -1,6 +1,5 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import type { BackupManager, BackupRunResult, PruneResult } from '../../backup/backup-manager.js';
 import {
@@ -16,6 +15,7 @@ import { Scheduler, type SchedulerEvent } from '../../backup/scheduler.js';
 import type { BkdrConfig } from '../../config/schema.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
+import { binPath } from '../../core/package-root.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
@@ -30,8 +30,6 @@ export interface ScheduleListEntry extends ScheduledJob {
 
 const NOTHING_SCHEDULED = 'nothing is scheduled: the config has no `schedule`, at the top level or on a source';
 
-/** This package's bin/bkdr.js, wherever the package is installed: crontab and systemd need an absolute path. */
-const BIN_PATH = fileURLToPath(new URL('../../../bin/bkdr.js', import.meta.url));
 
 export function registerSchedule(program: Command, ctx: CliContext): void {
   const schedule = withExample(program.command('schedule').description('scheduled backups: list, run the scheduler, install cron/systemd units'), 'bkdr schedule list');
@@ -118,7 +116,7 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         const target: InstallTarget = {
           configPath: resolve(loaded.filepath),
           // A run that meets another one (a prune, a slow backup) waits for it rather than failing with exit 4.
-          command: (job) => [process.execPath, BIN_PATH, '-c', resolve(loaded.filepath), ...(job.kind === 'prune' ? ['backup', 'prune'] : ['backup', 'run', '--source', job.source]), '--lock-wait', '30m', '--quiet'],
+          command: (job) => [process.execPath, binPath(), '-c', resolve(loaded.filepath), ...(job.kind === 'prune' ? ['backup', 'prune'] : ['backup', 'run', '--source', job.source]), '--lock-wait', '30m', '--quiet'],
           environment: carriedEnvironment(loaded.config),
           passwordNote: passwordNote(loaded.config),
         };

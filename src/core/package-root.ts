@@ -1,0 +1,23 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+let root: string | undefined;
+
+/**
+ * The directory of this package's package.json, found by walking up from this module:
+ * the same from src/ (tests), dist/ (the library) and dist/cli/bundle/ (the CLI), whose
+ * modules sit at different depths.
+ */
+export function packageRoot(): string {
+  if (root !== undefined) return root;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
+  root = dir;
+  return root;
+}
+
+/** This installation's bin/bkdr.js: crontab, systemd units and PostgreSQL's restore_command need an absolute path. */
+export function binPath(): string {
+  return join(packageRoot(), 'bin', 'bkdr.js');
+}
