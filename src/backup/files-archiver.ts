@@ -11,7 +11,7 @@ import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
-import { statNode, statNodeSync } from '../sources/files/stat-node.js';
+import { statNode, statNodes } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -54,6 +54,8 @@ const SMALL_BATCHES_IN_FLIGHT = 4;
 const LARGE_FILES_IN_FLIGHT = 2;
 /** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
 const SMALL_BATCH_FILES = 64;
+/** Entries of a directory stat'ed in one trip to the pool; the next window's are stat'ed while this one is handled. */
+const STAT_WINDOW = 256;
 const SMALL_BATCH_BYTES = 1024 * 1024;
 /** Read buffers of small batches kept for the next batches: a fresh one per batch faulted in its pages on the pool. */
 const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
@@ -158,6 +160,8 @@ class FilesArchiver {
   }
 
   async #archiveDir(dir: Buffer, parentSubtree: string | undefined, inherited: ExcludeRules, rootDev: bigint): Promise<string> {
+    // The parent snapshot's listing is read while this directory is listed and stat'ed (it never rejects).
+    const parentLoad = parentSubtree ? this.#loadParent(parentSubtree) : undefined;
     let names: Buffer[];
     try {
       names = await readDirNames(dir);
@@ -174,7 +178,12 @@ class FilesArchiver {
         this.#warn(joinPath(dir, IGNORE_FILE).toString(), err);
       }
     }
-    const parent = parentSubtree ? await this.#loadParent(parentSubtree) : undefined;
+    const paths = names.map((name) => joinPath(dir, name));
+    const statWindow = async (from: number) => (from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : []);
+    let window = statWindow(0);
+    // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
+    window.catch(() => undefined);
+    const parent = await parentLoad;
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
@@ -187,17 +196,21 @@ class FilesArchiver {
       batch = [];
       batchBytes = 0;
     };
+    let stats: Awaited<typeof window> = [];
     try {
       for (let i = 0; i < names.length; i++) {
         this.#checkAborted();
         this.#throwFileFailure();
+        if (i % STAT_WINDOW === 0) {
+          stats = await window;
+          window = statWindow(i + STAT_WINDOW);
+          window.catch(() => undefined);
+        }
         const name = names[i]!;
-        const path = joinPath(dir, name);
-        let node: TreeNode;
-        try {
-          node = statNodeSync(path, name);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.#warn(path.toString(), err);
+        const path = paths[i]!;
+        const node = stats[i % STAT_WINDOW]!;
+        if (node instanceof Error) {
+          if (node.code !== 'ENOENT') this.#warn(path.toString(), node);
           continue;
         }
         if (rules.excludes(path, node.type === 'dir')) continue;
