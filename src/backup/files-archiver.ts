@@ -54,6 +54,12 @@ const SMALL_BATCHES_IN_FLIGHT = 4;
 const LARGE_FILES_IN_FLIGHT = 2;
 /** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
 const SMALL_BATCH_FILES = 64;
+/**
+ * Subdirectories walked beside the main walk, across the whole tree. Each directory's
+ * reads (its listing, its entries' stats, the parent snapshot's listing) are trips to
+ * the pool; one directory at a time, the walk mostly waited on them.
+ */
+const EXTRA_DIR_WALKS = 2;
 /** Entries of a directory stat'ed in one trip to the pool; the next window's are stat'ed while this one is handled. */
 const STAT_WINDOW = 256;
 const SMALL_BATCH_BYTES = 1024 * 1024;
@@ -85,6 +91,7 @@ class FilesArchiver {
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
+  readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
   /** The first error of a file archived in the background; it fails the walk at its next step. */
@@ -188,6 +195,7 @@ class FilesArchiver {
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
     const files: Promise<void>[] = [];
+    const walks: Promise<void>[] = [];
     const minSize = this.#o.repo.chunker().params.minSize;
     let batch: PendingFile[] = [];
     let batchBytes = 0;
@@ -231,13 +239,27 @@ class FilesArchiver {
         }
       }
       await sendBatch();
-      // Subdirectories one at a time, so memory stays proportional to the tree's depth, not its width.
+      // A subdirectory is walked beside this one when a slot is free, else here and now: memory
+      // stays proportional to the tree's depth (times the slots), not its width, and a walk
+      // never waits for a slot its own subdirectories hold.
       for (const i of dirs) {
         const node = nodes[i]!;
-        nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
+        const walk = async () => {
+          nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
+        };
+        if (!this.#dirWalks.tryAcquire()) {
+          await walk();
+          continue;
+        }
+        const beside = walk().finally(() => this.#dirWalks.release());
+        // Its failure is thrown below, in order; until then it must not count as unhandled.
+        beside.catch(() => undefined);
+        walks.push(beside);
       }
+      for (const beside of walks) await beside;
     } finally {
-      // Whether the walk finished or failed, no file of this directory may still be writing after it.
+      // Whether the walk finished or failed, nothing of this directory may still be running after it.
+      await Promise.allSettled(walks);
       await Promise.all(files);
     }
     this.#throwFileFailure();
