@@ -4,10 +4,11 @@
 // The library (dist/index.js) stays tsc's output. Dependencies other than zod stay
 // external: they are CommonJS or load lazily already.
 import { readFileSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const root = resolve(new URL('..', import.meta.url).pathname);
+const root = fileURLToPath(new URL('..', import.meta.url));
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 const outdir = join(root, 'dist/cli/bundle');
 rmSync(outdir, { recursive: true, force: true });

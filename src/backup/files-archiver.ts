@@ -94,7 +94,7 @@ class FilesArchiver {
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
-  /** The first error of a file archived in the background; it fails the walk at its next step. */
+  /** The first error of a file or subdirectory archived in the background; it fails the walk at its next step. */
   #fileFailure: { error: unknown } | undefined;
 
   constructor(opts: ArchiveOptions) {
@@ -243,6 +243,7 @@ class FilesArchiver {
       // stays proportional to the tree's depth (times the slots), not its width, and a walk
       // never waits for a slot its own subdirectories hold.
       for (const i of dirs) {
+        this.#throwFileFailure();
         const node = nodes[i]!;
         const walk = async () => {
           nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
@@ -252,8 +253,10 @@ class FilesArchiver {
           continue;
         }
         const beside = walk().finally(() => this.#dirWalks.release());
-        // Its failure is thrown below, in order; until then it must not count as unhandled.
-        beside.catch(() => undefined);
+        // Its failure stops every walk at its next step, like a file's (and is thrown below, in order).
+        beside.catch((error: unknown) => {
+          this.#fileFailure ??= { error };
+        });
         walks.push(beside);
       }
       for (const beside of walks) await beside;

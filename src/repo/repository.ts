@@ -363,7 +363,9 @@ export class Repository {
   async #addRecord(type: BlobType, id: string, record: Buffer, rawLength: number, tag: number): Promise<void> {
     let pack = this.#open.get(type);
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.#buffers)));
+    // Only a local put is over when it returns: a remote one that timed out may still be sending
+    // in the background (the timeout races it, it cannot stop it), and its late bytes must be the pack's.
+    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#buffers : undefined)));
     pack.add(type, id, record, rawLength, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
@@ -429,7 +431,6 @@ export class Repository {
       // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
       const info = await this.adapter.stat(key);
       if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
-      // Only after a put that succeeded: a failed or timed-out one may still be sending them.
       pack.release();
       for (const e of pack.entries) {
         this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });

@@ -171,6 +171,27 @@ describe('Repository', () => {
     for (const b of blobs) expect((await repo.loadBlob(sha(b))).equals(b)).toBe(true);
   });
 
+  it('never reuses a pack buffer on a remote destination, whose timed-out put may still be sending it', async () => {
+    const sent: { key: string; body: Buffer }[] = [];
+    const remote: StorageAdapter = {
+      ...adapter,
+      kind: 'sftp',
+      put: async (key, body, opts) => {
+        if (Buffer.isBuffer(body) && key.startsWith('data/')) sent.push({ key, body });
+        return adapter.put(key, body, opts);
+      },
+    };
+    const repo = await Repository.create(remote, { password: 'pw', packSize: 256 * 1024 });
+    for (let i = 0; i < 40; i++) {
+      const b = randomBytes(50_000);
+      await repo.saveBlob('data', sha(b), b);
+    }
+    await repo.flush();
+    expect(sent.length).toBeGreaterThan(5);
+    // Every buffer a put was given still holds that pack, long after the put returned.
+    for (const { key, body } of sent) expect(sha(body)).toBe(key.split('/').pop());
+  });
+
   it('reads a pack holding 150 000 blobs in one go', async () => {
     const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 * 1024 });
     const blobs = Array.from({ length: 150_000 }, (_, i) => Buffer.from(`b${i}`));

@@ -42,7 +42,14 @@ export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(Tree
     const m = meta.subarray(i * STAT_META, (i + 1) * STAT_META);
     if (m[0] !== 0) return systemError(m[0]!, 'lstat', path);
     const node = baseNode(names[i]!, packedStats(m));
-    if (node.type === 'symlink') node.linkTarget = readlinkSync(path, { encoding: 'buffer' });
+    if (node.type === 'symlink') {
+      // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
+      try {
+        node.linkTarget = readlinkSync(path, { encoding: 'buffer' });
+      } catch (err) {
+        return err as NodeJS.ErrnoException;
+      }
+    }
     // Only where there are any (or the listing failed, to be told apart there): most files have none.
     return m[19] === 0 || node.type === 'socket' ? node : withXattrs(path, node, {});
   });
