@@ -59,7 +59,7 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
   };
 
   try {
-    for await (const batch of chunkContent(read, repo.chunker())) {
+    for await (const batch of aheadByOne(chunkContent(read, repo.chunker()))) {
       const saves: Promise<void>[] = [];
       try {
         for (const chunk of batch.chunks) {
@@ -78,6 +78,26 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
   const final = failed();
   if (final) throw final.error;
   return result;
+}
+
+/**
+ * The items of `source`, with the next one asked for as soon as one is handed out: the
+ * next read is cut while this one's chunks are sealed.
+ */
+async function* aheadByOne<T>(source: AsyncGenerator<T>): AsyncGenerator<T> {
+  let next = source.next();
+  try {
+    for (;;) {
+      const current = await next;
+      if (current.done) return;
+      next = source.next();
+      yield current.value;
+    }
+  } finally {
+    // Stopped early: the source's cleanup (closing the file) runs once its step in flight settles.
+    await next.catch(() => undefined);
+    await source.return(undefined);
+  }
 }
 
 /** Stores content that is one chunk (below the chunker's minimum, already hashed) without the stream machinery. */
