@@ -299,18 +299,17 @@ static void run_seal(job *j) {
     }
   }
   uint8_t tag_byte = (uint8_t)j->out_tag;
+  j->output_length = (j->has_key ? NONCE_BYTES + AUTH_TAG_BYTES : 0) + 1 + payload_length;
+  // Into the caller's Buffer when it has room (a seal_many item's `one` has no destination).
+  j->in_dest = j->dest && j->output_length <= j->dest_capacity;
+  uint8_t *out = j->in_dest ? j->dest : (j->output = malloc(j->output_length));
+  if (!out) { j->error = "out of memory"; return; }
   if (j->has_key) {
-    j->output_length = NONCE_BYTES + 1 + payload_length + AUTH_TAG_BYTES;
-    j->output = malloc(j->output_length);
-    if (!j->output) { j->error = "out of memory"; return; }
-    if (!fresh_nonce(j->output)) { j->error = "no random nonce"; return; }
-    if (!gcm(1, j->key, j->output, &tag_byte, 1, payload, payload_length, j->output + NONCE_BYTES, j->output + j->output_length - AUTH_TAG_BYTES)) j->error = "encryption failed";
+    if (!fresh_nonce(out)) { j->error = "no random nonce"; return; }
+    if (!gcm(1, j->key, out, &tag_byte, 1, payload, payload_length, out + NONCE_BYTES, out + j->output_length - AUTH_TAG_BYTES)) j->error = "encryption failed";
   } else {
-    j->output_length = 1 + payload_length;
-    j->output = malloc(j->output_length);
-    if (!j->output) { j->error = "out of memory"; return; }
-    j->output[0] = tag_byte;
-    memcpy(j->output + 1, payload, payload_length);
+    out[0] = tag_byte;
+    memcpy(out + 1, payload, payload_length);
   }
 }
 
@@ -582,6 +581,8 @@ static void run(job *j) {
 
 // ---- JavaScript side ----
 
+static int dest_arg(napi_env env, napi_value value, job *j);
+
 static napi_value make_error(napi_env env, const char *code, const char *message) {
   napi_value msg, code_value = NULL, error;
   napi_create_string_utf8(env, message, NAPI_AUTO_LENGTH, &msg);
@@ -635,18 +636,21 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
   } else {
-    // [record or data, tag, id or null]
-    napi_value tag, id;
+    // [record or data, tag, id or null, length]: with a destination, the record or data is
+    // the destination itself and fills its first `length` bytes
+    napi_value tag, id, length;
     napi_value data;
     if (j->in_dest) napi_get_reference_value(env, j->refs[0], &data);
     else data = buffer_copy(env, j->output, j->output_length);
-    napi_create_array_with_length(env, 3, &result);
+    napi_create_array_with_length(env, 4, &result);
     napi_set_element(env, result, 0, data);
     napi_create_uint32(env, (uint32_t)j->out_tag, &tag);
     napi_set_element(env, result, 1, tag);
     if ((j->op == OP_SEAL && j->want_hash) || (j->op == OP_OPEN && j->decoded)) id = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
     else napi_get_null(env, &id);
     napi_set_element(env, result, 2, id);
+    napi_create_double(env, (double)j->output_length, &length);
+    napi_set_element(env, result, 3, length);
   }
   free(j->output);
   free(j->lengths);
@@ -799,12 +803,13 @@ static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
   return dispatch(env, j, inputs, 2, 0);
 }
 
-// seal(data, key|null, compress, tag, wantHash, sync) → [record, tag, id|null]
+// seal(data, key|null, compress, tag, wantHash, sync, into: Buffer|null) → [record, tag, id|null, length];
+// the record is `into` itself (its first `length` bytes) when it has room
 static napi_value seal(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
-  job *j = begin(env, info, 6, argv, OP_SEAL, "seal");
+  napi_value argv[7];
+  job *j = begin(env, info, 7, argv, OP_SEAL, "seal");
   if (!j) return NULL;
-  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j)) { free(j); return NULL; }
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j) || !dest_arg(env, argv[6], j)) { release(env, j); return NULL; }
   j->compress = bool_arg(env, argv[2]);
   j->out_tag = (int)uint_arg(env, argv[3]);
   j->want_hash = bool_arg(env, argv[4]);

@@ -9,8 +9,8 @@ import type { FastCdc } from './fastcdc.js';
  */
 interface BlobAddon {
   cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean): Promise<[number[], Buffer]>;
-  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: true): SealedRecord;
-  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: false): Promise<SealedRecord>;
+  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: true, into: Buffer | null): SealedRecord;
+  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: false, into: Buffer | null): Promise<SealedRecord>;
   open(record: Buffer, key: Buffer | null, sync: true, into: Buffer | null): OpenedRecord;
   open(record: Buffer, key: Buffer | null, sync: false, into: Buffer | null): Promise<OpenedRecord>;
   hash(data: Buffer, sync: true): Buffer;
@@ -19,8 +19,8 @@ interface BlobAddon {
   sealMany(data: Buffer[], key: Buffer | null, compress: boolean, into: Buffer | null): Promise<[Buffer, Float64Array]>;
   openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
 }
-/** [record, compression tag, SHA-256 of the plaintext when asked for]. */
-type SealedRecord = [Buffer, number, Buffer | null];
+/** [record (or the destination, whose first `length` bytes it is), compression tag, SHA-256 of the plaintext when asked for, length]. */
+type SealedRecord = [Buffer, number, Buffer | null, number];
 /** [data (payload for gzip/brotli), compression tag, SHA-256 of the data when decoded]. */
 type OpenedRecord = [Buffer, number, Buffer | null];
 
@@ -60,21 +60,22 @@ export async function blobId(data: Buffer): Promise<string> {
 /**
  * A blob's stored record: compressed (raw when that saves under 3 %), tagged, and
  * sealed under `key` when the repository is encrypted. LZ4 and raw records are made
- * natively in one step; gzip and brotli go through zlib first.
+ * natively in one step, into `into` when given and at least recordsBound([data]) long;
+ * gzip and brotli go through zlib first.
  */
-export async function encodeRecord(data: Buffer, key: Buffer | undefined, compression: CompressionSettings): Promise<{ record: Buffer; tag: CompressionTag }> {
+export async function encodeRecord(data: Buffer, key: Buffer | undefined, compression: CompressionSettings, into?: Buffer): Promise<{ record: Buffer; tag: CompressionTag }> {
   const native = addon();
   if (compression.algorithm === 'lz4' || compression.algorithm === 'none') {
     const lz4 = compression.algorithm === 'lz4';
-    const [record, tag] = data.length < INLINE_BELOW
-      ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true)
-      : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false);
-    return { record, tag: tag as CompressionTag };
+    const [record, tag, , length] = data.length < INLINE_BELOW
+      ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true, into ?? null)
+      : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false, into ?? null);
+    return { record: record === into ? record.subarray(0, length) : record, tag: tag as CompressionTag };
   }
   const { tag, payload } = await compressBlob(data, compression);
   const [record] = payload.length < INLINE_BELOW
-    ? native.seal(payload, key ?? null, false, tag, false, true)
-    : await native.seal(payload, key ?? null, false, tag, false, false);
+    ? native.seal(payload, key ?? null, false, tag, false, true, null)
+    : await native.seal(payload, key ?? null, false, tag, false, false, null);
   return { record, tag };
 }
 

@@ -125,8 +125,8 @@ const READ_SPAN_BYTES = 4 * 1024 * 1024;
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 /** Pack buffers kept for the next packs: one per pending pack, and the open one. */
 const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + 1;
-/** And buffers for the records of saveBlobs, sealed in batches of about a MiB. */
-const REUSED_RECORD_BYTES = 8 * 1024 * 1024;
+/** Record buffers kept for the next records: those being sealed at once (chunks of up to 8 MiB, batches of small blobs). */
+const REUSED_RECORD_BYTES = 32 * 1024 * 1024;
 
 const noRelease = () => undefined;
 
@@ -167,7 +167,8 @@ export class Repository {
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
   #pendingBytes = 0;
-  readonly #buffers: BufferPool;
+  readonly #packBuffers: BufferPool;
+  readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES);
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
@@ -185,7 +186,7 @@ export class Repository {
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
-    this.#buffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK) + REUSED_RECORD_BYTES);
+    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK));
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
   }
@@ -304,14 +305,17 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
+    // The record is copied into the pack at once, so its buffer serves the next blob.
+    const into = this.#recordBuffers.lease(recordsBound([plaintext]));
     let encoded: Awaited<ReturnType<typeof encodeRecord>>;
     try {
-      encoded = await encodeRecord(plaintext, this.#key, this.#compressionFor(type));
+      encoded = await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into.buffer);
     } catch (err) {
       throw this.#encodeFailed([id], err);
     }
     const { tag, record } = encoded;
     await this.#addRecord(type, id, record, plaintext.length, tag);
+    into.releases[0]!();
     return { stored: true, storedSize: record.length };
   }
 
@@ -328,7 +332,7 @@ export class Repository {
     if (fresh.length === 0) return results;
     const data = fresh.map((i) => blobs[i]!.data);
     // The records are copied into the pack at once, so their buffer serves the next call.
-    const records = this.#buffers.lease(recordsBound(data));
+    const records = this.#recordBuffers.lease(recordsBound(data));
     let encoded: Awaited<ReturnType<typeof encodeRecords>>;
     try {
       encoded = await encodeRecords(data, this.#key, this.#compressionFor(type), records.buffer);
@@ -365,7 +369,7 @@ export class Repository {
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
     // Only a local put is over when it returns: a remote one that timed out may still be sending
     // in the background (the timeout races it, it cannot stop it), and its late bytes must be the pack's.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#buffers : undefined)));
+    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#packBuffers : undefined)));
     pack.add(type, id, record, rawLength, tag);
     this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);

@@ -145,6 +145,22 @@ describe('batches into given buffers', () => {
     }
   });
 
+  it.each([
+    ['lz4, encrypted, on the pool', text, key],
+    ['incompressible, plain, on the pool', noise, undefined],
+    ['small, encrypted, inline', Buffer.from('tiny'), key],
+  ] as const)('seals one blob (%s) into the buffer given, when it has room for it', async (_name, data, k) => {
+    const into = Buffer.alloc(recordsBound([data]));
+    const { record } = await encodeRecord(data, k, { algorithm: 'lz4' }, into);
+    expect(record.buffer).toBe(into.buffer);
+    expect(record.byteOffset).toBe(into.byteOffset);
+    expect((await decodeRecord(record, k)).data.equals(data)).toBe(true);
+    const small = Buffer.alloc(8);
+    const { record: own } = await encodeRecord(data, k, { algorithm: 'lz4' }, small);
+    expect(own.buffer).not.toBe(small.buffer);
+    expect((await decodeRecord(own, k)).data.equals(data)).toBe(true);
+  });
+
   it('reads small files into the buffer given, when it has room for them and a byte each', async () => {
     const contents = [Buffer.from('alpha'), randomBytes(3000), Buffer.alloc(0)];
     const paths = contents.map((data, i) => {
