@@ -11,10 +11,11 @@
 // It also frames LZ4 for what is not a blob record (WAL segments; compression.ts). Not
 // an npm LZ4 binding: lz4-napi handed its output to JavaScript as memory V8 was never
 // told about, so a backup streaming gigabytes grew by hundreds of MiB. Every result here
-// is copied into an ordinary Node Buffer (counted by V8) and scratch memory is reused.
+// is an ordinary Node Buffer (counted by V8) and scratch memory is reused.
 //
-// On restore, decoded data is written straight into a Buffer the caller allocated from the
-// index's sizes: copying it over on the JavaScript thread was 12 % of that thread's time.
+// Records, decoded blobs and small files' data go straight into a Buffer the caller passes
+// (`into`, usually reused from its pool) when it has room: copying them over on the
+// JavaScript thread was 12 % of that thread's time on restore. Otherwise they are copied.
 //
 // Record format (docs/repository-format.md), unchanged:
 //   plain:     tag byte || payload
@@ -91,7 +92,7 @@ typedef struct {
   size_t output_length;
   int out_tag;
   int decoded;  // OP_OPEN: output is the decompressed data (tags none and lz4)
-  // OP_OPEN, OP_OPEN_MANY: decoded data goes here (a caller's Buffer) rather than into a copy
+  // OP_SEAL, OP_OPEN, OP_READ_SMALL and the _MANY ops: output goes here (a caller's Buffer) rather than into a copy
   uint8_t *dest;
   size_t dest_capacity;
   int dest_exact;  // OP_OPEN: the data must fill the destination (it is handed back whole)

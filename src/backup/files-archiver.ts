@@ -54,6 +54,9 @@ const SMALL_BATCHES_IN_FLIGHT = 4;
 const LARGE_FILES_IN_FLIGHT = 2;
 /** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
 const SMALL_BATCH_FILES = 64;
+const SMALL_BATCH_BYTES = 1024 * 1024;
+/** Read buffers of small batches kept for the next batches: a fresh one per batch faulted in its pages on the pool. */
+const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
 /**
  * Subdirectories walked beside the main walk, across the whole tree. Each directory's
  * reads (its listing, its entries' stats, the parent snapshot's listing) are trips to
@@ -62,9 +65,6 @@ const SMALL_BATCH_FILES = 64;
 const EXTRA_DIR_WALKS = 2;
 /** Entries of a directory stat'ed in one trip to the pool; the next window's are stat'ed while this one is handled. */
 const STAT_WINDOW = 256;
-const SMALL_BATCH_BYTES = 1024 * 1024;
-/** Read buffers of small batches kept for the next batches: a fresh one per batch faulted in its pages on the pool. */
-const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
 
 interface PendingFile {
   path: Buffer;
@@ -186,10 +186,13 @@ class FilesArchiver {
       }
     }
     const paths = names.map((name) => joinPath(dir, name));
-    const statWindow = async (from: number) => (from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : []);
+    const statWindow = (from: number) => {
+      const window = from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : Promise.resolve([]);
+      // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
+      window.catch(() => undefined);
+      return window;
+    };
     let window = statWindow(0);
-    // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
-    window.catch(() => undefined);
     const parent = await parentLoad;
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
@@ -212,7 +215,6 @@ class FilesArchiver {
         if (i % STAT_WINDOW === 0) {
           stats = await window;
           window = statWindow(i + STAT_WINDOW);
-          window.catch(() => undefined);
         }
         const name = names[i]!;
         const path = paths[i]!;

@@ -7,7 +7,6 @@ import type { Snapshot } from '../repo/snapshot.js';
 import { feedCommand } from '../sources/stream-source.js';
 import { streamBackupFile } from './snapshot-stream.js';
 
-
 export interface RecoverableWindow {
   /** The end of the first base backup: the earliest consistent point. */
   earliest: string;

@@ -30,7 +30,6 @@ export interface ScheduleListEntry extends ScheduledJob {
 
 const NOTHING_SCHEDULED = 'nothing is scheduled: the config has no `schedule`, at the top level or on a source';
 
-
 export function registerSchedule(program: Command, ctx: CliContext): void {
   const schedule = withExample(program.command('schedule').description('scheduled backups: list, run the scheduler, install cron/systemd units'), 'bkdr schedule list');
 
