@@ -14,8 +14,12 @@ export class BufferPool {
   /**
    * @param maxRetained bytes of free buffers kept for reuse; a release beyond it leaves
    *   its buffer to the garbage collector.
+   * @param allocate makes a buffer of a size class when none is free (aligned memory for O_DIRECT, say).
    */
-  constructor(readonly maxRetained: number) {}
+  constructor(
+    readonly maxRetained: number,
+    readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size),
+  ) {}
 
   /**
    * A buffer of exactly `size` bytes (its contents are old data), shared by `holders`:
@@ -48,7 +52,7 @@ export class BufferPool {
 
   #take(sizeClass: number): Buffer {
     const reused = this.#free.get(sizeClass)?.pop();
-    if (!reused) return Buffer.allocUnsafeSlow(sizeClass);
+    if (!reused) return this.allocate(sizeClass);
     this.#retained -= reused.length;
     return reused;
   }

@@ -4,6 +4,7 @@ import { type FileHandle, mkdir, open, readdir, rename, rm, stat, unlink } from 
 import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { writeNewFileDurably } from './direct-io.js';
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
 
 const TEMP_PREFIX = '.tmp-';
@@ -56,14 +57,7 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
       const temp = join(dir, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
       try {
         if (Buffer.isBuffer(body)) {
-          const handle = await open(temp, 'wx', 0o600);
-          try {
-            let written = 0;
-            while (written < body.length) written += (await handle.write(body, written, body.length - written)).bytesWritten;
-            await handle.sync();
-          } finally {
-            await handle.close();
-          }
+          await writeNewFileDurably(temp, body);
         } else {
           await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o600 }));
           const handle = await open(temp, 'r');

@@ -42,8 +42,8 @@ export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResul
   });
 }
 
-export async function makeTempDir(prefix = 'bkdr-test-'): Promise<{ path: string; cleanup: () => Promise<void> }> {
-  const path = await mkdtemp(join(tmpdir(), prefix));
+export async function makeTempDir(prefix = 'bkdr-test-', parent = tmpdir()): Promise<{ path: string; cleanup: () => Promise<void> }> {
+  const path = await mkdtemp(join(parent, prefix));
   return { path, cleanup: () => rm(path, { recursive: true, force: true }) };
 }
 

@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ObjectNotFoundError, readAll, type StorageAdapter } from '../../src/storage/adapter.js';
+import { alignedBuffer } from '../../src/storage/direct-io.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 
@@ -22,6 +24,31 @@ describe('local adapter', () => {
     expect((await readAll(await a.get('data/ab/abc', { offset: 3, length: 4 }))).toString()).toBe('3456');
     expect((await readAll(await a.get('index/x'))).toString()).toBe('streamed');
     expect(await a.stat('data/ab/abc')).toMatchObject({ key: 'data/ab/abc', size: 10 });
+  });
+
+  it('stores large objects exactly, from aligned memory (O_DIRECT) or not, with or without a partial last block', async () => {
+    const sizes = [4 * 1024 * 1024, 3 * 1024 * 1024 + 777, 1024 * 1024 + 1];
+    for (const [i, size] of sizes.entries()) {
+      const aligned = alignedBuffer(size + 1);
+      for (let k = 0; k < aligned.length; k++) aligned[k] = (k * 31 + i) & 0xff;
+      // The aligned buffer itself, and a view one byte in (unaligned: written buffered).
+      for (const [name, body] of [['aligned', aligned.subarray(0, size)], ['unaligned', aligned.subarray(1)]] as const) {
+        await a.put(`data/${name}/${i}`, body);
+        expect((await readAll(await a.get(`data/${name}/${i}`))).equals(body)).toBe(true);
+      }
+    }
+  });
+
+  it.skipIf(!existsSync('/dev/shm'))('a large put onto tmpfs (which refuses O_DIRECT) still stores it', async () => {
+    const shm = await makeTempDir('bkdr-local-shm-', '/dev/shm');
+    try {
+      const onTmpfs = createLocalAdapter({ name: 'shm', path: join(shm.path, 'store') });
+      const body = alignedBuffer(2 * 1024 * 1024 + 5).fill(7);
+      await onTmpfs.put('data/x', body);
+      expect((await readAll(await onTmpfs.get('data/x'))).equals(body)).toBe(true);
+    } finally {
+      await shm.cleanup();
+    }
   });
 
   it('overwrites atomically and leaves no temp file behind', async () => {
