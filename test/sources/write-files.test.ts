@@ -34,4 +34,20 @@ describe('writeNewFiles', () => {
     expect(st.mtimeNs).toBe(node.mtimeNs);
     expect(st.atimeNs).toBe(node.atimeNs);
   });
+
+  it('gives each file exactly its mode, whatever the umask, with set-id bits or no write bit', async () => {
+    const modes = [0o777, 0o666, 0o644, 0o444, 0o000, 0o4755, 0o2750, 0o1700];
+    const files = modes.map((mode, i) => ({
+      path: Buffer.from(join(dir, `mode-${i}`)),
+      data: Buffer.from(`mode ${mode.toString(8)}`),
+      metadata: { mode, uid: process.geteuid!(), gid: process.getegid!(), atimeNs: 0n, mtimeNs: 1_000_000_000n },
+    }));
+    const results = await writeNewFiles(files, { owner: process.geteuid!() === 0 });
+    expect(results).toEqual(modes.map(() => undefined));
+    for (const [i, mode] of modes.entries()) {
+      const st = lstatSync(join(dir, `mode-${i}`));
+      expect((st.mode & 0o7777).toString(8)).toBe(mode.toString(8));
+      expect(readFileSync(join(dir, `mode-${i}`), 'utf8')).toBe(`mode ${mode.toString(8)}`);
+    }
+  });
 });
