@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { type BkdrConfig, type BkdrConfigInput, configSchema } from './schema.js';
 import { type ConfigIssue, ConfigValidationError, formatPath, suggestKey } from './validation-error.js';
 
