@@ -30,6 +30,7 @@
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -569,6 +570,7 @@ static void run_stat_many(job *j) {
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096
 // covers every logical block size Linux devices use).
 #define DIRECT_ALIGN 4096
+#define HUGE_PAGE (2 * 1024 * 1024)
 
 // Writes all of `data` at the descriptor's position; 0 or an errno.
 static int write_all(int fd, const uint8_t *data, size_t length, size_t *written) {
@@ -1059,6 +1061,8 @@ static void free_aligned(napi_env env, void *data, void *hint) {
 }
 
 // alignedBuffer(size) → a Buffer whose memory starts on a 4096-byte boundary (for writeObject's O_DIRECT).
+// From 2 MiB on it is aligned to 2 MiB and asks for transparent huge pages: a pack buffer's
+// first fill faulted in 6 000 small pages, a fifth of a first backup's page faults.
 static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1069,10 +1073,14 @@ static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
     return NULL;
   }
   void *memory = NULL;
-  if (posix_memalign(&memory, DIRECT_ALIGN, (size_t)size) != 0) {
+  size_t alignment = size >= HUGE_PAGE ? HUGE_PAGE : DIRECT_ALIGN;
+  if (posix_memalign(&memory, alignment, (size_t)size) != 0) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
+#ifdef MADV_HUGEPAGE
+  if (alignment == HUGE_PAGE) madvise(memory, (size_t)size - (size_t)size % HUGE_PAGE, MADV_HUGEPAGE);
+#endif
   napi_value result;
   if (napi_create_external_buffer(env, (size_t)size, memory, free_aligned, (void *)(uintptr_t)size, &result) != napi_ok) {
     free(memory);
