@@ -1,3 +1,4 @@
+import { alignedBuffer } from '../core/aligned-buffer.js';
 import { type Chunk, cutAndHash } from './blob-codec.js';
 import type { FastCdc } from './fastcdc.js';
 
@@ -19,7 +20,7 @@ const POOLED_BUFFERS = 6;
 const pool = new Map<number, Buffer[]>();
 
 function takeBuffer(capacity: number): Buffer {
-  return pool.get(capacity)?.pop() ?? Buffer.allocUnsafeSlow(capacity);
+  return pool.get(capacity)?.pop() ?? alignedBuffer(capacity);
 }
 
 function giveBack(buf: Buffer): void {

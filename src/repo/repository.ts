@@ -1,8 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
+import { alignedBuffer } from '../core/aligned-buffer.js';
 import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
-import { alignedBuffer } from '../storage/direct-io.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';

@@ -3,7 +3,6 @@ import { systemError } from '../core/system-error.js';
 
 interface DirectIoAddon {
   writeObject(path: Buffer, data: Buffer, direct: boolean): Promise<[Buffer, Float64Array]>;
-  alignedBuffer(size: number): Buffer;
 }
 
 /**
@@ -17,16 +16,11 @@ const addon = (): DirectIoAddon => loadNativeAddon<DirectIoAddon>('bkdr_blob');
 
 /**
  * Creates `path` (never over an existing file, never through a link) holding `data`, and
- * syncs it, in one trip to the pool. Large data from `alignedBuffer` skips the page cache
- * (native/bkdr_blob.c run_write_object says why).
+ * syncs it, in one trip to the pool. Large data from `alignedBuffer` (core/aligned-buffer.ts)
+ * skips the page cache (native/bkdr_blob.c run_write_object says why).
  */
 export async function writeNewFileDurably(path: string, data: Buffer): Promise<void> {
   const pathBytes = Buffer.from(path);
   const [, result] = await addon().writeObject(pathBytes, data, data.length >= DIRECT_FROM);
   if (result[0]) throw systemError(result[0], STEPS[result[1]!] ?? 'write', pathBytes);
-}
-
-/** A buffer starting on a 4096-byte boundary, as O_DIRECT needs; its contents are undefined. */
-export function alignedBuffer(size: number): Buffer {
-  return addon().alignedBuffer(size);
 }

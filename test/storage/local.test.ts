@@ -3,8 +3,8 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { alignedBuffer } from '../../src/core/aligned-buffer.js';
 import { ObjectNotFoundError, readAll, type StorageAdapter } from '../../src/storage/adapter.js';
-import { alignedBuffer } from '../../src/storage/direct-io.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 
