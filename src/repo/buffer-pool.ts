@@ -1,3 +1,8 @@
+import { alignedBuffer } from '../core/aligned-buffer.js';
+
+/** From this size on, new buffers are huge-page memory. */
+const HUGE_PAGE = 2 * 1024 * 1024;
+
 /**
  * Buffers handed out again once everyone holding them is done, instead of garbage.
  *
@@ -14,11 +19,12 @@ export class BufferPool {
   /**
    * @param maxRetained bytes of free buffers kept for reuse; a release beyond it leaves
    *   its buffer to the garbage collector.
-   * @param allocate makes a buffer of a size class when none is free (aligned memory for O_DIRECT, say).
+   * @param allocate makes a buffer of a size class when none is free: by default, huge-page
+   *   memory from 2 MiB on (a restore's first fill of its buffers was 10 000 page faults).
    */
   constructor(
     readonly maxRetained: number,
-    readonly allocate: (size: number) => Buffer = (size) => Buffer.allocUnsafeSlow(size),
+    readonly allocate: (size: number) => Buffer = (size) => (size >= HUGE_PAGE ? alignedBuffer(size) : Buffer.allocUnsafeSlow(size)),
   ) {}
 
   /**
