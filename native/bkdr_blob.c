@@ -590,29 +590,28 @@ static int write_all(int fd, const uint8_t *data, size_t length, size_t *written
 // goes to the device with O_DIRECT: a buffered write copied every pack into the page cache,
 // a quarter of a large backup's CPU here, and evicted what the machine's own programs had
 // cached. Where O_DIRECT is refused (tmpfs, some network file systems) it writes buffered.
-// Results: errno, and the step that failed (0 open, 1 write, 2 fsync, 3 close).
+// Results: errno, the step that failed (0 open, 1 write, 2 fsync, 3 close), and 1 when
+// bytes went with O_DIRECT.
 static void run_write_object(job *j) {
-  j->meta = calloc(2, sizeof(double));
+  j->meta = calloc(3, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
-  int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
-  size_t aligned = j->input_length - j->input_length % DIRECT_ALIGN;
-  int direct = j->direct && aligned > 0 && (uintptr_t)j->input % DIRECT_ALIGN == 0;
-  int fd = -1;
-  if (direct) {
-    fd = open(j->paths[0], flags | O_DIRECT, 0600);
-    if (fd < 0 && errno == EINVAL) direct = 0;
-    else if (fd < 0) { j->meta[0] = errno; return; }
-  }
-  if (fd < 0) fd = open(j->paths[0], flags, 0600);
+  int fd = open(j->paths[0], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) { j->meta[0] = errno; return; }
+  size_t aligned = j->input_length - j->input_length % DIRECT_ALIGN;
+  // Turned on after the open, not by it: an open with O_DIRECT that the file system refuses
+  // (EINVAL) has created the file all the same, and a second O_EXCL open of it would fail.
+  int flags = fcntl(fd, F_GETFL);
+  int direct = j->direct && aligned > 0 && (uintptr_t)j->input % DIRECT_ALIGN == 0 && flags >= 0 &&
+               fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
   size_t written = 0;
   int failed = 0, step = 1;
   if (direct) {
     failed = write_all(fd, j->input, aligned, &written);
-    // Some file systems open with O_DIRECT and refuse the write: go on buffered from where it stopped.
+    // Some file systems take O_DIRECT and refuse the write: go on buffered from where it stopped.
     if (failed == EINVAL) failed = 0;
-    if (!failed && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_DIRECT) != 0) failed = errno;
+    if (!failed && fcntl(fd, F_SETFL, flags) != 0) failed = errno;
   }
+  j->meta[2] = written > 0;
   if (!failed) failed = write_all(fd, j->input, j->input_length, &written);
   if (!failed && fsync(fd) != 0) failed = errno, step = 2;
   if (close(fd) != 0 && !failed) failed = errno, step = 3;
@@ -678,7 +677,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     result = buffer_copy(env, j->output, j->output_length);
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES || j->op == OP_WRITE_OBJECT ? 2 : j->op == OP_STAT_MANY ? STAT_META : 3;
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_STAT_MANY ? STAT_META : 3;
     napi_value meta, array_buffer;
     void *bytes = NULL;
     napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
@@ -1040,7 +1039,7 @@ static napi_value stat_many(napi_env env, napi_callback_info info) {
   return dispatch(env, j, NULL, 0, 0);
 }
 
-// writeObject(path: Buffer, data: Buffer, direct) → Promise<[empty, [errno, step]]>
+// writeObject(path: Buffer, data: Buffer, direct) → Promise<[empty, [errno, step, direct used]]>
 static napi_value write_object(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   job *j = begin(env, info, 3, argv, OP_WRITE_OBJECT, "writeObject");
@@ -1055,8 +1054,8 @@ static napi_value write_object(napi_env env, napi_callback_info info) {
 }
 
 static void free_aligned(napi_env env, void *data, void *hint) {
-  int64_t adjusted;
-  napi_adjust_external_memory(env, -(int64_t)(uintptr_t)hint, &adjusted);
+  (void)env;
+  (void)hint;
   free(data);
 }
 
@@ -1081,15 +1080,16 @@ static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
 #ifdef MADV_HUGEPAGE
   if (alignment == HUGE_PAGE) madvise(memory, (size_t)size - (size_t)size % HUGE_PAGE, MADV_HUGEPAGE);
 #endif
+  // V8 counts the memory as it does any ArrayBuffer's (see the file's head), and frees it
+  // through free_aligned, also when creating the Buffer fails after taking it.
   napi_value result;
-  if (napi_create_external_buffer(env, (size_t)size, memory, free_aligned, (void *)(uintptr_t)size, &result) != napi_ok) {
-    free(memory);
-    return NULL;
-  }
-  // V8 is told of the memory it now keeps alive, as for any Buffer (see the file's head).
-  int64_t adjusted;
-  napi_adjust_external_memory(env, (int64_t)size, &adjusted);
-  return result;
+  napi_status status = napi_create_external_buffer(env, (size_t)size, memory, free_aligned, NULL, &result);
+  if (status == napi_ok) return result;
+  if (status == napi_no_external_buffers_allowed) free(memory);
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_error(env, NULL, "cannot make an aligned Buffer");
+  return NULL;
 }
 
 static napi_value init(napi_env env, napi_value exports) {

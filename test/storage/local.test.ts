@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -36,18 +35,6 @@ describe('local adapter', () => {
         await a.put(`data/${name}/${i}`, body);
         expect((await readAll(await a.get(`data/${name}/${i}`))).equals(body)).toBe(true);
       }
-    }
-  });
-
-  it.skipIf(!existsSync('/dev/shm'))('a large put onto tmpfs (which refuses O_DIRECT) still stores it', async () => {
-    const shm = await makeTempDir('bkdr-local-shm-', '/dev/shm');
-    try {
-      const onTmpfs = createLocalAdapter({ name: 'shm', path: join(shm.path, 'store') });
-      const body = alignedBuffer(2 * 1024 * 1024 + 5).fill(7);
-      await onTmpfs.put('data/x', body);
-      expect((await readAll(await onTmpfs.get('data/x'))).equals(body)).toBe(true);
-    } finally {
-      await shm.cleanup();
     }
   });
 
