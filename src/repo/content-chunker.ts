@@ -1,6 +1,6 @@
-import { alignedBuffer } from '../core/aligned-buffer.js';
 import { type Chunk, cutAndHash } from './blob-codec.js';
-import type { FastCdc } from './fastcdc.js';
+import { BufferPool } from './buffer-pool.js';
+import { DEFAULT_CHUNKER, type FastCdc } from './fastcdc.js';
 
 /**
  * Reads up to `length` bytes into buf at `offset`; resolves 0 at the end of the content.
@@ -17,17 +17,7 @@ export interface ChunkBatch {
 const READ_SIZE = 4 * 1024 * 1024;
 /** Free read buffers kept for reuse: allocating a fresh one per read kept the GC busy and memory high. */
 const POOLED_BUFFERS = 6;
-const pool = new Map<number, Buffer[]>();
-
-function takeBuffer(capacity: number): Buffer {
-  return pool.get(capacity)?.pop() ?? alignedBuffer(capacity);
-}
-
-function giveBack(buf: Buffer): void {
-  const free = pool.get(buf.length) ?? [];
-  if (free.length < POOLED_BUFFERS) free.push(buf);
-  pool.set(buf.length, free);
-}
+const pool = new BufferPool(POOLED_BUFFERS * BufferPool.sizeClassOf(DEFAULT_CHUNKER.maxSize + READ_SIZE));
 
 /**
  * Splits content into content-defined chunks with their ids, one batch per read.
@@ -39,46 +29,33 @@ function giveBack(buf: Buffer): void {
 export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize = READ_SIZE): AsyncGenerator<ChunkBatch> {
   const room = chunker.params.maxSize;
   const capacity = room + readSize;
-  let current = takeBuffer(capacity);
+  // Two holders of each buffer: the consumer (until its chunks are stored) and this loop (until the tail is copied).
+  let current = pool.lease(capacity, 2);
   let start = room;
   let end = room;
-  let pending: Promise<number> | undefined = read(current, room, readSize);
+  let pending: Promise<number> | undefined = read(current.buffer, room, readSize);
   try {
     while (pending) {
       const n = await pending;
       pending = undefined;
       end += n;
       const final = n === 0;
-      let next: Buffer | undefined;
+      let next: typeof current | undefined;
       if (!final) {
-        next = takeBuffer(capacity);
-        pending = read(next, room, readSize);
+        next = pool.lease(capacity, 2);
+        pending = read(next.buffer, room, readSize);
       }
-      const { chunks, consumed } = await cutAndHash(chunker, current.subarray(start, end), final);
-      // Two holders: the consumer (until its chunks are stored) and this loop (until the tail is copied).
-      let holders = 2;
-      const buffer = current;
-      const release = () => {
-        if (--holders === 0) giveBack(buffer);
-      };
-      let released = false;
-      yield {
-        chunks,
-        release: () => {
-          if (!released) {
-            released = true;
-            release();
-          }
-        },
-      };
+      const { chunks, consumed } = await cutAndHash(chunker, current.buffer.subarray(start, end), final);
+      const [consumerRelease, loopRelease] = current.releases as [() => void, () => void];
+      yield { chunks, release: consumerRelease };
       if (next) {
         const tail = end - start - consumed;
-        current.copy(next, room - tail, start + consumed, end);
+        current.buffer.copy(next.buffer, room - tail, start + consumed, end);
         current = next;
         start = room - tail;
         end = room;
       }
-      release();
+      loopRelease();
     }
   } finally {
     // Stopped early: let a read in flight settle before the source is closed.
