@@ -507,6 +507,19 @@ static void run_open_many(job *j) {
   j->output_length = used;
 }
 
+// Writes all of `data` at the descriptor's position; 0 or an errno.
+static int write_all(int fd, const uint8_t *data, size_t length, size_t *written) {
+  while (*written < length) {
+    ssize_t n = write(fd, data + *written, length - *written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    *written += (size_t)n;
+  }
+  return 0;
+}
+
 // Creates each file (never through a link, never over an existing one) with its whole content,
 // then, when given, its metadata through the open descriptor (no second path lookup), in the
 // restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
@@ -518,18 +531,8 @@ static void run_write_files(job *j) {
     double *result = j->meta + i * 2;  // errno, and the step that failed (WRITE_STEPS)
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) { result[0] = errno; continue; }
-    int failed = 0, step = 0;
     size_t written = 0;
-    while (written < j->input_lengths[i]) {
-      ssize_t n = write(fd, j->inputs[i] + written, j->input_lengths[i] - written);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        failed = errno;
-        step = 1;
-        break;
-      }
-      written += (size_t)n;
-    }
+    int failed = write_all(fd, j->inputs[i], j->input_lengths[i], &written), step = failed ? 1 : 0;
     if (!failed && j->expected) {
       const double *m = j->expected + i * FILE_META;
       struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
@@ -571,19 +574,6 @@ static void run_stat_many(job *j) {
 // covers every logical block size Linux devices use).
 #define DIRECT_ALIGN 4096
 #define HUGE_PAGE (2 * 1024 * 1024)
-
-// Writes all of `data` at the descriptor's position; 0 or an errno.
-static int write_all(int fd, const uint8_t *data, size_t length, size_t *written) {
-  while (*written < length) {
-    ssize_t n = write(fd, data + *written, length - *written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errno;
-    }
-    *written += (size_t)n;
-  }
-  return 0;
-}
 
 // Creates one new file (never over an existing one, never through a link) holding `input`,
 // durable when it returns (fsync). With `direct`, the 4096-aligned part of an aligned buffer
