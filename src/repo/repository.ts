@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { alignedBuffer } from '../core/aligned-buffer.js';
-import { BkdrError, IntegrityError, UsageError, WrongPasswordError } from '../core/errors.js';
+import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
@@ -152,7 +152,7 @@ export class Repository {
   readonly adapter: StorageAdapter;
   readonly config: RepoConfig;
   readonly #key: Buffer | undefined;
-  readonly #keyId: string | undefined;
+  #keyId: string | undefined;
   /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
   readonly #format: number;
   readonly #compression: CompressionSettings;
@@ -173,6 +173,8 @@ export class Repository {
   #uploadError: unknown;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
+  /** While a new repository's key file, config and lock are being written (#startCreating): every write waits for it. */
+  #creating: Promise<void> | undefined;
   readonly #tolerateDamagedIndex: boolean;
   /** Index files skipped on open because they are damaged (only with `tolerateDamagedIndex`). */
   readonly damagedIndexFiles: { id: string; problem: string }[] = [];
@@ -207,6 +209,19 @@ export class Repository {
 
   /** `chunker` may carry a sibling repository's parameters, seed included, so one chunking pass serves both. */
   static async create(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[] = []): Promise<Repository> {
+    const repo = await Repository.#startCreating(adapter, opts, ownLocks);
+    await repo.#created();
+    return repo;
+  }
+
+  /**
+   * A new repository, usable at once: its config and master key exist in memory, while its
+   * key file (scrypt: 0.2 s on the thread pool), config and lock are written in the
+   * background, so a first backup chunks and seals meanwhile. Every write waits for them,
+   * in that order, so an interrupted creation still leaves no config and no repository.
+   * `initLock`, the exclusive lock taken to create, is released once the config is there.
+   */
+  static async #startCreating(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[], initLock?: RepositoryLock): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
     const config: RepoConfig = {
       version: 1,
@@ -215,19 +230,34 @@ export class Repository {
       encryption: opts.password === null ? 'none' : 'aes-256-gcm',
       createdAt: new Date().toISOString(),
     };
-    let key: Buffer | undefined;
-    let keyId: string | undefined;
-    if (opts.password !== null) {
-      key = randomBytes(32);
-      keyId = await writeKeyFile(adapter, key, opts.password);
-    }
-    const plain = Buffer.from(JSON.stringify(config));
-    const envelope = Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]);
-    // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
-    await adapter.put(CONFIG_KEY, envelope);
-    const repo = new Repository(adapter, config, key, keyId, opts, FORMAT);
-    if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
+    const password = opts.password;
+    const key = password === null ? undefined : randomBytes(32);
+    const repo = new Repository(adapter, config, key, undefined, opts, FORMAT);
+    repo.#creating = (async () => {
+      try {
+        if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
+        const plain = Buffer.from(JSON.stringify(config));
+        // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
+        await adapter.put(CONFIG_KEY, Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]));
+        if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
+      } finally {
+        await initLock?.release();
+      }
+    })();
+    // Seen by the first write, or by close() when a run ends before writing anything.
+    repo.#creating.catch(() => undefined);
     return repo;
+  }
+
+  /** Waits until a repository being created is written; its failure fails the write that waits. */
+  async #created(): Promise<void> {
+    if (!this.#creating) return;
+    try {
+      await this.#creating;
+    } catch (err) {
+      if (err instanceof BkdrError) throw err;
+      throw new OperationError(`destination ${this.adapter.name}: cannot create the repository: ${(err as Error).message}`, { cause: err });
+    }
   }
 
   static async open(adapter: StorageAdapter, opts: OpenOptions, ownLocks: readonly string[] = []): Promise<Repository> {
@@ -275,11 +305,14 @@ export class Repository {
     // Two runs creating one repository at once would each write their own key and config:
     // creation is exclusive, and the run that waited opens what the other created.
     const creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: 'init', waitMs: Math.max(opts.lock?.waitMs ?? 0, 60_000), onStale: opts.lock?.onStale });
+    let handedOver = false;
     try {
       if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts, [creating.id]), created: false };
-      return { repo: await Repository.create(adapter, opts, [creating.id]), created: true };
+      const repo = await Repository.#startCreating(adapter, opts, [creating.id], creating);
+      handedOver = true;
+      return { repo, created: true };
     } finally {
-      await creating.release();
+      if (!handedOver) await creating.release();
     }
   }
 
@@ -411,6 +444,7 @@ export class Repository {
 
   /** Writes one index file naming `packs`; returns its id. */
   async writeIndexFile(packs: IndexedPack[]): Promise<string> {
+    await this.#created();
     const stored = this.#encode(encodeMetadata({ version: 1, packs } satisfies IndexFile, this.#format >= 2));
     const id = sha256Hex(stored);
     await this.adapter.put(`index/${id}`, stored);
@@ -432,6 +466,7 @@ export class Repository {
 
   async #uploadPack(id: string, bytes: Buffer, pack: PackBuilder): Promise<void> {
     try {
+      await this.#created();
       const key = packKey(id);
       await this.adapter.put(key, bytes, { size: bytes.length });
       // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
@@ -658,6 +693,7 @@ export class Repository {
     if (this.#uploads.size > 0 || this.#newPacks.length > 0 || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
     const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
     const id = sha256Hex(stored);
+    await this.#created();
     await this.adapter.put(`snapshots/${id}`, stored);
     return id;
   }
@@ -711,6 +747,7 @@ export class Repository {
     if (!/^[0-9A-Za-z._-]+$/.test(name)) throw new UsageError(`'${name}' is not a WAL file name`);
     const key = walKey(source, name);
     const sha256 = sha256Hex(data);
+    await this.#created();
     if (await this.adapter.stat(key)) {
       const existing = await this.#readWalHeader(key);
       if (existing.sha256 === sha256) return 'already archived';
@@ -766,6 +803,7 @@ export class Repository {
 
   async addKey(password: string): Promise<string> {
     if (!this.#key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
+    await this.#created();
     return writeKeyFile(this.adapter, this.#key, password);
   }
 
@@ -796,6 +834,8 @@ export class Repository {
   }
 
   async close(): Promise<void> {
+    // A creation that failed already failed the run's first write, or the run wrote nothing.
+    await this.#creating?.catch(() => undefined);
     await this.#lock?.release();
     await this.adapter.close?.();
   }

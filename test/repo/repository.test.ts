@@ -83,6 +83,38 @@ describe('Repository', () => {
     expect(kinds.filter((k) => k === 'data').length).toBeGreaterThan(3);
   });
 
+  it('creates in the background: blobs are sealed at once, but nothing is written before the key file, config and lock', async () => {
+    const rec = recording(adapter);
+    const { repo, created } = await Repository.openOrCreate(rec, { password: 'pw', packSize: 64 * 1024, lock: { exclusive: false, operation: 'backup' } });
+    expect(created).toBe(true);
+    for (let i = 0; i < 5; i++) {
+      const b = randomBytes(40_000);
+      await repo.saveBlob('data', sha(b), b);
+    }
+    await repo.flush();
+    await repo.close();
+    const kinds = rec.puts.map((k) => k.split('/')[0]);
+    const firstData = kinds.indexOf('data');
+    expect(firstData).toBeGreaterThan(0);
+    // The init lock, the key file, the config, the run's lock: all before the first pack.
+    expect(kinds.slice(0, firstData)).toEqual(['locks', 'keys', 'config', 'locks']);
+    expect((await Repository.open(adapter, { password: 'pw' })).blobCount).toBe(5);
+    expect(await readdir(join(tmp.path, 'repo', 'locks'))).toEqual([]);
+  });
+
+  it('fails the first write, naming the destination, when the new repository cannot be written', async () => {
+    const failing: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, put: (key, body, opts) => (key === 'config' ? Promise.reject(new Error('disk full')) : adapter.put(key, body, opts)) };
+    const { repo } = await Repository.openOrCreate(failing, { password: 'pw' });
+    const b = randomBytes(1000);
+    await repo.saveBlob('data', sha(b), b);
+    await expect(repo.flush()).rejects.toThrow(/^destination test-dest: cannot create the repository: disk full$/);
+    await repo.close();
+    expect(await Repository.exists(adapter)).toBe(false);
+    // The init lock went with the failure: a second run creates the repository.
+    const { created } = await Repository.openOrCreate(adapter, { password: 'pw' });
+    expect(created).toBe(true);
+  });
+
   it('keeps memory bounded: pending pack bytes stay under a few packs whatever the input', async () => {
     const packSize = 1024 * 1024;
     const repo = await Repository.create(adapter, { password: 'pw', packSize, compression: { algorithm: 'none' } });
