@@ -10,7 +10,7 @@ import { type CompressionSettings, compressBlob, decompressBlob } from './compre
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
-import { PackBuilder, type PackHeaderEntry, parsePackHeader } from './pack.js';
+import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import { deserializeTree, serializeTree } from './tree.js';
@@ -114,6 +114,8 @@ const FORMAT = 2;
 const DEFAULT_PACK_SIZE = 16 * 1024 * 1024;
 /** Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever the input. */
 const MAX_PENDING_PACKS = 2;
+/** Packs of one type filled at once: one per sealing in flight, up to this, so each seals into its own pack's tail. */
+const MAX_OPEN_PACKS = 2;
 /** Blobs named by one index file at most, while a backup runs. */
 const INDEX_EVERY_BLOBS = 50_000;
 /** Records below this size are opened in batches of up to BATCH_RECORDS or BATCH_BYTES when a pack is read whole. */
@@ -124,8 +126,8 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
-/** Pack buffers kept for the next packs: one per pending pack, and the open one. */
-const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + 1;
+/** Pack buffers kept for the next packs: one per pending pack, and the open ones. */
+const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + MAX_OPEN_PACKS;
 /** Record buffers kept for the next records: those being sealed at once (chunks of up to 8 MiB, batches of small blobs). */
 const REUSED_RECORD_BYTES = 32 * 1024 * 1024;
 
@@ -159,7 +161,8 @@ export class Repository {
   readonly #packSize: number;
   readonly #uploadConcurrency: number;
   readonly #index = new BlobIndex();
-  readonly #open = new Map<BlobType, PackBuilder>();
+  /** Packs being filled, per blob type: more than one when sealings run at once, each into its own pack's tail. */
+  readonly #open = new Map<BlobType, PackBuilder[]>();
   /** Ids saved this session and not yet in a finished pack, so concurrent saves store once. */
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
@@ -340,18 +343,8 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    // The record is copied into the pack at once, so its buffer serves the next blob.
-    const into = this.#recordBuffers.lease(recordsBound([plaintext]));
-    let encoded: Awaited<ReturnType<typeof encodeRecord>>;
-    try {
-      encoded = await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into.buffer);
-    } catch (err) {
-      throw this.#encodeFailed([id], err);
-    }
-    const { tag, record } = encoded;
-    await this.#addRecord(type, id, record, plaintext.length, tag);
-    into.releases[0]!();
-    return { stored: true, storedSize: record.length };
+    const [storedSize] = await this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into)]);
+    return { stored: true, storedSize: storedSize! };
   }
 
   /** Many small blobs sealed in one trip to the pool; blobs already stored (or repeated) are skipped. */
@@ -366,21 +359,47 @@ export class Repository {
     }
     if (fresh.length === 0) return results;
     const data = fresh.map((i) => blobs[i]!.data);
-    // The records are copied into the pack at once, so their buffer serves the next call.
-    const records = this.#recordBuffers.lease(recordsBound(data));
-    let encoded: Awaited<ReturnType<typeof encodeRecords>>;
-    try {
-      encoded = await encodeRecords(data, this.#key, this.#compressionFor(type), records.buffer);
-    } catch (err) {
-      throw this.#encodeFailed(fresh.map((i) => blobs[i]!.id), err);
-    }
-    for (const [k, i] of fresh.entries()) {
-      const { record, tag } = encoded[k]!;
-      await this.#addRecord(type, blobs[i]!.id, record, blobs[i]!.data.length, tag);
-      results[i] = { stored: true, storedSize: record.length };
-    }
-    records.releases[0]!();
+    const sizes = await this.#seal(type, fresh.map((i) => blobs[i]!.id), data, (into) => encodeRecords(data, this.#key, this.#compressionFor(type), into));
+    for (const [k, i] of fresh.entries()) results[i] = { stored: true, storedSize: sizes[k]! };
     return results;
+  }
+
+  /**
+   * Seals blobs into the open pack of their type, and returns their records' sizes. They
+   * are sealed in place at the pack's tail when no other sealing holds it; else into a
+   * record buffer, copied into the pack after (that buffer then serves the next blobs).
+   * Waits when too much is held in memory.
+   */
+  async #seal(type: BlobType, ids: string[], data: Buffer[], seal: (into: Buffer) => Promise<{ record: Buffer; tag: number }[]>): Promise<number[]> {
+    const bound = recordsBound(data);
+    const reserved = this.#reserveTail(type, bound);
+    const lease = reserved ? undefined : this.#recordBuffers.lease(bound);
+    let encoded: { record: Buffer; tag: number }[];
+    try {
+      encoded = await seal(reserved?.tail ?? lease!.buffer);
+    } catch (err) {
+      reserved?.pack.cancelTail();
+      lease?.releases[0]!();
+      throw this.#encodeFailed(ids, err);
+    }
+    const items: PackRecord[] = encoded.map(({ record, tag }, k) => ({ type, id: ids[k]!, record, rawLength: data[k]!.length, compression: tag }));
+    if (reserved) {
+      reserved.pack.commitTail(items);
+      await this.#added(type, reserved.pack, items);
+    } else {
+      for (const item of items) {
+        let pack = this.#packWithFreeTail(type);
+        // Checked again after each wait: between one sealing's commit and this, another may reserve.
+        while (!pack) {
+          await Promise.race(this.#openPacks(type).map((p) => p.untilTailFree()));
+          pack = this.#packWithFreeTail(type);
+        }
+        pack.add(item);
+        await this.#added(type, pack, [item]);
+      }
+      lease!.releases[0]!();
+    }
+    return encoded.map((e) => e.record.length);
   }
 
   /**
@@ -398,17 +417,48 @@ export class Repository {
     return type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 1 } : this.#compression;
   }
 
-  /** Puts a sealed record into the open pack of its type; waits when too much is held in memory. */
-  async #addRecord(type: BlobType, id: string, record: Buffer, rawLength: number, tag: number): Promise<void> {
-    let pack = this.#open.get(type);
+  /** A free tail of `bound` bytes in an open pack of `type`, opening one if there is room for another. */
+  #reserveTail(type: BlobType, bound: number): { pack: PackBuilder; tail: Buffer } | undefined {
+    const open = this.#openPacks(type);
+    for (const pack of open) {
+      const tail = pack.reserveTail(bound);
+      if (tail) return { pack, tail };
+    }
+    if (open.length >= MAX_OPEN_PACKS) return undefined;
+    const pack = this.#newPack(type);
+    const tail = pack.reserveTail(bound);
+    open.push(pack);
+    return tail ? { pack, tail } : undefined;
+  }
+
+  /** An open pack of `type` whose tail no sealing holds (a new one if there is room), or undefined. */
+  #packWithFreeTail(type: BlobType): PackBuilder | undefined {
+    const open = this.#openPacks(type);
+    const free = open.find((p) => p.tailFree);
+    if (free || open.length >= MAX_OPEN_PACKS) return free;
+    const pack = this.#newPack(type);
+    open.push(pack);
+    return pack;
+  }
+
+  #openPacks(type: BlobType): PackBuilder[] {
+    let open = this.#open.get(type);
+    if (!open) this.#open.set(type, (open = []));
+    return open;
+  }
+
+  #newPack(type: BlobType): PackBuilder {
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
     // Only a local put is over when it returns: a remote one that timed out may still be sending
     // in the background (the timeout races it, it cannot stop it), and its late bytes must be the pack's.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#packBuffers : undefined)));
-    pack.add(type, id, record, rawLength, tag);
-    this.#pendingBytes += record.length;
+    return new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#packBuffers : undefined);
+  }
+
+  /** Accounts for records just put into `pack`: finishes it when full, waits when too much is held in memory. */
+  async #added(type: BlobType, pack: PackBuilder, items: PackRecord[]): Promise<void> {
+    for (const { record } of items) this.#pendingBytes += record.length;
     this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
-    if (pack.size >= this.#packSize) await this.#finishPack(type);
+    if (pack.size >= this.#packSize) await this.#finishPack(type, pack);
     while (this.#pendingBytes > this.#packSize * MAX_PENDING_PACKS && this.#uploads.size > 0) await Promise.race(this.#uploads);
     this.#throwUploadError();
   }
@@ -422,7 +472,7 @@ export class Repository {
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */
   async flush(): Promise<FlushResult> {
-    for (const type of [...this.#open.keys()]) await this.#finishPack(type);
+    for (const [type, open] of this.#open) for (const pack of [...open]) await this.#finishPack(type, pack);
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     this.#throwUploadError();
     await this.#indexNewPacks();
@@ -451,10 +501,13 @@ export class Repository {
     return id;
   }
 
-  async #finishPack(type: BlobType): Promise<void> {
-    const pack = this.#open.get(type);
-    if (!pack || pack.count === 0) return;
-    this.#open.delete(type);
+  async #finishPack(type: BlobType, pack: PackBuilder): Promise<void> {
+    const open = this.#openPacks(type);
+    // A sealing in place may still be writing its records into the tail.
+    while (!pack.tailFree) await pack.untilTailFree();
+    // Finished already (it filled up while we waited), or empty.
+    if (!open.includes(pack) || pack.count === 0) return;
+    open.splice(open.indexOf(pack), 1);
     while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
     const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
     const upload = this.#uploadPack(id, bytes, pack).finally(() => {
@@ -690,7 +743,7 @@ export class Repository {
   // ---- snapshots ----
 
   async saveSnapshot(input: SnapshotInput): Promise<string> {
-    if (this.#uploads.size > 0 || this.#newPacks.length > 0 || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
+    if (this.#uploads.size > 0 || this.#newPacks.length > 0 || [...this.#open.values()].some((open) => open.length > 0)) throw new Error('saveSnapshot before flush: the snapshot must be written last');
     const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
     const id = sha256Hex(stored);
     await this.#created();

@@ -34,7 +34,7 @@ describe('metadata (index files and pack headers)', () => {
 
   it('round-trips a pack built now', async () => {
     const builder = new PackBuilder(16);
-    builder.add('data', 'c'.repeat(64), Buffer.from('record bytes'), 12, 0);
+    builder.add({ type: 'data', id: 'c'.repeat(64), record: Buffer.from('record bytes'), rawLength: 12, compression: 0 });
     const { bytes } = await builder.finish((h) => h, true);
     expect(parsePackHeader(bytes, bytes.length, (h) => h, 'new')).toEqual([{ type: 'data', id: 'c'.repeat(64), offset: 0, length: 12, rawLength: 12, compression: 0 }]);
   });
