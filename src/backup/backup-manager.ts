@@ -275,7 +275,8 @@ export class BackupManager {
       for (const [d, repo] of opened) {
         if (repo) continue;
         try {
-          const created = await this.#openRepository(d, { create: true, chunker: template, lock: backupLock });
+          // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
+          const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
           opened.set(d, created);
           template ??= created?.config.chunker;
         } catch (err) {
@@ -1014,7 +1015,7 @@ export class BackupManager {
 
   async #openRepository(
     destination: Destination,
-    opts: { create?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string }; tolerateDamagedIndex?: boolean } = {},
+    opts: { create?: boolean; inBackground?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string }; tolerateDamagedIndex?: boolean } = {},
   ): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
     // A destination found empty by a read-only call still gets its repository when a backup needs one.
@@ -1036,7 +1037,7 @@ export class BackupManager {
             : undefined;
         const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: opts.tolerateDamagedIndex };
         try {
-          if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker })).repo;
+          if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker, inBackground: opts.inBackground ?? false })).repo;
           if (!(await Repository.exists(destination.adapter))) return undefined;
           return await Repository.open(destination.adapter, open);
         } catch (err) {

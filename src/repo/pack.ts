@@ -39,7 +39,7 @@ export class PackBuilder {
   readonly entries: PackHeaderEntry[] = [];
   #size = 0;
   /** The tail handed out by reserveTail, until its records are committed or it is given up. */
-  #reserved: { done: Promise<void>; resolve: () => void } | undefined;
+  #reserved: { end: number; done: Promise<void>; resolve: () => void } | undefined;
 
   constructor(expectedSize = 1024 * 1024, buffers?: BufferPool) {
     const lease = buffers?.lease(expectedSize);
@@ -87,7 +87,7 @@ export class PackBuilder {
     if (this.#reserved || this.#size + bound > this.#buffer.length) return undefined;
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
-    this.#reserved = { done, resolve };
+    this.#reserved = { end: this.#size + bound, done, resolve };
     return this.#buffer.subarray(this.#size, this.#size + bound);
   }
 
@@ -96,6 +96,8 @@ export class PackBuilder {
     if (!this.#reserved) throw new Error('PackBuilder.commitTail without a reserved tail');
     for (const item of items) {
       const { record } = item;
+      // A record longer than its bound would overwrite what follows the tail, or be cut short.
+      if (this.#size + record.length > this.#reserved.end) throw new Error('PackBuilder.commitTail: records longer than the reserved tail');
       if (record.buffer !== this.#buffer.buffer || record.byteOffset !== this.#buffer.byteOffset + this.#size) record.copy(this.#buffer, this.#size);
       this.#append(item);
     }

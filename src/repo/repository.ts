@@ -238,10 +238,17 @@ export class Repository {
     const repo = new Repository(adapter, config, key, undefined, opts, FORMAT);
     repo.#creating = (async () => {
       try {
-        if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
-        const plain = Buffer.from(JSON.stringify(config));
-        // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
-        await adapter.put(CONFIG_KEY, Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]));
+        try {
+          if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
+          const plain = Buffer.from(JSON.stringify(config));
+          // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
+          await adapter.put(CONFIG_KEY, Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]));
+        } catch (err) {
+          // Its key would wrap a master key no config uses, and be tried first by a later open.
+          if (repo.#keyId) await adapter.delete(`keys/${repo.#keyId}`).catch(() => undefined);
+          if (err instanceof BkdrError) throw err;
+          throw new OperationError(`destination ${adapter.name}: cannot create the repository: ${(err as Error).message}`, { cause: err });
+        }
         if (opts.lock) repo.#lock = await RepositoryLock.acquire(adapter, opts.lock, ownLocks);
       } finally {
         await initLock?.release();
@@ -254,14 +261,9 @@ export class Repository {
 
   /** Waits until a repository being created is written; its failure fails the write that waits. */
   async #created(): Promise<void> {
-    if (!this.#creating) return;
-    try {
-      await this.#creating;
-    } catch (err) {
-      if (err instanceof BkdrError) throw err;
-      throw new OperationError(`destination ${this.adapter.name}: cannot create the repository: ${(err as Error).message}`, { cause: err });
-    }
+    await this.#creating;
   }
+
 
   static async open(adapter: StorageAdapter, opts: OpenOptions, ownLocks: readonly string[] = []): Promise<Repository> {
     let envelope: Buffer;
@@ -283,12 +285,18 @@ export class Repository {
     let plain = body;
     if (sealed) {
       if (opts.password === null) throw new UsageError(`destination ${adapter.name} is encrypted: a password is needed (BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND)`);
-      ({ key, keyId } = await unlockMasterKey(adapter, opts.password));
-      try {
-        plain = unseal(key, body);
-      } catch (err) {
-        throw new IntegrityError(`destination ${adapter.name}: the repository config fails authentication`, { cause: err });
-      }
+      let opened: Buffer | undefined;
+      // A key slot left by a creation that never wrote its config opens with the same password: the config tells.
+      ({ key, keyId } = await unlockMasterKey(adapter, opts.password, (candidate) => {
+        try {
+          opened = unseal(candidate, body);
+          return true;
+        } catch {
+          return false;
+        }
+      }));
+      if (!opened) throw new IntegrityError(`destination ${adapter.name}: the repository config fails authentication`);
+      plain = opened;
     }
     const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
     const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
@@ -303,7 +311,12 @@ export class Repository {
     return repo;
   }
 
-  static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }): Promise<{ repo: Repository; created: boolean }> {
+  /**
+   * `inBackground`: a new repository is returned before its key file, config and lock are
+   * written (#startCreating); only for a caller sure to write (a backup run writes its
+   * snapshot), since a failed creation is reported to the first write, not here.
+   */
+  static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined; inBackground?: boolean }): Promise<{ repo: Repository; created: boolean }> {
     if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
     // Two runs creating one repository at once would each write their own key and config:
     // creation is exclusive, and the run that waited opens what the other created.
@@ -313,6 +326,7 @@ export class Repository {
       if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts, [creating.id]), created: false };
       const repo = await Repository.#startCreating(adapter, opts, [creating.id], creating);
       handedOver = true;
+      if (!opts.inBackground) await repo.#created();
       return { repo, created: true };
     } finally {
       if (!handedOver) await creating.release();
@@ -427,8 +441,13 @@ export class Repository {
     if (open.length >= MAX_OPEN_PACKS) return undefined;
     const pack = this.#newPack(type);
     const tail = pack.reserveTail(bound);
+    // Too large for a new pack's buffer (a tree pack's starts at 1 MiB): sealed aside and copied into one that grows.
+    if (!tail) {
+      pack.release();
+      return undefined;
+    }
     open.push(pack);
-    return tail ? { pack, tail } : undefined;
+    return { pack, tail };
   }
 
   /** An open pack of `type` whose tail no sealing holds (a new one if there is room), or undefined. */
@@ -505,9 +524,14 @@ export class Repository {
     const open = this.#openPacks(type);
     // A sealing in place may still be writing its records into the tail.
     while (!pack.tailFree) await pack.untilTailFree();
-    // Finished already (it filled up while we waited), or empty.
-    if (!open.includes(pack) || pack.count === 0) return;
+    // Finished already (it filled up while we waited).
+    if (!open.includes(pack)) return;
     open.splice(open.indexOf(pack), 1);
+    // Opened for a sealing that failed: nothing to store.
+    if (pack.count === 0) {
+      pack.release();
+      return;
+    }
     while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
     const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
     const upload = this.#uploadPack(id, bytes, pack).finally(() => {
@@ -861,6 +885,7 @@ export class Repository {
   }
 
   async listKeys(): Promise<KeyInfo[]> {
+    await this.#created();
     const keys: KeyInfo[] = [];
     for await (const obj of this.adapter.list('keys/')) {
       const id = obj.key.slice('keys/'.length);
@@ -881,7 +906,7 @@ export class Repository {
     return matches[0]!.id;
   }
 
-  /** The id of the key slot this repository was opened with (undefined: not encrypted). */
+  /** The id of the key slot this repository was opened with (undefined: not encrypted, or a new one whose key file is still being written). */
   get keyId(): string | undefined {
     return this.#keyId;
   }
@@ -929,18 +954,30 @@ async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password
   return id;
 }
 
-async function unlockMasterKey(adapter: StorageAdapter, password: string): Promise<{ key: Buffer; keyId: string }> {
+/**
+ * The master key of the first key slot `password` opens and whose key `fits` (opens the
+ * config). When slots open but none fits, the last one opened is returned, for the caller
+ * to report the config as damaged.
+ */
+async function unlockMasterKey(adapter: StorageAdapter, password: string, fits: (key: Buffer) => boolean): Promise<{ key: Buffer; keyId: string }> {
+  let unfit: { key: Buffer; keyId: string } | undefined;
   for await (const obj of adapter.list('keys/')) {
     const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
     if (file.version !== 1 || file.kdf !== 'scrypt') continue;
     const wrapping = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
     const sealed = Buffer.from(file.data, 'base64');
     if (sealed.length !== 32 + SEAL_OVERHEAD) continue;
+    let key: Buffer;
     try {
-      return { key: unseal(wrapping, sealed), keyId: obj.key.slice('keys/'.length) };
+      key = unseal(wrapping, sealed);
     } catch {
       // Not this slot's password; try the next one.
+      continue;
     }
+    const unlocked = { key, keyId: obj.key.slice('keys/'.length) };
+    if (fits(key)) return unlocked;
+    unfit = unlocked;
   }
+  if (unfit) return unfit;
   throw new WrongPasswordError(adapter.name);
 }

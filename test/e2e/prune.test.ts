@@ -92,13 +92,15 @@ describe('backup prune', () => {
     const dir = join(tmp.path, 'data');
     const src = join(dir, 'src');
     await mkdir(src, { recursive: true });
-    const kept = randomBytes(3 * 1024 * 1024);
-    await writeFile(join(src, 'kept.bin'), kept);
-    await writeFile(join(src, 'dropped.bin'), randomBytes(3 * 1024 * 1024));
+    // Small files, sealed in one batch into one pack: a pack half of which the kept backup needs.
+    // (Large files in flight at once go to packs of their own, which prune deletes or keeps whole.)
+    const kept = Array.from({ length: 10 }, () => randomBytes(40 * 1024));
+    for (const [i, data] of kept.entries()) await writeFile(join(src, `kept-${i}.bin`), data);
+    for (let i = 0; i < 10; i++) await writeFile(join(src, `dropped-${i}.bin`), randomBytes(40 * 1024));
     const ws = await makeWorkspace(dir, [src], { retention: { last: 1 }, compression: { enabled: false, algorithm: 'lz4' } });
     expect((await ws.run(['backup', 'run'])).code).toBe(0);
     const firstPacks = await packFiles(ws.repo);
-    await rm(join(src, 'dropped.bin'));
+    for (let i = 0; i < 10; i++) await rm(join(src, `dropped-${i}.bin`));
     const added = randomBytes(2 * 1024 * 1024);
     await writeFile(join(src, 'added.bin'), added);
     expect((await ws.run(['backup', 'run'])).code).toBe(0);
@@ -107,9 +109,9 @@ describe('backup prune', () => {
     expect(r.code, r.stderr).toBe(0);
     const report = (JSON.parse(r.stdout) as PruneJson).destinations[0]!;
     expect(report.forgotten).toBe(1);
-    // The first backup's data pack held kept.bin (still used) and dropped.bin (not): half unused, so repacked.
+    // The first backup's data pack held the kept files (still used) and the dropped ones (not): half unused, so repacked.
     expect(report.report!.packsRepacked).toBeGreaterThanOrEqual(1);
-    expect(report.report!.bytesFreed).toBeGreaterThan(3 * 1024 * 1024 - 64 * 1024);
+    expect(report.report!.bytesFreed).toBeGreaterThan(400 * 1024 - 64 * 1024);
     const after = await packFiles(ws.repo);
     for (const p of firstPacks) expect(after).not.toContain(p);
 
@@ -117,9 +119,9 @@ describe('backup prune', () => {
     const target = join(dir, 'restored');
     const restore = await ws.run(['restore', only!.id, '--target', target, '--verify']);
     expect(restore.code, restore.stderr).toBe(0);
-    expect((await readFile(join(target, src, 'kept.bin'))).equals(kept)).toBe(true);
+    for (const [i, data] of kept.entries()) expect((await readFile(join(target, src, `kept-${i}.bin`))).equals(data)).toBe(true);
     expect((await readFile(join(target, src, 'added.bin'))).equals(added)).toBe(true);
-    expect(existsSync(join(target, src, 'dropped.bin'))).toBe(false);
+    expect(existsSync(join(target, src, 'dropped-0.bin'))).toBe(false);
 
     // A second prune finds nothing to do; a new backup still deduplicates against what was repacked.
     const again = JSON.parse((await ws.run(['--json', 'backup', 'prune'])).stdout) as PruneJson;

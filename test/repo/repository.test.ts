@@ -85,7 +85,7 @@ describe('Repository', () => {
 
   it('creates in the background: blobs are sealed at once, but nothing is written before the key file, config and lock', async () => {
     const rec = recording(adapter);
-    const { repo, created } = await Repository.openOrCreate(rec, { password: 'pw', packSize: 64 * 1024, lock: { exclusive: false, operation: 'backup' } });
+    const { repo, created } = await Repository.openOrCreate(rec, { password: 'pw', packSize: 64 * 1024, lock: { exclusive: false, operation: 'backup' }, inBackground: true });
     expect(created).toBe(true);
     for (let i = 0; i < 5; i++) {
       const b = randomBytes(40_000);
@@ -104,12 +104,16 @@ describe('Repository', () => {
 
   it('fails the first write, naming the destination, when the new repository cannot be written', async () => {
     const failing: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, put: (key, body, opts) => (key === 'config' ? Promise.reject(new Error('disk full')) : adapter.put(key, body, opts)) };
-    const { repo } = await Repository.openOrCreate(failing, { password: 'pw' });
+    const { repo } = await Repository.openOrCreate(failing, { password: 'pw', inBackground: true });
     const b = randomBytes(1000);
     await repo.saveBlob('data', sha(b), b);
     await expect(repo.flush()).rejects.toThrow(/^destination test-dest: cannot create the repository: disk full$/);
     await repo.close();
     expect(await Repository.exists(adapter)).toBe(false);
+    // Its key file went with it: no slot that the password opens but no config fits.
+    expect(await readdir(join(tmp.path, 'repo', 'keys'))).toEqual([]);
+    // Without inBackground, the creation itself fails.
+    await expect(Repository.openOrCreate(failing, { password: 'pw' })).rejects.toThrow(/cannot create the repository: disk full/);
     // The init lock went with the failure: a second run creates the repository.
     const { created } = await Repository.openOrCreate(adapter, { password: 'pw' });
     expect(created).toBe(true);
@@ -149,6 +153,36 @@ describe('Repository', () => {
     expect(records).toBe(blobs.size);
     const reopened = await Repository.open(adapter, { password: 'pw' });
     for (const [id, data] of blobs) expect((await reopened.loadBlob(id)).equals(data)).toBe(true);
+  });
+
+  it('opens with the key slot that fits the config when others left by interrupted creations open with the same password', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const b = randomBytes(1000);
+    await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    await repo.close();
+    // Slots wrapping master keys no config uses: what a creation stopped between key file and config leaves.
+    for (let i = 0; i < 3; i++) {
+      const other = createLocalAdapter({ name: 'other', path: join(tmp.path, `other-${i}`) });
+      await (await Repository.create(other, { password: 'pw' })).close();
+      for (const k of await readdir(join(tmp.path, `other-${i}`, 'keys'))) await writeFile(join(tmp.path, 'repo', 'keys', k), await readFile(join(tmp.path, `other-${i}`, 'keys', k)));
+    }
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    expect((await reopened.loadBlob(sha(b))).equals(b)).toBe(true);
+    expect((await reopened.listKeys()).filter((k) => k.current)).toHaveLength(1);
+  });
+
+  it('seals a tree too large for a new tree pack\'s buffer, and leaves no empty pack open', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const small = await repo.saveTree([]);
+    // A directory of many entries: a tree blob over the 1 MiB a tree pack starts with.
+    const big: TreeNode[] = Array.from({ length: 8000 }, (_, i) => ({ name: Buffer.from(`file-${i}-${randomBytes(24).toString('hex')}`), type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1n, atimeNs: 1n, ctimeNs: 1n, dev: 1n, inode: BigInt(i), nlink: 1, size: 1, content: [randomBytes(32).toString('hex')] }));
+    const bigId = await repo.saveTree(big);
+    await repo.flush();
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    await repo.saveSnapshot({ time: new Date().toISOString(), tree: bigId, paths: ['/x'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    expect(await repo.loadTree(small)).toEqual([]);
+    expect(await repo.loadTree(bigId)).toHaveLength(8000);
   });
 
   it('keeps memory bounded: pending pack bytes stay under a few packs whatever the input', async () => {

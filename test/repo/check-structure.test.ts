@@ -1,0 +1,85 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { checkSnapshotStructure } from '../../src/repo/check.js';
+import { Repository } from '../../src/repo/repository.js';
+import type { Snapshot } from '../../src/repo/snapshot.js';
+import type { TreeNode } from '../../src/repo/tree-node.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+const node = (name: string, extra: Partial<TreeNode>): TreeNode => ({
+  name: Buffer.from(name),
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  mtimeNs: 1n,
+  atimeNs: 1n,
+  ctimeNs: 1n,
+  dev: 1n,
+  inode: 1n,
+  nlink: 1,
+  ...extra,
+});
+
+describe('checkSnapshotStructure', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-check-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  /**
+   * / holds directories d0..d{n-1}, each a file and a subdirectory with one more file: three
+   * levels of trees, all in one pack. The file in d{unstored}/sub names a blob never stored.
+   */
+  async function backup(repo: Repository, dirs: number, unstored = -1): Promise<{ snapshot: Snapshot; trees: Map<string, string> }> {
+    const trees = new Map<string, string>();
+    const file = async (name: string) => {
+      const data = randomBytes(100);
+      await repo.saveBlob('data', sha(data), data);
+      return node(name, { size: 100, content: [sha(data)] });
+    };
+    const top: TreeNode[] = [];
+    for (let d = 0; d < dirs; d++) {
+      const inner = await repo.saveTree([d === unstored ? node('g', { size: 1, content: ['ab'.repeat(32)] }) : await file('g')]);
+      trees.set(`/d${d}/sub`, inner);
+      const dir = await repo.saveTree([await file('f'), node('sub', { type: 'dir', mode: 0o755, subtree: inner })]);
+      trees.set(`/d${d}`, dir);
+      top.push(node(`d${d}`, { type: 'dir', mode: 0o755, subtree: dir }));
+    }
+    const root = await repo.saveTree(top);
+    await repo.flush();
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: root, paths: ['/'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    return { snapshot: await repo.loadSnapshot(id), trees };
+  }
+
+  it('finds nothing wrong in an intact backup, reading every level of trees', async () => {
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const { snapshot } = await backup(repo, 30);
+    expect(await checkSnapshotStructure(repo, snapshot)).toEqual([]);
+  });
+
+  it('names a damaged tree by its path and still checks the trees beside it and the data under them', async () => {
+    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const { snapshot, trees } = await backup(repo, 6, 4);
+    // Damage the tree of /d2 (its record, inside the pack that holds every tree).
+    const damaged = repo.lookupBlob(trees.get('/d2')!)!;
+    const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
+    const pack = await readFile(packPath);
+    pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+    await writeFile(packPath, pack);
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    const problems = await checkSnapshotStructure(reopened, snapshot);
+    // The trees after /d2 in its pack were read one by one: the blob missing under /d4/sub is found.
+    expect(problems).toHaveLength(2);
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+});
