@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzipSync, gzip as gzipCb, gzipSync } from 'node:zlib';
 import { IntegrityError } from '../core/errors.js';
 
 /**
@@ -11,6 +12,14 @@ import { IntegrityError } from '../core/errors.js';
 export function encodeMetadata(value: unknown, gzip: boolean): Buffer {
   const json = Buffer.from(JSON.stringify(value));
   return gzip ? gzipSync(json, { level: 1 }) : json;
+}
+
+const gzipAsync = promisify(gzipCb);
+
+/** encodeMetadata for JSON already serialized, gzipped on the thread pool. */
+export async function encodeMetadataJson(json: string, gzip: boolean): Promise<Buffer> {
+  const bytes = Buffer.from(json);
+  return gzip ? gzipAsync(bytes, { level: 1 }) : bytes;
 }
 
 /** `what` names the object for the error: damage here is damage to the repository, not a bug. */

@@ -2,7 +2,7 @@ import { IntegrityError } from '../core/errors.js';
 import { blobId } from './blob-codec.js';
 import type { BlobType } from './blob-index.js';
 import type { BufferPool } from './buffer-pool.js';
-import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
+import { decodeMetadata, encodeMetadataJson } from './metadata-codec.js';
 
 /** Trailer magic: a pack ends with its header, the header's length, then these 8 bytes. */
 export const PACK_MAGIC = Buffer.from('BKDRPK01');
@@ -40,6 +40,7 @@ export class PackBuilder {
   #size = 0;
   /** The tail handed out by reserveTail, until its records are committed or it is given up. */
   #reserved: { end: number; done: Promise<void>; resolve: () => void } | undefined;
+  #blobsJson: string | undefined;
 
   constructor(expectedSize = 1024 * 1024, buffers?: BufferPool) {
     const lease = buffers?.lease(expectedSize);
@@ -59,6 +60,12 @@ export class PackBuilder {
 
   get count(): number {
     return this.entries.length;
+  }
+
+  /** The JSON of the blob entries, once finished: the header's, and the index file's entry for the pack. */
+  get blobsJson(): string {
+    if (this.#blobsJson === undefined) throw new Error('PackBuilder.blobsJson before finish');
+    return this.#blobsJson;
   }
 
   get tailFree(): boolean {
@@ -118,7 +125,8 @@ export class PackBuilder {
   /** The pack's bytes and id; `encodeHeader` seals the header in encrypted repositories; `gzip` for format 2. */
   async finish(encodeHeader: (plain: Buffer) => Buffer, gzip: boolean): Promise<{ id: string; bytes: Buffer }> {
     if (this.#reserved) throw new Error('PackBuilder.finish while its tail is reserved');
-    const header = encodeHeader(encodeMetadata({ version: 1, blobs: this.entries }, gzip));
+    this.#blobsJson = JSON.stringify(this.entries);
+    const header = encodeHeader(await encodeMetadataJson(`{"version":1,"blobs":${this.#blobsJson}}`, gzip));
     this.#reserve(header.length + 4 + PACK_MAGIC.length);
     let end = this.#size + header.copy(this.#buffer, this.#size);
     end = this.#buffer.writeUInt32LE(header.length, end);

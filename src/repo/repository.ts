@@ -9,6 +9,7 @@ import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeE
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
+import { IndexFileEncoder } from './index-file-encoder.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
@@ -167,6 +168,8 @@ export class Repository {
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
   readonly #newPacks: IndexFile['packs'] = [];
+  /** The index file naming #newPacks, encoded as they are stored. */
+  #newIndex: IndexFileEncoder | undefined;
   #newPackBlobs = 0;
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
@@ -503,9 +506,11 @@ export class Repository {
   /** One index file for the packs uploaded since the last one. */
   async #indexNewPacks(): Promise<void> {
     const packs = this.#newPacks.splice(0);
+    const encoder = this.#newIndex;
+    this.#newIndex = undefined;
     this.#newPackBlobs = 0;
-    if (packs.length === 0) return;
-    await this.writeIndexFile(packs);
+    if (packs.length === 0 || !encoder) return;
+    await this.#putIndexFile(await encoder.finish());
     this.#indexedSinceFlush.packs += packs.length;
     this.#indexedSinceFlush.blobs += packs.reduce((n, p) => n + p.blobs.length, 0);
     this.#indexedSinceFlush.storedBytes += packs.reduce((n, p) => n + p.size, 0);
@@ -513,8 +518,13 @@ export class Repository {
 
   /** Writes one index file naming `packs`; returns its id. */
   async writeIndexFile(packs: IndexedPack[]): Promise<string> {
+    return this.#putIndexFile(encodeMetadata({ version: 1, packs } satisfies IndexFile, this.#format >= 2));
+  }
+
+  /** `plain`: an index file's bytes before sealing. */
+  async #putIndexFile(plain: Buffer): Promise<string> {
     await this.#created();
-    const stored = this.#encode(encodeMetadata({ version: 1, packs } satisfies IndexFile, this.#format >= 2));
+    const stored = this.#encode(plain);
     const id = sha256Hex(stored);
     await this.adapter.put(`index/${id}`, stored);
     return id;
@@ -555,6 +565,7 @@ export class Repository {
         this.#pending.delete(e.id);
       }
       this.#newPacks.push({ id, size: bytes.length, blobs: pack.entries });
+      (this.#newIndex ??= new IndexFileEncoder(this.#format >= 2)).add({ id, size: bytes.length }, pack.blobsJson);
       this.#newPackBlobs += pack.entries.length;
       // Like restic, an index file every so many blobs: held until the end, the entries of a
       // million new files would take hundreds of MiB (and a crash would leave them unindexed).

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IntegrityError } from '../../src/core/errors.js';
+import { IndexFileEncoder } from '../../src/repo/index-file-encoder.js';
 import { decodeMetadata, encodeMetadata } from '../../src/repo/metadata-codec.js';
 import { PACK_MAGIC, PackBuilder, parsePackHeader } from '../../src/repo/pack.js';
 
@@ -12,6 +13,18 @@ describe('metadata (index files and pack headers)', () => {
     expect(stored.length).toBeLessThan(Buffer.byteLength(JSON.stringify(value)) / 2);
     expect(decodeMetadata(stored, 'test')).toEqual(value);
     expect(encodeMetadata(value, false).toString()).toBe(JSON.stringify(value));
+  });
+
+  it('encodes an index file pack by pack as encodeMetadata does whole, gzipped or not', async () => {
+    const packs = [0, 1, 2].map((p) => ({ id: String(p).repeat(64), size: 1000 + p, blobs: entries.slice(p * 100, p * 100 + 100) }));
+    for (const gzip of [true, false]) {
+      const encoder = new IndexFileEncoder(gzip);
+      for (const p of packs) encoder.add(p, JSON.stringify(p.blobs));
+      expect(encoder.packs).toBe(3);
+      const stored = await encoder.finish();
+      expect(decodeMetadata(stored, 'test')).toEqual({ version: 1, packs });
+      if (!gzip) expect(stored.equals(encodeMetadata({ version: 1, packs }, false))).toBe(true);
+    }
   });
 
   it('still reads the plain JSON written by earlier versions', () => {
