@@ -94,9 +94,15 @@ export class BlobIndex {
     this.#slots[slot] = entry;
   }
 
-  /** Doubles every array (at most half the slots are ever used, so probes stay short). */
-  #grow(): void {
-    const capacity = Math.max(1024, this.#slots.length);
+  /** Makes room for `more` entries at once: an index loaded whole otherwise doubled (and re-placed every entry) a dozen times. */
+  reserve(more: number): void {
+    if ((this.#count + more) * 2 > this.#slots.length) this.#grow(this.#count + more);
+  }
+
+  /** Doubles every array, or more to hold `entries` (at most half the slots are ever used, so probes stay short). */
+  #grow(entries = 0): void {
+    let capacity = Math.max(1024, this.#slots.length);
+    while (capacity < entries) capacity *= 2;
     const ids = Buffer.alloc(capacity * ID_BYTES);
     this.#ids.copy(ids);
     this.#ids = ids;

@@ -700,7 +700,11 @@ export class Repository {
   }
 
   async #loadIndex(): Promise<void> {
-    for (const file of await this.readIndexFiles()) {
+    const files = await this.readIndexFiles();
+    let blobs = 0;
+    for (const file of files) for (const pack of file.packs) blobs += pack.blobs.length;
+    this.#index.reserve(blobs);
+    for (const file of files) {
       for (const pack of file.packs) {
         for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
       }
