@@ -93,4 +93,8 @@ export class FanOutRepository {
   loadTree(id: string): Promise<TreeNode[]> {
     return this.primary.loadTree(id);
   }
+
+  loadTrees(ids: readonly string[], maxBytes?: number): ReturnType<Repository['loadTrees']> {
+    return this.primary.loadTrees(ids, maxBytes);
+  }
 }

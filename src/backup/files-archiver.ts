@@ -7,6 +7,7 @@ import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
+import { ParentTrees } from './parent-trees.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
@@ -23,7 +24,7 @@ export interface ArchiveProgress {
 }
 
 /** What the archiver needs of a repository; a FanOutRepository writes to several at once. */
-export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveBlobs' | 'saveTree' | 'loadTree'>;
+export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveBlobs' | 'saveTree' | 'loadTree' | 'loadTrees'>;
 
 export interface ArchiveOptions {
   repo: ArchiveTarget;
@@ -94,11 +95,13 @@ class FilesArchiver {
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
+  readonly #parentTrees: ParentTrees;
   /** The first error of a file or subdirectory archived in the background; it fails the walk at its next step. */
   #fileFailure: { error: unknown } | undefined;
 
   constructor(opts: ArchiveOptions) {
     this.#o = opts;
+    this.#parentTrees = new ParentTrees(opts.repo);
   }
 
   async run(): Promise<ArchiveResult> {
@@ -408,14 +411,9 @@ class FilesArchiver {
     }
   }
 
-  async #loadParent(treeId: string): Promise<Map<string, TreeNode> | undefined> {
-    try {
-      const nodes = await this.#o.repo.loadTree(treeId);
-      return new Map(nodes.map((n) => [n.name.toString('hex'), n]));
-    } catch {
-      // A parent we cannot read only costs speed: everything is read afresh.
-      return undefined;
-    }
+  /** A parent we cannot read only costs speed: everything is read afresh. */
+  #loadParent(treeId: string): Promise<Map<string, TreeNode> | undefined> {
+    return this.#parentTrees.load(treeId);
   }
 
   #checkAborted(): void {

@@ -151,7 +151,7 @@ export class RecordDecodeError extends Error {
  * to compare with the id. An LZ4 or raw record is decoded straight into `into` when given
  * (sized from the index; a record that decodes to another size fails as undecompressable).
  */
-export async function decodeRecord(record: Buffer, key: Buffer | undefined, into?: Buffer): Promise<{ data: Buffer; id: string }> {
+export async function decodeRecord(record: Buffer, key: Buffer | undefined, into?: Buffer, rawLength?: number): Promise<{ data: Buffer; id: string }> {
   let opened: OpenedRecord;
   try {
     opened = record.length < INLINE_BELOW ? addon().open(record, key ?? null, true, into ?? null) : await addon().open(record, key ?? null, false, into ?? null);
@@ -162,7 +162,7 @@ export async function decodeRecord(record: Buffer, key: Buffer | undefined, into
   if (hash) return { data: payload, id: hash.toString('hex') };
   let data: Buffer;
   try {
-    data = await decompressBlob(tag, payload);
+    data = await decompressBlob(tag, payload, rawLength);
   } catch (err) {
     throw new RecordDecodeError('decompression', { cause: err });
   }
@@ -174,7 +174,7 @@ export async function decodeRecord(record: Buffer, key: Buffer | undefined, into
  * record: its data and SHA-256 (hex), or why it could not be decoded. LZ4 and raw
  * records are decoded one after the other into `into` when given (sized from the index).
  */
-export async function decodeRecords(records: Buffer[], key: Buffer | undefined, into?: Buffer): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
+export async function decodeRecords(records: Buffer[], key: Buffer | undefined, into?: Buffer, rawLengths?: number[]): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
   if (records.length === 0) return [];
   const [data, meta, ids] = await addon().openMany(records, key ?? null, into ?? null);
   return Promise.all(
@@ -186,7 +186,7 @@ export async function decodeRecords(records: Buffer[], key: Buffer | undefined, 
       const payload = data.subarray(meta[m]!, meta[m]! + meta[m + 1]!);
       // gzip or brotli: zlib decodes it here.
       try {
-        const decoded = await decompressBlob(meta[m + 2]!, payload);
+        const decoded = await decompressBlob(meta[m + 2]!, payload, rawLengths?.[i]);
         return { data: decoded, id: await blobId(decoded) };
       } catch (err) {
         return new RecordDecodeError('decompression', { cause: err });

@@ -5,29 +5,6 @@ import type { Snapshot } from './snapshot.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
-/** Packs the structure check reads trees from at once. */
-const TREE_PACKS_IN_FLIGHT = 4;
-
-/** Runs `fn` over `items` with at most `limit` at once; rejects with the first failure. */
-async function forEachLimited<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) await fn(items[next++]!);
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
-
-/** The plaintext of the trees at `locations` in one pack; those after a damaged one are left out. */
-async function loadTrees(repo: Repository, packId: string, locations: BlobLocation[]): Promise<Map<string, Buffer>> {
-  const loaded = new Map<string, Buffer>();
-  try {
-    for await (const { id, data } of repo.loadBlobsFromPack(packId, locations)) loaded.set(id, data);
-  } catch (err) {
-    if (!(err instanceof IntegrityError)) throw err;
-  }
-  return loaded;
-}
-
 /**
  * Checks a repository: the structure always (every index entry's pack is stored with
  * the right size; every tree and data blob the snapshots reach is in the index and
@@ -224,43 +201,33 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   };
   const seen = new Set<string>([snapshot.tree]);
   let level: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
-  // A level of the tree at a time, its trees read pack by pack (one request a span, records
-  // opened in batches) and the packs concurrently: one request and one trip to the pool per
-  // tree took longer than the rest of a backup's tail.
+  // A level of the tree at a time, its trees read together (loadTrees): one request and one
+  // trip to the pool per tree took longer than the rest of a backup's tail.
   while (level.length > 0 && problems.length < 20) {
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const next: { tree: string; path: string }[] = [];
-    const byPack = new Map<string, { tree: string; path: string; location: BlobLocation }[]>();
-    for (const item of level) {
-      if (!reachable(item.tree, () => item.path)) continue;
-      const location = repo.lookupBlob(item.tree)!;
-      let items = byPack.get(location.packId);
-      if (!items) byPack.set(location.packId, (items = []));
-      items.push({ ...item, location });
-    }
-    await forEachLimited([...byPack], TREE_PACKS_IN_FLIGHT, async ([packId, items]) => {
-      const loaded = await loadTrees(repo, packId, items.map((i) => i.location));
-      for (const { tree, path } of items) {
-        let nodes: TreeNode[];
-        try {
-          // One that did not come with its pack (damage there) is read alone, for its own error.
-          const data = loaded.get(tree);
-          nodes = data ? deserializeTree(data, tree) : await repo.loadTree(tree);
-        } catch (err) {
-          if (!(err instanceof IntegrityError)) throw err;
-          problems.push(`${path}: ${err.message}`);
-          continue;
-        }
-        const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
-        for (const node of nodes) {
-          if (node.subtree && !seen.has(node.subtree)) {
-            seen.add(node.subtree);
-            next.push({ tree: node.subtree, path: childPath(node) });
-          }
-          for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
-        }
+    const readable = level.filter((item) => reachable(item.tree, () => item.path));
+    const loaded = await repo.loadTrees(readable.map((item) => item.tree));
+    for (const { tree, path } of readable) {
+      let nodes: TreeNode[];
+      try {
+        // One left out (damaged) is read alone, for its own error.
+        const data = loaded.get(tree);
+        nodes = data ? deserializeTree(data, tree) : await repo.loadTree(tree);
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        problems.push(`${path}: ${err.message}`);
+        continue;
       }
-    });
+      const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
+      for (const node of nodes) {
+        if (node.subtree && !seen.has(node.subtree)) {
+          seen.add(node.subtree);
+          next.push({ tree: node.subtree, path: childPath(node) });
+        }
+        for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
+      }
+    }
     level = next;
   }
   return problems;

@@ -64,24 +64,26 @@ export async function compressBlob(data: Buffer, settings: CompressionSettings):
 }
 
 /**
- * zlib's output piece for decompressing `payload`: room for what JSON trees usually
- * inflate to, so most take one trip to the pool. With the default 16 KiB, a 200 KiB tree
- * took a dozen trips and a copy to join the pieces.
+ * zlib's output piece: the whole blob (its plaintext length, from the index, and a byte
+ * so zlib sees the end without asking for another piece), so it inflates in one trip to
+ * the pool into one buffer. With the default 16 KiB, a 200 KiB tree took a dozen trips
+ * and a copy to join the pieces.
  */
-function outputChunkSize(payload: Buffer): number {
-  return Math.min(Math.max(payload.length * 8, 64 * 1024), 8 * 1024 * 1024);
+function outputChunkSize(payload: Buffer, rawLength: number | undefined): number {
+  return Math.min(rawLength === undefined ? Math.max(payload.length * 4, 64 * 1024) : rawLength + 1, 64 * 1024 * 1024);
 }
 
-export async function decompressBlob(tag: number, payload: Buffer): Promise<Buffer> {
+/** `rawLength`: the plaintext length the index records, when known. */
+export async function decompressBlob(tag: number, payload: Buffer, rawLength?: number): Promise<Buffer> {
   switch (tag) {
     case CompressionTag.none:
       return payload;
     case CompressionTag.lz4:
       return payload.length < SYNC_BELOW ? lz4.decompressSync(payload) : lz4.decompress(payload);
     case CompressionTag.gzip:
-      return gunzipAsync(payload, { chunkSize: outputChunkSize(payload) });
+      return gunzipAsync(payload, { chunkSize: outputChunkSize(payload, rawLength) });
     case CompressionTag.brotli:
-      return unbrotliAsync(payload, { chunkSize: outputChunkSize(payload) });
+      return unbrotliAsync(payload, { chunkSize: outputChunkSize(payload, rawLength) });
     default:
       throw new Error(`unknown compression tag ${tag}`);
   }

@@ -630,7 +630,12 @@ export class Repository {
       let total = 0;
       for (const location of whole) total += location.rawLength;
       const decodedInto = buffers?.lease(total, whole.length);
-      const decoded = await decodeRecords(whole.map(recordOf), this.#key, decodedInto?.buffer ?? Buffer.allocUnsafe(total));
+      const decoded = await decodeRecords(
+        whole.map(recordOf),
+        this.#key,
+        decodedInto?.buffer ?? Buffer.allocUnsafe(total),
+        whole.map((location) => location.rawLength),
+      );
       for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location), release: decodedInto?.releases[i] ?? noRelease };
       for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
     }.bind(this);
@@ -672,7 +677,7 @@ export class Repository {
     this.#checkLength(record, location);
     let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {
-      decoded = await decodeRecord(record, this.#key, into);
+      decoded = await decodeRecord(record, this.#key, into, location.rawLength);
     } catch (err) {
       if (!(err instanceof RecordDecodeError)) throw err;
       decoded = err;
@@ -697,6 +702,39 @@ export class Repository {
 
   async loadTree(id: string): Promise<TreeNode[]> {
     return deserializeTree(await this.loadBlob(id), id);
+  }
+
+  /**
+   * The plaintext of trees read together: one request per span of each pack, the records
+   * opened in batches, the packs at once. Taken in the order given until their plaintext
+   * would pass `maxBytes`; those not read (past that, not in the index, damaged) are left
+   * out, for the caller to read alone with loadTree, which says what is wrong with each.
+   * Parsed by the caller (deserializeTree) as it needs each: thousands of nodes parsed at
+   * once lived long enough for the garbage collector to move them, at a cost.
+   */
+  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<Map<string, Buffer>> {
+    const byPack = new Map<string, BlobLocation[]>();
+    let bytes = 0;
+    for (const id of ids) {
+      const location = this.#index.get(id);
+      if (!location || location.type !== 'tree') continue;
+      if (bytes + location.rawLength > maxBytes) break;
+      bytes += location.rawLength;
+      let group = byPack.get(location.packId);
+      if (!group) byPack.set(location.packId, (group = []));
+      group.push(location);
+    }
+    const trees = new Map<string, Buffer>();
+    await Promise.all(
+      [...byPack].map(async ([packId, locations]) => {
+        try {
+          for await (const { id, data } of this.loadBlobsFromPack(packId, locations)) trees.set(id, data);
+        } catch {
+          // The pack's remaining trees are left out: loadTree reports each.
+        }
+      }),
+    );
+    return trees;
   }
 
   async #loadIndex(): Promise<void> {

@@ -1,0 +1,76 @@
+import { createHash } from 'node:crypto';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ParentTrees } from '../../src/backup/parent-trees.js';
+import { Repository } from '../../src/repo/repository.js';
+import type { TreeNode } from '../../src/repo/tree-node.js';
+import type { StorageAdapter } from '../../src/storage/adapter.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+const node = (name: string, extra: Partial<TreeNode> = {}): TreeNode => ({
+  name: Buffer.from(name),
+  type: 'file',
+  mode: 0o644,
+  uid: 0,
+  gid: 0,
+  mtimeNs: 1n,
+  atimeNs: 1n,
+  ctimeNs: 1n,
+  dev: 1n,
+  inode: 1n,
+  nlink: 1,
+  ...extra,
+});
+
+describe('ParentTrees', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-parents-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  /** A root of `n` directories, each with one file named after it; returns the root's and the directories' tree ids. */
+  async function trees(repo: Repository, n: number): Promise<{ root: string; dirs: string[] }> {
+    const dirs: string[] = [];
+    for (let i = 0; i < n; i++) dirs.push(await repo.saveTree([node(`file-of-${i}`, { size: 0, content: [] })]));
+    const root = await repo.saveTree(dirs.map((subtree, i) => node(`d${i}`, { type: 'dir', mode: 0o755, subtree })));
+    await repo.flush();
+    return { root, dirs };
+  }
+
+  it("reads a directory's subdirectory trees together, and hands each out once", async () => {
+    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const { root, dirs } = await trees(await Repository.create(local, { password: 'pw' }), 50);
+    let gets = 0;
+    const counting: StorageAdapter = { ...local, name: local.name, kind: local.kind, get: (key, range) => (gets++, local.get(key, range)) };
+    const repo = await Repository.open(counting, { password: 'pw' });
+    const parents = new ParentTrees(repo);
+    gets = 0;
+    const top = await parents.load(root);
+    expect(top?.size).toBe(50);
+    for (const [i, id] of dirs.entries()) expect([...(await parents.load(id))!.values()].map((n) => n.name.toString())).toEqual([`file-of-${i}`]);
+    // The root alone, then the 50 subdirectories in one span of their pack.
+    expect(gets).toBe(2);
+    // Handed out once: a second load of the same tree reads it again.
+    expect((await parents.load(dirs[0]!))?.size).toBe(1);
+    expect(gets).toBe(3);
+  });
+
+  it('reads a damaged tree alone and gives nothing for it, and the trees beside it still come', async () => {
+    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const created = await Repository.create(local, { password: 'pw' });
+    const { root, dirs } = await trees(created, 10);
+    const damaged = created.lookupBlob(dirs[3]!)!;
+    const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
+    const pack = await readFile(packPath);
+    pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+    await writeFile(packPath, pack);
+    const parents = new ParentTrees(await Repository.open(local, { password: 'pw' }));
+    await parents.load(root);
+    const loaded = await Promise.all(dirs.map((id) => parents.load(id)));
+    expect(loaded.map((m) => m?.size)).toEqual([1, 1, 1, undefined, 1, 1, 1, 1, 1, 1]);
+    expect(createHash('sha256').update(pack).digest('hex')).not.toBe(damaged.packId);
+  });
+});
