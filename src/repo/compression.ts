@@ -70,7 +70,8 @@ export async function compressBlob(data: Buffer, settings: CompressionSettings):
  * and a copy to join the pieces.
  */
 function outputChunkSize(payload: Buffer, rawLength: number | undefined): number {
-  return Math.min(rawLength === undefined ? Math.max(payload.length * 4, 64 * 1024) : rawLength + 1, 64 * 1024 * 1024);
+  // zlib refuses pieces under 64 bytes; a damaged index may hold any length.
+  return Math.min(Math.max(rawLength === undefined ? payload.length * 4 : rawLength + 1, 64), 64 * 1024 * 1024);
 }
 
 /** `rawLength`: the plaintext length the index records, when known. */

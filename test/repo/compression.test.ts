@@ -12,6 +12,16 @@ describe('blob compression', () => {
     expect((await decompressBlob(CompressionTag.lz4, stored)).equals(fixtureText())).toBe(true);
   });
 
+  it('inflates gzip and brotli whatever plaintext length the index claims (exact, tiny, too large)', async () => {
+    const data = Buffer.concat([fixtureText(), fixtureText()]);
+    for (const algorithm of ['gzip', 'brotli'] as const) {
+      const { tag, payload } = await compressBlob(data, { algorithm });
+      for (const rawLength of [data.length, undefined, 0, 1, 63, 100, data.length - 1, 10 * data.length]) {
+        expect((await decompressBlob(tag, payload, rawLength)).equals(data), `${algorithm} ${rawLength}`).toBe(true);
+      }
+    }
+  });
+
   it('round-trips every algorithm, on the pool and on the calling thread', async () => {
     for (const algorithm of ['lz4', 'gzip', 'brotli'] as const) {
       for (const data of [fixtureText().subarray(0, 10_000), Buffer.concat([fixtureText(), fixtureText(), fixtureText()])]) {
