@@ -56,7 +56,7 @@ export class ParentTrees {
     const done = this.#repo
       .loadTrees(ids, READ_AHEAD_BYTES - this.#aheadBytes)
       .then(
-        (trees) => {
+        ({ trees }) => {
           for (const [id, data] of trees) {
             this.#ahead.set(id, data);
             this.#aheadBytes += data.length;

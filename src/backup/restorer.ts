@@ -8,6 +8,7 @@ import { IntegrityError, InterruptedError, OperationError, UsageError } from '..
 import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobLocation, Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
+import { deserializeTree } from '../repo/tree.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink, type NodeMetadata } from '../sources/files/restore-node.js';
 import { type NewFile, writeNewFiles } from '../sources/files/write-files.js';
 
@@ -227,31 +228,32 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
   return plan;
 }
 
-/** Subdirectory trees loaded ahead of the walk: one by one, planning waited on each read. */
-const SUBTREES_AHEAD = 8;
+/** Plaintext of subdirectory trees read ahead of the plan at most: bounds memory for directories of thousands. */
+const SUBTREES_AHEAD_BYTES = 4 * 1024 * 1024;
 
 /**
- * The trees of `nodes`' subdirectories, in order, each from next(): up to SUBTREES_AHEAD
- * are being read ahead, so that a directory of thousands of subdirectories is not all in
- * memory at once.
+ * The trees of `nodes`' subdirectories, in order, each from next(): read together (a
+ * request per pack span, records opened in batches), up to SUBTREES_AHEAD_BYTES at a
+ * time, and parsed as the plan reaches each. One by one, planning waited on each read.
  */
 function prefetchSubtrees(repo: Repository, nodes: TreeNode[]): { next: () => Promise<TreeNode[]> } {
   const ids = nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : []));
-  const loading: Promise<TreeNode[]>[] = [];
-  let started = 0;
   let taken = 0;
-  const startUpTo = (n: number) => {
-    for (; started < Math.min(n, ids.length); started++) {
-      const load = repo.loadTree(ids[started]!);
-      // A failure surfaces when its directory is visited; one never visited (an earlier failure) is not unhandled.
-      load.catch(() => undefined);
-      loading.push(load);
-    }
+  let batch: { from: number; read: Promise<{ trees: Map<string, Buffer>; taken: number }> } | undefined;
+  const next = async (): Promise<TreeNode[]> => {
+    const i = taken++;
+    const id = ids[i]!;
+    if (!batch || i >= batch.from + (await batch.read).taken) batch = { from: i, read: repo.loadTrees(ids.slice(i), SUBTREES_AHEAD_BYTES) };
+    const data = (await batch.read).trees.get(id);
+    // One left out (larger than the budget, or damaged) is read alone, and says what is wrong.
+    return data ? deserializeTree(data, id) : repo.loadTree(id);
   };
   return {
     next: () => {
-      startUpTo(taken + 1 + SUBTREES_AHEAD);
-      return loading[taken++]!;
+      const tree = next();
+      // A failure surfaces when its directory is visited; one never visited (an earlier failure) is not unhandled.
+      tree.catch(() => undefined);
+      return tree;
     },
   };
 }

@@ -207,7 +207,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const next: { tree: string; path: string }[] = [];
     const readable = level.filter((item) => reachable(item.tree, () => item.path));
-    const loaded = await repo.loadTrees(readable.map((item) => item.tree));
+    const { trees: loaded } = await repo.loadTrees(readable.map((item) => item.tree));
     for (const { tree, path } of readable) {
       let nodes: TreeNode[];
       try {

@@ -707,18 +707,21 @@ export class Repository {
   /**
    * The plaintext of trees read together: one request per span of each pack, the records
    * opened in batches, the packs at once. Taken in the order given until their plaintext
-   * would pass `maxBytes`; those not read (past that, not in the index, damaged) are left
-   * out, for the caller to read alone with loadTree, which says what is wrong with each.
-   * Parsed by the caller (deserializeTree) as it needs each: thousands of nodes parsed at
-   * once lived long enough for the garbage collector to move them, at a cost.
+   * would pass `maxBytes` (`taken` says how many); those not read (past that, not in the
+   * index, damaged) are left out, for the caller to read alone with loadTree, which says
+   * what is wrong with each. Parsed by the caller (deserializeTree) as it needs each:
+   * thousands of nodes parsed at once lived long enough for the garbage collector to move
+   * them, at a cost.
    */
-  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<Map<string, Buffer>> {
+  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
     const byPack = new Map<string, BlobLocation[]>();
     let bytes = 0;
+    let taken = 0;
     for (const id of ids) {
       const location = this.#index.get(id);
+      if (location?.type === 'tree' && bytes + location.rawLength > maxBytes) break;
+      taken++;
       if (!location || location.type !== 'tree') continue;
-      if (bytes + location.rawLength > maxBytes) break;
       bytes += location.rawLength;
       let group = byPack.get(location.packId);
       if (!group) byPack.set(location.packId, (group = []));
@@ -734,7 +737,7 @@ export class Repository {
         }
       }),
     );
-    return trees;
+    return { trees, taken };
   }
 
   async #loadIndex(): Promise<void> {
