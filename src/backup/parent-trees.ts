@@ -50,8 +50,13 @@ export class ParentTrees {
 
   /** One read ahead at a time, within the budget; a directory with one subdirectory gains nothing from it. */
   #readAhead(nodes: TreeNode[]): void {
-    if (this.#reading || this.#aheadBytes >= READ_AHEAD_BYTES) return;
-    const ids = nodes.flatMap((n) => (n.type === 'dir' && n.subtree && !this.#ahead.has(n.subtree) ? [n.subtree] : []));
+    if (this.#reading) return;
+    // Trees the walk never came to (directories since deleted or excluded) go first, oldest first.
+    for (const id of this.#ahead.keys()) {
+      if (this.#aheadBytes < READ_AHEAD_BYTES / 2) break;
+      this.#take(id);
+    }
+    const ids = [...new Set(nodes.flatMap((n) => (n.type === 'dir' && n.subtree && !this.#ahead.has(n.subtree) ? [n.subtree] : [])))];
     if (ids.length < 2) return;
     const done = this.#repo
       .loadTrees(ids, READ_AHEAD_BYTES - this.#aheadBytes)

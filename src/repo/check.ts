@@ -5,6 +5,9 @@ import type { Snapshot } from './snapshot.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
+/** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
+const TREE_BATCH_BYTES = 8 * 1024 * 1024;
+
 /**
  * Checks a repository: the structure always (every index entry's pack is stored with
  * the right size; every tree and data blob the snapshots reach is in the index and
@@ -207,25 +210,35 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const next: { tree: string; path: string }[] = [];
     const readable = level.filter((item) => reachable(item.tree, () => item.path));
-    const { trees: loaded } = await repo.loadTrees(readable.map((item) => item.tree));
-    for (const { tree, path } of readable) {
-      let nodes: TreeNode[];
-      try {
-        // One left out (damaged) is read alone, for its own error.
-        const data = loaded.get(tree);
-        nodes = data ? deserializeTree(data, tree) : await repo.loadTree(tree);
-      } catch (err) {
-        if (!(err instanceof IntegrityError)) throw err;
-        problems.push(`${path}: ${err.message}`);
-        continue;
-      }
-      const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
-      for (const node of nodes) {
-        if (node.subtree && !seen.has(node.subtree)) {
-          seen.add(node.subtree);
-          next.push({ tree: node.subtree, path: childPath(node) });
+    for (let from = 0; from < readable.length; ) {
+      if (signal?.aborted) throw new InterruptedError('verification interrupted');
+      const { trees, taken } = await repo.loadTrees(
+        readable.slice(from).map((item) => item.tree),
+        TREE_BATCH_BYTES,
+      );
+      // A tree larger than the budget is read alone.
+      const batch = readable.slice(from, from + Math.max(taken, 1));
+      from += batch.length;
+      for (const { tree, path } of batch) {
+        let nodes: TreeNode[];
+        try {
+          // One left out (damaged) is read alone, for its own error.
+          const data = trees.get(tree);
+          trees.delete(tree);
+          nodes = data ? deserializeTree(data, tree) : await repo.loadTree(tree);
+        } catch (err) {
+          if (!(err instanceof IntegrityError)) throw err;
+          problems.push(`${path}: ${err.message}`);
+          continue;
         }
-        for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
+        const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
+        for (const node of nodes) {
+          if (node.subtree && !seen.has(node.subtree)) {
+            seen.add(node.subtree);
+            next.push({ tree: node.subtree, path: childPath(node) });
+          }
+          for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
+        }
       }
     }
     level = next;

@@ -13,12 +13,15 @@ export class IndexFileEncoder {
   readonly #out: Buffer[] = [];
   #plain = '';
   #packs = 0;
+  #error: Error | undefined;
 
   constructor(gzip: boolean) {
     if (gzip) {
       // Large output pieces: each is a trip to the pool, and at 16 KiB a pack of small files took dozens.
       this.#gzip = createGzip({ level: 1, chunkSize: 256 * 1024 });
       this.#gzip.on('data', (chunk: Buffer) => this.#out.push(chunk));
+      // Reported by finish(): an 'error' event with no listener would end the process.
+      this.#gzip.on('error', (err) => (this.#error ??= err));
     }
     this.#write('{"version":1,"packs":[');
   }
@@ -35,6 +38,7 @@ export class IndexFileEncoder {
   async finish(): Promise<Buffer> {
     this.#write(']}');
     if (!this.#gzip) return Buffer.from(this.#plain);
+    if (this.#error) throw this.#error;
     const ended = once(this.#gzip, 'end');
     this.#gzip.end();
     await ended;

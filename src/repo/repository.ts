@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { alignedBuffer } from '../core/aligned-buffer.js';
+import { Slots } from '../core/slots.js';
 import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
@@ -125,6 +126,8 @@ const BATCH_RECORDS = 128;
 const BATCH_BYTES = 4 * 1024 * 1024;
 /** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
+/** Packs loadTrees reads at once. */
+const TREE_PACKS_IN_FLIGHT = 4;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 /** Pack buffers kept for the next packs: one per pending pack, and the open ones. */
@@ -161,6 +164,7 @@ export class Repository {
   readonly #compression: CompressionSettings;
   readonly #packSize: number;
   readonly #uploadConcurrency: number;
+  readonly #uploadSlots: Slots;
   readonly #index = new BlobIndex();
   /** Packs being filled, per blob type: more than one when sealings run at once, each into its own pack's tail. */
   readonly #open = new Map<BlobType, PackBuilder[]>();
@@ -198,6 +202,7 @@ export class Repository {
     // Only local puts use pooled pack buffers (#addRecord); they write from aligned memory with O_DIRECT.
     this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), alignedBuffer);
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
+    this.#uploadSlots = new Slots(this.#uploadConcurrency);
     this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
   }
 
@@ -542,17 +547,20 @@ export class Repository {
       pack.release();
       return;
     }
-    while (this.#uploads.size >= this.#uploadConcurrency) await Promise.race(this.#uploads);
-    const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
-    const upload = this.#uploadPack(id, bytes, pack).finally(() => {
+    // Counted among the uploads at once, before any wait: from here on flush waits for the
+    // pack and saveSnapshot sees it; the slots keep the puts at uploadConcurrency.
+    const upload = this.#uploadPack(pack).finally(() => {
       this.#uploads.delete(upload);
       this.#pendingBytes -= pack.size;
     });
     this.#uploads.add(upload);
+    while (this.#uploads.size > this.#uploadConcurrency) await Promise.race(this.#uploads);
   }
 
-  async #uploadPack(id: string, bytes: Buffer, pack: PackBuilder): Promise<void> {
+  async #uploadPack(pack: PackBuilder): Promise<void> {
+    await this.#uploadSlots.acquire();
     try {
+      const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
       await this.#created();
       const key = packKey(id);
       await this.adapter.put(key, bytes, { size: bytes.length });
@@ -573,6 +581,8 @@ export class Repository {
     } catch (err) {
       for (const e of pack.entries) this.#pending.delete(e.id);
       this.#uploadError ??= err;
+    } finally {
+      this.#uploadSlots.release();
     }
   }
 
@@ -728,12 +738,16 @@ export class Repository {
       group.push(location);
     }
     const trees = new Map<string, Buffer>();
+    const reading = new Slots(TREE_PACKS_IN_FLIGHT);
     await Promise.all(
       [...byPack].map(async ([packId, locations]) => {
+        await reading.acquire();
         try {
           for await (const { id, data } of this.loadBlobsFromPack(packId, locations)) trees.set(id, data);
         } catch {
           // The pack's remaining trees are left out: loadTree reports each.
+        } finally {
+          reading.release();
         }
       }),
     );

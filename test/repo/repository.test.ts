@@ -185,6 +185,41 @@ describe('Repository', () => {
     expect(await repo.loadTree(bigId)).toHaveLength(8000);
   });
 
+  it('stores at most uploadConcurrency packs at once, however many saves fill packs at the same moment', async () => {
+    let inFlight = 0;
+    let most = 0;
+    const counting: StorageAdapter = {
+      ...adapter,
+      name: adapter.name,
+      kind: adapter.kind,
+      put: async (key, body, opts) => {
+        if (!key.startsWith('data/')) return adapter.put(key, body, opts);
+        most = Math.max(most, ++inFlight);
+        try {
+          await new Promise((r) => setTimeout(r, 5));
+          return await adapter.put(key, body, opts);
+        } finally {
+          inFlight--;
+        }
+      },
+    };
+    const repo = await Repository.create(counting, { password: 'pw', packSize: 64 * 1024, uploadConcurrency: 1 });
+    const saved: string[] = [];
+    await Promise.all(
+      Array.from({ length: 40 }, async () => {
+        for (let i = 0; i < 5; i++) {
+          const b = randomBytes(40_000);
+          saved.push(sha(b));
+          await repo.saveBlob('data', sha(b), b);
+        }
+      }),
+    );
+    await repo.flush();
+    expect(most).toBe(1);
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    for (const id of saved) expect(reopened.lookupBlob(id)).toBeDefined();
+  });
+
   it('keeps memory bounded: pending pack bytes stay under a few packs whatever the input', async () => {
     const packSize = 1024 * 1024;
     const repo = await Repository.create(adapter, { password: 'pw', packSize, compression: { algorithm: 'none' } });
