@@ -4,25 +4,11 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ParentTrees } from '../../src/backup/parent-trees.js';
 import { Repository } from '../../src/repo/repository.js';
-import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { treeNode as node } from '../helpers/tree-nodes.js';
 
-const node = (name: string, extra: Partial<TreeNode> = {}): TreeNode => ({
-  name: Buffer.from(name),
-  type: 'file',
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  mtimeNs: 1n,
-  atimeNs: 1n,
-  ctimeNs: 1n,
-  dev: 1n,
-  inode: 1n,
-  nlink: 1,
-  ...extra,
-});
 
 describe('ParentTrees', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;

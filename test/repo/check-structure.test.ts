@@ -8,23 +8,10 @@ import type { Snapshot } from '../../src/repo/snapshot.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { treeNode as node } from '../helpers/tree-nodes.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-const node = (name: string, extra: Partial<TreeNode>): TreeNode => ({
-  name: Buffer.from(name),
-  type: 'file',
-  mode: 0o644,
-  uid: 0,
-  gid: 0,
-  mtimeNs: 1n,
-  atimeNs: 1n,
-  ctimeNs: 1n,
-  dev: 1n,
-  inode: 1n,
-  nlink: 1,
-  ...extra,
-});
 
 describe('checkSnapshotStructure', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
