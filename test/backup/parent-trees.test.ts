@@ -59,4 +59,34 @@ describe('ParentTrees', () => {
     expect(loaded.map((m) => m?.size)).toEqual([1, 1, 1, undefined, 1, 1, 1, 1, 1, 1]);
     expect(createHash('sha256').update(pack).digest('hex')).not.toBe(damaged.packId);
   });
+
+  it('drops read-ahead trees the walk never reaches, so later directories are still read ahead', async () => {
+    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const created = await Repository.create(local, { password: 'pw' });
+    // Trees of about 120 KiB of plaintext: 400 entries with long names.
+    const bigTree = (tag: string) => created.saveTree(Array.from({ length: 400 }, (_, i) => node(`${tag}-${String(i).padStart(4, '0')}-${'x'.repeat(150)}`, { size: 0, content: [] })));
+    const dir = async (tag: string, children: number) => {
+      const ids: string[] = [];
+      for (let i = 0; i < children; i++) ids.push(await bigTree(`${tag}${i}`));
+      return { id: await created.saveTree(ids.map((subtree, i) => node(`${tag}${i}`, { type: 'dir', mode: 0o755, subtree }))), children: ids };
+    };
+    // a: more subdirectories than the read-ahead budget holds, never walked (deleted since); b: walked after.
+    const a = await dir('a', 40);
+    const b = await dir('b', 10);
+    const root = await created.saveTree([node('a', { type: 'dir', mode: 0o755, subtree: a.id }), node('b', { type: 'dir', mode: 0o755, subtree: b.id })]);
+    await created.flush();
+    let gets = 0;
+    const counting: StorageAdapter = { ...local, name: local.name, kind: local.kind, get: (key, range) => (gets++, local.get(key, range)) };
+    const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
+    await parents.load(root);
+    await parents.load(a.id);
+    // One of a's subdirectories, to wait for a's read-ahead; the rest are never asked for.
+    expect((await parents.load(a.children[0]!))?.size).toBe(400);
+    gets = 0;
+    await parents.load(b.id);
+    for (const id of b.children) expect((await parents.load(id))?.size).toBe(400);
+    // b's ten subdirectories came in one read ahead, not one request each.
+    expect(gets).toBeLessThanOrEqual(2);
+  });
 });
+
