@@ -13,6 +13,8 @@ export class IndexFileEncoder {
   readonly #out: Buffer[] = [];
   #plain = '';
   #packs = 0;
+  #blobs = 0;
+  #bytes = 0;
   #error: Error | undefined;
 
   constructor(gzip: boolean) {
@@ -26,13 +28,16 @@ export class IndexFileEncoder {
     this.#write('{"version":1,"packs":[');
   }
 
-  get packs(): number {
-    return this.#packs;
+  /** What the index file names so far: packs, their blobs, and their stored bytes. */
+  get named(): { packs: number; blobs: number; storedBytes: number } {
+    return { packs: this.#packs, blobs: this.#blobs, storedBytes: this.#bytes };
   }
 
-  /** `blobsJson`: the JSON of the pack's blob entries, as in its header. */
-  add(pack: { id: string; size: number }, blobsJson: string): void {
+  /** `blobsJson`: the JSON of the pack's `blobs` entries, as in its header. */
+  add(pack: { id: string; size: number; blobs: number }, blobsJson: string): void {
     this.#write(`${this.#packs++ === 0 ? '' : ','}{"id":${JSON.stringify(pack.id)},"size":${pack.size},"blobs":${blobsJson}}`);
+    this.#blobs += pack.blobs;
+    this.#bytes += pack.size;
   }
 
   async finish(): Promise<Buffer> {

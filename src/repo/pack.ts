@@ -72,9 +72,9 @@ export class PackBuilder {
     return this.#reserved === undefined;
   }
 
-  /** Resolves once no reserved tail is outstanding. */
-  async untilTailFree(): Promise<void> {
-    while (this.#reserved) await this.#reserved.done;
+  /** Resolves when the tail reserved now is committed or given up (another sealing may reserve it at once: check tailFree). */
+  tailFreed(): Promise<void> {
+    return this.#reserved?.done ?? Promise.resolve();
   }
 
   add(item: PackRecord): void {

@@ -176,10 +176,8 @@ export class Repository {
   /** Ids saved this session and not yet in a finished pack, so concurrent saves store once. */
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
-  readonly #newPacks: IndexFile['packs'] = [];
-  /** The index file naming #newPacks, encoded as they are stored. */
+  /** The index file naming the packs stored since the last one, encoded as they are stored. */
   #newIndex: IndexFileEncoder | undefined;
-  #newPackBlobs = 0;
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
   #pendingBytes = 0;
@@ -204,7 +202,7 @@ export class Repository {
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
-    // Only local puts use pooled pack buffers (#addRecord); they write from aligned memory with O_DIRECT.
+    // Only local puts use pooled pack buffers (#openPack); they write from aligned memory with O_DIRECT.
     this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), alignedBuffer);
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#uploadSlots = new Slots(this.#uploadConcurrency);
@@ -420,7 +418,7 @@ export class Repository {
         let open = this.#openPack(type);
         // Checked again after each wait: between one sealing's commit and this, another may reserve.
         while (!open.tailFree) {
-          await open.untilTailFree();
+          await open.tailFreed();
           open = this.#openPack(type);
         }
         open.add(item);
@@ -484,15 +482,14 @@ export class Repository {
 
   /** One index file for the packs uploaded since the last one. */
   async #indexNewPacks(): Promise<void> {
-    const packs = this.#newPacks.splice(0);
     const encoder = this.#newIndex;
     this.#newIndex = undefined;
-    this.#newPackBlobs = 0;
-    if (packs.length === 0 || !encoder) return;
+    if (!encoder) return;
     await this.#putIndexFile(await encoder.finish());
-    this.#indexedSinceFlush.packs += packs.length;
-    this.#indexedSinceFlush.blobs += packs.reduce((n, p) => n + p.blobs.length, 0);
-    this.#indexedSinceFlush.storedBytes += packs.reduce((n, p) => n + p.size, 0);
+    const { packs, blobs, storedBytes } = encoder.named;
+    this.#indexedSinceFlush.packs += packs;
+    this.#indexedSinceFlush.blobs += blobs;
+    this.#indexedSinceFlush.storedBytes += storedBytes;
   }
 
   /** Writes one index file naming `packs`; returns its id. */
@@ -511,7 +508,7 @@ export class Repository {
 
   async #finishPack(type: BlobType, pack: PackBuilder): Promise<void> {
     // A sealing in place may still be writing its records into the tail.
-    while (!pack.tailFree) await pack.untilTailFree();
+    while (!pack.tailFree) await pack.tailFreed();
     // Finished already (it filled up while we waited).
     if (this.#open.get(type) !== pack) return;
     this.#open.delete(type);
@@ -545,12 +542,11 @@ export class Repository {
         this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
         this.#pending.delete(e.id);
       }
-      this.#newPacks.push({ id, size: bytes.length, blobs: pack.entries });
-      (this.#newIndex ??= new IndexFileEncoder(this.#format >= 2)).add({ id, size: bytes.length }, pack.blobsJson);
-      this.#newPackBlobs += pack.entries.length;
+      const index = (this.#newIndex ??= new IndexFileEncoder(this.#format >= 2));
+      index.add({ id, size: bytes.length, blobs: pack.count }, pack.blobsJson);
       // Like restic, an index file every so many blobs: held until the end, the entries of a
       // million new files would take hundreds of MiB (and a crash would leave them unindexed).
-      if (this.#newPackBlobs >= INDEX_EVERY_BLOBS) await this.#indexNewPacks();
+      if (index.named.blobs >= INDEX_EVERY_BLOBS) await this.#indexNewPacks();
     } catch (err) {
       for (const e of pack.entries) this.#pending.delete(e.id);
       this.#uploadError ??= err;
@@ -810,7 +806,7 @@ export class Repository {
   // ---- snapshots ----
 
   async saveSnapshot(input: SnapshotInput): Promise<string> {
-    if (this.#uploads.size > 0 || this.#newPacks.length > 0 || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
+    if (this.#uploads.size > 0 || this.#newIndex || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
     const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
     const id = sha256Hex(stored);
     await this.#created();

@@ -19,8 +19,8 @@ describe('metadata (index files and pack headers)', () => {
     const packs = [0, 1, 2].map((p) => ({ id: String(p).repeat(64), size: 1000 + p, blobs: entries.slice(p * 100, p * 100 + 100) }));
     for (const gzip of [true, false]) {
       const encoder = new IndexFileEncoder(gzip);
-      for (const p of packs) encoder.add(p, JSON.stringify(p.blobs));
-      expect(encoder.packs).toBe(3);
+      for (const p of packs) encoder.add({ id: p.id, size: p.size, blobs: p.blobs.length }, JSON.stringify(p.blobs));
+      expect(encoder.named).toEqual({ packs: 3, blobs: 300, storedBytes: 3003 });
       const stored = await encoder.finish();
       expect(decodeMetadata(stored, 'test')).toEqual({ version: 1, packs });
       if (!gzip) expect(stored.equals(encodeMetadata({ version: 1, packs }, false))).toBe(true);
