@@ -8,7 +8,7 @@ import { IntegrityError, InterruptedError, OperationError, UsageError } from '..
 import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobLocation, Repository } from '../repo/repository.js';
 import type { TreeNode } from '../repo/tree-node.js';
-import { deserializeTree } from '../repo/tree.js';
+import { treesInOrder } from '../repo/trees-in-order.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink, type NodeMetadata } from '../sources/files/restore-node.js';
 import { type NewFile, writeNewFiles } from '../sources/files/write-files.js';
 
@@ -190,7 +190,11 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
     const seen = new Set<string>();
     const where = parent.length > 0 ? showBytes(parent) : '/';
     const nodes = await tree;
-    const subtrees = prefetchSubtrees(repo, nodes);
+    const subtrees = treesInOrder(
+      repo,
+      nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : [])),
+      SUBTREES_AHEAD_BYTES,
+    );
     for (const node of nodes) {
       checkAborted(opts.signal);
       if (!isSafeName(node.name)) throw new UnsafeBackupError(`${backup} holds an unsafe name '${showBytes(node.name)}' under ${where}: nothing was restored`);
@@ -230,33 +234,6 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
 
 /** Plaintext of subdirectory trees read ahead of the plan at most: bounds memory for directories of thousands. */
 const SUBTREES_AHEAD_BYTES = 4 * 1024 * 1024;
-
-/**
- * The trees of `nodes`' subdirectories, in order, each from next(): read together (a
- * request per pack span, records opened in batches), up to SUBTREES_AHEAD_BYTES at a
- * time, and parsed as the plan reaches each. One by one, planning waited on each read.
- */
-function prefetchSubtrees(repo: Repository, nodes: TreeNode[]): { next: () => Promise<TreeNode[]> } {
-  const ids = nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : []));
-  let taken = 0;
-  let batch: { from: number; read: Promise<{ trees: Map<string, Buffer>; taken: number }> } | undefined;
-  const next = async (): Promise<TreeNode[]> => {
-    const i = taken++;
-    const id = ids[i]!;
-    if (!batch || i >= batch.from + (await batch.read).taken) batch = { from: i, read: repo.loadTrees(ids.slice(i), SUBTREES_AHEAD_BYTES) };
-    const data = (await batch.read).trees.get(id);
-    // One left out (larger than the budget, or damaged) is read alone, and says what is wrong.
-    return data ? deserializeTree(data, id) : repo.loadTree(id);
-  };
-  return {
-    next: () => {
-      const tree = next();
-      // A failure surfaces when its directory is visited; one never visited (an earlier failure) is not unhandled.
-      tree.catch(() => undefined);
-      return tree;
-    },
-  };
-}
 
 /**
  * One literal of one shape, holding only what the restore needs of the node: for

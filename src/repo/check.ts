@@ -2,7 +2,7 @@ import { IntegrityError, InterruptedError } from '../core/errors.js';
 import type { BlobLocation } from './blob-index.js';
 import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
-import { deserializeTree } from './tree.js';
+import { treesInOrder } from './trees-in-order.js';
 import type { TreeNode } from './tree-node.js';
 
 /** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
@@ -204,41 +204,34 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   };
   const seen = new Set<string>([snapshot.tree]);
   let level: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
-  // A level of the tree at a time, its trees read together (loadTrees): one request and one
-  // trip to the pool per tree took longer than the rest of a backup's tail.
+  // A level of the tree at a time, its trees read together (treesInOrder): one request and
+  // one trip to the pool per tree took longer than the rest of a backup's tail.
   while (level.length > 0 && problems.length < 20) {
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const next: { tree: string; path: string }[] = [];
     const readable = level.filter((item) => reachable(item.tree, () => item.path));
-    for (let from = 0; from < readable.length; ) {
+    const trees = treesInOrder(
+      repo,
+      readable.map((item) => item.tree),
+      TREE_BATCH_BYTES,
+    );
+    for (const { path } of readable) {
       if (signal?.aborted) throw new InterruptedError('verification interrupted');
-      const { trees, taken } = await repo.loadTrees(
-        readable.slice(from).map((item) => item.tree),
-        TREE_BATCH_BYTES,
-      );
-      // A tree larger than the budget is read alone.
-      const batch = readable.slice(from, from + Math.max(taken, 1));
-      from += batch.length;
-      for (const { tree, path } of batch) {
-        let nodes: TreeNode[];
-        try {
-          // One left out (damaged) is read alone, for its own error.
-          const data = trees.get(tree);
-          trees.delete(tree);
-          nodes = data ? deserializeTree(data, tree) : await repo.loadTree(tree);
-        } catch (err) {
-          if (!(err instanceof IntegrityError)) throw err;
-          problems.push(`${path}: ${err.message}`);
-          continue;
+      let nodes: TreeNode[];
+      try {
+        nodes = await trees.next();
+      } catch (err) {
+        if (!(err instanceof IntegrityError)) throw err;
+        problems.push(`${path}: ${err.message}`);
+        continue;
+      }
+      const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
+      for (const node of nodes) {
+        if (node.subtree && !seen.has(node.subtree)) {
+          seen.add(node.subtree);
+          next.push({ tree: node.subtree, path: childPath(node) });
         }
-        const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
-        for (const node of nodes) {
-          if (node.subtree && !seen.has(node.subtree)) {
-            seen.add(node.subtree);
-            next.push({ tree: node.subtree, path: childPath(node) });
-          }
-          for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
-        }
+        for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
       }
     }
     level = next;
