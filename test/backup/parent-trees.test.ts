@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ParentTrees } from '../../src/backup/parent-trees.js';
 import { Repository } from '../../src/repo/repository.js';
-import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { recording } from '../helpers/recording-adapter.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
 
 
@@ -29,19 +29,17 @@ describe('ParentTrees', () => {
   it("reads a directory's subdirectory trees together, and hands each out once", async () => {
     const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const { root, dirs } = await trees(await Repository.create(local, { password: 'pw' }), 50);
-    let gets = 0;
-    const counting: StorageAdapter = { ...local, name: local.name, kind: local.kind, get: (key, range) => (gets++, local.get(key, range)) };
-    const repo = await Repository.open(counting, { password: 'pw' });
-    const parents = new ParentTrees(repo);
-    gets = 0;
+    const counting = recording(local);
+    const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
+    counting.gets.length = 0;
     const top = await parents.load(root);
     expect(top?.size).toBe(50);
     for (const [i, id] of dirs.entries()) expect([...(await parents.load(id))!.values()].map((n) => n.name.toString())).toEqual([`file-of-${i}`]);
     // The root alone, then the 50 subdirectories in one span of their pack.
-    expect(gets).toBe(2);
+    expect(counting.gets.length).toBe(2);
     // Handed out once: a second load of the same tree reads it again.
     expect((await parents.load(dirs[0]!))?.size).toBe(1);
-    expect(gets).toBe(3);
+    expect(counting.gets.length).toBe(3);
   });
 
   it('reads a damaged tree alone and gives nothing for it, and the trees beside it still come', async () => {
@@ -75,18 +73,17 @@ describe('ParentTrees', () => {
     const b = await dir('b', 10);
     const root = await created.saveTree([node('a', { type: 'dir', mode: 0o755, subtree: a.id }), node('b', { type: 'dir', mode: 0o755, subtree: b.id })]);
     await created.flush();
-    let gets = 0;
-    const counting: StorageAdapter = { ...local, name: local.name, kind: local.kind, get: (key, range) => (gets++, local.get(key, range)) };
+    const counting = recording(local);
     const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
     await parents.load(root);
     await parents.load(a.id);
     // One of a's subdirectories, to wait for a's read-ahead; the rest are never asked for.
     expect((await parents.load(a.children[0]!))?.size).toBe(400);
-    gets = 0;
+    counting.gets.length = 0;
     await parents.load(b.id);
     for (const id of b.children) expect((await parents.load(id))?.size).toBe(400);
     // b's ten subdirectories came in one read ahead, not one request each.
-    expect(gets).toBeLessThanOrEqual(2);
+    expect(counting.gets.length).toBeLessThanOrEqual(2);
   });
 });
 

@@ -7,26 +7,12 @@ import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { BufferPool } from '../../src/repo/buffer-pool.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
-import type { ByteRange, StorageAdapter } from '../../src/storage/adapter.js';
+import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { recording } from '../helpers/recording-adapter.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
-
-/** Records what the repository asks of the destination, to check write order and request counts. */
-function recording(inner: StorageAdapter): StorageAdapter & { puts: string[]; gets: { key: string; range?: ByteRange | undefined }[] } {
-  const puts: string[] = [];
-  const gets: { key: string; range?: ByteRange | undefined }[] = [];
-  return {
-    ...inner,
-    name: inner.name,
-    kind: inner.kind,
-    puts,
-    gets,
-    put: (key, body, opts) => (puts.push(key), inner.put(key, body, opts)),
-    get: (key, range) => (gets.push({ key, range }), inner.get(key, range)),
-  };
-}
 
 describe('Repository', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
