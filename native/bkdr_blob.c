@@ -41,12 +41,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
+#include <zlib.h>
 
 #define NONCE_BYTES 12
 #define AUTH_TAG_BYTES 16
 #define KEY_BYTES 32
 #define TAG_NONE 0
 #define TAG_LZ4 1
+#define TAG_GZIP 2
 #define LZ4_PREFIX 4
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
@@ -316,6 +318,29 @@ static void run_seal(job *j) {
   }
 }
 
+// A gzip member (trees; data blobs when gzip is configured) inflated straight into the
+// caller's Buffer: in JavaScript each record was two more trips to the pool (zlib, then
+// the hash), and a restore plan waited for each. Only the plain case, one member that
+// fills the size its trailer gives: anything else is left to the caller's zlib, which
+// decides whether it is damage.
+static int gunzip_into(job *j, const uint8_t *payload, size_t payload_length) {
+  if (payload_length < 18 || payload_length > UINT32_MAX) return 0;
+  const uint8_t *trailer = payload + payload_length - 4;
+  size_t n = (size_t)trailer[0] | (size_t)trailer[1] << 8 | (size_t)trailer[2] << 16 | (size_t)trailer[3] << 24;
+  if (n == 0 || n > j->dest_capacity || (j->dest_exact && n != j->dest_capacity)) return 0;
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK) return 0;
+  z.next_in = (Bytef *)payload;
+  z.avail_in = (uInt)payload_length;
+  z.next_out = j->dest;
+  z.avail_out = (uInt)n;
+  int ok = inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == n && z.avail_in == 0;
+  inflateEnd(&z);
+  if (ok) j->output_length = n;
+  return ok;
+}
+
 static void run_open(job *j) {
   const uint8_t *plain = j->input;
   size_t plain_length = j->input_length;
@@ -358,8 +383,11 @@ static void run_open(job *j) {
       return;
     }
     j->decoded = 1;
+  } else if (j->dest && j->out_tag == TAG_GZIP && gunzip_into(j, payload, payload_length)) {
+    j->in_dest = 1;
+    j->decoded = 1;
   } else {
-    // Raw, or gzip/brotli which the caller decodes with zlib: hand back the payload.
+    // Raw, brotli, or gzip that gunzip_into left alone, which the caller decodes with zlib: hand back the payload.
     j->output = malloc(payload_length > 0 ? payload_length : 1);
     if (!j->output) { j->error = "out of memory"; return; }
     memcpy(j->output, payload, payload_length);

@@ -148,8 +148,8 @@ export class RecordDecodeError extends Error {
 
 /**
  * Opens and decompresses a record; returns the data and its SHA-256 (hex) for the caller
- * to compare with the id. An LZ4 or raw record is decoded straight into `into` when given
- * (sized from the index; a record that decodes to another size fails as undecompressable).
+ * to compare with the id. An LZ4, gzip or raw record is decoded straight into `into` when
+ * given (sized from the index; a record that decodes to another size fails as undecompressable).
  */
 export async function decodeRecord(record: Buffer, key: Buffer | undefined, into?: Buffer, rawLength?: number): Promise<{ data: Buffer; id: string }> {
   let opened: OpenedRecord;
@@ -171,7 +171,7 @@ export async function decodeRecord(record: Buffer, key: Buffer | undefined, into
 
 /**
  * Opens many records in one trip to the pool (a pack's small blobs on restore). Per
- * record: its data and SHA-256 (hex), or why it could not be decoded. LZ4 and raw
+ * record: its data and SHA-256 (hex), or why it could not be decoded. LZ4, gzip and raw
  * records are decoded one after the other into `into` when given (sized from the index).
  */
 export async function decodeRecords(records: Buffer[], key: Buffer | undefined, into?: Buffer, rawLengths?: number[]): Promise<({ data: Buffer; id: string } | RecordDecodeError)[]> {
@@ -184,7 +184,7 @@ export async function decodeRecords(records: Buffer[], key: Buffer | undefined, 
       if (meta[m + 3] === 2) return new RecordDecodeError('decompression', {});
       if (meta[m + 4] === 1) return { data: (into ?? data).subarray(meta[m]!, meta[m]! + meta[m + 1]!), id: ids.toString('hex', i * 32, i * 32 + 32) };
       const payload = data.subarray(meta[m]!, meta[m]! + meta[m + 1]!);
-      // gzip or brotli: zlib decodes it here.
+      // brotli, or gzip the addon left alone (not one plain member): zlib decodes it here.
       try {
         const decoded = await decompressBlob(meta[m + 2]!, payload, rawLengths?.[i]);
         return { data: decoded, id: await blobId(decoded) };

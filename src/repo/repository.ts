@@ -648,11 +648,8 @@ export class Repository {
     }
   }
 
-  /**
-   * `into`: where the data goes, `location.rawLength` bytes. Without one, a new Buffer, except
-   * for trees: they are stored gzipped (#compressionFor), which zlib decodes into its own.
-   */
-  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer | undefined = location.type === 'tree' ? undefined : Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
+  /** `into`: where the data goes, `location.rawLength` bytes; without one, a new Buffer. */
+  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer = Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
     this.#checkLength(record, location);
     let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
@@ -82,14 +83,41 @@ describe('blob records (native)', () => {
     ['lz4', text, true],
     ['raw', noise, true],
     ['small lz4 (opened inline)', text.subarray(0, 5000), true],
-    ['gzip (decoded by zlib, not into the buffer)', text, false],
-  ] as const)('decodes a %s record straight into the buffer it is given', async (_name, data, inPlace) => {
-    const { record } = await encodeRecord(data, key, { algorithm: inPlace ? 'lz4' : 'gzip' });
+    ['gzip', text, true],
+  ] as const)('decodes a %s record straight into the buffer it is given', async (name, data, inPlace) => {
+    const { record } = await encodeRecord(data, key, { algorithm: name === 'gzip' ? 'gzip' : 'lz4' });
     const into = Buffer.alloc(data.length, 0xee);
     const decoded = await decodeRecord(record, key, into);
     expect(decoded.data.equals(data)).toBe(true);
     expect(decoded.id).toBe(sha256(data));
     expect(decoded.data === into).toBe(inPlace);
+  });
+
+  it('leaves gzip that is not one plain member to zlib, which still decodes it', async () => {
+    // Two members back to back: zlib reads both; the addon inflates only a single member.
+    const members = Buffer.concat([Buffer.from([CompressionTag.gzip]), gzipSync(text.subarray(0, 1000)), gzipSync(text.subarray(1000))]);
+    const record = seal(key, members);
+    const into = Buffer.alloc(text.length, 0xee);
+    const decoded = await decodeRecord(record, key, into);
+    expect(decoded.data.equals(text)).toBe(true);
+    expect(decoded.id).toBe(sha256(text));
+    expect(decoded.data === into).toBe(false);
+  });
+
+  it('opens a batch of lz4 and gzip records into one buffer', async () => {
+    const blobs = [text, text.subarray(0, 3000), noise];
+    const records = [
+      (await encodeRecord(blobs[0]!, key, { algorithm: 'gzip' })).record,
+      (await encodeRecord(blobs[1]!, key, { algorithm: 'lz4' })).record,
+      (await encodeRecord(blobs[2]!, key, { algorithm: 'gzip' })).record,
+    ];
+    const into = Buffer.alloc(blobs.reduce((sum, b) => sum + b.length, 0), 0xee);
+    const opened = await decodeRecords(records, key, into);
+    for (const [i, blob] of blobs.entries()) {
+      const one = opened[i] as { data: Buffer; id: string };
+      expect(one).toEqual({ data: blob, id: sha256(blob) });
+      expect(one.data.buffer).toBe(into.buffer);
+    }
   });
 
   it('fails a record that decodes to another size than the buffer it is given, as damage', async () => {
