@@ -2,29 +2,66 @@ import type { Repository } from './repository.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
+type TreeBatch = { from: number; read: Promise<{ trees: Map<string, Buffer>; taken: number }>; done: boolean };
+
+/** The first batch's share of the budget: small, so the caller's first tree comes soon. */
+const FIRST_BATCH_SHARE = 1 / 8;
+
 /**
  * The trees `ids` name, one per call of next(), in order: read together (loadTrees: a
- * request per pack span, records opened in batches), `maxBytes` of plaintext at a time,
- * and parsed as the caller reaches each. One by one, each tree was its own request and
- * trips to the pool. A tree left out of a batch (larger than the budget, or damaged) is
- * read alone, and its error says what is wrong.
+ * request per pack span, records opened in batches) and parsed as the caller reaches
+ * each. One by one, each tree was its own request and trips to the pool.
+ *
+ * Reading starts at once, and the next batch is read while the caller works through the
+ * current one: with one batch at a time, the restore plan waited for every batch's read.
+ * Two batches of at most half of `maxBytes` of plaintext each are held at a time. A tree
+ * left out of a batch (larger than the batch, or damaged) is read alone, and its error
+ * says what is wrong.
  */
 export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, ids: readonly string[], maxBytes: number): { next: () => Promise<TreeNode[]> } {
-  let taken = 0;
-  let batch: { from: number; read: Promise<{ trees: Map<string, Buffer>; taken: number }> } | undefined;
-  const read = async (): Promise<TreeNode[]> => {
-    const i = taken++;
-    const id = ids[i]!;
-    if (!batch || i >= batch.from + (await batch.read).taken) batch = { from: i, read: repo.loadTrees(ids.slice(i), maxBytes) };
-    const { trees } = await batch.read;
-    const data = trees.get(id);
-    // Held no longer than its turn: the budget bounds what waits, not what was read.
-    trees.delete(id);
-    return data ? deserializeTree(data, id) : repo.loadTree(id);
+  const readBatch = (from: number, budget: number): TreeBatch => {
+    const read = repo.loadTrees(ids.slice(from), budget);
+    const batch: TreeBatch = { from, read, done: false };
+    // A failure surfaces through the tree that needs the batch; a batch read ahead may never be needed.
+    read.then(
+      () => (batch.done = true),
+      () => (batch.done = true),
+    );
+    return batch;
   };
+  let current: TreeBatch | undefined = ids.length > 0 ? readBatch(0, maxBytes * FIRST_BATCH_SHARE) : undefined;
+  let ahead: TreeBatch | undefined;
+  let turn = 0;
+
+  const read = async (i: number): Promise<TreeNode[]> => {
+    const id = ids[i]!;
+    for (;;) {
+      current ??= readBatch(i, maxBytes / 2);
+      const { trees, taken } = await current.read;
+      // A tree the batch left out is read alone in its turn: the batch ends after it.
+      const end = current.from + Math.max(taken, 1);
+      if (i < end) {
+        if (!ahead && end < ids.length) ahead = readBatch(end, maxBytes / 2);
+        // A caller whose trees are all at hand never returns to the event loop, and the batch
+        // read ahead would wait for it (its reads' callbacks): let them in.
+        if (ahead && !ahead.done) await new Promise(setImmediate);
+        const data = trees.get(id);
+        // Held no longer than its turn: the budget bounds what waits, not what was read.
+        trees.delete(id);
+        return data ? deserializeTree(data, id) : repo.loadTree(id);
+      }
+      current = ahead;
+      ahead = undefined;
+    }
+  };
+
+  // One turn after the other, so a batch is passed over only once every turn in it was taken.
+  let previous: Promise<unknown> = Promise.resolve();
   return {
     next: () => {
-      const tree = read();
+      const i = turn++;
+      const tree = previous.then(() => read(i));
+      previous = tree.catch(() => undefined);
       // A failure surfaces when the caller awaits it; one never awaited (an earlier failure) is not unhandled.
       tree.catch(() => undefined);
       return tree;
