@@ -186,30 +186,33 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
     plan.dirs.push(dir);
   };
 
-  const visit = async (tree: Promise<TreeNode[]>, parent: Buffer): Promise<void> => {
-    const seen = new Set<string>();
+  /** `dir`: the directory's path in the target; its path in the snapshot is what follows `targetBuf`. */
+  const visit = async (tree: Promise<TreeNode[]>, dir: Buffer): Promise<void> => {
+    const parent = dir.subarray(targetBuf.length);
     const where = parent.length > 0 ? showBytes(parent) : '/';
     const nodes = await tree;
+    const twice = listedTwice(nodes);
     const subtrees = treesInOrder(
       repo,
       nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : [])),
       SUBTREES_AHEAD_BYTES,
     );
+    let parentsPlanned = !matches;
     for (const node of nodes) {
       checkAborted(opts.signal);
       if (!isSafeName(node.name)) throw new UnsafeBackupError(`${backup} holds an unsafe name '${showBytes(node.name)}' under ${where}: nothing was restored`);
-      const key = node.name.toString('latin1');
-      if (seen.has(key)) throw new UnsafeBackupError(`${backup} lists the name '${showBytes(node.name)}' twice under ${where}: nothing was restored`);
-      seen.add(key);
+      if (node === twice) throw new UnsafeBackupError(`${backup} lists the name '${showBytes(node.name)}' twice under ${where}: nothing was restored`);
 
-      const path = Buffer.concat([parent, SLASH, node.name]);
-      const entry = { path: Buffer.concat([targetBuf, path]), node };
-      const wanted = matches(path.toString(), node.type === 'dir');
-      if (wanted !== 'no') planParents(parent);
+      const entry = { path: Buffer.concat([dir, SLASH, node.name]), node };
+      const wanted = matches ? matches(entry.path.toString('utf8', targetBuf.length), node.type === 'dir') : 'yes';
+      if (wanted !== 'no' && !parentsPlanned) {
+        planParents(parent);
+        parentsPlanned = true;
+      }
       if (node.type === 'dir') {
-        if (wanted === 'no') skipped.set(path.toString('latin1'), entry);
+        if (wanted === 'no') skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
         else planDir(entry);
-        if (node.subtree) await visit(subtrees.next(), path);
+        if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;
       }
       if (wanted !== 'yes') continue;
@@ -221,14 +224,14 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
           continue;
         }
         if (link) hardlinkFirst.set(link, entry.path);
-        const blobs = locateContent(repo, node, path);
+        const blobs = locateContent(repo, node, entry.path.subarray(targetBuf.length));
         plan.files.push(plannedFile(entry.path, node, blobs, force));
       } else {
         plan.later.push(entry);
       }
     }
   };
-  await visit(repo.loadTree(opts.tree), Buffer.alloc(0));
+  await visit(repo.loadTree(opts.tree), targetBuf);
   return plan;
 }
 
@@ -257,6 +260,23 @@ function plannedFile(path: Buffer, node: TreeNode, blobs: BlobLocation[], force:
 
 const DOT = Buffer.from('.');
 const DOT_DOT = Buffer.from('..');
+
+/**
+ * The second node of a name listed twice, if any. A tree is stored sorted bytewise by name,
+ * so only one out of order (crafted or damaged) needs the names set side by side.
+ */
+function listedTwice(nodes: TreeNode[]): TreeNode | undefined {
+  let ordered = true;
+  for (let i = 1; i < nodes.length && ordered; i++) ordered = Buffer.compare(nodes[i - 1]!.name, nodes[i]!.name) < 0;
+  if (ordered) return undefined;
+  const seen = new Set<string>();
+  for (const node of nodes) {
+    const key = node.name.toString('latin1');
+    if (seen.has(key)) return node;
+    seen.add(key);
+  }
+  return undefined;
+}
 
 function isSafeName(name: Buffer): boolean {
   return name.length > 0 && !name.includes(0x2f) && !name.includes(0) && !name.equals(DOT) && !name.equals(DOT_DOT);
@@ -444,10 +464,11 @@ async function checkTarget(target: string, force: boolean): Promise<string> {
 
 /**
  * 'yes' for a node the include globs select (or an ancestor of the node does),
- * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise.
+ * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise; no matcher
+ * without include globs, when every node is selected.
  */
-function includeMatcher(include: string[] | undefined): (path: string, isDir: boolean) => 'yes' | 'ancestor' | 'no' {
-  if (!include || include.length === 0) return () => 'yes';
+function includeMatcher(include: string[] | undefined): ((path: string, isDir: boolean) => 'yes' | 'ancestor' | 'no') | undefined {
+  if (!include || include.length === 0) return undefined;
   const patterns = include.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
   const isMatch = picomatch(patterns, { dot: true });
   const prefixes = patterns.map((p) => p.split('/'));
