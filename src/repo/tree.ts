@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { IntegrityError } from '../core/errors.js';
 import type { NodeType, TreeNode } from './tree-node.js';
 
@@ -28,32 +29,34 @@ interface StoredNode {
 
 const NODE_TYPES = new Set<NodeType>(['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev', 'socket']);
 
-/** Deterministic: entries sorted bytewise by name, fields in a fixed order, so equal directories hash equally. */
+/**
+ * Deterministic: entries sorted bytewise by name, fields in a fixed order, so equal
+ * directories hash equally. Written as text directly, byte for byte what JSON.stringify
+ * makes of StoredNode objects: building those objects (and the BigInts' strings) took
+ * three quarters of the time, and every tree of every backup goes through here.
+ */
 export function serializeTree(nodes: TreeNode[]): Buffer {
   const sorted = [...nodes].sort((a, b) => Buffer.compare(a.name, b.name));
-  return Buffer.from(JSON.stringify({ version: 1, nodes: sorted.map(toStored) }));
+  return Buffer.from(`{"version":1,"nodes":[${sorted.map(storedJson).join(',')}]}`);
 }
 
-function toStored(n: TreeNode): StoredNode {
-  const s: StoredNode = { type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, mtime: '', atime: '', ctime: '', dev: '', inode: '', nlink: 0 };
-  const utf8 = n.name.toString('utf8');
-  const out: StoredNode = Buffer.from(utf8, 'utf8').equals(n.name) ? { name: utf8, ...s } : { nameB64: n.name.toString('base64'), ...s };
-  if (n.user !== undefined) out.user = n.user;
-  if (n.group !== undefined) out.group = n.group;
-  out.mtime = n.mtimeNs.toString();
-  out.atime = n.atimeNs.toString();
-  out.ctime = n.ctimeNs.toString();
-  out.dev = n.dev.toString();
-  out.inode = n.inode.toString();
-  out.nlink = n.nlink;
-  if (n.size !== undefined) out.size = n.size;
-  if (n.content !== undefined) out.content = n.content;
-  if (n.sparse) out.sparse = true;
-  if (n.linkTarget !== undefined) out.linkTarget = n.linkTarget.toString('base64');
-  if (n.rdev !== undefined) out.rdev = n.rdev.toString();
-  if (n.subtree !== undefined) out.subtree = n.subtree;
-  if (n.xattrs !== undefined) out.xattrs = Object.fromEntries(Object.entries(n.xattrs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')]));
-  return out;
+/** `,"key":value`, or nothing for undefined, as JSON.stringify leaves such a property out. */
+const field = (key: string, value: unknown): string => (value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`);
+/** field() for what is nearly always a finite number, which a template writes as JSON does, faster. */
+const numberField = (key: string, value: number | undefined): string => (typeof value === 'number' && Number.isFinite(value) ? `,"${key}":${value}` : field(key, value));
+
+/** A StoredNode as JSON: keys in the order StoredNode lists them. */
+function storedJson(n: TreeNode): string {
+  const name = isUtf8(n.name) ? `"name":${JSON.stringify(n.name.toString('utf8'))}` : `"nameB64":"${n.name.toString('base64')}"`;
+  const times = `,"mtime":"${n.mtimeNs}","atime":"${n.atimeNs}","ctime":"${n.ctimeNs}","dev":"${n.dev}","inode":"${n.inode}"`;
+  let out = `{${name}${field('type', n.type)}${numberField('mode', n.mode)}${numberField('uid', n.uid)}${numberField('gid', n.gid)}${times}${numberField('nlink', n.nlink)}`;
+  out += field('user', n.user) + field('group', n.group) + numberField('size', n.size) + field('content', n.content);
+  if (n.sparse) out += ',"sparse":true';
+  if (n.linkTarget !== undefined) out += `,"linkTarget":"${n.linkTarget.toString('base64')}"`;
+  if (n.rdev !== undefined) out += `,"rdev":"${n.rdev}"`;
+  out += field('subtree', n.subtree);
+  if (n.xattrs !== undefined) out += field('xattrs', Object.fromEntries(Object.entries(n.xattrs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')])));
+  return `${out}}`;
 }
 
 export function deserializeTree(data: Buffer, id: string): TreeNode[] {

@@ -1,0 +1,119 @@
+import { describe, expect, it } from 'vitest';
+import { deserializeTree, serializeTree } from '../../src/repo/tree.js';
+import type { NodeType, TreeNode } from '../../src/repo/tree-node.js';
+
+/**
+ * How trees were serialized before serializeTree wrote the text itself: JSON.stringify of
+ * objects with the keys in the stored order. A tree's id is the hash of these bytes, so an
+ * unchanged directory dedups against every earlier backup only while they stay the same.
+ */
+function serializedByObjects(nodes: TreeNode[]): Buffer {
+  const sorted = [...nodes].sort((a, b) => Buffer.compare(a.name, b.name));
+  return Buffer.from(
+    JSON.stringify({
+      version: 1,
+      nodes: sorted.map((n) => {
+        const s = { type: n.type, mode: n.mode, uid: n.uid, gid: n.gid, mtime: '', atime: '', ctime: '', dev: '', inode: '', nlink: 0 };
+        const utf8 = n.name.toString('utf8');
+        const out: Record<string, unknown> = Buffer.from(utf8, 'utf8').equals(n.name) ? { name: utf8, ...s } : { nameB64: n.name.toString('base64'), ...s };
+        if (n.user !== undefined) out.user = n.user;
+        if (n.group !== undefined) out.group = n.group;
+        out.mtime = n.mtimeNs.toString();
+        out.atime = n.atimeNs.toString();
+        out.ctime = n.ctimeNs.toString();
+        out.dev = n.dev.toString();
+        out.inode = n.inode.toString();
+        out.nlink = n.nlink;
+        if (n.size !== undefined) out.size = n.size;
+        if (n.content !== undefined) out.content = n.content;
+        if (n.sparse) out.sparse = true;
+        if (n.linkTarget !== undefined) out.linkTarget = n.linkTarget.toString('base64');
+        if (n.rdev !== undefined) out.rdev = n.rdev.toString();
+        if (n.subtree !== undefined) out.subtree = n.subtree;
+        if (n.xattrs !== undefined) out.xattrs = Object.fromEntries(Object.entries(n.xattrs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')]));
+        return out;
+      }),
+    }),
+  );
+}
+
+const NAMES = [
+  Buffer.from('plain.txt'),
+  Buffer.from('with "quotes" and \\ backslash'),
+  Buffer.from('line\nbreak\ttab\u0001ctl'),
+  Buffer.from('ünïcödé 日本語 🙂'),
+  Buffer.from([0xef, 0xbb, 0xbf, 0x62, 0x6f, 0x6d]), // a BOM, then "bom"
+  Buffer.from([0x66, 0xff, 0x6f]), // not UTF-8
+  Buffer.from([0xc0, 0xaf]), // overlong '/'
+  Buffer.from([0xed, 0xa0, 0x80]), // a surrogate
+  Buffer.from([0xf0, 0x9f, 0x98, 0x78]), // a sequence cut short: decodes to as many bytes
+  Buffer.from([0xe2, 0x82]), // cut short at the end
+  Buffer.from('\u2028\u2029'),
+];
+
+/** A small deterministic generator (mulberry32), so a failure names the same nodes every run. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function someNodes(seed: number, count: number): TreeNode[] {
+  const r = random(seed);
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(r() * xs.length)]!;
+  const types: NodeType[] = ['file', 'dir', 'symlink', 'fifo', 'chardev', 'blockdev', 'socket'];
+  return Array.from({ length: count }, (_, i) => {
+    const type = pick(types);
+    const node: TreeNode = {
+      name: Buffer.concat([pick(NAMES), Buffer.from(`-${i}`)]),
+      type,
+      mode: Math.floor(r() * 0o7777),
+      uid: Math.floor(r() * 70000),
+      gid: Math.floor(r() * 70000),
+      mtimeNs: BigInt(Math.floor((r() - 0.1) * 2e9)) * 1_000_000_000n + BigInt(Math.floor(r() * 1e9)),
+      atimeNs: BigInt(Math.floor(r() * 2e9)) * 1_000_000_000n,
+      ctimeNs: -1n,
+      dev: BigInt(Math.floor(r() * 2 ** 53)) * 4096n,
+      inode: BigInt(Math.floor(r() * 2 ** 40)),
+      nlink: 1 + Math.floor(r() * 3),
+    };
+    if (r() < 0.7) node.user = pick(['root', 'ünïcode', 'with"quote']);
+    if (r() < 0.7) node.group = pick(['root', 'staff']);
+    if (type === 'file') {
+      node.size = Math.floor(r() * 2 ** 40);
+      node.content = Array.from({ length: Math.floor(r() * 3) }, (_, k) => `${k}`.repeat(64).slice(0, 64));
+      if (r() < 0.2) node.sparse = true;
+    }
+    if (type === 'symlink') node.linkTarget = pick(NAMES);
+    if (type === 'chardev' || type === 'blockdev') node.rdev = BigInt(Math.floor(r() * 2 ** 32));
+    if (type === 'dir' && r() < 0.8) node.subtree = 'ab'.repeat(32);
+    if (r() < 0.2) node.xattrs = { 'user.z': Buffer.from('last'), 'user.a': pick(NAMES), 'security.ünï': Buffer.alloc(0) };
+    return node;
+  });
+}
+
+describe('serializeTree', () => {
+  it('writes byte for byte what JSON.stringify of the stored objects wrote, so tree ids stay the same', () => {
+    for (let seed = 1; seed <= 50; seed++) {
+      const nodes = someNodes(seed, 40);
+      expect(serializeTree(nodes).toString('latin1'), `seed ${seed}`).toBe(serializedByObjects(nodes).toString('latin1'));
+    }
+    expect(serializeTree([]).toString()).toBe('{"version":1,"nodes":[]}');
+  });
+
+  it('leaves out a field that is not set, and writes odd numbers, as JSON.stringify did', () => {
+    const [node] = someNodes(7, 1);
+    const bare = { ...node!, uid: undefined, nlink: undefined, mode: -0, size: Number.NaN } as unknown as TreeNode;
+    expect(serializeTree([bare]).toString()).toBe(serializedByObjects([bare]).toString());
+  });
+
+  it('reads back what it wrote, names as bytes', () => {
+    const nodes = someNodes(99, 60).sort((a, b) => Buffer.compare(a.name, b.name));
+    const back = deserializeTree(serializeTree(nodes), 'test');
+    expect(back.map((n) => n.name.toString('hex'))).toEqual(nodes.map((n) => n.name.toString('hex')));
+    expect(back).toEqual(nodes);
+  });
+});
