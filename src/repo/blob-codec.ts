@@ -149,12 +149,15 @@ export class RecordDecodeError extends Error {
 /**
  * Opens and decompresses a record; returns the data and its SHA-256 (hex) for the caller
  * to compare with the id. An LZ4, gzip or raw record is decoded straight into `into` when
- * given (sized from the index; a record that decodes to another size fails as undecompressable).
+ * given (sized from the index). An LZ4 or raw record that decodes to another size fails as
+ * undecompressable; gzip that is not one member of that size is left to zlib, at its own size.
  */
 export async function decodeRecord(record: Buffer, key: Buffer | undefined, into?: Buffer, rawLength?: number): Promise<{ data: Buffer; id: string }> {
   let opened: OpenedRecord;
   try {
-    opened = record.length < INLINE_BELOW ? addon().open(record, key ?? null, true, into ?? null) : await addon().open(record, key ?? null, false, into ?? null);
+    // Sized by what it decodes to as well: 8 KiB of compressed zeros can be an 8 MiB chunk.
+    const inline = Math.max(record.length, into?.length ?? rawLength ?? 0) < INLINE_BELOW;
+    opened = inline ? addon().open(record, key ?? null, true, into ?? null) : await addon().open(record, key ?? null, false, into ?? null);
   } catch (err) {
     throw new RecordDecodeError((err as { code?: string }).code === 'ECOMPRESSION' ? 'decompression' : 'authentication', { cause: err });
   }
