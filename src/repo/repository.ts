@@ -691,13 +691,20 @@ export class Repository {
    */
   async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
     const byPack = new Map<string, BlobLocation[]>();
+    const listed = new Set<string>();
     let bytes = 0;
     let taken = 0;
     for (const id of ids) {
+      // A tree asked for twice (identical directories) is read once.
+      if (listed.has(id)) {
+        taken++;
+        continue;
+      }
       const location = this.#index.get(id);
       if (location?.type === 'tree' && bytes + location.rawLength > maxBytes) break;
       taken++;
       if (!location || location.type !== 'tree') continue;
+      listed.add(id);
       bytes += location.rawLength;
       let group = byPack.get(location.packId);
       if (!group) byPack.set(location.packId, (group = []));

@@ -2,7 +2,13 @@ import type { Repository } from './repository.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
-type TreeBatch = { from: number; read: Promise<{ trees: Map<string, Buffer>; taken: number }>; done: boolean };
+type TreeBatch = {
+  from: number;
+  read: Promise<{ trees: Map<string, Buffer>; taken: number }>;
+  done: boolean;
+  /** Turns left in the batch per tree: identical directories (empty ones, say) share a tree. */
+  turns?: Map<string, number>;
+};
 
 /** The first batch's share of the budget: small, so the caller's first tree comes soon. */
 const FIRST_BATCH_SHARE = 1 / 8;
@@ -46,8 +52,11 @@ export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, i
         // read ahead would wait for it (its reads' callbacks): let them in.
         if (ahead && !ahead.done) await new Promise(setImmediate);
         const data = trees.get(id);
-        // Held no longer than its turn: the budget bounds what waits, not what was read.
-        trees.delete(id);
+        // Held no longer than its last turn: the budget bounds what waits, not what was read.
+        current.turns ??= turnsIn(ids, current.from, end);
+        const turnsLeft = current.turns.get(id)! - 1;
+        if (turnsLeft > 0) current.turns.set(id, turnsLeft);
+        else trees.delete(id);
         return data ? deserializeTree(data, id) : repo.loadTree(id);
       }
       current = ahead;
@@ -67,4 +76,10 @@ export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, i
       return tree;
     },
   };
+}
+
+function turnsIn(ids: readonly string[], from: number, end: number): Map<string, number> {
+  const turns = new Map<string, number>();
+  for (let k = from; k < end; k++) turns.set(ids[k]!, (turns.get(ids[k]!) ?? 0) + 1);
+  return turns;
 }

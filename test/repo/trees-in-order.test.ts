@@ -60,6 +60,18 @@ describe('treesInOrder', () => {
     for (const call of calls.slice(1)) expect(call.asked).toBeLessThanOrEqual(call.from);
   });
 
+  it('hands a tree listed several times (identical directories) out at each of its turns, read once', async () => {
+    const { repo, ids } = await storeTrees(3);
+    const [a, b, c] = ids as [string, string, string];
+    const listed = [a, b, a, a, c, a];
+    let alone = 0;
+    const trees = treesInOrder({ loadTree: (id) => (alone++, repo.loadTree(id)), loadTrees: (wanted, max) => repo.loadTrees(wanted, max) }, listed, 1024 * 1024);
+    const names: string[] = [];
+    for (const _ of listed) names.push(...(await trees.next()).map((n) => n.name.toString()));
+    expect(names).toEqual(['file-0', 'file-1', 'file-0', 'file-0', 'file-2', 'file-0']);
+    expect(alone).toBe(0);
+  });
+
   it('reads a tree larger than a batch alone, and a damaged tree alone with its error, in their turns', async () => {
     const { repo, ids, treeBytes } = await storeTrees(12, 5);
     const damaged = repo.lookupBlob(ids[8]!)!;
