@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
+#include "index_scan.h"
 #include <dlfcn.h>
 #include <pthread.h>
 #include <zlib.h>
@@ -1173,6 +1174,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_default, NULL},
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
+    index_scan_export(),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);
   return exports;

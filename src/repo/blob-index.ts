@@ -1,3 +1,5 @@
+import { BLOB_FIELDS, ID_BYTES, type ScannedIndexFile } from './index-file-scan.js';
+
 export type BlobType = 'data' | 'tree';
 
 export interface BlobLocation {
@@ -11,28 +13,29 @@ export interface BlobLocation {
   rawLength: number;
 }
 
-const ID_BYTES = 32;
-/** Per entry: pack number, offset, stored length, plaintext length, type (uint32 each). */
-const FIELDS = 5;
+/** Per entry: pack number, offset, stored length, plaintext length, type (uint32 each), as an index file scans to. */
+const FIELDS = BLOB_FIELDS;
+/** An id as 32-bit words: compared and copied word by word, in JavaScript, without a call into Node per id. */
+const ID_WORDS = ID_BYTES / 4;
 const EMPTY = -1;
 
 /**
  * Blob id → where it lives, in typed arrays: binary ids in one buffer, the other
  * fields in a Uint32Array, and an open-addressing table of entry numbers keyed by the
- * id's first bytes (ids are SHA-256, so those are uniform). About 60 bytes a blob, where
+ * id's first word (ids are SHA-256, so those are uniform). About 60 bytes a blob, where
  * a Map of hex strings to objects took over 250: with a million files, the difference
  * between a flat memory profile and one that grows with the repository.
  */
 export class BlobIndex {
-  #ids = Buffer.alloc(0);
+  #ids = new Uint32Array(0);
   #fields = new Uint32Array(0);
   #slots = new Int32Array(0);
   #count = 0;
   readonly #packIds: string[] = [];
   readonly #packNumbers = new Map<string, number>();
   /** Scratch for the binary form of a queried id, so a lookup allocates nothing. */
-  readonly #query = Buffer.alloc(ID_BYTES);
-  #validQuery = false;
+  readonly #query = new Uint32Array(ID_WORDS);
+  readonly #queryBytes = Buffer.from(this.#query.buffer);
 
   get size(): number {
     return this.#count;
@@ -48,50 +51,40 @@ export class BlobIndex {
   }
 
   add(location: BlobLocation): void {
+    if (!this.#parseQuery(location.id)) throw new Error(`not a blob id: ${location.id}`);
     // The first location wins: a blob stored twice (two concurrent backups) is fine in either pack.
-    if (this.#find(location.id) !== EMPTY) return;
-    if (!this.#validQuery) throw new Error(`not a blob id: ${location.id}`);
-    if ((this.#count + 1) * 2 > this.#slots.length) this.#grow();
-    const entry = this.#count++;
-    this.#query.copy(this.#ids, entry * ID_BYTES);
-    let packNo = this.#packNumbers.get(location.packId);
-    if (packNo === undefined) {
-      packNo = this.#packIds.push(location.packId) - 1;
-      this.#packNumbers.set(location.packId, packNo);
+    if (this.#probe(this.#query, 0) !== EMPTY) return;
+    this.reserve(1);
+    const entry = this.#count;
+    this.#ids.set(this.#query, entry * ID_WORDS);
+    this.#commit(entry, this.#packNumber(location.packId), location.offset, location.length, location.rawLength, location.type === 'tree' ? 1 : 0);
+  }
+
+  /** Every blob of a scanned index file, as add() would take them one by one. */
+  addScanned(file: ScannedIndexFile): void {
+    this.reserve(file.count);
+    const fileIds = wordsOf(file.ids);
+    const fields = file.fields;
+    // The file's pack numbers, mapped to ours when their first blob is added.
+    const packNos = new Int32Array(file.packIds.length).fill(EMPTY);
+    for (let e = 0; e < file.count; e++) {
+      // Copied to where it would go, then looked for there: a blob already known leaves it unused.
+      const entry = this.#count;
+      const ids = this.#ids;
+      for (let w = 0, to = entry * ID_WORDS, from = e * ID_WORDS; w < ID_WORDS; w++) ids[to + w] = fileIds[from + w]!;
+      if (this.#probe(ids, entry * ID_WORDS) !== EMPTY) continue;
+      const f = e * FIELDS;
+      const filePackNo = fields[f]!;
+      if (packNos[filePackNo] === EMPTY) packNos[filePackNo] = this.#packNumber(file.packIds[filePackNo]!);
+      this.#commit(entry, packNos[filePackNo]!, fields[f + 1]!, fields[f + 2]!, fields[f + 3]!, fields[f + 4]!);
     }
-    const f = entry * FIELDS;
-    this.#fields[f] = packNo;
-    this.#fields[f + 1] = location.offset;
-    this.#fields[f + 2] = location.length;
-    this.#fields[f + 3] = location.rawLength;
-    this.#fields[f + 4] = location.type === 'tree' ? 1 : 0;
-    this.#place(entry);
   }
 
   *values(): IterableIterator<BlobLocation> {
+    const bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
     for (let entry = 0; entry < this.#count; entry++) {
-      yield this.#location(entry, this.#ids.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
+      yield this.#location(entry, bytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
     }
-  }
-
-  /** The entry number of `id`, or EMPTY; leaves its binary form in #query. */
-  #find(id: string): number {
-    this.#validQuery = id.length === ID_BYTES * 2 && this.#query.write(id, 'hex') === ID_BYTES;
-    if (!this.#validQuery) return EMPTY;
-    const mask = this.#slots.length - 1;
-    if (mask < 0) return EMPTY;
-    for (let slot = this.#query.readUInt32LE(0) & mask; ; slot = (slot + 1) & mask) {
-      const entry = this.#slots[slot]!;
-      if (entry === EMPTY) return EMPTY;
-      if (this.#ids.compare(this.#query, 0, ID_BYTES, entry * ID_BYTES, (entry + 1) * ID_BYTES) === 0) return entry;
-    }
-  }
-
-  #place(entry: number): void {
-    const mask = this.#slots.length - 1;
-    let slot = this.#ids.readUInt32LE(entry * ID_BYTES) & mask;
-    while (this.#slots[slot] !== EMPTY) slot = (slot + 1) & mask;
-    this.#slots[slot] = entry;
   }
 
   /** Makes room for `more` entries at once: an index loaded whole otherwise doubled (and re-placed every entry) a dozen times. */
@@ -99,12 +92,64 @@ export class BlobIndex {
     if ((this.#count + more) * 2 > this.#slots.length) this.#grow(this.#count + more);
   }
 
+  /** The entry number of `id`, or EMPTY. */
+  #find(id: string): number {
+    return this.#parseQuery(id) ? this.#probe(this.#query, 0) : EMPTY;
+  }
+
+  /** Puts the binary form of `id` in #query; false when it is not a blob id. */
+  #parseQuery(id: string): boolean {
+    return id.length === ID_BYTES * 2 && this.#queryBytes.write(id, 'hex') === ID_BYTES;
+  }
+
+  /** The entry whose id is the ID_WORDS words of `words` at `at`, or EMPTY. */
+  #probe(words: Uint32Array, at: number): number {
+    const mask = this.#slots.length - 1;
+    if (mask < 0) return EMPTY;
+    const ids = this.#ids;
+    for (let slot = words[at]! & mask; ; slot = (slot + 1) & mask) {
+      const entry = this.#slots[slot]!;
+      if (entry === EMPTY) return EMPTY;
+      let w = 0;
+      for (const base = entry * ID_WORDS; w < ID_WORDS && ids[base + w] === words[at + w]; w++);
+      if (w === ID_WORDS) return entry;
+    }
+  }
+
+  /** Makes `entry`, whose id is already in #ids, the next one; room was reserved. */
+  #commit(entry: number, packNo: number, offset: number, length: number, rawLength: number, type: number): void {
+    const f = entry * FIELDS;
+    this.#fields[f] = packNo;
+    this.#fields[f + 1] = offset;
+    this.#fields[f + 2] = length;
+    this.#fields[f + 3] = rawLength;
+    this.#fields[f + 4] = type;
+    this.#place(entry);
+    this.#count++;
+  }
+
+  #packNumber(packId: string): number {
+    let packNo = this.#packNumbers.get(packId);
+    if (packNo === undefined) {
+      packNo = this.#packIds.push(packId) - 1;
+      this.#packNumbers.set(packId, packNo);
+    }
+    return packNo;
+  }
+
+  #place(entry: number): void {
+    const mask = this.#slots.length - 1;
+    let slot = this.#ids[entry * ID_WORDS]! & mask;
+    while (this.#slots[slot] !== EMPTY) slot = (slot + 1) & mask;
+    this.#slots[slot] = entry;
+  }
+
   /** Doubles every array, or more to hold `entries` (at most half the slots are ever used, so probes stay short). */
-  #grow(entries = 0): void {
+  #grow(entries: number): void {
     let capacity = Math.max(1024, this.#slots.length);
     while (capacity < entries) capacity *= 2;
-    const ids = Buffer.alloc(capacity * ID_BYTES);
-    this.#ids.copy(ids);
+    const ids = new Uint32Array(capacity * ID_WORDS);
+    ids.set(this.#ids);
     this.#ids = ids;
     const fields = new Uint32Array(capacity * FIELDS);
     fields.set(this.#fields);
@@ -124,4 +169,12 @@ export class BlobIndex {
       rawLength: this.#fields[f + 3]!,
     };
   }
+}
+
+/** The bytes of ids as 32-bit words, copied only when they do not start on a word boundary. */
+function wordsOf(bytes: Buffer): Uint32Array {
+  if (bytes.byteOffset % 4 === 0) return new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length / 4);
+  const words = new Uint32Array(bytes.length / 4);
+  Buffer.from(words.buffer).set(bytes);
+  return words;
 }

@@ -11,7 +11,8 @@ import { type CompressionSettings, compressBlob, decompressBlob } from './compre
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
-import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
+import { encodeMetadata, metadataJson, parseMetadataJson } from './metadata-codec.js';
+import { scanIndexFile } from './index-file-scan.js';
 import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
@@ -728,33 +729,41 @@ export class Repository {
   }
 
   async #loadIndex(): Promise<void> {
-    const files = await this.readIndexFiles();
-    let blobs = 0;
-    for (const file of files) for (const pack of file.packs) blobs += pack.blobs.length;
-    this.#index.reserve(blobs);
-    for (const file of files) {
-      for (const pack of file.packs) {
-        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
-      }
-    }
+    await this.#eachIndexFile((id, json, what) => {
+      // The form bkdr writes is scanned straight into the index; any other goes through JSON.parse.
+      const scanned = scanIndexFile(json);
+      if (scanned) this.#index.addScanned(scanned);
+      else for (const pack of (parseMetadataJson(json, what) as IndexFile).packs) for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+    });
   }
 
   /** Every index file as stored, for prune (which rewrites them) and checks. */
   async readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
     const files: { id: string; packs: IndexedPack[] }[] = [];
+    await this.#eachIndexFile((id, json, what) => {
+      files.push({ id, packs: (parseMetadataJson(json, what) as IndexFile).packs });
+    });
+    return files;
+  }
+
+  /**
+   * Reads, checks and opens each index file, and hands its JSON to `use`. A damaged one
+   * (or one `use` finds damaged) fails the whole, or with tolerateDamagedIndex is skipped
+   * and listed in damagedIndexFiles; `use` must then take all of a file or nothing.
+   */
+  async #eachIndexFile(use: (id: string, json: Buffer, what: string) => void): Promise<void> {
     for await (const obj of this.adapter.list('index/')) {
       const id = obj.key.slice('index/'.length);
       try {
         const stored = await readAll(await this.adapter.get(obj.key));
         if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
-        const file = decodeMetadata(this.#decode(stored, `index file ${id.slice(0, 12)}`), `index file ${id.slice(0, 12)} on ${this.adapter.name}`) as IndexFile;
-        files.push({ id, packs: file.packs });
+        const what = `index file ${id.slice(0, 12)} on ${this.adapter.name}`;
+        use(id, metadataJson(this.#decode(stored, `index file ${id.slice(0, 12)}`), what), what);
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
         if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
       }
     }
-    return files;
   }
 
   /**

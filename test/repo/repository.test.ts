@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
@@ -352,6 +352,20 @@ describe('Repository', () => {
     expect(plain).toHaveLength(1);
     expect(JSON.parse(plain[0]!.toString()).packs[0].blobs[0].id).toBe(sha(Buffer.from('two')));
     expect((await Repository.open(adapter, { password: null })).blobCount).toBe(2);
+
+    // Not the form bkdr writes (white space): read through JSON.parse, to the same locations.
+    const location = (await Repository.open(adapter, { password: null })).lookupBlob(sha(Buffer.from('two')));
+    const indexDir = join(tmp.path, 'repo', 'index');
+    for (const name of await readdir(indexDir)) {
+      const stored = await readFile(join(indexDir, name));
+      if (stored[0] !== 0x7b) continue;
+      const pretty = Buffer.from(JSON.stringify(JSON.parse(stored.toString()), null, 2));
+      await rm(join(indexDir, name));
+      await writeFile(join(indexDir, sha(pretty)), pretty);
+    }
+    const reread = await Repository.open(adapter, { password: null });
+    expect(reread.blobCount).toBe(2);
+    expect(reread.lookupBlob(sha(Buffer.from('two')))).toEqual(location);
   });
 
   it('round-trips trees with non-UTF-8 names, bigints and xattrs, and serializes them deterministically', async () => {

@@ -1,0 +1,30 @@
+import { loadNativeAddon } from '../core/native-addon.js';
+
+/** Blob ids are SHA-256: 32 bytes, 64 hex digits. */
+export const ID_BYTES = 32;
+/** Numbers per blob in ScannedIndexFile.fields: pack (into packIds), offset, stored length, plaintext length, type (1 tree, 0 data). */
+export const BLOB_FIELDS = 5;
+
+/** An index file's blobs in the form BlobIndex keeps them: binary ids side by side, and BLOB_FIELDS numbers each. */
+export interface ScannedIndexFile {
+  packIds: string[];
+  count: number;
+  ids: Buffer;
+  fields: Uint32Array;
+}
+
+interface IndexScanAddon {
+  scanIndex(json: Buffer): [Buffer, Uint32Array, string[]] | null;
+}
+
+/**
+ * Reads an index file's JSON straight into a ScannedIndexFile (native/index_scan.c), or
+ * returns undefined when the text is not in the form bkdr writes; the caller then parses
+ * it with JSON.parse, which decides what any other text means.
+ */
+export function scanIndexFile(json: Buffer): ScannedIndexFile | undefined {
+  const scanned = loadNativeAddon<IndexScanAddon>('bkdr_blob').scanIndex(json);
+  if (!scanned) return undefined;
+  const [ids, fields, packIds] = scanned;
+  return { packIds, count: ids.length / ID_BYTES, ids, fields };
+}
