@@ -41,10 +41,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
+#include "gunzip.h"
 #include "index_scan.h"
-#include <dlfcn.h>
-#include <pthread.h>
-#include <zlib.h>
 
 #define NONCE_BYTES 12
 #define AUTH_TAG_BYTES 16
@@ -321,60 +319,17 @@ static void run_seal(job *j) {
   }
 }
 
-// zlib as the node binary (or the libz it links) exports it, found at run time: Node builds
-// differ in whether they export it and under which names (Chromium's zlib prefixes them
-// Cr_z_), and an addon that named a missing symbol would take the process down on first
-// use. Without it, gzip records are left to the caller's zlib.
-typedef int (*inflate_init_fn)(z_streamp, int, const char *, int);
-typedef int (*inflate_fn)(z_streamp, int);
-typedef int (*inflate_end_fn)(z_streamp);
-static struct {
-  inflate_init_fn init;
-  inflate_fn inflate;
-  inflate_end_fn end;
-} zlib_fns;
-static pthread_once_t zlib_once = PTHREAD_ONCE_INIT;
-
-static void find_zlib(void) {
-  static const char *const prefixes[] = {"", "Cr_z_"};
-  for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++) {
-    char init[64], inflate_[64], end[64];
-    snprintf(init, sizeof init, "%sinflateInit2_", prefixes[i]);
-    snprintf(inflate_, sizeof inflate_, "%sinflate", prefixes[i]);
-    snprintf(end, sizeof end, "%sinflateEnd", prefixes[i]);
-    // All three from one zlib, never a mix.
-    void *f_init = dlsym(RTLD_DEFAULT, init), *f_inflate = dlsym(RTLD_DEFAULT, inflate_), *f_end = dlsym(RTLD_DEFAULT, end);
-    if (!f_init || !f_inflate || !f_end) continue;
-    zlib_fns.init = (inflate_init_fn)f_init;
-    zlib_fns.inflate = (inflate_fn)f_inflate;
-    zlib_fns.end = (inflate_end_fn)f_end;
-    return;
-  }
-}
-
 // A gzip member (trees; data blobs when gzip is configured) inflated straight into the
 // caller's Buffer: in JavaScript each record was two more trips to the pool (zlib, then
 // the hash), and a restore plan waited for each. Only the plain case, one member that
 // fills the size its trailer gives: anything else is left to the caller's zlib, which
 // decides whether it is damage.
 static int gunzip_into(job *j, const uint8_t *payload, size_t payload_length) {
-  if (payload_length < 18 || payload_length > UINT32_MAX) return 0;
-  const uint8_t *trailer = payload + payload_length - 4;
-  size_t n = (size_t)trailer[0] | (size_t)trailer[1] << 8 | (size_t)trailer[2] << 16 | (size_t)trailer[3] << 24;
+  size_t n = gunzip_size(payload, payload_length);
   if (n == 0 || n > j->dest_capacity || (j->dest_exact && n != j->dest_capacity)) return 0;
-  pthread_once(&zlib_once, find_zlib);
-  if (!zlib_fns.init) return 0;
-  z_stream z;
-  memset(&z, 0, sizeof z);
-  if (zlib_fns.init(&z, 16 + MAX_WBITS, ZLIB_VERSION, (int)sizeof(z_stream)) != Z_OK) return 0;
-  z.next_in = (Bytef *)payload;
-  z.avail_in = (uInt)payload_length;
-  z.next_out = j->dest;
-  z.avail_out = (uInt)n;
-  int ok = zlib_fns.inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == n && z.avail_in == 0;
-  zlib_fns.end(&z);
-  if (ok) j->output_length = n;
-  return ok;
+  if (!gunzip_member(payload, payload_length, j->dest, n)) return 0;
+  j->output_length = n;
+  return 1;
 }
 
 static void run_open(job *j) {

@@ -14,16 +14,17 @@ export interface ScannedIndexFile {
 }
 
 interface IndexScanAddon {
-  scanIndex(json: Buffer): [Buffer, Uint32Array, string[]] | null;
+  scanIndex(metadata: Buffer): [Buffer, Uint32Array, string[]] | null;
 }
 
 /**
- * Reads an index file's JSON straight into a ScannedIndexFile (native/index_scan.c), or
- * returns undefined when the text is not in the form bkdr writes; the caller then parses
- * it with JSON.parse, which decides what any other text means.
+ * Reads an index file's JSON, gzipped or not (as metadata-codec stores it), straight into
+ * a ScannedIndexFile (native/index_scan.c). Undefined when it is not in the form bkdr
+ * writes: the caller then decodes it with decodeMetadata, which decides what any other
+ * text (or damaged gzip) means.
  */
-export function scanIndexFile(json: Buffer): ScannedIndexFile | undefined {
-  const scanned = loadNativeAddon<IndexScanAddon>('bkdr_blob').scanIndex(json);
+export function scanIndexFile(metadata: Buffer): ScannedIndexFile | undefined {
+  const scanned = loadNativeAddon<IndexScanAddon>('bkdr_blob').scanIndex(metadata);
   if (!scanned) return undefined;
   const [ids, fields, packIds] = scanned;
   return { packIds, count: ids.length / ID_BYTES, ids, fields };

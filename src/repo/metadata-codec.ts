@@ -24,24 +24,10 @@ export async function encodeMetadataJson(json: string, gzip: boolean): Promise<B
 
 /** `what` names the object for the error: damage here is damage to the repository, not a bug. */
 export function decodeMetadata(stored: Buffer, what: string): unknown {
-  return parseMetadataJson(metadataJson(stored, what), what);
-}
-
-/** The JSON text of stored metadata, gunzipped if it is gzip. */
-export function metadataJson(stored: Buffer, what: string): Buffer {
   try {
-    return stored.length >= 2 && stored[0] === 0x1f && stored[1] === 0x8b ? gunzipSync(stored) : stored;
-  } catch (err) {
-    throw damaged(what, err);
-  }
-}
-
-export function parseMetadataJson(json: Buffer, what: string): unknown {
-  try {
+    const json = stored.length >= 2 && stored[0] === 0x1f && stored[1] === 0x8b ? gunzipSync(stored) : stored;
     return JSON.parse(json.toString('utf8'));
   } catch (err) {
-    throw damaged(what, err);
+    throw new IntegrityError(`${what} is damaged (${(err as Error).message})`, { cause: err });
   }
 }
-
-const damaged = (what: string, err: unknown) => new IntegrityError(`${what} is damaged (${(err as Error).message})`, { cause: err });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { BlobIndex, type BlobLocation } from '../../src/repo/blob-index.js';
 import { IndexFileEncoder } from '../../src/repo/index-file-encoder.js';
 import { scanIndexFile } from '../../src/repo/index-file-scan.js';
-import { metadataJson } from '../../src/repo/metadata-codec.js';
+import { gzipSync } from 'node:zlib';
 
 const idOf = (n: number | string) => createHash('sha256').update(String(n)).digest('hex');
 
@@ -81,12 +81,15 @@ describe('scanIndexFile', () => {
     expect(scanned.get(idOf('new'))).toMatchObject({ packId: second[0]!.id });
   });
 
-  it('reads what IndexFileEncoder writes, keys in any order, and an index file with no packs', async () => {
+  it('reads what IndexFileEncoder writes, gzipped or not, keys in any order, and an index file with no packs', async () => {
     const packs = packsFor(3);
-    const encoder = new IndexFileEncoder(true);
-    for (const p of packs) encoder.add({ id: p.id, size: p.size, blobs: p.blobs.length }, JSON.stringify(p.blobs));
-    const written = metadataJson(await encoder.finish(), 'test');
-    expect([...indexByScan(written).values()]).toEqual([...indexByAdd(packs).values()]);
+    for (const gzip of [true, false]) {
+      const encoder = new IndexFileEncoder(gzip);
+      for (const p of packs) encoder.add({ id: p.id, size: p.size, blobs: p.blobs.length }, JSON.stringify(p.blobs));
+      const written = await encoder.finish();
+      expect(written[0] === 0x1f).toBe(gzip);
+      expect([...indexByScan(written).values()]).toEqual([...indexByAdd(packs).values()]);
+    }
 
     const reordered = `{"packs":[${packs.map((p) => `{"blobs":${JSON.stringify(p.blobs.map((e) => ({ rawLength: e.rawLength, compression: 0, length: e.length, offset: e.offset, id: e.id, type: e.type })))},"size":1,"id":"${p.id}"}`).join(',')}],"version":1}`;
     expect([...indexByScan(Buffer.from(reordered)).values()]).toEqual([...indexByAdd(packs).values()]);
@@ -126,5 +129,16 @@ describe('scanIndexFile', () => {
       '',
     ];
     for (const text of others) expect(scanIndexFile(Buffer.from(text)), text).toBeUndefined();
+  });
+
+  it("leaves gzip other than one whole member to Node's zlib", () => {
+    const gzipped = gzipSync(fileJson(packsFor(5)));
+    expect(scanIndexFile(gzipped)).toBeDefined();
+    const [a, b] = [gzipSync('{"version":1,'), gzipSync('"packs":[]}')];
+    const damaged = Buffer.from(gzipped);
+    damaged[damaged.length >> 1]! ^= 0xff;
+    const wrongSize = Buffer.from(gzipped);
+    wrongSize.writeUInt32LE(wrongSize.readUInt32LE(wrongSize.length - 4) + 1, wrongSize.length - 4);
+    for (const stored of [Buffer.concat([a!, b!]), damaged, wrongSize, gzipped.subarray(0, 17), gzipped.subarray(0, gzipped.length - 1)]) expect(scanIndexFile(stored)).toBeUndefined();
   });
 });

@@ -405,6 +405,35 @@ describe('Repository', () => {
     expect((err as Error).message).toBe('wrong password for destination test-dest');
   });
 
+  it('leaves no lock behind when an open is refused (wrong password, a conflicting lock, a damaged index file)', async () => {
+    const created = await Repository.create(adapter, { password: 'right' });
+    await created.saveBlob('data', sha(Buffer.from('one')), Buffer.from('one'));
+    await created.flush();
+    await created.close();
+    const locks = async () => (await readdir(join(tmp.path, 'repo', 'locks')).catch(() => [])).length;
+    const shared = { exclusive: false, operation: 'restore' };
+
+    await expect(Repository.open(adapter, { password: 'wrong', lock: shared })).rejects.toBeInstanceOf(WrongPasswordError);
+    expect(await locks()).toBe(0);
+
+    const opened = await Repository.open(adapter, { password: 'right', lock: shared });
+    expect(opened.hasBlob(sha(Buffer.from('one')))).toBe(true);
+    expect(await locks()).toBe(1);
+    // Refused by the lock held, with the right password.
+    await expect(Repository.open(adapter, { password: 'right', lock: { exclusive: true, operation: 'prune' } })).rejects.toThrow(/is locked by/);
+    await opened.close();
+    expect(await locks()).toBe(0);
+
+    // Refused by a damaged index file, after the lock was taken: the lock goes too.
+    const indexDir = join(tmp.path, 'repo', 'index');
+    const [name] = await readdir(indexDir);
+    const stored = await readFile(join(indexDir, name!));
+    stored[stored.length - 1]! ^= 1;
+    await writeFile(join(indexDir, name!), stored);
+    await expect(Repository.open(adapter, { password: 'right', lock: shared })).rejects.toThrow(/damaged/);
+    expect(await locks()).toBe(0);
+  });
+
   it('opens with any of several key slots and refuses to remove the last one', async () => {
     const repo = await Repository.create(adapter, { password: 'first' });
     const second = await repo.addKey('second');
