@@ -11,8 +11,9 @@
 //
 // Only the form bkdr writes is scanned: no white space, no escapes, only an index file's
 // keys (in any order; those that matter once), lowercase hex ids, plain non-negative
-// integers. Anything else returns null and the caller parses the text with JSON.parse,
-// which decides what it means; so this never has to agree with JSON on odd input.
+// integers. Anything else (or gzip other than one whole member) returns null and the caller
+// parses the text with JSON.parse, which decides what it means; so this never has to agree
+// with JSON on odd input. Running out of memory throws.
 #include "index_scan.h"
 #include "gunzip.h"
 #include <stdbool.h>
@@ -38,6 +39,8 @@ typedef struct {
   // Where each pack's id starts in the text (SIZE_MAX until its "id" is read).
   size_t *pack_ids;
   size_t packs, pack_capacity;
+  // Set when an array could not grow: the scan stops, and this is an error, not "not plain".
+  bool out_of_memory;
 } scan;
 
 enum key { K_VERSION, K_PACKS, K_ID, K_SIZE, K_BLOBS, K_TYPE, K_OFFSET, K_LENGTH, K_RAW_LENGTH, K_COMPRESSION, K_NONE };
@@ -131,7 +134,10 @@ static bool grow_blobs(scan *s) {
   if (ids) s->ids = ids;
   uint32_t *fields = realloc(s->fields, capacity * FIELDS * sizeof(uint32_t));
   if (fields) s->fields = fields;
-  if (!ids || !fields) return false;
+  if (!ids || !fields) {
+    s->out_of_memory = true;
+    return false;
+  }
   s->capacity = capacity;
   return true;
 }
@@ -186,7 +192,10 @@ static bool pack(scan *s, uint32_t unused) {
   (void)unused;
   if (s->packs == s->pack_capacity) {
     size_t *grown = realloc(s->pack_ids, s->pack_capacity * 2 * sizeof(size_t));
-    if (!grown) return false;
+    if (!grown) {
+      s->out_of_memory = true;
+      return false;
+    }
     s->pack_ids = grown;
     s->pack_capacity *= 2;
   }
@@ -251,6 +260,10 @@ static napi_value scan_index(napi_env env, napi_callback_info info) {
   if (length >= 2 && text[0] == 0x1f && text[1] == 0x8b) {
     size_t size = gunzip_size(text, length);
     inflated = size > 0 && size <= MAX_INFLATED ? malloc(size) : NULL;
+    if (!inflated && size > 0 && size <= MAX_INFLATED) {
+      napi_throw_error(env, NULL, "out of memory");
+      return NULL;
+    }
     if (!inflated || !gunzip_member(text, length, inflated, size)) {
       free(inflated);
       napi_get_null(env, &result);
@@ -267,7 +280,8 @@ static napi_value scan_index(napi_env env, napi_callback_info info) {
   if (!s.ids || !s.fields || !s.pack_ids) {
     napi_throw_error(env, NULL, "out of memory");
   } else if (!index_file(&s)) {
-    napi_get_null(env, &result);
+    if (s.out_of_memory) napi_throw_error(env, NULL, "out of memory");
+    else napi_get_null(env, &result);
   } else {
     napi_value ids, fields_buffer, fields, pack_ids;
     void *data = NULL;

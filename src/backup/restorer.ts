@@ -328,6 +328,8 @@ class PackTargets {
     for (let k = 0; k < uses.length; k++) {
       const location = locations[uses[k]!]!;
       if (k > 0 && location.id === blobs[blobs.length - 1]!.id) continue;
+      // The index gives a blob one place, so its uses sort together; a second group would leave the first one's files unwritten.
+      if (blobOf.has(location.id)) throw new OperationError(`blob ${location.id.slice(0, 12)} is listed at two places in pack ${location.packId.slice(0, 12)}`);
       blobOf.set(location.id, blobs.length);
       blobs.push(location);
       starts.push(k);

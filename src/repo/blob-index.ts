@@ -81,8 +81,10 @@ export class BlobIndex {
   }
 
   *values(): IterableIterator<BlobLocation> {
-    const bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
+    let bytes = Buffer.alloc(0);
     for (let entry = 0; entry < this.#count; entry++) {
+      // Blobs added while iterating may have grown the arrays.
+      if (bytes.buffer !== this.#ids.buffer) bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
       yield this.#location(entry, bytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
     }
   }

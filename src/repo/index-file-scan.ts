@@ -24,7 +24,9 @@ interface IndexScanAddon {
  * text (or damaged gzip) means.
  */
 export function scanIndexFile(metadata: Buffer): ScannedIndexFile | undefined {
-  const scanned = loadNativeAddon<IndexScanAddon>('bkdr_blob').scanIndex(metadata);
+  const addon = loadNativeAddon<Partial<IndexScanAddon>>('bkdr_blob');
+  // An addon built before the scanner (a stale build/) leaves every file to JSON.parse.
+  const scanned = addon.scanIndex?.(metadata);
   if (!scanned) return undefined;
   const [ids, fields, packIds] = scanned;
   return { packIds, count: ids.length / ID_BYTES, ids, fields };

@@ -13,6 +13,7 @@ import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 import { scanIndexFile } from './index-file-scan.js';
+import { IndexFilesAhead } from './index-files-ahead.js';
 import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
@@ -132,8 +133,6 @@ const BATCH_RECORDS = 128;
 const BATCH_BYTES = 4 * 1024 * 1024;
 /** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
-/** Index files read while the key is derived, at most: the rest is read as the index is loaded. */
-const INDEX_AHEAD_BYTES = 16 * 1024 * 1024;
 /** Packs loadTrees reads at once. */
 const TREE_PACKS_IN_FLIGHT = 4;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
@@ -295,12 +294,17 @@ export class Repository {
     const sealed = envelope[CONFIG_MAGIC.length + 1] === 1;
     if (sealed && opts.password === null) throw new UsageError(`destination ${adapter.name} is encrypted: a password is needed (BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND)`);
     // The lock comes before the index: what the index names must not be pruned under us.
-    // Both are fetched while the key is derived (scrypt: 0.2 s on the pool, this thread idle).
-    const locking = opts.lock ? RepositoryLock.acquire(adapter, opts.lock, ownLocks) : Promise.resolve(undefined);
-    const indexAhead = opts.skipIndex ? undefined : locking.then(() => readIndexFilesAhead(adapter));
-    // Heard below, in order; until then a rejection must not count as unhandled.
-    locking.catch(() => undefined);
-    indexAhead?.catch(() => undefined);
+    // Both are fetched while the key is derived (scrypt: 0.2 s on the pool, this thread
+    // idle); a lock that may wait only after, so a wrong password is told at once.
+    const startLocking = () => {
+      const locking = opts.lock ? RepositoryLock.acquire(adapter, opts.lock, ownLocks) : Promise.resolve(undefined);
+      const indexFiles = opts.skipIndex ? undefined : locking.then(() => IndexFilesAhead.list(adapter, true));
+      // Heard below; until then a rejection must not count as unhandled.
+      locking.catch(() => undefined);
+      indexFiles?.catch(() => undefined);
+      return { locking, indexFiles };
+    };
+    let started = opts.lock?.waitMs ? undefined : startLocking();
     let lock: RepositoryLock | undefined;
     try {
       const body = envelope.subarray(CONFIG_MAGIC.length + 2);
@@ -323,13 +327,14 @@ export class Repository {
       }
       const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
       const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
-      repo.#lock = lock = await locking;
-      if (indexAhead) await repo.#loadIndex(await indexAhead);
+      started ??= startLocking();
+      repo.#lock = lock = await started.locking;
+      if (started.indexFiles) await repo.#loadIndex(await started.indexFiles);
       return repo;
     } catch (err) {
-      // A refused open (wrong password, damaged index) leaves no lock behind, even one taken meanwhile.
-      await indexAhead?.catch(() => undefined);
-      await (lock ?? (await locking.catch(() => undefined)))?.release();
+      // A refused open (wrong password, damaged index) leaves no lock and no read behind, even those started meanwhile.
+      await (await started?.indexFiles?.catch(() => undefined))?.settled();
+      await (lock ?? (await started?.locking.catch(() => undefined)))?.release();
       throw err;
     }
   }
@@ -739,42 +744,46 @@ export class Repository {
     return { trees, taken };
   }
 
-  async #loadIndex(ahead: IndexFilesAhead): Promise<void> {
-    await this.#eachIndexFile(ahead, (id, metadata, what) => {
+  async #loadIndex(indexFiles: IndexFilesAhead): Promise<void> {
+    await this.#eachIndexFile(indexFiles, (id, metadata, what) => {
       // The form bkdr writes is scanned straight into the index; any other goes through JSON.parse.
       const scanned = scanIndexFile(metadata);
-      if (scanned) this.#index.addScanned(scanned);
-      else for (const pack of (decodeMetadata(metadata, what) as IndexFile).packs) for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      if (scanned) {
+        this.#index.addScanned(scanned);
+        return;
+      }
+      for (const pack of (decodeMetadata(metadata, what) as IndexFile).packs) {
+        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
+      }
     });
   }
 
   /** Every index file as stored, for prune (which rewrites them) and checks. */
   async readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
     const files: { id: string; packs: IndexedPack[] }[] = [];
-    await this.#eachIndexFile(await readIndexFilesAhead(this.adapter, 0), (id, metadata, what) => {
+    await this.#eachIndexFile(await IndexFilesAhead.list(this.adapter, false), (id, metadata, what) => {
       files.push({ id, packs: (decodeMetadata(metadata, what) as IndexFile).packs });
     });
     return files;
   }
 
   /**
-   * Checks and opens each index file, and hands its metadata (JSON, gzipped in format 2) to `use`. A damaged one (or one
-   * `use` finds damaged) fails the whole, or with tolerateDamagedIndex is skipped and
-   * listed in damagedIndexFiles; `use` must then take all of a file or nothing.
+   * Checks and opens each index file, and hands its metadata (JSON, gzipped in format 2)
+   * to `use`. A damaged one (or one `use` finds damaged) fails the whole, or with
+   * tolerateDamagedIndex is skipped and listed in damagedIndexFiles; `use` must then take
+   * all of a file or nothing.
    */
-  async #eachIndexFile(ahead: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
-    for (const key of ahead.keys) {
+  async #eachIndexFile(indexFiles: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
+    for (const [i, key] of indexFiles.keys.entries()) {
       const id = key.slice('index/'.length);
+      const what = `index file ${id.slice(0, 12)} on ${this.adapter.name}`;
       try {
-        const stored = await (ahead.fetched.get(key) ?? readAll(await this.adapter.get(key)));
-        if (sha256Hex(stored) !== id) throw new IntegrityError(`index file ${id.slice(0, 12)} on ${this.adapter.name} is damaged (hash mismatch)`);
-        const what = `index file ${id.slice(0, 12)} on ${this.adapter.name}`;
+        const stored = await indexFiles.take(i);
+        if (sha256Hex(stored) !== id) throw new IntegrityError(`${what} is damaged (hash mismatch)`);
         use(id, this.#decode(stored, `index file ${id.slice(0, 12)}`), what);
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
         if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
-      } finally {
-        ahead.fetched.delete(key);
       }
     }
   }
@@ -1024,26 +1033,6 @@ async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password
  * config). When slots open but none fits, the last one opened is returned, for the caller
  * to report the config as damaged.
  */
-/** The index files' names, and the first of them already being read (their failures are heard in turn). */
-interface IndexFilesAhead {
-  keys: string[];
-  fetched: Map<string, Promise<Buffer>>;
-}
-
-async function readIndexFilesAhead(adapter: StorageAdapter, bytes = INDEX_AHEAD_BYTES): Promise<IndexFilesAhead> {
-  const objects: ObjectInfo[] = [];
-  for await (const obj of adapter.list('index/')) objects.push(obj);
-  const fetched = new Map<string, Promise<Buffer>>();
-  for (const obj of objects) {
-    if (!(obj.size <= bytes)) break;
-    bytes -= obj.size;
-    const reading = adapter.get(obj.key).then(readAll);
-    reading.catch(() => undefined);
-    fetched.set(obj.key, reading);
-  }
-  return { keys: objects.map((o) => o.key), fetched };
-}
-
 async function unlockMasterKey(adapter: StorageAdapter, password: string, fits: (key: Buffer) => boolean): Promise<{ key: Buffer; keyId: string }> {
   let unfit: { key: Buffer; keyId: string } | undefined;
   for await (const obj of adapter.list('keys/')) {

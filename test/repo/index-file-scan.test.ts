@@ -1,8 +1,14 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BlobIndex, type BlobLocation } from '../../src/repo/blob-index.js';
 import { IndexFileEncoder } from '../../src/repo/index-file-encoder.js';
 import { scanIndexFile } from '../../src/repo/index-file-scan.js';
+import { decodeMetadata } from '../../src/repo/metadata-codec.js';
+import { Repository } from '../../src/repo/repository.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
 import { gzipSync } from 'node:zlib';
 
 const idOf = (n: number | string) => createHash('sha256').update(String(n)).digest('hex');
@@ -68,6 +74,27 @@ describe('scanIndexFile', () => {
     for (let seed = 1; seed <= 200; seed++) {
       const packs = packsFor(seed);
       expect([...indexByScan(fileJson(packs)).values()], `seed ${seed}`).toEqual([...indexByAdd(packs).values()]);
+    }
+  });
+
+  it('reads the index files a repository writes (so a new header field cannot send every file to JSON.parse unnoticed)', async () => {
+    const tmp = await makeTempDir('bkdr-scan-');
+    try {
+      const path = join(tmp.path, 'repo');
+      const repo = await Repository.create(createLocalAdapter({ name: 'scan', path }), { password: null, packSize: 64 * 1024 });
+      for (let i = 0; i < 40; i++) {
+        const data = i % 2 ? randomBytes(5000) : Buffer.from(`compressible ${i} `.repeat(500));
+        await repo.saveBlob('data', createHash('sha256').update(data).digest('hex'), data);
+      }
+      await repo.saveTree([]);
+      await repo.flush();
+      const [name] = await readdir(join(path, 'index'));
+      const stored = await readFile(join(path, 'index', name!));
+      const scanned = indexByScan(stored);
+      expect(scanned.size).toBe(41);
+      expect([...scanned.values()]).toEqual([...indexByAdd((decodeMetadata(stored, 'test') as { packs: Pack[] }).packs).values()]);
+    } finally {
+      await tmp.cleanup();
     }
   });
 

@@ -6,6 +6,7 @@ import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
 import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { BufferPool } from '../../src/repo/buffer-pool.js';
 import { Repository } from '../../src/repo/repository.js';
+import { RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
@@ -415,6 +416,10 @@ describe('Repository', () => {
 
     await expect(Repository.open(adapter, { password: 'wrong', lock: shared })).rejects.toBeInstanceOf(WrongPasswordError);
     expect(await locks()).toBe(0);
+    // A lock that may wait is asked for only with the right password: a wrong one is told at once, not after the wait.
+    const prune = await RepositoryLock.acquire(adapter, { exclusive: true, operation: 'prune' });
+    await expect(Repository.open(adapter, { password: 'wrong', lock: { ...shared, waitMs: 600_000 } })).rejects.toBeInstanceOf(WrongPasswordError);
+    await prune.release();
 
     const opened = await Repository.open(adapter, { password: 'right', lock: shared });
     expect(opened.hasBlob(sha(Buffer.from('one')))).toBe(true);
