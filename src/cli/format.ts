@@ -1,4 +1,9 @@
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type Table from 'cli-table3';
+
+/** Loaded when the first table is made: most runs print none (cron, -q), and loading it took ~10 ms of every start. */
+let TableClass: typeof Table | undefined;
+const requireLazily = createRequire(import.meta.url);
 
 /** Human renderings shared by the command modules. */
 export function formatBytes(n: number): string {
@@ -33,5 +38,6 @@ export function colorEnabled(): boolean {
 
 /** A cli-table3 table that stays plain text when output goes to a file, a pipe or cron mail. */
 export function createTable(head: string[]): Table.Table {
-  return colorEnabled() ? new Table({ head }) : new Table({ head, style: { head: [], border: [] } });
+  TableClass ??= requireLazily('cli-table3') as typeof Table;
+  return colorEnabled() ? new TableClass({ head }) : new TableClass({ head, style: { head: [], border: [] } });
 }
