@@ -776,11 +776,13 @@ export class Repository {
   async #eachIndexFile(indexFiles: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
     for (const [i, key] of indexFiles.keys.entries()) {
       const id = key.slice('index/'.length);
-      const what = `index file ${id.slice(0, 12)} on ${this.adapter.name}`;
+      // #decode names the destination itself.
+      const name = `index file ${id.slice(0, 12)}`;
+      const what = `${name} on ${this.adapter.name}`;
       try {
         const stored = await indexFiles.take(i);
         if (sha256Hex(stored) !== id) throw new IntegrityError(`${what} is damaged (hash mismatch)`);
-        use(id, this.#decode(stored, `index file ${id.slice(0, 12)}`), what);
+        use(id, this.#decode(stored, name), what);
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
         if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
