@@ -1,6 +1,14 @@
-import { Cron } from 'croner';
+import { createRequire } from 'node:module';
+import type { Cron } from 'croner';
 import type { BkdrConfig } from '../config/schema.js';
 import { ConfigError } from '../core/errors.js';
+
+/**
+ * Loaded when the first cron schedule is read: this module is imported at every start
+ * (the schedule command is registered with the others), and croner took ~11 ms of it.
+ */
+let CronClass: typeof Cron | undefined;
+const requireLazily = createRequire(import.meta.url);
 
 export type Schedule = NonNullable<BkdrConfig['schedule']>;
 export type CronSchedule = Extract<Schedule, { type: 'cron' }>;
@@ -81,7 +89,8 @@ function cronFor(schedule: CronSchedule, path: string): Cron {
   }
   try {
     // Five or six fields only: the config schema promises that, and crontab and systemd need it.
-    return new Cron(schedule.expression, { ...(schedule.timezone !== undefined ? { timezone: schedule.timezone } : {}), paused: true, mode: '5-or-6-parts' });
+    CronClass ??= (requireLazily('croner') as { Cron: typeof Cron }).Cron;
+    return new CronClass(schedule.expression, { ...(schedule.timezone !== undefined ? { timezone: schedule.timezone } : {}), paused: true, mode: '5-or-6-parts' });
   } catch (err) {
     const detail = err instanceof Error ? err.message.replace(/^Cron\w*: /, '') : String(err);
     throw new ConfigError(`${path}.expression`, `'${schedule.expression}' is not a valid cron expression (${detail})`, { cause: err });
