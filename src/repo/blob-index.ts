@@ -13,6 +13,22 @@ export interface BlobLocation {
   rawLength: number;
 }
 
+/**
+ * Read access to an index by entry number, for callers that hold many blobs at once (a
+ * restore plan): a number per blob where a BlobLocation object, and its id string, cost
+ * a restore of 20 000 files tens of milliseconds of garbage collection. An entry's number
+ * stays valid while the index lives.
+ */
+export interface BlobEntries {
+  /** The entry number of `id`, or -1 when the index does not have it. */
+  entryOf(id: string): number;
+  /** Entries of one pack share its number. */
+  packNumberAt(entry: number): number;
+  offsetAt(entry: number): number;
+  rawLengthAt(entry: number): number;
+  locationAt(entry: number): BlobLocation;
+}
+
 /** Per entry: pack number, offset, stored length, plaintext length, type (uint32 each), as an index file scans to. */
 const FIELDS = BLOB_FIELDS;
 /** An id as 32-bit words: compared and copied word by word, in JavaScript, without a call into Node per id. */
@@ -26,7 +42,7 @@ const EMPTY = -1;
  * a Map of hex strings to objects took over 250: with a million files, the difference
  * between a flat memory profile and one that grows with the repository.
  */
-export class BlobIndex {
+export class BlobIndex implements BlobEntries {
   #ids = new Uint32Array(0);
   #fields = new Uint32Array(0);
   #slots = new Int32Array(0);
@@ -48,6 +64,27 @@ export class BlobIndex {
   get(id: string): BlobLocation | undefined {
     const entry = this.#find(id);
     return entry === EMPTY ? undefined : this.#location(entry, id);
+  }
+
+  entryOf(id: string): number {
+    return this.#find(id);
+  }
+
+  packNumberAt(entry: number): number {
+    return this.#fields[entry * FIELDS]!;
+  }
+
+  offsetAt(entry: number): number {
+    return this.#fields[entry * FIELDS + 1]!;
+  }
+
+  rawLengthAt(entry: number): number {
+    return this.#fields[entry * FIELDS + 3]!;
+  }
+
+  locationAt(entry: number): BlobLocation {
+    const bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset + entry * ID_BYTES, ID_BYTES);
+    return this.#location(entry, bytes.toString('hex'));
   }
 
   add(location: BlobLocation): void {

@@ -4,7 +4,7 @@ import { alignedBuffer } from '../core/aligned-buffer.js';
 import { Slots } from '../core/slots.js';
 import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
 import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
-import { BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
+import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
@@ -20,7 +20,7 @@ import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import { deserializeTree, serializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
-export type { BlobLocation, BlobType } from './blob-index.js';
+export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
 export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
 export type { ChunkerParams } from './fastcdc.js';
 
@@ -372,6 +372,11 @@ export class Repository {
 
   lookupBlob(id: string): BlobLocation | undefined {
     return this.#index.get(id);
+  }
+
+  /** The index by entry number: for holding many blobs at once without an object each. */
+  get blobEntries(): BlobEntries {
+    return this.#index;
   }
 
   get blobCount(): number {

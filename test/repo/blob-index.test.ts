@@ -17,6 +17,18 @@ describe('BlobIndex', () => {
     for (const location of locations) expect(index.get(location.id)).toEqual(location);
     for (let i = 50_000; i < 51_000; i++) expect(index.has(idOf(i))).toBe(false);
     expect([...index.values()]).toEqual(locations);
+    // By entry number, as a restore plan holds its blobs: the same answers, and pack numbers shared within a pack only.
+    const packNumbers = new Map<string, number>();
+    for (const location of locations) {
+      const entry = index.entryOf(location.id);
+      expect(index.locationAt(entry)).toEqual(location);
+      expect([index.offsetAt(entry), index.rawLengthAt(entry)]).toEqual([location.offset, location.rawLength]);
+      const packNo = packNumbers.get(location.packId) ?? index.packNumberAt(entry);
+      packNumbers.set(location.packId, packNo);
+      expect(index.packNumberAt(entry)).toBe(packNo);
+    }
+    expect(new Set(packNumbers.values()).size).toBe(97);
+    expect(index.entryOf(idOf(50_001))).toBe(-1);
   });
 
   it('keeps the first location of a blob added twice, and answers no for malformed ids', () => {
