@@ -542,7 +542,9 @@ static int write_all(int fd, const uint8_t *data, size_t length, size_t *written
 // Creates each file (never through a link, never over an existing one) with its whole content,
 // then, when given, its metadata through the open descriptor (no second path lookup), in the
 // restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
-// times. Per file: 0 or the errno of what failed.
+// times. Owner and mode are changed only where the new file's differ: each change is a journaled
+// inode update on ext4, and most restored files are owned by whoever restores them.
+// Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
   j->meta = calloc(j->items * 2 + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
@@ -555,8 +557,11 @@ static void run_write_files(job *j) {
     if (!failed && j->expected) {
       const double *m = j->expected + i * FILE_META;
       struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
-      if (j->chown && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
-      else if (fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;
+      struct stat st;
+      int known = fstat(fd, &st) == 0;
+      int owned = known && st.st_uid == (uid_t)m[1] && st.st_gid == (gid_t)m[2];
+      if (j->chown && !owned && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
+      else if (!(known && owned && (st.st_mode & 07777) == (mode_t)m[0]) && fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;
       else if (futimens(fd, times) != 0) failed = errno, step = 4;
     }
     if (close(fd) != 0 && !failed) failed = errno, step = 5;
