@@ -6,6 +6,7 @@ import { BufferPool } from '../repo/buffer-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
+import { sameStoredNode } from '../repo/tree.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import { ParentTrees } from './parent-trees.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
@@ -271,7 +272,10 @@ class FilesArchiver {
       await Promise.all(files);
     }
     this.#throwFileFailure();
-    return this.#o.repo.saveTree(nodes.filter((n): n is TreeNode => n !== undefined));
+    const listing = nodes.filter((n): n is TreeNode => n !== undefined);
+    // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
+    if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) return parentSubtree;
+    return this.#o.repo.saveTree(listing);
   }
 
   /** Waits for a free slot, then archives the file in the background; `done` settles (never rejects) when it is stored. */
@@ -464,4 +468,18 @@ function lstatSilently(path: Buffer): BigIntStats | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Whether a directory's new listing is its parent snapshot's, node for node as stored. The
+ * names are unique on both sides, so equal counts and a match for each new node suffice.
+ * A parent tree written by an older bkdr may differ in form, never in what it says.
+ */
+function sameListing(listing: TreeNode[], parent: Map<string, TreeNode>): boolean {
+  if (listing.length !== parent.size) return false;
+  for (const node of listing) {
+    const previous = parent.get(node.name.toString('hex'));
+    if (!previous || !sameStoredNode(node, previous)) return false;
+  }
+  return true;
 }

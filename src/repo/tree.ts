@@ -59,6 +59,49 @@ function storedJson(n: TreeNode): string {
   return `${out}}`;
 }
 
+/**
+ * Whether two nodes are stored as the same bytes: every field storedJson writes, compared
+ * as it writes it (a field added there must be added here). A directory whose nodes all
+ * match its parent snapshot's keeps the parent's tree, unserialized and unhashed.
+ */
+export function sameStoredNode(a: TreeNode, b: TreeNode): boolean {
+  return (
+    a.name.equals(b.name) &&
+    a.type === b.type &&
+    a.mode === b.mode &&
+    a.uid === b.uid &&
+    a.gid === b.gid &&
+    a.mtimeNs === b.mtimeNs &&
+    a.atimeNs === b.atimeNs &&
+    a.ctimeNs === b.ctimeNs &&
+    a.dev === b.dev &&
+    a.inode === b.inode &&
+    a.nlink === b.nlink &&
+    a.user === b.user &&
+    a.group === b.group &&
+    a.size === b.size &&
+    sameIds(a.content, b.content) &&
+    (a.sparse === true) === (b.sparse === true) &&
+    (a.linkTarget === undefined ? b.linkTarget === undefined : b.linkTarget !== undefined && a.linkTarget.equals(b.linkTarget)) &&
+    a.rdev === b.rdev &&
+    a.subtree === b.subtree &&
+    sameXattrs(a.xattrs, b.xattrs)
+  );
+}
+
+function sameIds(a: string[] | undefined, b: string[] | undefined): boolean {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameXattrs(a: Record<string, Buffer> | undefined, b: Record<string, Buffer> | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  const names = Object.keys(a);
+  return names.length === Object.keys(b).length && names.every((name) => b[name] !== undefined && a[name]!.equals(b[name]));
+}
+
 export function deserializeTree(data: Buffer, id: string): TreeNode[] {
   let parsed: { version?: number; nodes?: StoredNode[] };
   try {

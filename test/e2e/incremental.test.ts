@@ -1,8 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findNode } from '../../src/backup/snapshot-walk.js';
+import { Repository } from '../../src/repo/repository.js';
 import { setTimes } from '../../src/sources/files/native.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
 
 interface RunJson {
@@ -60,6 +63,27 @@ describe('strategies: incremental, differential and full', () => {
     const restore = await ws.run(['restore', run.backups[0]!.snapshotId, '--target', target]);
     expect(restore.code, restore.stderr).toBe(0);
     expect(await readFile(join(target, victim), 'utf8')).toBe('BBBBBBBBBBBBBBBB');
+  });
+
+  it('a directory where only a mode changed gets a new listing, while unchanged ones keep their parent tree', async () => {
+    const file = join(src, 'sub', 'f7.txt');
+    await chmod(file, 0o600);
+    const run = await runJson();
+    expect(run.backups[0]!.summary.changedFiles).toBe(1);
+    const target = join(tmp.path, 'restore-mode');
+    const restore = await ws.run(['restore', run.backups[0]!.snapshotId, '--target', target]);
+    expect(restore.code, restore.stderr).toBe(0);
+    expect((await stat(join(target, file))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(target, src, 'sub', 'f8.txt'))).mode & 0o777).toBe((await stat(join(src, 'sub', 'f8.txt'))).mode & 0o777);
+
+    // Nothing changed in the source since: it keeps the tree of the run before (its ancestors' listings
+    // moved, with the restore made beside it).
+    const again = await runJson();
+    const repo = await Repository.open(createLocalAdapter({ name: 'local', path: ws.repo }), { password: ws.env.BKDR_PASSWORD! });
+    const sourceTree = async (id: string) => (await findNode(repo, (await repo.loadSnapshot(id)).tree, src)).node?.subtree;
+    const [before, after] = [await sourceTree(run.backups[0]!.snapshotId), await sourceTree(again.backups[0]!.snapshotId)];
+    expect(before).toBeDefined();
+    expect(after).toBe(before);
   });
 
   it('full re-reads everything and differential compares with the last full', async () => {

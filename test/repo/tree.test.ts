@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeTree, serializeTree } from '../../src/repo/tree.js';
+import { deserializeTree, sameStoredNode, serializeTree } from '../../src/repo/tree.js';
 import type { NodeType, TreeNode } from '../../src/repo/tree-node.js';
 
 /**
@@ -115,5 +115,83 @@ describe('serializeTree', () => {
     const back = deserializeTree(serializeTree(nodes), 'test');
     expect(back.map((n) => n.name.toString('hex'))).toEqual(nodes.map((n) => n.name.toString('hex')));
     expect(back).toEqual(nodes);
+  });
+});
+
+describe('sameStoredNode', () => {
+  /** Every field of a TreeNode set, and a change of each that the stored form shows. */
+  const full = (): TreeNode => ({
+    name: Buffer.from('f'),
+    type: 'file',
+    mode: 0o644,
+    uid: 1,
+    gid: 2,
+    user: 'u',
+    group: 'g',
+    mtimeNs: 3n,
+    atimeNs: 4n,
+    ctimeNs: 5n,
+    dev: 6n,
+    inode: 7n,
+    nlink: 1,
+    size: 8,
+    content: ['a'.repeat(64)],
+    sparse: true,
+    linkTarget: Buffer.from('t'),
+    rdev: 9n,
+    subtree: 'b'.repeat(64),
+    xattrs: { 'user.a': Buffer.from('x') },
+  });
+  const changes: Record<keyof TreeNode, (n: TreeNode) => void> = {
+    name: (n) => (n.name = Buffer.from('g')),
+    type: (n) => (n.type = 'symlink'),
+    mode: (n) => (n.mode = 0o600),
+    uid: (n) => (n.uid = 10),
+    gid: (n) => (n.gid = 10),
+    user: (n) => delete n.user,
+    group: (n) => (n.group = 'h'),
+    mtimeNs: (n) => (n.mtimeNs += 1n),
+    atimeNs: (n) => (n.atimeNs += 1n),
+    ctimeNs: (n) => (n.ctimeNs += 1n),
+    dev: (n) => (n.dev += 1n),
+    inode: (n) => (n.inode += 1n),
+    nlink: (n) => (n.nlink = 2),
+    size: (n) => delete n.size,
+    content: (n) => (n.content = [...n.content!, 'c'.repeat(64)]),
+    sparse: (n) => delete n.sparse,
+    linkTarget: (n) => (n.linkTarget = Buffer.from('u')),
+    rdev: (n) => delete n.rdev,
+    subtree: (n) => (n.subtree = 'd'.repeat(64)),
+    xattrs: (n) => (n.xattrs = { 'user.a': Buffer.from('y') }),
+  };
+
+  it('is true exactly when two nodes are stored as the same bytes, for a change of any field', () => {
+    const stored = (n: TreeNode) => serializeTree([n]).toString('latin1');
+    expect(sameStoredNode(full(), full())).toBe(true);
+    // A field the stored form has that no change here covers would be missed by a directory's reuse of its parent's tree.
+    expect(Object.keys(changes).sort()).toEqual(Object.keys(full()).sort());
+    for (const [field, change] of Object.entries(changes)) {
+      const changed = full();
+      change(changed);
+      expect(stored(changed), field).not.toBe(stored(full()));
+      expect(sameStoredNode(full(), changed), field).toBe(false);
+      expect(sameStoredNode(changed, full()), field).toBe(false);
+    }
+    // Empty but present is not absent: `"xattrs":{}` and `"content":[]` are stored.
+    const without = (field: 'xattrs' | 'content') => {
+      const n = full();
+      delete n[field];
+      return n;
+    };
+    expect(sameStoredNode({ ...full(), xattrs: {} }, without('xattrs'))).toBe(false);
+    expect(sameStoredNode({ ...full(), content: [] }, without('content'))).toBe(false);
+  });
+
+  it('agrees with the stored bytes over random nodes read back from their trees', () => {
+    const nodes = someNodes(5, 200);
+    const back = deserializeTree(serializeTree(nodes), 'test');
+    const byName = new Map(nodes.map((n) => [n.name.toString('hex'), n]));
+    for (const node of back) expect(sameStoredNode(node, byName.get(node.name.toString('hex'))!)).toBe(true);
+    for (let i = 1; i < back.length; i++) expect(sameStoredNode(back[i - 1]!, back[i]!)).toBe(serializeTree([back[i - 1]!]).equals(serializeTree([back[i]!])));
   });
 });
