@@ -87,8 +87,12 @@ interface RestorePlan {
   later: PlannedEntry[];
 }
 
-/** Packs fetched at the same time: one streams while the previous one is written out. */
-const PACK_CONCURRENCY = 2;
+/**
+ * Packs fetched at the same time. Each one's blobs are decoded, then written, one step
+ * after the other, so two left a core idle a quarter of the time: three restored the
+ * bench's mixed set 4-12 % faster (tmpfs, a new ext4) for ~20 MiB more; four no faster.
+ */
+const PACK_CONCURRENCY = 3;
 const NEW_FILES_PER_BATCH = 64;
 const NEW_FILE_BATCH_BYTES = 4 * 1024 * 1024;
 /**
@@ -422,7 +426,7 @@ async function writeContent(repo: Repository, plan: RestorePlan, opts: RestoreOp
       }
     }
   };
-  // Settled, not all: when one worker fails, the other must finish its batch before the failure is reported.
+  // Settled, not all: when one worker fails, the others must finish their batches before the failure is reported.
   const outcomes = await Promise.allSettled(Array.from({ length: Math.min(PACK_CONCURRENCY, packs.length) }, worker));
   const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
   if (failed) throw failed.reason;
