@@ -560,8 +560,11 @@ static void run_write_files(job *j) {
       struct stat st;
       int known = fstat(fd, &st) == 0;
       int owned = known && st.st_uid == (uid_t)m[1] && st.st_gid == (gid_t)m[2];
-      if (j->chown && !owned && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
-      else if (!(known && owned && (st.st_mode & 07777) == (mode_t)m[0]) && fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;
+      // A chown clears set-id bits, so the mode is set again after one; only 0600 files (their
+      // creation mode) skip the fchmod otherwise.
+      int chowned = j->chown && !owned;
+      if (chowned && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
+      else if ((chowned || !known || (st.st_mode & 07777) != (mode_t)m[0]) && fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;
       else if (futimens(fd, times) != 0) failed = errno, step = 4;
     }
     if (close(fd) != 0 && !failed) failed = errno, step = 5;

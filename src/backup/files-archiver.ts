@@ -473,7 +473,7 @@ function lstatSilently(path: Buffer): BigIntStats | undefined {
 /**
  * Whether a directory's new listing is its parent snapshot's, node for node as stored. The
  * names are unique on both sides, so equal counts and a match for each new node suffice.
- * A parent tree written by an older bkdr may differ in form, never in what it says.
+ * The parent's tree is kept byte for byte, with any field a newer bkdr wrote that this one does not read.
  */
 function sameListing(listing: TreeNode[], parent: Map<string, TreeNode>): boolean {
   if (listing.length !== parent.size) return false;

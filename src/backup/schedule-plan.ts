@@ -87,9 +87,10 @@ function cronFor(schedule: CronSchedule, path: string): Cron {
       throw new ConfigError(`${path}.timezone`, `'${schedule.timezone}' is not a known IANA time zone (such as Europe/Paris or UTC)`, { cause: err });
     }
   }
+  // Outside the try: a broken install is not a bad expression.
+  CronClass ??= (requireLazily('croner') as { Cron: typeof Cron }).Cron;
   try {
     // Five or six fields only: the config schema promises that, and crontab and systemd need it.
-    CronClass ??= (requireLazily('croner') as { Cron: typeof Cron }).Cron;
     return new CronClass(schedule.expression, { ...(schedule.timezone !== undefined ? { timezone: schedule.timezone } : {}), paused: true, mode: '5-or-6-parts' });
   } catch (err) {
     const detail = err instanceof Error ? err.message.replace(/^Cron\w*: /, '') : String(err);

@@ -99,7 +99,7 @@ function sameIds(a: string[] | undefined, b: string[] | undefined): boolean {
 function sameXattrs(a: Record<string, Buffer> | undefined, b: Record<string, Buffer> | undefined): boolean {
   if (a === undefined || b === undefined) return a === b;
   const names = Object.keys(a);
-  return names.length === Object.keys(b).length && names.every((name) => b[name] !== undefined && a[name]!.equals(b[name]));
+  return names.length === Object.keys(b).length && names.every((name) => Object.hasOwn(b, name) && a[name]!.equals(b[name]!));
 }
 
 export function deserializeTree(data: Buffer, id: string): TreeNode[] {

@@ -36,7 +36,8 @@ describe('writeNewFiles', () => {
   });
 
   it('gives each file exactly its mode, whatever the umask, with set-id bits or no write bit', async () => {
-    const modes = [0o777, 0o666, 0o644, 0o444, 0o000, 0o4755, 0o2750, 0o1700];
+    // 0600 is what a new file gets: its fchmod is skipped, and it must still end up 0600 whatever the umask.
+    const modes = [0o777, 0o666, 0o644, 0o600, 0o444, 0o000, 0o4755, 0o2750, 0o1700];
     const files = modes.map((mode, i) => ({
       path: Buffer.from(join(dir, `mode-${i}`)),
       data: Buffer.from(`mode ${mode.toString(8)}`),
