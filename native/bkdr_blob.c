@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -54,7 +55,7 @@
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR };
 
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
 // errno, st_mode, uid, gid, nlink, size, blocks, mtime s, ns, atime s, ns, ctime s, ns,
@@ -597,6 +598,43 @@ static void run_stat_many(job *j) {
   }
 }
 
+// A directory's entry names, each ended by a NUL (a name holds none), with O_NOATIME where the
+// kernel allows it (the owner's or root's): like a file's read, a backup's listing should not
+// move the directory's atime, which its parent's listing records (with relatime, once a day:
+// every tree above a directory would change with every daily backup). Results: errno, count.
+static void run_read_dir(job *j) {
+  j->meta = calloc(2, sizeof(double));
+  if (!j->meta) { j->error = "out of memory"; return; }
+  int fd = open(j->paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(j->paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) { j->meta[0] = errno; return; }
+  DIR *dir = fdopendir(fd);
+  if (!dir) { j->meta[0] = errno; close(fd); return; }
+  size_t capacity = 4096, length = 0, count = 0;
+  uint8_t *names = malloc(capacity);
+  if (!names) { j->error = "out of memory"; closedir(dir); return; }
+  for (;;) {
+    errno = 0;
+    struct dirent *entry = readdir(dir);
+    if (!entry) { j->meta[0] = errno; break; }
+    if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
+    size_t n = strlen(entry->d_name) + 1;
+    if (length + n > capacity) {
+      uint8_t *grown = realloc(names, capacity * 2 + n);
+      if (!grown) { j->error = "out of memory"; break; }
+      names = grown;
+      capacity = capacity * 2 + n;
+    }
+    memcpy(names + length, entry->d_name, n);
+    length += n;
+    count++;
+  }
+  closedir(dir);
+  j->meta[1] = (double)count;
+  j->output = names;
+  j->output_length = length;
+}
+
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096
 // covers every logical block size Linux devices use).
 #define DIRECT_ALIGN 4096
@@ -649,6 +687,7 @@ static void run(job *j) {
     case OP_LZ4: run_lz4(j); break;
     case OP_STAT_MANY: run_stat_many(j); break;
     case OP_WRITE_OBJECT: run_write_object(j); break;
+    case OP_READ_DIR: run_read_dir(j); break;
   }
 }
 
@@ -692,9 +731,9 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
   } else if (j->op == OP_LZ4) {
     result = buffer_copy(env, j->output, j->output_length);
-  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT) {
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_STAT_MANY ? STAT_META : 3;
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : j->op == OP_STAT_MANY ? STAT_META : 3;
     napi_value meta, array_buffer;
     void *bytes = NULL;
     napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
@@ -1070,6 +1109,19 @@ static napi_value write_object(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv + 1, 1, 0);
 }
 
+// readDir(path: Buffer) → Promise<[names (each ended by a NUL), [errno, count]]>
+static napi_value read_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  job *j = begin(env, info, 1, argv, OP_READ_DIR, "readDir");
+  if (!j) return NULL;
+  napi_value paths;
+  napi_create_array_with_length(env, 1, &paths);
+  napi_set_element(env, paths, 0, argv[0]);
+  j->items = 1;
+  if (!paths_arg(env, paths, j)) { release(env, j); return NULL; }
+  return dispatch(env, j, NULL, 0, 0);
+}
+
 static void free_aligned(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -1136,6 +1188,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"lz4", NULL, lz4, NULL, NULL, NULL, napi_default, NULL},
     {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_default, NULL},
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
+    {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };
