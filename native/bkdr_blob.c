@@ -1095,16 +1095,21 @@ static napi_value stat_many(napi_env env, napi_callback_info info) {
   return dispatch(env, j, NULL, 0, 0);
 }
 
+// The job's one path, for the calls that take a single path rather than an array of them.
+static int one_path_arg(napi_env env, napi_value path, job *j) {
+  napi_value paths;
+  napi_create_array_with_length(env, 1, &paths);
+  napi_set_element(env, paths, 0, path);
+  j->items = 1;
+  return paths_arg(env, paths, j);
+}
+
 // writeObject(path: Buffer, data: Buffer, direct) → Promise<[empty, [errno, step, direct used]]>
 static napi_value write_object(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   job *j = begin(env, info, 3, argv, OP_WRITE_OBJECT, "writeObject");
   if (!j) return NULL;
-  napi_value paths;
-  napi_create_array_with_length(env, 1, &paths);
-  napi_set_element(env, paths, 0, argv[0]);
-  j->items = 1;
-  if (!buffer_arg(env, argv[1], &j->input, &j->input_length) || !paths_arg(env, paths, j)) { release(env, j); return NULL; }
+  if (!buffer_arg(env, argv[1], &j->input, &j->input_length) || !one_path_arg(env, argv[0], j)) { release(env, j); return NULL; }
   j->direct = bool_arg(env, argv[2]);
   return dispatch(env, j, argv + 1, 1, 0);
 }
@@ -1114,11 +1119,7 @@ static napi_value read_dir(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   job *j = begin(env, info, 1, argv, OP_READ_DIR, "readDir");
   if (!j) return NULL;
-  napi_value paths;
-  napi_create_array_with_length(env, 1, &paths);
-  napi_set_element(env, paths, 0, argv[0]);
-  j->items = 1;
-  if (!paths_arg(env, paths, j)) { release(env, j); return NULL; }
+  if (!one_path_arg(env, argv[0], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);
 }
 
