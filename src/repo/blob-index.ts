@@ -44,6 +44,8 @@ const EMPTY = -1;
  */
 export class BlobIndex implements BlobEntries {
   #ids = new Uint32Array(0);
+  /** #ids as bytes, replaced with it when it grows: for reading an entry's id as hex. */
+  #idBytes = Buffer.alloc(0);
   #fields = new Uint32Array(0);
   #slots = new Int32Array(0);
   #count = 0;
@@ -83,8 +85,7 @@ export class BlobIndex implements BlobEntries {
   }
 
   locationAt(entry: number): BlobLocation {
-    const bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset + entry * ID_BYTES, ID_BYTES);
-    return this.#location(entry, bytes.toString('hex'));
+    return this.#location(entry, this.#idBytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
   }
 
   add(location: BlobLocation): void {
@@ -117,13 +118,9 @@ export class BlobIndex implements BlobEntries {
     }
   }
 
+  /** Blobs added while iterating are included: #count and #idBytes follow them. */
   *values(): IterableIterator<BlobLocation> {
-    let bytes = Buffer.alloc(0);
-    for (let entry = 0; entry < this.#count; entry++) {
-      // Blobs added while iterating may have grown the arrays.
-      if (bytes.buffer !== this.#ids.buffer) bytes = Buffer.from(this.#ids.buffer, this.#ids.byteOffset, this.#ids.byteLength);
-      yield this.#location(entry, bytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
-    }
+    for (let entry = 0; entry < this.#count; entry++) yield this.locationAt(entry);
   }
 
   /** Makes room for `more` entries at once: an index loaded whole otherwise doubled (and re-placed every entry) a dozen times. */
@@ -190,6 +187,7 @@ export class BlobIndex implements BlobEntries {
     const ids = new Uint32Array(capacity * ID_WORDS);
     ids.set(this.#ids);
     this.#ids = ids;
+    this.#idBytes = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength);
     const fields = new Uint32Array(capacity * FIELDS);
     fields.set(this.#fields);
     this.#fields = fields;
