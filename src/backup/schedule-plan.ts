@@ -5,7 +5,7 @@ import { ConfigError } from '../core/errors.js';
 
 /**
  * Loaded when the first cron schedule is read: this module is imported at every start
- * (the schedule command is registered with the others), and croner took ~11 ms of it.
+ * (the schedule command is registered with the others), and importing croner takes 7-11 ms.
  */
 let CronClass: typeof Cron | undefined;
 const requireLazily = createRequire(import.meta.url);

@@ -12,10 +12,11 @@ interface ReadDirAddon {
  * daily backups every tree above a directory changed every day.
  */
 export async function readDirNames(dir: Buffer): Promise<Buffer[]> {
-  const [names, [errno, count]] = await loadNativeAddon<ReadDirAddon>('bkdr_blob').readDir(dir);
-  if (errno) throw systemError(errno, 'scandir', dir);
+  const [names, meta] = await loadNativeAddon<ReadDirAddon>('bkdr_blob').readDir(dir);
+  if (meta[0]) throw systemError(meta[0], 'scandir', dir);
+  const count = meta[1]!;
   const out: Buffer[] = new Array(count);
-  for (let i = 0, start = 0; i < count!; i++) {
+  for (let i = 0, start = 0; i < count; i++) {
     const end = names.indexOf(0, start);
     out[i] = names.subarray(start, end);
     start = end + 1;
