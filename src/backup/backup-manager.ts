@@ -8,7 +8,7 @@ import { parseDuration } from '../core/duration.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
-import { checkRepository, checkSnapshotStructure, takeInventory } from '../repo/check.js';
+import { checkRepository, checkSnapshotStructure, type StructureCheckOptions, takeInventory } from '../repo/check.js';
 import { type IndexRepair, rebuildIndex, repairSnapshots, type SnapshotRepair } from '../repo/repair.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -20,6 +20,8 @@ import { archiveStream } from './stream-archiver.js';
 import { streamBackupFile } from './snapshot-stream.js';
 import { recoverableWindow, restorePointInTime } from './postgres-pitr.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
+import { ExcludeRules } from '../sources/files/exclude.js';
+import { WalkAhead } from '../sources/files/walk-ahead.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
@@ -260,83 +262,93 @@ export class BackupManager {
     const requested = streamSource ? 'full' : resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
     const paths = sourceConfig.type === 'files' ? sourceConfig.paths.map((p) => resolve(this.#configDir, p)) : [];
 
-    // Existing repositories first: a new one takes their chunker parameters.
-    const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
-    const opened = new Map<Destination, Repository | undefined>();
-    for (const d of destinations) {
-      try {
-        opened.set(d, await this.#openRepository(d, { lock: backupLock }));
-      } catch (err) {
-        fail(d, err);
-      }
-    }
-    let template = [...opened.values()].find((r) => r !== undefined)?.config.chunker;
-    if (!opts.dryRun) {
-      for (const [d, repo] of opened) {
-        if (repo) continue;
+    // Listed while the repositories open (the key's derivation leaves this thread idle); the archiver takes it over.
+    const walkAhead =
+      sourceConfig.type === 'files' && !opts.dryRun
+        ? WalkAhead.start(paths, { rules: ExcludeRules.fromConfig(paths, sourceConfig.exclude ?? []), oneFileSystem: sourceConfig.oneFileSystem ?? false })
+        : undefined;
+    try {
+      // Existing repositories first: a new one takes their chunker parameters.
+      const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
+      const opened = new Map<Destination, Repository | undefined>();
+      for (const d of destinations) {
         try {
-          // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
-          const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
-          opened.set(d, created);
-          template ??= created?.config.chunker;
+          opened.set(d, await this.#openRepository(d, { lock: backupLock }));
         } catch (err) {
-          opened.delete(d);
           fail(d, err);
         }
       }
-    }
+      let template = [...opened.values()].find((r) => r !== undefined)?.config.chunker;
+      if (!opts.dryRun) {
+        for (const [d, repo] of opened) {
+          if (repo) continue;
+          try {
+            // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
+            const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
+            opened.set(d, created);
+            template ??= created?.config.chunker;
+          } catch (err) {
+            opened.delete(d);
+            fail(d, err);
+          }
+        }
+      }
 
-    if (opts.dryRun) {
-      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
-      for (const [d, repo] of opened) {
-        const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
-        out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
+      if (opts.dryRun) {
+        const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
+        for (const [d, repo] of opened) {
+          const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
+          out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
+        }
+        return out;
+      }
+
+      const groups = new Map<string, FanOutMember[]>();
+      for (const [destination, repo] of opened) {
+        if (!repo) continue;
+        const c = repo.config.chunker;
+        const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
+        groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
+      }
+      for (const members of groups.values()) {
+        try {
+          const fanOut = new FanOutRepository(members);
+          const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
+            if (sourceConfig.type === 'files') {
+              const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
+              try {
+                return {
+                  paths,
+                  archived: await archiveFiles({
+                    repo: fanOut,
+                    paths,
+                    exclude: sourceConfig.exclude ?? [],
+                    oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                    parentTree: onProgress.parentTree,
+                  walkAhead,
+                    signal: opts.signal,
+                    onProgress: onProgress.progress,
+                    onWarning: onProgress.warning,
+                  }),
+                };
+              } finally {
+                estimate?.stop();
+              }
+            }
+            const capture = await streamSource!.capture(opts.signal);
+            const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });
+            return { paths: [capture.describe], archived, meta: capture.meta?.() };
+          });
+          out.backups.push(...result.backups);
+          for (const f of result.failed) fail(f.destination, f.error);
+        } catch (err) {
+          for (const m of members) fail(m.destination, err);
+        }
       }
       return out;
+    } finally {
+      walkAhead?.stop();
     }
-
-    const groups = new Map<string, FanOutMember[]>();
-    for (const [destination, repo] of opened) {
-      if (!repo) continue;
-      const c = repo.config.chunker;
-      const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
-      groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
-    }
-    for (const members of groups.values()) {
-      try {
-        const fanOut = new FanOutRepository(members);
-        const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
-          if (sourceConfig.type === 'files') {
-            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
-            try {
-              return {
-                paths,
-                archived: await archiveFiles({
-                  repo: fanOut,
-                  paths,
-                  exclude: sourceConfig.exclude ?? [],
-                  oneFileSystem: sourceConfig.oneFileSystem ?? false,
-                  parentTree: onProgress.parentTree,
-                  signal: opts.signal,
-                  onProgress: onProgress.progress,
-                  onWarning: onProgress.warning,
-                }),
-              };
-            } finally {
-              estimate?.stop();
-            }
-          }
-          const capture = await streamSource!.capture(opts.signal);
-          const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });
-          return { paths: [capture.describe], archived, meta: capture.meta?.() };
-        });
-        out.backups.push(...result.backups);
-        for (const f of result.failed) fail(f.destination, f.error);
-      } catch (err) {
-        for (const m of members) fail(m.destination, err);
-      }
-    }
-    return out;
   }
 
   async #archiveToGroup(
@@ -361,6 +373,8 @@ export class BackupManager {
     for (const m of fanOut.members) onEvent({ type: 'start', source, destination: m.destination.name, strategy, parent: parent?.id });
     log('info', `${source} → ${names}: ${strategy}${parent ? ` against ${parent.id.slice(0, 8)}` : ''}`);
 
+    // The repository the walk reads the parent's trees from (a member that fails mid-run hands that over).
+    const walked = fanOut.primary;
     let warnings = 0;
     let archived: ArchiveResult;
     let paths: string[];
@@ -384,7 +398,7 @@ export class BackupManager {
     }
 
     const backups: BackupOutcome[] = [];
-    const { tree, warnings: _warnings, ...counts } = archived;
+    const { tree, warnings: _warnings, reusedTrees, ...counts } = archived;
     for (const m of fanOut.members) {
       if (m.error !== undefined) continue;
       try {
@@ -412,7 +426,8 @@ export class BackupManager {
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
         onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
         backups.push({ source, destination: m.destination.name, snapshotId, strategy: opts.continuous ? 'continuous' : strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
-        const verified = await this.#verifyNewBackup(m.repo, snapshotId, opts.signal);
+        // Only the repository the walk read the parent's trees from saw them decode.
+        const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, reusedTrees: m.repo === walked ? reusedTrees : undefined });
         if (verified?.damage) {
           log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
           m.error = new IntegrityError(verified.damage);
@@ -429,11 +444,12 @@ export class BackupManager {
    * new backup (enabled, the default) and a scratch restore (testRestore). Returns a
    * one-line description of any damage.
    */
-  async #verifyNewBackup(repo: Repository, snapshotId: string, signal: AbortSignal | undefined): Promise<{ checked: string; damage?: string } | undefined> {
+  async #verifyNewBackup(repo: Repository, snapshotId: string, check: StructureCheckOptions): Promise<{ checked: string; damage?: string } | undefined> {
     const settings = this.#config.verification;
     if (!settings.enabled) return undefined;
+    const { signal } = check;
     const snapshot = await repo.loadSnapshot(snapshotId);
-    const problems = await checkSnapshotStructure(repo, snapshot, signal);
+    const problems = await checkSnapshotStructure(repo, snapshot, check);
     if (problems.length > 0) return { checked: 'structure', damage: `verification after backup ${snapshotId.slice(0, 8)} found damage: ${problems.slice(0, 3).join('; ')}` };
     if (!settings.testRestore) return { checked: 'structure' };
     const restored = await testRestore(repo, snapshot, signal);

@@ -14,6 +14,7 @@ import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
 import { statNode, statNodes } from '../sources/files/stat-node.js';
+import { joinPath, type ListedDir, type WalkAhead } from '../sources/files/walk-ahead.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -35,6 +36,8 @@ export interface ArchiveOptions {
   oneFileSystem: boolean;
   /** Root tree of the snapshot to compare with; files whose identity matches reuse its content. */
   parentTree?: string | undefined;
+  /** The source listed while the repository was opened: taken directory by directory, stopped when this walk starts. */
+  walkAhead?: WalkAhead | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: ArchiveProgress) => void) | undefined;
   onWarning?: ((path: string, message: string) => void) | undefined;
@@ -44,6 +47,8 @@ export interface ArchiveOptions {
 export interface ArchiveResult extends Omit<SnapshotSummary, 'storedBytes'> {
   tree: string;
   warnings: number;
+  /** Trees taken whole from the parent snapshot (see StructureCheckOptions.reusedTrees). */
+  reusedTrees?: ReadonlySet<string>;
 }
 
 const IGNORE_FILE = Buffer.from('.bkdrignore');
@@ -90,6 +95,7 @@ class FilesArchiver {
   readonly #stats: Omit<ArchiveResult, 'tree'> = {
     files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, warnings: 0,
   };
+  readonly #reusedTrees = new Set<string>();
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
@@ -106,6 +112,7 @@ class FilesArchiver {
   }
 
   async run(): Promise<ArchiveResult> {
+    this.#o.walkAhead?.stop();
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
     let tree: string;
@@ -119,7 +126,7 @@ class FilesArchiver {
       tree = await this.#saveTrieLevel(trie, '/', parent, rules);
     }
     this.#emitProgress(true);
-    return { tree, ...this.#stats };
+    return { tree, ...this.#stats, reusedTrees: this.#reusedTrees };
   }
 
   /** Directories above the configured paths are recorded with their own metadata, content limited to the path. */
@@ -174,8 +181,11 @@ class FilesArchiver {
     // The parent snapshot's listing is read while this directory is listed and stat'ed (it never rejects).
     const parentLoad = parentSubtree ? this.#loadParent(parentSubtree) : undefined;
     let names: Buffer[];
+    let listed: ListedDir | undefined;
     try {
-      names = await readDirNames(dir);
+      const ahead = this.#o.walkAhead?.take(dir);
+      if (ahead) ({ names } = listed = await ahead);
+      else names = await readDirNames(dir);
     } catch (err) {
       this.#warn(dir.toString(), err);
       return this.#o.repo.saveTree([]);
@@ -191,13 +201,22 @@ class FilesArchiver {
     }
     const paths = names.map((name) => joinPath(dir, name));
     const statWindow = (from: number) => {
+      if (listed) return Promise.resolve(listed.nodes.slice(from, from + STAT_WINDOW));
       const window = from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : Promise.resolve([]);
       // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
       window.catch(() => undefined);
       return window;
     };
-    let window = statWindow(0);
-    const parent = await parentLoad;
+    let window: ReturnType<typeof statWindow>;
+    let parent: Awaited<typeof parentLoad>;
+    if (listed) {
+      parent = await parentLoad;
+      await this.#statAgainWhatIsRead(listed, paths, parent);
+      window = statWindow(0);
+    } else {
+      window = statWindow(0);
+      parent = await parentLoad;
+    }
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
@@ -274,7 +293,10 @@ class FilesArchiver {
     this.#throwFileFailure();
     const listing = nodes.filter((n): n is TreeNode => n !== undefined);
     // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
-    if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) return parentSubtree;
+    if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) {
+      this.#reusedTrees.add(parentSubtree);
+      return parentSubtree;
+    }
     return this.#o.repo.saveTree(listing);
   }
 
@@ -346,10 +368,33 @@ class FilesArchiver {
     if (this.#fileFailure) throw this.#fileFailure.error;
   }
 
-  /** An unchanged file (same identity as in the parent, all its blobs present) costs a stat, not a read. */
-  #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
+  /**
+   * The files of a listing made ahead that will be read: stat'ed again first, so that their
+   * nodes say what is read. The listing may be seconds old by now, and a file written since
+   * (the catalog's journal, by this very run) would be recorded with a size and mtime that
+   * its content does not have. Unchanged files keep the stat made ahead: they are not read.
+   */
+  async #statAgainWhatIsRead(listed: ListedDir, paths: Buffer[], parent: Map<string, TreeNode> | undefined): Promise<void> {
+    const read: number[] = [];
+    for (const [i, node] of listed.nodes.entries()) {
+      if (!(node instanceof Error) && node.type === 'file' && !this.#unchanged(node, parent?.get(listed.names[i]!.toString('hex')))) read.push(i);
+    }
+    for (let from = 0; from < read.length; from += STAT_WINDOW) {
+      const window = read.slice(from, from + STAT_WINDOW);
+      const fresh = await statNodes(window.map((i) => paths[i]!), window.map((i) => listed.names[i]!));
+      for (const [k, i] of window.entries()) listed.nodes[i] = fresh[k]!;
+    }
+  }
+
+  /** Same identity as in the parent, and all its blobs present. */
+  #unchanged(node: TreeNode, previous: TreeNode | undefined): previous is TreeNode & { content: string[] } {
     const repo = this.#o.repo;
-    if (!(previous?.type === 'file' && previous.content && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id)))) return false;
+    return previous?.type === 'file' && previous.content !== undefined && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id));
+  }
+
+  /** An unchanged file costs a stat, not a read. */
+  #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
+    if (!this.#unchanged(node, previous)) return false;
     node.content = previous.content;
     this.#stats.files++;
     this.#stats.bytes += node.size ?? 0;
@@ -437,10 +482,6 @@ class FilesArchiver {
     this.#lastProgress = now;
     this.#o.onProgress({ files: this.#stats.files, dirs: this.#stats.dirs, bytes: this.#stats.bytes, bytesRead: this.#bytesRead });
   }
-}
-
-function joinPath(dir: Buffer, name: Buffer): Buffer {
-  return dir.length === 1 && dir[0] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
 }
 
 function buildTrie(paths: string[]): PathTrie {

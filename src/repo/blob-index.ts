@@ -59,6 +59,11 @@ export class BlobIndex implements BlobEntries {
     return this.#count;
   }
 
+  /** The packs at least one entry names. */
+  get packIds(): readonly string[] {
+    return this.#packIds;
+  }
+
   has(id: string): boolean {
     return this.#find(id) !== EMPTY;
   }

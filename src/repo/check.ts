@@ -185,14 +185,28 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
   return report;
 }
 
+export interface StructureCheckOptions {
+  signal?: AbortSignal | undefined;
+  /**
+   * Trees the backup took unchanged from its parent snapshot (the archiver's reuse of a
+   * directory). The archiver decoded each of them in this run, and found every blob they
+   * reach in the index. So when every pack the index names is stored, they pass the check
+   * as they are, and are not read again: in an incremental backup, that is most of its
+   * trees. With a pack missing, every tree is read, to name the paths it takes with it.
+   */
+  reusedTrees?: ReadonlySet<string> | undefined;
+}
+
 /**
  * The check `backup run` makes of the backup it just wrote (config `verification`):
  * every listing decodes, and every blob it reaches is indexed in a pack that is stored.
  * Lighter than checkRepository: no index files are read again.
  */
-export async function checkSnapshotStructure(repo: Repository, snapshot: Snapshot, signal?: AbortSignal): Promise<string[]> {
+export async function checkSnapshotStructure(repo: Repository, snapshot: Snapshot, opts: StructureCheckOptions = {}): Promise<string[]> {
+  const { signal } = opts;
   const stored = new Set<string>();
   for await (const p of repo.listPacks()) stored.add(p.id);
+  const skipped = opts.reusedTrees && repo.indexedPackIds.every((id) => stored.has(id)) ? opts.reusedTrees : new Set<string>();
   const problems: string[] = [];
   // `what` names the place only when something is wrong: most blobs never need it.
   const reachable = (id: string, what: () => string): boolean => {
@@ -227,7 +241,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
       }
       const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
       for (const node of nodes) {
-        if (node.subtree && !seen.has(node.subtree)) {
+        if (node.subtree && !seen.has(node.subtree) && !skipped.has(node.subtree)) {
           seen.add(node.subtree);
           next.push({ tree: node.subtree, path: childPath(node) });
         }

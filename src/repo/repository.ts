@@ -374,6 +374,11 @@ export class Repository {
     return this.#index.get(id);
   }
 
+  /** The packs the index names. */
+  get indexedPackIds(): readonly string[] {
+    return this.#index.packIds;
+  }
+
   /** The index by entry number: for holding many blobs at once without an object each. */
   get blobEntries(): BlobEntries {
     return this.#index;

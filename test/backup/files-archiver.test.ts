@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
 import { Repository } from '../../src/repo/repository.js';
+import { ExcludeRules } from '../../src/sources/files/exclude.js';
+import { WalkAhead } from '../../src/sources/files/walk-ahead.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -35,11 +37,18 @@ describe('archiveFiles', () => {
       loadTree: (id) => repo.loadTree(id),
       loadTrees: (...args) => repo.loadTrees(...args),
     };
+    let reused: ReadonlySet<string> | undefined;
     const archive = async (parentTree?: string) => {
       saved = [];
-      const { tree } = await archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, parentTree });
+      let tree: string;
+      ({ tree, reusedTrees: reused } = await archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, parentTree }));
       await repo.flush();
       return tree;
+    };
+    const subtreeOf = async (tree: string, ...path: string[]) => {
+      let id = tree;
+      for (const name of path) id = (await repo.loadTree(id)).find((n) => n.name.toString() === name)!.subtree!;
+      return id;
     };
     // Subdirectories are walked side by side: their listings come in any order.
     const leafListings = () => saved.filter((names) => names.some((n) => /^[fgh]1$/.test(n))).sort((x, y) => x.join().localeCompare(y.join()));
@@ -51,10 +60,15 @@ describe('archiveFiles', () => {
     const second = await archive(first);
     expect(leafListings()).toEqual([]);
     expect(saved).not.toContainEqual(['a', 'b', 'c']);
+    // What the structure check after the backup need not read again: the source's directory and those below it.
+    const sourcePath = src.split('/').filter(Boolean);
+    const sourceTree = await subtreeOf(second, ...sourcePath);
+    expect(reused).toEqual(new Set([sourceTree, ...(await Promise.all(['a', 'b', 'c'].map((d) => subtreeOf(second, ...sourcePath, d))))]));
 
     await chmod(join(src, 'a', 'f1'), 0o600);
     const third = await archive(second);
     expect(leafListings()).toEqual([['f1']]);
+    expect(reused).toEqual(new Set(await Promise.all(['b', 'c'].map((d) => subtreeOf(third, ...sourcePath, d)))));
 
     // An entry newly excluded changes the listing, though no file changed.
     await writeFile(join(src, 'c', '.bkdrignore'), 'h1\n');
@@ -62,4 +76,40 @@ describe('archiveFiles', () => {
     expect(leafListings().length).toBe(0);
     expect(saved).toContainEqual(['.bkdrignore']);
   });
+
+  it('takes the listings a walk ahead made, and archives the same tree as without one', async () => {
+    const src = join(tmp.path, 'src');
+    for (let d = 0; d < 5; d++) {
+      await mkdir(join(src, `d${d}`, 'sub'), { recursive: true });
+      for (let f = 0; f < 30; f++) await writeFile(join(src, `d${d}`, `f${f}`), `file ${d}/${f}`);
+      await writeFile(join(src, `d${d}`, 'sub', 'inner'), `inner ${d}`);
+    }
+    await mkdir(join(src, 'skipped'));
+    await writeFile(join(src, 'skipped', 'x'), 'x');
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const exclude = ['**/skipped'];
+    const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], exclude), oneFileSystem: false });
+    await ahead.settled();
+    // Written after it was listed: it is stat'ed again before it is read, and recorded as read, without a warning.
+    const rewritten = 'written after the walk ahead listed it';
+    await writeFile(join(src, 'd0', 'f0'), rewritten);
+
+    const warnings: string[] = [];
+    const withAhead = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false, walkAhead: ahead, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+    expect(warnings).toEqual([]);
+    await repo.flush();
+    const d0 = await repo.loadTree(await subtreeId(repo, withAhead.tree, [...src.split('/').filter(Boolean), 'd0']));
+    expect(d0.find((n) => n.name.toString() === 'f0')!.size).toBe(rewritten.length);
+    // Every listing was taken: none is left for anyone else.
+    for (const dir of [src, join(src, 'd0'), join(src, 'd4', 'sub')]) expect(ahead.take(Buffer.from(dir))).toBeUndefined();
+    const without = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false });
+    expect(withAhead.files).toBe(5 * 31);
+    expect(withAhead.tree).toBe(without.tree);
+  });
 });
+
+async function subtreeId(repo: Repository, tree: string, path: string[]): Promise<string> {
+  let id = tree;
+  for (const name of path) id = (await repo.loadTree(id)).find((n) => n.name.toString() === name)!.subtree!;
+  return id;
+}

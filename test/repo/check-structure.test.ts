@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { checkSnapshotStructure } from '../../src/repo/check.js';
@@ -65,6 +65,30 @@ describe('checkSnapshotStructure', () => {
     const reopened = await Repository.open(adapter, { password: 'pw' });
     const problems = await checkSnapshotStructure(reopened, snapshot);
     // The trees after /d2 in its pack were read one by one: the blob missing under /d4/sub is found.
+    expect(problems).toHaveLength(2);
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+
+  it('does not read again the trees a backup took from its parent, unless a pack the index names is missing', async () => {
+    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const { snapshot, trees } = await backup(repo, 6, 4);
+    // A blob in a pack of its own, which the snapshot does not reach.
+    const extra = randomBytes(100);
+    await repo.saveBlob('data', sha(extra), extra);
+    await repo.flush();
+    const damaged = repo.lookupBlob(trees.get('/d2')!)!;
+    const packPath = (id: string) => join(tmp.path, 'repo', 'data', id.slice(0, 2), id);
+    const pack = await readFile(packPath(damaged.packId));
+    pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+    await writeFile(packPath(damaged.packId), pack);
+    // /d2 and /d4 were taken whole from the parent: neither is read, nor anything below them.
+    const reusedTrees = new Set([trees.get('/d2')!, trees.get('/d4')!]);
+    expect(await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { reusedTrees })).toEqual([]);
+    // Without the pack of the extra blob, the index is not all stored: every tree is read.
+    await rm(packPath(repo.lookupBlob(sha(extra))!.packId));
+    const problems = await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { reusedTrees });
     expect(problems).toHaveLength(2);
     expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
     expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
