@@ -58,10 +58,10 @@
 enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR };
 
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
-// errno, st_mode, uid, gid, nlink, size, blocks, mtime s, ns, atime s, ns, ctime s, ns,
-// dev, ino and rdev each as high and low 32 bits (64-bit values do not fit a double), and
+// errno, st_mode, uid, gid, nlink, size, blocks as doubles; mtime, atime and ctime in ns as
+// int64, dev, ino and rdev as uint64 (in the doubles' bytes: they do not fit a double); and
 // xattrs: 1 some, 0 none, -1 unknown (listing failed).
-#define STAT_META 20
+#define STAT_META 14
 
 // Per-file metadata for OP_WRITE_FILES, as doubles: mode, uid, gid, atime s, atime ns, mtime s, mtime ns.
 #define FILE_META 7
@@ -71,7 +71,7 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 #define OPEN_META 5
 
 // Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, mtime s, mtime ns, size.
-#define SMALL_META 7
+#define SMALL_META 10
 
 typedef struct {
   napi_async_work work;
@@ -413,6 +413,10 @@ static void run_read_small(job *j) {
     struct stat st;
     size_t length = 0;
     int failed = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
+    // As opened: the caller's stat may be older (a listing made ahead), and only the file as opened was read.
+    m[7] = (double)st.st_mtim.tv_sec;
+    m[8] = (double)st.st_mtim.tv_nsec;
+    m[9] = (double)st.st_size;
     while (!failed && length < want) {
       ssize_t n = read(fd, out + used + length, want - length);
       if (n < 0) { if (errno == EINTR) continue; failed = errno; break; }
@@ -585,16 +589,18 @@ static void run_stat_many(job *j) {
     if (lstat(j->paths[i], &st) != 0) { m[0] = errno; continue; }
     m[1] = st.st_mode; m[2] = st.st_uid; m[3] = st.st_gid; m[4] = (double)st.st_nlink;
     m[5] = (double)st.st_size; m[6] = (double)st.st_blocks;
-    m[7] = (double)st.st_mtim.tv_sec; m[8] = (double)st.st_mtim.tv_nsec;
-    m[9] = (double)st.st_atim.tv_sec; m[10] = (double)st.st_atim.tv_nsec;
-    m[11] = (double)st.st_ctim.tv_sec; m[12] = (double)st.st_ctim.tv_nsec;
+    // 64-bit integers in the slots after: the caller reads them as one BigInt each, through a
+    // BigInt64Array over the same bytes, where building them from halves took several apiece.
+    int64_t ns[3] = {
+      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+      (int64_t)st.st_atim.tv_sec * 1000000000 + st.st_atim.tv_nsec,
+      (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
+    };
     uint64_t wide[3] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_rdev};
-    for (int k = 0; k < 3; k++) {
-      m[13 + 2 * k] = (double)(wide[k] >> 32);
-      m[14 + 2 * k] = (double)(wide[k] & 0xffffffffu);
-    }
+    memcpy(m + 7, ns, sizeof(ns));
+    memcpy(m + 10, wide, sizeof(wide));
     ssize_t names = llistxattr(j->paths[i], NULL, 0);
-    m[19] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
+    m[13] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
   }
 }
 

@@ -13,7 +13,7 @@ import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { readDirNames } from '../sources/files/read-dir.js';
-import { statNode, statNodes } from '../sources/files/stat-node.js';
+import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
 import { joinPath, type ListedDir, type WalkAhead } from '../sources/files/walk-ahead.js';
 
 export interface ArchiveProgress {
@@ -207,16 +207,8 @@ class FilesArchiver {
       window.catch(() => undefined);
       return window;
     };
-    let window: ReturnType<typeof statWindow>;
-    let parent: Awaited<typeof parentLoad>;
-    if (listed) {
-      parent = await parentLoad;
-      await this.#statAgainWhatIsRead(listed, paths, parent);
-      window = statWindow(0);
-    } else {
-      window = statWindow(0);
-      parent = await parentLoad;
-    }
+    let window = statWindow(0);
+    const parent = await parentLoad;
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
@@ -336,6 +328,7 @@ class FilesArchiver {
         grown.push(f);
         continue;
       }
+      if (read.ok) await this.#recordAsRead(f.path, f.node, read);
       this.#stats.files++;
       this.#stats.bytes += f.node.size ?? 0;
       if (f.previous) this.#stats.changedFiles++;
@@ -366,24 +359,6 @@ class FilesArchiver {
 
   #throwFileFailure(): void {
     if (this.#fileFailure) throw this.#fileFailure.error;
-  }
-
-  /**
-   * The files of a listing made ahead that will be read: stat'ed again first, so that their
-   * nodes say what is read. The listing may be seconds old by now, and a file written since
-   * (the catalog's journal, by this very run) would be recorded with a size and mtime that
-   * its content does not have. Unchanged files keep the stat made ahead: they are not read.
-   */
-  async #statAgainWhatIsRead(listed: ListedDir, paths: Buffer[], parent: Map<string, TreeNode> | undefined): Promise<void> {
-    const read: number[] = [];
-    for (const [i, node] of listed.nodes.entries()) {
-      if (!(node instanceof Error) && node.type === 'file' && !this.#unchanged(node, parent?.get(listed.names[i]!.toString('hex')))) read.push(i);
-    }
-    for (let from = 0; from < read.length; from += STAT_WINDOW) {
-      const window = read.slice(from, from + STAT_WINDOW);
-      const fresh = await statNodes(window.map((i) => paths[i]!), window.map((i) => listed.names[i]!));
-      for (const [k, i] of window.entries()) listed.nodes[i] = fresh[k]!;
-    }
   }
 
   /** Same identity as in the parent, and all its blobs present. */
@@ -426,6 +401,7 @@ class FilesArchiver {
       if (whole && !whole.ok && !whole.grew) throw whole.error;
       let written: ContentResult | undefined;
       if (whole?.ok) {
+        await this.#recordAsRead(path, node, whole);
         after = whole;
         if (whole.data.length > 0) {
           onChunk(whole.data.length);
@@ -434,7 +410,15 @@ class FilesArchiver {
       } else {
         // Holes are read as zeros: content-defined chunking turns a run of zeros into one
         // repeated blob, and the restorer recreates the holes of files marked sparse.
-        written = await withFileReader(path, (read) => writeContent(read, repo, onChunk));
+        written = await withFileReader(path, async (read, opened) => {
+          if (!sameSizeAndMtime(node, opened)) {
+            // Changed since its stat (see #recordAsRead): recorded as opened, and warned about only if it changes while read.
+            const fresh = await nodeFromStats(path, node.name, opened);
+            this.#stats.bytes += (fresh.size ?? 0) - (node.size ?? 0);
+            takeStats(node, fresh);
+          }
+          return writeContent(read, repo, onChunk);
+        });
       }
       if (written) {
         content = written.ids;
@@ -451,6 +435,20 @@ class FilesArchiver {
     }
     node.content = content;
     this.#warnIfChanged(path, node, after ?? lstatSilently(path));
+  }
+
+  /**
+   * A file that changed between its stat and its open, but not while it was read, is
+   * recorded as read: with a stat taken again, when that still says what the read saw.
+   * The stat may be seconds old (a listing made ahead, or a directory's window of stats),
+   * and a file written since (the catalog's journal, by this very run) was otherwise
+   * recorded with a size and mtime its content does not have, and warned about. One that
+   * changed while it was read keeps its stat, and #warnIfChanged tells.
+   */
+  async #recordAsRead(path: Buffer, node: TreeNode, read: { mtimeNs: bigint; size: bigint; opened: { mtimeNs: bigint; size: bigint } }): Promise<void> {
+    if (sameSizeAndMtime(node, read.opened) || read.opened.mtimeNs !== read.mtimeNs || read.opened.size !== read.size) return;
+    const fresh = await statNode(path, node.name).catch(() => undefined);
+    if (fresh?.type === 'file' && sameSizeAndMtime(fresh, read)) takeStats(node, fresh);
   }
 
   /** `after` is the file's stat once read: a different size or mtime than the walk saw means it changed meanwhile. */
@@ -501,6 +499,10 @@ function buildTrie(paths: string[]): PathTrie {
     node.children.clear();
   }
   return root;
+}
+
+function sameSizeAndMtime(node: TreeNode, stat: { mtimeNs: bigint; size: bigint }): boolean {
+  return node.mtimeNs === stat.mtimeNs && BigInt(node.size ?? 0) === stat.size;
 }
 
 function lstatSilently(path: Buffer): BigIntStats | undefined {

@@ -7,6 +7,7 @@ import picomatch from 'picomatch';
 import { IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobEntries, BlobLocation, Repository } from '../repo/repository.js';
+import { deserializeTree } from '../repo/tree.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { treesInOrder } from '../repo/trees-in-order.js';
 import { applyMetadata, createSparseWriter, createSpecialNode, createSymlink, type NodeMetadata } from '../sources/files/restore-node.js';
@@ -205,6 +206,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
       repo,
       nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : [])),
       SUBTREES_AHEAD_BYTES,
+      deserializeTree,
     );
     let parentsPlanned = !matches;
     for (const node of nodes) {

@@ -109,7 +109,7 @@ export function smallReadsBound(expectedSizes: number[]): number {
 }
 
 export type SmallFileRead =
-  | { ok: true; data: Buffer; id: string; mtimeNs: bigint; size: bigint }
+  | { ok: true; data: Buffer; id: string; mtimeNs: bigint; size: bigint; opened: { mtimeNs: bigint; size: bigint } }
   | { ok: false; grew: true }
   | { ok: false; grew: false; error: NodeJS.ErrnoException };
 
@@ -117,13 +117,14 @@ export type SmallFileRead =
  * Reads and hashes many small files in one trip to the pool: per file, open, read,
  * stat and close on the main thread were most of a small-file backup's time. Each file
  * is read whole with one byte more than expected (a file that grew is reported, to be
- * streamed instead) and stat'ed after the read, so the caller can tell one that changed.
+ * streamed instead) and stat'ed as opened and after the read (mtimeNs, size), so the
+ * caller can tell one that changed since its own stat from one that changed while read.
  * The data is read into `into` when given and at least smallReadsBound(expectedSizes) long.
  */
 export async function readSmallFiles(paths: Buffer[], expectedSizes: number[], into?: Buffer): Promise<SmallFileRead[]> {
   const [data, meta, ids] = await addon().readSmall(paths, expectedSizes, into ?? null);
   return paths.map((path, i): SmallFileRead => {
-    const m = i * 7; // offset, length, errno, grew, mtime s, mtime ns, size
+    const m = i * 10; // offset, length, errno, grew, then mtime s, mtime ns, size after the read, then as opened
     if (meta[m + 2]! !== 0) return { ok: false, grew: false, error: systemError(meta[m + 2]!, 'open', path) };
     if (meta[m + 3]! === 1) return { ok: false, grew: true };
     return {
@@ -132,6 +133,7 @@ export async function readSmallFiles(paths: Buffer[], expectedSizes: number[], i
       id: ids.toString('hex', i * 32, i * 32 + 32),
       mtimeNs: BigInt(meta[m + 4]!) * 1_000_000_000n + BigInt(meta[m + 5]!),
       size: BigInt(meta[m + 6]!),
+      opened: { mtimeNs: BigInt(meta[m + 7]!) * 1_000_000_000n + BigInt(meta[m + 8]!), size: BigInt(meta[m + 9]!) },
     };
   });
 }

@@ -2,8 +2,8 @@ import { IntegrityError, InterruptedError } from '../core/errors.js';
 import type { BlobLocation } from './blob-index.js';
 import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
+import { type NodeReferences, treeReferences } from './tree.js';
 import { treesInOrder } from './trees-in-order.js';
-import type { TreeNode } from './tree-node.js';
 
 /** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
 const TREE_BATCH_BYTES = 8 * 1024 * 1024;
@@ -228,10 +228,11 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
       repo,
       readable.map((item) => item.tree),
       TREE_BATCH_BYTES,
+      treeReferences,
     );
     for (const { path } of readable) {
       if (signal?.aborted) throw new InterruptedError('verification interrupted');
-      let nodes: TreeNode[];
+      let nodes: NodeReferences[];
       try {
         nodes = await trees.next();
       } catch (err) {
@@ -239,7 +240,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
         problems.push(`${path}: ${err.message}`);
         continue;
       }
-      const childPath = (node: TreeNode) => `${path === '/' ? '' : path}/${node.name.toString()}`;
+      const childPath = (node: NodeReferences) => `${path === '/' ? '' : path}/${node.displayName}`;
       for (const node of nodes) {
         if (node.subtree && !seen.has(node.subtree) && !skipped.has(node.subtree)) {
           seen.add(node.subtree);

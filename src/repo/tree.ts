@@ -102,7 +102,8 @@ function sameXattrs(a: Record<string, Buffer> | undefined, b: Record<string, Buf
   return names.length === Object.keys(b).length && names.every((name) => Object.hasOwn(b, name) && a[name]!.equals(b[name]!));
 }
 
-export function deserializeTree(data: Buffer, id: string): TreeNode[] {
+/** The stored nodes of a tree, checked as far as every reader needs: JSON, the format's version, known node types. */
+function storedNodes(data: Buffer, id: string): StoredNode[] {
   let parsed: { version?: number; nodes?: StoredNode[] };
   try {
     parsed = JSON.parse(data.toString('utf8')) as typeof parsed;
@@ -110,8 +111,34 @@ export function deserializeTree(data: Buffer, id: string): TreeNode[] {
     throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`, { cause: err });
   }
   if (parsed.version !== 1 || !Array.isArray(parsed.nodes)) throw new IntegrityError(`tree ${id.slice(0, 12)} has an unknown format`);
-  return parsed.nodes.map((s) => {
+  for (const s of parsed.nodes) {
     if (!NODE_TYPES.has(s.type)) throw new IntegrityError(`tree ${id.slice(0, 12)} holds an unknown node type '${String(s.type)}'`);
+  }
+  return parsed.nodes;
+}
+
+/** What a tree's node refers to, for a caller that follows references only (a structure check). */
+export interface NodeReferences {
+  /** The name for messages: invalid UTF-8 shown as the replacement character. */
+  displayName: string;
+  subtree?: string | undefined;
+  content?: string[] | undefined;
+}
+
+/**
+ * A tree's references, without building its TreeNodes: a check of every tree of a backup
+ * spent more on those nodes' BigInts and name Buffers than on reading the trees.
+ */
+export function treeReferences(data: Buffer, id: string): NodeReferences[] {
+  return storedNodes(data, id).map((s) => ({
+    displayName: s.nameB64 !== undefined ? Buffer.from(s.nameB64, 'base64').toString() : (s.name ?? ''),
+    subtree: s.subtree,
+    content: s.content,
+  }));
+}
+
+export function deserializeTree(data: Buffer, id: string): TreeNode[] {
+  return storedNodes(data, id).map((s) => {
     const node: TreeNode = {
       name: s.nameB64 !== undefined ? Buffer.from(s.nameB64, 'base64') : Buffer.from(s.name ?? '', 'utf8'),
       type: s.type,

@@ -1,6 +1,4 @@
 import type { Repository } from './repository.js';
-import { deserializeTree } from './tree.js';
-import type { TreeNode } from './tree-node.js';
 
 type TreeBatch = {
   from: number;
@@ -24,7 +22,13 @@ const FIRST_BATCH_SHARE = 1 / 8;
  * left out of a batch (larger than the batch, or damaged) is read alone, and its error
  * says what is wrong.
  */
-export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, ids: readonly string[], maxBytes: number): { next: () => Promise<TreeNode[]> } {
+export function treesInOrder<T>(
+  repo: Pick<Repository, 'loadBlob' | 'loadTrees'>,
+  ids: readonly string[],
+  maxBytes: number,
+  /** deserializeTree, or a lighter parse for a caller that needs less of each tree. */
+  parse: (data: Buffer, id: string) => T,
+): { next: () => Promise<T> } {
   const readBatch = (from: number, budget: number): TreeBatch => {
     const read = repo.loadTrees(ids.slice(from), budget);
     const batch: TreeBatch = { from, read, done: false };
@@ -39,7 +43,7 @@ export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, i
   let ahead: TreeBatch | undefined;
   let turn = 0;
 
-  const read = async (i: number): Promise<TreeNode[]> => {
+  const read = async (i: number): Promise<T> => {
     const id = ids[i]!;
     for (;;) {
       current ??= readBatch(i, maxBytes / 2);
@@ -57,7 +61,7 @@ export function treesInOrder(repo: Pick<Repository, 'loadTree' | 'loadTrees'>, i
         const turnsLeft = current.turns.get(id)! - 1;
         if (turnsLeft > 0) current.turns.set(id, turnsLeft);
         else trees.delete(id);
-        return data ? deserializeTree(data, id) : repo.loadTree(id);
+        return parse(data ?? (await repo.loadBlob(id)), id);
       }
       current = ahead;
       ahead = undefined;

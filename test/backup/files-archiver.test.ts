@@ -88,11 +88,15 @@ describe('archiveFiles', () => {
     await writeFile(join(src, 'skipped', 'x'), 'x');
     const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const exclude = ['**/skipped'];
+    await writeFile(join(src, 'd1', 'large'), Buffer.alloc(600 * 1024, 1));
     const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], exclude), oneFileSystem: false });
     await ahead.settled();
-    // Written after it was listed: it is stat'ed again before it is read, and recorded as read, without a warning.
-    const rewritten = 'written after the walk ahead listed it';
+    // Written after they were listed, a small file (shorter: read in a batch; one that grew is
+    // streamed) and one above the chunker's minimum (streamed): each is recorded as read, with
+    // the stat it had then, without a warning.
+    const rewritten = 'new';
     await writeFile(join(src, 'd0', 'f0'), rewritten);
+    await writeFile(join(src, 'd1', 'large'), Buffer.alloc(700 * 1024, 2));
 
     const warnings: string[] = [];
     const withAhead = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false, walkAhead: ahead, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
@@ -100,11 +104,19 @@ describe('archiveFiles', () => {
     await repo.flush();
     const d0 = await repo.loadTree(await subtreeId(repo, withAhead.tree, [...src.split('/').filter(Boolean), 'd0']));
     expect(d0.find((n) => n.name.toString() === 'f0')!.size).toBe(rewritten.length);
+    const d1 = await repo.loadTree(await subtreeId(repo, withAhead.tree, [...src.split('/').filter(Boolean), 'd1']));
+    const large = d1.find((n) => n.name.toString() === 'large')!;
+    expect(large.size).toBe(700 * 1024);
+    expect(Buffer.concat(await Promise.all(large.content!.map((id) => repo.loadBlob(id))))).toEqual(Buffer.alloc(700 * 1024, 2));
     // Every listing was taken: none is left for anyone else.
     for (const dir of [src, join(src, 'd0'), join(src, 'd4', 'sub')]) expect(ahead.take(Buffer.from(dir))).toBeUndefined();
     const without = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false });
-    expect(withAhead.files).toBe(5 * 31);
-    expect(withAhead.tree).toBe(without.tree);
+    expect(withAhead.files).toBe(5 * 31 + 1);
+    // The source's tree: those of the directories above it record /tmp, which other tests write to.
+    const sourcePath = src.split('/').filter(Boolean);
+    await repo.flush();
+    expect(await subtreeId(repo, withAhead.tree, sourcePath)).toBe(await subtreeId(repo, without.tree, sourcePath));
+    expect(withAhead.bytes).toBe(without.bytes);
   });
 });
 

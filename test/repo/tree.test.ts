@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeTree, sameStoredNode, serializeTree } from '../../src/repo/tree.js';
+import { deserializeTree, sameStoredNode, serializeTree, treeReferences } from '../../src/repo/tree.js';
 import type { NodeType, TreeNode } from '../../src/repo/tree-node.js';
 
 /**
@@ -115,6 +115,20 @@ describe('serializeTree', () => {
     const back = deserializeTree(serializeTree(nodes), 'test');
     expect(back.map((n) => n.name.toString('hex'))).toEqual(nodes.map((n) => n.name.toString('hex')));
     expect(back).toEqual(nodes);
+  });
+
+  it('gives each node\'s references alone (treeReferences) as deserializeTree has them, and refuses what it refuses', () => {
+    const nodes = someNodes(5, 60).sort((a, b) => Buffer.compare(a.name, b.name));
+    const data = serializeTree(nodes);
+    expect(treeReferences(data, 'test')).toEqual(
+      deserializeTree(data, 'test').map((n) => ({ displayName: n.name.toString(), subtree: n.subtree, content: n.content })),
+    );
+    expect(nodes.some((n) => n.subtree) && nodes.some((n) => n.content?.length)).toBe(true);
+    const unknownType = Buffer.from(data.toString().replace(/"type":"[a-z]+"/, '"type":"door"'));
+    for (const bad of [Buffer.from('{"version":1,"nodes":['), Buffer.from('{"version":2,"nodes":[]}'), unknownType]) {
+      expect(() => treeReferences(bad, 'test')).toThrow(/tree test/);
+      expect(() => deserializeTree(bad, 'test')).toThrow(/tree test/);
+    }
   });
 });
 

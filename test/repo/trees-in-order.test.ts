@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Repository } from '../../src/repo/repository.js';
-import { serializeTree } from '../../src/repo/tree.js';
+import { deserializeTree, serializeTree } from '../../src/repo/tree.js';
 import { treesInOrder } from '../../src/repo/trees-in-order.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -34,7 +34,7 @@ describe('treesInOrder', () => {
     return {
       calls,
       source: {
-        loadTree: (id: string) => repo.loadTree(id),
+        loadBlob: (id: string) => repo.loadBlob(id),
         loadTrees: (wanted: readonly string[], maxBytes?: number) => {
           calls.push({ from: ids.length - wanted.length, asked: asked() });
           return repo.loadTrees(wanted, maxBytes);
@@ -48,7 +48,7 @@ describe('treesInOrder', () => {
     let asked = 0;
     const { calls, source } = watched(repo, ids, () => asked);
     // Ten trees to a half of the budget.
-    const trees = treesInOrder(source, ids, treeBytes * 20);
+    const trees = treesInOrder(source, ids, treeBytes * 20, deserializeTree);
     expect(calls).toEqual([{ from: 0, asked: 0 }]);
     const names: string[] = [];
     for (let i = 0; i < ids.length; i++) {
@@ -65,7 +65,7 @@ describe('treesInOrder', () => {
     const [a, b, c] = ids as [string, string, string];
     const listed = [a, b, a, a, c, a];
     let alone = 0;
-    const trees = treesInOrder({ loadTree: (id) => (alone++, repo.loadTree(id)), loadTrees: (wanted, max) => repo.loadTrees(wanted, max) }, listed, 1024 * 1024);
+    const trees = treesInOrder({ loadBlob: (id) => (alone++, repo.loadBlob(id)), loadTrees: (wanted, max) => repo.loadTrees(wanted, max) }, listed, 1024 * 1024, deserializeTree);
     const names: string[] = [];
     for (const _ of listed) names.push(...(await trees.next()).map((n) => n.name.toString()));
     expect(names).toEqual(['file-0', 'file-1', 'file-0', 'file-0', 'file-2', 'file-0']);
@@ -81,7 +81,7 @@ describe('treesInOrder', () => {
     await writeFile(packPath, pack);
     const reopened = await Repository.open(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
 
-    const trees = treesInOrder(reopened, ids, treeBytes * 8);
+    const trees = treesInOrder(reopened, ids, treeBytes * 8, deserializeTree);
     const got = await Promise.all(ids.map(() => trees.next().then((nodes) => nodes.length, (err: Error) => err.message)));
     expect(got[5]).toBe(300);
     expect(got[8]).toMatch(/damaged/);

@@ -1,9 +1,10 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setXattr } from '../../src/sources/files/native.js';
-import { statNode, statNodes } from '../../src/sources/files/stat-node.js';
+import { statNode, statNodes, takeStats } from '../../src/sources/files/stat-node.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 describe('statNodes', () => {
@@ -23,8 +24,11 @@ describe('statNodes', () => {
     mkdirSync(p('dir'));
     symlinkSync('file', p('link'));
     execFileSync('mkfifo', [p('fifo')]);
-    const names = ['file', 'empty', 'with-xattr', 'sparse', 'dir', 'link', 'fifo', 'missing'];
-    const paths = names.map((n) => Buffer.from(p(n)));
+    const server = createServer();
+    await new Promise<void>((resolve) => server.listen(p('socket'), resolve));
+    const names = ['file', 'empty', 'with-xattr', 'sparse', 'dir', 'link', 'fifo', 'socket', 'missing', 'null'];
+    // A character device: its rdev is recorded.
+    const paths = names.map((n) => Buffer.from(n === 'null' ? '/dev/null' : p(n)));
     const nodes = await statNodes(paths, names.map((n) => Buffer.from(n)));
     for (const [i, name] of names.entries()) {
       const node = nodes[i]!;
@@ -43,5 +47,26 @@ describe('statNodes', () => {
     expect(byName.get('sparse')).toMatchObject({ type: 'file', size: 10 * 1024 * 1024, sparse: true });
     expect(byName.get('link')).toMatchObject({ type: 'symlink', linkTarget: Buffer.from('file') });
     expect(byName.get('fifo')).toMatchObject({ type: 'fifo' });
+    expect(byName.get('socket')).toMatchObject({ type: 'socket' });
+    expect(byName.get('null')).toMatchObject({ type: 'chardev', rdev: statSync('/dev/null', { bigint: true }).rdev });
+    server.close();
+  });
+
+  it('takeStats puts a newer stat into a node, dropping what the new one does not have, keeping its content', async () => {
+    const path = join(tmp.path, 'retaken');
+    writeFileSync(path, 'x'.repeat(100));
+    setXattr(Buffer.from(path), 'user.tag', Buffer.from('old'));
+    const node = await statNode(Buffer.from(path), Buffer.from('retaken'));
+    node.content = ['ab'.repeat(32)];
+    node.sparse = true;
+    expect(node.xattrs).toBeDefined();
+    // Replaced by a file without the attribute.
+    rmSync(path);
+    writeFileSync(path, 'y'.repeat(10));
+    const fresh = await statNode(Buffer.from(path), Buffer.from('retaken'));
+    takeStats(node, fresh);
+    expect(node).toEqual({ ...fresh, content: ['ab'.repeat(32)] });
+    expect(node.xattrs).toBeUndefined();
+    expect(node.sparse).toBeUndefined();
   });
 });

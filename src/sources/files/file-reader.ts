@@ -1,4 +1,4 @@
-import { constants as fsc } from 'node:fs';
+import { type BigIntStats, constants as fsc } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 
 async function openForBackup(path: Buffer): Promise<FileHandle> {
@@ -14,17 +14,19 @@ async function openForBackup(path: Buffer): Promise<FileHandle> {
 
 /**
  * Opens a file for backup and hands `fn` a reader of its bytes in order (holes read as
- * zeros), into buffers the caller owns; the file is closed when `fn` settles.
+ * zeros), into buffers the caller owns, and the file's stat as opened; the file is closed
+ * when `fn` settles.
  */
-export async function withFileReader<T>(path: Buffer, fn: (read: (buf: Buffer, offset: number, length: number) => Promise<number>) => Promise<T>): Promise<T> {
+export async function withFileReader<T>(path: Buffer, fn: (read: (buf: Buffer, offset: number, length: number) => Promise<number>, opened: BigIntStats) => Promise<T>): Promise<T> {
   const handle = await openForBackup(path);
   try {
     let position = 0;
-    return await fn(async (buf, offset, length) => {
+    const read = async (buf: Buffer, offset: number, length: number) => {
       const { bytesRead } = await handle.read(buf, offset, length, position);
       position += bytesRead;
       return bytesRead;
-    });
+    };
+    return await fn(read, await handle.stat({ bigint: true }));
   } finally {
     await handle.close();
   }

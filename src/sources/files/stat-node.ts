@@ -23,8 +23,8 @@ export async function statNode(path: Buffer, name: Buffer, opts: { xattrs?: bool
   return nodeFromStats(path, name, st, opts);
 }
 
-/** Numbers per path from the native statMany (STAT_META in native/bkdr_blob.c). */
-const STAT_META = 20;
+/** Slots per path from the native statMany (STAT_META in native/bkdr_blob.c). */
+const STAT_META = 14;
 
 interface StatAddon {
   statMany(paths: Buffer[]): Promise<[Buffer, Float64Array]>;
@@ -38,10 +38,12 @@ interface StatAddon {
  */
 export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(TreeNode | NodeJS.ErrnoException)[]> {
   const [, meta] = await loadNativeAddon<StatAddon>('bkdr_blob').statMany(paths);
+  const signed = new BigInt64Array(meta.buffer, meta.byteOffset, meta.length);
+  const unsigned = new BigUint64Array(meta.buffer, meta.byteOffset, meta.length);
   return paths.map((path, i) => {
-    const m = meta.subarray(i * STAT_META, (i + 1) * STAT_META);
-    if (m[0] !== 0) return systemError(m[0]!, 'lstat', path);
-    const node = baseNode(names[i]!, packedStats(m));
+    const m = i * STAT_META;
+    if (meta[m] !== 0) return systemError(meta[m]!, 'lstat', path);
+    const node = packedNode(names[i]!, meta, signed, unsigned, m);
     if (node.type === 'symlink') {
       // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
       try {
@@ -51,39 +53,48 @@ export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(Tree
       }
     }
     // Only where there are any (or the listing failed, to be told apart there): most files have none.
-    return m[19] === 0 || node.type === 'socket' ? node : withXattrs(path, node, {});
+    return meta[m + 13] === 0 || node.type === 'socket' ? node : withXattrs(path, node, {});
   });
 }
 
-/** What baseNode reads of a BigIntStats, from statMany's numbers. */
-function packedStats(m: Float64Array): StatFields {
-  const mode = m[1]!;
-  const type = mode & fsc.S_IFMT;
-  const ns = (s: number, n: number) => BigInt(s) * 1_000_000_000n + BigInt(n);
-  const wide = (hi: number, lo: number) => (BigInt(hi) << 32n) | BigInt(lo);
-  return {
-    isFile: () => type === fsc.S_IFREG,
-    isDirectory: () => type === fsc.S_IFDIR,
-    isSymbolicLink: () => type === fsc.S_IFLNK,
-    isFIFO: () => type === fsc.S_IFIFO,
-    isCharacterDevice: () => type === fsc.S_IFCHR,
-    isBlockDevice: () => type === fsc.S_IFBLK,
-    mode: BigInt(mode),
-    uid: BigInt(m[2]!),
-    gid: BigInt(m[3]!),
-    nlink: BigInt(m[4]!),
-    size: BigInt(m[5]!),
-    blocks: BigInt(m[6]!),
-    mtimeNs: ns(m[7]!, m[8]!),
-    atimeNs: ns(m[9]!, m[10]!),
-    ctimeNs: ns(m[11]!, m[12]!),
-    dev: wide(m[13]!, m[14]!),
-    ino: wide(m[15]!, m[16]!),
-    rdev: wide(m[17]!, m[18]!),
-  };
-}
+const TYPE_OF_FORMAT = new Map<number, NodeType>([
+  [fsc.S_IFREG, 'file'],
+  [fsc.S_IFDIR, 'dir'],
+  [fsc.S_IFLNK, 'symlink'],
+  [fsc.S_IFIFO, 'fifo'],
+  [fsc.S_IFCHR, 'chardev'],
+  [fsc.S_IFBLK, 'blockdev'],
+]);
 
-type StatFields = Pick<BigIntStats, 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isCharacterDevice' | 'isBlockDevice' | 'mode' | 'uid' | 'gid' | 'nlink' | 'size' | 'blocks' | 'mtimeNs' | 'atimeNs' | 'ctimeNs' | 'dev' | 'ino' | 'rdev'>;
+/** baseNode from statMany's slots at `m`: the same node, without a BigIntStats and the BigInts it takes to build one. */
+function packedNode(name: Buffer, meta: Float64Array, signed: BigInt64Array, unsigned: BigUint64Array, m: number): TreeNode {
+  const mode = meta[m + 1]!;
+  const type = TYPE_OF_FORMAT.get(mode & fsc.S_IFMT) ?? 'socket';
+  const uid = meta[m + 2]!;
+  const gid = meta[m + 3]!;
+  const node: TreeNode = {
+    name,
+    type,
+    mode: mode & 0o7777,
+    uid,
+    gid,
+    mtimeNs: signed[m + 7]!,
+    atimeNs: signed[m + 8]!,
+    ctimeNs: signed[m + 9]!,
+    dev: unsigned[m + 10]!,
+    inode: unsigned[m + 11]!,
+    nlink: meta[m + 4]!,
+  };
+  withOwnerNames(node, uid, gid);
+  if (type === 'file') {
+    const size = meta[m + 5]!;
+    node.size = size;
+    if (size > 0 && meta[m + 6]! * 512 < size) node.sparse = true;
+  } else if (type === 'chardev' || type === 'blockdev') {
+    node.rdev = unsigned[m + 12]!;
+  }
+  return node;
+}
 
 export async function nodeFromStats(path: Buffer, name: Buffer, st: BigIntStats, opts: { xattrs?: boolean } = {}): Promise<TreeNode> {
   const node = baseNode(name, st);
@@ -91,7 +102,16 @@ export async function nodeFromStats(path: Buffer, name: Buffer, st: BigIntStats,
   return withXattrs(path, node, opts);
 }
 
-function baseNode(name: Buffer, st: StatFields): TreeNode {
+/** What a newer stat of the same entry says, into `node`; what no stat sets (content, subtree) stays. */
+export function takeStats(node: TreeNode, fresh: TreeNode): void {
+  for (const key of OPTIONAL_STAT_FIELDS) delete node[key];
+  Object.assign(node, fresh);
+}
+
+/** The fields of a TreeNode that a stat sets only for some entries. */
+const OPTIONAL_STAT_FIELDS = ['user', 'group', 'size', 'sparse', 'linkTarget', 'rdev', 'xattrs'] as const satisfies readonly (keyof TreeNode)[];
+
+function baseNode(name: Buffer, st: BigIntStats): TreeNode {
   const type = nodeType(st);
   const uid = Number(st.uid);
   const gid = Number(st.gid);
@@ -108,10 +128,7 @@ function baseNode(name: Buffer, st: StatFields): TreeNode {
     inode: st.ino,
     nlink: Number(st.nlink),
   };
-  const user = userName(uid);
-  const group = groupName(gid);
-  if (user !== undefined) node.user = user;
-  if (group !== undefined) node.group = group;
+  withOwnerNames(node, uid, gid);
   if (type === 'file') {
     node.size = Number(st.size);
     if (st.size > 0n && st.blocks * 512n < st.size) node.sparse = true;
@@ -119,6 +136,13 @@ function baseNode(name: Buffer, st: StatFields): TreeNode {
     node.rdev = st.rdev;
   }
   return node;
+}
+
+function withOwnerNames(node: TreeNode, uid: number, gid: number): void {
+  const user = userName(uid);
+  const group = groupName(gid);
+  if (user !== undefined) node.user = user;
+  if (group !== undefined) node.group = group;
 }
 
 function withXattrs(path: Buffer, node: TreeNode, opts: { xattrs?: boolean }): TreeNode {
