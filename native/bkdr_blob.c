@@ -60,8 +60,8 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
 // errno, st_mode, uid, gid, nlink, size, blocks as doubles; mtime, atime and ctime in ns as
 // int64, dev, ino and rdev as uint64 (in the doubles' bytes: they do not fit a double); and
-// xattrs: 1 some, 0 none, -1 unknown (listing failed).
-#define STAT_META 14
+// xattrs: 1 some, 0 none, -1 unknown (listing failed); 1 when a time does not fit int64 ns.
+#define STAT_META 15
 
 // Per-file metadata for OP_WRITE_FILES, as doubles: mode, uid, gid, atime s, atime ns, mtime s, mtime ns.
 #define FILE_META 7
@@ -70,7 +70,8 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 // With a destination, a decoded record's offset is into the destination, a gzip/brotli payload's into the returned buffer.
 #define OPEN_META 5
 
-// Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, mtime s, mtime ns, size.
+// Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, then mtime s, mtime ns and size
+// after the read, then the same as opened.
 #define SMALL_META 10
 
 typedef struct {
@@ -413,10 +414,12 @@ static void run_read_small(job *j) {
     struct stat st;
     size_t length = 0;
     int failed = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
-    // As opened: the caller's stat may be older (a listing made ahead), and only the file as opened was read.
-    m[7] = (double)st.st_mtim.tv_sec;
-    m[8] = (double)st.st_mtim.tv_nsec;
-    m[9] = (double)st.st_size;
+    if (!failed) {
+      // As opened: the caller's stat may be older (a listing made ahead), and only the file as opened was read.
+      m[7] = (double)st.st_mtim.tv_sec;
+      m[8] = (double)st.st_mtim.tv_nsec;
+      m[9] = (double)st.st_size;
+    }
     while (!failed && length < want) {
       ssize_t n = read(fd, out + used + length, want - length);
       if (n < 0) { if (errno == EINTR) continue; failed = errno; break; }
@@ -591,16 +594,19 @@ static void run_stat_many(job *j) {
     m[5] = (double)st.st_size; m[6] = (double)st.st_blocks;
     // 64-bit integers in the slots after: the caller reads them as one BigInt each, through a
     // BigInt64Array over the same bytes, where building them from halves took several apiece.
-    int64_t ns[3] = {
-      (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
-      (int64_t)st.st_atim.tv_sec * 1000000000 + st.st_atim.tv_nsec,
-      (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec,
-    };
+    const struct timespec *times[3] = {&st.st_mtim, &st.st_atim, &st.st_ctim};
+    int64_t ns[3];
+    int outside = 0;
+    for (int k = 0; k < 3; k++) {
+      // Outside 1677..2262 a time in ns passes int64: the caller stats that path itself (slot 14).
+      if (__builtin_mul_overflow((int64_t)times[k]->tv_sec, (int64_t)1000000000, &ns[k]) || __builtin_add_overflow(ns[k], (int64_t)times[k]->tv_nsec, &ns[k])) outside = 1;
+    }
     uint64_t wide[3] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_rdev};
     memcpy(m + 7, ns, sizeof(ns));
     memcpy(m + 10, wide, sizeof(wide));
     ssize_t names = llistxattr(j->paths[i], NULL, 0);
     m[13] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
+    m[14] = outside;
   }
 }
 

@@ -310,10 +310,14 @@ export class BackupManager {
         const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
         groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
       }
+      // The first group takes the walk ahead's listings; another lists the source afresh.
+      let unclaimed = walkAhead;
       for (const members of groups.values()) {
+        const groupWalkAhead = unclaimed;
+        unclaimed = undefined;
         try {
           const fanOut = new FanOutRepository(members);
-          const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
+          const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, groupWalkAhead?.startedAt, async (onProgress) => {
             if (sourceConfig.type === 'files') {
               const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
               try {
@@ -325,7 +329,7 @@ export class BackupManager {
                     exclude: sourceConfig.exclude ?? [],
                     oneFileSystem: sourceConfig.oneFileSystem ?? false,
                     parentTree: onProgress.parentTree,
-                  walkAhead,
+                    walkAhead: groupWalkAhead,
                     signal: opts.signal,
                     onProgress: onProgress.progress,
                     onWarning: onProgress.warning,
@@ -347,7 +351,7 @@ export class BackupManager {
       }
       return out;
     } finally {
-      walkAhead?.stop();
+      walkAhead?.close();
     }
   }
 
@@ -359,13 +363,15 @@ export class BackupManager {
     opts: CreateBackupOptions,
     onEvent: (e: BackupEvent) => void,
     log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
+    /** When the source was first looked at, if before this (a walk ahead): the snapshot is of the source from then on. */
+    listedSince: Date | undefined,
     archive: (hooks: {
       parentTree: string | undefined;
       progress: (p: ArchiveProgress) => void;
       warning: (path: string, message: string) => void;
     }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined }>,
   ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
-    const started = new Date();
+    const started = listedSince ?? new Date();
     const names = fanOut.members.map((m) => m.destination.name).join(', ');
     const parent = requested !== 'full' ? await this.#findParent(fanOut.primary, source, requested) : undefined;
     // With nothing to compare against, an incremental or differential run reads everything: it is a full backup.

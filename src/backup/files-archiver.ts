@@ -12,9 +12,9 @@ import { ParentTrees } from './parent-trees.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
-import { readDirNames } from '../sources/files/read-dir.js';
+import { joinPath, readDirNames } from '../sources/files/read-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
-import { joinPath, type ListedDir, type WalkAhead } from '../sources/files/walk-ahead.js';
+import type { ListedDir, WalkAhead } from '../sources/files/walk-ahead.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -96,6 +96,8 @@ class FilesArchiver {
     files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, warnings: 0,
   };
   readonly #reusedTrees = new Set<string>();
+  /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
+  readonly #vanished = new WeakSet<TreeNode>();
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
@@ -113,6 +115,15 @@ class FilesArchiver {
 
   async run(): Promise<ArchiveResult> {
     this.#o.walkAhead?.stop();
+    try {
+      return await this.#run();
+    } finally {
+      // What it listed that this walk did not take (a directory an ignore file excludes) is dropped, not kept for another.
+      this.#o.walkAhead?.close();
+    }
+  }
+
+  async #run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
     let tree: string;
@@ -283,10 +294,12 @@ class FilesArchiver {
       await Promise.all(files);
     }
     this.#throwFileFailure();
-    const listing = nodes.filter((n): n is TreeNode => n !== undefined);
+    const listing = nodes.filter((n): n is TreeNode => n !== undefined && !this.#vanished.has(n));
     // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
     if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) {
-      this.#reusedTrees.add(parentSubtree);
+      // A subdirectory whose parent tree could not be read (damaged) may still come out with the same id: its
+      // tree was not decoded in this run, so neither this one counts as checked.
+      if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && this.#reusedTrees.has(n.subtree)))) this.#reusedTrees.add(parentSubtree);
       return parentSubtree;
     }
     return this.#o.repo.saveTree(listing);
@@ -328,6 +341,10 @@ class FilesArchiver {
         grown.push(f);
         continue;
       }
+      if (!read.ok && goneAtOpen(read.error)) {
+        this.#vanished.add(f.node);
+        continue;
+      }
       if (read.ok) await this.#recordAsRead(f.path, f.node, read);
       this.#stats.files++;
       this.#stats.bytes += f.node.size ?? 0;
@@ -361,15 +378,10 @@ class FilesArchiver {
     if (this.#fileFailure) throw this.#fileFailure.error;
   }
 
-  /** Same identity as in the parent, and all its blobs present. */
-  #unchanged(node: TreeNode, previous: TreeNode | undefined): previous is TreeNode & { content: string[] } {
-    const repo = this.#o.repo;
-    return previous?.type === 'file' && previous.content !== undefined && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id));
-  }
-
-  /** An unchanged file costs a stat, not a read. */
+  /** An unchanged file (same identity as in the parent, all its blobs present) costs a stat, not a read. */
   #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
-    if (!this.#unchanged(node, previous)) return false;
+    const repo = this.#o.repo;
+    if (!(previous?.type === 'file' && previous.content && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id)))) return false;
     node.content = previous.content;
     this.#stats.files++;
     this.#stats.bytes += node.size ?? 0;
@@ -382,11 +394,6 @@ class FilesArchiver {
   async #archiveFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<void> {
     const repo = this.#o.repo;
     if (this.#reuseUnchanged(node, previous)) return;
-    this.#stats.files++;
-    this.#stats.bytes += node.size ?? 0;
-    if (previous) this.#stats.changedFiles++;
-    else this.#stats.newFiles++;
-
     let content: string[] = [];
     let after: { mtimeNs: bigint; size: bigint } | undefined;
     try {
@@ -411,12 +418,8 @@ class FilesArchiver {
         // Holes are read as zeros: content-defined chunking turns a run of zeros into one
         // repeated blob, and the restorer recreates the holes of files marked sparse.
         written = await withFileReader(path, async (read, opened) => {
-          if (!sameSizeAndMtime(node, opened)) {
-            // Changed since its stat (see #recordAsRead): recorded as opened, and warned about only if it changes while read.
-            const fresh = await nodeFromStats(path, node.name, opened);
-            this.#stats.bytes += (fresh.size ?? 0) - (node.size ?? 0);
-            takeStats(node, fresh);
-          }
+          // Changed since its stat (see #recordAsRead): recorded as opened, and warned about only if it changes while read.
+          if (opened.isFile() && !sameSizeAndMtime(node, opened)) takeStats(node, await nodeFromStats(path, node.name, opened));
           return writeContent(read, repo, onChunk);
         });
       }
@@ -429,10 +432,19 @@ class FilesArchiver {
     } catch (err) {
       // Only reading the source is the file's problem; a destination that fails (full, gone) fails the run.
       if (err instanceof BkdrError) throw err;
+      if (goneAtOpen(err)) {
+        this.#vanished.add(node);
+        return;
+      }
       this.#warn(path.toString(), err);
       content = [];
       node.size = 0;
     }
+    // Counted once read: the node now says what was read (#recordAsRead).
+    this.#stats.files++;
+    this.#stats.bytes += node.size ?? 0;
+    if (previous) this.#stats.changedFiles++;
+    else this.#stats.newFiles++;
     node.content = content;
     this.#warnIfChanged(path, node, after ?? lstatSilently(path));
   }
@@ -499,6 +511,12 @@ function buildTrie(paths: string[]): PathTrie {
     node.children.clear();
   }
   return root;
+}
+
+/** The file was deleted after its stat: opening it found nothing. */
+function goneAtOpen(err: unknown): boolean {
+  const e = err as NodeJS.ErrnoException;
+  return e.code === 'ENOENT' && e.syscall === 'open';
 }
 
 function sameSizeAndMtime(node: TreeNode, stat: { mtimeNs: bigint; size: bigint }): boolean {

@@ -1,7 +1,8 @@
-import { chmod, mkdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
+import { checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
 import { ExcludeRules } from '../../src/sources/files/exclude.js';
 import { WalkAhead } from '../../src/sources/files/walk-ahead.js';
@@ -91,9 +92,9 @@ describe('archiveFiles', () => {
     await writeFile(join(src, 'd1', 'large'), Buffer.alloc(600 * 1024, 1));
     const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], exclude), oneFileSystem: false });
     await ahead.settled();
-    // Written after they were listed, a small file (shorter: read in a batch; one that grew is
-    // streamed) and one above the chunker's minimum (streamed): each is recorded as read, with
-    // the stat it had then, without a warning.
+    // Written after they were listed, a small file (shorter, so read in a batch) and one above
+    // the chunker's minimum (streamed): each is recorded as read, with the stat it had then,
+    // without a warning.
     const rewritten = 'new';
     await writeFile(join(src, 'd0', 'f0'), rewritten);
     await writeFile(join(src, 'd1', 'large'), Buffer.alloc(700 * 1024, 2));
@@ -117,6 +118,55 @@ describe('archiveFiles', () => {
     await repo.flush();
     expect(await subtreeId(repo, withAhead.tree, sourcePath)).toBe(await subtreeId(repo, without.tree, sourcePath));
     expect(withAhead.bytes).toBe(without.bytes);
+  });
+
+  it('leaves out, without a warning, a file deleted between its listing and its read', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(src);
+    for (const name of ['kept', 'small-gone']) await writeFile(join(src, name), name);
+    await writeFile(join(src, 'large-gone'), Buffer.alloc(600 * 1024, 3));
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false });
+    await ahead.settled();
+    await rm(join(src, 'small-gone'));
+    await rm(join(src, 'large-gone'));
+    const warnings: string[] = [];
+    const archived = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false, walkAhead: ahead, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+    expect(warnings).toEqual([]);
+    expect(archived).toMatchObject({ files: 1, newFiles: 1, bytes: 'kept'.length });
+    await repo.flush();
+    const listing = await repo.loadTree(await subtreeId(repo, archived.tree, src.split('/').filter(Boolean)));
+    expect(listing.map((n) => n.name.toString())).toEqual(['kept']);
+  });
+
+  it('does not count as checked a directory taken from the parent when a tree below it could not be read from the parent', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(join(src, 'a', 'c'), { recursive: true });
+    await writeFile(join(src, 'a', 'c', 'f'), 'f');
+    await writeFile(join(src, 'b'), 'b');
+    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
+    await repo.flush();
+    const sourcePath = src.split('/').filter(Boolean);
+    const c = await subtreeId(repo, first.tree, [...sourcePath, 'a', 'c']);
+    // The parent's tree of a/c is damaged in its pack: the walk reads a/c afresh, and finds the same id.
+    const damaged = repo.lookupBlob(c)!;
+    const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
+    const pack = await readFile(packPath);
+    pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+    await writeFile(packPath, pack);
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    const second = await archiveFiles({ repo: reopened, paths: [src], exclude: [], oneFileSystem: false, parentTree: first.tree });
+    await reopened.flush();
+    // The source's tree (the trees above it record /tmp, which other tests write to).
+    expect(await subtreeId(reopened, second.tree, sourcePath)).toBe(await subtreeId(repo, first.tree, sourcePath));
+    // a/ and the source keep their parent's trees, but a/c's was not decoded in this run: neither counts as checked.
+    expect(second.reusedTrees).toEqual(new Set());
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    const id = await reopened.saveSnapshot({ time: new Date().toISOString(), tree: second.tree, paths: [src], hostname: 'h', username: 'u', source: 's', strategy: 'incremental', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    const problems = await checkSnapshotStructure(reopened, await reopened.loadSnapshot(id), { reusedTrees: second.reusedTrees });
+    expect(problems).toEqual([expect.stringMatching(new RegExp(`^${src}/a/c: .*damaged`))]);
   });
 });
 

@@ -53,13 +53,20 @@ describe('WalkAhead', () => {
     expect(await take(ahead, 'a')).toBeDefined();
   });
 
-  it('starts no directory once it holds its bound of entries, or once stopped', async () => {
-    const bounded = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false, maxEntries: 5 });
+  it('lists no directory that would pass its bound of entries, nor any after it, nor anything once stopped', async () => {
+    const bounded = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false, maxEntries: 304 });
     await bounded.settled();
-    // The source's 4 entries, then a/ (in order, and over the bound): b/ is left to the archiver.
+    // The source's 4 entries and a/'s 300 fill the bound: b/ (1 more) is left to the archiver.
     expect(await take(bounded)).toBeDefined();
     expect(await take(bounded, 'a')).toBeDefined();
     expect(take(bounded, 'b')).toBeUndefined();
+
+    // a/ alone would pass the bound: it is not listed, and the walk ends there.
+    const small = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false, maxEntries: 100 });
+    await small.settled();
+    expect(await take(small)).toBeDefined();
+    expect(take(small, 'a')).toBeUndefined();
+    expect(take(small, 'b')).toBeUndefined();
 
     const stopped = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false });
     stopped.stop();
@@ -72,5 +79,13 @@ describe('WalkAhead', () => {
     await ahead.settled();
     expect(take(ahead, 'missing')).toBeUndefined();
     expect(take(ahead, 'top')).toBeUndefined();
+  });
+
+  it('drops what was not taken when closed', async () => {
+    const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false });
+    await ahead.settled();
+    expect(await take(ahead)).toBeDefined();
+    ahead.close();
+    expect(take(ahead, 'a')).toBeUndefined();
   });
 });

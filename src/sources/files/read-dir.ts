@@ -23,3 +23,8 @@ export async function readDirNames(dir: Buffer): Promise<Buffer[]> {
   }
   return out.sort(Buffer.compare);
 }
+
+/** The path of entry `name` of directory `dir`, as bytes. */
+export function joinPath(dir: Buffer, name: Buffer): Buffer {
+  return dir.length === 1 && dir[0] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
+}

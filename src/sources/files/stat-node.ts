@@ -1,4 +1,4 @@
-import { type BigIntStats, constants as fsc, readlinkSync } from 'node:fs';
+import { type BigIntStats, constants as fsc, lstatSync, readlinkSync } from 'node:fs';
 import { lstat, readlink } from 'node:fs/promises';
 import { loadNativeAddon } from '../../core/native-addon.js';
 import { systemError } from '../../core/system-error.js';
@@ -24,7 +24,7 @@ export async function statNode(path: Buffer, name: Buffer, opts: { xattrs?: bool
 }
 
 /** Slots per path from the native statMany (STAT_META in native/bkdr_blob.c). */
-const STAT_META = 14;
+const STAT_META = 15;
 
 interface StatAddon {
   statMany(paths: Buffer[]): Promise<[Buffer, Float64Array]>;
@@ -43,7 +43,16 @@ export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(Tree
   return paths.map((path, i) => {
     const m = i * STAT_META;
     if (meta[m] !== 0) return systemError(meta[m]!, 'lstat', path);
-    const node = packedNode(names[i]!, meta, signed, unsigned, m);
+    let node: TreeNode;
+    if (meta[m + 14] === 0) node = packedNode(names[i]!, meta, signed, unsigned, m);
+    else {
+      // A time that does not fit int64 ns (before 1677, after 2262): stat'ed here, with BigInts throughout.
+      try {
+        node = baseNode(names[i]!, lstatSync(path, { bigint: true }));
+      } catch (err) {
+        return err as NodeJS.ErrnoException;
+      }
+    }
     if (node.type === 'symlink') {
       // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
       try {

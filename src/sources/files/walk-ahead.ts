@@ -1,6 +1,6 @@
 import type { TreeNode } from '../../repo/tree-node.js';
 import type { ExcludeRules } from './exclude.js';
-import { readDirNames } from './read-dir.js';
+import { joinPath, readDirNames } from './read-dir.js';
 import { statNode, statNodes } from './stat-node.js';
 
 /** A directory as the walk ahead found it: its names, sorted, and per name its node or its lstat's error. */
@@ -33,6 +33,8 @@ const DEFAULT_MAX_ENTRIES = 50_000;
  * excludes may be listed for nothing, within the bound.
  */
 export class WalkAhead {
+  /** When the walk began: a backup that takes its listings is of the source as it was from then on. */
+  readonly startedAt = new Date();
   readonly #listed = new Map<string, Promise<ListedDir>>();
   readonly #o: WalkAheadOptions;
   #entries = 0;
@@ -62,6 +64,12 @@ export class WalkAhead {
     this.#stopped = true;
   }
 
+  /** Stops, and drops what was not taken: once its archiver is done, a listing would only be out of date. */
+  close(): void {
+    this.stop();
+    this.#listed.clear();
+  }
+
   /** Settles once the walk ahead has ended: done, stopped or at its bound (it never rejects). */
   settled(): Promise<void> {
     return this.#done;
@@ -77,17 +85,31 @@ export class WalkAhead {
       const root = Buffer.from(path);
       try {
         const node = await statNode(root, root);
-        if (node.type === 'dir') await this.#walk(root, node.dev);
+        if (node.type === 'dir') await this.#walk(root, node.dev, new Set());
       } catch {
         // The archiver meets the same error on its own and tells it.
       }
     }
   }
 
-  async #walk(dir: Buffer, rootDev: bigint): Promise<void> {
-    if (this.#full || this.#listed.has(dir.toString('latin1'))) return;
-    const listing = this.#list(dir);
-    this.#listed.set(dir.toString('latin1'), listing);
+  async #walk(dir: Buffer, rootDev: bigint, seen: Set<string>): Promise<void> {
+    const key = dir.toString('latin1');
+    if (this.#full || seen.has(key)) return;
+    seen.add(key);
+    let names: Buffer[];
+    try {
+      names = await readDirNames(dir);
+    } catch {
+      return;
+    }
+    // A directory that would pass the bound is left to the archiver whole, which stats it a window at a time.
+    if (this.#stopped || this.#entries + names.length > (this.#o.maxEntries ?? DEFAULT_MAX_ENTRIES)) {
+      this.#stopped = true;
+      return;
+    }
+    this.#entries += names.length;
+    const listing = this.#stat(dir, names);
+    this.#listed.set(key, listing);
     let listed: ListedDir;
     try {
       listed = await listing;
@@ -99,24 +121,32 @@ export class WalkAhead {
       if (this.#o.oneFileSystem && node.dev !== rootDev) continue;
       const path = joinPath(dir, listed.names[i]!);
       if (this.#o.rules.excludes(path, true)) continue;
-      await this.#walk(path, rootDev);
+      await this.#walk(path, rootDev, seen);
       if (this.#full) return;
     }
   }
 
-  async #list(dir: Buffer): Promise<ListedDir> {
-    const names = await readDirNames(dir);
-    this.#entries += names.length;
-    const windows: Promise<(TreeNode | NodeJS.ErrnoException)[]>[] = [];
-    // All of a directory's windows at once: they run on the pool's threads side by side.
-    for (let from = 0; from < names.length; from += STAT_WINDOW) {
+  /**
+   * The entries' stats, a window at a time with the next one in flight: all of a large
+   * directory's windows at once would queue ahead of the key's derivation on the pool,
+   * and delay what this walk is meant to overlap.
+   */
+  async #stat(dir: Buffer, names: Buffer[]): Promise<ListedDir> {
+    if (names.length === 0) return { names, nodes: [] };
+    const window = (from: number) => {
       const slice = names.slice(from, from + STAT_WINDOW);
-      windows.push(statNodes(slice.map((name) => joinPath(dir, name)), slice));
+      const stats = statNodes(slice.map((name) => joinPath(dir, name)), slice);
+      // One never awaited (an earlier window failed) must not be an unhandled rejection.
+      stats.catch(() => undefined);
+      return stats;
+    };
+    const nodes: (TreeNode | NodeJS.ErrnoException)[] = [];
+    let next = window(0);
+    for (let from = 0; from < names.length; from += STAT_WINDOW) {
+      const current = await next;
+      if (from + STAT_WINDOW < names.length) next = window(from + STAT_WINDOW);
+      nodes.push(...current);
     }
-    return { names, nodes: (await Promise.all(windows)).flat() };
+    return { names, nodes };
   }
-}
-
-export function joinPath(dir: Buffer, name: Buffer): Buffer {
-  return dir.length === 1 && dir[0] === 0x2f ? Buffer.concat([dir, name]) : Buffer.concat([dir, Buffer.from('/'), name]);
 }
