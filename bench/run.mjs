@@ -255,18 +255,19 @@ function median(xs) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
-/** Median of every figure over BENCH_RUNS runs, each in a scratch directory deleted afterwards. */
-async function benchTool(toolName, caseName, data, dataBytes, scratch) {
+/** One run of one tool, in a scratch directory deleted afterwards (kept for many-files cases: see `cases`). */
+async function runInScratch(toolName, caseName, data, dataBytes, scratch, progress) {
   const c = cases[caseName];
-  const samples = [];
-  for (let i = 1; i <= runs; i++) {
-    const dir = mkdtempSync(join(scratch, `${caseName}-${toolName}-`));
-    try {
-      samples.push(await runOnce(toolName, c, data, dataBytes, dir, `[${caseName}] ${toolName} run ${i}/${runs}`));
-    } finally {
-      if (!c.manyFiles) rmSync(dir, { recursive: true, force: true });
-    }
+  const dir = mkdtempSync(join(scratch, `${caseName}-${toolName}-`));
+  try {
+    return await runOnce(toolName, c, data, dataBytes, dir, progress);
+  } finally {
+    if (!c.manyFiles) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The median of every figure over a tool's runs. */
+function figuresOf(c, samples, dataBytes) {
   const figures = {};
   for (const step of ['first', 'incremental', 'restore']) {
     figures[`${step}Ms`] = median(samples.map((s) => s[step].ms));
@@ -292,11 +293,14 @@ async function runCase(caseName, names, scratch) {
   const data = join(scratch, `data-${caseName}`);
   try {
     const dataBytes = await c.generate(data);
-    const results = {};
-    for (const name of names) {
-      log(`[${caseName}] ${name}: ${runs} run(s)`);
-      results[name] = await benchTool(name, caseName, data, dataBytes, scratch);
+    // The tools take turns, one run each per round: this machine has slow spells of a minute
+    // or more, and with each tool's runs in one block a spell skewed one tool's median alone
+    // (bkdr's incremental read 0.90 s in one bench and 1.20 s in the next, restic's 1.8 s in both).
+    const samples = Object.fromEntries(names.map((name) => [name, []]));
+    for (let i = 1; i <= runs; i++) {
+      for (const name of names) samples[name].push(await runInScratch(name, caseName, data, dataBytes, scratch, `[${caseName}] ${name} run ${i}/${runs}`));
     }
+    const results = Object.fromEntries(names.map((name) => [name, figuresOf(c, samples[name], dataBytes)]));
     return { dataset: c.describe(), dataBytes, results };
   } finally {
     if (!cases[caseName].manyFiles) rmSync(data, { recursive: true, force: true });
