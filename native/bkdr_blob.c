@@ -1182,6 +1182,12 @@ static napi_value init(napi_env env, napi_value exports) {
   // faults (restic: 44 000) and 0.4 s more system time. Kept in the heap they are reused.
   mallopt(M_MMAP_THRESHOLD, 16 * 1024 * 1024);
   mallopt(M_TRIM_THRESHOLD, 64 * 1024 * 1024);
+  // glibc gives each thread that mallocs under contention an arena of its own (up to 8 per
+  // core), and a buffer freed in one is reused only by the threads of that arena: with
+  // the thresholds above, each pool thread kept its own MiB of freed records. Two arenas
+  // (the main thread's, one shared by the pool) cut a first backup's and a restore's peak
+  // RSS by about 20 MiB, no slower.
+  mallopt(M_ARENA_MAX, 2);
 #endif
   // Fetched once, explicitly: an implicit fetch on every EVP init walks the provider tables.
   if (!aes_gcm) aes_gcm = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);

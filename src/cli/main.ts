@@ -1,6 +1,7 @@
 import { CommanderError } from 'commander';
 import { isBkdrError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
+import { applyMallocPolicy } from '../core/malloc-policy.js';
 import { buildProgram } from './program.js';
 
 /**
@@ -8,6 +9,7 @@ import { buildProgram } from './program.js';
  * stderr text: one red line, and the stack only with --verbose / LOG_LEVEL=debug.
  */
 export async function main(argv: string[] = process.argv): Promise<number> {
+  applyMallocPolicy();
   // `bkdr backup list | head` closes the pipe early: that is the reader's choice, not an error.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);

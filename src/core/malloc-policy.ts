@@ -1,0 +1,15 @@
+import { loadNativeAddon } from './native-addon.js';
+
+/**
+ * Loads the blob addon now, for the malloc policy its loading sets (native/bkdr_blob.c,
+ * init): glibc's arena limit counts only arenas made after it is set, and the thread
+ * pool's threads make theirs on their first allocations. Set first thing, it kept a
+ * first backup's pool threads to one shared arena instead of five, 10 MiB less peak RSS.
+ */
+export function applyMallocPolicy(): void {
+  try {
+    loadNativeAddon('bkdr_blob');
+  } catch {
+    // Not built: the commands that need it say so; the others run without the policy.
+  }
+}
