@@ -116,14 +116,15 @@ const CONFIG_MAGIC = Buffer.from('BKDRREPO');
  */
 const FORMAT = 2;
 /**
- * 16 MiB packs (restic's size) cost a first backup 20 MiB more peak RSS: each pack buffer
- * is filled to the pack size before it is written, and three are in use at once.
+ * A pack buffer is filled to the pack size before it is written. With 16 MiB packs
+ * (restic's size), the bench's first backup peaked with three buffers of 18 MiB; with
+ * 8 MiB, four or five of 10 MiB, and 15 MiB less peak RSS.
  */
 const DEFAULT_PACK_SIZE = 8 * 1024 * 1024;
 /**
  * Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever
- * the input. 32 MiB of default packs: with 16 MiB, a large file's backup waited on its
- * writes and ran 10 % slower.
+ * the input. Four default packs are 32 MiB, as two of 16 MiB were: two of 8 MiB left a
+ * large file's backup waiting on its writes, 10 % slower.
  */
 const MAX_PENDING_PACKS = 4;
 /**
