@@ -10,6 +10,7 @@ export function applyMallocPolicy(): void {
   try {
     loadNativeAddon('bkdr_blob');
   } catch {
-    // Not built: the commands that need it say so; the others run without the policy.
+    // Not built, or not loadable: the commands that use it load it again and say why;
+    // the others run without the policy.
   }
 }

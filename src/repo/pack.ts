@@ -30,8 +30,8 @@ export interface PackRecord {
  * Records are sealed straight into its tail when they can (reserveTail), else copied in
  * as they come, so nothing is left to concatenate when the pack is finished; the
  * buffer's unused tail is never touched, so it costs address space, not memory.
- * From a BufferPool, the buffer is one an earlier pack used: a fresh one (mmap'd, at
- * 24 MiB) faulted in every page as records were copied in, 0.5 s of a backup's main thread.
+ * From a BufferPool, the buffer is one an earlier pack used: a fresh one (mmap'd, 24 MiB
+ * when packs were 16 MiB) faulted in every page as records were copied in, 0.5 s of a backup's main thread.
  */
 export class PackBuilder {
   #buffer: Buffer;
