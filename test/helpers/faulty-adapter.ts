@@ -29,10 +29,7 @@ export class InjectedFault extends Error {
   }
 }
 
-/**
- * mulberry32: tiny, fast and good enough to spread faults; seeded so a failing run
- * can be replayed with the same seed.
- */
+/** mulberry32: tiny, fast and good enough to spread faults; seeded so runs repeat. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
   return () => {
@@ -52,13 +49,16 @@ function prng(seed: number): () => number {
  * halfway through the stream it returns.
  */
 export function faulty(inner: StorageAdapter, opts: FaultyOptions): FaultyAdapter {
-  const random = prng(opts.seed ?? 0x5eed);
+  const seed = opts.seed ?? 0x5eed;
+  // One stream per operation: concurrent uploads and reads interleave differently on
+  // every run, and with a single stream that order decided which kind of call a fault
+  // hit. Per operation, the n-th put fails or not on every run alike.
+  const random: Record<FaultyOperation, () => number> = { put: prng(seed), get: prng(seed + 1), list: prng(seed + 2), stat: prng(seed + 3), delete: prng(seed + 4) };
   const chosen = new Set<FaultyOperation>(opts.ops ?? ['put', 'get', 'list', 'stat', 'delete']);
   const injectedBy: Record<FaultyOperation, number> = { put: 0, get: 0, list: 0, stat: 0, delete: 0 };
   let injected = 0;
   const maybeFail = (operation: FaultyOperation, key: string) => {
-    // Draw for every call, chosen or not, so the fault sequence depends on the seed alone.
-    const draw = random();
+    const draw = random[operation]();
     if (!chosen.has(operation) || draw >= opts.failureRate) return;
     injected++;
     injectedBy[operation]++;
