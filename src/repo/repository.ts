@@ -145,10 +145,10 @@ const BATCH_BYTES = 4 * 1024 * 1024;
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /**
  * Decoded bytes of a span's large records in flight at once (at least one record). Each
- * restore worker has its own span, so the cores stay busy with one record each: decoding
- * all of a span's records at once held up to 4 MiB of records decoded per worker, and
- * this bound lowered a restore's peak RSS by 17–21 MiB (the bench's mixed set) and
- * 12 MiB (a 1 GiB file), no slower.
+ * restore worker has its own span, so the cores stay busy with one record each. Decoding
+ * all of a span's large records at once held them all decoded per worker (4 MiB stored,
+ * several times that once decompressed); this bound lowered a restore's peak RSS by
+ * 17–21 MiB (the bench's mixed set) and 12 MiB (a 1 GiB file), no slower.
  */
 const LARGE_DECODE_AHEAD_BYTES = 1024 * 1024;
 /** Packs loadTrees reads at once. */
