@@ -62,9 +62,9 @@ const LARGE_FILES_IN_FLIGHT = 2;
 /**
  * Of those, files of four reads or more: one at a time. Such a file holds three of the
  * chunker's read buffers (the one being cut, the next read, the batch being stored) for
- * most of its read. Two at once (the bench's dump and random file) raised a first backup's peak RSS from
- * 186 to 215 MiB, and were no faster (1.87 s both). Shorter files still go two at a time:
- * one by one, a tree of 0.5-4 MiB files backed up 16 % slower.
+ * most of its read. Two at once (the bench's dump and random file) raised a first
+ * backup's peak RSS from 186 to 215 MiB, and were no faster (1.87 s both). Shorter files
+ * still go two at a time: one by one, a tree of 0.5-4 MiB files backed up 16 % slower.
  */
 const LONG_FILES_IN_FLIGHT = 1;
 const LONG_FILE_BYTES = 16 * 1024 * 1024;

@@ -58,8 +58,7 @@ export function faulty(inner: StorageAdapter, opts: FaultyOptions): FaultyAdapte
   const injectedBy: Record<FaultyOperation, number> = { put: 0, get: 0, list: 0, stat: 0, delete: 0 };
   let injected = 0;
   const maybeFail = (operation: FaultyOperation, key: string) => {
-    const draw = random[operation]();
-    if (!chosen.has(operation) || draw >= opts.failureRate) return;
+    if (!chosen.has(operation) || random[operation]() >= opts.failureRate) return;
     injected++;
     injectedBy[operation]++;
     throw new InjectedFault(operation, key, inner.name);
