@@ -42,6 +42,26 @@ describe('ParentTrees', () => {
     expect(counting.gets.length).toBe(3);
   });
 
+  it("goes on reading a wide directory's subdirectories ahead as the walk takes them, past the first read's budget", async () => {
+    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const created = await Repository.create(local, { password: 'pw' });
+    // 60 trees of about 120 KiB of plaintext, 7 MiB in all: the read-ahead budget holds about half.
+    const children: string[] = [];
+    for (let i = 0; i < 60; i++) {
+      children.push(await created.saveTree(Array.from({ length: 400 }, (_, k) => node(`d${i}-${String(k).padStart(4, '0')}-${'x'.repeat(150)}`, { size: 0, content: [] }))));
+    }
+    const root = await created.saveTree(children.map((subtree, i) => node(`d${String(i).padStart(2, '0')}`, { type: 'dir', mode: 0o755, subtree })));
+    await created.flush();
+    const counting = recording(local);
+    const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
+    counting.gets.length = 0;
+    await parents.load(root);
+    for (const id of children) expect((await parents.load(id))?.size).toBe(400);
+    // The root, then reads of many trees each: 4 requests in all here. Read alone once the first read was spent, they took 44.
+    expect(counting.gets.length).toBeGreaterThan(2);
+    expect(counting.gets.length).toBeLessThanOrEqual(8);
+  });
+
   it('reads a damaged tree alone and gives nothing for it, and the trees beside it still come', async () => {
     const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
