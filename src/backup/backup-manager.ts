@@ -20,8 +20,6 @@ import { archiveStream } from './stream-archiver.js';
 import { streamBackupFile } from './snapshot-stream.js';
 import { recoverableWindow, restorePointInTime } from './postgres-pitr.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
-import { ExcludeRules } from '../sources/files/exclude.js';
-import { WalkAhead } from '../sources/files/walk-ahead.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
 import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
@@ -262,97 +260,83 @@ export class BackupManager {
     const requested = streamSource ? 'full' : resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
     const paths = sourceConfig.type === 'files' ? sourceConfig.paths.map((p) => resolve(this.#configDir, p)) : [];
 
-    // Listed while the repositories open (the key's derivation leaves this thread idle); the archiver takes it over.
-    const walkAhead =
-      sourceConfig.type === 'files' && !opts.dryRun
-        ? WalkAhead.start(paths, { rules: ExcludeRules.fromConfig(paths, sourceConfig.exclude ?? []), oneFileSystem: sourceConfig.oneFileSystem ?? false })
-        : undefined;
-    try {
-      // Existing repositories first: a new one takes their chunker parameters.
-      const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
-      const opened = new Map<Destination, Repository | undefined>();
-      for (const d of destinations) {
+    // Existing repositories first: a new one takes their chunker parameters.
+    const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
+    const opened = new Map<Destination, Repository | undefined>();
+    for (const d of destinations) {
+      try {
+        opened.set(d, await this.#openRepository(d, { lock: backupLock }));
+      } catch (err) {
+        fail(d, err);
+      }
+    }
+    let template = [...opened.values()].find((r) => r !== undefined)?.config.chunker;
+    if (!opts.dryRun) {
+      for (const [d, repo] of opened) {
+        if (repo) continue;
         try {
-          opened.set(d, await this.#openRepository(d, { lock: backupLock }));
+          // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
+          const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
+          opened.set(d, created);
+          template ??= created?.config.chunker;
         } catch (err) {
+          opened.delete(d);
           fail(d, err);
         }
       }
-      let template = [...opened.values()].find((r) => r !== undefined)?.config.chunker;
-      if (!opts.dryRun) {
-        for (const [d, repo] of opened) {
-          if (repo) continue;
-          try {
-            // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
-            const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
-            opened.set(d, created);
-            template ??= created?.config.chunker;
-          } catch (err) {
-            opened.delete(d);
-            fail(d, err);
-          }
-        }
-      }
+    }
 
-      if (opts.dryRun) {
-        const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
-        for (const [d, repo] of opened) {
-          const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
-          out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
-        }
-        return out;
-      }
-
-      const groups = new Map<string, FanOutMember[]>();
-      for (const [destination, repo] of opened) {
-        if (!repo) continue;
-        const c = repo.config.chunker;
-        const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
-        groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
-      }
-      // The first group takes the walk ahead's listings; another lists the source afresh.
-      let unclaimed = walkAhead;
-      for (const members of groups.values()) {
-        const groupWalkAhead = unclaimed;
-        unclaimed = undefined;
-        try {
-          const fanOut = new FanOutRepository(members);
-          const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, groupWalkAhead?.startedAt, async (onProgress) => {
-            if (sourceConfig.type === 'files') {
-              const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
-              try {
-                return {
-                  paths,
-                  archived: await archiveFiles({
-                    repo: fanOut,
-                    paths,
-                    exclude: sourceConfig.exclude ?? [],
-                    oneFileSystem: sourceConfig.oneFileSystem ?? false,
-                    parentTree: onProgress.parentTree,
-                    walkAhead: groupWalkAhead,
-                    signal: opts.signal,
-                    onProgress: onProgress.progress,
-                    onWarning: onProgress.warning,
-                  }),
-                };
-              } finally {
-                estimate?.stop();
-              }
-            }
-            const capture = await streamSource!.capture(opts.signal);
-            const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });
-            return { paths: [capture.describe], archived, meta: capture.meta?.() };
-          });
-          out.backups.push(...result.backups);
-          for (const f of result.failed) fail(f.destination, f.error);
-        } catch (err) {
-          for (const m of members) fail(m.destination, err);
-        }
+    if (opts.dryRun) {
+      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
+      for (const [d, repo] of opened) {
+        const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
+        out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
       }
       return out;
-    } finally {
-      walkAhead?.close();
     }
+
+    const groups = new Map<string, FanOutMember[]>();
+    for (const [destination, repo] of opened) {
+      if (!repo) continue;
+      const c = repo.config.chunker;
+      const key = `${c.minSize}/${c.avgSize}/${c.maxSize}/${c.seed}`;
+      groups.set(key, [...(groups.get(key) ?? []), { destination, repo }]);
+    }
+    for (const members of groups.values()) {
+      try {
+        const fanOut = new FanOutRepository(members);
+        const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
+          if (sourceConfig.type === 'files') {
+            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
+            try {
+              return {
+                paths,
+                archived: await archiveFiles({
+                  repo: fanOut,
+                  paths,
+                  exclude: sourceConfig.exclude ?? [],
+                  oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                  parentTree: onProgress.parentTree,
+                  signal: opts.signal,
+                  onProgress: onProgress.progress,
+                  onWarning: onProgress.warning,
+                }),
+              };
+            } finally {
+              estimate?.stop();
+            }
+          }
+          const capture = await streamSource!.capture(opts.signal);
+          const archived = await archiveStream({ repo: fanOut, capture, signal: opts.signal, onProgress: onProgress.progress });
+          return { paths: [capture.describe], archived, meta: capture.meta?.() };
+        });
+        out.backups.push(...result.backups);
+        for (const f of result.failed) fail(f.destination, f.error);
+      } catch (err) {
+        for (const m of members) fail(m.destination, err);
+      }
+    }
+    return out;
   }
 
   async #archiveToGroup(
@@ -363,15 +347,13 @@ export class BackupManager {
     opts: CreateBackupOptions,
     onEvent: (e: BackupEvent) => void,
     log: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void,
-    /** When the source was first looked at, if before this (a walk ahead): the snapshot is of the source from then on. */
-    listedSince: Date | undefined,
     archive: (hooks: {
       parentTree: string | undefined;
       progress: (p: ArchiveProgress) => void;
       warning: (path: string, message: string) => void;
     }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined }>,
   ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
-    const started = listedSince ?? new Date();
+    const started = new Date();
     const names = fanOut.members.map((m) => m.destination.name).join(', ');
     const parent = requested !== 'full' ? await this.#findParent(fanOut.primary, source, requested) : undefined;
     // With nothing to compare against, an incremental or differential run reads everything: it is a full backup.

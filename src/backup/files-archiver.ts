@@ -14,7 +14,6 @@ import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath, readDirNames } from '../sources/files/read-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
-import type { ListedDir, WalkAhead } from '../sources/files/walk-ahead.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -36,8 +35,6 @@ export interface ArchiveOptions {
   oneFileSystem: boolean;
   /** Root tree of the snapshot to compare with; files whose identity matches reuse its content. */
   parentTree?: string | undefined;
-  /** The source listed while the repository was opened: taken directory by directory, stopped when this walk starts. */
-  walkAhead?: WalkAhead | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: ArchiveProgress) => void) | undefined;
   onWarning?: ((path: string, message: string) => void) | undefined;
@@ -124,16 +121,6 @@ class FilesArchiver {
   }
 
   async run(): Promise<ArchiveResult> {
-    this.#o.walkAhead?.stop();
-    try {
-      return await this.#run();
-    } finally {
-      // What it listed that this walk did not take (a directory an ignore file excludes) is dropped, not kept for another.
-      this.#o.walkAhead?.close();
-    }
-  }
-
-  async #run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
     let tree: string;
@@ -202,11 +189,8 @@ class FilesArchiver {
     // The parent snapshot's listing is read while this directory is listed and stat'ed (it never rejects).
     const parentLoad = parentSubtree ? this.#loadParent(parentSubtree) : undefined;
     let names: Buffer[];
-    let listed: ListedDir | undefined;
     try {
-      const ahead = this.#o.walkAhead?.take(dir);
-      if (ahead) ({ names } = listed = await ahead);
-      else names = await readDirNames(dir);
+      names = await readDirNames(dir);
     } catch (err) {
       this.#warn(dir.toString(), err);
       return this.#o.repo.saveTree([]);
@@ -222,7 +206,6 @@ class FilesArchiver {
     }
     const paths = names.map((name) => joinPath(dir, name));
     const statWindow = (from: number) => {
-      if (listed) return Promise.resolve(listed.nodes.slice(from, from + STAT_WINDOW));
       const window = from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : Promise.resolve([]);
       // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
       window.catch(() => undefined);
@@ -467,7 +450,7 @@ class FilesArchiver {
   /**
    * A file that changed between its stat and its open, but not while it was read, is
    * recorded as read: with a stat taken again, when that still says what the read saw.
-   * The stat may be seconds old (a listing made ahead, or a directory's window of stats),
+   * The stat may be seconds old (a directory's window of stats, taken before its files are read),
    * and a file written since (the catalog's journal, by this very run) was otherwise
    * recorded with a size and mtime its content does not have, and warned about. One that
    * changed while it was read keeps its stat, and #warnIfChanged tells.

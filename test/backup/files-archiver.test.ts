@@ -4,8 +4,6 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
 import { checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
-import { ExcludeRules } from '../../src/sources/files/exclude.js';
-import { WalkAhead } from '../../src/sources/files/walk-ahead.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -78,64 +76,80 @@ describe('archiveFiles', () => {
     expect(saved).toContainEqual(['.bkdrignore']);
   });
 
-  it('takes the listings a walk ahead made, and archives the same tree as without one', async () => {
-    const src = join(tmp.path, 'src');
-    for (let d = 0; d < 5; d++) {
-      await mkdir(join(src, `d${d}`, 'sub'), { recursive: true });
-      for (let f = 0; f < 30; f++) await writeFile(join(src, `d${d}`, `f${f}`), `file ${d}/${f}`);
-      await writeFile(join(src, `d${d}`, 'sub', 'inner'), `inner ${d}`);
-    }
-    await mkdir(join(src, 'skipped'));
-    await writeFile(join(src, 'skipped', 'x'), 'x');
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
-    const exclude = ['**/skipped'];
-    await writeFile(join(src, 'd1', 'large'), Buffer.alloc(600 * 1024, 1));
-    const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], exclude), oneFileSystem: false });
-    await ahead.settled();
-    // Written after they were listed, a small file (shorter, so read in a batch) and one above
-    // the chunker's minimum (streamed): each is recorded as read, with the stat it had then,
-    // without a warning.
-    const rewritten = 'new';
-    await writeFile(join(src, 'd0', 'f0'), rewritten);
-    await writeFile(join(src, 'd1', 'large'), Buffer.alloc(700 * 1024, 2));
+  /**
+   * The repository as an archive target whose load of the parent tree `held` calls `meanwhile`
+   * first: the walk lists and stats a directory while its parent tree loads, and reads its
+   * files after, so what `meanwhile` does to them falls between their stat and their read.
+   */
+  function holdingParent(repo: Repository, held: string, meanwhile: () => Promise<void>): ArchiveTarget {
+    return {
+      chunker: () => repo.chunker(),
+      hasBlob: (id) => repo.hasBlob(id),
+      saveBlob: (...args) => repo.saveBlob(...args),
+      saveBlobs: (...args) => repo.saveBlobs(...args),
+      saveTree: (nodes) => repo.saveTree(nodes),
+      loadTree: async (id) => {
+        if (id === held) await meanwhile();
+        return repo.loadTree(id);
+      },
+      loadTrees: (...args) => repo.loadTrees(...args),
+    };
+  }
 
-    const warnings: string[] = [];
-    const withAhead = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false, walkAhead: ahead, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
-    expect(warnings).toEqual([]);
-    await repo.flush();
-    const d0 = await repo.loadTree(await subtreeId(repo, withAhead.tree, [...src.split('/').filter(Boolean), 'd0']));
-    expect(d0.find((n) => n.name.toString() === 'f0')!.size).toBe(rewritten.length);
-    const d1 = await repo.loadTree(await subtreeId(repo, withAhead.tree, [...src.split('/').filter(Boolean), 'd1']));
-    const large = d1.find((n) => n.name.toString() === 'large')!;
-    expect(large.size).toBe(700 * 1024);
-    expect(Buffer.concat(await Promise.all(large.content!.map((id) => repo.loadBlob(id))))).toEqual(Buffer.alloc(700 * 1024, 2));
-    // Every listing was taken: none is left for anyone else.
-    for (const dir of [src, join(src, 'd0'), join(src, 'd4', 'sub')]) expect(ahead.take(Buffer.from(dir))).toBeUndefined();
-    const without = await archiveFiles({ repo, paths: [src], exclude, oneFileSystem: false });
-    expect(withAhead.files).toBe(5 * 31 + 1);
-    // The source's tree: those of the directories above it record /tmp, which other tests write to.
-    const sourcePath = src.split('/').filter(Boolean);
-    await repo.flush();
-    expect(await subtreeId(repo, withAhead.tree, sourcePath)).toBe(await subtreeId(repo, without.tree, sourcePath));
-    expect(withAhead.bytes).toBe(without.bytes);
-  });
+  /** Long enough for the stat of a few files, started before the parent tree's load, to be over. */
+  const statSettles = () => new Promise((resolve) => setTimeout(resolve, 50));
 
-  it('leaves out, without a warning, a file deleted between its listing and its read', async () => {
+  it('records a file rewritten between its stat and its read as read, without a warning', async () => {
     const src = join(tmp.path, 'src');
     await mkdir(src);
-    for (const name of ['kept', 'small-gone']) await writeFile(join(src, name), name);
-    await writeFile(join(src, 'large-gone'), Buffer.alloc(600 * 1024, 3));
+    await writeFile(join(src, 'kept'), 'kept');
     const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
-    const ahead = WalkAhead.start([src], { rules: ExcludeRules.fromConfig([src], []), oneFileSystem: false });
-    await ahead.settled();
-    await rm(join(src, 'small-gone'));
-    await rm(join(src, 'large-gone'));
-    const warnings: string[] = [];
-    const archived = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false, walkAhead: ahead, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
-    expect(warnings).toEqual([]);
-    expect(archived).toMatchObject({ files: 1, newFiles: 1, bytes: 'kept'.length });
+    const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
     await repo.flush();
-    const listing = await repo.loadTree(await subtreeId(repo, archived.tree, src.split('/').filter(Boolean)));
+    const sourcePath = src.split('/').filter(Boolean);
+    // New since the parent, so read: a small file (read in a batch) and one above the chunker's minimum (streamed).
+    await writeFile(join(src, 'small'), 'old content');
+    await writeFile(join(src, 'large'), Buffer.alloc(600 * 1024, 1));
+    const rewritten = 'new';
+    const target = holdingParent(repo, await subtreeId(repo, first.tree, sourcePath), async () => {
+      await statSettles();
+      await writeFile(join(src, 'small'), rewritten);
+      await writeFile(join(src, 'large'), Buffer.alloc(700 * 1024, 2));
+    });
+    const warnings: string[] = [];
+    const second = await archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, parentTree: first.tree, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+    expect(warnings).toEqual([]);
+    await repo.flush();
+    const listing = await repo.loadTree(await subtreeId(repo, second.tree, sourcePath));
+    const small = listing.find((n) => n.name.toString() === 'small')!;
+    expect(small.size).toBe(rewritten.length);
+    expect(Buffer.concat(await Promise.all(small.content!.map((id) => repo.loadBlob(id)))).toString()).toBe(rewritten);
+    const large = listing.find((n) => n.name.toString() === 'large')!;
+    expect(large.size).toBe(700 * 1024);
+    expect(Buffer.concat(await Promise.all(large.content!.map((id) => repo.loadBlob(id))))).toEqual(Buffer.alloc(700 * 1024, 2));
+  });
+
+  it('leaves out, without a warning, a file deleted between its stat and its read', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'kept'), 'kept');
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
+    await repo.flush();
+    const sourcePath = src.split('/').filter(Boolean);
+    await writeFile(join(src, 'small-gone'), 'small-gone');
+    await writeFile(join(src, 'large-gone'), Buffer.alloc(600 * 1024, 3));
+    const target = holdingParent(repo, await subtreeId(repo, first.tree, sourcePath), async () => {
+      await statSettles();
+      await rm(join(src, 'small-gone'));
+      await rm(join(src, 'large-gone'));
+    });
+    const warnings: string[] = [];
+    const archived = await archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, parentTree: first.tree, onWarning: (path, message) => warnings.push(`${path}: ${message}`) });
+    expect(warnings).toEqual([]);
+    expect(archived).toMatchObject({ files: 1, newFiles: 0, unchangedFiles: 1 });
+    await repo.flush();
+    const listing = await repo.loadTree(await subtreeId(repo, archived.tree, sourcePath));
     expect(listing.map((n) => n.name.toString())).toEqual(['kept']);
   });
 
