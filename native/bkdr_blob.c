@@ -415,7 +415,7 @@ static void run_read_small(job *j) {
     size_t length = 0;
     int failed = fstat(fd, &st) != 0 ? errno : !S_ISREG(st.st_mode) ? EINVAL : 0;
     if (!failed) {
-      // As opened: the caller's stat may be older (a listing made ahead), and only the file as opened was read.
+      // As opened: the caller's stat may be older (its directory's window of stats), and only the file as opened was read.
       m[7] = (double)st.st_mtim.tv_sec;
       m[8] = (double)st.st_mtim.tv_nsec;
       m[9] = (double)st.st_size;

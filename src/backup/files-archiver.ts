@@ -171,6 +171,7 @@ class FilesArchiver {
       this.#stats.dirs++;
       if (this.#o.oneFileSystem && node.dev !== rootDev) {
         // A mount point: keep the directory itself, not the other file system's content (like restic -x).
+        if (previous?.type === 'dir' && previous.subtree) this.#parentTrees.passOver([previous.subtree]);
         node.subtree = await this.#o.repo.saveTree([]);
         return node;
       }
@@ -260,6 +261,7 @@ class FilesArchiver {
         }
       }
       await sendBatch();
+      if (parent) this.#passOverGone(parent, dirs.map((i) => nodes[i]!));
       // A subdirectory is walked beside this one when a slot is free, else here and now: memory
       // stays proportional to the tree's depth (times the slots), not its width, and a walk
       // never waits for a slot its own subdirectories hold.
@@ -466,6 +468,18 @@ class FilesArchiver {
     if (after && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(node.size ?? 0))) {
       this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
     }
+  }
+
+  /** The parent's subdirectories this walk will not enter (gone, excluded, no longer directories): their trees are not read ahead. */
+  #passOverGone(parent: Map<string, TreeNode>, entered: TreeNode[]): void {
+    const walked = new Set<string>();
+    for (const node of entered) {
+      const subtree = parent.get(node.name.toString('hex'))?.subtree;
+      if (subtree) walked.add(subtree);
+    }
+    const gone: string[] = [];
+    for (const node of parent.values()) if (node.type === 'dir' && node.subtree && !walked.has(node.subtree)) gone.push(node.subtree);
+    if (gone.length > 0) this.#parentTrees.passOver(gone);
   }
 
   /** A parent we cannot read only costs speed: everything is read afresh. */

@@ -22,20 +22,27 @@ interface Siblings {
  *
  * Reading ahead goes on as the walk takes what was read, within the budget. It used to
  * end with the first read: when a directory's subdirectories held more than the budget,
- * the walk read the rest one by one (72 of the bench's 100, a request each).
+ * the walk read the rest one by one (72 of the bench's 100, a request each). The walk
+ * says which trees it will not ask for (passOver: directories gone or excluded since), so
+ * they are neither read nor kept.
  */
 export class ParentTrees {
   readonly #repo: Pick<Repository, 'loadTree' | 'loadTrees'>;
-  /** Trees read ahead, as plaintext: parsed only when the walk gets there. */
+  /**
+   * Trees read ahead, as plaintext: parsed only when the walk gets there. Those it neither
+   * takes nor passes over (a walk that failed) stay, within the budget, till the backup ends.
+   */
   readonly #ahead = new Map<string, Buffer>();
   #aheadBytes = 0;
   /**
-   * Subdirectory lists still to read, the latest on top: the walk goes depth first, so the
-   * deepest directory's subdirectories come first, and an outer directory's rest after.
+   * Subdirectory lists with trees not read yet, the latest on top: the walk goes depth
+   * first, so the deepest directory's subdirectories come first, an outer one's rest after.
    */
   readonly #stack: Siblings[] = [];
-  /** Where each tree still to read is listed (the latest list naming it). */
+  /** Where each listed tree is (the latest list naming it), until its list is spent. */
   readonly #listed = new Map<string, { siblings: Siblings; index: number }>();
+  /** Trees not to read ahead: passed over by the walk, or read alone already. */
+  readonly #skip = new Set<string>();
   #reading: { ids: ReadonlySet<string>; done: Promise<void> } | undefined;
 
   constructor(repo: Pick<Repository, 'loadTree' | 'loadTrees'>) {
@@ -47,6 +54,7 @@ export class ParentTrees {
     let nodes: TreeNode[];
     try {
       const data = await this.#readAheadHolding(id);
+      if (!data) this.#skip.add(id);
       nodes = data ? deserializeTree(data, id) : await this.#repo.loadTree(id);
     } catch {
       return undefined;
@@ -54,6 +62,14 @@ export class ParentTrees {
     this.#list(nodes);
     this.#readAhead();
     return new Map(nodes.map((n) => [n.name.toString('hex'), n]));
+  }
+
+  /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read, not kept. */
+  passOver(ids: Iterable<string>): void {
+    for (const id of ids) {
+      this.#skip.add(id);
+      this.#take(id);
+    }
   }
 
   /** The tree's plaintext when a read ahead has it or can bring it; undefined: read it alone. */
@@ -80,7 +96,7 @@ export class ParentTrees {
 
   /** A directory with one subdirectory gains nothing from reading ahead. */
   #list(nodes: TreeNode[]): void {
-    const ids = [...new Set(nodes.flatMap((n) => (n.type === 'dir' && n.subtree && !this.#ahead.has(n.subtree) ? [n.subtree] : [])))];
+    const ids = [...new Set(nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : [])))];
     if (ids.length < 2) return;
     const siblings: Siblings = { ids, next: 0 };
     this.#stack.push(siblings);
@@ -90,8 +106,8 @@ export class ParentTrees {
   /**
    * Starts the next read ahead, one at a time, when the budget has room for it. `from`: the
    * tree the walk waits for, read first; a directory's subdirectories are walked in the
-   * order listed, so its siblings listed before it will not be asked for (gone since, or
-   * excluded). Returns whether a read started.
+   * order listed, so its siblings listed before it will not be asked for. Returns whether
+   * a read started.
    */
   #readAhead(from?: string): boolean {
     if (this.#reading) return false;
@@ -99,32 +115,42 @@ export class ParentTrees {
     if (from !== undefined) {
       const at = this.#listed.get(from);
       if (!at || at.index < at.siblings.next) return false;
+      at.siblings.next = at.index;
       siblings = at.siblings;
-      siblings.next = at.index;
     } else if (this.#aheadBytes < READ_AHEAD_BYTES / 2) {
       siblings = this.#topUnread();
     }
     if (!siblings) return false;
-    // Trees the walk never came to (directories since deleted or excluded) go first, oldest first.
-    for (const old of this.#ahead.keys()) {
-      if (this.#aheadBytes < READ_AHEAD_BYTES / 2) break;
-      this.#take(old);
+    // Those held or not to be read are stepped over; `at` maps each id read to its place in the list.
+    const ids: string[] = [];
+    const at: number[] = [];
+    let end = siblings.next;
+    for (; end < siblings.ids.length && ids.length < READ_AHEAD_TREES; end++) {
+      const id = siblings.ids[end]!;
+      if (this.#skip.has(id) || this.#ahead.has(id)) continue;
+      ids.push(id);
+      at.push(end);
     }
-    const start = siblings.next;
-    const ids = siblings.ids.slice(start, start + READ_AHEAD_TREES);
+    if (ids.length === 0) {
+      siblings.next = end;
+      return from === undefined ? this.#readAhead() : false;
+    }
+    const list = siblings;
     const done = this.#repo
       .loadTrees(ids, READ_AHEAD_BYTES - this.#aheadBytes)
       .then(
         ({ trees, taken }) => {
-          siblings.next = start + taken;
+          // None taken: the first is larger than the room left; it is read alone when the walk asks.
+          list.next = taken >= ids.length ? end : at[Math.max(taken, 1)] ?? end;
           for (const [id, data] of trees) {
+            if (this.#ahead.has(id)) continue;
             this.#ahead.set(id, data);
             this.#aheadBytes += data.length;
           }
         },
         // Each is read alone then, and says what is wrong.
         () => {
-          siblings.next = start + ids.length;
+          list.next = end;
         },
       )
       .finally(() => (this.#reading = undefined));
