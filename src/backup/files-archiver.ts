@@ -194,6 +194,8 @@ class FilesArchiver {
       names = await readDirNames(dir);
     } catch (err) {
       this.#warn(dir.toString(), err);
+      // None of its subdirectories is entered: their parent trees are not wanted.
+      void parentLoad?.then((parent) => parent && this.#passOverGone(parent, []));
       return this.#o.repo.saveTree([]);
     }
     let rules = inherited;

@@ -23,25 +23,31 @@ interface Siblings {
  * Reading ahead goes on as the walk takes what was read, within the budget. It used to
  * end with the first read: when a directory's subdirectories held more than the budget,
  * the walk read the rest one by one (72 of the bench's 100, a request each). The walk
- * says which trees it will not ask for (passOver: directories gone or excluded since), so
- * they are neither read nor kept.
+ * says which trees it will not ask for (passOver: directories gone or excluded since):
+ * those are not read ahead from then on, and not kept (a read under way when they were
+ * passed over still brings them, and they are dropped as it lands).
  */
 export class ParentTrees {
   readonly #repo: Pick<Repository, 'loadTree' | 'loadTrees'>;
   /**
    * Trees read ahead, as plaintext: parsed only when the walk gets there. Those it neither
-   * takes nor passes over (a walk that failed) stay, within the budget, till the backup ends.
+   * takes nor passes over (below a directory whose walk failed) stay, within the budget,
+   * till the backup ends.
    */
   readonly #ahead = new Map<string, Buffer>();
   #aheadBytes = 0;
   /**
-   * Subdirectory lists with trees not read yet, the latest on top: the walk goes depth
-   * first, so the deepest directory's subdirectories come first, an outer one's rest after.
+   * Subdirectory lists, the latest on top: the walk goes depth first, so the deepest
+   * directory's subdirectories come first, an outer one's rest after. A list is dropped
+   * once all of it was read or stepped over and reading ahead gets to it.
    */
   readonly #stack: Siblings[] = [];
-  /** Where each listed tree is (the latest list naming it), until its list is spent. */
+  /** Where each listed tree is (the latest list naming it), until its list is dropped. */
   readonly #listed = new Map<string, { siblings: Siblings; index: number }>();
-  /** Trees not to read ahead: passed over by the walk, or read alone already. */
+  /**
+   * Trees not to read ahead: passed over by the walk, or read alone already. By id, so an
+   * identical directory elsewhere (empty ones share their tree) is read alone too.
+   */
   readonly #skip = new Set<string>();
   #reading: { ids: ReadonlySet<string>; done: Promise<void> } | undefined;
 
@@ -64,7 +70,7 @@ export class ParentTrees {
     return new Map(nodes.map((n) => [n.name.toString('hex'), n]));
   }
 
-  /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read, not kept. */
+  /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read ahead, not kept. */
   passOver(ids: Iterable<string>): void {
     for (const id of ids) {
       this.#skip.add(id);
@@ -107,21 +113,34 @@ export class ParentTrees {
    * Starts the next read ahead, one at a time, when the budget has room for it. `from`: the
    * tree the walk waits for, read first; a directory's subdirectories are walked in the
    * order listed, so its siblings listed before it will not be asked for. Returns whether
-   * a read started.
+   * a read started (with `from` in it, when given).
    */
   #readAhead(from?: string): boolean {
     if (this.#reading) return false;
     let siblings: Siblings | undefined;
     if (from !== undefined) {
       const at = this.#listed.get(from);
-      if (!at || at.index < at.siblings.next) return false;
+      if (!at || at.index < at.siblings.next || this.#skip.has(from)) return false;
       at.siblings.next = at.index;
       siblings = at.siblings;
     } else if (this.#aheadBytes < READ_AHEAD_BYTES / 2) {
       siblings = this.#topUnread();
     }
-    if (!siblings) return false;
-    // Those held or not to be read are stepped over; `at` maps each id read to its place in the list.
+    // Lists whose trees are all held or skipped are stepped past, a loop not a recursion: thousands may pile up.
+    while (siblings) {
+      const { ids, at, end } = this.#toRead(siblings);
+      if (ids.length > 0) {
+        this.#read(siblings, ids, at, end);
+        return true;
+      }
+      siblings.next = end;
+      siblings = from === undefined ? this.#topUnread() : undefined;
+    }
+    return false;
+  }
+
+  /** The list's next trees to read (held and skipped ones stepped over), where each is in the list, and where the scan ended. */
+  #toRead(siblings: Siblings): { ids: string[]; at: number[]; end: number } {
     const ids: string[] = [];
     const at: number[] = [];
     let end = siblings.next;
@@ -131,31 +150,30 @@ export class ParentTrees {
       ids.push(id);
       at.push(end);
     }
-    if (ids.length === 0) {
-      siblings.next = end;
-      return from === undefined ? this.#readAhead() : false;
-    }
-    const list = siblings;
+    return { ids, at, end };
+  }
+
+  #read(siblings: Siblings, ids: string[], at: number[], end: number): void {
     const done = this.#repo
       .loadTrees(ids, READ_AHEAD_BYTES - this.#aheadBytes)
       .then(
         ({ trees, taken }) => {
           // None taken: the first is larger than the room left; it is read alone when the walk asks.
-          list.next = taken >= ids.length ? end : at[Math.max(taken, 1)] ?? end;
+          siblings.next = taken >= ids.length ? end : at[Math.max(taken, 1)] ?? end;
           for (const [id, data] of trees) {
-            if (this.#ahead.has(id)) continue;
+            // Passed over while it was read, or held already (an identical directory's).
+            if (this.#skip.has(id) || this.#ahead.has(id)) continue;
             this.#ahead.set(id, data);
             this.#aheadBytes += data.length;
           }
         },
         // Each is read alone then, and says what is wrong.
         () => {
-          list.next = end;
+          siblings.next = end;
         },
       )
       .finally(() => (this.#reading = undefined));
     this.#reading = { ids: new Set(ids), done };
-    return true;
   }
 
   /** The latest list with trees still to read; spent lists are dropped. */

@@ -90,6 +90,21 @@ describe('ParentTrees', () => {
     expect(counting.gets.length).toBeLessThanOrEqual(48);
   });
 
+  it('keeps no tree passed over while its read was under way', async () => {
+    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const { root, dirs } = await trees(await Repository.create(local, { password: 'pw' }), 5);
+    const counting = recording(local);
+    const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
+    await parents.load(root);
+    // The five are being read; the walk finds all but the first gone.
+    parents.passOver(dirs.slice(1));
+    expect((await parents.load(dirs[0]!))?.size).toBe(1);
+    counting.gets.length = 0;
+    // Asked for after all, one is read again: it was dropped as its read landed, not kept.
+    expect((await parents.load(dirs[3]!))?.size).toBe(1);
+    expect(counting.gets.length).toBe(1);
+  });
+
   it('reads a damaged tree alone and gives nothing for it, and the trees beside it still come', async () => {
     const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
