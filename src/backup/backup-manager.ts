@@ -150,6 +150,11 @@ export interface BackupManagerOptions {
 
 type LockMode = 'shared' | 'exclusive' | 'none';
 
+/** What a backup run holds on its repositories: none for a dry run, which writes nothing. */
+function backupLock(opts: CreateBackupOptions): { mode: LockMode; operation: string } {
+  return { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' };
+}
+
 /**
  * The backup service (DESIGN.md src/backup): what the CLI, the GraphQL API and an
  * embedding application call. It never prints; progress arrives as events.
@@ -187,12 +192,20 @@ export class BackupManager {
     const names = this.#selectSources(sources);
     const destinations = await openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const started = Date.now();
-    const runId = this.#catalog.runs.start({
-      kind: 'backup',
-      source: names.join(','),
-      destinations: destinations.map((d) => d.name),
-      ...(opts.type ? { strategy: opts.type } : {}),
-    });
+    let runId: string;
+    try {
+      runId = await this.#besideKeyDerivation(destinations, backupLock(opts), () =>
+        this.#catalog.runs.start({
+          kind: 'backup',
+          source: names.join(','),
+          destinations: destinations.map((d) => d.name),
+          ...(opts.type ? { strategy: opts.type } : {}),
+        }),
+      );
+    } catch (err) {
+      await this.close();
+      throw err;
+    }
     const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => this.#catalog.runLogs.append(runId, level, message, fields);
     log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
 
@@ -261,11 +274,11 @@ export class BackupManager {
     const paths = sourceConfig.type === 'files' ? sourceConfig.paths.map((p) => resolve(this.#configDir, p)) : [];
 
     // Existing repositories first: a new one takes their chunker parameters.
-    const backupLock = { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' } as const;
+    const lock = backupLock(opts);
     const opened = new Map<Destination, Repository | undefined>();
     for (const d of destinations) {
       try {
-        opened.set(d, await this.#openRepository(d, { lock: backupLock }));
+        opened.set(d, await this.#openRepository(d, { lock }));
       } catch (err) {
         fail(d, err);
       }
@@ -276,7 +289,7 @@ export class BackupManager {
         if (repo) continue;
         try {
           // A backup writes its snapshot, so the new repository's creation may finish while it chunks.
-          const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock: backupLock });
+          const created = await this.#openRepository(d, { create: true, inBackground: true, chunker: template, lock });
           opened.set(d, created);
           template ??= created?.config.chunker;
         } catch (err) {
@@ -1017,9 +1030,34 @@ export class BackupManager {
     return wanted;
   }
 
+  /**
+   * Runs `work` (blocking catalog writes) once the destinations' repositories are opening
+   * and the first key derivation is under way, or once they are all open: the run's row
+   * is the catalog's first write, and when the disk holds unwritten data its fsync (of the
+   * new WAL's header) held this thread 70-80 ms before the key derivation even began. The
+   * opens are the ones the run's sources take from #repos; their failures are theirs to report.
+   */
+  async #besideKeyDerivation<T>(destinations: Destination[], lock: { mode: LockMode; operation: string }, work: () => T): Promise<T> {
+    let underWay!: () => void;
+    const deriving = new Promise<void>((resolve) => (underWay = resolve));
+    const opens = destinations.map((d) => this.#openRepository(d, { lock, onKeyDerivation: underWay }).then(
+      () => undefined,
+      () => undefined,
+    ));
+    await Promise.race([deriving, Promise.all(opens)]);
+    return work();
+  }
+
   async #openRepository(
     destination: Destination,
-    opts: { create?: boolean; inBackground?: boolean; chunker?: ChunkerParams | undefined; lock?: { mode: LockMode; operation: string }; tolerateDamagedIndex?: boolean } = {},
+    opts: {
+      create?: boolean;
+      inBackground?: boolean;
+      chunker?: ChunkerParams | undefined;
+      lock?: { mode: LockMode; operation: string };
+      tolerateDamagedIndex?: boolean;
+      onKeyDerivation?: () => void;
+    } = {},
   ): Promise<Repository | undefined> {
     let pending = this.#repos.get(destination.name);
     // A destination found empty by a read-only call still gets its repository when a backup needs one.
@@ -1039,7 +1077,7 @@ export class BackupManager {
                   : {}),
               }
             : undefined;
-        const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: opts.tolerateDamagedIndex };
+        const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: opts.tolerateDamagedIndex, onKeyDerivation: opts.onKeyDerivation };
         try {
           if (opts.create) return (await Repository.openOrCreate(destination.adapter, { ...open, chunker: opts.chunker, inBackground: opts.inBackground ?? false })).repo;
           if (!(await Repository.exists(destination.adapter))) return undefined;

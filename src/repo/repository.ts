@@ -45,6 +45,11 @@ export interface OpenOptions {
   tolerateDamagedIndex?: boolean | undefined;
   /** Do not read the index: for WAL archiving, which never touches blobs and runs once per segment. */
   skipIndex?: boolean | undefined;
+  /**
+   * Called once the key derivation is under way: scrypt runs on the pool for ~0.2 s and
+   * leaves the calling thread idle, a time for a caller's own blocking work.
+   */
+  onKeyDerivation?: (() => void) | undefined;
 }
 
 export interface WalSegmentInfo {
@@ -332,7 +337,7 @@ export class Repository {
       if (sealed) {
         let opened: Buffer | undefined;
         // A key slot left by a creation that never wrote its config opens with the same password: the config tells.
-        ({ key, keyId } = await unlockMasterKey(adapter, opts.password!, (candidate) => {
+        ({ key, keyId } = await unlockMasterKey(adapter, opts.password!, opts.onKeyDerivation, (candidate) => {
           try {
             opened = unseal(candidate, body);
             return true;
@@ -1072,12 +1077,20 @@ async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password
  * config). When slots open but none fits, the last one opened is returned, for the caller
  * to report the config as damaged.
  */
-async function unlockMasterKey(adapter: StorageAdapter, password: string, fits: (key: Buffer) => boolean): Promise<{ key: Buffer; keyId: string }> {
+async function unlockMasterKey(
+  adapter: StorageAdapter,
+  password: string,
+  onKeyDerivation: (() => void) | undefined,
+  fits: (key: Buffer) => boolean,
+): Promise<{ key: Buffer; keyId: string }> {
   let unfit: { key: Buffer; keyId: string } | undefined;
   for await (const obj of adapter.list('keys/')) {
     const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
     if (file.version !== 1 || file.kdf !== 'scrypt') continue;
-    const wrapping = await deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
+    const deriving = deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
+    onKeyDerivation?.();
+    onKeyDerivation = undefined;
+    const wrapping = await deriving;
     const sealed = Buffer.from(file.data, 'base64');
     if (sealed.length !== 32 + SEAL_OVERHEAD) continue;
     let key: Buffer;

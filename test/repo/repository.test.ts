@@ -451,6 +451,34 @@ describe('Repository', () => {
     await expect(viaSecond.removeKey(second)).rejects.toThrow(/last key/);
   });
 
+  it('says once, while the key is still being derived, that its derivation is under way', async () => {
+    const repo = await Repository.create(adapter, { password: 'first' });
+    await repo.addKey('second');
+    await repo.close();
+    // Two slots: with the second password, the first slot is tried (and derived) in vain first.
+    let calls = 0;
+    let openedAtCall: boolean | undefined;
+    let opened = false;
+    const opening = Repository.open(adapter, {
+      password: 'second',
+      onKeyDerivation: () => {
+        calls++;
+        openedAtCall ??= opened;
+      },
+    });
+    const reopened = await opening.finally(() => (opened = true));
+    expect(calls).toBe(1);
+    expect(openedAtCall).toBe(false);
+    expect(reopened.id).toBe(repo.id);
+    await reopened.close();
+
+    let unencryptedCalls = 0;
+    const plainAdapter = createLocalAdapter({ name: 'plain', path: join(tmp.path, 'plain') });
+    await (await Repository.create(plainAdapter, { password: null })).close();
+    await (await Repository.open(plainAdapter, { password: null, onKeyDerivation: () => unencryptedCalls++ })).close();
+    expect(unencryptedCalls).toBe(0);
+  });
+
   it('detects a flipped byte in a pack', async () => {
     const repo = await Repository.create(adapter, { password: null, compression: { algorithm: 'none' } });
     const b = randomBytes(50_000);
