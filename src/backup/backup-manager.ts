@@ -200,6 +200,8 @@ export class BackupManager {
           source: names.join(','),
           destinations: destinations.map((d) => d.name),
           ...(opts.type ? { strategy: opts.type } : {}),
+          // Written after a password prompt or a lock wait, perhaps: the run began before them.
+          startedAt: new Date(started),
         }),
       );
     } catch (err) {
@@ -207,12 +209,13 @@ export class BackupManager {
       throw err;
     }
     const log = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => this.#catalog.runLogs.append(runId, level, message, fields);
-    log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
 
     const backups: BackupOutcome[] = [];
     const planned: PlannedBackup[] = [];
     const failures: BackupFailure[] = [];
     try {
+      // In here: the repositories are open already, and a failing catalog write must still close them.
+      log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
       for (const source of names) {
         const outcome = await this.#backupSource(runId, source, destinations, opts, onEvent, log);
         backups.push(...outcome.backups);
@@ -1032,10 +1035,12 @@ export class BackupManager {
 
   /**
    * Runs `work` (blocking catalog writes) once the destinations' repositories are opening
-   * and the first key derivation is under way, or once they are all open: the run's row
-   * is the catalog's first write, and when the disk holds unwritten data its fsync (of the
-   * new WAL's header) held this thread 70-80 ms before the key derivation even began. The
-   * opens are the ones the run's sources take from #repos; their failures are theirs to report.
+   * and the first key derivation is under way, or once every open has settled (open, absent
+   * or failed): the run's row is the catalog's first write, and when the disk holds
+   * unwritten data its fsync (of the new WAL's header) held this thread 70-80 ms before the
+   * key derivation even began. The opens are the ones the run's sources take from #repos;
+   * their failures are theirs to report. They run side by side, where the sources opened
+   * one destination after another: N scrypts at once, 32 MiB each, for a moment.
    */
   async #besideKeyDerivation<T>(destinations: Destination[], lock: { mode: LockMode; operation: string }, work: () => T): Promise<T> {
     let underWay!: () => void;

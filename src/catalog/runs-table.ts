@@ -46,11 +46,12 @@ const toRecord = (r: RunRow): RunRecord => ({
 export class RunsTable {
   constructor(private readonly db: Database.Database) {}
 
-  start(run: { kind: string; source?: string; destinations?: string[]; strategy?: string }): string {
+  /** `startedAt`: when the run began, if before its row is written (default: now). */
+  start(run: { kind: string; source?: string; destinations?: string[]; strategy?: string; startedAt?: Date }): string {
     const id = randomBytes(8).toString('hex');
     this.db
       .prepare('INSERT INTO runs (id, kind, source, destinations, strategy, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.kind, run.source ?? null, JSON.stringify(run.destinations ?? []), run.strategy ?? null, 'running', new Date().toISOString());
+      .run(id, run.kind, run.source ?? null, JSON.stringify(run.destinations ?? []), run.strategy ?? null, 'running', (run.startedAt ?? new Date()).toISOString());
     return id;
   }
 

@@ -46,8 +46,9 @@ export interface OpenOptions {
   /** Do not read the index: for WAL archiving, which never touches blobs and runs once per segment. */
   skipIndex?: boolean | undefined;
   /**
-   * Called once the key derivation is under way: scrypt runs on the pool for ~0.2 s and
-   * leaves the calling thread idle, a time for a caller's own blocking work.
+   * Called at most once, as the first key slot's derivation starts; never for an
+   * unencrypted repository. scrypt then runs on the pool for 0.1-0.2 s and leaves the
+   * calling thread idle: a time for a caller's own blocking work (after it returns).
    */
   onKeyDerivation?: (() => void) | undefined;
 }
@@ -1088,7 +1089,11 @@ async function unlockMasterKey(
     const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
     if (file.version !== 1 || file.kdf !== 'scrypt') continue;
     const deriving = deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
-    onKeyDerivation?.();
+    try {
+      onKeyDerivation?.();
+    } catch {
+      // The caller's to handle: it must not fail the open, nor leave the derivation unheard.
+    }
     onKeyDerivation = undefined;
     const wrapping = await deriving;
     const sealed = Buffer.from(file.data, 'base64');

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Repository } from '../../src/repo/repository.js';
 import { applyRetention } from '../../src/repo/retention-policy.js';
@@ -133,15 +134,32 @@ describe('backup prune', () => {
 });
 
 /** Starts `bkdr <args>` in the background; resolves when it has taken its repository lock. */
+/**
+ * Runs bkdr until it holds its repository lock and has committed the catalog writes of its
+ * start (the run's row; for a backup, its first log line, written after the lock is taken):
+ * stopped inside a catalog transaction, it would hold up the others' catalog writes instead
+ * of their locks, which is not what these tests are about.
+ */
 async function startHoldingLock(ws: Awaited<ReturnType<typeof makeWorkspace>>, args: string[]): Promise<{ child: ChildProcess; done: Promise<{ code: number | null; stderr: string }> }> {
   const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], { env: { ...process.env, ...ws.env, NO_COLOR: '1' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const done = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('close', (code) => resolve({ code, stderr })));
+  const kind = args[1] === 'prune' ? 'prune' : 'backup';
+  const startCommitted = () => {
+    if (!existsSync(ws.env.BKDR_CATALOG!)) return false;
+    const db = new Database(ws.env.BKDR_CATALOG!, { readonly: true });
+    try {
+      const run = db.prepare("SELECT (SELECT count(*) FROM run_logs WHERE run_id = runs.id) AS logs FROM runs WHERE status = 'running' AND kind = ?").get(kind) as { logs: number } | undefined;
+      return run !== undefined && (kind === 'prune' || run.logs > 0);
+    } finally {
+      db.close();
+    }
+  };
   const deadline = Date.now() + 20_000;
   while (Date.now() < deadline) {
     const locks = await readdir(join(ws.repo, 'locks')).catch(() => [] as string[]);
-    if (locks.some((l) => !l.startsWith('.'))) return { child, done };
+    if (locks.some((l) => !l.startsWith('.')) && startCommitted()) return { child, done };
     await new Promise((r) => setTimeout(r, 10));
   }
   throw new Error(`bkdr ${args.join(' ')} never took its lock`);
@@ -175,7 +193,7 @@ describe('prune and backups running at once', () => {
     // Paused while it holds its lock, so the prune certainly starts during the backup, however fast the machine.
     backup.child.kill('SIGSTOP');
     const refused = await ws.run(['backup', 'prune']);
-    expect(refused.code).toBe(4);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(4);
     expect(refused.stdout + refused.stderr).toMatch(/destination local is locked by [^:]+:\d+ \(shared lock for backup\) since /);
 
     const waiting = ws.run(['--json', 'backup', 'prune', '--lock-wait', '60s']);
@@ -202,7 +220,7 @@ describe('prune and backups running at once', () => {
     const prune = await startHoldingLock(ws, ['backup', 'prune']);
     prune.child.kill('SIGSTOP');
     const refused = await ws.run(['backup', 'run']);
-    expect(refused.code).toBe(4);
+    expect(refused.code, refused.stdout + refused.stderr).toBe(4);
     expect(refused.stdout).toMatch(/locked by [^:]+:\d+ \(exclusive lock for prune\)/);
     const backup = ws.run(['--json', 'backup', 'run', '--lock-wait', '60s']);
     await new Promise((r) => setTimeout(r, 1000));
