@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { UsageError } from '../core/errors.js';
+import { processAlive } from '../core/process-alive.js';
 
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'interrupted';
+/** `died`: the process running it ended without finishing it (kill -9, a crash, power loss). */
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'partial' | 'interrupted' | 'died';
+
+/** Statuses that count as a failure in `backup status` and in KPIs. */
+export const FAILED_RUN_STATUSES: readonly RunStatus[] = ['failed', 'partial', 'interrupted', 'died'];
 
 export interface RunRecord {
   id: string;
@@ -15,6 +21,9 @@ export interface RunRecord {
   finishedAt: string | null;
   error: string | null;
   summary: unknown;
+  /** The host and process that ran it (absent on runs recorded before bkdr kept them). */
+  host: string | null;
+  pid: number | null;
 }
 
 interface RunRow {
@@ -28,6 +37,8 @@ interface RunRow {
   finished_at: string | null;
   error: string | null;
   summary: string | null;
+  host: string | null;
+  pid: number | null;
 }
 
 const toRecord = (r: RunRow): RunRecord => ({
@@ -41,6 +52,8 @@ const toRecord = (r: RunRow): RunRecord => ({
   finishedAt: r.finished_at,
   error: r.error,
   summary: r.summary ? (JSON.parse(r.summary) as unknown) : null,
+  host: r.host,
+  pid: r.pid,
 });
 
 export class RunsTable {
@@ -50,12 +63,25 @@ export class RunsTable {
   start(run: { kind: string; source?: string; destinations?: string[]; strategy?: string; startedAt?: Date }): string {
     const id = randomBytes(8).toString('hex');
     this.db
-      .prepare('INSERT INTO runs (id, kind, source, destinations, strategy, status, started_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
-      .run(id, run.kind, run.source ?? null, JSON.stringify(run.destinations ?? []), run.strategy ?? null, 'running', (run.startedAt ?? new Date()).toISOString());
+      .prepare('INSERT INTO runs (id, kind, source, destinations, strategy, status, started_at, host, pid) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
+      .run(id, run.kind, run.source ?? null, JSON.stringify(run.destinations ?? []), run.strategy ?? null, 'running', (run.startedAt ?? new Date()).toISOString(), hostname(), process.pid);
     return id;
   }
 
-  finish(id: string, result: { status: Exclude<RunStatus, 'running'>; error?: string; summary?: unknown }): void {
+  /**
+   * Marks `died` the runs of this host still `running` whose process is gone: nothing
+   * else ever finishes them. Runs of another host (a catalog on shared storage) are
+   * left alone, since their processes cannot be seen from here. Returns their ids.
+   */
+  reapDied(): string[] {
+    const running = this.db.prepare("SELECT id, pid FROM runs WHERE status = 'running' AND host = ? AND pid IS NOT NULL").all(hostname()) as { id: string; pid: number }[];
+    const died = running.filter((r) => r.pid !== process.pid && !processAlive(r.pid));
+    const mark = this.db.prepare("UPDATE runs SET status = 'died', finished_at = ?, error = ? WHERE id = ? AND status = 'running'");
+    for (const r of died) mark.run(new Date().toISOString(), `process ${r.pid} ended without finishing the run`, r.id);
+    return died.map((r) => r.id);
+  }
+
+  finish(id: string, result: { status: Exclude<RunStatus, 'running' | 'died'>; error?: string; summary?: unknown }): void {
     this.db
       .prepare('UPDATE runs SET status = ?, finished_at = ?, error = ?, summary = ? WHERE id = ?')
       .run(result.status, new Date().toISOString(), result.error ?? null, result.summary === undefined ? null : JSON.stringify(result.summary), id);

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { LockedError } from '../core/errors.js';
 import { readAll, type StorageAdapter } from '../storage/adapter.js';
+import { processAlive } from '../core/process-alive.js';
 
 /**
  * Repository locks (DESIGN.md "Locks"): objects under `locks/` naming host, pid and
@@ -143,16 +144,6 @@ function staleness(lock: LockInfo, staleAfterMs: number): string | undefined {
   const age = Date.now() - Date.parse(lock.refreshedAt);
   if (age > staleAfterMs) return `not refreshed for ${Math.round(age / 60_000)} min`;
   return undefined;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function findConflict(adapter: StorageAdapter, req: LockRequest, ignore: string[], staleAfterMs: number, reported: Set<string>): Promise<LockInfo | undefined> {
