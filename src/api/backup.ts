@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import { BackupManager } from '../backup/backup-manager.js';
 import { resolvePassword } from '../backup/password.js';
 import { openCatalog } from '../catalog/catalog.js';
@@ -26,7 +27,7 @@ export async function createBackupManager(opts: CreateBackupManagerOptions = {})
     required: true,
   });
   if (!loaded) throw new ConfigError('', 'no config found');
-  const catalog = openCatalog(resolveCatalogPath(loaded.config.catalog?.path));
+  const catalog = openCatalog(resolveCatalogPath(loaded.config.catalog?.path, process.env, dirname(loaded.filepath)));
   return new BackupManager({
     config: loaded.config,
     configPath: loaded.filepath,

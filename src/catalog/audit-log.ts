@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { hostname, userInfo } from 'node:os';
 import type Database from 'better-sqlite3';
 
@@ -13,9 +14,39 @@ export interface AuditEntry {
   hash: string;
 }
 
+/** The chain began again in a new catalog: what is known of the history it lost. */
+export interface LostHistory {
+  /** When the new chain began. */
+  since: string;
+  /** The old chain's newest row, from the anchor file, when it was there. */
+  lastSeq?: number;
+  lastTime?: string;
+  /** Where the damaged catalog that still holds it was kept. */
+  keptAt?: string;
+  reason: string;
+}
+
 export type AuditVerification =
-  | { ok: true; rows: number }
-  | { ok: false; rows: number; firstBrokenSeq: number; reason: 'edited' | 'deleted' | 'inserted' | 'truncated' };
+  | { ok: true; rows: number; historyLost?: LostHistory }
+  | { ok: false; rows: number; firstBrokenSeq: number; reason: 'edited' | 'deleted' | 'inserted' | 'truncated'; historyLost?: LostHistory };
+
+/** The action of the first row of a chain that replaced one whose history is gone. */
+export const HISTORY_LOST_ACTION = 'audit.history-lost';
+
+/**
+ * The audit chain's head, also kept in a small file beside the catalog: a catalog
+ * deleted or replaced takes its own head with it, and only a copy outside it can tell
+ * that a new, intact chain is not the whole history.
+ */
+export function auditAnchorPath(catalogPath: string): string {
+  return `${catalogPath}.audit-head`;
+}
+
+interface Anchor {
+  seq: number;
+  hash: string;
+  time: string;
+}
 
 const GENESIS = '0'.repeat(64);
 const SECRET_KEY = /password|secret|token|passphrase|privatekey|accountkey|connectionstring/i;
@@ -63,13 +94,61 @@ function redact(value: unknown): unknown {
  * the newest, so an edit, a deletion, an insertion or a cut-off tail is detected.
  */
 export class AuditLog {
-  constructor(private readonly db: Database.Database) {}
+  constructor(
+    private readonly db: Database.Database,
+    /** Where the head's copy is kept; none for a catalog in memory. */
+    private readonly anchorPath?: string,
+  ) {}
+
+  /**
+   * Starts the chain of a new catalog with a row saying that history was lost, when
+   * an anchor file shows that one existed before or a damaged catalog was kept aside.
+   * A first catalog on a machine has neither, and starts clean.
+   */
+  recordLostHistory(replacing?: { keptAt: string; reason: string }): void {
+    const anchor = this.#readAnchor();
+    if (!anchor && !replacing) return;
+    this.append({
+      action: HISTORY_LOST_ACTION,
+      target: replacing?.keptAt ?? '',
+      payload: {
+        reason: replacing?.reason ?? 'the catalog file was missing',
+        ...(anchor ? { lastSeq: anchor.seq, lastHash: anchor.hash, lastTime: anchor.time } : {}),
+        ...(replacing ? { keptAt: replacing.keptAt } : {}),
+      },
+    });
+  }
+
+  #readAnchor(): Anchor | undefined {
+    if (!this.anchorPath) return undefined;
+    try {
+      const a = JSON.parse(readFileSync(this.anchorPath, 'utf8')) as Partial<Anchor>;
+      return typeof a.seq === 'number' && a.seq > 0 && typeof a.hash === 'string' && typeof a.time === 'string' ? { seq: a.seq, hash: a.hash, time: a.time } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Best effort: the chain in the catalog is the record; the anchor only tells when it went missing. */
+  #writeAnchor(anchor: Anchor, startsOver = false): void {
+    if (!this.anchorPath) return;
+    try {
+      // Two processes append in turn but may write the anchor out of order: never move it back, unless a new chain began.
+      const current = this.#readAnchor();
+      if (!startsOver && current && current.seq >= anchor.seq) return;
+      const temp = `${this.anchorPath}.${process.pid}`;
+      writeFileSync(temp, `${JSON.stringify(anchor)}\n`, { mode: 0o600 });
+      renameSync(temp, this.anchorPath);
+    } catch {
+      // An unwritable folder: the catalog itself could not have been written either, or it is read-only on purpose.
+    }
+  }
 
   append(entry: { action: string; target: string; payload?: Record<string, unknown> }): AuditEntry {
     const actor = `${safeUser()}@${hostname()}`;
     const payload = JSON.stringify(redact(entry.payload ?? {}));
     // IMMEDIATE: two processes appending at once must chain one after the other.
-    return this.db
+    const appended: AuditEntry = this.db
       .transaction(() => {
         const last = this.db.prepare('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash: string } | undefined;
         const seq = (last?.seq ?? 0) + 1;
@@ -82,6 +161,8 @@ export class AuditLog {
         return { seq, time, actor, action: entry.action, target: entry.target, payload: JSON.parse(payload) as Record<string, unknown>, prevHash, hash };
       })
       .immediate();
+    this.#writeAnchor({ seq: appended.seq, hash: appended.hash, time: appended.time }, appended.action === HISTORY_LOST_ACTION && appended.seq === 1);
+    return appended;
   }
 
   list(filter: { limit?: number; since?: Date } = {}): AuditEntry[] {
@@ -92,6 +173,21 @@ export class AuditLog {
   }
 
   verify(): AuditVerification {
+    const result = this.#verifyChain();
+    const first = this.db.prepare('SELECT * FROM audit_log WHERE seq = 1').get() as AuditRow | undefined;
+    if (first?.action !== HISTORY_LOST_ACTION) return result;
+    const p = JSON.parse(first.payload) as { reason?: string; lastSeq?: number; lastTime?: string; keptAt?: string };
+    const historyLost: LostHistory = {
+      since: first.time,
+      reason: p.reason ?? 'the catalog was recreated',
+      ...(typeof p.lastSeq === 'number' ? { lastSeq: p.lastSeq } : {}),
+      ...(p.lastTime ? { lastTime: p.lastTime } : {}),
+      ...(p.keptAt ? { keptAt: p.keptAt } : {}),
+    };
+    return { ...result, historyLost };
+  }
+
+  #verifyChain(): AuditVerification {
     const rows = this.db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as AuditRow[];
     const hashes = new Set(rows.map((r) => r.hash));
     let prevHash = GENESIS;

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { Catalog } from '../catalog/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
@@ -42,10 +43,57 @@ export class CliContext {
   /** The SQLite catalog at the path CLI.md resolves (config, BKDR_CATALOG, XDG default). */
   async catalog(): Promise<Catalog> {
     if (this.#catalog) return this.#catalog;
-    const loaded = await this.configIfAny();
-    const [{ openCatalog }, { resolveCatalogPath }] = await Promise.all([import('../catalog/catalog.js'), import('../catalog/catalog-path.js')]);
-    this.#catalog = openCatalog(resolveCatalogPath(loaded?.config.catalog?.path));
+    const { openCatalog } = await import('../catalog/catalog.js');
+    this.#catalog = openCatalog(await this.catalogPath());
     return this.#catalog;
+  }
+
+  async catalogPath(): Promise<string> {
+    const loaded = await this.configIfAny();
+    const { resolveCatalogPath } = await import('../catalog/catalog-path.js');
+    return resolveCatalogPath(loaded?.config.catalog?.path, process.env, loaded ? dirname(loaded.filepath) : process.cwd());
+  }
+
+  /**
+   * For commands that read backups (list, show, status, restore, verify): the catalog,
+   * or when it cannot be used, one in memory filled from the repositories, the source
+   * of truth, so a damaged catalog never stands between an operator and a restore.
+   * What the command records (its run, its audit row) is then not kept, and stderr says so.
+   */
+  async catalogOrRepositoriesOnly(): Promise<Catalog> {
+    try {
+      return await this.catalog();
+    } catch (err) {
+      const { CatalogUnusableError, openCatalog } = await import('../catalog/catalog.js');
+      if (!(err instanceof CatalogUnusableError)) throw err;
+      this.logger.warn(`${err.message}; working from the repositories alone, and this command is not recorded in the catalog`);
+      // Keeps the real path: bkdr's own files are still those of the catalog that is there.
+      this.#catalog = { ...openCatalog(':memory:'), path: err.catalogPath };
+      return this.#catalog;
+    }
+  }
+
+  /**
+   * For `catalog rebuild`: the catalog, or, when it cannot be used or fails SQLite's
+   * consistency check, a new one in its place with the damaged file kept aside.
+   */
+  async catalogReplacingDamaged(): Promise<{ catalog: Catalog; keptAside?: { path: string; reason: string } }> {
+    const { CatalogUnusableError, catalogIntact, keepCatalogAside, openCatalog } = await import('../catalog/catalog.js');
+    const path = await this.catalogPath();
+    let reason: string;
+    try {
+      const catalog = await this.catalog();
+      const check = catalogIntact(catalog);
+      if (check.ok) return { catalog };
+      reason = check.problem;
+      this.close();
+    } catch (err) {
+      if (!(err instanceof CatalogUnusableError)) throw err;
+      reason = err.reason;
+    }
+    const keptAt = keepCatalogAside(path);
+    this.#catalog = openCatalog(path, { replacing: { keptAt, reason } });
+    return { catalog: this.#catalog, keptAside: { path: keptAt, reason } };
   }
 
   /** Appends an audit row for a state-changing command (secrets must not be in `payload`). */

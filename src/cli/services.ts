@@ -4,9 +4,10 @@ import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
 
 /** Builds the backup service for a command: config, catalog and the password chain of CLI.md. */
-export async function backupManager(ctx: CliContext, opts: { lockWait?: string | undefined } = {}): Promise<BackupManager> {
+export async function backupManager(ctx: CliContext, opts: { lockWait?: string | undefined; readsBackups?: boolean } = {}): Promise<BackupManager> {
   const loaded = await ctx.config();
-  const catalog = await ctx.catalog();
+  // Commands that only read backups still work from the repositories when the catalog cannot be used.
+  const catalog = opts.readsBackups ? await ctx.catalogOrRepositoriesOnly() : await ctx.catalog();
   const prompt = ctx.interactive
     ? async () => {
         const { password } = await import('@inquirer/prompts');

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { AuditEntry } from '../../catalog/audit-log.js';
+import type { AuditEntry, LostHistory } from '../../catalog/audit-log.js';
 import { IntegrityError, UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
@@ -16,6 +16,8 @@ export function registerAudit(program: Command, ctx: CliContext): void {
         const catalog = await ctx.catalog();
         const result = catalog.audit.verify();
         if (!result.ok) throw new IntegrityError(`audit chain broken at row ${result.firstBrokenSeq}: ${reasonText(result.reason)} (${result.rows} rows in ${catalog.path})`);
+        // Intact, but not whole: an auditor must hear that the trail before a date is gone.
+        if (result.historyLost) throw new IntegrityError(`audit chain intact: ${result.rows} rows, but the audit history before ${result.historyLost.since} is lost: ${lostText(result.historyLost)}`);
         ctx.render(result, (r) => `audit chain intact: ${r.rows} rows`);
       }),
     'bkdr audit verify',
@@ -43,6 +45,12 @@ function reasonText(reason: 'edited' | 'deleted' | 'inserted' | 'truncated'): st
     inserted: 'the row was inserted outside the chain',
     truncated: 'rows at the end were deleted',
   }[reason];
+}
+
+function lostText(lost: LostHistory): string {
+  const had = lost.lastSeq !== undefined ? `; the old chain had ${lost.lastSeq} rows, the newest of ${lost.lastTime}` : '';
+  const kept = lost.keptAt ? `; the damaged catalog that holds it is kept at ${lost.keptAt}` : '';
+  return `${lost.reason}${had}${kept}`;
 }
 
 function renderAudit(rows: AuditEntry[]): string {

@@ -39,7 +39,7 @@ export function registerRestore(program: Command, ctx: CliContext): void {
       .option('--pipe', 'command sources: pipe the backup into the configured restoreCommand')
       .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
       .action(async (backupId: string | undefined, flags: RestoreFlags) => {
-        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait, readsBackups: true });
         const progress = await createProgressReporter(ctx);
         const interrupt = interruptSignal();
         let outcome: RestoreOutcome;
