@@ -32,6 +32,8 @@ export interface ArchiveOptions {
   /** Absolute paths of the source. */
   paths: string[];
   exclude: string[];
+  /** bkdr's own files (repositories, the catalog): never archived, wherever they sit under `paths`. */
+  isOwn?: ((path: string) => boolean) | undefined;
   oneFileSystem: boolean;
   /** Root tree of the snapshot to compare with; files whose identity matches reuse its content. */
   parentTree?: string | undefined;
@@ -122,7 +124,7 @@ class FilesArchiver {
 
   async run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
-    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
+    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
     let tree: string;
     if (trie.selected) {
       // The source is the whole file system: the root tree is the listing of '/' itself.

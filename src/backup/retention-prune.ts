@@ -1,4 +1,5 @@
 import type { BkdrConfig } from '../config/schema.js';
+import { UsageError } from '../core/errors.js';
 import { executePrune, planPrune, type PrunePlan, type PruneReport } from '../repo/prune.js';
 import type { Repository } from '../repo/repository.js';
 import { applyRetention, type RetentionPolicy, type RetentionRule } from '../repo/retention-policy.js';
@@ -11,6 +12,52 @@ export interface RetentionDecisionRow {
   strategy: string;
   keep: boolean;
   reasons: RetentionRule[];
+  /** Set when the backup did not take part in retention's rules, and why. */
+  uncounted?: string;
+}
+
+export interface PruneSafety {
+  /** Let empty backups taken after non-empty ones count toward `last` and the periods. */
+  countEmpty?: boolean | undefined;
+  /** Prune even where retention would forget every non-empty backup of a source. */
+  force?: boolean | undefined;
+}
+
+/** Retention would leave a source with no backup that holds anything: nothing was pruned on that destination. */
+export class RetentionRefusedError extends UsageError {
+  constructor(
+    readonly source: string,
+    destination: string,
+    newest: Snapshot,
+  ) {
+    super(
+      `retention would forget every non-empty backup of source ${source} on ${destination} (the newest, ${newest.id.slice(0, 8)} of ${newest.time}, has ${newest.summary.files} files); nothing was pruned there`,
+    );
+  }
+}
+
+const EMPTY_AFTER_DATA = 'empty, taken after a backup that was not: not counted toward retention';
+
+/**
+ * Splits one source's backups into those retention counts and empty ones taken after
+ * a non-empty one. Such a backup is most often a source that was not there (a disk that
+ * did not mount, a folder deleted by mistake); counted, two of them under `last: 2`
+ * would forget the real one. They hold nothing, so forgetting them loses nothing.
+ */
+function splitEmptyAfterData(group: readonly Snapshot[]): { counted: Snapshot[]; emptyAfterData: Snapshot[] } {
+  const counted: Snapshot[] = [];
+  const emptyAfterData: Snapshot[] = [];
+  let sawData = false;
+  for (const s of [...group].sort((a, b) => a.time.localeCompare(b.time))) {
+    if (isEmptyBackup(s) && sawData) emptyAfterData.push(s);
+    else counted.push(s);
+    sawData ||= !isEmptyBackup(s);
+  }
+  return { counted, emptyAfterData };
+}
+
+function isEmptyBackup(s: Snapshot): boolean {
+  return s.summary.files === 0;
 }
 
 export interface DestinationPruneResult {
@@ -35,7 +82,12 @@ function retentionTimeZone(config: BkdrConfig): string | undefined {
 }
 
 /** Applies retention per source on one repository, then deletes (or, dry, measures) what nothing kept needs. */
-export async function pruneRepository(repo: Repository, destination: string, config: BkdrConfig, opts: { dryRun: boolean; signal?: AbortSignal | undefined }): Promise<DestinationPruneResult> {
+export async function pruneRepository(
+  repo: Repository,
+  destination: string,
+  config: BkdrConfig,
+  opts: { dryRun: boolean; signal?: AbortSignal | undefined } & PruneSafety,
+): Promise<DestinationPruneResult> {
   const snapshots = await repo.listSnapshots();
   const bySource = new Map<string, Snapshot[]>();
   for (const s of snapshots) bySource.set(s.source, [...(bySource.get(s.source) ?? []), s]);
@@ -43,10 +95,20 @@ export async function pruneRepository(repo: Repository, destination: string, con
   const keep: Snapshot[] = [];
   const forget: string[] = [];
   for (const [source, group] of bySource) {
-    for (const d of applyRetention(group, retentionFor(config, source), retentionTimeZone(config))) {
+    const { counted, emptyAfterData } = opts.countEmpty ? { counted: group, emptyAfterData: [] } : splitEmptyAfterData(group);
+    const decided = applyRetention(counted, retentionFor(config, source), retentionTimeZone(config));
+    const withData = group.filter((s) => !isEmptyBackup(s));
+    if (!opts.force && withData.length > 0 && !decided.some((d) => d.keep && !isEmptyBackup(d.snapshot))) {
+      throw new RetentionRefusedError(source, destination, withData.sort((a, b) => b.time.localeCompare(a.time))[0]!);
+    }
+    for (const d of decided) {
       decisions.push({ id: d.snapshot.id, source, time: d.snapshot.time, strategy: d.snapshot.strategy, keep: d.keep, reasons: d.reasons });
       if (d.keep) keep.push(d.snapshot);
       else forget.push(d.snapshot.id);
+    }
+    for (const s of emptyAfterData) {
+      decisions.push({ id: s.id, source, time: s.time, strategy: s.strategy, keep: false, reasons: [], uncounted: EMPTY_AFTER_DATA });
+      forget.push(s.id);
     }
   }
   decisions.sort((a, b) => a.source.localeCompare(b.source) || b.time.localeCompare(a.time));

@@ -7,8 +7,8 @@ import { ExcludeRules } from '../sources/files/exclude.js';
  * It runs beside the backup and may differ slightly from what the backup reads
  * (.bkdrignore files are not applied, files change meanwhile); it is an estimate.
  */
-export async function estimateFilesSource(paths: string[], exclude: string[], signal?: AbortSignal): Promise<{ files: number; bytes: number }> {
-  const rules = ExcludeRules.fromConfig(paths, exclude);
+export async function estimateFilesSource(paths: string[], exclude: string[], signal?: AbortSignal, isOwn?: (path: string) => boolean): Promise<{ files: number; bytes: number }> {
+  const rules = ExcludeRules.fromConfig(paths, exclude, isOwn);
   const total = { files: 0, bytes: 0 };
   const visit = async (path: string): Promise<void> => {
     if (signal?.aborted) return;
@@ -37,11 +37,12 @@ export function estimateFilesSourceLater(
   onEstimate: (e: { files: number; bytes: number }) => void,
   signal?: AbortSignal,
   afterMs = 1000,
+  isOwn?: (path: string) => boolean,
 ): { stop(): void } {
   const stopped = new AbortController();
   const timer = setTimeout(() => {
     const both = signal ? AbortSignal.any([signal, stopped.signal]) : stopped.signal;
-    void estimateFilesSource(paths, exclude, both).then((e) => {
+    void estimateFilesSource(paths, exclude, both, isOwn).then((e) => {
       if (!both.aborted) onEstimate(e);
     }, () => undefined);
   }, afterMs);

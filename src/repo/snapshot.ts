@@ -11,6 +11,8 @@ export interface SnapshotSummary {
   newDataBlobs: number;
   addedBytes: number;
   storedBytes: number;
+  /** A files source's configured paths that could not be reached; the backup holds the others. */
+  missingPaths?: string[];
 }
 
 /** What a backup records about itself; written last, after every pack and index it needs. */

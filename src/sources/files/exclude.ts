@@ -18,11 +18,13 @@ export class ExcludeRules {
     private readonly roots: string[],
     private readonly globs: ((path: string) => boolean) | undefined,
     private readonly rules: IgnoreRule[],
+    private readonly own: ((path: string) => boolean) | undefined,
   ) {}
 
-  static fromConfig(roots: string[], patterns: string[]): ExcludeRules {
+  /** `own`: bkdr's own files (repositories, the catalog), excluded whatever the rules say, a `!` in .bkdrignore included. */
+  static fromConfig(roots: string[], patterns: string[], own?: (path: string) => boolean): ExcludeRules {
     const globs = patterns.length > 0 ? picomatch(patterns, { dot: true }) : undefined;
-    return new ExcludeRules(roots.map((r) => r.replace(/\/+$/, '') || '/'), globs, []);
+    return new ExcludeRules(roots.map((r) => r.replace(/\/+$/, '') || '/'), globs, [], own);
   }
 
   /** A child scope with the rules of a `.bkdrignore` found in `dir`. */
@@ -41,12 +43,13 @@ export class ExcludeRules {
       const matcher = picomatch(pattern, { dot: true });
       added.push({ match: matcher, negate, dirOnly });
     }
-    return new ExcludeRules(this.roots, this.globs, [...this.rules, ...added]);
+    return new ExcludeRules(this.roots, this.globs, [...this.rules, ...added], this.own);
   }
 
   excludes(path: Buffer, isDir: boolean): boolean {
     // latin1 maps every byte to one char, so non-UTF-8 names never throw and ASCII globs still match.
     const p = path.toString('latin1');
+    if (this.own?.(path.toString())) return true;
     if (this.globs) {
       if (this.globs(p)) return true;
       for (const root of this.roots) {
