@@ -84,7 +84,7 @@ _bkdr() {
     " backup repair") COMPREPLY=($(compgen -W "index snapshots --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup repair index") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup repair snapshots") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " backup prune") COMPREPLY=($(compgen -W "--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " backup prune") COMPREPLY=($(compgen -W "--config --count-empty --destination --dry-run --force --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup copy") COMPREPLY=($(compgen -W "--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " backup watch") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " restore") COMPREPLY=($(compgen -W "--archive --at --config --force --from --help --include --json --lock-wait --no-color --pipe --quiet --source --target --target-db --verbose --verify --version --yes -V -c -q -v -y" -- "$cur")) ;;

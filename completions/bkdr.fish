@@ -187,8 +187,10 @@ complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from snapshots' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from prune' -l count-empty
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l destination
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l dry-run
+complete -c bkdr -n '__fish_seen_subcommand_from prune' -l force
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l json
 complete -c bkdr -n '__fish_seen_subcommand_from prune' -l lock-wait

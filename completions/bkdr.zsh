@@ -22,7 +22,7 @@ _bkdr() {
     "backup repair") candidates=(index snapshots --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup repair index") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup repair snapshots") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "backup prune") candidates=(--config --destination --dry-run --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "backup prune") candidates=(--config --count-empty --destination --dry-run --force --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "backup copy") candidates=(--config --from --help --json --lock-wait --no-color --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "backup watch") candidates=(--config --help --json --no-color --quiet --rpo --source --verbose --version --yes -V -c -q -v -y) ;;
     "restore") candidates=(--archive --at --config --force --from --help --include --json --lock-wait --no-color --pipe --quiet --source --target --target-db --verbose --verify --version --yes -V -c -q -v -y) ;;

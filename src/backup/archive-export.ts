@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { rename, unlink } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import type archiver from 'archiver';
 import { UsageError } from '../core/errors.js';
@@ -24,6 +25,8 @@ export async function exportArchive(repo: Repository, tree: string, file: string
   if (!format) throw new UsageError(`--archive ${file}: the name must end in .tar.gz, .tgz or .zip`);
   const [{ stat }, { default: archiver }] = await Promise.all([import('node:fs/promises'), import('archiver')]);
   if (!opts.force && (await stat(file).catch(() => undefined))) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
+  const folder = await stat(dirname(resolve(file))).catch(() => undefined);
+  if (!folder?.isDirectory()) throw new UsageError(`cannot write the archive ${file}: ${dirname(resolve(file))} is not a directory`);
 
   const temp = `${file}.partial-${process.pid}`;
   const out = createWriteStream(temp, { mode: 0o600 });
@@ -33,6 +36,8 @@ export async function exportArchive(repo: Repository, tree: string, file: string
     out.on('error', reject);
     archive.on('error', reject);
   });
+  // The file can still fail (a full disk, a folder removed meanwhile) before `done` is awaited: never unhandled.
+  done.catch(() => undefined);
   archive.pipe(out);
 
   let entries = 0;
@@ -47,7 +52,8 @@ export async function exportArchive(repo: Repository, tree: string, file: string
         // `stats.size` lets the tar writer stream the entry instead of collecting it in memory.
         archive.append(Readable.from(blobStream(repo, node)), { name, date, mode: node.mode, stats: { size: node.size ?? 0 } as never });
         bytes += node.size ?? 0;
-        await drained(archive);
+        // A failed write of the archive ends the wait too: archiver would wait for it forever.
+        await Promise.race([drained(archive), done]);
       } else continue;
       entries++;
     }

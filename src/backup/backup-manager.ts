@@ -1,10 +1,12 @@
 import { hostname, userInfo } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
+import { FAILED_RUN_STATUSES } from '../catalog/runs-table.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { parseDuration } from '../core/duration.js';
+import { ExitCode } from '../core/exit-codes.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type ChunkerParams, type KeyInfo, Repository } from '../repo/repository.js';
 import { describeLock, type LockInfo } from '../repo/repository-lock.js';
@@ -22,12 +24,14 @@ import { recoverableWindow, restorePointInTime } from './postgres-pitr.js';
 import { createStreamSource } from '../sources/create-stream-source.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
-import { type DestinationPruneResult, pruneRepository } from './retention-prune.js';
+import { type DestinationPruneResult, type PruneSafety, pruneRepository, RetentionRefusedError } from './retention-prune.js';
 import { copySnapshot } from './snapshot-copy.js';
 import { ChangeWatcher } from './change-watcher.js';
 import { type DestinationVerifyResult, testRestore, type TestRestoreResult, type VerifyOptions, verifyRepository } from './verify-run.js';
 import { findNode, walkSnapshotTree } from './snapshot-walk.js';
 import { estimateFilesSource, estimateFilesSourceLater } from './source-estimate.js';
+import { type OwnFiles, ownFilesOf } from './own-files.js';
+import { checkSourcePaths } from './source-paths.js';
 
 export const PROGRAM_VERSION = '0.1.0';
 
@@ -274,7 +278,23 @@ export class BackupManager {
     }
     // A dump or a base backup is whole every time; deduplication keeps what did not change.
     const requested = streamSource ? 'full' : resolveStrategy(opts.type, sourceConfig.strategy ?? this.#config.strategy);
-    const paths = sourceConfig.type === 'files' ? sourceConfig.paths.map((p) => resolve(this.#configDir, p)) : [];
+    const own = this.#ownFiles();
+    let paths: string[] = [];
+    const unreachable: { path: string; problem: string }[] = [];
+    if (sourceConfig.type === 'files') {
+      // Before any repository is opened or created: a source with nothing to read writes nothing.
+      const checked = await checkSourcePaths(
+        sourceConfig.paths.map((p) => resolve(this.#configDir, p)),
+        own,
+      );
+      paths = checked.present;
+      unreachable.push(...checked.missing, ...checked.own.map((path) => ({ path, problem: "is bkdr's own repository or catalog" })));
+      if (paths.length === 0) {
+        const why = unreachable.map((u) => `${u.path} ${u.problem}`).join('; ');
+        for (const d of destinations) fail(d, new OperationError(`source ${source}: nothing was written, none of its paths can be backed up: ${why}`));
+        return out;
+      }
+    }
 
     // Existing repositories first: a new one takes their chunker parameters.
     const lock = backupLock(opts);
@@ -303,7 +323,7 @@ export class BackupManager {
     }
 
     if (opts.dryRun) {
-      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal) : { files: 1, bytes: 0 };
+      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal, own.contains) : { files: 1, bytes: 0 };
       for (const [d, repo] of opened) {
         const parent = repo && requested !== 'full' ? await this.#findParent(repo, source, requested) : undefined;
         out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
@@ -323,21 +343,23 @@ export class BackupManager {
         const fanOut = new FanOutRepository(members);
         const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
           if (sourceConfig.type === 'files') {
-            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal) : undefined;
+            for (const u of unreachable) onProgress.warning(u.path, `${u.problem}; not in this backup`);
+            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.contains) : undefined;
             try {
-              return {
+              const archived = await archiveFiles({
+                repo: fanOut,
                 paths,
-                archived: await archiveFiles({
-                  repo: fanOut,
-                  paths,
-                  exclude: sourceConfig.exclude ?? [],
-                  oneFileSystem: sourceConfig.oneFileSystem ?? false,
-                  parentTree: onProgress.parentTree,
-                  signal: opts.signal,
-                  onProgress: onProgress.progress,
-                  onWarning: onProgress.warning,
-                }),
-              };
+                exclude: sourceConfig.exclude ?? [],
+                isOwn: own.contains,
+                oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                parentTree: onProgress.parentTree,
+                signal: opts.signal,
+                onProgress: onProgress.progress,
+                onWarning: onProgress.warning,
+              });
+              // Every path went away between the check and the walk: still nothing to back up, and no snapshot.
+              if (archived.files + archived.dirs === 0) throw new OperationError(`source ${source}: none of its paths could be read (${paths.join(', ')}); nothing was written`);
+              return { paths, archived, ...(unreachable.length > 0 ? { missingPaths: unreachable.map((u) => u.path) } : {}) };
             } finally {
               estimate?.stop();
             }
@@ -367,7 +389,7 @@ export class BackupManager {
       parentTree: string | undefined;
       progress: (p: ArchiveProgress) => void;
       warning: (path: string, message: string) => void;
-    }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined }>,
+    }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined; missingPaths?: string[] }>,
   ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
     const started = new Date();
     const names = fanOut.members.map((m) => m.destination.name).join(', ');
@@ -383,8 +405,9 @@ export class BackupManager {
     let archived: ArchiveResult;
     let paths: string[];
     let meta: Record<string, unknown> | undefined;
+    let missingPaths: string[] | undefined;
     try {
-      ({ archived, paths, meta } = await archive({
+      ({ archived, paths, meta, missingPaths } = await archive({
         parentTree: parent?.tree,
         progress: (p) => onEvent({ type: 'progress', source, destination: names, ...p }),
         warning: (path, message) => {
@@ -396,20 +419,24 @@ export class BackupManager {
     } catch (err) {
       // Index what was uploaded so the next run reuses it; no snapshot is written.
       await Promise.all(fanOut.alive.map((m) => m.repo.flush().catch(() => undefined)));
+      await Promise.all(fanOut.members.filter((m) => m.error !== undefined).map((m) => settleFailedMember(m)));
       if (err instanceof InterruptedError) throw err;
       for (const m of fanOut.members) m.error ??= err;
       return { backups: [], failed: fanOut.members };
     }
+    // Destinations that dropped out mid-run: what they had stored is indexed for the next run, or deleted.
+    await Promise.all(fanOut.members.filter((m) => m.error !== undefined).map((m) => settleFailedMember(m)));
 
     const backups: BackupOutcome[] = [];
     const { tree, warnings: _warnings, reusedTrees, ...counts } = archived;
     for (const m of fanOut.members) {
       if (m.error !== undefined) continue;
+      let saved = false;
       try {
         const flushed = await m.repo.flush();
         const ownParent = m.repo === fanOut.primary ? parent : requested !== 'full' ? await this.#findParent(m.repo, source, requested) : undefined;
         const ended = new Date();
-        const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes };
+        const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes, ...(missingPaths ? { missingPaths } : {}) };
         const snapshotId = await m.repo.saveSnapshot({
           time: started.toISOString(),
           tree,
@@ -426,6 +453,7 @@ export class BackupManager {
           programVersion: PROGRAM_VERSION,
           ...(meta ? { meta } : {}),
         });
+        saved = true;
         this.#cacheBackup(m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
         onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
@@ -438,6 +466,7 @@ export class BackupManager {
         } else if (verified) log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} verified (${verified.checked})`);
       } catch (err) {
         m.error = err;
+        if (!saved) await settleFailedMember(m);
       }
     }
     return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
@@ -524,10 +553,7 @@ export class BackupManager {
       return { source, cfg, rpoMs: rpo };
     });
     // bkdr's own writes must not count as changes: local repositories and the catalog may sit inside a source.
-    const ownFiles = [
-      ...this.#config.destinations.filter((d) => d.type === 'local').map((d) => resolve(this.#configDir, (d.config as { path: string }).path)),
-      ...['', '-wal', '-shm', '-journal'].map((suffix) => this.#catalog.path + suffix),
-    ];
+    const ownFiles = [...this.#ownFiles().paths];
     let backups = 0;
     // Backups of different sources take turns: one manager runs one backup at a time.
     let turn: Promise<unknown> = Promise.resolve();
@@ -751,7 +777,7 @@ export class BackupManager {
    * `backup prune`: retention per source on every destination, then deletion of data no
    * kept backup needs. Holds each repository's exclusive lock (a dry run: a shared one).
    */
-  async pruneBackups(opts: { dryRun?: boolean | undefined; destinations?: string[] | undefined; signal?: AbortSignal | undefined } = {}): Promise<PruneResult> {
+  async pruneBackups(opts: { dryRun?: boolean | undefined; destinations?: string[] | undefined; signal?: AbortSignal | undefined } & PruneSafety = {}): Promise<PruneResult> {
     const dryRun = opts.dryRun ?? false;
     const destinations = await openDestinations(this.#config, this.#configDir, opts.destinations, this.#logger);
     const runId = this.#catalog.runs.start({ kind: 'prune', destinations: destinations.map((d) => d.name) });
@@ -761,14 +787,14 @@ export class BackupManager {
         try {
           const repo = await this.#openRepository(destination, { lock: { mode: dryRun ? 'shared' : 'exclusive', operation: 'prune' } });
           if (!repo) continue;
-          const pruned = await pruneRepository(repo, destination.name, this.#config, { dryRun, signal: opts.signal });
+          const pruned = await pruneRepository(repo, destination.name, this.#config, { dryRun, signal: opts.signal, force: opts.force, countEmpty: opts.countEmpty });
           result.destinations.push(pruned);
           if (!dryRun) await this.#syncCatalog(destination);
           this.#catalog.runLogs.append(runId, 'info', `${destination.name}: ${dryRun ? 'would forget' : 'forgot'} ${pruned.forgotten} backups${pruned.report ? `, freed ${pruned.report.bytesFreed} bytes` : ''}`, { packs: pruned.plan.packs });
         } catch (err) {
           if (err instanceof InterruptedError) throw err;
           const message = err instanceof Error ? err.message : String(err);
-          result.failures.push({ destination: destination.name, error: message, exitCode: err instanceof BkdrError ? err.exitCode : 1 });
+          result.failures.push({ destination: destination.name, error: message, exitCode: err instanceof BkdrError ? err.exitCode : 1, ...(err instanceof RetentionRefusedError ? { refused: true } : {}) });
           this.#catalog.runLogs.append(runId, 'error', `${destination.name}: ${message}`);
         } finally {
           // Release this destination's lock before the next one: a prune of many destinations holds one at a time.
@@ -798,8 +824,11 @@ export class BackupManager {
   /** Lists backups, refreshing the catalog from each reachable repository first (the repository is the truth). */
   async listBackups(filter: { source?: string | undefined; destination?: string | undefined; since?: string | Date | undefined } = {}): Promise<BackupSummary[]> {
     const destinations = await openDestinations(this.#config, this.#configDir, filter.destination ? [filter.destination] : undefined, this.#logger);
-    for (const destination of destinations) await this.#syncCatalog(destination);
-    await this.close();
+    try {
+      for (const destination of destinations) await this.#syncCatalog(destination);
+    } finally {
+      await this.close();
+    }
     const since = filter.since === undefined ? undefined : filter.since instanceof Date ? filter.since : parseTimeExpression(filter.since);
     return this.#catalog.backups
       .list({
@@ -811,6 +840,14 @@ export class BackupManager {
   }
 
   async showBackup(backupId: string, opts: { ls?: string | boolean | undefined; destination?: string | undefined } = {}): Promise<{ backup: BackupSummary; entries?: LsEntry[] }> {
+    try {
+      return await this.#showBackup(backupId, opts);
+    } finally {
+      await this.close();
+    }
+  }
+
+  async #showBackup(backupId: string, opts: { ls?: string | boolean | undefined; destination?: string | undefined }): Promise<{ backup: BackupSummary; entries?: LsEntry[] }> {
     const { repo, snapshot, destination } = await this.#resolveBackup({ backupId, destination: opts.destination });
     const backup = snapshotSummary(snapshot, destination.name);
     if (opts.ls === undefined || opts.ls === false) return { backup };
@@ -824,7 +861,6 @@ export class BackupManager {
       const base = Buffer.from(under === '/' ? '' : under.replace(/\/+$/, ''));
       for await (const { path, node } of walkSnapshotTree(repo, start.treeId, base)) entries.push(lsEntry(path.toString(), node));
     }
-    await this.close();
     return { backup, entries };
   }
 
@@ -833,7 +869,11 @@ export class BackupManager {
     if (physical?.type === 'postgres' && physical.mode === 'physical' && req.targetLocation && !req.archive && !req.backupId) return this.#restorePostgresDataDirectory(req, req.source!);
     const intoSource = req.targetDatabase !== undefined || req.pipe === true;
     if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('restore needs --target <dir>, --archive <file>, --target-db <name> or --pipe');
-    const { repo, snapshot, destination, picked } = await this.#resolveBackup(req, 'shared');
+    // Not found: the repositories it opened (and locked) to look are let go before the error reaches the caller.
+    const { repo, snapshot, destination, picked } = await this.#resolveBackup(req, 'shared').catch(async (err: unknown) => {
+      await this.close();
+      throw err;
+    });
     const runId = this.#catalog.runs.start({ kind: 'restore', source: snapshot.source, destinations: [destination.name] });
     const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
     this.#catalog.runLogs.append(runId, 'info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target });
@@ -971,11 +1011,10 @@ export class BackupManager {
       const backups = this.#catalog.backups.list({ destination: d.name });
       perDestination.push({ name: d.name, type: d.type, encrypted: d.encrypted, offsite: d.offsite, reachable, backups: backups.length, packs, storedBytes, compression: d.compression.algorithm });
     }
-    const recoverable = await this.#recoverableWindows(destinations);
-    await this.close();
+    const recoverable = await this.#recoverableWindows(destinations).finally(() => this.close());
     const all = this.#catalog.backups.list({}).map(toSummary);
     const lastPerSource = this.sourceNames().map((source) => ({ source, last: all.find((b) => b.source === source) }));
-    const recentFailures = this.#catalog.runs.list({ limit: 50 }).filter((r) => r.status === 'failed' || r.status === 'partial' || r.status === 'interrupted').slice(0, 10);
+    const recentFailures = this.#catalog.runs.list({ limit: 50 }).filter((r) => FAILED_RUN_STATUSES.includes(r.status)).slice(0, 10);
     // 3-2-1: the original plus the destinations that hold a backup; the original's disk counts as one medium.
     const holding = perDestination.filter((d) => d.backups > 0);
     const rule321 = {
@@ -988,7 +1027,11 @@ export class BackupManager {
     return {
       totals: { backups: all.length, sources: this.sourceNames().length, destinations: destinations.length, bytes: all.reduce((s, b) => s + b.summary.bytes, 0) },
       rule321,
-      lastPerSource: lastPerSource.map(({ source, last }) => ({ source, ...(last ? { backupId: last.id, time: last.time, destination: last.destination, strategy: last.strategy } : {}) })),
+      lastPerSource: lastPerSource.map(({ source, last }) => ({
+        source,
+        ...(last ? { backupId: last.id, time: last.time, destination: last.destination, strategy: last.strategy } : {}),
+        ...(last?.summary.missingPaths?.length ? { missingPaths: last.summary.missingPaths } : {}),
+      })),
       recentFailures: recentFailures.map((r) => ({ runId: r.id, kind: r.kind, status: r.status, startedAt: r.startedAt, error: r.error ?? '' })),
       destinations: perDestination,
       recoverable,
@@ -1095,6 +1138,10 @@ export class BackupManager {
       this.#repos.set(destination.name, pending);
     }
     return pending;
+  }
+
+  #ownFiles(): OwnFiles {
+    return ownFilesOf(this.#config, this.#configDir, this.#catalog.path);
   }
 
   #getPassword(): Promise<string> {
@@ -1216,7 +1263,8 @@ export interface PruneResult {
   dryRun: boolean;
   status: 'succeeded' | 'partial' | 'failed';
   destinations: DestinationPruneResult[];
-  failures: { destination: string; error: string; exitCode: number }[];
+  /** `refused`: retention would have forgotten every non-empty backup of a source there; nothing was pruned on it. */
+  failures: { destination: string; error: string; exitCode: number; refused?: boolean }[];
 }
 
 export interface CopyResult {
@@ -1229,7 +1277,8 @@ export interface BackupStatus {
   totals: { backups: number; sources: number; destinations: number; bytes: number };
   /** The 3-2-1 rule: 3 copies (the original counts), 2 media, 1 offsite. */
   rule321: { copies: number; media: number; offsite: number; met: boolean };
-  lastPerSource: { source: string; backupId?: string; time?: string; destination?: string; strategy?: string }[];
+  /** `missingPaths`: configured paths the last backup could not reach, so it holds only the others. */
+  lastPerSource: { source: string; backupId?: string; time?: string; destination?: string; strategy?: string; missingPaths?: string[] }[];
   recentFailures: { runId: string; kind: string; status: string; startedAt: string; error: string }[];
   destinations: { name: string; type: string; encrypted: boolean; offsite: boolean; reachable: boolean; backups: number; packs: number; storedBytes: number; compression: string }[];
   /** Physical database sources: the earliest and latest points a point-in-time restore can reach. */
@@ -1254,6 +1303,24 @@ function lsEntry(path: string, node: TreeNode): LsEntry {
     mtime: new Date(Number(node.mtimeNs / 1_000_000n)).toISOString(),
     ...(node.linkTarget ? { linkTarget: node.linkTarget.toString() } : {}),
   };
+}
+
+/**
+ * A destination that failed mid-backup: its stored packs are indexed for the next run
+ * or deleted (Repository.settleAfterFailure), and its error says which, and how much
+ * space the failed run leaves behind.
+ */
+async function settleFailedMember(m: FanOutMember): Promise<void> {
+  const left = await m.repo.settleAfterFailure();
+  const mib = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MiB`;
+  const said: string[] = [];
+  if (left.indexed.packs > 0) said.push(`its ${left.indexed.packs} packs (${mib(left.indexed.bytes)}) are kept and indexed for the next run to reuse`);
+  if (left.deleted.packs > 0) said.push(`its ${left.deleted.packs} packs (${mib(left.deleted.bytes)}) were deleted, since no index could name them`);
+  if (left.left.packs > 0) said.push(`${left.left.packs} packs (${mib(left.left.bytes)}) could be neither indexed nor deleted and take space until the next prune`);
+  if (said.length === 0 || m.error instanceof InterruptedError) return;
+  const err = m.error;
+  const message = `${err instanceof Error ? err.message : String(err)}; the failed run left behind: ${said.join('; ')}`;
+  m.error = new BkdrError(message, err instanceof BkdrError ? err.exitCode : ExitCode.Failed, { cause: err });
 }
 
 function resolveStrategy(requested: BackupType | undefined, configured: string | undefined): BackupType {

@@ -18,6 +18,15 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   const { program, ctx } = buildProgram();
   const verbose = argv.includes('-v') || argv.includes('--verbose') || process.env['LOG_LEVEL']?.toLowerCase() === 'debug';
   const color = !argv.includes('--no-color') && !process.env['NO_COLOR'] && Boolean(process.stderr.isTTY);
+  // The last net: an error no code path caught still ends as one line and exit 1, not a stack trace.
+  // The run it interrupted is marked `died` by the next command, and its locks are stale.
+  const crash = (err: unknown) => {
+    printError(`internal error: ${err instanceof Error ? err.message : String(err)}`, false);
+    if (verbose && err instanceof Error) process.stderr.write(`${describeWithCauses(err)}\n`);
+    process.exit(ExitCode.Failed);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
@@ -29,13 +38,20 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return ExitCode.Usage;
     }
     const code = isBkdrError(err) ? err.exitCode : ExitCode.Failed;
-    const message = err instanceof Error ? err.message : String(err);
+    const message = catalogDamage(err) ?? (err instanceof Error ? err.message : String(err));
     printError(message.split('\n')[0] ?? message, color);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
     return code;
   } finally {
     ctx.close();
   }
+}
+
+/** A catalog that opened but holds damaged pages fails at a query: say what to do about it. */
+function catalogDamage(err: unknown): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return undefined;
+  return `the catalog is damaged (${(err as Error).message}): \`bkdr catalog rebuild\` keeps it aside and rebuilds the catalog from the repositories`;
 }
 
 function printError(line: string, color: boolean): void {

@@ -74,6 +74,16 @@ export interface SaveBlobResult {
   storedSize: number;
 }
 
+/** What a failed backup's stored packs became (Repository.settleAfterFailure). */
+export interface FailedWritesLeft {
+  /** Named in an index file: the next run reuses them. */
+  indexed: { packs: number; bytes: number };
+  /** Deleted: no index could name them. */
+  deleted: { packs: number; bytes: number };
+  /** Neither indexed nor deletable: taking space until `backup prune`. */
+  left: { packs: number; bytes: number };
+}
+
 export interface FlushResult {
   packs: number;
   blobs: number;
@@ -206,6 +216,8 @@ export class Repository {
   #newIndex: IndexFileEncoder | undefined;
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
+  /** Packs stored and not yet named by an index file: what a failed run would leave unreferenced. */
+  #unindexedPacks: { key: string; size: number }[] = [];
   #pendingBytes = 0;
   readonly #packBuffers: BufferPool;
   readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES);
@@ -536,7 +548,15 @@ export class Repository {
     const encoder = this.#newIndex;
     this.#newIndex = undefined;
     if (!encoder) return;
-    await this.#putIndexFile(await encoder.finish());
+    const named = this.#unindexedPacks;
+    this.#unindexedPacks = [];
+    try {
+      await this.#putIndexFile(await encoder.finish());
+    } catch (err) {
+      // No index names them: they stay the failed run's to index again or delete (settleAfterFailure).
+      this.#unindexedPacks = [...named, ...this.#unindexedPacks];
+      throw err;
+    }
     const { packs, blobs, storedBytes } = encoder.named;
     this.#indexedSinceFlush.packs += packs;
     this.#indexedSinceFlush.blobs += blobs;
@@ -589,6 +609,7 @@ export class Repository {
       const info = await this.adapter.stat(key);
       if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
       pack.release();
+      this.#unindexedPacks.push({ key, size: bytes.length });
       for (const e of pack.entries) {
         this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
         this.#pending.delete(e.id);
@@ -603,6 +624,36 @@ export class Repository {
       this.#uploadError ??= err;
     } finally {
       this.#uploadSlots.release();
+    }
+  }
+
+  /**
+   * After a write failed (a full disk, a store that went away): the packs this session
+   * stored are named in an index file, so the next run reuses them instead of sending
+   * them again; when not even that can be written, they are deleted, since nothing can
+   * ever reference them. Packs still being filled are dropped. Never throws: it reports
+   * what the failed run leaves behind.
+   */
+  async settleAfterFailure(): Promise<FailedWritesLeft> {
+    for (const pack of this.#open.values()) pack.release();
+    this.#open.clear();
+    while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
+    const stored = this.#unindexedPacks;
+    const bytes = (packs: { size: number }[]) => packs.reduce((n, p) => n + p.size, 0);
+    try {
+      await this.#indexNewPacks();
+      return { indexed: { packs: stored.length, bytes: bytes(stored) }, deleted: { packs: 0, bytes: 0 }, left: { packs: 0, bytes: 0 } };
+    } catch {
+      const deleted: { size: number }[] = [];
+      const left: { size: number }[] = [];
+      for (const pack of this.#unindexedPacks) {
+        await this.adapter.delete(pack.key).then(
+          () => deleted.push(pack),
+          () => left.push(pack),
+        );
+      }
+      this.#unindexedPacks = [];
+      return { indexed: { packs: 0, bytes: 0 }, deleted: { packs: deleted.length, bytes: bytes(deleted) }, left: { packs: left.length, bytes: bytes(left) } };
     }
   }
 

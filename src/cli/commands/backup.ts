@@ -80,7 +80,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .option('--destination <name>', 'only this destination')
       .option('--since <time>', "only backups taken at or after this time (ISO-8601 or '2 days ago')")
       .action(async (flags: { source?: string; destination?: string; since?: string }) => {
-        const manager = await backupManager(ctx);
+        const manager = await backupManager(ctx, { readsBackups: true });
         const backups = await manager.listBackups(flags);
         ctx.render(backups, renderList);
       }),
@@ -94,7 +94,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .option('--ls [path]', 'list the files it holds (below path)')
       .option('--destination <name>', 'destination to read')
       .action(async (backupId: string, flags: { ls?: string | boolean; destination?: string }) => {
-        const manager = await backupManager(ctx);
+        const manager = await backupManager(ctx, { readsBackups: true });
         const shown = await manager.showBackup(backupId, flags);
         ctx.render(shown, renderShow);
       }),
@@ -106,7 +106,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .command('status')
       .description('totals, recent failures, last backup per source, storage per destination, 3-2-1 state')
       .action(async () => {
-        const manager = await backupManager(ctx);
+        const manager = await backupManager(ctx, { readsBackups: true });
         ctx.render(await manager.getBackupStatus(), renderStatus);
       }),
     'bkdr backup status --json',
@@ -139,7 +139,7 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .option('--lock-wait <duration>', 'wait this long for a prune to finish (30s, 5m)')
       .action(async (backupId: string | undefined, flags: { all?: boolean; readData?: string | boolean; testRestore?: boolean; destination?: string[]; lockWait?: string }) => {
         if (backupId && flags.all) throw new UsageError('pass a backup id or --all, not both');
-        const manager = await backupManager(ctx, { lockWait: flags.lockWait });
+        const manager = await backupManager(ctx, { lockWait: flags.lockWait, readsBackups: true });
         const interrupt = interruptSignal();
         let result: VerifyResult;
         try {
@@ -179,17 +179,19 @@ export function registerBackup(program: Command, ctx: CliContext): void {
       .option('--dry-run', 'show what would be kept and forgotten, change nothing')
       .option('--destination <name>', 'only this destination (repeatable)', collect)
       .option('--lock-wait <duration>', 'wait this long for other runs to finish (30s, 5m)')
-      .action(async (flags: { dryRun?: boolean; destination?: string[]; lockWait?: string }) => {
+      .option('--count-empty', 'let empty backups taken after non-empty ones count toward retention (they do not by default)')
+      .option('--force', 'prune even where retention would forget every non-empty backup of a source')
+      .action(async (flags: { dryRun?: boolean; destination?: string[]; lockWait?: string; countEmpty?: boolean; force?: boolean }) => {
         const manager = await backupManager(ctx, { lockWait: flags.lockWait });
         const interrupt = interruptSignal();
         let result: PruneResult;
         try {
-          result = await manager.pruneBackups({ dryRun: flags.dryRun, destinations: flags.destination, signal: interrupt.signal });
+          result = await manager.pruneBackups({ dryRun: flags.dryRun, destinations: flags.destination, signal: interrupt.signal, countEmpty: flags.countEmpty, force: flags.force });
         } finally {
           interrupt.dispose();
         }
         ctx.render(result, renderPrune);
-        for (const f of result.failures) ctx.logger.error(`${f.destination}: ${f.error}`);
+        for (const f of result.failures) ctx.logger.error(`${f.destination}: ${f.error}${f.refused ? ' (pass --force to prune anyway)' : ''}`);
         process.exitCode = exitCodeFor(result);
       }),
     'bkdr backup prune --dry-run',
@@ -285,7 +287,7 @@ function renderPrune(r: PruneResult): string {
   const lines: string[] = [];
   for (const d of r.destinations) {
     const table = createTable(['id', 'time', 'source', 'type', 'decision', 'kept by']);
-    for (const x of d.decisions) table.push([x.id.slice(0, 8), shortTime(x.time), x.source, x.strategy, x.keep ? 'keep' : 'forget', x.reasons.join(', ') || (x.keep ? 'no policy' : '-')]);
+    for (const x of d.decisions) table.push([x.id.slice(0, 8), shortTime(x.time), x.source, x.strategy, x.keep ? 'keep' : 'forget', x.uncounted ?? (x.reasons.join(', ') || (x.keep ? 'no policy' : '-'))]);
     const kept = d.decisions.filter((x) => x.keep).length;
     const p = d.plan.packs;
     lines.push(`destination ${d.destination}`, table.toString());
@@ -392,6 +394,7 @@ function renderStatus(s: BackupStatus): string {
   const rule = `3-2-1: ${r.met ? 'met' : 'NOT met'} — ${r.copies} copies (the original included), ${r.media} media, ${r.offsite} offsite`;
   const parts = [totals, rule, last.toString(), dest.toString()];
   for (const w of s.recoverable) parts.push(`${w.source}: recoverable from ${w.earliest} to ${w.latest} (point-in-time, on ${w.destination})`);
+  for (const l of s.lastPerSource) if (l.missingPaths) parts.push(`${l.source}: its last backup is missing ${l.missingPaths.join(', ')} (not reachable when it ran)`);
   if (s.recentFailures.length > 0) {
     const failures = createTable(['run', 'kind', 'status', 'started', 'error']);
     for (const f of s.recentFailures) failures.push([f.runId.slice(0, 8), f.kind, f.status, shortTime(f.startedAt), f.error.slice(0, 80)]);
