@@ -51,6 +51,8 @@ export function createS3Adapter(name: string, cfg: S3DestinationConfig): Storage
     // speak aws-chunked trailers (s3rver, older MinIO/Ceph) stores the chunk framing in the object.
     ...(cfg.endpoint ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
   };
+  // The SDK's own switch for its "will require node >=22" notice: Node 20 is our supported floor until its end of life.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const client = new S3Client(clientConfig);
   const prefix = cfg.prefix ? `${cfg.prefix.replace(/\/+$/, '')}/` : '';
   const where = `S3 bucket ${cfg.bucket}${prefix ? `/${prefix.slice(0, -1)}` : ''} (destination ${name})`;
