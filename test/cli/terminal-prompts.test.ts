@@ -1,6 +1,6 @@
 import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bkdrBin, makeTempDir } from '../helpers/cli.js';
@@ -9,6 +9,9 @@ const hasScript = spawnSync('script', ['--version']).status === 0;
 
 const ENTER = '\r';
 const CTRL_C = '\u0003';
+/** readline's "delete to the start of the line": inquirer keeps a rejected answer on the line. */
+const CLEAR_LINE = '\u0015';
+const BACKSPACE = '\u007f';
 
 interface Terminal {
   /** Waits until the screen shows `text` after what was last waited for, then types `keys`. */
@@ -90,6 +93,43 @@ describe.skipIf(!hasScript)('prompts on a terminal: the init wizard, the passwor
     await t.answer('encrypt the repository', ENTER);
     await t.answer('password file', ENTER);
   }
+
+  it('an empty cron answer means no schedule', async () => {
+    const dir = join(tmp.path, 'empty-cron');
+    await mkdir(dir);
+    const t = runOnTerminal(['init', '--format', 'json'], dir, children);
+    await upToCron(t, dir);
+    await t.answer(/cron schedule.*0 2 \* \* \*/, ENTER);
+    const { code, screen } = await t.exit;
+    expect(code, screen).toBe(0);
+    const config = JSON.parse(await readFile(join(dir, 'backup.config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config['schedule']).toBeUndefined();
+  });
+
+  it('asks again for a wrong cron expression where it is asked, keeping the answers before it', async () => {
+    const dir = join(tmp.path, 'bad-cron');
+    await mkdir(dir);
+    const t = runOnTerminal(['init', '--format', 'json'], dir, children);
+    await upToCron(t, dir);
+    await t.answer('cron schedule', `every tuesday${ENTER}`);
+    await t.answer('> a cron expression has 5 or 6 fields', `${CLEAR_LINE}61 2 * * *${ENTER}`);
+    await t.answer("> '61 2 * * *' is not a valid cron expression", `${CLEAR_LINE}0 3 * * 2${ENTER}`);
+    const { code, screen } = await t.exit;
+    expect(code, screen).toBe(0);
+    const config = JSON.parse(await readFile(join(dir, 'backup.config.json'), 'utf8')) as { schedule?: unknown; sources: unknown };
+    expect(config.schedule).toEqual({ type: 'cron', expression: '0 3 * * 2', timezone: 'UTC' });
+    expect(config.sources).toEqual({ files: { type: 'files', paths: [dir] } });
+  });
+
+  it('asks again when no path to back up is given', async () => {
+    const dir = join(tmp.path, 'no-paths');
+    await mkdir(dir);
+    const t = runOnTerminal(['init', '--format', 'json'], dir, children);
+    await t.answer('paths to back up', `${BACKSPACE}${ENTER}`); // Backspace on an empty line drops the default
+    await t.answer('> name at least one path', ` , ${dir}${ENTER}`);
+    await t.answer('destination', CTRL_C);
+    expect((await t.exit).code).toBe(130);
+  });
 
   it('Ctrl-C in the init wizard exits 130, writing nothing', async () => {
     const dir = join(tmp.path, 'ctrl-c');
