@@ -36,13 +36,38 @@ async function readPasswordFile(path: string): Promise<string> {
   }
 }
 
+const PASSWORD_COMMAND_TIMEOUT_MS = 30_000;
+
 async function runPasswordCommand(command: string): Promise<string> {
   try {
-    const { stdout } = await promisify(execFile)('/bin/sh', ['-c', command], { timeout: 30_000 });
+    const { stdout } = await promisify(execFile)('/bin/sh', ['-c', command], { timeout: PASSWORD_COMMAND_TIMEOUT_MS });
     return stdout;
   } catch (err) {
-    throw new UsageError(`password command '${command}' failed`, { cause: err });
+    const failure = err as { code?: unknown; signal?: unknown; killed?: boolean; stderr?: unknown; stdout?: unknown };
+    // Its stdout is the password, or part of it: kept out of the message and off the cause (--verbose prints causes).
+    delete failure.stdout;
+    const stderr = typeof failure.stderr === 'string' ? summarize(failure.stderr) : '';
+    throw new UsageError(`password command '${command}' failed (${howItEnded(failure)})${stderr ? `: ${stderr}` : ''}`, { cause: err });
   }
+}
+
+function howItEnded(failure: { code?: unknown; signal?: unknown; killed?: boolean }): string {
+  if (typeof failure.code === 'number') return `exit ${failure.code}`;
+  if (typeof failure.code === 'string') return failure.code; // ENOENT, ERR_CHILD_PROCESS_STDIO_MAXBUFFER
+  // execFile sets `killed` when it sent the signal itself, which (with no code) is the timeout
+  if (failure.killed) return `timed out after ${PASSWORD_COMMAND_TIMEOUT_MS / 1000} s`;
+  return typeof failure.signal === 'string' ? `killed by ${failure.signal}` : 'no exit status';
+}
+
+/** The first two non-empty lines of the command's stderr, on one line and at most 200 characters. */
+function summarize(stderr: string): string {
+  const text = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean)
+    .slice(0, 2)
+    .join('; ');
+  return text.length > 200 ? `${text.slice(0, 199)}…` : text;
 }
 
 function firstLine(text: string, what: string): string {

@@ -3,6 +3,7 @@ import { isBkdrError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { applyMallocPolicy } from '../core/malloc-policy.js';
 import { buildProgram } from './program.js';
+import { interruptFromPrompt } from './prompt-interrupt.js';
 
 /**
  * Runs the CLI and returns the exit code. The only place that turns an error into
@@ -30,7 +31,9 @@ export async function main(argv: string[] = process.argv): Promise<number> {
   try {
     await program.parseAsync(argv);
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.Ok;
-  } catch (err) {
+  } catch (thrown) {
+    // every prompt whose Ctrl-C reaches us here (the init wizard, new passwords, confirmations)
+    const err = interruptFromPrompt(thrown) ?? thrown;
     if (err instanceof CommanderError) {
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return ExitCode.Ok;
       // commander prints nothing itself (outputError is silenced); its message starts with "error: "

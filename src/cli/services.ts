@@ -2,6 +2,7 @@ import { BackupManager } from '../backup/backup-manager.js';
 import { resolvePassword } from '../backup/password.js';
 import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
+import { interruptFromPrompt } from './prompt-interrupt.js';
 
 /** Builds the backup service for a command: config, catalog and the password chain of CLI.md. */
 export async function backupManager(ctx: CliContext, opts: { lockWait?: string | undefined; readsBackups?: boolean } = {}): Promise<BackupManager> {
@@ -12,7 +13,11 @@ export async function backupManager(ctx: CliContext, opts: { lockWait?: string |
     ? async () => {
         const { password } = await import('@inquirer/prompts');
         // The prompt goes to stderr: stdout carries results only, even when it is a terminal.
-        return password({ message: 'repository password', mask: true }, { output: process.stderr });
+        // It runs inside the service, which would count a Ctrl-C as one destination's failure
+        // and go on: as an InterruptedError it stops the run.
+        return password({ message: 'repository password', mask: true }, { output: process.stderr }).catch((err: unknown) => {
+          throw interruptFromPrompt(err) ?? err;
+        });
       }
     : undefined;
   return new BackupManager({

@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cosmiconfig, type Loader } from 'cosmiconfig';
+import { cosmiconfig, defaultLoaders, type Loader, type LoaderSync } from 'cosmiconfig';
 import { ConfigError } from '../core/errors.js';
 import { packageRoot } from '../core/package-root.js';
 import { interpolateEnv } from './env-interpolation.js';
+import { parseJsonConfig } from './parse-json.js';
 import type { BkdrConfig } from './schema.js';
 import { validateConfig } from './validate.js';
 
@@ -39,7 +40,38 @@ function packageEntry(): string {
 const loadTypeScript: Loader = async (filepath) => {
   const { createJiti } = await import('jiti');
   const jiti = createJiti(import.meta.url, { alias: { bkdr: packageEntry() }, moduleCache: false, fsCache: false });
-  return jiti.import(filepath, { default: true });
+  try {
+    return await jiti.import(filepath, { default: true });
+  } catch (err) {
+    throw describeJitiError(err) ?? err;
+  }
+};
+
+/**
+ * jiti reports a syntax error (in the config or in a file it imports) as a plain Error
+ * whose message is `ParseError: <reason> \n <file>:<line>:<column>`; the position is
+ * only in that second line, with babel's column counted from 0.
+ */
+function describeJitiError(err: unknown): ConfigError | undefined {
+  const message = err instanceof Error ? err.message : '';
+  const where = /^(\w+): ([^\n]*?)\s*\n\s*(\S.*):(\d+):(\d+)$/.exec(message);
+  if (!where) return undefined;
+  const [, code, reason = '', file = '', line, column] = where;
+  const language = /\.[cm]?tsx?$/.test(file) ? 'TypeScript' : 'JavaScript';
+  const problem = code === 'ParseError' ? `invalid ${language}` : `cannot compile ${language}`;
+  const position = line === '0' ? '' : ` at line ${line} column ${Number(column) + 1}`;
+  return new ConfigError('', `${file}: ${problem}${position}: ${reason}`, { cause: err });
+}
+
+/** js-yaml's error holds the position as `mark` (counted from 0) and the bare problem as `reason`. */
+const loadYaml: LoaderSync = (filepath, content) => {
+  try {
+    return defaultLoaders['.yaml'](filepath, content);
+  } catch (err) {
+    const { mark, reason } = err as { mark?: { line?: unknown; column?: unknown }; reason?: unknown };
+    if (typeof mark?.line !== 'number' || typeof mark.column !== 'number' || typeof reason !== 'string') throw err;
+    throw new ConfigError('', `${filepath}: invalid YAML at line ${mark.line + 1} column ${mark.column + 1}: ${reason}`, { cause: err });
+  }
 };
 
 /**
@@ -53,7 +85,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string; requ
   const explorer = cosmiconfig('bkdr', {
     searchPlaces: SEARCH_PLACES,
     searchStrategy: 'project',
-    loaders: { '.ts': loadTypeScript },
+    loaders: { '.ts': loadTypeScript, '.json': parseJsonConfig, '.yaml': loadYaml, '.yml': loadYaml, noExt: loadYaml },
     cache: false,
   });
   const explicit = opts.configPath ?? env['BKDR_CONFIG'];
@@ -68,7 +100,10 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string; requ
     }
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError('', `cannot load config: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    // cosmiconfig puts the file that failed (the config or one it imports) on the error
+    const file = (err as { filepath?: unknown }).filepath;
+    const where = typeof file === 'string' ? ` ${file}` : '';
+    throw new ConfigError('', `cannot load config${where}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
   if (!result || result.isEmpty) {
     if (opts.required === false) return undefined;

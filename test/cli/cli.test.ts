@@ -47,6 +47,30 @@ describe('bkdr command line', () => {
     expect(verbose.stderr).toMatch(/at .*load/);
   });
 
+  it.each([
+    ['JSON', 'bad.json', '{\n  "sources": {},\n    x: 1\n}\n', /bad\.json: invalid JSON at line 3 column 5: Expected double-quoted property name$/],
+    // V8 gives no position for an unexpected token; the message must still say where.
+    ['JSON (a trailing comma in an array)', 'comma.json', '{\n  "sources": { "f": { "type": "files", "paths": ["/a",\n  ] } }\n}\n', /comma\.json: invalid JSON at line 3 column 3: Unexpected token '\]'$/],
+    ['YAML', 'bad.yaml', 'sources:\n  a: 1\n   b: 2\n', /bad\.yaml: invalid YAML at line 3 column 5: bad indentation of a mapping entry$/],
+    ['TypeScript', 'bad.ts', 'export default {\n  sources: {,\n};\n', /bad\.ts: invalid TypeScript at line 2 column 13: Unexpected token$/],
+  ])('a config with a %s syntax error: one line naming the file, line and column, exit 2', async (_what, name, text, message) => {
+    const file = join(tmp.path, name);
+    await writeFile(file, text);
+    const r = await runBkdr(['config', 'validate', '-c', file], { cwd: tmp.path, env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n'), r.stderr).toEqual([expect.stringMatching(message)]);
+    expect(r.stderr).toContain(file);
+  });
+
+  it('a .ts config importing a file with a syntax error names that file', async () => {
+    await writeFile(join(tmp.path, 'helper.ts'), 'export const sources = {\n  files: (,\n};\n');
+    const file = join(tmp.path, 'imports.ts');
+    await writeFile(file, "import { sources } from './helper.ts';\nexport default { sources, destinations: [] };\n");
+    const r = await runBkdr(['config', 'validate', '-c', file], { cwd: tmp.path, env });
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n'), r.stderr).toEqual([expect.stringMatching(/helper\.ts: invalid TypeScript at line 2 column 11: /)]);
+  });
+
   it('global options work after the subcommand too', async () => {
     const r = await runBkdr(['audit', 'list', '--json'], { cwd: tmp.path, env });
     expect(r.code, r.stderr).toBe(0);

@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { BkdrConfigInput } from '../../config/schema.js';
+import { planSchedule } from '../../backup/schedule-plan.js';
+import { type BkdrConfigInput, cronScheduleSchema } from '../../config/schema.js';
 import { validateConfig } from '../../config/validate.js';
 import { DEFAULT_CONFIG_FILES, renderConfig } from '../../config/write-config.js';
-import { UsageError } from '../../core/errors.js';
+import { ConfigError, UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { withExample } from '../not-available.js';
 import { auditSafely, parseFormat } from './config.js';
@@ -49,12 +50,20 @@ function defaultConfig(path: string | undefined): BkdrConfigInput {
   };
 }
 
+/**
+ * Each answer is checked where it is asked, so a wrong one is asked again instead of
+ * failing the whole wizard at the end; the final validateConfig only confirms.
+ */
 async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
   const { input, select, confirm } = await import('@inquirer/prompts');
-  const paths = (await input({ message: 'paths to back up (comma-separated)', default: resolve(path ?? '.') }))
-    .split(',')
-    .map((p) => resolve(p.trim()))
-    .filter(Boolean);
+  const pathList = (answer: string) =>
+    answer
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean);
+  const paths = pathList(
+    await input({ message: 'paths to back up (comma-separated)', default: resolve(path ?? '.'), validate: (a) => pathList(a).length > 0 || 'name at least one path' }),
+  ).map((p) => resolve(p));
   const type = await select({
     message: 'destination',
     choices: [
@@ -69,7 +78,7 @@ async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
   let destination: BkdrConfigInput['destinations'][number];
   switch (type) {
     case 'local':
-      destination = { type, config: { path: resolve(await input({ message: 'repository directory', default: resolve('.bkdr/repo') })) } };
+      destination = { type, config: { path: resolve(await input({ message: 'repository directory', default: resolve('.bkdr/repo'), required: true })) } };
       break;
     case 's3':
       destination = { type, config: { bucket: await input({ message: 'bucket', required: true }), region: await input({ message: 'region', default: 'us-east-1' }) } };
@@ -90,7 +99,7 @@ async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
   const encrypted = await confirm({ message: 'encrypt the repository (AES-256-GCM)?', default: true });
   destination.encryption = encrypted;
   const passwordFile = encrypted ? await input({ message: 'password file (empty: BKDR_PASSWORD from the environment)', default: '' }) : '';
-  const cron = await input({ message: 'cron schedule (empty: none)', default: '0 2 * * *' });
+  const cron = (await input({ message: 'cron schedule, such as 0 2 * * * for 02:00 UTC daily (empty: none)', validate: checkCron })).trim();
   return {
     sources: { files: { type: 'files', paths } },
     strategy: 'incremental',
@@ -101,4 +110,18 @@ async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
     encryption: passwordFile ? { passwordFile: resolve(passwordFile) } : {},
     catalog: { path: resolve('.bkdr/catalog.db') },
   };
+}
+
+/** A cron answer checked as the config schema and then the scheduler (croner) will check it; empty is no schedule. */
+function checkCron(answer: string): true | string {
+  if (!answer.trim()) return true;
+  const parsed = cronScheduleSchema.safeParse({ type: 'cron', expression: answer.trim(), timezone: 'UTC' });
+  if (!parsed.success) return parsed.error.issues[0]?.message ?? 'not a cron expression';
+  try {
+    planSchedule({ sources: {}, schedule: parsed.data, strategy: 'incremental' });
+    return true;
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problem;
+    throw err;
+  }
 }
