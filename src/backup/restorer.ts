@@ -59,6 +59,7 @@ export interface RestoreResult {
  */
 interface PlannedFile extends NodeMetadata {
   path: Buffer;
+  /** The length of its content (its blobs' plaintext), which is what is written, whatever its node records. */
   size: number;
   sparse: boolean;
   /** Its blobs in content order: `blobCount` entries of the plan's `blobs`, from `firstBlob`. */
@@ -86,6 +87,12 @@ interface RestorePlan {
   hardlinks: (PlannedEntry & { existing: Buffer })[];
   /** Symlinks and special files: created after every file and directory. */
   later: PlannedEntry[];
+  /**
+   * Files whose node records another size than their content holds: a backup written
+   * before bkdr recorded the size of what it read from a file that changed meanwhile.
+   * Their content is restored, and verification reports them.
+   */
+  sizeMismatches: { file: PlannedFile; recorded: number }[];
 }
 
 /**
@@ -121,6 +128,7 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   const owner = process.getuid?.() === 0;
   const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [] };
   const { dirs, files, hardlinks, later } = plan;
+  for (const { file, recorded } of plan.sizeMismatches) result.warnings.push(`${file.path.toString()}: the backup records ${recorded} bytes, its content holds ${file.size}; restored the content`);
 
   for (const { path } of dirs) makeDirectory(path, force);
   for (const f of files) if (!f.createOnWrite) createEmptyFile(f.path, f.size, force);
@@ -175,7 +183,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
   const force = opts.force ?? false;
   const matches = includeMatcher(opts.include);
   const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
-  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [] };
+  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [] };
   const index = repo.blobEntries;
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
@@ -236,12 +244,16 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
         }
         if (link) hardlinkFirst.set(link, entry.path);
         const firstBlob = plan.blobs.length;
+        let size = 0;
         for (const id of node.content ?? []) {
           const blob = index.entryOf(id);
           if (blob < 0) throw new OperationError(`blob ${id.slice(0, 12)} of ${entry.path.subarray(targetBuf.length).toString()} is missing from the repository index`);
           plan.blobs.push(blob);
+          size += index.rawLengthAt(blob);
         }
-        plan.files.push(plannedFile(entry.path, node, firstBlob, plan.blobs.length - firstBlob, force));
+        const file = plannedFile(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
+        plan.files.push(file);
+        if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
         plan.later.push(entry);
       }
@@ -259,7 +271,7 @@ const SUBTREES_AHEAD_BYTES = 4 * 1024 * 1024;
  * 100 000 files a spread object (one hidden class each) and the whole node (name,
  * content ids, five BigInts) took 50 of the plan's 112 MiB of heap.
  */
-function plannedFile(path: Buffer, node: TreeNode, firstBlob: number, blobCount: number, force: boolean): PlannedFile {
+function plannedFile(path: Buffer, node: TreeNode, size: number, firstBlob: number, blobCount: number, force: boolean): PlannedFile {
   const sparse = node.sparse === true;
   return {
     path,
@@ -270,7 +282,7 @@ function plannedFile(path: Buffer, node: TreeNode, firstBlob: number, blobCount:
     atimeNs: node.atimeNs,
     mtimeNs: node.mtimeNs,
     xattrs: node.xattrs,
-    size: node.size ?? 0,
+    size,
     sparse,
     firstBlob,
     blobCount,
@@ -570,10 +582,20 @@ function couldLeadTo(dirParts: string[], patternParts: string[]): boolean {
   return true;
 }
 
+/**
+ * Re-reads every restored file and compares it with its content in the backup: each blob's
+ * hash, and its length with the content's. A file whose node records another size than its
+ * content holds is a mismatch too: the backup does not hold what it says.
+ */
 async function verifyFiles(index: BlobEntries, plan: RestorePlan): Promise<{ files: number; mismatches: string[] }> {
   const mismatches: string[] = [];
   const { files } = plan;
+  const misrecorded = new Set(plan.sizeMismatches.map((m) => m.file));
   for (const file of files) {
+    if (misrecorded.has(file)) {
+      mismatches.push(file.path.toString());
+      continue;
+    }
     const handle = await open(file.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       let position = 0;
