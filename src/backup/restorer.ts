@@ -93,6 +93,7 @@ interface RestorePlan {
    * Their content is restored, and verification reports them.
    */
   sizeMismatches: { file: PlannedFile; recorded: number }[];
+  warnings: string[];
 }
 
 /**
@@ -126,7 +127,7 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   await mkdir(target, { recursive: true, mode: 0o700 });
 
   const owner = process.getuid?.() === 0;
-  const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [] };
+  const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [...plan.warnings] };
   const { dirs, files, hardlinks, later } = plan;
   for (const { file, recorded } of plan.sizeMismatches) result.warnings.push(`${file.path.toString()}: the backup records ${recorded} bytes, its content holds ${file.size}; restored the content`);
 
@@ -183,7 +184,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
   const force = opts.force ?? false;
   const matches = includeMatcher(opts.include);
   const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
-  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [] };
+  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [], warnings: [] };
   const index = repo.blobEntries;
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
@@ -260,6 +261,14 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
     }
   };
   await visit(repo.loadTree(opts.tree), targetBuf);
+  // A pattern that selects nothing is most likely a mistake (a typo, a path of another
+  // backup): when none selects anything, the restore fails before the target is created.
+  const unmatched = matches?.unmatched() ?? [];
+  if (unmatched.length > 0) {
+    const which = `${unmatched.length === 1 ? 'the include pattern' : 'the include patterns'} ${unmatched.map((p) => `'${p}'`).join(', ')}`;
+    if (unmatched.length === new Set(opts.include).size) throw new UsageError(`no path in ${backup} matches ${which}: nothing was restored`);
+    plan.warnings.push(`no path in ${backup} matches ${which}`);
+  }
   return plan;
 }
 
@@ -548,26 +557,38 @@ async function checkTarget(target: string, force: boolean): Promise<string> {
   return abs;
 }
 
+interface IncludeMatcher {
+  (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no';
+  /** The globs, as given, that matched no path so far. */
+  unmatched(): string[];
+}
+
 /**
  * 'yes' for a node the include globs select (or an ancestor of the node does),
  * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise; no matcher
  * without include globs, when every node is selected.
  */
-function includeMatcher(include: string[] | undefined): ((path: string, isDir: boolean) => 'yes' | 'ancestor' | 'no') | undefined {
+function includeMatcher(include: string[] | undefined): IncludeMatcher | undefined {
   if (!include || include.length === 0) return undefined;
-  const patterns = include.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
+  const given = [...new Set(include)];
+  const patterns = given.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
   const isMatch = picomatch(patterns, { dot: true });
+  // Each glob alone, tried only on paths the whole set matched, and only until it matched one.
+  const unmatched = new Map(patterns.map((p, i) => [given[i]!, picomatch(p, { dot: true })]));
   const prefixes = patterns.map((p) => p.split('/'));
   const selected = new Set<string>();
-  return (path, isDir) => {
+  const matcher = (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no' => {
     const parentPath = path.slice(0, path.lastIndexOf('/'));
-    if (isMatch(path) || selected.has(parentPath)) {
+    const matched = isMatch(path);
+    if (matched) for (const [glob, alone] of unmatched) if (alone(path)) unmatched.delete(glob);
+    if (matched || selected.has(parentPath)) {
       if (isDir) selected.add(path);
       return 'yes';
     }
     if (isDir && prefixes.some((parts) => couldLeadTo(path.split('/'), parts))) return 'ancestor';
     return 'no';
   };
+  return Object.assign(matcher, { unmatched: () => [...unmatched.keys()] });
 }
 
 /** Whether a directory path can still contain matches of a pattern, comparing segment by segment. */
