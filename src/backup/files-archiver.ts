@@ -351,7 +351,6 @@ class FilesArchiver {
       }
       if (read.ok) await this.#recordAsRead(f.path, f.node, read);
       this.#stats.files++;
-      this.#stats.bytes += f.node.size ?? 0;
       if (f.previous) this.#stats.changedFiles++;
       else this.#stats.newFiles++;
       if (!read.ok) {
@@ -360,11 +359,14 @@ class FilesArchiver {
         f.node.size = 0;
         continue;
       }
+      const statSize = f.node.size ?? 0;
       f.node.content = read.data.length > 0 ? [read.id] : [];
+      f.node.size = read.data.length;
+      this.#stats.bytes += read.data.length;
       this.#stats.dataBlobs += f.node.content.length;
       this.#bytesRead += read.data.length;
       if (read.data.length > 0 && !repo.hasBlob(read.id)) fresh.push({ id: read.id, data: read.data });
-      this.#warnIfChanged(f.path, f.node, read);
+      this.#warnIfChanged(f.path, f.node, statSize, read);
     }
     this.#checkAborted();
     for (const saved of await repo.saveBlobs('data', fresh)) {
@@ -399,6 +401,8 @@ class FilesArchiver {
     const repo = this.#o.repo;
     if (this.#reuseUnchanged(node, previous)) return;
     let content: string[] = [];
+    let stored = 0;
+    let unreadable = false;
     let after: { mtimeNs: bigint; size: bigint } | undefined;
     try {
       const size = node.size ?? 0;
@@ -429,6 +433,7 @@ class FilesArchiver {
       }
       if (written) {
         content = written.ids;
+        stored = written.bytes;
         this.#stats.dataBlobs += written.ids.length;
         this.#stats.newDataBlobs += written.newBlobs;
         this.#stats.addedBytes += written.addedBytes;
@@ -441,16 +446,22 @@ class FilesArchiver {
         return;
       }
       this.#warn(path.toString(), err);
+      unreadable = true;
       content = [];
-      node.size = 0;
+      stored = 0;
     }
-    // Counted once read: the node now says what was read (#recordAsRead).
+    // Counted once read: the node now says what was read (#recordAsRead), and holds its size.
     this.#stats.files++;
-    this.#stats.bytes += node.size ?? 0;
     if (previous) this.#stats.changedFiles++;
     else this.#stats.newFiles++;
+    const statSize = node.size ?? 0;
     node.content = content;
-    this.#warnIfChanged(path, node, after ?? lstatSilently(path));
+    // The size of what was stored, not what the stat said: a file that shrank while it was read
+    // would otherwise restore padded with zeros (and pass verification), one that grew would fail it.
+    node.size = stored;
+    this.#stats.bytes += stored;
+    // One that could not be read was warned about, and is stored empty: not also "changed while read".
+    if (!unreadable) this.#warnIfChanged(path, node, statSize, after ?? lstatSilently(path));
   }
 
   /**
@@ -467,11 +478,16 @@ class FilesArchiver {
     if (fresh?.type === 'file' && sameSizeAndMtime(fresh, read)) takeStats(node, fresh);
   }
 
-  /** `after` is the file's stat once read: a different size or mtime than the walk saw means it changed meanwhile. */
-  #warnIfChanged(path: Buffer, node: TreeNode, after: { mtimeNs: bigint; size: bigint } | undefined): void {
-    if (after && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(node.size ?? 0))) {
-      this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
-    }
+  /**
+   * `statSize` is the file's size as its read began (the walk's stat, or the open file's),
+   * `node.size` what was read and stored, and `after` the file's stat once read. Fewer or
+   * more bytes read than the stat said (it shrank or grew meanwhile: the read goes to the
+   * end of the file, wherever that is by then), or a different size or mtime after the read,
+   * mean it changed while it was read.
+   */
+  #warnIfChanged(path: Buffer, node: TreeNode, statSize: number, after: { mtimeNs: bigint; size: bigint } | undefined): void {
+    const changed = node.size !== statSize || (after !== undefined && (after.mtimeNs !== node.mtimeNs || after.size !== BigInt(statSize)));
+    if (changed) this.#o.onWarning?.(path.toString(), 'file changed while it was read; the snapshot holds what was read');
   }
 
   /** The parent's subdirectories this walk will not enter (gone, excluded, no longer directories): their trees are not read ahead. */

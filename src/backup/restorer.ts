@@ -59,6 +59,7 @@ export interface RestoreResult {
  */
 interface PlannedFile extends NodeMetadata {
   path: Buffer;
+  /** The length of its content (its blobs' plaintext), which is what is written, whatever its node records. */
   size: number;
   sparse: boolean;
   /** Its blobs in content order: `blobCount` entries of the plan's `blobs`, from `firstBlob`. */
@@ -86,6 +87,13 @@ interface RestorePlan {
   hardlinks: (PlannedEntry & { existing: Buffer })[];
   /** Symlinks and special files: created after every file and directory. */
   later: PlannedEntry[];
+  /**
+   * Files whose node records another size than their content holds: a backup written
+   * before bkdr recorded the size of what it read from a file that changed meanwhile.
+   * Their content is restored, and verification reports them.
+   */
+  sizeMismatches: { file: PlannedFile; recorded: number }[];
+  warnings: string[];
 }
 
 /**
@@ -119,8 +127,9 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   await mkdir(target, { recursive: true, mode: 0o700 });
 
   const owner = process.getuid?.() === 0;
-  const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [] };
+  const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [...plan.warnings] };
   const { dirs, files, hardlinks, later } = plan;
+  for (const { file, recorded } of plan.sizeMismatches) result.warnings.push(`${file.path.toString()}: the backup records ${recorded} bytes, its content holds ${file.size}; restored the content`);
 
   for (const { path } of dirs) makeDirectory(path, force);
   for (const f of files) if (!f.createOnWrite) createEmptyFile(f.path, f.size, force);
@@ -175,7 +184,7 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
   const force = opts.force ?? false;
   const matches = includeMatcher(opts.include);
   const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
-  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [] };
+  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [], warnings: [] };
   const index = repo.blobEntries;
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
@@ -236,18 +245,30 @@ async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Promise<Res
         }
         if (link) hardlinkFirst.set(link, entry.path);
         const firstBlob = plan.blobs.length;
+        let size = 0;
         for (const id of node.content ?? []) {
           const blob = index.entryOf(id);
           if (blob < 0) throw new OperationError(`blob ${id.slice(0, 12)} of ${entry.path.subarray(targetBuf.length).toString()} is missing from the repository index`);
           plan.blobs.push(blob);
+          size += index.rawLengthAt(blob);
         }
-        plan.files.push(plannedFile(entry.path, node, firstBlob, plan.blobs.length - firstBlob, force));
+        const file = plannedFile(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
+        plan.files.push(file);
+        if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
         plan.later.push(entry);
       }
     }
   };
   await visit(repo.loadTree(opts.tree), targetBuf);
+  // A pattern that selects nothing is most likely a mistake (a typo, a path of another
+  // backup): when none selects anything, the restore fails before the target is created.
+  const unmatched = matches?.unmatched() ?? [];
+  if (unmatched.length > 0) {
+    const which = `${unmatched.length === 1 ? 'the include pattern' : 'the include patterns'} ${unmatched.map((p) => `'${p}'`).join(', ')}`;
+    if (unmatched.length === new Set(opts.include).size) throw new UsageError(`no path in ${backup} matches ${which}: nothing was restored`);
+    plan.warnings.push(`no path in ${backup} matches ${which}`);
+  }
   return plan;
 }
 
@@ -259,7 +280,7 @@ const SUBTREES_AHEAD_BYTES = 4 * 1024 * 1024;
  * 100 000 files a spread object (one hidden class each) and the whole node (name,
  * content ids, five BigInts) took 50 of the plan's 112 MiB of heap.
  */
-function plannedFile(path: Buffer, node: TreeNode, firstBlob: number, blobCount: number, force: boolean): PlannedFile {
+function plannedFile(path: Buffer, node: TreeNode, size: number, firstBlob: number, blobCount: number, force: boolean): PlannedFile {
   const sparse = node.sparse === true;
   return {
     path,
@@ -270,7 +291,7 @@ function plannedFile(path: Buffer, node: TreeNode, firstBlob: number, blobCount:
     atimeNs: node.atimeNs,
     mtimeNs: node.mtimeNs,
     xattrs: node.xattrs,
-    size: node.size ?? 0,
+    size,
     sparse,
     firstBlob,
     blobCount,
@@ -536,26 +557,38 @@ async function checkTarget(target: string, force: boolean): Promise<string> {
   return abs;
 }
 
+interface IncludeMatcher {
+  (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no';
+  /** The globs, as given, that matched no path so far. */
+  unmatched(): string[];
+}
+
 /**
  * 'yes' for a node the include globs select (or an ancestor of the node does),
  * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise; no matcher
  * without include globs, when every node is selected.
  */
-function includeMatcher(include: string[] | undefined): ((path: string, isDir: boolean) => 'yes' | 'ancestor' | 'no') | undefined {
+function includeMatcher(include: string[] | undefined): IncludeMatcher | undefined {
   if (!include || include.length === 0) return undefined;
-  const patterns = include.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
+  const given = [...new Set(include)];
+  const patterns = given.map((p) => (p.startsWith('/') || p.startsWith('**') ? p : `**/${p}`));
   const isMatch = picomatch(patterns, { dot: true });
+  // Each glob alone, tried only on paths the whole set matched, and only until it matched one.
+  const unmatched = new Map(patterns.map((p, i) => [given[i]!, picomatch(p, { dot: true })]));
   const prefixes = patterns.map((p) => p.split('/'));
   const selected = new Set<string>();
-  return (path, isDir) => {
+  const matcher = (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no' => {
     const parentPath = path.slice(0, path.lastIndexOf('/'));
-    if (isMatch(path) || selected.has(parentPath)) {
+    const matched = isMatch(path);
+    if (matched) for (const [glob, alone] of unmatched) if (alone(path)) unmatched.delete(glob);
+    if (matched || selected.has(parentPath)) {
       if (isDir) selected.add(path);
       return 'yes';
     }
     if (isDir && prefixes.some((parts) => couldLeadTo(path.split('/'), parts))) return 'ancestor';
     return 'no';
   };
+  return Object.assign(matcher, { unmatched: () => [...unmatched.keys()] });
 }
 
 /** Whether a directory path can still contain matches of a pattern, comparing segment by segment. */
@@ -570,10 +603,20 @@ function couldLeadTo(dirParts: string[], patternParts: string[]): boolean {
   return true;
 }
 
+/**
+ * Re-reads every restored file and compares it with its content in the backup: each blob's
+ * hash, and its length with the content's. A file whose node records another size than its
+ * content holds is a mismatch too: the backup does not hold what it says.
+ */
 async function verifyFiles(index: BlobEntries, plan: RestorePlan): Promise<{ files: number; mismatches: string[] }> {
   const mismatches: string[] = [];
   const { files } = plan;
+  const misrecorded = new Set(plan.sizeMismatches.map((m) => m.file));
   for (const file of files) {
+    if (misrecorded.has(file)) {
+      mismatches.push(file.path.toString());
+      continue;
+    }
     const handle = await open(file.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       let position = 0;

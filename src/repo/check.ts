@@ -11,13 +11,14 @@ const TREE_BATCH_BYTES = 8 * 1024 * 1024;
 /**
  * Checks a repository: the structure always (every index entry's pack is stored with
  * the right size; every tree and data blob the snapshots reach is in the index and
- * its tree decodes), and, for the packs chosen, the data (each pack is read whole and
- * every blob in it decrypted and hashed). Damage is reported with every file and
- * snapshot that depends on it, so an operator knows what a restore would lose.
+ * its tree decodes; every file's recorded size is its content's length), and, for the
+ * packs chosen, the data (each pack is read whole and every blob in it decrypted and
+ * hashed). Damage is reported with every file and snapshot that depends on it, so an
+ * operator knows what a restore would lose.
  */
 
 export interface CheckProblem {
-  kind: 'damaged-index' | 'missing-pack' | 'pack-size' | 'damaged-pack' | 'missing-blob' | 'damaged-tree';
+  kind: 'damaged-index' | 'missing-pack' | 'pack-size' | 'damaged-pack' | 'missing-blob' | 'damaged-tree' | 'file-size';
   message: string;
   pack?: string;
 }
@@ -116,8 +117,7 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
   }
 
   const filesByPack = new Map<string, AffectedFile[]>();
-  const affect = (snapshot: Snapshot, path: string, blobId: string, what: string): boolean => {
-    const location = repo.lookupBlob(blobId);
+  const affect = (snapshot: Snapshot, path: string, blobId: string, what: string, location = repo.lookupBlob(blobId)): boolean => {
     let reason: string | undefined;
     let pack: string | undefined;
     if (!location) reason = `${what} ${blobId.slice(0, 12)} is not in the index`;
@@ -134,6 +134,7 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
 
   const seenTrees = new Set<string>();
   const seenData = new Set<string>();
+  let misrecorded = 0;
   for (const snapshot of snapshots) {
     const stack: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
     while (stack.length > 0) {
@@ -166,10 +167,24 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
           seenData.add(id);
           report.dataBlobs++;
         }
-        // One line per file is enough: the first blob it cannot get back.
-        for (const id of node.content ?? []) if (affect(snapshot, child, id, 'data blob')) break;
+        let length = 0;
+        let lost = false;
+        for (const id of node.content ?? []) {
+          const location = repo.lookupBlob(id);
+          // One line per file is enough: the first blob it cannot get back.
+          lost = affect(snapshot, child, id, 'data blob', location);
+          if (lost) break;
+          length += location?.rawLength ?? 0;
+        }
+        if (!lost && node.type === 'file' && (node.size ?? 0) !== length) {
+          misrecorded++;
+          report.affected.push({ snapshot: snapshot.id, path: child, reason: fileSizeProblem(node.size ?? 0, length) });
+        }
       }
     }
+  }
+  if (misrecorded > 0) {
+    report.problems.push({ kind: 'file-size', message: `${misrecorded} files record another size than their content holds (changed while they were backed up): a restore gives their content, not the size recorded` });
   }
   if (report.affected.some((a) => a.reason.includes('is not in the index'))) {
     report.problems.push({ kind: 'missing-blob', message: `${report.affected.filter((a) => a.reason.includes('is not in the index')).length} files or listings reach blobs that no index names (a lost index file: \`bkdr backup repair index\` rebuilds it)` });
@@ -199,7 +214,8 @@ export interface StructureCheckOptions {
 
 /**
  * The check `backup run` makes of the backup it just wrote (config `verification`):
- * every listing decodes, and every blob it reaches is indexed in a pack that is stored.
+ * every listing decodes, every blob it reaches is indexed in a pack that is stored, and
+ * every file's recorded size is the length of its content (the index has each blob's).
  * Lighter than checkRepository: no index files are read again.
  */
 export async function checkSnapshotStructure(repo: Repository, snapshot: Snapshot, opts: StructureCheckOptions = {}): Promise<string[]> {
@@ -209,12 +225,12 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   const skipped = opts.reusedTrees && repo.indexedPackIds.every((id) => stored.has(id)) ? opts.reusedTrees : new Set<string>();
   const problems: string[] = [];
   // `what` names the place only when something is wrong: most blobs never need it.
-  const reachable = (id: string, what: () => string): boolean => {
+  const reachable = (id: string, what: () => string): BlobLocation | undefined => {
     const location = repo.lookupBlob(id);
     if (!location) problems.push(`${what()}: blob ${id.slice(0, 12)} is not in the index`);
     else if (!stored.has(location.packId)) problems.push(`${what()}: pack ${location.packId.slice(0, 12)} is missing`);
-    else return true;
-    return false;
+    else return location;
+    return undefined;
   };
   const seen = new Set<string>([snapshot.tree]);
   let level: { tree: string; path: string }[] = [{ tree: snapshot.tree, path: '/' }];
@@ -223,7 +239,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   while (level.length > 0 && problems.length < 20) {
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const next: { tree: string; path: string }[] = [];
-    const readable = level.filter((item) => reachable(item.tree, () => item.path));
+    const readable = level.filter((item) => reachable(item.tree, () => item.path) !== undefined);
     const trees = treesInOrder(
       repo,
       readable.map((item) => item.tree),
@@ -246,10 +262,25 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
           seen.add(node.subtree);
           next.push({ tree: node.subtree, path: childPath(node) });
         }
-        for (const id of node.content ?? []) if (!reachable(id, () => childPath(node))) break;
+        let length = 0;
+        let whole = true;
+        for (const id of node.content ?? []) {
+          const location = reachable(id, () => childPath(node));
+          if (!location) {
+            whole = false;
+            break;
+          }
+          length += location.rawLength;
+        }
+        if (whole && node.type === 'file' && (node.size ?? 0) !== length) problems.push(`${childPath(node)}: ${fileSizeProblem(node.size ?? 0, length)}`);
       }
     }
     level = next;
   }
   return problems;
+}
+
+/** A file whose node records another size than its content holds: a restore can give only the content. */
+function fileSizeProblem(recorded: number, stored: number): string {
+  return `the backup records ${recorded} bytes, its content holds ${stored}`;
 }

@@ -121,6 +121,9 @@ function storedNodes(data: Buffer, id: string): StoredNode[] {
 export interface NodeReferences {
   /** The name for messages: invalid UTF-8 shown as the replacement character. */
   displayName: string;
+  type: NodeType;
+  /** A file's recorded size, which its content's length must match. */
+  size?: number | undefined;
   subtree?: string | undefined;
   content?: string[] | undefined;
 }
@@ -132,6 +135,8 @@ export interface NodeReferences {
 export function treeReferences(data: Buffer, id: string): NodeReferences[] {
   return storedNodes(data, id).map((s) => ({
     displayName: s.nameB64 !== undefined ? Buffer.from(s.nameB64, 'base64').toString() : (s.name ?? ''),
+    type: s.type,
+    size: s.size,
     subtree: s.subtree,
     content: s.content,
   }));

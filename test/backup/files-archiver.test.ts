@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, truncateSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -127,6 +129,66 @@ describe('archiveFiles', () => {
     const large = listing.find((n) => n.name.toString() === 'large')!;
     expect(large.size).toBe(700 * 1024);
     expect(Buffer.concat(await Promise.all(large.content!.map((id) => repo.loadBlob(id))))).toEqual(Buffer.alloc(700 * 1024, 2));
+  });
+
+  /**
+   * A large file that another process changes once its read has begun: the archiver reports
+   * progress after the first chunk it stores, and `change` runs then, while the file is far
+   * from read (the chunker reads 4 MiB at a time, one read ahead).
+   */
+  async function archiveChangedMidRead(change: (path: string) => void): Promise<{ node: TreeNode; stored: Buffer; warnings: string[]; original: Buffer }> {
+    const src = join(tmp.path, 'src');
+    await mkdir(src);
+    const path = join(src, 'changing');
+    const block = randomBytes(1024 * 1024);
+    const original = Buffer.concat(Array.from({ length: 32 }, () => block));
+    await writeFile(path, original);
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const warnings: string[] = [];
+    let changed = false;
+    const archived = await archiveFiles({
+      repo,
+      paths: [src],
+      exclude: [],
+      oneFileSystem: false,
+      onProgress: (p) => {
+        if (changed || p.bytesRead === 0) return;
+        changed = true;
+        expect(p.bytesRead).toBeLessThan(original.length / 2);
+        change(path);
+      },
+      onWarning: (at, message) => warnings.push(`${at}: ${message}`),
+    });
+    expect(changed).toBe(true);
+    await repo.flush();
+    const node = (await repo.loadTree(await subtreeId(repo, archived.tree, src.split('/').filter(Boolean)))).find((n) => n.name.toString() === 'changing')!;
+    expect(archived.bytes).toBe(node.size);
+    // What a restore writes: the blobs, by the lengths the index has for them.
+    expect(node.size).toBe(node.content!.reduce((sum, id) => sum + repo.lookupBlob(id)!.rawLength, 0));
+    const stored = Buffer.concat(await Promise.all(node.content!.map((id) => repo.loadBlob(id))));
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: archived.tree, paths: [src], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    expect(await checkSnapshotStructure(repo, await repo.loadSnapshot(id))).toEqual([]);
+    return { node, stored, warnings: warnings.map((w) => w.replace(`${path}: `, '')), original };
+  }
+
+  it('records a file truncated while it was read with the size of what it read, and warns', async () => {
+    const { node, stored, warnings, original } = await archiveChangedMidRead((path) => truncateSync(path, 1024 * 1024));
+    expect(warnings).toEqual(['file changed while it was read; the snapshot holds what was read']);
+    // Read up to where the file ended once truncated: a prefix of what it held, past the truncation.
+    expect(node.size).toBe(stored.length);
+    expect(stored.length).toBeGreaterThanOrEqual(1024 * 1024);
+    expect(stored.length).toBeLessThan(original.length);
+    expect(stored.equals(original.subarray(0, stored.length))).toBe(true);
+  });
+
+  it('records a file that grew while it was read with the size of what it read, and warns', async () => {
+    const appended = randomBytes(100_000);
+    const { node, stored, warnings, original } = await archiveChangedMidRead((path) => appendFileSync(path, appended));
+    expect(warnings).toEqual(['file changed while it was read; the snapshot holds what was read']);
+    // The read goes on to the end of the file, wherever that is by then.
+    expect(stored.equals(Buffer.concat([original, appended]))).toBe(true);
+    expect(node.size).toBe(stored.length);
   });
 
   it('leaves out, without a warning, a file deleted between its stat and its read', async () => {

@@ -100,6 +100,27 @@ describe('restore, list, show, status and logs', () => {
     expect(existsSync(restored(target, 'web', 'index.html'))).toBe(false);
   });
 
+  it('--include that matches nothing in the backup is exit 2 naming the patterns, and creates no target', async () => {
+    const target = join(tmp.path, 'r-include-nothing');
+    const r = await ws.run(['restore', second, '--target', target, '--include', '*.nope', '--include', 'docs/missing.txt']);
+    expect(r.code, r.stdout + r.stderr).toBe(2);
+    expect(r.stderr.trim()).toBe(`bkdr: no path in backup ${second.slice(0, 8)} matches the include patterns '*.nope', 'docs/missing.txt': nothing was restored`);
+    expect(existsSync(target)).toBe(false);
+  });
+
+  it('--include with some patterns that match nothing restores what the others match and warns about them on stderr', async () => {
+    const target = join(tmp.path, 'r-include-some');
+    const r = await ws.run(['restore', second, '--target', target, '--include', '*.md', '--include', '*.nope']);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(await readFile(restored(target, 'docs', 'b.md'), 'utf8')).toBe('markdown');
+    expect(existsSync(restored(target, 'docs', 'a.txt'))).toBe(false);
+    expect(r.stderr).toContain(`warning: no path in backup ${second.slice(0, 8)} matches the include pattern '*.nope'\n`);
+    expect(r.stdout).not.toMatch(/warning/);
+    const json = await ws.run(['--json', 'restore', second, '--target', join(tmp.path, 'r-include-some-json'), '--include', '*.md', '--include', '*.nope']);
+    expect(json.code, json.stderr).toBe(0);
+    expect((JSON.parse(json.stdout) as { restore: { warnings: string[] } }).restore.warnings).toEqual([`no path in backup ${second.slice(0, 8)} matches the include pattern '*.nope'`]);
+  });
+
   it.each(['tar.gz', 'zip'])('--archive streams a .%s', async (ext) => {
     const file = join(tmp.path, `backup.${ext}`);
     const r = await ws.run(['restore', second, '--archive', file]);

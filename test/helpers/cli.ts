@@ -17,6 +17,8 @@ export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   input?: string;
+  /** Each line the child writes on stderr, as it comes: a test can act while the run goes on. */
+  onStderrLine?: (line: string) => void;
 }
 
 /** Runs the built CLI as a child process, as a user or cron would (no TTY). */
@@ -35,7 +37,14 @@ export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResul
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    let partial = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!opts.onStderrLine) return;
+      const lines = (partial + d.toString()).split('\n');
+      partial = lines.pop()!;
+      for (const line of lines) opts.onStderrLine(line);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
     child.stdin.end(opts.input ?? '');

@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { checkSnapshotStructure } from '../../src/repo/check.js';
+import { checkRepository, checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
@@ -12,6 +12,14 @@ import { treeNode as node } from '../helpers/tree-nodes.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
+
+/** Flushes the repository and saves a snapshot of `root`. */
+async function snapshotOf(repo: Repository, root: string): Promise<Snapshot> {
+  await repo.flush();
+  const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+  const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: root, paths: ['/'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+  return repo.loadSnapshot(id);
+}
 
 describe('checkSnapshotStructure', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -39,11 +47,7 @@ describe('checkSnapshotStructure', () => {
       trees.set(`/d${d}`, dir);
       top.push(node(`d${d}`, { type: 'dir', mode: 0o755, subtree: dir }));
     }
-    const root = await repo.saveTree(top);
-    await repo.flush();
-    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-    const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: root, paths: ['/'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
-    return { snapshot: await repo.loadSnapshot(id), trees };
+    return { snapshot: await snapshotOf(repo, await repo.saveTree(top)), trees };
   }
 
   it('finds nothing wrong in an intact backup, reading every level of trees', async () => {
@@ -92,5 +96,27 @@ describe('checkSnapshotStructure', () => {
     expect(problems).toHaveLength(2);
     expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
     expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+
+  it('names a file whose recorded size is not the length of its content, as checkRepository does', async () => {
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const data = randomBytes(100);
+    await repo.saveBlob('data', sha(data), data);
+    const sub = await repo.saveTree([node('grown', { size: 40, content: [sha(data), sha(data)] })]);
+    // As a bkdr that recorded the stat's size wrote a file that shrank (or grew) while it was read.
+    const root = await repo.saveTree([
+      node('shrunk', { size: 400, content: [sha(data)] }),
+      node('intact', { size: 100, content: [sha(data)] }),
+      node('empty', { size: 0, content: [] }),
+      node('sub', { type: 'dir', mode: 0o755, subtree: sub }),
+    ]);
+    const snapshot = await snapshotOf(repo, root);
+    expect((await checkSnapshotStructure(repo, snapshot)).sort()).toEqual(['/shrunk: the backup records 400 bytes, its content holds 100', '/sub/grown: the backup records 40 bytes, its content holds 200']);
+    const report = await checkRepository(repo, [snapshot]);
+    expect(report.problems).toEqual([expect.objectContaining({ kind: 'file-size', message: expect.stringMatching(/^2 files record another size than their content holds/) as unknown })]);
+    expect(report.affected.sort((a, b) => a.path.localeCompare(b.path))).toEqual([
+      { snapshot: snapshot.id, path: '/shrunk', reason: 'the backup records 400 bytes, its content holds 100' },
+      { snapshot: snapshot.id, path: '/sub/grown', reason: 'the backup records 40 bytes, its content holds 200' },
+    ]);
   });
 });

@@ -121,7 +121,7 @@ describe('serializeTree', () => {
     const nodes = someNodes(5, 60).sort((a, b) => Buffer.compare(a.name, b.name));
     const data = serializeTree(nodes);
     expect(treeReferences(data, 'test')).toEqual(
-      deserializeTree(data, 'test').map((n) => ({ displayName: n.name.toString(), subtree: n.subtree, content: n.content })),
+      deserializeTree(data, 'test').map((n) => ({ displayName: n.name.toString(), type: n.type, size: n.size, subtree: n.subtree, content: n.content })),
     );
     expect(nodes.some((n) => n.subtree) && nodes.some((n) => n.content?.length)).toBe(true);
     const unknownType = Buffer.from(data.toString().replace(/"type":"[a-z]+"/, '"type":"door"'));

@@ -67,6 +67,8 @@ export function registerRestore(program: Command, ctx: CliContext): void {
         }
         if (outcome.picked && !ctx.options.quiet) process.stderr.write(`${outcome.picked}\n`);
         ctx.render(outcome, renderRestore);
+        // The result is what was restored; what went amiss goes to stderr (with --json it is in the result).
+        if (!ctx.options.json) for (const w of outcome.restore?.warnings ?? []) process.stderr.write(`warning: ${w}\n`);
         if ((outcome.restore?.verified?.mismatches.length ?? 0) > 0) process.exitCode = ExitCode.Damaged;
       }),
     'bkdr restore --source files --at "2h ago" --target /tmp/restore',
@@ -83,6 +85,5 @@ function renderRestore(o: RestoreOutcome): string {
     `restored backup ${o.backup.id.slice(0, 8)} into ${r.target}: ${r.files} files (${r.hardlinks} hard links), ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.specials} special files, ${formatBytes(r.bytes)}`,
   ];
   if (r.verified) lines.push(r.verified.mismatches.length === 0 ? `verified ${r.verified.files} files: all match` : `VERIFY FAILED for ${r.verified.mismatches.length} files: ${r.verified.mismatches.slice(0, 5).join(', ')}`);
-  for (const w of r.warnings) lines.push(`warning: ${w}`);
   return lines.join('\n');
 }
