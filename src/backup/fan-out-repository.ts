@@ -1,7 +1,7 @@
 import type { BlobType, Repository, SaveBlobResult } from '../repo/repository.js';
 import type { FastCdc } from '../repo/fastcdc.js';
 import type { TreeNode } from '../repo/tree-node.js';
-import type { Destination } from './destinations.js';
+import type { Destination } from '../runtime/destinations.js';
 
 export interface FanOutMember {
   destination: Destination;

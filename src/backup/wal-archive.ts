@@ -5,7 +5,7 @@ import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { Repository, type WalSegmentInfo } from '../repo/repository.js';
-import { type Destination, openDestinations } from './destinations.js';
+import { type Destination, openDestinations } from '../runtime/destinations.js';
 
 /**
  * PostgreSQL's WAL archive in the repositories: `bkdr wal push %p` as archive_command

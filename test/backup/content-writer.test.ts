@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeContent } from '../../src/backup/content-writer.js';
-import type { Destination } from '../../src/backup/destinations.js';
+import type { Destination } from '../../src/runtime/destinations.js';
 import { FanOutRepository } from '../../src/backup/fan-out-repository.js';
 import { streamReader } from '../../src/repo/content-chunker.js';
 import { Repository } from '../../src/repo/repository.js';

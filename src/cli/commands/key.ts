@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { resolveNewPassword } from '../../backup/password.js';
+import { resolveNewPassword } from '../../runtime/password.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';

@@ -1,6 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { resolvePassword } from '../../backup/password.js';
+import { resolvePassword } from '../../runtime/password.js';
 import { findWalGaps, WalArchive } from '../../backup/wal-archive.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';

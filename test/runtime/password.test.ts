@@ -1,6 +1,6 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { resolvePassword } from '../../src/backup/password.js';
+import { resolvePassword } from '../../src/runtime/password.js';
 import { UsageError } from '../../src/core/errors.js';
 
 /** The error resolvePassword throws for `command`, run through the real /bin/sh. */

@@ -1,7 +1,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ChangeWatcher } from '../../src/backup/change-watcher.js';
+import { ChangeWatcher } from '../../src/scheduling/change-watcher.js';
 import { makeTempDir } from '../helpers/cli.js';
 
 let tmp: Awaited<ReturnType<typeof makeTempDir>>;
