@@ -23,6 +23,8 @@ export interface BackupContext {
   readonly catalog: Catalog;
   readonly runStores: RunStores;
   readonly logger: Logger;
+  /** Milliseconds since the epoch: progress rates and ETAs are measured with it. */
+  readonly clock: () => number;
   /** A password file PostgreSQL's restore_command can read the password from, when there is one (a point-in-time restore writes it into the recovery settings). */
   readonly passwordFile: string | undefined;
   /** A new session: the repositories of one operation, closed when it ends. */
@@ -44,6 +46,7 @@ export function createBackupContext(opts: {
   password: () => Promise<string>;
   passwordFile?: string | undefined;
   lockWaitMs: number;
+  clock?: () => number;
 }): BackupContext {
   let password: Promise<string> | undefined;
   const open = new Set<RepositorySession>();
@@ -63,6 +66,7 @@ export function createBackupContext(opts: {
     runStores: opts.catalog,
     logger: opts.logger,
     passwordFile: opts.passwordFile,
+    clock: opts.clock ?? Date.now,
     session: () => {
       const session = new RepositorySession({ password: once, lockWaitMs: opts.lockWaitMs, logger: opts.logger }, () => open.delete(session));
       open.add(session);

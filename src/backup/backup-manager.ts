@@ -21,7 +21,7 @@ import type { VerifyOptions } from './verify-run.js';
 
 export type { BackupType } from './backup-context.js';
 export { PROGRAM_VERSION } from './backup-run.js';
-export type { BackupEvent, BackupFailure, BackupOutcome, BackupRunResult, CreateBackupOptions, PlannedBackup } from './backup-run.js';
+export type { BackupEvent, BackupFailure, BackupOutcome, BackupRunResult, CreateBackupOptions, PlannedBackup, ProgressRates } from './backup-run.js';
 export type { BackupStatus } from './backup-status.js';
 export type { BackupSummary } from './catalog-sync.js';
 export type { WatchRunEvent } from './continuous-watch.js';
@@ -45,6 +45,8 @@ export interface BackupManagerOptions {
   logger?: Logger;
   /** How long a run waits for another run's conflicting repository lock before it is refused (exit 4). */
   lockWaitMs?: number;
+  /** Milliseconds since the epoch, for progress rates and ETAs (tests inject one). */
+  clock?: () => number;
 }
 
 /**
@@ -66,6 +68,7 @@ export class BackupManager {
       password: opts.password,
       passwordFile: opts.passwordFile,
       lockWaitMs: opts.lockWaitMs ?? 0,
+      ...(opts.clock ? { clock: opts.clock } : {}),
     });
   }
 

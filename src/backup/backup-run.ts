@@ -14,6 +14,7 @@ import { type BackupContext, type BackupType, findParent, selectSources } from '
 import { cacheBackup } from './catalog-sync.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
+import { withRates } from './progress-meter.js';
 import { estimateFilesSource, estimateFilesSourceLater } from './source-estimate.js';
 import { checkSourcePaths } from './source-paths.js';
 import { archiveStream } from './stream-archiver.js';
@@ -28,10 +29,21 @@ export type { BackupType } from './backup-context.js';
 export type BackupEvent =
   | { type: 'start'; source: string; destination: string; strategy: BackupType; parent?: string | undefined }
   | { type: 'estimate'; source: string; files: number; bytes: number }
-  | { type: 'progress'; source: string; destination: string; files: number; bytes: number; bytesRead: number }
+  | ({ type: 'progress'; source: string; destination: string; files: number; bytes: number; bytesRead: number } & Partial<ProgressRates>)
   | { type: 'warning'; source: string; path: string; message: string }
   | { type: 'done'; source: string; destination: string; snapshotId: string }
-  | { type: 'restore-progress'; files: number; totalFiles: number; bytes: number; totalBytes: number };
+  | ({ type: 'restore-progress'; files: number; totalFiles: number; bytes: number; totalBytes: number } & Partial<Omit<ProgressRates, 'totalBytes'>>);
+
+/** What the service measures of a run's progress (progress-meter.ts), so every front end shows the same numbers. */
+export interface ProgressRates {
+  elapsedMs: number;
+  /** Bytes read (a backup) or written (a restore) per second since the source's start. */
+  bytesPerSecond: number;
+  /** A backup's estimated total, once its estimate is in. */
+  totalBytes: number;
+  /** The time left, only when it can honestly be forecast. */
+  etaMs: number;
+}
 
 export interface CreateBackupOptions {
   type?: BackupType | undefined;
@@ -97,7 +109,8 @@ function backupLock(opts: CreateBackupOptions): { mode: LockMode; operation: str
  * failed destination makes the run partial, never silent; a source with nothing to read
  * writes nothing.
  */
-export async function runBackup(ctx: BackupContext, sources: string | string[] = 'all', opts: CreateBackupOptions = {}, onEvent: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
+export async function runBackup(ctx: BackupContext, sources: string | string[] = 'all', opts: CreateBackupOptions = {}, listener: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
+  const onEvent = withRates(listener, ctx.clock);
   const names = selectSources(ctx.config, sources);
   const destinations = await ctx.destinations(opts.destinations);
   const started = Date.now();

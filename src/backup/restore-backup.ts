@@ -11,6 +11,7 @@ import { findCopyElsewhere, resolveBackup } from './backup-resolution.js';
 import type { BackupEvent } from './backup-run.js';
 import { type BackupSummary, snapshotSummary } from './catalog-sync.js';
 import { restorePointInTime } from './postgres-pitr.js';
+import { withRates } from './progress-meter.js';
 import { type RestoreResult, restoreTree, UnsafeBackupError } from './restorer.js';
 import { streamBackupFile } from './snapshot-stream.js';
 
@@ -47,7 +48,8 @@ export interface RestoreOutcome {
  * folder, an archive, a database or a restore command; a blob that fails its check on
  * one destination is read from another that holds the same backup.
  */
-export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest, onEvent: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
+export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest, listener: (e: BackupEvent) => void = () => undefined): Promise<RestoreOutcome> {
+  const onEvent = withRates(listener, ctx.clock);
   const physical = req.source ? ctx.config.sources?.[req.source] : undefined;
   if (physical?.type === 'postgres' && physical.mode === 'physical' && req.targetLocation && !req.archive && !req.backupId) return restorePostgresDataDirectory(ctx, req, req.source!);
   const intoSource = req.targetDatabase !== undefined || req.pipe === true;

@@ -1,13 +1,22 @@
 import { Command } from 'commander';
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { BackupEvent } from '../../src/backup/backup-manager.js';
+import { remainingMs, withRates } from '../../src/backup/progress-meter.js';
 import { CliContext } from '../../src/cli/context.js';
-import { createProgressReporter, formatEta } from '../../src/cli/progress.js';
+import { formatDuration } from '../../src/cli/format.js';
+import { createProgressReporter } from '../../src/cli/progress.js';
+
+/** The ETA as the CLI prints it, from the time left the service forecasts. */
+const formatEta = (basis: Parameters<typeof remainingMs>[0]) => {
+  const left = remainingMs(basis);
+  return left === undefined ? undefined : `ETA ${formatDuration(left)}`;
+};
 
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 const DAY_MS = 86_400_000;
 
-describe('formatEta', () => {
+describe('the time left a progress event carries', () => {
   it.each([
     // [behaviour, totalBytes, doneBytes, elapsedMs, expected]
     ['forecasts from the rate so far', 100 * MiB, 50 * MiB, 10_000, 'ETA 10.0s'],
@@ -37,6 +46,7 @@ describe('the plain progress line of a backup', () => {
   });
 
   it("gives a stream source no ETA from the files source's total before it", async () => {
+    // One clock for both: the service's measurements and the CLI's print interval.
     vi.useFakeTimers({ toFake: ['Date'] });
     vi.setSystemTime(0);
     const program = new Command();
@@ -47,16 +57,26 @@ describe('the plain progress line of a backup', () => {
       return true;
     });
     const progress = await createProgressReporter(new CliContext(program));
+    // The service measures (with its clock), the CLI renders what the events carry.
+    const events: BackupEvent[] = [];
+    const emit = withRates((e) => {
+      events.push(e);
+      progress.onEvent(e);
+    }, Date.now);
 
-    progress.onEvent({ type: 'start', source: 'files', destination: 'local', strategy: 'full' });
-    progress.onEvent({ type: 'estimate', source: 'files', files: 10, bytes: 100 * MiB });
+    emit({ type: 'start', source: 'files', destination: 'local', strategy: 'full' });
+    emit({ type: 'estimate', source: 'files', files: 10, bytes: 100 * MiB });
     vi.setSystemTime(10_000);
-    progress.onEvent({ type: 'progress', source: 'files', destination: 'local', files: 5, bytes: 50 * MiB, bytesRead: 50 * MiB });
-    progress.onEvent({ type: 'start', source: 'fifo', destination: 'local', strategy: 'full' });
+    emit({ type: 'progress', source: 'files', destination: 'local', files: 5, bytes: 50 * MiB, bytesRead: 50 * MiB });
+    emit({ type: 'start', source: 'fifo', destination: 'local', strategy: 'full' });
     vi.setSystemTime(20_000);
-    progress.onEvent({ type: 'progress', source: 'fifo', destination: 'local', files: 1, bytes: 100, bytesRead: 100 });
+    emit({ type: 'progress', source: 'fifo', destination: 'local', files: 1, bytes: 100, bytesRead: 100 });
     progress.stop();
 
+    expect(events[2]).toMatchObject({ elapsedMs: 10_000, bytesPerSecond: 5 * MiB, totalBytes: 100 * MiB, etaMs: 10_000 });
+    expect(events[4]).toMatchObject({ elapsedMs: 10_000, bytesPerSecond: 10 });
+    expect(events[4]).not.toHaveProperty('etaMs');
+    expect(events[4]).not.toHaveProperty('totalBytes');
     expect(lines.find((l) => l.startsWith('files → local: 5 files'))).toContain('ETA 10.0s');
     const fifo = lines.find((l) => l.startsWith('fifo → local: 1 files'));
     expect(fifo).toBeDefined();
