@@ -10,8 +10,8 @@ import {
   type ScheduledJob,
   toCrontabExpression,
   toSystemdCalendar,
-} from '../../backup/schedule-plan.js';
-import { Scheduler, type SchedulerEvent } from '../../backup/scheduler.js';
+} from '../../scheduling/schedule-plan.js';
+import { Scheduler, type SchedulerEvent } from '../../scheduling/scheduler.js';
 import type { BkdrConfig } from '../../config/schema.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
