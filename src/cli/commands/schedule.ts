@@ -1,12 +1,13 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import type { BackupManager, BackupRunResult, PruneResult } from '../../backup/backup-manager.js';
+import type { BackupRunResult, PruneResult, WatchRunEvent } from '../../backup/backup-manager.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { binPath } from '../../core/package-root.js';
+import { runScheduleDaemon, type ScheduleDaemonEvent } from '../../scheduling/schedule-daemon.js';
 import { describeSchedule, nextRuns, planSchedule, type ScheduledJob } from '../../scheduling/schedule-plan.js';
-import { Scheduler, type SchedulerEvent } from '../../scheduling/scheduler.js';
+import type { SchedulerEvent } from '../../scheduling/scheduler.js';
 import { buildCrontab, buildSystemdUnits, carriedEnvironment, passwordNote, type UnitTarget } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
@@ -48,42 +49,20 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
       .option('--lock-wait <duration>', 'how long a job waits for a run outside this scheduler to release the repository (30s, 5m)')
       .action(async (flags: { lockWait?: string }) => {
         const { config } = await ctx.config();
-        const jobs = planSchedule(config);
-        const log = ctx.logger;
         // Continuous sources are watched, with or without a schedule; the timer jobs are the others.
+        const jobs = planSchedule(config).filter((j) => j.kind !== 'watch');
         const watched = continuousSources(config);
-        const backups = jobs.filter((j) => j.kind !== 'watch');
-        if (backups.length === 0 && watched.length === 0) throw new ConfigError('', NOTHING_SCHEDULED);
-
-        // One manager for the whole daemon resolves the password once (no prompt per run);
-        // after a failed run it is rebuilt, so a password command or destination that failed
-        // once is asked again rather than remembered as failed.
-        let manager: BackupManager | undefined;
-        const scheduler = new Scheduler<BackupRunResult | PruneResult>({
-          jobs: backups,
-          // The shared manager runs one backup at a time: createBackup ends by closing every
-          // repository the manager holds, a concurrent run's included. Due jobs queue instead.
-          maxConcurrent: 1,
-          runJob: async (job, signal) => {
-            try {
-              manager ??= await backupManager(ctx, { lockWait: flags.lockWait });
-              const result = job.kind === 'prune' ? await manager.pruneBackups({ signal }) : await manager.createBackup(job.source, { signal });
-              if (result.status !== 'succeeded') manager = undefined;
-              return result;
-            } catch (err) {
-              manager = undefined;
-              throw err;
-            }
-          },
-          onEvent: (e) => reportEvent(e, log),
-        });
-        const described = [...backups.map((j) => `${j.id} ${describeSchedule(j.schedule)}`), ...watched.map((w) => `watch:${w} continuous`)];
-        log.info(`schedule: ${described.join(', ')}; SIGTERM or Ctrl-C stops`);
+        if (jobs.length === 0 && watched.length === 0) throw new ConfigError('', NOTHING_SCHEDULED);
+        const log = ctx.logger;
         const interrupt = interruptSignal();
         try {
-          // The watcher has its own manager: one manager runs one backup at a time, and the two run side by side.
-          const watching = watched.length > 0 ? (await backupManager(ctx, { lockWait: flags.lockWait })).watchSources(watched, { signal: interrupt.signal }, (e) => reportWatchEvent(e, log)) : undefined;
-          await Promise.all([backups.length > 0 ? scheduler.run(interrupt.signal) : undefined, watching]);
+          await runScheduleDaemon<BackupRunResult | PruneResult, WatchRunEvent>({
+            jobs,
+            watched,
+            createRunner: () => backupManager(ctx, { lockWait: flags.lockWait }),
+            signal: interrupt.signal,
+            onEvent: (e) => reportDaemonEvent(e, log),
+          });
         } finally {
           interrupt.dispose();
         }
@@ -131,7 +110,15 @@ function renderList(entries: ScheduleListEntry[]): string {
 
 // ---- run ----
 
-function reportEvent(e: SchedulerEvent<BackupRunResult | PruneResult>, log: CliContext['logger']): void {
+function reportDaemonEvent(e: ScheduleDaemonEvent<BackupRunResult | PruneResult, WatchRunEvent>, log: CliContext['logger']): void {
+  if (e.type === 'starting') {
+    const described = [...e.jobs.map((j) => `${j.id} ${describeSchedule(j.schedule)}`), ...e.watched.map((w) => `watch:${w} continuous`)];
+    log.info(`schedule: ${described.join(', ')}; SIGTERM or Ctrl-C stops`);
+  } else if (e.type === 'watch') reportWatchEvent(e.event, log);
+  else reportSchedulerEvent(e.event, log);
+}
+
+function reportSchedulerEvent(e: SchedulerEvent<BackupRunResult | PruneResult>, log: CliContext['logger']): void {
   const what = 'job' in e ? `schedule: ${e.job.kind} ${e.job.source}` : 'schedule:';
   switch (e.type) {
     case 'started':
