@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { CliContext } from './context.js';
 import { registerAudit } from './commands/audit.js';
-import { registerBackup } from './commands/backup.js';
+import { registerBackup } from './commands/backup/index.js';
 import { registerBc } from './commands/bc.js';
 import { registerCatalog } from './commands/catalog.js';
 import { registerCompletion } from './commands/completion.js';

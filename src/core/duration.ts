@@ -12,3 +12,13 @@ export function parseDuration(value: string | number, what: string): number {
   if (!match) throw new UsageError(`${what}: '${value}' is not a duration (such as 30s, 5m, 1h or milliseconds)`);
   return Number(match[1]) * UNIT_MS[(match[2] ?? 'ms') as keyof typeof UNIT_MS];
 }
+
+/** A duration for people: '850ms', '2.0s', '1m30s', '1h00m'. */
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(Math.round(s % 60)).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}

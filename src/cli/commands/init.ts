@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { planSchedule } from '../../backup/schedule-plan.js';
+import { planSchedule } from '../../scheduling/schedule-plan.js';
 import { type BkdrConfigInput, cronScheduleSchema } from '../../config/schema.js';
 import { validateConfig } from '../../config/validate.js';
 import { DEFAULT_CONFIG_FILES, renderConfig } from '../../config/write-config.js';

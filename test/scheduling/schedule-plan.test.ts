@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { type CronSchedule, nextRuns, planSchedule, toCrontabExpression, toSystemdCalendar } from '../../src/backup/schedule-plan.js';
+import { type CronSchedule, nextRuns, planSchedule, toCrontabExpression, toSystemdCalendar } from '../../src/scheduling/schedule-plan.js';
 import type { BkdrConfigInput } from '../../src/config/schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ConfigError } from '../../src/core/errors.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import type { ScheduledJob } from '../../src/backup/schedule-plan.js';
-import { Scheduler, type SchedulerClock, type SchedulerEvent } from '../../src/backup/scheduler.js';
+import type { ScheduledJob } from '../../src/scheduling/schedule-plan.js';
+import { Scheduler, type SchedulerClock, type SchedulerEvent } from '../../src/scheduling/scheduler.js';
 
 type Result = { status: string };
 

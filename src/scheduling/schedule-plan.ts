@@ -1,6 +1,7 @@
 import { createRequire } from 'node:module';
 import type { Cron } from 'croner';
 import type { BkdrConfig } from '../config/schema.js';
+import { formatDuration } from '../core/duration.js';
 import { ConfigError } from '../core/errors.js';
 
 /**
@@ -70,6 +71,11 @@ export function nextRuns(schedule: Schedule, from: Date, count: number, path = '
 
 export function intervalMs(schedule: Extract<Schedule, { type: 'interval' }>): number {
   return Number(schedule.expression);
+}
+
+/** A schedule for people and unit-file comments: `0 2 * * * (Europe/Paris)`, `every 2.0s`. */
+export function describeSchedule(schedule: Schedule): string {
+  return schedule.type === 'cron' ? `${schedule.expression}${schedule.timezone !== undefined ? ` (${schedule.timezone})` : ''}` : `every ${formatDuration(intervalMs(schedule))}`;
 }
 
 function checkSchedule(schedule: Schedule, path: string): void {

@@ -1,0 +1,68 @@
+import type { ScheduledJob } from './schedule-plan.js';
+import { Scheduler, type SchedulerClock, type SchedulerEvent } from './scheduler.js';
+
+/**
+ * What the daemon needs of the backup service; a BackupManager is one. `R` is what a
+ * backup or a prune returns, `W` an event of a continuous backup.
+ */
+export interface ScheduleRunner<R extends { status: string }, W> {
+  createBackup(source: string, opts: { signal: AbortSignal }): Promise<R>;
+  pruneBackups(opts: { signal: AbortSignal }): Promise<R>;
+  watchSources(sources: string[], opts: { signal: AbortSignal }, onEvent: (event: W) => void): Promise<unknown>;
+}
+
+export type ScheduleDaemonEvent<R, W> =
+  /** Once, before anything runs: what the daemon serves. */
+  | { type: 'starting'; jobs: readonly ScheduledJob[]; watched: readonly string[] }
+  /** A timer job started, finished, failed or was skipped; the scheduler is stopping or stopped. */
+  | { type: 'scheduler'; event: SchedulerEvent<R> }
+  /** An event of the watched sources' continuous backup. */
+  | { type: 'watch'; event: W };
+
+export interface ScheduleDaemonOptions<R extends { status: string }, W> {
+  /** The jobs the timer runs: backups and prunes (continuous sources go in `watched`). */
+  jobs: readonly ScheduledJob[];
+  /** Sources on the continuous strategy, watched beside the timer whether or not they have a schedule. */
+  watched: readonly string[];
+  /** Builds a runner: the daemon builds one for the timer's jobs, again after a failed run, and one for the watcher. */
+  createRunner: () => Promise<ScheduleRunner<R, W>>;
+  /** Stops the daemon: nothing new starts, and what runs is passed the abort and waited for. */
+  signal: AbortSignal;
+  onEvent: (event: ScheduleDaemonEvent<R, W>) => void;
+  clock?: SchedulerClock;
+}
+
+/**
+ * Runs scheduled backups and prunes when they are due, and watches the continuous
+ * sources, until `signal` aborts; resolves once everything has stopped. A job that
+ * fails is reported and the schedule goes on.
+ */
+export async function runScheduleDaemon<R extends { status: string }, W>(opts: ScheduleDaemonOptions<R, W>): Promise<void> {
+  // One runner for the whole daemon resolves the password once (no prompt per run);
+  // after a failed run it is rebuilt, so a password command or destination that failed
+  // once is asked again rather than remembered as failed.
+  let runner: ScheduleRunner<R, W> | undefined;
+  const scheduler = new Scheduler<R>({
+    jobs: opts.jobs,
+    // The shared runner runs one backup at a time: createBackup ends by closing every
+    // repository the manager holds, a concurrent run's included. Due jobs queue instead.
+    maxConcurrent: 1,
+    runJob: async (job, signal) => {
+      try {
+        runner ??= await opts.createRunner();
+        const result = job.kind === 'prune' ? await runner.pruneBackups({ signal }) : await runner.createBackup(job.source, { signal });
+        if (result.status !== 'succeeded') runner = undefined;
+        return result;
+      } catch (err) {
+        runner = undefined;
+        throw err;
+      }
+    },
+    onEvent: (event) => opts.onEvent({ type: 'scheduler', event }),
+    ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
+  });
+  opts.onEvent({ type: 'starting', jobs: opts.jobs, watched: opts.watched });
+  // The watcher has its own runner: one runs one backup at a time, and the two run side by side.
+  const watching = opts.watched.length > 0 ? (await opts.createRunner()).watchSources([...opts.watched], { signal: opts.signal }, (event) => opts.onEvent({ type: 'watch', event })) : undefined;
+  await Promise.all([opts.jobs.length > 0 ? scheduler.run(opts.signal) : undefined, watching]);
+}
