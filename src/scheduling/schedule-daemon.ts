@@ -24,7 +24,7 @@ export interface ScheduleDaemonOptions<R extends { status: string }, W> {
   jobs: readonly ScheduledJob[];
   /** Sources on the continuous strategy, watched beside the timer whether or not they have a schedule. */
   watched: readonly string[];
-  /** Builds a runner: the daemon builds one for the timer's jobs, again after a failed run, and one for the watcher. */
+  /** Builds a runner: the daemon builds one, and again after a failed run (a password or destination that failed is asked again). */
   createRunner: () => Promise<ScheduleRunner<R, W>>;
   /** Stops the daemon: nothing new starts, and what runs is passed the abort and waited for. */
   signal: AbortSignal;
@@ -44,8 +44,8 @@ export async function runScheduleDaemon<R extends { status: string }, W>(opts: S
   let runner: ScheduleRunner<R, W> | undefined;
   const scheduler = new Scheduler<R>({
     jobs: opts.jobs,
-    // The shared runner runs one backup at a time: createBackup ends by closing every
-    // repository the manager holds, a concurrent run's included. Due jobs queue instead.
+    // One job at a time, by choice: due jobs queue, so a scheduled prune waits for the
+    // backup before it rather than being refused by its lock.
     maxConcurrent: 1,
     runJob: async (job, signal) => {
       try {
@@ -62,7 +62,8 @@ export async function runScheduleDaemon<R extends { status: string }, W>(opts: S
     ...(opts.clock !== undefined ? { clock: opts.clock } : {}),
   });
   opts.onEvent({ type: 'starting', jobs: opts.jobs, watched: opts.watched });
-  // The watcher has its own runner: one runs one backup at a time, and the two run side by side.
-  const watching = opts.watched.length > 0 ? (await opts.createRunner()).watchSources([...opts.watched], { signal: opts.signal }, (event) => opts.onEvent({ type: 'watch', event })) : undefined;
+  // The watcher shares the timer's runner: each operation opens its own repositories, so they run side by side.
+  runner ??= opts.watched.length > 0 ? await opts.createRunner() : undefined;
+  const watching = opts.watched.length > 0 && runner ? runner.watchSources([...opts.watched], { signal: opts.signal }, (event) => opts.onEvent({ type: 'watch', event })) : undefined;
   await Promise.all([opts.jobs.length > 0 ? scheduler.run(opts.signal) : undefined, watching]);
 }

@@ -87,7 +87,7 @@ describe('runScheduleDaemon', () => {
     expect(events.at(-1)).toMatchObject({ type: 'scheduler', event: { type: 'stopped' } });
   });
 
-  it('watches the continuous sources through a runner of its own, beside the timer, until the signal aborts', async () => {
+  it('watches the continuous sources beside the timer, through the same runner, until the signal aborts', async () => {
     const controller = new AbortController();
     const events: Event[] = [];
     const watchedBy: number[] = [];
@@ -107,9 +107,10 @@ describe('runScheduleDaemon', () => {
       clock: virtualClock(),
     });
 
-    // The watcher's runner is built at the start; the timer's on its first job.
+    // One runner for both: built at the start for the watcher, and the timer's jobs run through it too.
     expect(watchedBy).toEqual([1]);
-    expect(r.calls).toEqual(['2:backup files', '2:backup files']);
+    expect(r.calls).toEqual(['1:backup files', '1:backup files']);
+    expect(r.built).toEqual([1]);
     const watchEvents = events.filter((e) => e.type === 'watch').map((e) => e.event);
     expect(watchEvents).toEqual(['live,db: watching', 'live,db: stopped']);
     expect(events[0]?.type).toBe('starting');
