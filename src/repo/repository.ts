@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { alignedBuffer } from '../core/aligned-buffer.js';
 import { Slots } from '../core/slots.js';
 import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
-import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
+import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
@@ -893,7 +893,7 @@ export class Repository {
     try {
       bytes = await readAll(await this.adapter.get(packKey(packId)));
     } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') return { packId, ok: false, problem: 'missing', damagedBlobs: blobs.map((b) => b.id) };
+      if (err instanceof ObjectNotFoundError) return { packId, ok: false, problem: 'missing', damagedBlobs: blobs.map((b) => b.id) };
       throw err;
     }
     const check: PackCheck = { packId, ok: true, damagedBlobs: [] };
@@ -970,7 +970,7 @@ export class Repository {
     try {
       stored = await readAll(await this.adapter.get(`snapshots/${id}`));
     } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') throw new UsageError(`no backup ${id.slice(0, 8)} on ${this.adapter.name}`, { cause: err });
+      if (err instanceof ObjectNotFoundError) throw new UsageError(`no backup ${id.slice(0, 8)} on ${this.adapter.name}`, { cause: err });
       throw err;
     }
     if (sha256Hex(stored) !== id) throw new IntegrityError(`snapshot ${id.slice(0, 8)} on ${this.adapter.name} is damaged (hash mismatch)`);
@@ -1013,7 +1013,7 @@ export class Repository {
     try {
       stored = await readAll(await this.adapter.get(key));
     } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') return undefined;
+      if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
     }
     const { header, payload } = this.#splitWal(stored, name);
