@@ -1,14 +1,16 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { alignedBuffer } from '../core/aligned-buffer.js';
 import { Slots } from '../core/slots.js';
 import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
+import { sha256Hex } from '../core/ids.js';
 import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { Envelope } from './envelope.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
@@ -188,7 +190,6 @@ export interface LoadedBlob {
 
 const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
 const walKey = (source: string, name: string) => `wal/${source}/${name}`;
-const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /**
  * A repository on one destination (DESIGN.md "The repository"): content-addressed
@@ -198,7 +199,7 @@ const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('he
 export class Repository {
   readonly adapter: StorageAdapter;
   readonly config: RepoConfig;
-  readonly #key: Buffer | undefined;
+  readonly #envelope: Envelope;
   #keyId: string | undefined;
   /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
   readonly #format: number;
@@ -236,7 +237,7 @@ export class Repository {
     this.adapter = adapter;
     this.#format = format;
     this.config = config;
-    this.#key = key;
+    this.#envelope = new Envelope(key, adapter.name);
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
@@ -252,7 +253,7 @@ export class Repository {
   }
 
   get encrypted(): boolean {
-    return this.#key !== undefined;
+    return this.#envelope.key !== undefined;
   }
 
   static async exists(adapter: StorageAdapter): Promise<boolean> {
@@ -431,7 +432,7 @@ export class Repository {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    const [storedSize] = await this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into)]);
+    const [storedSize] = await this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#envelope.key, this.#compressionFor(type), into)]);
     return { stored: true, storedSize: storedSize! };
   }
 
@@ -447,7 +448,7 @@ export class Repository {
     }
     if (fresh.length === 0) return results;
     const data = fresh.map((i) => blobs[i]!.data);
-    const sizes = await this.#seal(type, fresh.map((i) => blobs[i]!.id), data, (into) => encodeRecords(data, this.#key, this.#compressionFor(type), into));
+    const sizes = await this.#seal(type, fresh.map((i) => blobs[i]!.id), data, (into) => encodeRecords(data, this.#envelope.key, this.#compressionFor(type), into));
     for (const [k, i] of fresh.entries()) results[i] = { stored: true, storedSize: sizes[k]! };
     return results;
   }
@@ -571,7 +572,7 @@ export class Repository {
   /** `plain`: an index file's bytes before sealing. */
   async #putIndexFile(plain: Buffer): Promise<string> {
     await this.#created();
-    const stored = this.#encode(plain);
+    const stored = this.#envelope.seal(plain);
     const id = sha256Hex(stored);
     await this.adapter.put(`index/${id}`, stored);
     return id;
@@ -601,7 +602,7 @@ export class Repository {
   async #uploadPack(pack: PackBuilder): Promise<void> {
     await this.#uploadSlots.acquire();
     try {
-      const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
+      const { id, bytes } = await pack.finish((plain) => this.#envelope.seal(plain), this.#format >= 2);
       await this.#created();
       const key = packKey(id);
       await this.adapter.put(key, bytes, { size: bytes.length });
@@ -713,7 +714,7 @@ export class Repository {
       const decodedInto = buffers?.lease(total, whole.length);
       const decoded = await decodeRecords(
         whole.map(recordOf),
-        this.#key,
+        this.#envelope.key,
         decodedInto?.buffer ?? Buffer.allocUnsafe(total),
         whole.map((location) => location.rawLength),
       );
@@ -764,7 +765,7 @@ export class Repository {
     this.#checkLength(record, location);
     let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {
-      decoded = await decodeRecord(record, this.#key, into, location.rawLength);
+      decoded = await decodeRecord(record, this.#envelope.key, into, location.rawLength);
     } catch (err) {
       if (!(err instanceof RecordDecodeError)) throw err;
       decoded = err;
@@ -870,13 +871,13 @@ export class Repository {
   async #eachIndexFile(indexFiles: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
     for (const [i, key] of indexFiles.keys.entries()) {
       const id = key.slice('index/'.length);
-      // #decode names the destination itself.
+      // The envelope names the destination itself.
       const name = `index file ${id.slice(0, 12)}`;
       const what = `${name} on ${this.adapter.name}`;
       try {
         const stored = await indexFiles.take(i);
         if (sha256Hex(stored) !== id) throw new IntegrityError(`${what} is damaged (hash mismatch)`);
-        use(id, this.#decode(stored, name), what);
+        use(id, this.#envelope.open(stored, name), what);
       } catch (err) {
         if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
         if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
@@ -923,7 +924,7 @@ export class Repository {
     let tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - tailLength, length: tailLength }));
     const headerLength = tail.length >= 12 ? tail.readUInt32LE(tail.length - 12) : 0;
     if (headerLength + 12 > tail.length && headerLength + 12 <= size) tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - headerLength - 12, length: headerLength + 12 }));
-    return parsePackHeader(tail, size, (sealed) => this.#decode(sealed, `header of pack ${packId.slice(0, 12)}`), packId);
+    return parsePackHeader(tail, size, (sealed) => this.#envelope.open(sealed, `header of pack ${packId.slice(0, 12)}`), packId);
   }
 
   async deleteIndexFile(id: string): Promise<void> {
@@ -938,7 +939,7 @@ export class Repository {
 
   async saveSnapshot(input: SnapshotInput): Promise<string> {
     if (this.#uploads.size > 0 || this.#newIndex || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
-    const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
+    const stored = this.#envelope.seal(Buffer.from(JSON.stringify({ version: 1, ...input })));
     const id = sha256Hex(stored);
     await this.#created();
     await this.adapter.put(`snapshots/${id}`, stored);
@@ -974,7 +975,7 @@ export class Repository {
       throw err;
     }
     if (sha256Hex(stored) !== id) throw new IntegrityError(`snapshot ${id.slice(0, 8)} on ${this.adapter.name} is damaged (hash mismatch)`);
-    const parsed = JSON.parse(this.#decode(stored, `snapshot ${id.slice(0, 8)}`).toString('utf8')) as Omit<Snapshot, 'id'>;
+    const parsed = JSON.parse(this.#envelope.open(stored, `snapshot ${id.slice(0, 8)}`).toString('utf8')) as Omit<Snapshot, 'id'>;
     return { ...parsed, id };
   }
 
@@ -1002,7 +1003,7 @@ export class Repository {
     }
     const { tag, payload } = await compressBlob(data, this.#compression);
     const header: WalSegmentInfo & { compression: number } = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
-    await this.adapter.put(key, this.#encode(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload])));
+    await this.adapter.put(key, this.#envelope.seal(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload])));
     return 'stored';
   }
 
@@ -1040,7 +1041,7 @@ export class Repository {
   }
 
   #splitWal(stored: Buffer, what: string): { header: WalSegmentInfo & { compression: number }; payload: Buffer } {
-    const plain = this.#decode(stored, `WAL file ${what}`);
+    const plain = this.#envelope.open(stored, `WAL file ${what}`);
     const newline = plain.indexOf(0x0a);
     if (newline < 0) throw new IntegrityError(`WAL file ${what} on ${this.adapter.name} is damaged`);
     return { header: JSON.parse(plain.subarray(0, newline).toString('utf8')) as WalSegmentInfo & { compression: number }, payload: plain.subarray(newline + 1) };
@@ -1049,9 +1050,9 @@ export class Repository {
   // ---- keys ----
 
   async addKey(password: string): Promise<string> {
-    if (!this.#key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
+    if (!this.#envelope.key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
     await this.#created();
-    return writeKeyFile(this.adapter, this.#key, password);
+    return writeKeyFile(this.adapter, this.#envelope.key, password);
   }
 
   async listKeys(): Promise<KeyInfo[]> {
@@ -1086,21 +1087,6 @@ export class Repository {
     await this.#creating?.catch(() => undefined);
     await this.#lock?.release();
     await this.adapter.close?.();
-  }
-
-  // ---- envelopes ----
-
-  #encode(plain: Buffer): Buffer {
-    return this.#key ? seal(this.#key, plain) : plain;
-  }
-
-  #decode(stored: Buffer, what: string): Buffer {
-    if (!this.#key) return stored;
-    try {
-      return unseal(this.#key, stored);
-    } catch (err) {
-      throw new IntegrityError(`${what} on ${this.adapter.name} fails authentication (damaged)`, { cause: err });
-    }
   }
 }
 
