@@ -1,18 +1,18 @@
 import { randomBytes } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
 import { alignedBuffer } from '../core/aligned-buffer.js';
 import { Slots } from '../core/slots.js';
-import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
+import { BkdrError, IntegrityError, OperationError, UsageError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
-import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { seal, unseal } from './crypto.js';
 import { Envelope } from './envelope.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
+import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
 import { scanIndexFile } from './index-file-scan.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
@@ -25,6 +25,7 @@ import type { TreeNode } from './tree-node.js';
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
 export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
 export type { ChunkerParams } from './fastcdc.js';
+export type { KeyInfo } from './keys.js';
 
 export interface RepoConfig {
   version: 1;
@@ -90,27 +91,6 @@ export interface FlushResult {
   packs: number;
   blobs: number;
   storedBytes: number;
-}
-
-export interface KeyInfo {
-  id: string;
-  createdAt: string;
-  hostname: string;
-  username: string;
-  current: boolean;
-}
-
-interface KeyFile {
-  version: 1;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-  createdAt: string;
-  hostname: string;
-  username: string;
-  data: string;
 }
 
 export interface IndexedPack {
@@ -1057,24 +1037,12 @@ export class Repository {
 
   async listKeys(): Promise<KeyInfo[]> {
     await this.#created();
-    const keys: KeyInfo[] = [];
-    for await (const obj of this.adapter.list('keys/')) {
-      const id = obj.key.slice('keys/'.length);
-      const file = JSON.parse((await readAll(await this.adapter.get(obj.key))).toString('utf8')) as KeyFile;
-      keys.push({ id, createdAt: file.createdAt, hostname: file.hostname, username: file.username, current: id === this.#keyId });
-    }
-    return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return listKeys(this.adapter, this.#keyId);
   }
 
   /** Removes a key slot by id or prefix; never the last one, nor the one in use. Returns its full id. */
   async removeKey(id: string): Promise<string> {
-    const keys = await this.listKeys();
-    const matches = keys.filter((k) => k.id.startsWith(id));
-    if (matches.length !== 1) throw new UsageError(matches.length === 0 ? `no key ${id} on ${this.adapter.name}` : `key id ${id} is ambiguous`);
-    if (keys.length === 1) throw new UsageError(`refusing to remove the last key of ${this.adapter.name}: the data would be lost`);
-    if (matches[0]!.current) throw new UsageError(`refusing to remove key ${id} of ${this.adapter.name}: it is the one this password opened; open with another password to remove it`);
-    await this.adapter.delete(`keys/${matches[0]!.id}`);
-    return matches[0]!.id;
+    return removeKey(this.adapter, id, await this.listKeys());
   }
 
   /** The id of the key slot this repository was opened with (undefined: not encrypted, or a new one whose key file is still being written). */
@@ -1088,64 +1056,4 @@ export class Repository {
     await this.#lock?.release();
     await this.adapter.close?.();
   }
-}
-
-async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<string> {
-  const salt = randomBytes(32);
-  const params = DEFAULT_SCRYPT;
-  const wrapping = await deriveKey(password, salt, params);
-  const file: KeyFile = {
-    version: 1,
-    kdf: 'scrypt',
-    ...params,
-    salt: salt.toString('base64'),
-    createdAt: new Date().toISOString(),
-    hostname: hostname(),
-    username: userInfo().username,
-    data: seal(wrapping, masterKey).toString('base64'),
-  };
-  const bytes = Buffer.from(JSON.stringify(file));
-  const id = sha256Hex(bytes);
-  await adapter.put(`keys/${id}`, bytes);
-  return id;
-}
-
-/**
- * The master key of the first key slot `password` opens and whose key `fits` (opens the
- * config). When slots open but none fits, the last one opened is returned, for the caller
- * to report the config as damaged.
- */
-async function unlockMasterKey(
-  adapter: StorageAdapter,
-  password: string,
-  onKeyDerivation: (() => void) | undefined,
-  fits: (key: Buffer) => boolean,
-): Promise<{ key: Buffer; keyId: string }> {
-  let unfit: { key: Buffer; keyId: string } | undefined;
-  for await (const obj of adapter.list('keys/')) {
-    const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
-    if (file.version !== 1 || file.kdf !== 'scrypt') continue;
-    const deriving = deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
-    try {
-      onKeyDerivation?.();
-    } catch {
-      // The caller's to handle: it must not fail the open, nor leave the derivation unheard.
-    }
-    onKeyDerivation = undefined;
-    const wrapping = await deriving;
-    const sealed = Buffer.from(file.data, 'base64');
-    if (sealed.length !== 32 + SEAL_OVERHEAD) continue;
-    let key: Buffer;
-    try {
-      key = unseal(wrapping, sealed);
-    } catch {
-      // Not this slot's password; try the next one.
-      continue;
-    }
-    const unlocked = { key, keyId: obj.key.slice('keys/'.length) };
-    if (fits(key)) return unlocked;
-    unfit = unlocked;
-  }
-  if (unfit) return unfit;
-  throw new WrongPasswordError(adapter.name);
 }
