@@ -18,6 +18,7 @@ import { scanIndexFile } from './index-file-scan.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
 import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { SnapshotStore } from './snapshot-store.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import { deserializeTree, serializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
@@ -180,6 +181,7 @@ export class Repository {
   readonly adapter: StorageAdapter;
   readonly config: RepoConfig;
   readonly #envelope: Envelope;
+  readonly #snapshots: SnapshotStore;
   #keyId: string | undefined;
   /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
   readonly #format: number;
@@ -218,6 +220,7 @@ export class Repository {
     this.#format = format;
     this.config = config;
     this.#envelope = new Envelope(key, adapter.name);
+    this.#snapshots = new SnapshotStore(adapter, this.#envelope, () => this.#created());
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
@@ -919,44 +922,19 @@ export class Repository {
 
   async saveSnapshot(input: SnapshotInput): Promise<string> {
     if (this.#uploads.size > 0 || this.#newIndex || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
-    const stored = this.#envelope.seal(Buffer.from(JSON.stringify({ version: 1, ...input })));
-    const id = sha256Hex(stored);
-    await this.#created();
-    await this.adapter.put(`snapshots/${id}`, stored);
-    return id;
+    return this.#snapshots.save(input);
   }
 
-  async listSnapshots(): Promise<Snapshot[]> {
-    const snapshots: Snapshot[] = [];
-    for await (const obj of this.adapter.list('snapshots/')) snapshots.push(await this.#readSnapshot(obj.key.slice('snapshots/'.length)));
-    return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  listSnapshots(): Promise<Snapshot[]> {
+    return this.#snapshots.list();
   }
 
-  async loadSnapshot(idOrPrefix: string): Promise<Snapshot> {
-    if (!/^[0-9a-f]{4,64}$/.test(idOrPrefix)) throw new UsageError(`'${idOrPrefix}' is not a backup id (4 to 64 hex characters)`);
-    if (idOrPrefix.length === 64) return this.#readSnapshot(idOrPrefix);
-    const matches: string[] = [];
-    for await (const obj of this.adapter.list(`snapshots/${idOrPrefix}`)) matches.push(obj.key.slice('snapshots/'.length));
-    if (matches.length === 0) throw new UsageError(`no backup ${idOrPrefix} on ${this.adapter.name}`);
-    if (matches.length > 1) throw new UsageError(`backup id ${idOrPrefix} is ambiguous on ${this.adapter.name} (${matches.length} match); give more characters`);
-    return this.#readSnapshot(matches[0]!);
+  loadSnapshot(idOrPrefix: string): Promise<Snapshot> {
+    return this.#snapshots.load(idOrPrefix);
   }
 
-  async deleteSnapshot(id: string): Promise<void> {
-    await this.adapter.delete(`snapshots/${id}`);
-  }
-
-  async #readSnapshot(id: string): Promise<Snapshot> {
-    let stored: Buffer;
-    try {
-      stored = await readAll(await this.adapter.get(`snapshots/${id}`));
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) throw new UsageError(`no backup ${id.slice(0, 8)} on ${this.adapter.name}`, { cause: err });
-      throw err;
-    }
-    if (sha256Hex(stored) !== id) throw new IntegrityError(`snapshot ${id.slice(0, 8)} on ${this.adapter.name} is damaged (hash mismatch)`);
-    const parsed = JSON.parse(this.#envelope.open(stored, `snapshot ${id.slice(0, 8)}`).toString('utf8')) as Omit<Snapshot, 'id'>;
-    return { ...parsed, id };
+  deleteSnapshot(id: string): Promise<void> {
+    return this.#snapshots.delete(id);
   }
 
   /** Every pack stored, indexed or not: `id` is the pack id. */
