@@ -12,9 +12,9 @@ import { seal, unseal } from './crypto.js';
 import { Envelope } from './envelope.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
+import { type IndexedPack, type IndexFile, type IndexReading, loadIndex, readIndexFiles } from './index-loading.js';
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
-import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
-import { scanIndexFile } from './index-file-scan.js';
+import { encodeMetadata } from './metadata-codec.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
 import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
@@ -26,6 +26,7 @@ import type { TreeNode } from './tree-node.js';
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
 export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
 export type { ChunkerParams } from './fastcdc.js';
+export type { IndexedPack } from './index-loading.js';
 export type { KeyInfo } from './keys.js';
 
 export interface RepoConfig {
@@ -92,17 +93,6 @@ export interface FlushResult {
   packs: number;
   blobs: number;
   storedBytes: number;
-}
-
-export interface IndexedPack {
-  id: string;
-  size: number;
-  blobs: PackHeaderEntry[];
-}
-
-interface IndexFile {
-  version: 1;
-  packs: IndexedPack[];
 }
 
 const CONFIG_KEY = 'config';
@@ -209,7 +199,8 @@ export class Repository {
   #lock: RepositoryLock | undefined;
   /** While a new repository's key file, config and lock are being written (#startCreating): every write waits for it. */
   #creating: Promise<void> | undefined;
-  readonly #tolerateDamagedIndex: boolean;
+  /** How index files are opened: damaged ones fail the open, or are skipped and listed in damagedIndexFiles. */
+  readonly #indexReading: IndexReading;
   /** Index files skipped on open because they are damaged (only with `tolerateDamagedIndex`). */
   readonly damagedIndexFiles: { id: string; problem: string }[] = [];
   /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
@@ -228,7 +219,7 @@ export class Repository {
     this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), alignedBuffer);
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#uploadSlots = new Slots(this.#uploadConcurrency);
-    this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
+    this.#indexReading = { destination: adapter.name, envelope: this.#envelope, tolerateDamaged: opts.tolerateDamagedIndex ?? false, damaged: this.damagedIndexFiles };
   }
 
   get id(): string {
@@ -349,7 +340,7 @@ export class Repository {
       const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
       started ??= startLocking();
       repo.#lock = lock = await started.locking;
-      if (started.indexFiles) await repo.#loadIndex(await started.indexFiles);
+      if (started.indexFiles) await loadIndex(await started.indexFiles, repo.#index, repo.#indexReading);
       return repo;
     } catch (err) {
       // A refused open (wrong password, damaged index) leaves no lock and no read behind, even those started meanwhile.
@@ -822,50 +813,9 @@ export class Repository {
     return { trees, taken };
   }
 
-  async #loadIndex(indexFiles: IndexFilesAhead): Promise<void> {
-    await this.#eachIndexFile(indexFiles, (id, metadata, what) => {
-      // The form bkdr writes is scanned straight into the index; any other goes through JSON.parse.
-      const scanned = scanIndexFile(metadata);
-      if (scanned) {
-        this.#index.addScanned(scanned);
-        return;
-      }
-      for (const pack of (decodeMetadata(metadata, what) as IndexFile).packs) {
-        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
-      }
-    });
-  }
-
   /** Every index file as stored, for prune (which rewrites them) and checks. */
-  async readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
-    const files: { id: string; packs: IndexedPack[] }[] = [];
-    await this.#eachIndexFile(await IndexFilesAhead.list(this.adapter, false), (id, metadata, what) => {
-      files.push({ id, packs: (decodeMetadata(metadata, what) as IndexFile).packs });
-    });
-    return files;
-  }
-
-  /**
-   * Checks and opens each index file, and hands its metadata (JSON, gzipped in format 2)
-   * to `use`. A damaged one (or one `use` finds damaged) fails the whole, or with
-   * tolerateDamagedIndex is skipped and listed in damagedIndexFiles; `use` must then take
-   * all of a file or nothing.
-   */
-  async #eachIndexFile(indexFiles: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
-    for (const [i, key] of indexFiles.keys.entries()) {
-      const id = key.slice('index/'.length);
-      // The envelope names the destination itself.
-      const name = `index file ${id.slice(0, 12)}`;
-      const what = `${name} on ${this.adapter.name}`;
-      try {
-        const stored = await indexFiles.take(i);
-        if (sha256Hex(stored) !== id) throw new IntegrityError(`${what} is damaged (hash mismatch)`);
-        use(id, this.#envelope.open(stored, name), what);
-      } catch (err) {
-        if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
-        if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
-      }
-    }
+  readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
+    return readIndexFiles(this.adapter, this.#indexReading);
   }
 
   /**
