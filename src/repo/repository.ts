@@ -6,7 +6,7 @@ import { sha256Hex } from '../core/ids.js';
 import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import { BufferPool } from './buffer-pool.js';
-import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
+import { encodeRecord, encodeRecords, recordsBound } from './blob-codec.js';
 import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
 import { seal, unseal } from './crypto.js';
 import { Envelope } from './envelope.js';
@@ -16,11 +16,12 @@ import { type IndexedPack, type IndexFile, type IndexReading, loadIndex, readInd
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { encodeMetadata } from './metadata-codec.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
-import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
+import { PackReader, type LoadedBlob, type PackCheck } from './pack-reader.js';
+import { PackBuilder, packKey, type PackHeaderEntry, type PackRecord } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
-import { deserializeTree, serializeTree } from './tree.js';
+import { serializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
@@ -28,6 +29,7 @@ export type { CompressionAlgorithm, CompressionSettings } from './compression.js
 export type { ChunkerParams } from './fastcdc.js';
 export type { IndexedPack } from './index-loading.js';
 export type { KeyInfo } from './keys.js';
+export type { LoadedBlob, PackCheck } from './pack-reader.js';
 
 export interface RepoConfig {
   version: 1;
@@ -63,15 +65,6 @@ export interface WalSegmentInfo {
   size: number;
   sha256: string;
   pushedAt: string;
-}
-
-export interface PackCheck {
-  packId: string;
-  ok: boolean;
-  /** Why the pack as a whole is bad (missing, size, hash), if it is. */
-  problem?: string;
-  /** Blobs in it that cannot be read back intact. */
-  damagedBlobs: string[];
 }
 
 export interface SaveBlobResult {
@@ -126,22 +119,6 @@ const MAX_PENDING_PACKS = 4;
 const OPEN_PACKS = 1;
 /** Blobs named by one index file at most, while a backup runs. */
 const INDEX_EVERY_BLOBS = 50_000;
-/** Records below this size are opened in batches of up to BATCH_RECORDS or BATCH_BYTES when a pack is read whole. */
-const BATCH_RECORD_BELOW = 256 * 1024;
-const BATCH_RECORDS = 128;
-const BATCH_BYTES = 4 * 1024 * 1024;
-/** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
-const READ_SPAN_BYTES = 4 * 1024 * 1024;
-/**
- * Decoded bytes of a span's large records in flight at once (at least one record). Each
- * restore worker has its own span, so the cores stay busy with one record each. Decoding
- * all of a span's large records at once held them all decoded per worker (4 MiB stored,
- * several times that once decompressed); this bound lowered a restore's peak RSS by
- * 17–21 MiB (the bench's mixed set) and 12 MiB (a 1 GiB file), no slower.
- */
-const LARGE_DECODE_AHEAD_BYTES = 1024 * 1024;
-/** Packs loadTrees reads at once. */
-const TREE_PACKS_IN_FLIGHT = 4;
 /** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 /** Pack buffers kept for the next packs: one per pending pack, and the open ones. */
@@ -149,17 +126,6 @@ const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + OPEN_PACKS;
 /** Record buffers kept for the next records: those being sealed at once (chunks of up to 8 MiB, batches of small blobs). */
 const REUSED_RECORD_BYTES = 32 * 1024 * 1024;
 
-const noRelease = () => undefined;
-
-/** A blob read from a pack. */
-export interface LoadedBlob {
-  id: string;
-  data: Buffer;
-  /** Called once the caller is done with `data`: with a BufferPool, its memory is then reused. */
-  release: () => void;
-}
-
-const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
 const walKey = (source: string, name: string) => `wal/${source}/${name}`;
 
 /**
@@ -172,6 +138,7 @@ export class Repository {
   readonly config: RepoConfig;
   readonly #envelope: Envelope;
   readonly #snapshots: SnapshotStore;
+  readonly #reader: PackReader;
   #keyId: string | undefined;
   /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
   readonly #format: number;
@@ -212,6 +179,7 @@ export class Repository {
     this.config = config;
     this.#envelope = new Envelope(key, adapter.name);
     this.#snapshots = new SnapshotStore(adapter, this.#envelope, () => this.#created());
+    this.#reader = new PackReader(adapter, this.#envelope, this.#index);
     this.#keyId = keyId;
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
@@ -642,11 +610,8 @@ export class Repository {
 
   // ---- reading ----
 
-  async loadBlob(id: string): Promise<Buffer> {
-    const location = this.#index.get(id);
-    if (!location) throw new IntegrityError(`blob ${id.slice(0, 12)} is not in the index of destination ${this.adapter.name}`);
-    const record = await readAll(await this.adapter.get(packKey(location.packId), { offset: location.offset, length: location.length }));
-    return this.#decodeRecord(record, location);
+  loadBlob(id: string): Promise<Buffer> {
+    return this.#reader.loadBlob(id);
   }
 
   /**
@@ -654,163 +619,17 @@ export class Repository {
    * in batches (one trip to the pool each), large ones one by one. With `buffers`, reads
    * and decoded blobs use its buffers, and a blob's buffer is reused once released.
    */
-  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
-    const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
-    // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
-    // whole pack at once held 16 MiB per pack in flight (packs were 16 MiB then), and as much again in garbage.
-    for (let first = 0; first < sorted.length; ) {
-      let last = first;
-      while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
-      yield* this.#loadSpan(packId, sorted.slice(first, last + 1), buffers);
-      first = last + 1;
-    }
+  loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
+    return this.#reader.loadBlobsFromPack(packId, blobs, buffers);
   }
 
-  /** Blobs of one pack, sorted by offset, read with one request. */
-  async *#loadSpan(packId: string, sorted: BlobLocation[], buffers: BufferPool | undefined): AsyncGenerator<LoadedBlob> {
-    const start = sorted[0]!.offset;
-    // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
-    let end = start;
-    for (const b of sorted) end = Math.max(end, b.offset + b.length);
-    const span = buffers?.lease(end - start);
-    const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
-    const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
-    let batch: BlobLocation[] = [];
-    let batchBytes = 0;
-    // Blobs before a damaged one are still handed out, as when each is opened alone.
-    const openBatch = async function* (this: Repository): AsyncGenerator<LoadedBlob> {
-      const locations = batch;
-      batch = [];
-      batchBytes = 0;
-      const whole = locations.filter((location) => recordOf(location).length === location.length);
-      let total = 0;
-      for (const location of whole) total += location.rawLength;
-      const decodedInto = buffers?.lease(total, whole.length);
-      const decoded = await decodeRecords(
-        whole.map(recordOf),
-        this.#envelope.key,
-        decodedInto?.buffer ?? Buffer.allocUnsafe(total),
-        whole.map((location) => location.rawLength),
-      );
-      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location), release: decodedInto?.releases[i] ?? noRelease };
-      for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
-    }.bind(this);
-    // Large records are decoded ahead of the caller, on pool threads, and handed out in order.
-    const large = new Map<BlobLocation, Promise<LoadedBlob>>();
-    const toDecode = sorted.filter((location) => location.length >= BATCH_RECORD_BELOW);
-    let aheadBytes = 0;
-    const decodeAhead = () => {
-      while (toDecode.length > 0 && (large.size === 0 || aheadBytes + toDecode[0]!.rawLength <= LARGE_DECODE_AHEAD_BYTES)) {
-        const location = toDecode.shift()!;
-        aheadBytes += location.rawLength;
-        const decodedInto = buffers?.lease(location.rawLength);
-        const decoding = this.#decodeRecord(recordOf(location), location, decodedInto?.buffer).then((data) => ({ id: location.id, data, release: decodedInto?.releases[0] ?? noRelease }));
-        // Its failure is reported when its turn comes, after the blobs before it.
-        decoding.catch(() => undefined);
-        large.set(location, decoding);
-      }
-    };
-    try {
-      decodeAhead();
-      for (const location of sorted) {
-        const decoding = large.get(location);
-        if (decoding) {
-          if (batch.length > 0) yield* openBatch();
-          const loaded = await decoding;
-          large.delete(location);
-          aheadBytes -= location.rawLength;
-          decodeAhead();
-          yield loaded;
-          continue;
-        }
-        batch.push(location);
-        batchBytes += location.length;
-        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
-      }
-      if (batch.length > 0) yield* openBatch();
-    } finally {
-      // The span's bytes are reused only once no decoding still reads them (a caller that stops early).
-      if (span) void Promise.allSettled(large.values()).then(span.releases[0]);
-    }
+  loadTree(id: string): Promise<TreeNode[]> {
+    return this.#reader.loadTree(id);
   }
 
-  /** `into`: where the data goes, `location.rawLength` bytes; without one, a new Buffer. */
-  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer = Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
-    this.#checkLength(record, location);
-    let decoded: { data: Buffer; id: string } | RecordDecodeError;
-    try {
-      decoded = await decodeRecord(record, this.#envelope.key, into, location.rawLength);
-    } catch (err) {
-      if (!(err instanceof RecordDecodeError)) throw err;
-      decoded = err;
-    }
-    return this.#checked(decoded, location);
-  }
-
-  #where(location: BlobLocation): string {
-    return `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
-  }
-
-  #checkLength(record: Buffer, location: BlobLocation): void {
-    if (record.length !== location.length) throw new IntegrityError(`${this.#where(location)} is truncated`);
-  }
-
-  /** Every blob read is checked against its id: damage never reaches a restored file. */
-  #checked(decoded: { data: Buffer; id: string } | RecordDecodeError, location: BlobLocation): Buffer {
-    if (decoded instanceof RecordDecodeError) throw new IntegrityError(`${this.#where(location)} ${decoded.message} (damaged)`, { cause: decoded });
-    if (decoded.id !== location.id) throw new IntegrityError(`${this.#where(location)} does not match its id (damaged)`);
-    return decoded.data;
-  }
-
-  async loadTree(id: string): Promise<TreeNode[]> {
-    return deserializeTree(await this.loadBlob(id), id);
-  }
-
-  /**
-   * The plaintext of trees read together: one request per span of each pack, the records
-   * opened in batches, the packs at once. Taken in the order given until their plaintext
-   * would pass `maxBytes` (`taken` says how many); those not read (past that, not in the
-   * index, damaged) are left out, for the caller to read alone with loadTree, which says
-   * what is wrong with each. Parsed by the caller (deserializeTree) as it needs each:
-   * thousands of nodes parsed at once lived long enough for the garbage collector to move
-   * them, at a cost.
-   */
-  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
-    const byPack = new Map<string, BlobLocation[]>();
-    const listed = new Set<string>();
-    let bytes = 0;
-    let taken = 0;
-    for (const id of ids) {
-      // A tree asked for twice (identical directories) is read once.
-      if (listed.has(id)) {
-        taken++;
-        continue;
-      }
-      const location = this.#index.get(id);
-      if (location?.type === 'tree' && bytes + location.rawLength > maxBytes) break;
-      taken++;
-      if (!location || location.type !== 'tree') continue;
-      listed.add(id);
-      bytes += location.rawLength;
-      let group = byPack.get(location.packId);
-      if (!group) byPack.set(location.packId, (group = []));
-      group.push(location);
-    }
-    const trees = new Map<string, Buffer>();
-    const reading = new Slots(TREE_PACKS_IN_FLIGHT);
-    await Promise.all(
-      [...byPack].map(async ([packId, locations]) => {
-        await reading.acquire();
-        try {
-          for await (const { id, data } of this.loadBlobsFromPack(packId, locations)) trees.set(id, data);
-        } catch {
-          // The pack's remaining trees are left out: loadTree reports each.
-        } finally {
-          reading.release();
-        }
-      }),
-    );
-    return { trees, taken };
+  /** Trees read together, up to `maxBytes` of plaintext (PackReader.loadTrees). */
+  loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
+    return this.#reader.loadTrees(ids, maxBytes);
   }
 
   /** Every index file as stored, for prune (which rewrites them) and checks. */
@@ -818,46 +637,14 @@ export class Repository {
     return readIndexFiles(this.adapter, this.#indexReading);
   }
 
-  /**
-   * Reads a whole pack and checks it: its bytes must hash to its name, and every blob
-   * listed (where the index places it in this pack) must decrypt, decompress and hash to its id.
-   */
-  async checkPack(packId: string, expectedSize: number | undefined, blobs: BlobLocation[]): Promise<PackCheck> {
-    let bytes: Buffer;
-    try {
-      bytes = await readAll(await this.adapter.get(packKey(packId)));
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return { packId, ok: false, problem: 'missing', damagedBlobs: blobs.map((b) => b.id) };
-      throw err;
-    }
-    const check: PackCheck = { packId, ok: true, damagedBlobs: [] };
-    if (expectedSize !== undefined && bytes.length !== expectedSize) {
-      check.ok = false;
-      check.problem = `${bytes.length} bytes, the index says ${expectedSize} (truncated or overwritten)`;
-    } else if (sha256Hex(bytes) !== packId) {
-      check.ok = false;
-      check.problem = 'its content does not match its name (damaged)';
-    }
-    for (const b of blobs) {
-      try {
-        await this.#decodeRecord(bytes.subarray(b.offset, b.offset + b.length), b);
-      } catch (err) {
-        if (!(err instanceof IntegrityError)) throw err;
-        check.ok = false;
-        check.damagedBlobs.push(b.id);
-      }
-    }
-    return check;
+  /** Reads a whole pack and checks its bytes and blobs (PackReader.checkPack). */
+  checkPack(packId: string, expectedSize: number | undefined, blobs: BlobLocation[]): Promise<PackCheck> {
+    return this.#reader.checkPack(packId, expectedSize, blobs);
   }
 
   /** The pack's blob list from its own header, for rebuilding an index without one. */
-  async readPackHeader(packId: string, size: number): Promise<PackHeaderEntry[]> {
-    // Headers are small; the tail read covers them in one request for all but huge packs.
-    const tailLength = Math.min(size, 1024 * 1024);
-    let tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - tailLength, length: tailLength }));
-    const headerLength = tail.length >= 12 ? tail.readUInt32LE(tail.length - 12) : 0;
-    if (headerLength + 12 > tail.length && headerLength + 12 <= size) tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - headerLength - 12, length: headerLength + 12 }));
-    return parsePackHeader(tail, size, (sealed) => this.#envelope.open(sealed, `header of pack ${packId.slice(0, 12)}`), packId);
+  readPackHeader(packId: string, size: number): Promise<PackHeaderEntry[]> {
+    return this.#reader.readPackHeader(packId, size);
   }
 
   async deleteIndexFile(id: string): Promise<void> {
