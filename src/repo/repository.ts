@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { BkdrError, IntegrityError, OperationError, UsageError } from '../core/errors.js';
-import { sha256Hex } from '../core/ids.js';
-import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
+import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import type { BufferPool } from './buffer-pool.js';
-import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
+import type { CompressionSettings } from './compression.js';
 import { seal, unseal } from './crypto.js';
 import { Envelope } from './envelope.js';
 import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
@@ -15,6 +14,7 @@ import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResul
 import { PackReader, type LoadedBlob, type PackCheck } from './pack-reader.js';
 import { packKey, type PackHeaderEntry } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { SideObjects } from './side-objects.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
 import type { TreeNode } from './tree-node.js';
@@ -46,7 +46,7 @@ export interface OpenOptions {
   lock?: LockRequest | undefined;
   /** Open even when an index file is damaged (verify and repair): it is skipped and listed in `damagedIndexFiles`. */
   tolerateDamagedIndex?: boolean | undefined;
-  /** Do not read the index: for WAL archiving, which never touches blobs and runs once per segment. */
+  /** Do not read the index: for a session that never touches blobs (side objects only) and may run often. */
   skipIndex?: boolean | undefined;
   /**
    * Called at most once, as the first key slot's derivation starts; never for an
@@ -54,13 +54,6 @@ export interface OpenOptions {
    * calling thread idle: a time for a caller's own blocking work (after it returns).
    */
   onKeyDerivation?: (() => void) | undefined;
-}
-
-export interface WalSegmentInfo {
-  name: string;
-  size: number;
-  sha256: string;
-  pushedAt: string;
 }
 
 const CONFIG_KEY = 'config';
@@ -72,7 +65,6 @@ const CONFIG_MAGIC = Buffer.from('BKDRREPO');
  * format 1 repository is read and written as format 1.
  */
 const FORMAT = 2;
-const walKey = (source: string, name: string) => `wal/${source}/${name}`;
 
 /**
  * A repository on one destination (DESIGN.md "The repository"): content-addressed
@@ -87,7 +79,7 @@ export class Repository {
   readonly #writer: PackWriter;
   readonly #reader: PackReader;
   readonly #snapshots: SnapshotStore;
-  /** The repository's compression, also for WAL files. */
+  /** The repository's compression, also for side objects. */
   readonly #compression: CompressionSettings;
   #keyId: string | undefined;
   #chunker: FastCdc | undefined;
@@ -397,67 +389,16 @@ export class Repository {
     for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
   }
 
-  // ---- WAL archive (PostgreSQL point-in-time recovery) ----
+  // ---- side objects ----
 
   /**
-   * Stores one WAL file (segment, .history, .backup) of a source. Idempotent: pushing
-   * the same content again succeeds; different content under the same name is refused,
-   * as PostgreSQL's archive_command contract requires.
+   * Sealed objects of a layer above under `prefix` (ending with '/'), outside the blob
+   * store: never one of the repository's own prefixes (config, keys/, data/, index/,
+   * snapshots/, locks/).
    */
-  async putWal(source: string, name: string, data: Buffer): Promise<'stored' | 'already archived'> {
-    if (!/^[0-9A-Za-z._-]+$/.test(name)) throw new UsageError(`'${name}' is not a WAL file name`);
-    const key = walKey(source, name);
-    const sha256 = sha256Hex(data);
-    await this.#created();
-    if (await this.adapter.stat(key)) {
-      const existing = await this.#readWalHeader(key);
-      if (existing.sha256 === sha256) return 'already archived';
-      throw new IntegrityError(`WAL file ${name} of ${source} is already archived on ${this.adapter.name} with different content`);
-    }
-    const { tag, payload } = await compressBlob(data, this.#compression);
-    const header: WalSegmentInfo & { compression: number } = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
-    await this.adapter.put(key, this.#envelope.seal(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload])));
-    return 'stored';
-  }
-
-  /** A WAL file's content, checked against the hash recorded when it was pushed; undefined when not archived. */
-  async getWal(source: string, name: string): Promise<Buffer | undefined> {
-    const key = walKey(source, name);
-    let stored: Buffer;
-    try {
-      stored = await readAll(await this.adapter.get(key));
-    } catch (err) {
-      if (err instanceof ObjectNotFoundError) return undefined;
-      throw err;
-    }
-    const { header, payload } = this.#splitWal(stored, name);
-    const data = await decompressBlob(header.compression, payload);
-    if (data.length !== header.size || sha256Hex(data) !== header.sha256) throw new IntegrityError(`WAL file ${name} of ${source} on ${this.adapter.name} is damaged`);
-    return data;
-  }
-
-  async deleteWal(source: string, name: string): Promise<void> {
-    await this.adapter.delete(walKey(source, name));
-  }
-
-  async listWal(source: string): Promise<WalSegmentInfo[]> {
-    const out: WalSegmentInfo[] = [];
-    for await (const obj of this.adapter.list(`wal/${source}/`)) {
-      const h = await this.#readWalHeader(obj.key);
-      out.push({ name: h.name, size: h.size, sha256: h.sha256, pushedAt: h.pushedAt });
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  async #readWalHeader(key: string): Promise<WalSegmentInfo & { compression: number }> {
-    return this.#splitWal(await readAll(await this.adapter.get(key)), key).header;
-  }
-
-  #splitWal(stored: Buffer, what: string): { header: WalSegmentInfo & { compression: number }; payload: Buffer } {
-    const plain = this.#envelope.open(stored, `WAL file ${what}`);
-    const newline = plain.indexOf(0x0a);
-    if (newline < 0) throw new IntegrityError(`WAL file ${what} on ${this.adapter.name} is damaged`);
-    return { header: JSON.parse(plain.subarray(0, newline).toString('utf8')) as WalSegmentInfo & { compression: number }, payload: plain.subarray(newline + 1) };
+  sideObjects(prefix: string): SideObjects {
+    if (!prefix.endsWith('/') || /^(config|keys|data|index|snapshots|locks)\//.test(prefix)) throw new Error(`'${prefix}' cannot hold side objects`);
+    return new SideObjects(this.adapter, prefix, this.#envelope, this.#compression, () => this.#created());
   }
 
   // ---- keys ----
