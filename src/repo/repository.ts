@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { BkdrError, IntegrityError, OperationError, UsageError } from '../core/errors.js';
-import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
+import type { ObjectInfo, StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { CompressionSettings } from './compression.js';
-import { seal, unseal } from './crypto.js';
+import { unseal } from './crypto.js';
 import { Envelope } from './envelope.js';
-import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
+import { type ChunkerParams, FastCdc } from './fastcdc.js';
 import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from './index-loading.js';
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
@@ -14,6 +14,7 @@ import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResul
 import { PackReader, type LoadedBlob, type PackCheck } from './pack-reader.js';
 import { packKey, type PackHeaderEntry } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { CONFIG_KEY, encodeConfig, FORMAT, newConfig, parseConfig, type RepoConfig, readConfigEnvelope } from './repo-config.js';
 import { SideObjects } from './side-objects.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
@@ -26,14 +27,7 @@ export type { IndexedPack } from './index-loading.js';
 export type { KeyInfo } from './keys.js';
 export type { LoadedBlob, PackCheck } from './pack-reader.js';
 export type { FailedWritesLeft, FlushResult, SaveBlobResult } from './pack-writer.js';
-
-export interface RepoConfig {
-  version: 1;
-  id: string;
-  chunker: ChunkerParams;
-  encryption: 'aes-256-gcm' | 'none';
-  createdAt: string;
-}
+export type { RepoConfig } from './repo-config.js';
 
 export interface OpenOptions {
   /** null: an unencrypted repository. */
@@ -55,16 +49,6 @@ export interface OpenOptions {
    */
   onKeyDerivation?: (() => void) | undefined;
 }
-
-const CONFIG_KEY = 'config';
-/** Envelope of the config object: magic, format version, 0 plain / 1 sealed. */
-const CONFIG_MAGIC = Buffer.from('BKDRREPO');
-/**
- * The format new repositories get. 2: pack headers and index files are gzipped, so a
- * bkdr that knows only 1 refuses the repository instead of taking them for damage. A
- * format 1 repository is read and written as format 1.
- */
-const FORMAT = 2;
 
 /**
  * A repository on one destination (DESIGN.md "The repository"): content-addressed
@@ -133,13 +117,7 @@ export class Repository {
    */
   static async #startCreating(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[], initLock?: RepositoryLock): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
-    const config: RepoConfig = {
-      version: 1,
-      id: randomBytes(32).toString('hex'),
-      chunker: { ...DEFAULT_CHUNKER, ...opts.chunker, seed: opts.chunker?.seed ?? randomBytes(32).toString('hex') },
-      encryption: opts.password === null ? 'none' : 'aes-256-gcm',
-      createdAt: new Date().toISOString(),
-    };
+    const config = newConfig(opts.chunker, opts.password !== null);
     const password = opts.password;
     const key = password === null ? undefined : randomBytes(32);
     const repo = new Repository(adapter, config, key, undefined, opts, FORMAT);
@@ -147,9 +125,8 @@ export class Repository {
       try {
         try {
           if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
-          const plain = Buffer.from(JSON.stringify(config));
           // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
-          await adapter.put(CONFIG_KEY, Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]));
+          await adapter.put(CONFIG_KEY, encodeConfig(config, key));
         } catch (err) {
           // Its key would wrap a master key no config uses, and be tried first by a later open.
           if (repo.#keyId) await adapter.delete(`keys/${repo.#keyId}`).catch(() => undefined);
@@ -171,21 +148,8 @@ export class Repository {
     await this.#creating;
   }
 
-
   static async open(adapter: StorageAdapter, opts: OpenOptions, ownLocks: readonly string[] = []): Promise<Repository> {
-    let envelope: Buffer;
-    try {
-      envelope = await readAll(await adapter.get(CONFIG_KEY));
-    } catch (err) {
-      if (err instanceof BkdrError) throw err;
-      throw new UsageError(`destination ${adapter.name} holds no repository (or cannot be read): ${(err as Error).message}`, { cause: err });
-    }
-    if (envelope.length < CONFIG_MAGIC.length + 2 || !envelope.subarray(0, CONFIG_MAGIC.length).equals(CONFIG_MAGIC)) {
-      throw new IntegrityError(`destination ${adapter.name}: the repository config is not a bkdr config`);
-    }
-    const formatVersion = envelope[CONFIG_MAGIC.length]!;
-    if (formatVersion !== 1 && formatVersion !== FORMAT) throw new UsageError(`destination ${adapter.name}: repository format ${formatVersion} is newer than this bkdr understands`);
-    const sealed = envelope[CONFIG_MAGIC.length + 1] === 1;
+    const { format, sealed, body } = await readConfigEnvelope(adapter);
     if (sealed && opts.password === null) throw new UsageError(`destination ${adapter.name} is encrypted: a password is needed (BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND)`);
     // The lock comes before the index: what the index names must not be pruned under us.
     // Both are fetched while the key is derived (scrypt: 0.2 s on the pool, this thread
@@ -201,7 +165,6 @@ export class Repository {
     let started = opts.lock?.waitMs ? undefined : startLocking();
     let lock: RepositoryLock | undefined;
     try {
-      const body = envelope.subarray(CONFIG_MAGIC.length + 2);
       let key: Buffer | undefined;
       let keyId: string | undefined;
       let plain = body;
@@ -219,8 +182,7 @@ export class Repository {
         if (!opened) throw new IntegrityError(`destination ${adapter.name}: the repository config fails authentication`);
         plain = opened;
       }
-      const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
-      const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
+      const repo = new Repository(adapter, parseConfig(plain), key, keyId, opts, format);
       started ??= startLocking();
       repo.#lock = lock = await started.locking;
       if (started.indexFiles) await loadIndex(await started.indexFiles, repo.#index, repo.#indexReading);
@@ -357,6 +319,11 @@ export class Repository {
     return this.#reader.readPackHeader(packId, size);
   }
 
+  /** Every pack stored, indexed or not: `id` is the pack id. */
+  async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
+    for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
+  }
+
   async deleteIndexFile(id: string): Promise<void> {
     await this.adapter.delete(`index/${id}`);
   }
@@ -382,11 +349,6 @@ export class Repository {
 
   deleteSnapshot(id: string): Promise<void> {
     return this.#snapshots.delete(id);
-  }
-
-  /** Every pack stored, indexed or not: `id` is the pack id. */
-  async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
-    for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
   }
 
   // ---- side objects ----
