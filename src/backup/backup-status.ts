@@ -3,6 +3,7 @@ import type { Destination } from '../runtime/destinations.js';
 import type { RepositorySession } from '../runtime/repository-session.js';
 import { type BackupContext, sourceNames } from './backup-context.js';
 import { syncCatalog, toSummary } from './catalog-sync.js';
+import { PostgresWalStore } from '../sources/postgres-wal-store.js';
 import { recoverableWindow } from './postgres-pitr.js';
 
 export interface BackupStatus {
@@ -78,7 +79,7 @@ async function recoverableWindows(ctx: BackupContext, session: RepositorySession
     for (const d of destinations) {
       const repo = await session.open(d).catch(() => undefined);
       if (!repo) continue;
-      const window = recoverableWindow((await repo.listSnapshots()).filter((s) => s.source === source), await repo.listWal(source));
+      const window = recoverableWindow((await repo.listSnapshots()).filter((s) => s.source === source), await new PostgresWalStore(repo, source).list());
       if (window) {
         out.push({ source, destination: d.name, ...window });
         break;

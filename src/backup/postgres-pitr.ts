@@ -2,8 +2,9 @@ import { appendFile, chmod, chown, mkdir, readdir, stat, writeFile } from 'node:
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
 import { binPath } from '../core/package-root.js';
-import type { Repository, WalSegmentInfo } from '../repo/repository.js';
+import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
+import { PostgresWalStore, type WalSegmentInfo } from '../sources/postgres-wal-store.js';
 import { feedCommand } from '../sources/stream-source.js';
 import { streamBackupFile } from './snapshot-stream.js';
 
@@ -46,7 +47,7 @@ export async function restorePointInTime(opts: {
   signal?: AbortSignal | undefined;
 }): Promise<PointInTimeRestore> {
   const baseBackups = (await opts.repo.listSnapshots()).filter((s) => s.source === opts.source);
-  const wal = await opts.repo.listWal(opts.source);
+  const wal = await new PostgresWalStore(opts.repo, opts.source).list();
   const window = recoverableWindow(baseBackups, wal);
   if (!window) throw new UsageError(`no base backup of ${opts.source} on ${opts.repo.adapter.name}`);
   const at = opts.at?.toISOString();

@@ -4,6 +4,7 @@ import { executePrune, planPrune, type PrunePlan, type PruneReport } from '../re
 import type { Repository } from '../repo/repository.js';
 import { applyRetention, type RetentionPolicy, type RetentionRule } from '../repo/retention-policy.js';
 import type { Snapshot } from '../repo/snapshot.js';
+import { PostgresWalStore } from '../sources/postgres-wal-store.js';
 
 export interface RetentionDecisionRow {
   id: string;
@@ -133,8 +134,9 @@ async function expireWal(repo: Repository, source: string, kept: readonly Snapsh
   // No kept base backup (or none that says where it starts): keep everything rather than guess.
   if (starts.length === 0 || starts.length < kept.length) return undefined;
   const before = starts[0]!;
-  const old = (await repo.listWal(source)).filter((w) => !w.name.endsWith('.history') && w.name.slice(0, 24) < before);
-  if (!dryRun) for (const w of old) await repo.deleteWal(source, w.name);
+  const wal = new PostgresWalStore(repo, source);
+  const old = (await wal.list()).filter((w) => !w.name.endsWith('.history') && w.name.slice(0, 24) < before);
+  if (!dryRun) for (const w of old) await wal.delete(w.name);
   return { files: old.length, before };
 }
 

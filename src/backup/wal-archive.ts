@@ -4,7 +4,8 @@ import { basename, dirname, join } from 'node:path';
 import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, OperationError, UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { Repository, type WalSegmentInfo } from '../repo/repository.js';
+import { Repository } from '../repo/repository.js';
+import { PostgresWalStore, type WalSegmentInfo } from '../sources/postgres-wal-store.js';
 import { type Destination, openDestinations } from '../runtime/destinations.js';
 
 /**
@@ -49,7 +50,7 @@ export class WalArchive {
     for (const d of await this.#destinations()) {
       const repo = await this.#open(d, true);
       try {
-        results.push({ destination: d.name, result: await repo.putWal(source, name, data) });
+        results.push({ destination: d.name, result: await new PostgresWalStore(repo, source).put(name, data) });
       } finally {
         await repo.close();
       }
@@ -65,7 +66,7 @@ export class WalArchive {
       try {
         repo = await this.#open(d, false);
         if (!repo) continue;
-        const data = await repo.getWal(source, name);
+        const data = await new PostgresWalStore(repo, source).get(name);
         if (!data) continue;
         const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}`);
         await writeFile(temp, data);
@@ -93,7 +94,7 @@ export class WalArchive {
       const repo = await this.#open(d, false).catch(() => undefined);
       if (!repo) continue;
       try {
-        const files = await repo.listWal(source);
+        const files = await new PostgresWalStore(repo, source).list();
         if (files.length > 0) return { destination: d.name, files };
       } finally {
         await repo.close();

@@ -7,6 +7,9 @@ import { decodeMetadata, encodeMetadataJson } from './metadata-codec.js';
 /** Trailer magic: a pack ends with its header, the header's length, then these 8 bytes. */
 export const PACK_MAGIC = Buffer.from('BKDRPK01');
 
+/** Where a pack is stored: named for the hash of its bytes, under a folder for its first two hex digits. */
+export const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
+
 export interface PackHeaderEntry {
   type: BlobType;
   id: string;

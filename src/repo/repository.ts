@@ -1,36 +1,33 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { hostname, userInfo } from 'node:os';
-import { alignedBuffer } from '../core/aligned-buffer.js';
-import { Slots } from '../core/slots.js';
-import { BkdrError, IntegrityError, OperationError, UsageError, WrongPasswordError } from '../core/errors.js';
-import { type ObjectInfo, readAll, type StorageAdapter } from '../storage/adapter.js';
+import { randomBytes } from 'node:crypto';
+import { BkdrError, IntegrityError, OperationError, UsageError } from '../core/errors.js';
+import type { ObjectInfo, StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
-import { BufferPool } from './buffer-pool.js';
-import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, RecordDecodeError, recordsBound } from './blob-codec.js';
-import { type CompressionSettings, compressBlob, decompressBlob } from './compression.js';
-import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
-import { type ChunkerParams, DEFAULT_CHUNKER, FastCdc } from './fastcdc.js';
-import { IndexFileEncoder } from './index-file-encoder.js';
-import { decodeMetadata, encodeMetadata } from './metadata-codec.js';
-import { scanIndexFile } from './index-file-scan.js';
+import type { BufferPool } from './buffer-pool.js';
+import type { CompressionSettings } from './compression.js';
+import { unseal } from './crypto.js';
+import { Envelope } from './envelope.js';
+import { type ChunkerParams, FastCdc } from './fastcdc.js';
+import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from './index-loading.js';
+import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
-import { PackBuilder, type PackHeaderEntry, type PackRecord, parsePackHeader } from './pack.js';
+import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
+import { PackReader, type LoadedBlob, type PackCheck } from './pack-reader.js';
+import { packKey, type PackHeaderEntry } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
+import { CONFIG_KEY, encodeConfig, FORMAT, newConfig, parseConfig, type RepoConfig, readConfigEnvelope } from './repo-config.js';
+import { SideObjects } from './side-objects.js';
+import { SnapshotStore } from './snapshot-store.js';
 import { type LockRequest, RepositoryLock } from './repository-lock.js';
-import { deserializeTree, serializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
 
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
 export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
 export type { ChunkerParams } from './fastcdc.js';
-
-export interface RepoConfig {
-  version: 1;
-  id: string;
-  chunker: ChunkerParams;
-  encryption: 'aes-256-gcm' | 'none';
-  createdAt: string;
-}
+export type { IndexedPack } from './index-loading.js';
+export type { KeyInfo } from './keys.js';
+export type { LoadedBlob, PackCheck } from './pack-reader.js';
+export type { FailedWritesLeft, FlushResult, SaveBlobResult } from './pack-writer.js';
+export type { RepoConfig } from './repo-config.js';
 
 export interface OpenOptions {
   /** null: an unencrypted repository. */
@@ -43,7 +40,7 @@ export interface OpenOptions {
   lock?: LockRequest | undefined;
   /** Open even when an index file is damaged (verify and repair): it is skipped and listed in `damagedIndexFiles`. */
   tolerateDamagedIndex?: boolean | undefined;
-  /** Do not read the index: for WAL archiving, which never touches blobs and runs once per segment. */
+  /** Do not read the index: for a session that never touches blobs (side objects only) and may run often. */
   skipIndex?: boolean | undefined;
   /**
    * Called at most once, as the first key slot's derivation starts; never for an
@@ -53,143 +50,6 @@ export interface OpenOptions {
   onKeyDerivation?: (() => void) | undefined;
 }
 
-export interface WalSegmentInfo {
-  name: string;
-  size: number;
-  sha256: string;
-  pushedAt: string;
-}
-
-export interface PackCheck {
-  packId: string;
-  ok: boolean;
-  /** Why the pack as a whole is bad (missing, size, hash), if it is. */
-  problem?: string;
-  /** Blobs in it that cannot be read back intact. */
-  damagedBlobs: string[];
-}
-
-export interface SaveBlobResult {
-  stored: boolean;
-  storedSize: number;
-}
-
-/** What a failed backup's stored packs became (Repository.settleAfterFailure). */
-export interface FailedWritesLeft {
-  /** Named in an index file: the next run reuses them. */
-  indexed: { packs: number; bytes: number };
-  /** Deleted: no index could name them. */
-  deleted: { packs: number; bytes: number };
-  /** Neither indexed nor deletable: taking space until `backup prune`. */
-  left: { packs: number; bytes: number };
-}
-
-export interface FlushResult {
-  packs: number;
-  blobs: number;
-  storedBytes: number;
-}
-
-export interface KeyInfo {
-  id: string;
-  createdAt: string;
-  hostname: string;
-  username: string;
-  current: boolean;
-}
-
-interface KeyFile {
-  version: 1;
-  kdf: 'scrypt';
-  N: number;
-  r: number;
-  p: number;
-  salt: string;
-  createdAt: string;
-  hostname: string;
-  username: string;
-  data: string;
-}
-
-export interface IndexedPack {
-  id: string;
-  size: number;
-  blobs: PackHeaderEntry[];
-}
-
-interface IndexFile {
-  version: 1;
-  packs: IndexedPack[];
-}
-
-const CONFIG_KEY = 'config';
-/** Envelope of the config object: magic, format version, 0 plain / 1 sealed. */
-const CONFIG_MAGIC = Buffer.from('BKDRREPO');
-/**
- * The format new repositories get. 2: pack headers and index files are gzipped, so a
- * bkdr that knows only 1 refuses the repository instead of taking them for damage. A
- * format 1 repository is read and written as format 1.
- */
-const FORMAT = 2;
-/**
- * A pack buffer is filled to the pack size before it is written. With 16 MiB packs
- * (restic's size), the bench's first backup peaked with three buffers of 18 MiB; with
- * 8 MiB, four or five of 10 MiB. With the arena limit (core/malloc-policy.ts), the
- * first backup's peak RSS fell from 231 to 215 MiB (means of six alternating runs).
- */
-const DEFAULT_PACK_SIZE = 8 * 1024 * 1024;
-/**
- * Packs held in memory (open or uploading) before saveBlob waits: bounds memory whatever
- * the input. Four default packs are 32 MiB, as two of 16 MiB were: two of 8 MiB left a
- * large file's backup waiting on its writes, 10 % slower.
- */
-const MAX_PENDING_PACKS = 4;
-/**
- * One open pack per blob type, filled in the order sealings end. Two (one per sealing in
- * flight, or one for small-file batches and one for large files' chunks) sealed more in
- * place, but restores of their layout measured up to 10 % slower: a restore writes pack
- * by pack, and mixed packs keep file creation and large writes going side by side.
- */
-const OPEN_PACKS = 1;
-/** Blobs named by one index file at most, while a backup runs. */
-const INDEX_EVERY_BLOBS = 50_000;
-/** Records below this size are opened in batches of up to BATCH_RECORDS or BATCH_BYTES when a pack is read whole. */
-const BATCH_RECORD_BELOW = 256 * 1024;
-const BATCH_RECORDS = 128;
-const BATCH_BYTES = 4 * 1024 * 1024;
-/** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
-const READ_SPAN_BYTES = 4 * 1024 * 1024;
-/**
- * Decoded bytes of a span's large records in flight at once (at least one record). Each
- * restore worker has its own span, so the cores stay busy with one record each. Decoding
- * all of a span's large records at once held them all decoded per worker (4 MiB stored,
- * several times that once decompressed); this bound lowered a restore's peak RSS by
- * 17–21 MiB (the bench's mixed set) and 12 MiB (a 1 GiB file), no slower.
- */
-const LARGE_DECODE_AHEAD_BYTES = 1024 * 1024;
-/** Packs loadTrees reads at once. */
-const TREE_PACKS_IN_FLIGHT = 4;
-/** Room beyond the pack size for the record that crosses it: the largest chunk plus its framing. */
-const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
-/** Pack buffers kept for the next packs: one per pending pack, and the open ones. */
-const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + OPEN_PACKS;
-/** Record buffers kept for the next records: those being sealed at once (chunks of up to 8 MiB, batches of small blobs). */
-const REUSED_RECORD_BYTES = 32 * 1024 * 1024;
-
-const noRelease = () => undefined;
-
-/** A blob read from a pack. */
-export interface LoadedBlob {
-  id: string;
-  data: Buffer;
-  /** Called once the caller is done with `data`: with a BufferPool, its memory is then reused. */
-  release: () => void;
-}
-
-const packKey = (id: string) => `data/${id.slice(0, 2)}/${id}`;
-const walKey = (source: string, name: string) => `wal/${source}/${name}`;
-const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-
 /**
  * A repository on one destination (DESIGN.md "The repository"): content-addressed
  * blobs in packs, an index, trees and snapshots, written packs → index → snapshot so
@@ -198,53 +58,35 @@ const sha256Hex = (data: Buffer) => createHash('sha256').update(data).digest('he
 export class Repository {
   readonly adapter: StorageAdapter;
   readonly config: RepoConfig;
-  readonly #key: Buffer | undefined;
-  #keyId: string | undefined;
-  /** The envelope's format version: 2 gzips pack headers and index files, 1 keeps them plain JSON. */
-  readonly #format: number;
-  readonly #compression: CompressionSettings;
-  readonly #packSize: number;
-  readonly #uploadConcurrency: number;
-  readonly #uploadSlots: Slots;
+  readonly #envelope: Envelope;
   readonly #index = new BlobIndex();
-  /** Packs being filled, by blob type. */
-  readonly #open = new Map<BlobType, PackBuilder>();
-  /** Ids saved this session and not yet in a finished pack, so concurrent saves store once. */
-  readonly #pending = new Set<string>();
-  readonly #uploads = new Set<Promise<void>>();
-  /** The index file naming the packs stored since the last one, encoded as they are stored. */
-  #newIndex: IndexFileEncoder | undefined;
-  /** Packs, blobs and bytes already named by index files written since the last flush. */
-  readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
-  /** Packs stored and not yet named by an index file: what a failed run would leave unreferenced. */
-  #unindexedPacks: { key: string; size: number }[] = [];
-  #pendingBytes = 0;
-  readonly #packBuffers: BufferPool;
-  readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES);
-  #uploadError: unknown;
+  readonly #writer: PackWriter;
+  readonly #reader: PackReader;
+  readonly #snapshots: SnapshotStore;
+  /** The repository's compression, also for side objects. */
+  readonly #compression: CompressionSettings;
+  #keyId: string | undefined;
   #chunker: FastCdc | undefined;
   #lock: RepositoryLock | undefined;
   /** While a new repository's key file, config and lock are being written (#startCreating): every write waits for it. */
   #creating: Promise<void> | undefined;
-  readonly #tolerateDamagedIndex: boolean;
+  /** How index files are opened: damaged ones fail the open, or are skipped and listed in damagedIndexFiles. */
+  readonly #indexReading: IndexReading;
   /** Index files skipped on open because they are damaged (only with `tolerateDamagedIndex`). */
   readonly damagedIndexFiles: { id: string; problem: string }[] = [];
-  /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
-  pendingHighWater = 0;
 
+  /** `format`: the repository's format version (see FORMAT). */
   private constructor(adapter: StorageAdapter, config: RepoConfig, key: Buffer | undefined, keyId: string | undefined, opts: OpenOptions, format: number) {
     this.adapter = adapter;
-    this.#format = format;
     this.config = config;
-    this.#key = key;
     this.#keyId = keyId;
+    this.#envelope = new Envelope(key, adapter.name);
     this.#compression = opts.compression ?? { algorithm: 'lz4' };
-    this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
-    // Only local puts use pooled pack buffers (#openPack); they write from aligned memory with O_DIRECT.
-    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), alignedBuffer);
-    this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
-    this.#uploadSlots = new Slots(this.#uploadConcurrency);
-    this.#tolerateDamagedIndex = opts.tolerateDamagedIndex ?? false;
+    const created = () => this.#created();
+    this.#writer = new PackWriter(adapter, this.#envelope, this.#index, format, { compression: this.#compression, packSize: opts.packSize, uploadConcurrency: opts.uploadConcurrency }, created);
+    this.#reader = new PackReader(adapter, this.#envelope, this.#index);
+    this.#snapshots = new SnapshotStore(adapter, this.#envelope, created);
+    this.#indexReading = { destination: adapter.name, envelope: this.#envelope, tolerateDamaged: opts.tolerateDamagedIndex ?? false, damaged: this.damagedIndexFiles };
   }
 
   get id(): string {
@@ -252,7 +94,7 @@ export class Repository {
   }
 
   get encrypted(): boolean {
-    return this.#key !== undefined;
+    return this.#envelope.key !== undefined;
   }
 
   static async exists(adapter: StorageAdapter): Promise<boolean> {
@@ -275,13 +117,7 @@ export class Repository {
    */
   static async #startCreating(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[], initLock?: RepositoryLock): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
-    const config: RepoConfig = {
-      version: 1,
-      id: randomBytes(32).toString('hex'),
-      chunker: { ...DEFAULT_CHUNKER, ...opts.chunker, seed: opts.chunker?.seed ?? randomBytes(32).toString('hex') },
-      encryption: opts.password === null ? 'none' : 'aes-256-gcm',
-      createdAt: new Date().toISOString(),
-    };
+    const config = newConfig(opts.chunker, opts.password !== null);
     const password = opts.password;
     const key = password === null ? undefined : randomBytes(32);
     const repo = new Repository(adapter, config, key, undefined, opts, FORMAT);
@@ -289,9 +125,8 @@ export class Repository {
       try {
         try {
           if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
-          const plain = Buffer.from(JSON.stringify(config));
           // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
-          await adapter.put(CONFIG_KEY, Buffer.concat([CONFIG_MAGIC, Buffer.from([FORMAT, key ? 1 : 0]), key ? seal(key, plain) : plain]));
+          await adapter.put(CONFIG_KEY, encodeConfig(config, key));
         } catch (err) {
           // Its key would wrap a master key no config uses, and be tried first by a later open.
           if (repo.#keyId) await adapter.delete(`keys/${repo.#keyId}`).catch(() => undefined);
@@ -313,21 +148,8 @@ export class Repository {
     await this.#creating;
   }
 
-
   static async open(adapter: StorageAdapter, opts: OpenOptions, ownLocks: readonly string[] = []): Promise<Repository> {
-    let envelope: Buffer;
-    try {
-      envelope = await readAll(await adapter.get(CONFIG_KEY));
-    } catch (err) {
-      if (err instanceof BkdrError) throw err;
-      throw new UsageError(`destination ${adapter.name} holds no repository (or cannot be read): ${(err as Error).message}`, { cause: err });
-    }
-    if (envelope.length < CONFIG_MAGIC.length + 2 || !envelope.subarray(0, CONFIG_MAGIC.length).equals(CONFIG_MAGIC)) {
-      throw new IntegrityError(`destination ${adapter.name}: the repository config is not a bkdr config`);
-    }
-    const formatVersion = envelope[CONFIG_MAGIC.length]!;
-    if (formatVersion !== 1 && formatVersion !== FORMAT) throw new UsageError(`destination ${adapter.name}: repository format ${formatVersion} is newer than this bkdr understands`);
-    const sealed = envelope[CONFIG_MAGIC.length + 1] === 1;
+    const { format, sealed, body } = await readConfigEnvelope(adapter);
     if (sealed && opts.password === null) throw new UsageError(`destination ${adapter.name} is encrypted: a password is needed (BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND)`);
     // The lock comes before the index: what the index names must not be pruned under us.
     // Both are fetched while the key is derived (scrypt: 0.2 s on the pool, this thread
@@ -343,7 +165,6 @@ export class Repository {
     let started = opts.lock?.waitMs ? undefined : startLocking();
     let lock: RepositoryLock | undefined;
     try {
-      const body = envelope.subarray(CONFIG_MAGIC.length + 2);
       let key: Buffer | undefined;
       let keyId: string | undefined;
       let plain = body;
@@ -361,11 +182,10 @@ export class Repository {
         if (!opened) throw new IntegrityError(`destination ${adapter.name}: the repository config fails authentication`);
         plain = opened;
       }
-      const config = JSON.parse(plain.toString('utf8')) as RepoConfig;
-      const repo = new Repository(adapter, config, key, keyId, opts, formatVersion);
+      const repo = new Repository(adapter, parseConfig(plain), key, keyId, opts, format);
       started ??= startLocking();
       repo.#lock = lock = await started.locking;
-      if (started.indexFiles) await repo.#loadIndex(await started.indexFiles);
+      if (started.indexFiles) await loadIndex(await started.indexFiles, repo.#index, repo.#indexReading);
       return repo;
     } catch (err) {
       // A refused open (wrong password, damaged index) leaves no lock and no read behind, even those started meanwhile.
@@ -403,7 +223,7 @@ export class Repository {
   }
 
   hasBlob(id: string): boolean {
-    return this.#index.has(id) || this.#pending.has(id);
+    return this.#index.has(id) || this.#writer.isPending(id);
   }
 
   lookupBlob(id: string): BlobLocation | undefined {
@@ -427,251 +247,43 @@ export class Repository {
   // ---- writing ----
 
   /** `rewrite`: store it even though the index has it (prune moving a blob out of a pack it deletes). */
-  async saveBlob(type: BlobType, id: string, plaintext: Buffer, opts: { rewrite?: boolean } = {}): Promise<SaveBlobResult> {
-    this.#throwUploadError();
-    if (opts.rewrite ? this.#pending.has(id) : this.hasBlob(id)) return { stored: false, storedSize: 0 };
-    this.#pending.add(id);
-    const [storedSize] = await this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into)]);
-    return { stored: true, storedSize: storedSize! };
+  saveBlob(type: BlobType, id: string, plaintext: Buffer, opts: { rewrite?: boolean } = {}): Promise<SaveBlobResult> {
+    return this.#writer.saveBlob(type, id, plaintext, opts);
   }
 
   /** Many small blobs sealed in one trip to the pool; blobs already stored (or repeated) are skipped. */
-  async saveBlobs(type: BlobType, blobs: { id: string; data: Buffer }[]): Promise<SaveBlobResult[]> {
-    this.#throwUploadError();
-    const results: SaveBlobResult[] = blobs.map(() => ({ stored: false, storedSize: 0 }));
-    const fresh: number[] = [];
-    for (const [i, { id }] of blobs.entries()) {
-      if (this.hasBlob(id)) continue;
-      this.#pending.add(id);
-      fresh.push(i);
-    }
-    if (fresh.length === 0) return results;
-    const data = fresh.map((i) => blobs[i]!.data);
-    const sizes = await this.#seal(type, fresh.map((i) => blobs[i]!.id), data, (into) => encodeRecords(data, this.#key, this.#compressionFor(type), into));
-    for (const [k, i] of fresh.entries()) results[i] = { stored: true, storedSize: sizes[k]! };
-    return results;
+  saveBlobs(type: BlobType, blobs: { id: string; data: Buffer }[]): Promise<SaveBlobResult[]> {
+    return this.#writer.saveBlobs(type, blobs);
   }
 
-  /**
-   * Seals blobs into the open pack of their type, and returns their records' sizes. They
-   * are sealed in place at the pack's tail when no other sealing holds it; else into a
-   * record buffer, copied into the pack after (that buffer then serves the next blobs).
-   * Waits when too much is held in memory.
-   */
-  async #seal(type: BlobType, ids: string[], data: Buffer[], seal: (into: Buffer) => Promise<{ record: Buffer; tag: number }[]>): Promise<number[]> {
-    const bound = recordsBound(data);
-    const pack = this.#openPack(type);
-    // Undefined when another sealing holds the tail, or a tree pack's first buffer is too small (the copy grows it).
-    const tail = pack.reserveTail(bound);
-    const lease = tail ? undefined : this.#recordBuffers.lease(bound);
-    let encoded: { record: Buffer; tag: number }[];
-    try {
-      encoded = await seal(tail ?? lease!.buffer);
-    } catch (err) {
-      if (tail) pack.cancelTail();
-      lease?.releases[0]!();
-      throw this.#encodeFailed(ids, err);
-    }
-    const items: PackRecord[] = encoded.map(({ record, tag }, k) => ({ type, id: ids[k]!, record, rawLength: data[k]!.length, compression: tag }));
-    if (tail) {
-      pack.commitTail(items);
-      await this.#added(type, pack, items);
-    } else {
-      for (const item of items) {
-        let open = this.#openPack(type);
-        // Checked again after each wait: between one sealing's commit and this, another may reserve.
-        while (!open.tailFree) {
-          await open.tailFreed();
-          open = this.#openPack(type);
-        }
-        open.add(item);
-        await this.#added(type, open, [item]);
-      }
-      lease!.releases[0]!();
-    }
-    return encoded.map((e) => e.record.length);
-  }
-
-  /**
-   * Sealing failed (out of memory, no randomness): the blobs are not pending any more, or
-   * later files would reference them unstored; and it fails the run, not just one file.
-   */
-  #encodeFailed(ids: string[], err: unknown): BkdrError {
-    for (const id of ids) this.#pending.delete(id);
-    return err instanceof BkdrError ? err : new BkdrError(`destination ${this.adapter.name}: cannot seal a blob: ${(err as Error).message}`, 1, { cause: err });
-  }
-
-  #compressionFor(type: BlobType): CompressionSettings {
-    // Trees are JSON: gzip shrinks them far more than LZ4. Level 1 stores them within 0.1 % of level 6
-    // (measured on the bench's 20 000-file tree) in a fraction of the time.
-    return type === 'tree' ? { algorithm: this.#compression.algorithm === 'none' ? 'none' : 'gzip', level: 1 } : this.#compression;
-  }
-
-  #openPack(type: BlobType): PackBuilder {
-    let pack = this.#open.get(type);
-    // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
-    // Only a local put is over when it returns: a remote one that timed out may still be sending
-    // in the background (the timeout races it, it cannot stop it), and its late bytes must be the pack's.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.adapter.kind === 'local' ? this.#packBuffers : undefined)));
-    return pack;
-  }
-
-  /** Accounts for records just put into `pack`: finishes it when full, waits when too much is held in memory. */
-  async #added(type: BlobType, pack: PackBuilder, items: PackRecord[]): Promise<void> {
-    for (const { record } of items) this.#pendingBytes += record.length;
-    this.pendingHighWater = Math.max(this.pendingHighWater, this.#pendingBytes);
-    if (pack.size >= this.#packSize) await this.#finishPack(type, pack);
-    while (this.#pendingBytes > this.#packSize * MAX_PENDING_PACKS && this.#uploads.size > 0) await Promise.race(this.#uploads);
-    this.#throwUploadError();
-  }
-
-  async saveTree(nodes: TreeNode[]): Promise<string> {
-    const data = serializeTree(nodes);
-    const id = sha256Hex(data);
-    await this.saveBlob('tree', id, data);
-    return id;
+  saveTree(nodes: TreeNode[]): Promise<string> {
+    return this.#writer.saveTree(nodes);
   }
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */
-  async flush(): Promise<FlushResult> {
-    for (const [type, pack] of [...this.#open]) await this.#finishPack(type, pack);
-    while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
-    this.#throwUploadError();
-    await this.#indexNewPacks();
-    const result = { ...this.#indexedSinceFlush };
-    Object.assign(this.#indexedSinceFlush, { packs: 0, blobs: 0, storedBytes: 0 });
-    return result;
-  }
-
-  /** One index file for the packs uploaded since the last one. */
-  async #indexNewPacks(): Promise<void> {
-    const encoder = this.#newIndex;
-    this.#newIndex = undefined;
-    if (!encoder) return;
-    const named = this.#unindexedPacks;
-    this.#unindexedPacks = [];
-    try {
-      await this.#putIndexFile(await encoder.finish());
-    } catch (err) {
-      // No index names them: they stay the failed run's to index again or delete (settleAfterFailure).
-      this.#unindexedPacks = [...named, ...this.#unindexedPacks];
-      throw err;
-    }
-    const { packs, blobs, storedBytes } = encoder.named;
-    this.#indexedSinceFlush.packs += packs;
-    this.#indexedSinceFlush.blobs += blobs;
-    this.#indexedSinceFlush.storedBytes += storedBytes;
+  flush(): Promise<FlushResult> {
+    return this.#writer.flush();
   }
 
   /** Writes one index file naming `packs`; returns its id. */
-  async writeIndexFile(packs: IndexedPack[]): Promise<string> {
-    return this.#putIndexFile(encodeMetadata({ version: 1, packs } satisfies IndexFile, this.#format >= 2));
+  writeIndexFile(packs: IndexedPack[]): Promise<string> {
+    return this.#writer.writeIndexFile(packs);
   }
 
-  /** `plain`: an index file's bytes before sealing. */
-  async #putIndexFile(plain: Buffer): Promise<string> {
-    await this.#created();
-    const stored = this.#encode(plain);
-    const id = sha256Hex(stored);
-    await this.adapter.put(`index/${id}`, stored);
-    return id;
+  /** After a write failed: this session's stored packs are indexed, or deleted (PackWriter.settleAfterFailure). Never throws. */
+  settleAfterFailure(): Promise<FailedWritesLeft> {
+    return this.#writer.settleAfterFailure();
   }
 
-  async #finishPack(type: BlobType, pack: PackBuilder): Promise<void> {
-    // A sealing in place may still be writing its records into the tail.
-    while (!pack.tailFree) await pack.tailFreed();
-    // Finished already (it filled up while we waited).
-    if (this.#open.get(type) !== pack) return;
-    this.#open.delete(type);
-    // Opened for a sealing that failed: nothing to store.
-    if (pack.count === 0) {
-      pack.release();
-      return;
-    }
-    // Counted among the uploads at once, before any wait: from here on flush waits for the
-    // pack and saveSnapshot sees it; the slots keep the puts at uploadConcurrency.
-    const upload = this.#uploadPack(pack).finally(() => {
-      this.#uploads.delete(upload);
-      this.#pendingBytes -= pack.size;
-    });
-    this.#uploads.add(upload);
-    while (this.#uploads.size > this.#uploadConcurrency) await Promise.race(this.#uploads);
-  }
-
-  async #uploadPack(pack: PackBuilder): Promise<void> {
-    await this.#uploadSlots.acquire();
-    try {
-      const { id, bytes } = await pack.finish((plain) => this.#encode(plain), this.#format >= 2);
-      await this.#created();
-      const key = packKey(id);
-      await this.adapter.put(key, bytes, { size: bytes.length });
-      // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
-      const info = await this.adapter.stat(key);
-      if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
-      pack.release();
-      this.#unindexedPacks.push({ key, size: bytes.length });
-      for (const e of pack.entries) {
-        this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
-        this.#pending.delete(e.id);
-      }
-      const index = (this.#newIndex ??= new IndexFileEncoder(this.#format >= 2));
-      index.add({ id, size: bytes.length, blobs: pack.count }, pack.blobsJson);
-      // Like restic, an index file every so many blobs: held until the end, the entries of a
-      // million new files would take hundreds of MiB (and a crash would leave them unindexed).
-      if (index.named.blobs >= INDEX_EVERY_BLOBS) await this.#indexNewPacks();
-    } catch (err) {
-      for (const e of pack.entries) this.#pending.delete(e.id);
-      this.#uploadError ??= err;
-    } finally {
-      this.#uploadSlots.release();
-    }
-  }
-
-  /**
-   * After a write failed (a full disk, a store that went away): the packs this session
-   * stored are named in an index file, so the next run reuses them instead of sending
-   * them again; when not even that can be written, they are deleted, since nothing can
-   * ever reference them. Packs still being filled are dropped. Never throws: it reports
-   * what the failed run leaves behind.
-   */
-  async settleAfterFailure(): Promise<FailedWritesLeft> {
-    for (const pack of this.#open.values()) pack.release();
-    this.#open.clear();
-    while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
-    const stored = this.#unindexedPacks;
-    const bytes = (packs: { size: number }[]) => packs.reduce((n, p) => n + p.size, 0);
-    try {
-      await this.#indexNewPacks();
-      return { indexed: { packs: stored.length, bytes: bytes(stored) }, deleted: { packs: 0, bytes: 0 }, left: { packs: 0, bytes: 0 } };
-    } catch {
-      const deleted: { size: number }[] = [];
-      const left: { size: number }[] = [];
-      for (const pack of this.#unindexedPacks) {
-        await this.adapter.delete(pack.key).then(
-          () => deleted.push(pack),
-          () => left.push(pack),
-        );
-      }
-      this.#unindexedPacks = [];
-      return { indexed: { packs: 0, bytes: 0 }, deleted: { packs: deleted.length, bytes: bytes(deleted) }, left: { packs: left.length, bytes: bytes(left) } };
-    }
-  }
-
-  #throwUploadError(): void {
-    if (this.#uploadError !== undefined) {
-      const err = this.#uploadError;
-      if (err instanceof BkdrError) throw err;
-      throw new BkdrError(`destination ${this.adapter.name}: upload failed: ${(err as Error).message ?? String(err)}`, 1, { cause: err });
-    }
+  /** Highest number of bytes held in memory by open and uploading packs (for tests of the bound). */
+  get pendingHighWater(): number {
+    return this.#writer.pendingHighWater;
   }
 
   // ---- reading ----
 
-  async loadBlob(id: string): Promise<Buffer> {
-    const location = this.#index.get(id);
-    if (!location) throw new IntegrityError(`blob ${id.slice(0, 12)} is not in the index of destination ${this.adapter.name}`);
-    const record = await readAll(await this.adapter.get(packKey(location.packId), { offset: location.offset, length: location.length }));
-    return this.#decodeRecord(record, location);
+  loadBlob(id: string): Promise<Buffer> {
+    return this.#reader.loadBlob(id);
   }
 
   /**
@@ -679,251 +291,37 @@ export class Repository {
    * in batches (one trip to the pool each), large ones one by one. With `buffers`, reads
    * and decoded blobs use its buffers, and a blob's buffer is reused once released.
    */
-  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
-    const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
-    // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
-    // whole pack at once held 16 MiB per pack in flight (packs were 16 MiB then), and as much again in garbage.
-    for (let first = 0; first < sorted.length; ) {
-      let last = first;
-      while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
-      yield* this.#loadSpan(packId, sorted.slice(first, last + 1), buffers);
-      first = last + 1;
-    }
+  loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
+    return this.#reader.loadBlobsFromPack(packId, blobs, buffers);
   }
 
-  /** Blobs of one pack, sorted by offset, read with one request. */
-  async *#loadSpan(packId: string, sorted: BlobLocation[], buffers: BufferPool | undefined): AsyncGenerator<LoadedBlob> {
-    const start = sorted[0]!.offset;
-    // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
-    let end = start;
-    for (const b of sorted) end = Math.max(end, b.offset + b.length);
-    const span = buffers?.lease(end - start);
-    const bytes = await readAll(await this.adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
-    const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
-    let batch: BlobLocation[] = [];
-    let batchBytes = 0;
-    // Blobs before a damaged one are still handed out, as when each is opened alone.
-    const openBatch = async function* (this: Repository): AsyncGenerator<LoadedBlob> {
-      const locations = batch;
-      batch = [];
-      batchBytes = 0;
-      const whole = locations.filter((location) => recordOf(location).length === location.length);
-      let total = 0;
-      for (const location of whole) total += location.rawLength;
-      const decodedInto = buffers?.lease(total, whole.length);
-      const decoded = await decodeRecords(
-        whole.map(recordOf),
-        this.#key,
-        decodedInto?.buffer ?? Buffer.allocUnsafe(total),
-        whole.map((location) => location.rawLength),
-      );
-      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location), release: decodedInto?.releases[i] ?? noRelease };
-      for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
-    }.bind(this);
-    // Large records are decoded ahead of the caller, on pool threads, and handed out in order.
-    const large = new Map<BlobLocation, Promise<LoadedBlob>>();
-    const toDecode = sorted.filter((location) => location.length >= BATCH_RECORD_BELOW);
-    let aheadBytes = 0;
-    const decodeAhead = () => {
-      while (toDecode.length > 0 && (large.size === 0 || aheadBytes + toDecode[0]!.rawLength <= LARGE_DECODE_AHEAD_BYTES)) {
-        const location = toDecode.shift()!;
-        aheadBytes += location.rawLength;
-        const decodedInto = buffers?.lease(location.rawLength);
-        const decoding = this.#decodeRecord(recordOf(location), location, decodedInto?.buffer).then((data) => ({ id: location.id, data, release: decodedInto?.releases[0] ?? noRelease }));
-        // Its failure is reported when its turn comes, after the blobs before it.
-        decoding.catch(() => undefined);
-        large.set(location, decoding);
-      }
-    };
-    try {
-      decodeAhead();
-      for (const location of sorted) {
-        const decoding = large.get(location);
-        if (decoding) {
-          if (batch.length > 0) yield* openBatch();
-          const loaded = await decoding;
-          large.delete(location);
-          aheadBytes -= location.rawLength;
-          decodeAhead();
-          yield loaded;
-          continue;
-        }
-        batch.push(location);
-        batchBytes += location.length;
-        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
-      }
-      if (batch.length > 0) yield* openBatch();
-    } finally {
-      // The span's bytes are reused only once no decoding still reads them (a caller that stops early).
-      if (span) void Promise.allSettled(large.values()).then(span.releases[0]);
-    }
+  loadTree(id: string): Promise<TreeNode[]> {
+    return this.#reader.loadTree(id);
   }
 
-  /** `into`: where the data goes, `location.rawLength` bytes; without one, a new Buffer. */
-  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer = Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
-    this.#checkLength(record, location);
-    let decoded: { data: Buffer; id: string } | RecordDecodeError;
-    try {
-      decoded = await decodeRecord(record, this.#key, into, location.rawLength);
-    } catch (err) {
-      if (!(err instanceof RecordDecodeError)) throw err;
-      decoded = err;
-    }
-    return this.#checked(decoded, location);
-  }
-
-  #where(location: BlobLocation): string {
-    return `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.adapter.name}`;
-  }
-
-  #checkLength(record: Buffer, location: BlobLocation): void {
-    if (record.length !== location.length) throw new IntegrityError(`${this.#where(location)} is truncated`);
-  }
-
-  /** Every blob read is checked against its id: damage never reaches a restored file. */
-  #checked(decoded: { data: Buffer; id: string } | RecordDecodeError, location: BlobLocation): Buffer {
-    if (decoded instanceof RecordDecodeError) throw new IntegrityError(`${this.#where(location)} ${decoded.message} (damaged)`, { cause: decoded });
-    if (decoded.id !== location.id) throw new IntegrityError(`${this.#where(location)} does not match its id (damaged)`);
-    return decoded.data;
-  }
-
-  async loadTree(id: string): Promise<TreeNode[]> {
-    return deserializeTree(await this.loadBlob(id), id);
-  }
-
-  /**
-   * The plaintext of trees read together: one request per span of each pack, the records
-   * opened in batches, the packs at once. Taken in the order given until their plaintext
-   * would pass `maxBytes` (`taken` says how many); those not read (past that, not in the
-   * index, damaged) are left out, for the caller to read alone with loadTree, which says
-   * what is wrong with each. Parsed by the caller (deserializeTree) as it needs each:
-   * thousands of nodes parsed at once lived long enough for the garbage collector to move
-   * them, at a cost.
-   */
-  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
-    const byPack = new Map<string, BlobLocation[]>();
-    const listed = new Set<string>();
-    let bytes = 0;
-    let taken = 0;
-    for (const id of ids) {
-      // A tree asked for twice (identical directories) is read once.
-      if (listed.has(id)) {
-        taken++;
-        continue;
-      }
-      const location = this.#index.get(id);
-      if (location?.type === 'tree' && bytes + location.rawLength > maxBytes) break;
-      taken++;
-      if (!location || location.type !== 'tree') continue;
-      listed.add(id);
-      bytes += location.rawLength;
-      let group = byPack.get(location.packId);
-      if (!group) byPack.set(location.packId, (group = []));
-      group.push(location);
-    }
-    const trees = new Map<string, Buffer>();
-    const reading = new Slots(TREE_PACKS_IN_FLIGHT);
-    await Promise.all(
-      [...byPack].map(async ([packId, locations]) => {
-        await reading.acquire();
-        try {
-          for await (const { id, data } of this.loadBlobsFromPack(packId, locations)) trees.set(id, data);
-        } catch {
-          // The pack's remaining trees are left out: loadTree reports each.
-        } finally {
-          reading.release();
-        }
-      }),
-    );
-    return { trees, taken };
-  }
-
-  async #loadIndex(indexFiles: IndexFilesAhead): Promise<void> {
-    await this.#eachIndexFile(indexFiles, (id, metadata, what) => {
-      // The form bkdr writes is scanned straight into the index; any other goes through JSON.parse.
-      const scanned = scanIndexFile(metadata);
-      if (scanned) {
-        this.#index.addScanned(scanned);
-        return;
-      }
-      for (const pack of (decodeMetadata(metadata, what) as IndexFile).packs) {
-        for (const e of pack.blobs) this.#index.add({ id: e.id, packId: pack.id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
-      }
-    });
+  /** Trees read together, up to `maxBytes` of plaintext (PackReader.loadTrees). */
+  loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
+    return this.#reader.loadTrees(ids, maxBytes);
   }
 
   /** Every index file as stored, for prune (which rewrites them) and checks. */
-  async readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
-    const files: { id: string; packs: IndexedPack[] }[] = [];
-    await this.#eachIndexFile(await IndexFilesAhead.list(this.adapter, false), (id, metadata, what) => {
-      files.push({ id, packs: (decodeMetadata(metadata, what) as IndexFile).packs });
-    });
-    return files;
+  readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
+    return readIndexFiles(this.adapter, this.#indexReading);
   }
 
-  /**
-   * Checks and opens each index file, and hands its metadata (JSON, gzipped in format 2)
-   * to `use`. A damaged one (or one `use` finds damaged) fails the whole, or with
-   * tolerateDamagedIndex is skipped and listed in damagedIndexFiles; `use` must then take
-   * all of a file or nothing.
-   */
-  async #eachIndexFile(indexFiles: IndexFilesAhead, use: (id: string, metadata: Buffer, what: string) => void): Promise<void> {
-    for (const [i, key] of indexFiles.keys.entries()) {
-      const id = key.slice('index/'.length);
-      // #decode names the destination itself.
-      const name = `index file ${id.slice(0, 12)}`;
-      const what = `${name} on ${this.adapter.name}`;
-      try {
-        const stored = await indexFiles.take(i);
-        if (sha256Hex(stored) !== id) throw new IntegrityError(`${what} is damaged (hash mismatch)`);
-        use(id, this.#decode(stored, name), what);
-      } catch (err) {
-        if (!this.#tolerateDamagedIndex || !(err instanceof IntegrityError || err instanceof SyntaxError)) throw err;
-        if (!this.damagedIndexFiles.some((d) => d.id === id)) this.damagedIndexFiles.push({ id, problem: err.message });
-      }
-    }
-  }
-
-  /**
-   * Reads a whole pack and checks it: its bytes must hash to its name, and every blob
-   * listed (where the index places it in this pack) must decrypt, decompress and hash to its id.
-   */
-  async checkPack(packId: string, expectedSize: number | undefined, blobs: BlobLocation[]): Promise<PackCheck> {
-    let bytes: Buffer;
-    try {
-      bytes = await readAll(await this.adapter.get(packKey(packId)));
-    } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') return { packId, ok: false, problem: 'missing', damagedBlobs: blobs.map((b) => b.id) };
-      throw err;
-    }
-    const check: PackCheck = { packId, ok: true, damagedBlobs: [] };
-    if (expectedSize !== undefined && bytes.length !== expectedSize) {
-      check.ok = false;
-      check.problem = `${bytes.length} bytes, the index says ${expectedSize} (truncated or overwritten)`;
-    } else if (sha256Hex(bytes) !== packId) {
-      check.ok = false;
-      check.problem = 'its content does not match its name (damaged)';
-    }
-    for (const b of blobs) {
-      try {
-        await this.#decodeRecord(bytes.subarray(b.offset, b.offset + b.length), b);
-      } catch (err) {
-        if (!(err instanceof IntegrityError)) throw err;
-        check.ok = false;
-        check.damagedBlobs.push(b.id);
-      }
-    }
-    return check;
+  /** Reads a whole pack and checks its bytes and blobs (PackReader.checkPack). */
+  checkPack(packId: string, expectedSize: number | undefined, blobs: BlobLocation[]): Promise<PackCheck> {
+    return this.#reader.checkPack(packId, expectedSize, blobs);
   }
 
   /** The pack's blob list from its own header, for rebuilding an index without one. */
-  async readPackHeader(packId: string, size: number): Promise<PackHeaderEntry[]> {
-    // Headers are small; the tail read covers them in one request for all but huge packs.
-    const tailLength = Math.min(size, 1024 * 1024);
-    let tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - tailLength, length: tailLength }));
-    const headerLength = tail.length >= 12 ? tail.readUInt32LE(tail.length - 12) : 0;
-    if (headerLength + 12 > tail.length && headerLength + 12 <= size) tail = await readAll(await this.adapter.get(packKey(packId), { offset: size - headerLength - 12, length: headerLength + 12 }));
-    return parsePackHeader(tail, size, (sealed) => this.#decode(sealed, `header of pack ${packId.slice(0, 12)}`), packId);
+  readPackHeader(packId: string, size: number): Promise<PackHeaderEntry[]> {
+    return this.#reader.readPackHeader(packId, size);
+  }
+
+  /** Every pack stored, indexed or not: `id` is the pack id. */
+  async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
+    for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
   }
 
   async deleteIndexFile(id: string): Promise<void> {
@@ -937,143 +335,50 @@ export class Repository {
   // ---- snapshots ----
 
   async saveSnapshot(input: SnapshotInput): Promise<string> {
-    if (this.#uploads.size > 0 || this.#newIndex || this.#open.size > 0) throw new Error('saveSnapshot before flush: the snapshot must be written last');
-    const stored = this.#encode(Buffer.from(JSON.stringify({ version: 1, ...input })));
-    const id = sha256Hex(stored);
-    await this.#created();
-    await this.adapter.put(`snapshots/${id}`, stored);
-    return id;
+    if (this.#writer.unflushed) throw new Error('saveSnapshot before flush: the snapshot must be written last');
+    return this.#snapshots.save(input);
   }
 
-  async listSnapshots(): Promise<Snapshot[]> {
-    const snapshots: Snapshot[] = [];
-    for await (const obj of this.adapter.list('snapshots/')) snapshots.push(await this.#readSnapshot(obj.key.slice('snapshots/'.length)));
-    return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
+  listSnapshots(): Promise<Snapshot[]> {
+    return this.#snapshots.list();
   }
 
-  async loadSnapshot(idOrPrefix: string): Promise<Snapshot> {
-    if (!/^[0-9a-f]{4,64}$/.test(idOrPrefix)) throw new UsageError(`'${idOrPrefix}' is not a backup id (4 to 64 hex characters)`);
-    if (idOrPrefix.length === 64) return this.#readSnapshot(idOrPrefix);
-    const matches: string[] = [];
-    for await (const obj of this.adapter.list(`snapshots/${idOrPrefix}`)) matches.push(obj.key.slice('snapshots/'.length));
-    if (matches.length === 0) throw new UsageError(`no backup ${idOrPrefix} on ${this.adapter.name}`);
-    if (matches.length > 1) throw new UsageError(`backup id ${idOrPrefix} is ambiguous on ${this.adapter.name} (${matches.length} match); give more characters`);
-    return this.#readSnapshot(matches[0]!);
+  loadSnapshot(idOrPrefix: string): Promise<Snapshot> {
+    return this.#snapshots.load(idOrPrefix);
   }
 
-  async deleteSnapshot(id: string): Promise<void> {
-    await this.adapter.delete(`snapshots/${id}`);
+  deleteSnapshot(id: string): Promise<void> {
+    return this.#snapshots.delete(id);
   }
 
-  async #readSnapshot(id: string): Promise<Snapshot> {
-    let stored: Buffer;
-    try {
-      stored = await readAll(await this.adapter.get(`snapshots/${id}`));
-    } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') throw new UsageError(`no backup ${id.slice(0, 8)} on ${this.adapter.name}`, { cause: err });
-      throw err;
-    }
-    if (sha256Hex(stored) !== id) throw new IntegrityError(`snapshot ${id.slice(0, 8)} on ${this.adapter.name} is damaged (hash mismatch)`);
-    const parsed = JSON.parse(this.#decode(stored, `snapshot ${id.slice(0, 8)}`).toString('utf8')) as Omit<Snapshot, 'id'>;
-    return { ...parsed, id };
-  }
-
-  /** Every pack stored, indexed or not: `id` is the pack id. */
-  async *listPacks(): AsyncIterable<ObjectInfo & { id: string }> {
-    for await (const obj of this.adapter.list('data/')) yield { ...obj, id: obj.key.slice(obj.key.lastIndexOf('/') + 1) };
-  }
-
-  // ---- WAL archive (PostgreSQL point-in-time recovery) ----
+  // ---- side objects ----
 
   /**
-   * Stores one WAL file (segment, .history, .backup) of a source. Idempotent: pushing
-   * the same content again succeeds; different content under the same name is refused,
-   * as PostgreSQL's archive_command contract requires.
+   * Sealed objects of a layer above under `prefix` (ending with '/'), outside the blob
+   * store: never one of the repository's own prefixes (config, keys/, data/, index/,
+   * snapshots/, locks/).
    */
-  async putWal(source: string, name: string, data: Buffer): Promise<'stored' | 'already archived'> {
-    if (!/^[0-9A-Za-z._-]+$/.test(name)) throw new UsageError(`'${name}' is not a WAL file name`);
-    const key = walKey(source, name);
-    const sha256 = sha256Hex(data);
-    await this.#created();
-    if (await this.adapter.stat(key)) {
-      const existing = await this.#readWalHeader(key);
-      if (existing.sha256 === sha256) return 'already archived';
-      throw new IntegrityError(`WAL file ${name} of ${source} is already archived on ${this.adapter.name} with different content`);
-    }
-    const { tag, payload } = await compressBlob(data, this.#compression);
-    const header: WalSegmentInfo & { compression: number } = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
-    await this.adapter.put(key, this.#encode(Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload])));
-    return 'stored';
-  }
-
-  /** A WAL file's content, checked against the hash recorded when it was pushed; undefined when not archived. */
-  async getWal(source: string, name: string): Promise<Buffer | undefined> {
-    const key = walKey(source, name);
-    let stored: Buffer;
-    try {
-      stored = await readAll(await this.adapter.get(key));
-    } catch (err) {
-      if ((err as Error).name === 'ObjectNotFoundError') return undefined;
-      throw err;
-    }
-    const { header, payload } = this.#splitWal(stored, name);
-    const data = await decompressBlob(header.compression, payload);
-    if (data.length !== header.size || sha256Hex(data) !== header.sha256) throw new IntegrityError(`WAL file ${name} of ${source} on ${this.adapter.name} is damaged`);
-    return data;
-  }
-
-  async deleteWal(source: string, name: string): Promise<void> {
-    await this.adapter.delete(walKey(source, name));
-  }
-
-  async listWal(source: string): Promise<WalSegmentInfo[]> {
-    const out: WalSegmentInfo[] = [];
-    for await (const obj of this.adapter.list(`wal/${source}/`)) {
-      const h = await this.#readWalHeader(obj.key);
-      out.push({ name: h.name, size: h.size, sha256: h.sha256, pushedAt: h.pushedAt });
-    }
-    return out.sort((a, b) => a.name.localeCompare(b.name));
-  }
-
-  async #readWalHeader(key: string): Promise<WalSegmentInfo & { compression: number }> {
-    return this.#splitWal(await readAll(await this.adapter.get(key)), key).header;
-  }
-
-  #splitWal(stored: Buffer, what: string): { header: WalSegmentInfo & { compression: number }; payload: Buffer } {
-    const plain = this.#decode(stored, `WAL file ${what}`);
-    const newline = plain.indexOf(0x0a);
-    if (newline < 0) throw new IntegrityError(`WAL file ${what} on ${this.adapter.name} is damaged`);
-    return { header: JSON.parse(plain.subarray(0, newline).toString('utf8')) as WalSegmentInfo & { compression: number }, payload: plain.subarray(newline + 1) };
+  sideObjects(prefix: string): SideObjects {
+    if (!prefix.endsWith('/') || /^(config|keys|data|index|snapshots|locks)\//.test(prefix)) throw new Error(`'${prefix}' cannot hold side objects`);
+    return new SideObjects(this.adapter, prefix, this.#envelope, this.#compression, () => this.#created());
   }
 
   // ---- keys ----
 
   async addKey(password: string): Promise<string> {
-    if (!this.#key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
+    if (!this.#envelope.key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
     await this.#created();
-    return writeKeyFile(this.adapter, this.#key, password);
+    return writeKeyFile(this.adapter, this.#envelope.key, password);
   }
 
   async listKeys(): Promise<KeyInfo[]> {
     await this.#created();
-    const keys: KeyInfo[] = [];
-    for await (const obj of this.adapter.list('keys/')) {
-      const id = obj.key.slice('keys/'.length);
-      const file = JSON.parse((await readAll(await this.adapter.get(obj.key))).toString('utf8')) as KeyFile;
-      keys.push({ id, createdAt: file.createdAt, hostname: file.hostname, username: file.username, current: id === this.#keyId });
-    }
-    return keys.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+    return listKeys(this.adapter, this.#keyId);
   }
 
   /** Removes a key slot by id or prefix; never the last one, nor the one in use. Returns its full id. */
   async removeKey(id: string): Promise<string> {
-    const keys = await this.listKeys();
-    const matches = keys.filter((k) => k.id.startsWith(id));
-    if (matches.length !== 1) throw new UsageError(matches.length === 0 ? `no key ${id} on ${this.adapter.name}` : `key id ${id} is ambiguous`);
-    if (keys.length === 1) throw new UsageError(`refusing to remove the last key of ${this.adapter.name}: the data would be lost`);
-    if (matches[0]!.current) throw new UsageError(`refusing to remove key ${id} of ${this.adapter.name}: it is the one this password opened; open with another password to remove it`);
-    await this.adapter.delete(`keys/${matches[0]!.id}`);
-    return matches[0]!.id;
+    return removeKey(this.adapter, id, await this.listKeys());
   }
 
   /** The id of the key slot this repository was opened with (undefined: not encrypted, or a new one whose key file is still being written). */
@@ -1087,79 +392,4 @@ export class Repository {
     await this.#lock?.release();
     await this.adapter.close?.();
   }
-
-  // ---- envelopes ----
-
-  #encode(plain: Buffer): Buffer {
-    return this.#key ? seal(this.#key, plain) : plain;
-  }
-
-  #decode(stored: Buffer, what: string): Buffer {
-    if (!this.#key) return stored;
-    try {
-      return unseal(this.#key, stored);
-    } catch (err) {
-      throw new IntegrityError(`${what} on ${this.adapter.name} fails authentication (damaged)`, { cause: err });
-    }
-  }
-}
-
-async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<string> {
-  const salt = randomBytes(32);
-  const params = DEFAULT_SCRYPT;
-  const wrapping = await deriveKey(password, salt, params);
-  const file: KeyFile = {
-    version: 1,
-    kdf: 'scrypt',
-    ...params,
-    salt: salt.toString('base64'),
-    createdAt: new Date().toISOString(),
-    hostname: hostname(),
-    username: userInfo().username,
-    data: seal(wrapping, masterKey).toString('base64'),
-  };
-  const bytes = Buffer.from(JSON.stringify(file));
-  const id = sha256Hex(bytes);
-  await adapter.put(`keys/${id}`, bytes);
-  return id;
-}
-
-/**
- * The master key of the first key slot `password` opens and whose key `fits` (opens the
- * config). When slots open but none fits, the last one opened is returned, for the caller
- * to report the config as damaged.
- */
-async function unlockMasterKey(
-  adapter: StorageAdapter,
-  password: string,
-  onKeyDerivation: (() => void) | undefined,
-  fits: (key: Buffer) => boolean,
-): Promise<{ key: Buffer; keyId: string }> {
-  let unfit: { key: Buffer; keyId: string } | undefined;
-  for await (const obj of adapter.list('keys/')) {
-    const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
-    if (file.version !== 1 || file.kdf !== 'scrypt') continue;
-    const deriving = deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
-    try {
-      onKeyDerivation?.();
-    } catch {
-      // The caller's to handle: it must not fail the open, nor leave the derivation unheard.
-    }
-    onKeyDerivation = undefined;
-    const wrapping = await deriving;
-    const sealed = Buffer.from(file.data, 'base64');
-    if (sealed.length !== 32 + SEAL_OVERHEAD) continue;
-    let key: Buffer;
-    try {
-      key = unseal(wrapping, sealed);
-    } catch {
-      // Not this slot's password; try the next one.
-      continue;
-    }
-    const unlocked = { key, keyId: obj.key.slice('keys/'.length) };
-    if (fits(key)) return unlocked;
-    unfit = unlocked;
-  }
-  if (unfit) return unfit;
-  throw new WrongPasswordError(adapter.name);
 }

@@ -1,0 +1,72 @@
+import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
+import { type CompressionSettings, type CompressionTag, compressBlob, decompressBlob } from './compression.js';
+import type { Envelope } from './envelope.js';
+
+/**
+ * Objects kept beside the blob store, under a prefix of their own (a layer above keeps
+ * files there that it stores whole, one object each): sealed in the repository's
+ * envelope, neither indexed, nor snapshotted, nor touched by prune. The repository
+ * only seals and opens them; what they hold is their owner's format.
+ */
+export class SideObjects {
+  /** Ends with '/'; an object's key is the prefix and its name. */
+  readonly prefix: string;
+  readonly #adapter: StorageAdapter;
+  readonly #envelope: Envelope;
+  readonly #compression: CompressionSettings;
+  /** Waits until a repository being created is written. */
+  readonly #created: () => Promise<void>;
+
+  constructor(adapter: StorageAdapter, prefix: string, envelope: Envelope, compression: CompressionSettings, created: () => Promise<void>) {
+    this.#adapter = adapter;
+    this.prefix = prefix;
+    this.#envelope = envelope;
+    this.#compression = compression;
+    this.#created = created;
+  }
+
+  /** Seals `plain` and stores it under `name`, replacing what was there. */
+  async put(name: string, plain: Buffer): Promise<void> {
+    await this.#created();
+    await this.#adapter.put(this.prefix + name, this.#envelope.seal(plain));
+  }
+
+  /**
+   * The opened content of `name`; undefined when there is none. `what` names it in the
+   * error when it fails authentication (the destination is added).
+   */
+  async get(name: string, what = this.prefix + name): Promise<Buffer | undefined> {
+    let stored: Buffer;
+    try {
+      stored = await readAll(await this.#adapter.get(this.prefix + name));
+    } catch (err) {
+      if (err instanceof ObjectNotFoundError) return undefined;
+      throw err;
+    }
+    return this.#envelope.open(stored, what);
+  }
+
+  /** What the destination says of `name` (its stored size, not its content's); undefined when there is none. */
+  async stat(name: string): Promise<ObjectInfo | undefined> {
+    await this.#created();
+    return this.#adapter.stat(this.prefix + name);
+  }
+
+  async delete(name: string): Promise<void> {
+    await this.#adapter.delete(this.prefix + name);
+  }
+
+  /** Every object under the prefix, as listed (in no particular order), with its name. */
+  async *list(): AsyncIterable<ObjectInfo & { name: string }> {
+    for await (const obj of this.#adapter.list(this.prefix)) yield { ...obj, name: obj.key.slice(this.prefix.length) };
+  }
+
+  /** `data` compressed with the repository's compression (incompressible data is kept raw): the tag says how. */
+  compress(data: Buffer): Promise<{ tag: CompressionTag; payload: Buffer }> {
+    return compressBlob(data, this.#compression);
+  }
+
+  decompress(tag: number, payload: Buffer): Promise<Buffer> {
+    return decompressBlob(tag, payload);
+  }
+}
