@@ -528,7 +528,7 @@ function makeDirectory(path: Buffer, force: boolean): void {
   }
   const existing = lstatSync(path);
   if (existing.isDirectory()) return;
-  if (!force) throw new UsageError(`${path.toString()} exists and is not a directory; pass --force to replace it`);
+  if (!force) throw new UsageError(`${path.toString()} exists and is not a directory`, { remedy: { option: 'force', to: 'replace it' } });
   // Never write through a symlink or over a file that stands where the snapshot has a directory.
   unlinkSync(path);
   mkdirSync(path, { mode: 0o700 });
@@ -553,7 +553,7 @@ async function checkTarget(target: string, force: boolean): Promise<string> {
   const existing = await stat(abs).catch(() => undefined);
   if (!existing) return abs;
   if (!existing.isDirectory()) throw new UsageError(`restore target ${abs} is not a directory`);
-  if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty; pass --force to restore into it`);
+  if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty`, { remedy: { option: 'force', to: 'restore into it' } });
   return abs;
 }
 

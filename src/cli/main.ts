@@ -1,5 +1,5 @@
 import { CommanderError } from 'commander';
-import { isBkdrError } from '../core/errors.js';
+import { isBkdrError, type Setting, withRemedies } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { applyMallocPolicy } from '../core/malloc-policy.js';
 import { buildProgram } from './program.js';
@@ -41,7 +41,7 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return ExitCode.Usage;
     }
     const code = isBkdrError(err) ? err.exitCode : ExitCode.Failed;
-    const message = catalogDamage(err) ?? (err instanceof Error ? err.message : String(err));
+    const message = catalogDamage(err) ?? (isBkdrError(err) ? withRemedies(err.statement, err.remedies, FLAGS) : err instanceof Error ? err.message : String(err));
     printError(message.split('\n')[0] ?? message, color);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
     return code;
@@ -49,6 +49,22 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     ctx.close();
   }
 }
+
+/**
+ * The CLI's words for each setting an error names as its remedy: the message below the
+ * CLI says `allow overwriting to restore into it`, the CLI `pass --force to restore into it`.
+ */
+const FLAGS: Record<Setting, string> = {
+  force: 'pass --force',
+  target: 'pass --target <dir>',
+  targetDatabase: 'pass --target-db <name>',
+  pipe: 'pass --pipe',
+  archive: 'pass --archive <file>',
+  lockWait: 'retry later or pass --lock-wait',
+  source: 'pass --source <name>',
+  config: 'run `bkdr init` or pass --config',
+  newPasswordFile: 'pass --new-password-file <file>',
+};
 
 /** A catalog that opened but holds damaged pages fails at a query: say what to do about it. */
 function catalogDamage(err: unknown): string | undefined {
