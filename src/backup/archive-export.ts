@@ -22,9 +22,9 @@ export interface ArchiveExportResult {
  */
 export async function exportArchive(repo: Repository, tree: string, file: string, opts: { force?: boolean } = {}): Promise<ArchiveExportResult> {
   const format = file.endsWith('.zip') ? 'zip' : file.endsWith('.tar.gz') || file.endsWith('.tgz') ? 'tar.gz' : undefined;
-  if (!format) throw new UsageError(`--archive ${file}: the name must end in .tar.gz, .tgz or .zip`);
+  if (!format) throw new UsageError(`cannot export to ${file}: an archive's name must end in .tar.gz, .tgz or .zip`);
   const [{ stat }, { default: archiver }] = await Promise.all([import('node:fs/promises'), import('archiver')]);
-  if (!opts.force && (await stat(file).catch(() => undefined))) throw new UsageError(`${file} already exists; pass --force to overwrite it`);
+  if (!opts.force && (await stat(file).catch(() => undefined))) throw new UsageError(`${file} already exists`, { remedy: { option: 'force', to: 'replace it' } });
   const folder = await stat(dirname(resolve(file))).catch(() => undefined);
   if (!folder?.isDirectory()) throw new UsageError(`cannot write the archive ${file}: ${dirname(resolve(file))} is not a directory`);
 

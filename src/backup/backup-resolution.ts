@@ -46,7 +46,7 @@ req: { backupId?: string | undefined; at?: string | Date | undefined; source?: s
     const snapshot = candidates.at(-1);
     if (snapshot && (!best || snapshot.time > best.snapshot.time)) best = { repo, snapshot, destination };
   }
-  if (!req.source && matchedSources.size > 1) throw new UsageError(`backups of several sources (${[...matchedSources].join(', ')}) match: pass --source`);
+  if (!req.source && matchedSources.size > 1) throw new UsageError(`backups of several sources (${[...matchedSources].join(', ')}) match:`, { remedy: { option: 'source' } });
   if (best) {
     const { snapshot, destination } = best;
     const picked = `picked backup ${snapshot.id.slice(0, 8)} of ${snapshot.source} taken ${snapshot.time} from ${destination.name}${at ? ` (newest at or before ${at.toISOString()})` : ' (newest)'}`;

@@ -447,6 +447,6 @@ async function settleFailedMember(m: FanOutMember): Promise<void> {
 function resolveStrategy(requested: BackupType | undefined, configured: string | undefined): BackupType {
   const s = requested ?? configured ?? 'incremental';
   if (s === 'continuous') return 'incremental';
-  if (s !== 'full' && s !== 'incremental' && s !== 'differential') throw new UsageError(`--type ${s}: must be full, incremental or differential`);
+  if (s !== 'full' && s !== 'incremental' && s !== 'differential') throw new UsageError(`backup type ${s}: must be full, incremental or differential`);
   return s;
 }

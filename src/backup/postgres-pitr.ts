@@ -58,7 +58,9 @@ export async function restorePointInTime(opts: {
   const baseBackup = candidates.at(-1)!;
 
   await mkdir(opts.target, { recursive: true, mode: 0o700 });
-  if ((await readdir(opts.target)).length > 0 && !opts.force) throw new UsageError(`${opts.target} is not empty: a data directory is restored into an empty one (or pass --force)`);
+  if ((await readdir(opts.target)).length > 0 && !opts.force) {
+    throw new UsageError(`${opts.target} is not empty: a data directory is restored into an empty one`, { remedy: { option: 'force', to: 'restore into it anyway' } });
+  }
   await chmod(opts.target, 0o700);
   const { stream } = await streamBackupFile(opts.repo, baseBackup);
   // tar run by root keeps the archive's owners: the files stay the cluster user's.

@@ -53,7 +53,7 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
   const physical = req.source ? ctx.config.sources?.[req.source] : undefined;
   if (physical?.type === 'postgres' && physical.mode === 'physical' && req.targetLocation && !req.archive && !req.backupId) return restorePostgresDataDirectory(ctx, req, req.source!);
   const intoSource = req.targetDatabase !== undefined || req.pipe === true;
-  if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('a restore needs somewhere to put the backup: a target folder, an archive file, a target database, or the source\'s restore command');
+  if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('a restore needs a place to write to', { remedy: [{ option: 'target' }, { option: 'archive' }, { option: 'targetDatabase' }, { option: 'pipe' }] });
   const session = ctx.session();
   // Not found: the repositories it opened (and locked) to look are let go before the error reaches the caller.
   const { repo, snapshot, destination, picked } = await resolveBackup(ctx, session, req, 'shared').catch(async (err: unknown) => {
@@ -70,7 +70,7 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
   const restoreFrom = async (from: Repository, force: boolean | undefined) => {
     if (intoSource) {
       const source = streamSourceOf(ctx, snapshot.source);
-      if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command, only to a file in a target folder`);
+      if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command`, { remedy: { option: 'target', to: 'restore it to a file' } });
       const { stream } = await streamBackupFile(from, snapshot);
       outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe, force }, req.signal);
     } else if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
@@ -163,7 +163,7 @@ async function restorePostgresDataDirectory(ctx: BackupContext, req: RestoreRequ
 /** The configured stream source (database, command) of a backup's source name. */
 function streamSourceOf(ctx: BackupContext, source: string): StreamSource {
   const config = ctx.config.sources?.[source];
-  if (!config) throw new UsageError(`source ${source} is not in the config: its backup can only be restored to a file in a target folder`);
-  if (config.type === 'files') throw new UsageError(`source ${source} is a files source: it restores into a target folder`);
+  if (!config) throw new UsageError(`source ${source} is not in the config`, { remedy: { option: 'target', to: 'restore its backup to a file' } });
+  if (config.type === 'files') throw new UsageError(`source ${source} is a files source`, { remedy: { option: 'target', to: 'restore it' } });
   return createStreamSource(source, config, ctx.configDir);
 }

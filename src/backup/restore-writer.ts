@@ -203,7 +203,7 @@ export function makeDirectory(path: Buffer, force: boolean): void {
   }
   const existing = lstatSync(path);
   if (existing.isDirectory()) return;
-  if (!force) throw new UsageError(`${path.toString()} exists and is not a directory; pass --force to replace it`);
+  if (!force) throw new UsageError(`${path.toString()} exists and is not a directory`, { remedy: { option: 'force', to: 'replace it' } });
   // Never write through a symlink or over a file that stands where the snapshot has a directory.
   unlinkSync(path);
   mkdirSync(path, { mode: 0o700 });

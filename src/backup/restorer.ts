@@ -111,7 +111,7 @@ async function checkTarget(target: string, force: boolean): Promise<string> {
   const existing = await stat(abs).catch(() => undefined);
   if (!existing) return abs;
   if (!existing.isDirectory()) throw new UsageError(`restore target ${abs} is not a directory`);
-  if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty; pass --force to restore into it`);
+  if (!force && (await readdir(abs)).length > 0) throw new UsageError(`restore target ${abs} is not empty`, { remedy: { option: 'force', to: 'restore into it' } });
   return abs;
 }
 

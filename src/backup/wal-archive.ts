@@ -38,7 +38,8 @@ export class WalArchive {
       return name;
     }
     if (physical.length === 1) return physical[0]!;
-    throw new UsageError(physical.length === 0 ? 'no postgres source in physical mode in the config' : `several physical postgres sources (${physical.join(', ')}): pass --source`);
+    if (physical.length === 0) throw new UsageError('no postgres source in physical mode in the config');
+    throw new UsageError(`several physical postgres sources (${physical.join(', ')}):`, { remedy: { option: 'source' } });
   }
 
   async push(source: string, path: string): Promise<{ destination: string; result: string }[]> {

@@ -32,7 +32,7 @@ export class CatalogUnusableError extends OperationError {
     readonly reason: string,
     options?: ErrorOptions,
   ) {
-    super(`catalog ${catalogPath} cannot be used (${reason}): \`bkdr catalog rebuild\` keeps it aside and rebuilds the catalog from the repositories`, options);
+    super(`catalog ${catalogPath} cannot be used (${reason})`, { ...options, remedy: { option: 'catalogRebuild', to: 'keep it aside and rebuild it from the repositories' } });
   }
 }
 

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import type { Catalog } from '../catalog/catalog.js';
 import type { LoadedConfig } from '../config/load.js';
 import { ConfigError, UsageError } from '../core/errors.js';
+import { cliMessage } from './hints.js';
 import { createLogger, logLevelFromEnv, type Logger } from '../core/logger.js';
 
 /** The global options of CLI.md, as commander parsed them. */
@@ -66,7 +67,7 @@ export class CliContext {
     } catch (err) {
       const { CatalogUnusableError, openCatalog } = await import('../catalog/catalog.js');
       if (!(err instanceof CatalogUnusableError)) throw err;
-      this.logger.warn(`${err.message}; working from the repositories alone, and this command is not recorded in the catalog`);
+      this.logger.warn(`${cliMessage(err)}; meanwhile working from the repositories alone, and this command is not recorded in the catalog`);
       // Keeps the real path: bkdr's own files are still those of the catalog that is there.
       this.#catalog = { ...openCatalog(':memory:'), path: err.catalogPath };
       return this.#catalog;

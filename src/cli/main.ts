@@ -3,6 +3,7 @@ import { isBkdrError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { applyMallocPolicy } from '../core/malloc-policy.js';
 import { buildProgram } from './program.js';
+import { cliMessage } from './hints.js';
 import { interruptFromPrompt } from './prompt-interrupt.js';
 
 /**
@@ -41,20 +42,13 @@ export async function main(argv: string[] = process.argv): Promise<number> {
       return ExitCode.Usage;
     }
     const code = isBkdrError(err) ? err.exitCode : ExitCode.Failed;
-    const message = catalogDamage(err) ?? (err instanceof Error ? err.message : String(err));
+    const message = cliMessage(err);
     printError(message.split('\n')[0] ?? message, color);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
     return code;
   } finally {
     ctx.close();
   }
-}
-
-/** A catalog that opened but holds damaged pages fails at a query: say what to do about it. */
-function catalogDamage(err: unknown): string | undefined {
-  const code = (err as { code?: unknown }).code;
-  if (code !== 'SQLITE_CORRUPT' && code !== 'SQLITE_NOTADB') return undefined;
-  return `the catalog is damaged (${(err as Error).message}): \`bkdr catalog rebuild\` keeps it aside and rebuilds the catalog from the repositories`;
 }
 
 function printError(line: string, color: boolean): void {

@@ -107,7 +107,7 @@ export async function loadConfig(opts: { configPath?: string; cwd?: string; requ
   }
   if (!result || result.isEmpty) {
     if (opts.required === false) return undefined;
-    throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr); run `bkdr init` or pass --config');
+    throw new ConfigError('', 'no config found (searched backup.config.*, .bkdrrc*, package.json#bkdr)', { remedy: { option: 'config' } });
   }
   const isCode = ['.ts', '.js', '.mjs', '.cjs'].includes(extname(result.filepath));
   const raw = isCode ? result.config : interpolateEnv(result.config, env);

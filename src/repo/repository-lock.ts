@@ -168,5 +168,5 @@ export function describeLock(lock: LockInfo): string {
 }
 
 function lockedError(destination: string, holder: LockInfo): LockedError {
-  return new LockedError(`destination ${destination} is locked by ${describeLock(holder)}; retry later or pass --lock-wait`);
+  return new LockedError(`destination ${destination} is locked by ${describeLock(holder)}`, { remedy: { option: 'lockWait' } });
 }

@@ -85,5 +85,5 @@ export async function resolveNewPassword(file: string | undefined, prompt: (() =
   const direct = env['BKDR_NEW_PASSWORD'];
   if (direct) return direct;
   if (prompt) return prompt();
-  throw new UsageError('no new password: pass --new-password-file <file> or set BKDR_NEW_PASSWORD (or run on a terminal to be asked)');
+  throw new UsageError('no new password: BKDR_NEW_PASSWORD is not set and there is no terminal to ask on', { remedy: { option: 'newPasswordFile' } });
 }

@@ -9,8 +9,14 @@ import { captureCommand, feedCommand, type StreamCapture, type StreamRestoreTarg
 export function commandSource(source: string, command: string, filename: string | undefined, restoreCommand?: string | undefined): StreamSource {
   return {
     async restore(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string> {
-      if (target.database) throw new UsageError(`source ${source} is a command source: --target-db does not apply (use --pipe or --target <dir>)`);
-      if (!restoreCommand) throw new UsageError(`source ${source} has no restoreCommand to pipe into: set sources.${source}.restoreCommand, or restore to a file with --target <dir>`);
+      if (target.database) {
+        throw new UsageError(`source ${source} is a command source: it cannot be restored into a database`, {
+          remedy: [{ option: 'pipe' }, { option: 'target', to: 'get its output as a file' }],
+        });
+      }
+      if (!restoreCommand) {
+        throw new UsageError(`source ${source} has no restoreCommand to pipe into (set sources.${source}.restoreCommand)`, { remedy: { option: 'target', to: 'get its output as a file instead' } });
+      }
       await feedCommand(`restore of ${source}`, '/bin/sh', ['-c', restoreCommand], content, { signal });
       return `piped into: ${restoreCommand}`;
     },

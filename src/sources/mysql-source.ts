@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Readable, Transform, type TransformCallback, pipeline } from 'node:stream';
 import type { BkdrSource } from '../config/schema.js';
-import { ConfigError, OperationError, UsageError } from '../core/errors.js';
+import { ConfigError, OperationError, type Remedy, UsageError } from '../core/errors.js';
 import { captureCommand, feedCommand, findOnPath, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
 
 type MysqlConfig = Extract<BkdrSource, { type: 'mysql' }>;
@@ -13,6 +13,11 @@ const HEAD_BYTES = 64 * 1024;
 const TAIL_BYTES = 4 * 1024;
 /** The dump's header names the dumped database within its first few lines. */
 const HEADER_BYTES = 8 * 1024;
+/** A dump restores into a database, or comes back as the file it is. */
+const DATABASE_OR_FILE: readonly Remedy[] = [
+  { option: 'targetDatabase', to: 'restore into it' },
+  { option: 'target', to: 'get the dump file' },
+];
 
 interface Connection {
   host?: string | undefined;
@@ -91,9 +96,9 @@ export function mysqlSource(name: string, config: MysqlConfig, configDir: string
     },
 
     async restore(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string> {
-      if (target.pipe) throw new UsageError(`${what} is a MySQL source: --pipe does not apply (restore into a database with --target-db <name>, or get the dump file with --target <dir>)`);
+      if (target.pipe) throw new UsageError(`${what} is a MySQL source: it cannot be piped into a command`, { remedy: DATABASE_OR_FILE });
       const database = target.database;
-      if (!database) throw new UsageError(`${what}: pass --target-db <name> to restore into a database (or --target <dir> for the dump file)`);
+      if (!database) throw new UsageError(`${what}: restoring into MySQL needs a database`, { remedy: DATABASE_OR_FILE });
       const client = findOnPath('mariadb', 'mysql');
       if (!client) throw new OperationError(`restore of ${name}: neither mariadb nor mysql is on PATH (install the MariaDB or MySQL client)`);
       const { head, whole } = await readHead(content, HEADER_BYTES);
@@ -101,14 +106,20 @@ export function mysqlSource(name: string, config: MysqlConfig, configDir: string
       const dumped = /^-- Host: .*Database: (.*)$/m.exec(head.toString('latin1'));
       if (dumped && dumped[1]?.trim() === '') {
         content.destroy();
-        throw new UsageError(`${what}: this backup is a dump of every database, which recreates each under its original name, not in ${database}; get the file with --target <dir> and load it with mariadb`);
+        throw new UsageError(`${what}: this backup is a dump of every database, which recreates each under its original name, not in ${database}`, {
+          remedy: { option: 'target', to: 'get the dump file and load it with mariadb' },
+        });
       }
       const { args, env } = await connect();
       try {
         // The dump drops each table it creates: into a database that has tables, only on request.
         const counted = await query(`restore of ${name}`, client, args, env, `SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = ${sqlString(database)}`, signal);
         const tables = Number(counted.trim());
-        if (tables > 0 && !target.force) throw new UsageError(`${what}: database ${database} already holds ${tables} table(s), which the restore would replace; pass --force to replace them, or restore into a new database`);
+        if (tables > 0 && !target.force) {
+          throw new UsageError(`${what}: database ${database} already holds ${tables} table(s), which the restore would replace`, {
+            remedy: { option: 'force', to: 'replace them, or restore into a new database' },
+          });
+        }
         await query(`restore of ${name}`, client, args, env, `CREATE DATABASE IF NOT EXISTS \`${database.replaceAll('`', '``')}\``, signal);
       } catch (err) {
         content.destroy();

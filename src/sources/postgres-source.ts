@@ -36,12 +36,23 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
     },
 
     async restore(content: Readable, target: StreamRestoreTarget, signal?: AbortSignal): Promise<string> {
-      if (config.mode === 'physical') throw new UsageError(`source ${name} is a physical backup: restore it with --target <data directory> (and --at <time> for a point in time)`);
-      if (!target.database) throw new UsageError(`restoring source ${name} into PostgreSQL needs --target-db <database> (or --target <dir> for the dump file)`);
+      if (config.mode === 'physical') {
+        throw new UsageError(`source ${name} is a physical backup: it restores as a data directory, at a point in time if one is given`, { remedy: { option: 'target', to: 'restore it into' } });
+      }
+      if (!target.database) {
+        throw new UsageError(`restoring source ${name} into PostgreSQL needs a database`, {
+          remedy: [
+            { option: 'targetDatabase', to: 'restore into it' },
+            { option: 'target', to: 'get the dump file' },
+          ],
+        });
+      }
       const relations = await ensureDatabase(name, conn, target.database);
       if (relations > 0 && !target.force) {
         content.destroy();
-        throw new UsageError(`source ${name}: database ${target.database} already holds ${relations} table(s), view(s) or sequence(s), which the restore would replace; pass --force to replace them, or restore into a new database`);
+        throw new UsageError(`source ${name}: database ${target.database} already holds ${relations} table(s), view(s) or sequence(s), which the restore would replace`, {
+          remedy: { option: 'force', to: 'replace them, or restore into a new database' },
+        });
       }
       // --force: what the dump recreates is dropped first (--clean), and only that.
       const replace = relations > 0 ? ['--clean', '--if-exists'] : [];

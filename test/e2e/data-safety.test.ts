@@ -143,7 +143,7 @@ describe('a catalog that cannot be used', () => {
     const run = await ws.run(['backup', 'run']);
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')).toHaveLength(1);
-    expect(run.stderr).toContain('`bkdr catalog rebuild` keeps it aside');
+    expect(run.stderr).toContain('run `bkdr catalog rebuild` to keep it aside and rebuild it from the repositories');
 
     const rebuilt = await ws.run(['catalog', 'rebuild']);
     expect(rebuilt.code, rebuilt.stderr).toBe(0);
