@@ -23,7 +23,10 @@ export function prng(seed) {
   };
 }
 
-const WORDS = 'alpha beta gamma delta epsilon backup restore snapshot chunk pack index tree blob repository destination source schedule retention verify prune policy encrypt compress server client database table row column value null true false select insert update delete where order group limit offset'.split(' ');
+const WORDS =
+  'alpha beta gamma delta epsilon backup restore snapshot chunk pack index tree blob repository destination source schedule retention verify prune policy encrypt compress server client database table row column value null true false select insert update delete where order group limit offset'.split(
+    ' ',
+  );
 
 function text(rand, bytes) {
   let out = '';
@@ -89,7 +92,7 @@ export function applyGeneration2(dir, scale) {
   const rand = prng(4242);
   writeDump(join(dir, 'dump.sql'), scale.dumpMiB, 100);
   for (let i = 0; i < 200; i++) {
-    const victim = join(dir, 'small', `d${String(Math.floor(i * 7 / 200)).padStart(3, '0')}`, `f${String(i * 7).padStart(6, '0')}.txt`);
+    const victim = join(dir, 'small', `d${String(Math.floor((i * 7) / 200)).padStart(3, '0')}`, `f${String(i * 7).padStart(6, '0')}.txt`);
     if (existsSync(victim)) rmSync(victim);
   }
   mkdirSync(join(dir, 'added'), { recursive: true });
@@ -199,7 +202,7 @@ export function generateLargeFile(path, mib, seed = 99) {
     for (let offset = 0; offset < total; offset += pattern.length) {
       const n = Math.min(pattern.length, total - offset);
       stampOffsets(pattern, offset, n);
-      for (let done = 0; done < n; ) done += writeSync(fd, pattern, done, n - done);
+      for (let done = 0; done < n;) done += writeSync(fd, pattern, done, n - done);
     }
   } finally {
     closeSync(fd);
@@ -218,8 +221,7 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.
   if (kind === 'mixed') {
     if (!scales[param ?? 'default']) throw new Error(`scale must be one of ${Object.keys(scales).join(', ')}`);
     generateGeneration1(dir, scales[param ?? 'default']);
-  }
-  else if (kind === 'small-files') generateSmallFiles(dir, Number(param ?? 200_000));
+  } else if (kind === 'small-files') generateSmallFiles(dir, Number(param ?? 200_000));
   else if (kind === 'large-file') {
     mkdirSync(dir, { recursive: true });
     generateLargeFile(join(dir, 'large.bin'), Number(param ?? 4096));

@@ -134,12 +134,15 @@ const tools = {
   bkdr: {
     setup(dir, work) {
       const config = join(dir, 'backup.config.json');
-      writeFileSync(config, JSON.stringify({
-        sources: { bench: { type: 'files', paths: [work] } },
-        destinations: [{ name: 'local', type: 'local', config: { path: join(dir, 'repo') } }],
-        compression: { enabled: true, algorithm: 'lz4' },
-        catalog: { path: join(dir, 'catalog.db') },
-      }));
+      writeFileSync(
+        config,
+        JSON.stringify({
+          sources: { bench: { type: 'files', paths: [work] } },
+          destinations: [{ name: 'local', type: 'local', config: { path: join(dir, 'repo') } }],
+          compression: { enabled: true, algorithm: 'lz4' },
+          catalog: { path: join(dir, 'catalog.db') },
+        }),
+      );
       const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1' };
       const bkdr = (...args) => [process.execPath, [join(root, 'bin/bkdr.js'), '-q', '-c', config, ...args], { env }];
       return {
@@ -346,7 +349,13 @@ function rowsFor(c) {
 
 function printTable(lines) {
   const widths = lines[0].map((_, i) => Math.max(...lines.map((l) => String(l[i]).length)));
-  for (const l of lines) console.log(l.map((cell, i) => String(cell).padEnd(widths[i])).join('  ').trimEnd());
+  for (const l of lines)
+    console.log(
+      l
+        .map((cell, i) => String(cell).padEnd(widths[i]))
+        .join('  ')
+        .trimEnd(),
+    );
 }
 
 function fmt(x, digits = 2) {
@@ -391,7 +400,11 @@ function goals(all, flatResult) {
     ratioGoal(all, "peak RSS ≤ restic's (mixed, max over backup, incremental, restore)", 'restic', peakRss, 1, 'MiB'),
     ratioGoal(all, "repository size ≤ borg's (mixed, borg with lz4)", 'borg', (r) => r.repoMiB, 1, 'MiB'),
     large
-      ? { goal: 'single large file ≥ 300 MB/s first backup', status: large.firstMBps >= 300 ? 'met' : 'not met', detail: `${fmt(large.firstMBps, 0)} MB/s (${largeMiB} MiB in ${fmt(large.firstMs / 1000)} s)` }
+      ? {
+          goal: 'single large file ≥ 300 MB/s first backup',
+          status: large.firstMBps >= 300 ? 'met' : 'not met',
+          detail: `${fmt(large.firstMBps, 0)} MB/s (${largeMiB} MiB in ${fmt(large.firstMs / 1000)} s)`,
+        }
       : { goal: 'single large file ≥ 300 MB/s first backup', status: 'not measured', detail: 'the large-file case was not run' },
     flatResult
       ? {
@@ -439,10 +452,7 @@ try {
   if (flat) {
     flatResult = await runFlat(scratch);
     console.log(`\nflat RSS, bkdr first backup (one run each)`);
-    printTable([
-      ['files', 'first backup (s)', 'peak RSS (MiB)'],
-      ...flatResult.runs.map((r) => [String(r.files), fmt(r.ms / 1000), fmt(r.rssMiB)]),
-    ]);
+    printTable([['files', 'first backup (s)', 'peak RSS (MiB)'], ...flatResult.runs.map((r) => [String(r.files), fmt(r.ms / 1000), fmt(r.rssMiB)])]);
   }
   const goalList = goals(all, flatResult);
   printGoals(goalList);

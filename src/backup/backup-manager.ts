@@ -117,7 +117,11 @@ export class BackupManager {
   }
 
   /** `backup watch`: the continuous strategy; each backup it takes is recorded as `continuous`. */
-  watchSources(sources: string | string[], opts: { rpoMs?: number | undefined; debounceMs?: number | undefined; signal: AbortSignal }, onEvent?: (e: WatchRunEvent) => void): Promise<{ backups: number }> {
+  watchSources(
+    sources: string | string[],
+    opts: { rpoMs?: number | undefined; debounceMs?: number | undefined; signal: AbortSignal },
+    onEvent?: (e: WatchRunEvent) => void,
+  ): Promise<{ backups: number }> {
     return watchSources(this.#ctx, (source) => this.createBackup(source, { continuous: true }), sources, opts, onEvent);
   }
 

@@ -8,9 +8,9 @@ import { type BackupContext, selectSources } from './backup-context.js';
 
 /** Finds the backup a restore or show means: by id, or the newest of a source at or before a time. */
 export async function resolveBackup(
-ctx: BackupContext,
-session: RepositorySession,
-req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined },
+  ctx: BackupContext,
+  session: RepositorySession,
+  req: { backupId?: string | undefined; at?: string | Date | undefined; source?: string | undefined; destination?: string | undefined },
   lock: LockMode = 'none',
 ): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination; picked?: string }> {
   const destinations = await ctx.destinations(req.destination ? [req.destination] : undefined);
@@ -58,7 +58,12 @@ req: { backupId?: string | undefined; at?: string | Date | undefined; source?: s
 }
 
 /** The same backup (source, time and tree) on another reachable destination, by priority. */
-export async function findCopyElsewhere(ctx: BackupContext, session: RepositorySession, snapshot: Snapshot, except: Destination): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination } | undefined> {
+export async function findCopyElsewhere(
+  ctx: BackupContext,
+  session: RepositorySession,
+  snapshot: Snapshot,
+  except: Destination,
+): Promise<{ repo: Repository; snapshot: Snapshot; destination: Destination } | undefined> {
   for (const destination of await ctx.destinations(undefined)) {
     if (destination.name === except.name) continue;
     try {

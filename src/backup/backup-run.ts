@@ -24,8 +24,6 @@ export const PROGRAM_VERSION = '0.1.0';
 
 export type { BackupType } from './backup-context.js';
 
-
-
 export type BackupEvent =
   | { type: 'start'; source: string; destination: string; strategy: BackupType; parent?: string | undefined }
   | { type: 'estimate'; source: string; files: number; bytes: number }
@@ -98,7 +96,6 @@ export interface BackupRunResult {
   durationMs: number;
 }
 
-
 /** What a backup run holds on its repositories: none for a dry run, which writes nothing. */
 function backupLock(opts: CreateBackupOptions): { mode: LockMode; operation: string } {
   return { mode: opts.dryRun ? 'none' : 'shared', operation: 'backup' };
@@ -109,7 +106,12 @@ function backupLock(opts: CreateBackupOptions): { mode: LockMode; operation: str
  * failed destination makes the run partial, never silent; a source with nothing to read
  * writes nothing.
  */
-export async function runBackup(ctx: BackupContext, sources: string | string[] = 'all', opts: CreateBackupOptions = {}, listener: (e: BackupEvent) => void = () => undefined): Promise<BackupRunResult> {
+export async function runBackup(
+  ctx: BackupContext,
+  sources: string | string[] = 'all',
+  opts: CreateBackupOptions = {},
+  listener: (e: BackupEvent) => void = () => undefined,
+): Promise<BackupRunResult> {
   const onEvent = withRates(listener, ctx.clock);
   const names = selectSources(ctx.config, sources);
   const destinations = await ctx.destinations(opts.destinations);
@@ -258,7 +260,9 @@ class BackupRun {
         const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
           if (sourceConfig.type === 'files') {
             for (const u of unreachable) onProgress.warning(u.path, `${u.problem}; not in this backup`);
-            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.contains) : undefined;
+            const estimate = opts.estimate
+              ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.contains)
+              : undefined;
             try {
               const archived = await archiveFiles({
                 repo: fanOut,
@@ -371,7 +375,16 @@ class BackupRun {
         cacheBackup(this.#ctx.catalog, m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
         log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
         onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
-        backups.push({ source, destination: m.destination.name, snapshotId, strategy: opts.continuous ? 'continuous' : strategy, parent: ownParent?.id, durationMs: ended.getTime() - started.getTime(), summary, warnings });
+        backups.push({
+          source,
+          destination: m.destination.name,
+          snapshotId,
+          strategy: opts.continuous ? 'continuous' : strategy,
+          parent: ownParent?.id,
+          durationMs: ended.getTime() - started.getTime(),
+          summary,
+          warnings,
+        });
         // Only the repository the walk read the parent's trees from saw them decode.
         const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, reusedTrees: m.repo === walked ? reusedTrees : undefined });
         if (verified?.damage) {
@@ -402,7 +415,8 @@ class BackupRun {
     const restored = await testRestore(repo, snapshot, signal);
     const checked = `structure; test restore of ${restored.files} files in ${restored.durationMs} ms`;
     if (restored.error) return { checked, damage: `test restore of backup ${snapshotId.slice(0, 8)} failed: ${restored.error}` };
-    if (restored.mismatches.length > 0) return { checked, damage: `test restore of backup ${snapshotId.slice(0, 8)}: ${restored.mismatches.length} files differ (${restored.mismatches.slice(0, 3).join(', ')})` };
+    if (restored.mismatches.length > 0)
+      return { checked, damage: `test restore of backup ${snapshotId.slice(0, 8)}: ${restored.mismatches.length} files differ (${restored.mismatches.slice(0, 3).join(', ')})` };
     return { checked };
   }
 }
@@ -419,10 +433,12 @@ class BackupRun {
 async function besideKeyDerivation(session: RepositorySession, destinations: Destination[], lock: { mode: LockMode; operation: string }): Promise<void> {
   let underWay!: () => void;
   const deriving = new Promise<void>((resolve) => (underWay = resolve));
-  const opens = destinations.map((d) => session.open(d, { lock, onKeyDerivation: underWay }).then(
-    () => undefined,
-    () => undefined,
-  ));
+  const opens = destinations.map((d) =>
+    session.open(d, { lock, onKeyDerivation: underWay }).then(
+      () => undefined,
+      () => undefined,
+    ),
+  );
   await Promise.race([deriving, Promise.all(opens)]);
 }
 

@@ -47,7 +47,10 @@ export async function getBackupStatus(ctx: BackupContext): Promise<BackupStatus>
   const recoverable = await recoverableWindows(ctx, session, destinations).finally(() => session.close());
   const all = ctx.catalog.backups.list({}).map(toSummary);
   const lastPerSource = sourceNames(ctx.config).map((source) => ({ source, last: all.find((b) => b.source === source) }));
-  const recentFailures = ctx.catalog.runs.list({ limit: 50 }).filter((r) => FAILED_RUN_STATUSES.includes(r.status)).slice(0, 10);
+  const recentFailures = ctx.catalog.runs
+    .list({ limit: 50 })
+    .filter((r) => FAILED_RUN_STATUSES.includes(r.status))
+    .slice(0, 10);
   // 3-2-1: the original plus the destinations that hold a backup; the original's disk counts as one medium.
   const holding = perDestination.filter((d) => d.backups > 0);
   const rule321 = {
@@ -79,7 +82,10 @@ async function recoverableWindows(ctx: BackupContext, session: RepositorySession
     for (const d of destinations) {
       const repo = await session.open(d).catch(() => undefined);
       if (!repo) continue;
-      const window = recoverableWindow((await repo.listSnapshots()).filter((s) => s.source === source), await new PostgresWalStore(repo, source).list());
+      const window = recoverableWindow(
+        (await repo.listSnapshots()).filter((s) => s.source === source),
+        await new PostgresWalStore(repo, source).list(),
+      );
       if (window) {
         out.push({ source, destination: d.name, ...window });
         break;

@@ -40,17 +40,20 @@ export async function writeContent(read: ReadInto, repo: ContentTarget, onChunk?
     result.ids.push(chunk.id);
     result.bytes += chunk.data.length;
     if (repo.hasBlob(chunk.id)) return undefined;
-    const saving: Promise<void> = repo.saveBlob('data', chunk.id, chunk.data).then(
-      (saved) => {
-        if (saved.stored) {
-          result.newBlobs++;
-          result.addedBytes += saved.storedSize;
-        }
-      },
-      (error: unknown) => {
-        failure ??= { error };
-      },
-    ).finally(() => inFlight.delete(saving));
+    const saving: Promise<void> = repo
+      .saveBlob('data', chunk.id, chunk.data)
+      .then(
+        (saved) => {
+          if (saved.stored) {
+            result.newBlobs++;
+            result.addedBytes += saved.storedSize;
+          }
+        },
+        (error: unknown) => {
+          failure ??= { error };
+        },
+      )
+      .finally(() => inFlight.delete(saving));
     inFlight.add(saving);
     while (inFlight.size >= SAVES_IN_FLIGHT) await Promise.race(inFlight);
     const late = failed();

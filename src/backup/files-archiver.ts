@@ -101,7 +101,16 @@ interface PathTrie {
 class FilesArchiver {
   readonly #o: ArchiveOptions;
   readonly #stats: Omit<ArchiveResult, 'tree'> = {
-    files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, warnings: 0,
+    files: 0,
+    dirs: 0,
+    bytes: 0,
+    newFiles: 0,
+    changedFiles: 0,
+    unchangedFiles: 0,
+    dataBlobs: 0,
+    newDataBlobs: 0,
+    addedBytes: 0,
+    warnings: 0,
   };
   readonly #reusedTrees = new Set<string>();
   /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
@@ -265,7 +274,11 @@ class FilesArchiver {
         }
       }
       await sendBatch();
-      if (parent) this.#passOverGone(parent, dirs.map((i) => nodes[i]!));
+      if (parent)
+        this.#passOverGone(
+          parent,
+          dirs.map((i) => nodes[i]!),
+        );
       // A subdirectory is walked beside this one when a slot is free, else here and now: memory
       // stays proportional to the tree's depth (times the slots), not its width, and a walk
       // never waits for a slot its own subdirectories hold.
@@ -336,7 +349,11 @@ class FilesArchiver {
     const repo = this.#o.repo;
     const sizes = batch.map((f) => f.node.size ?? 0);
     const buffer = this.#readBuffers.lease(smallReadsBound(sizes));
-    const reads = await readSmallFiles(batch.map((f) => f.path), sizes, buffer.buffer);
+    const reads = await readSmallFiles(
+      batch.map((f) => f.path),
+      sizes,
+      buffer.buffer,
+    );
     const grown: PendingFile[] = [];
     const fresh: { id: string; data: Buffer }[] = [];
     for (const [i, f] of batch.entries()) {

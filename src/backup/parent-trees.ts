@@ -159,7 +159,7 @@ export class ParentTrees {
       .then(
         ({ trees, taken }) => {
           // None taken: the first is larger than the room left; it is read alone when the walk asks.
-          siblings.next = taken >= ids.length ? end : at[Math.max(taken, 1)] ?? end;
+          siblings.next = taken >= ids.length ? end : (at[Math.max(taken, 1)] ?? end);
           for (const [id, data] of trees) {
             // Passed over while it was read, or held already (an identical directory's).
             if (this.#skip.has(id) || this.#ahead.has(id)) continue;

@@ -19,7 +19,10 @@ export interface RecoverableWindow {
 export function recoverableWindow(baseBackups: readonly Snapshot[], wal: readonly WalSegmentInfo[]): RecoverableWindow | undefined {
   if (baseBackups.length === 0) return undefined;
   const ends = baseBackups.map((b) => b.endTime).sort();
-  const lastPush = wal.map((w) => w.pushedAt).sort().at(-1);
+  const lastPush = wal
+    .map((w) => w.pushedAt)
+    .sort()
+    .at(-1);
   return { earliest: ends[0]!, latest: lastPush && lastPush > ends.at(-1)! ? lastPush : ends.at(-1)! };
 }
 

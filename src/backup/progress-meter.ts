@@ -46,7 +46,13 @@ export function withRates(onEvent: (e: BackupEvent) => void, clock: () => number
       const elapsedMs = now - (started.get(e.source) ?? created);
       const totalBytes = estimates.get(e.source);
       const eta = remainingMs({ totalBytes, doneBytes: e.bytes, elapsedMs });
-      onEvent({ ...e, elapsedMs, bytesPerSecond: elapsedMs > 0 ? (e.bytesRead / elapsedMs) * 1000 : 0, ...(totalBytes !== undefined ? { totalBytes } : {}), ...(eta !== undefined ? { etaMs: eta } : {}) });
+      onEvent({
+        ...e,
+        elapsedMs,
+        bytesPerSecond: elapsedMs > 0 ? (e.bytesRead / elapsedMs) * 1000 : 0,
+        ...(totalBytes !== undefined ? { totalBytes } : {}),
+        ...(eta !== undefined ? { etaMs: eta } : {}),
+      });
       return;
     }
     if (e.type === 'restore-progress') {

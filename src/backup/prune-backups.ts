@@ -36,7 +36,9 @@ export async function pruneBackups(
           if (!repo) return undefined;
           const pruned = await pruneRepository(repo, destination.name, ctx.config, { dryRun, signal: opts.signal, force: opts.force, countEmpty: opts.countEmpty });
           if (!dryRun) await syncCatalog(ctx.catalog, repo, destination);
-          run.log('info', `${destination.name}: ${dryRun ? 'would forget' : 'forgot'} ${pruned.forgotten} backups${pruned.report ? `, freed ${pruned.report.bytesFreed} bytes` : ''}`, { packs: pruned.plan.packs });
+          run.log('info', `${destination.name}: ${dryRun ? 'would forget' : 'forgot'} ${pruned.forgotten} backups${pruned.report ? `, freed ${pruned.report.bytesFreed} bytes` : ''}`, {
+            packs: pruned.plan.packs,
+          });
           return pruned;
         },
         {
@@ -52,7 +54,13 @@ export async function pruneBackups(
       status: result.status,
       ...(result.failures.length > 0 ? { error: result.failures.map((f) => `${f.destination}: ${f.error}`).join('; ') } : {}),
       summary: { dryRun, destinations: result.destinations.map((d) => ({ destination: d.destination, forgotten: d.forgotten, bytesFreed: d.report?.bytesFreed ?? 0 })) },
-      audit: dryRun ? undefined : { action: 'backup.prune', target: destinations.map((d) => d.name).join(','), payload: { runId: result.runId, forgotten: result.destinations.flatMap((d) => d.decisions.filter((x) => !x.keep).map((x) => x.id)) } },
+      audit: dryRun
+        ? undefined
+        : {
+            action: 'backup.prune',
+            target: destinations.map((d) => d.name).join(','),
+            payload: { runId: result.runId, forgotten: result.destinations.flatMap((d) => d.decisions.filter((x) => !x.keep).map((x) => x.id)) },
+          },
     }),
   });
 }

@@ -53,7 +53,8 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
   const physical = req.source ? ctx.config.sources?.[req.source] : undefined;
   if (physical?.type === 'postgres' && physical.mode === 'physical' && req.targetLocation && !req.archive && !req.backupId) return restorePostgresDataDirectory(ctx, req, req.source!);
   const intoSource = req.targetDatabase !== undefined || req.pipe === true;
-  if (!req.archive && !req.targetLocation && !intoSource) throw new UsageError('a restore needs a place to write to', { remedy: [{ option: 'target' }, { option: 'archive' }, { option: 'targetDatabase' }, { option: 'pipe' }] });
+  if (!req.archive && !req.targetLocation && !intoSource)
+    throw new UsageError('a restore needs a place to write to', { remedy: [{ option: 'target' }, { option: 'archive' }, { option: 'targetDatabase' }, { option: 'pipe' }] });
   const session = ctx.session();
   // Not found: the repositories it opened (and locked) to look are let go before the error reaches the caller.
   const { repo, snapshot, destination, picked } = await resolveBackup(ctx, session, req, 'shared').catch(async (err: unknown) => {
@@ -64,44 +65,44 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
     start: { kind: 'restore', source: snapshot.source, destinations: [destination.name] },
     cleanup: () => session.close(),
     work: async (run) => {
-  const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
-  run.log('info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target });
-  const outcome: RestoreOutcome = { runId: run.id, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
-  const restoreFrom = async (from: Repository, force: boolean | undefined) => {
-    if (intoSource) {
-      const source = streamSourceOf(ctx, snapshot.source);
-      if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command`, { remedy: { option: 'target', to: 'restore it to a file' } });
-      const { stream } = await streamBackupFile(from, snapshot);
-      outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe, force }, req.signal);
-    } else if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
-    else {
-      outcome.restore = await restoreTree({
-        repo: from,
-        backupId: snapshot.id,
-        tree: snapshot.tree,
-        target: req.targetLocation ?? '',
-        include: req.include,
-        force,
-        verify: req.verification,
-        signal: req.signal,
-        onProgress: (p) => onEvent({ type: 'restore-progress', ...p }),
-      });
-      for (const w of outcome.restore.warnings) run.log('warn', w);
-    }
-  };
-  try {
-    await restoreFrom(repo, req.force);
-  } catch (err) {
-    // A blob that fails its check: another destination holding the same backup takes over,
-    // rewriting what the failed attempt wrote. Not when the caller named the destination.
-    const fallback = err instanceof IntegrityError && !(err instanceof UnsafeBackupError) && !req.destination ? await findCopyElsewhere(ctx, session, snapshot, destination) : undefined;
-    if (!fallback) throw err;
-    ctx.logger.warn(`${(err as Error).message}; restoring from ${fallback.destination.name} instead`);
-    run.log('warn', `${(err as Error).message}; fell over to ${fallback.destination.name}`);
-    await restoreFrom(fallback.repo, true);
-    outcome.backup = snapshotSummary(fallback.snapshot, fallback.destination.name);
-  }
-  return outcome;
+      const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
+      run.log('info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target });
+      const outcome: RestoreOutcome = { runId: run.id, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
+      const restoreFrom = async (from: Repository, force: boolean | undefined) => {
+        if (intoSource) {
+          const source = streamSourceOf(ctx, snapshot.source);
+          if (!source.restore) throw new UsageError(`source ${snapshot.source} cannot be restored into a database or command`, { remedy: { option: 'target', to: 'restore it to a file' } });
+          const { stream } = await streamBackupFile(from, snapshot);
+          outcome.into = await source.restore(stream, { database: req.targetDatabase, pipe: req.pipe, force }, req.signal);
+        } else if (req.archive) outcome.archive = await exportArchive(from, snapshot.tree, req.archive, { force: force ?? false });
+        else {
+          outcome.restore = await restoreTree({
+            repo: from,
+            backupId: snapshot.id,
+            tree: snapshot.tree,
+            target: req.targetLocation ?? '',
+            include: req.include,
+            force,
+            verify: req.verification,
+            signal: req.signal,
+            onProgress: (p) => onEvent({ type: 'restore-progress', ...p }),
+          });
+          for (const w of outcome.restore.warnings) run.log('warn', w);
+        }
+      };
+      try {
+        await restoreFrom(repo, req.force);
+      } catch (err) {
+        // A blob that fails its check: another destination holding the same backup takes over,
+        // rewriting what the failed attempt wrote. Not when the caller named the destination.
+        const fallback = err instanceof IntegrityError && !(err instanceof UnsafeBackupError) && !req.destination ? await findCopyElsewhere(ctx, session, snapshot, destination) : undefined;
+        if (!fallback) throw err;
+        ctx.logger.warn(`${(err as Error).message}; restoring from ${fallback.destination.name} instead`);
+        run.log('warn', `${(err as Error).message}; fell over to ${fallback.destination.name}`);
+        await restoreFrom(fallback.repo, true);
+        outcome.backup = snapshotSummary(fallback.snapshot, fallback.destination.name);
+      }
+      return outcome;
     },
     outcome: (outcome) => {
       const mismatches = outcome.restore?.verified?.mismatches ?? [];
@@ -143,7 +144,14 @@ async function restorePostgresDataDirectory(ctx: BackupContext, req: RestoreRequ
           });
           const b = restored.baseBackup;
           const into = `base backup ${b.id.slice(0, 8)} (ended ${b.endTime}) restored into ${restored.target}; ${restored.recoveryTarget ? `recovery to ${restored.recoveryTarget}` : 'recovery to the end of the archived WAL'} is configured: start PostgreSQL on it (recoverable window ${restored.window.earliest} to ${restored.window.latest})`;
-          return { runId: run.id, backup: snapshotSummary(b, destination.name), picked: `picked base backup ${b.id.slice(0, 8)} from ${destination.name}`, into, restored, destination: destination.name };
+          return {
+            runId: run.id,
+            backup: snapshotSummary(b, destination.name),
+            picked: `picked base backup ${b.id.slice(0, 8)} from ${destination.name}`,
+            into,
+            restored,
+            destination: destination.name,
+          };
         } catch (err) {
           // Outside the window, a non-empty target: the same on every destination.
           if (err instanceof UsageError && !/no base backup/.test(err.message)) throw err;

@@ -43,7 +43,6 @@ export interface RestoreResult {
   warnings: string[];
 }
 
-
 /**
  * Restores a snapshot tree into `target`. Writes only below the target: the whole tree
  * is read and its names checked before anything is written, directories are created by
@@ -149,4 +148,3 @@ async function verifyFiles(index: BlobEntries, plan: RestorePlan): Promise<{ fil
   }
   return { files: files.length, mismatches };
 }
-

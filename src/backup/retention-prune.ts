@@ -118,7 +118,12 @@ export async function pruneRepository(
   if (!opts.dryRun) result.report = await executePrune(repo, plan, forget, { signal: opts.signal });
   for (const [source, cfg] of Object.entries(config.sources ?? {})) {
     if (cfg.type !== 'postgres' || cfg.mode !== 'physical') continue;
-    const expired = await expireWal(repo, source, keep.filter((s) => s.source === source), opts.dryRun);
+    const expired = await expireWal(
+      repo,
+      source,
+      keep.filter((s) => s.source === source),
+      opts.dryRun,
+    );
     if (expired) result.wal.push({ source, ...expired });
   }
   return result;
@@ -130,7 +135,10 @@ export async function pruneRepository(
  * files stay; they are tiny and a later timeline switch needs them.
  */
 async function expireWal(repo: Repository, source: string, kept: readonly Snapshot[], dryRun: boolean): Promise<{ files: number; before: string } | undefined> {
-  const starts = kept.map((s) => startSegment(s)).filter((n): n is string => n !== undefined).sort();
+  const starts = kept
+    .map((s) => startSegment(s))
+    .filter((n): n is string => n !== undefined)
+    .sort();
   // No kept base backup (or none that says where it starts): keep everything rather than guess.
   if (starts.length === 0 || starts.length < kept.length) return undefined;
   const before = starts[0]!;

@@ -15,7 +15,11 @@ export interface LsEntry {
 }
 
 /** `backup show`: one backup's summary and, with `ls`, its entries (all, or those under a path). */
-export async function showBackup(ctx: BackupContext, backupId: string, opts: { ls?: string | boolean | undefined; destination?: string | undefined } = {}): Promise<{ backup: BackupSummary; entries?: LsEntry[] }> {
+export async function showBackup(
+  ctx: BackupContext,
+  backupId: string,
+  opts: { ls?: string | boolean | undefined; destination?: string | undefined } = {},
+): Promise<{ backup: BackupSummary; entries?: LsEntry[] }> {
   const session = ctx.session();
   try {
     const { repo, snapshot, destination } = await resolveBackup(ctx, session, { backupId, destination: opts.destination });

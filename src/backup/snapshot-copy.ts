@@ -13,7 +13,12 @@ export interface CopyProgress {
  * then writes the snapshot there. Packs, then index, then snapshot: a copy killed
  * half-way leaves no snapshot in the target.
  */
-export async function copySnapshot(from: Repository, to: Repository, snapshot: Snapshot, opts: { parent?: string | undefined; signal?: AbortSignal | undefined; onProgress?: (p: CopyProgress) => void } = {}): Promise<{ id: string; blobs: number; bytes: number }> {
+export async function copySnapshot(
+  from: Repository,
+  to: Repository,
+  snapshot: Snapshot,
+  opts: { parent?: string | undefined; signal?: AbortSignal | undefined; onProgress?: (p: CopyProgress) => void } = {},
+): Promise<{ id: string; blobs: number; bytes: number }> {
   const progress = { blobs: 0, bytes: 0 };
   const seenTrees = new Set<string>();
   const copyBlob = async (type: 'data' | 'tree', id: string): Promise<Buffer | undefined> => {

@@ -42,9 +42,12 @@ export function estimateFilesSourceLater(
   const stopped = new AbortController();
   const timer = setTimeout(() => {
     const both = signal ? AbortSignal.any([signal, stopped.signal]) : stopped.signal;
-    void estimateFilesSource(paths, exclude, both, isOwn).then((e) => {
-      if (!both.aborted) onEstimate(e);
-    }, () => undefined);
+    void estimateFilesSource(paths, exclude, both, isOwn).then(
+      (e) => {
+        if (!both.aborted) onEstimate(e);
+      },
+      () => undefined,
+    );
   }, afterMs);
   timer.unref();
   return {

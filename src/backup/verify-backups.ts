@@ -53,7 +53,9 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions & { 
       );
       if (results.length === 0 && failures.length === 0) {
         const lastError = passedOver.at(-1);
-        throw lastError instanceof UsageError ? lastError : new UsageError(opts.backupId ? `no backup ${opts.backupId} on ${destinations.map((d) => d.name).join(', ')}` : 'no destination holds a repository yet');
+        throw lastError instanceof UsageError
+          ? lastError
+          : new UsageError(opts.backupId ? `no backup ${opts.backupId} on ${destinations.map((d) => d.name).join(', ')}` : 'no destination holds a repository yet');
       }
       const damaged = results.some((d) => d.damaged);
       const status: VerifyResult['status'] = damaged ? 'damaged' : failures.length > 0 ? (results.length > 0 ? 'partial' : 'failed') : 'clean';
@@ -62,7 +64,14 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions & { 
     outcome: (result) => ({
       status: result.status === 'clean' ? 'succeeded' : result.status === 'partial' ? 'partial' : 'failed',
       ...(result.status !== 'clean' ? { error: result.status === 'damaged' ? 'damage found' : result.failures.map((f) => `${f.destination}: ${f.error}`).join('; ') } : {}),
-      summary: { status: result.status, backupId: opts.backupId, readDataPercent: opts.readDataPercent, testRestore: opts.testRestore ?? false, destinations: result.destinations, failures: result.failures },
+      summary: {
+        status: result.status,
+        backupId: opts.backupId,
+        readDataPercent: opts.readDataPercent,
+        testRestore: opts.testRestore ?? false,
+        destinations: result.destinations,
+        failures: result.failures,
+      },
       audit: { action: 'backup.verify', target: destinations.map((d) => d.name).join(','), payload: { runId: result.runId, status: result.status } },
     }),
   });
@@ -74,13 +83,26 @@ export async function verifyBackups(ctx: BackupContext, opts: VerifyOptions & { 
  * passed means nothing is damaged. The verify run is kept in the catalog; the audit
  * trail records the test and its measured restore times.
  */
-export async function testDisasterRecovery(ctx: BackupContext, test: string, opts: { readDataPercent?: number | undefined; signal?: AbortSignal | undefined } = {}): Promise<DisasterRecoveryTestResult> {
+export async function testDisasterRecovery(
+  ctx: BackupContext,
+  test: string,
+  opts: { readDataPercent?: number | undefined; signal?: AbortSignal | undefined } = {},
+): Promise<DisasterRecoveryTestResult> {
   if (test !== 'backup-integrity-test') throw new UsageError(`unknown backup DR test '${test}' (available: backup-integrity-test)`);
   const verify = await verifyBackups(ctx, { readDataPercent: opts.readDataPercent ?? 10, testRestore: true, signal: opts.signal });
   const restores = verify.destinations.flatMap((d) => d.testRestores.map((t) => ({ destination: d.destination, ...t })));
   const passed = verify.status === 'clean' && restores.length > 0;
-  const result: DisasterRecoveryTestResult = { test, passed, verifyRunId: verify.runId, restores, ...(passed ? {} : { reason: verify.status !== 'clean' ? `verify: ${verify.status}` : 'no backup to restore' }) };
-  ctx.catalog.audit.append({ action: 'dr.test', target: test, payload: { passed, verifyRunId: verify.runId, restoreMs: restores.map((r) => ({ destination: r.destination, source: r.source, ms: r.durationMs })) } });
+  const result: DisasterRecoveryTestResult = {
+    test,
+    passed,
+    verifyRunId: verify.runId,
+    restores,
+    ...(passed ? {} : { reason: verify.status !== 'clean' ? `verify: ${verify.status}` : 'no backup to restore' }),
+  };
+  ctx.catalog.audit.append({
+    action: 'dr.test',
+    target: test,
+    payload: { passed, verifyRunId: verify.runId, restoreMs: restores.map((r) => ({ destination: r.destination, source: r.source, ms: r.durationMs })) },
+  });
   return result;
 }
-

@@ -131,7 +131,11 @@ export function findWalGaps(files: readonly { name: string }[], segmentsPerLog =
     const n = parseInt(m[2]!, 16) * segmentsPerLog + parseInt(m[3]!, 16);
     byTimeline.set(m[1]!, [...(byTimeline.get(m[1]!) ?? []), n]);
   }
-  const name = (tl: string, n: number) => `${tl}${Math.floor(n / segmentsPerLog).toString(16).toUpperCase().padStart(8, '0')}${(n % segmentsPerLog).toString(16).toUpperCase().padStart(8, '0')}`;
+  const name = (tl: string, n: number) =>
+    `${tl}${Math.floor(n / segmentsPerLog)
+      .toString(16)
+      .toUpperCase()
+      .padStart(8, '0')}${(n % segmentsPerLog).toString(16).toUpperCase().padStart(8, '0')}`;
   const gaps: { timeline: string; from: string; to: string }[] = [];
   for (const [tl, numbers] of byTimeline) {
     const sorted = [...new Set(numbers)].sort((a, b) => a - b);

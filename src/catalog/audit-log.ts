@@ -27,8 +27,7 @@ export interface LostHistory {
 }
 
 export type AuditVerification =
-  | { ok: true; rows: number; historyLost?: LostHistory }
-  | { ok: false; rows: number; firstBrokenSeq: number; reason: 'edited' | 'deleted' | 'inserted' | 'truncated'; historyLost?: LostHistory };
+  { ok: true; rows: number; historyLost?: LostHistory } | { ok: false; rows: number; firstBrokenSeq: number; reason: 'edited' | 'deleted' | 'inserted' | 'truncated'; historyLost?: LostHistory };
 
 /** The action of the first row of a chain that replaced one whose history is gone. */
 export const HISTORY_LOST_ACTION = 'audit.history-lost';
@@ -169,7 +168,9 @@ export class AuditLog {
     const rows = this.db
       .prepare(`SELECT * FROM audit_log ${filter.since ? 'WHERE time >= ?' : ''} ORDER BY seq DESC LIMIT ?`)
       .all(...(filter.since ? [filter.since.toISOString()] : []), filter.limit ?? 1000) as AuditRow[];
-    return rows.reverse().map((r) => ({ seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, payload: JSON.parse(r.payload) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash }));
+    return rows
+      .reverse()
+      .map((r) => ({ seq: r.seq, time: r.time, actor: r.actor, action: r.action, target: r.target, payload: JSON.parse(r.payload) as Record<string, unknown>, prevHash: r.prev_hash, hash: r.hash }));
   }
 
   verify(): AuditVerification {

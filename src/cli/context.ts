@@ -35,9 +35,7 @@ export class CliContext {
 
   /** The config if one is found; a config that exists but is invalid still fails. */
   configIfAny(): Promise<LoadedConfig | undefined> {
-    this.#config ??= import('../config/load.js').then(({ loadConfig }) =>
-      loadConfig({ ...(this.options.config !== undefined ? { configPath: this.options.config } : {}), required: false }),
-    );
+    this.#config ??= import('../config/load.js').then(({ loadConfig }) => loadConfig({ ...(this.options.config !== undefined ? { configPath: this.options.config } : {}), required: false }));
     return this.#config;
   }
 

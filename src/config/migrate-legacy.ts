@@ -65,12 +65,24 @@ function destinationFromUrl(url: string, path: string): Destination {
     case 'ftp':
     case 'ftps': {
       const u = new URL(url);
-      return { type: 'ftp', config: { host: u.hostname, ...(u.port ? { port: Number(u.port) } : {}), ...(u.username ? { user: decodeURIComponent(u.username) } : {}), ...(scheme === 'ftps' ? { secure: true } : {}), ...(u.pathname.length > 1 ? { path: u.pathname } : {}) } };
+      return {
+        type: 'ftp',
+        config: {
+          host: u.hostname,
+          ...(u.port ? { port: Number(u.port) } : {}),
+          ...(u.username ? { user: decodeURIComponent(u.username) } : {}),
+          ...(scheme === 'ftps' ? { secure: true } : {}),
+          ...(u.pathname.length > 1 ? { path: u.pathname } : {}),
+        },
+      };
     }
     case 'sftp': {
       const u = new URL(url);
       if (!u.username) throw new ConfigError(path, `'${url}' needs a user (sftp://user@host/path)`);
-      return { type: 'sftp', config: { host: u.hostname, username: decodeURIComponent(u.username), ...(u.port ? { port: Number(u.port) } : {}), ...(u.pathname.length > 1 ? { path: u.pathname } : {}) } };
+      return {
+        type: 'sftp',
+        config: { host: u.hostname, username: decodeURIComponent(u.username), ...(u.port ? { port: Number(u.port) } : {}), ...(u.pathname.length > 1 ? { path: u.pathname } : {}) },
+      };
     }
     default:
       throw new ConfigError(path, `unknown scheme '${scheme}://' (use s3, gs, azure, ftp, ftps, sftp, file or a local path)`);

@@ -28,7 +28,10 @@ export const retentionSchema = z.strictObject({
   weekly: z.number().int().nonnegative().optional(),
   monthly: z.number().int().nonnegative().optional(),
   yearly: z.number().int().nonnegative().optional(),
-  within: z.string().regex(/^(\d+[ymwdh])+$/, "a duration such as '1y6m' or '30d'").optional(),
+  within: z
+    .string()
+    .regex(/^(\d+[ymwdh])+$/, "a duration such as '1y6m' or '30d'")
+    .optional(),
 });
 
 export const strategySchema = z.enum(['full', 'incremental', 'differential', 'continuous']);
@@ -79,7 +82,10 @@ export const sourceSchema = z.discriminatedUnion('type', [
 ]);
 
 const destinationCommon = {
-  name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only').optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, _ . - only')
+    .optional(),
   priority: z.number().int().positive().optional(),
   encryption: z.boolean().default(true),
   offsite: z.boolean().optional(),

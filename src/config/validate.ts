@@ -5,7 +5,11 @@ import { type ConfigIssue, ConfigValidationError, formatPath, suggestKey } from 
 /** Validates a config object, applies defaults and names destinations; throws ConfigValidationError. */
 export function validateConfig(input: unknown, file?: string): BkdrConfig {
   const parsed = configSchema.safeParse(input);
-  if (!parsed.success) throw new ConfigValidationError(parsed.error.issues.map((i) => describeIssue(i, input)), file);
+  if (!parsed.success)
+    throw new ConfigValidationError(
+      parsed.error.issues.map((i) => describeIssue(i, input)),
+      file,
+    );
   const config = parsed.data;
   const typeCounts = new Map<string, number>();
   for (const d of config.destinations) typeCounts.set(d.type, (typeCounts.get(d.type) ?? 0) + 1);
@@ -39,7 +43,13 @@ function describeIssue(issue: z.core.$ZodIssue, input: unknown): ConfigIssue {
       const [key] = issue.keys;
       const keyPath = formatPath([...issue.path, key ?? '']);
       const suggestion = key ? suggestKey(key, known) : undefined;
-      const more = issue.keys.length > 1 ? ` (also ${issue.keys.slice(1).map((k) => `'${k}'`).join(', ')})` : '';
+      const more =
+        issue.keys.length > 1
+          ? ` (also ${issue.keys
+              .slice(1)
+              .map((k) => `'${k}'`)
+              .join(', ')})`
+          : '';
       return { path: keyPath, message: `unknown key '${key}'${suggestion ? ` (did you mean '${suggestion}'?)` : ''}${more}` };
     }
     case 'invalid_union': {

@@ -68,15 +68,14 @@ export async function encodeRecord(data: Buffer, key: Buffer | undefined, compre
   const native = addon();
   if (compression.algorithm === 'lz4' || compression.algorithm === 'none') {
     const lz4 = compression.algorithm === 'lz4';
-    const [record, tag, , length] = data.length < INLINE_BELOW
-      ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true, into ?? null)
-      : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false, into ?? null);
+    const [record, tag, , length] =
+      data.length < INLINE_BELOW
+        ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true, into ?? null)
+        : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false, into ?? null);
     return { record: record === into ? record.subarray(0, length) : record, tag: tag as CompressionTag };
   }
   const { tag, payload } = await compressBlob(data, compression);
-  const [record] = payload.length < INLINE_BELOW
-    ? native.seal(payload, key ?? null, false, tag, false, true, null)
-    : await native.seal(payload, key ?? null, false, tag, false, false, null);
+  const [record] = payload.length < INLINE_BELOW ? native.seal(payload, key ?? null, false, tag, false, true, null) : await native.seal(payload, key ?? null, false, tag, false, false, null);
   return { record, tag };
 }
 

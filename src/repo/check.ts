@@ -74,7 +74,17 @@ export interface CheckOptions {
 }
 
 export async function checkRepository(repo: Repository, snapshots: readonly Snapshot[], opts: CheckOptions = {}): Promise<CheckReport> {
-  const report: CheckReport = { snapshots: snapshots.length, trees: 0, dataBlobs: 0, packs: { stored: 0, indexed: 0, read: 0, unindexed: 0 }, problems: [], damagedPacks: [], affected: [], packsRead: [], unreadableBlobs: [] };
+  const report: CheckReport = {
+    snapshots: snapshots.length,
+    trees: 0,
+    dataBlobs: 0,
+    packs: { stored: 0, indexed: 0, read: 0, unindexed: 0 },
+    problems: [],
+    damagedPacks: [],
+    affected: [],
+    packsRead: [],
+    unreadableBlobs: [],
+  };
   const badPacks = new Map<string, string>();
   const damagedBlobs = new Set<string>();
   for (const d of repo.damagedIndexFiles) report.problems.push({ kind: 'damaged-index', message: d.problem });
@@ -113,7 +123,11 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
     const problem = check.problem ?? `${check.damagedBlobs.length} damaged blobs`;
     badPacks.set(id, problem);
     for (const b of check.damagedBlobs) damagedBlobs.add(b);
-    report.problems.push({ kind: 'damaged-pack', pack: id, message: `pack ${id.slice(0, 12)}: ${problem}${check.damagedBlobs.length > 0 ? `; ${check.damagedBlobs.length} of its blobs cannot be read` : ''}` });
+    report.problems.push({
+      kind: 'damaged-pack',
+      pack: id,
+      message: `pack ${id.slice(0, 12)}: ${problem}${check.damagedBlobs.length > 0 ? `; ${check.damagedBlobs.length} of its blobs cannot be read` : ''}`,
+    });
   }
 
   const filesByPack = new Map<string, AffectedFile[]>();
@@ -184,10 +198,16 @@ export async function checkRepository(repo: Repository, snapshots: readonly Snap
     }
   }
   if (misrecorded > 0) {
-    report.problems.push({ kind: 'file-size', message: `${misrecorded} files record another size than their content holds (changed while they were backed up): a restore gives their content, not the size recorded` });
+    report.problems.push({
+      kind: 'file-size',
+      message: `${misrecorded} files record another size than their content holds (changed while they were backed up): a restore gives their content, not the size recorded`,
+    });
   }
   if (report.affected.some((a) => a.reason.includes('is not in the index'))) {
-    report.problems.push({ kind: 'missing-blob', message: `${report.affected.filter((a) => a.reason.includes('is not in the index')).length} files or listings reach blobs that no index names (a lost index file: \`bkdr backup repair index\` rebuilds it)` });
+    report.problems.push({
+      kind: 'missing-blob',
+      message: `${report.affected.filter((a) => a.reason.includes('is not in the index')).length} files or listings reach blobs that no index names (a lost index file: \`bkdr backup repair index\` rebuilds it)`,
+    });
   }
   const unreadable = new Set(damagedBlobs);
   for (const [id, problem] of badPacks) {

@@ -91,5 +91,5 @@ export async function decompressBlob(tag: number, payload: Buffer, rawLength?: n
 }
 
 export function compressionName(tag: number): string {
-  return (Object.entries(CompressionTag).find(([, v]) => v === tag)?.[0] ?? `tag-${tag}`);
+  return Object.entries(CompressionTag).find(([, v]) => v === tag)?.[0] ?? `tag-${tag}`;
 }

@@ -79,12 +79,7 @@ export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, p
  * config). When slots open but none fits, the last one opened is returned, for the caller
  * to report the config as damaged.
  */
-export async function unlockMasterKey(
-  adapter: StorageAdapter,
-  password: string,
-  onKeyDerivation: (() => void) | undefined,
-  fits: (key: Buffer) => boolean,
-): Promise<{ key: Buffer; keyId: string }> {
+export async function unlockMasterKey(adapter: StorageAdapter, password: string, onKeyDerivation: (() => void) | undefined, fits: (key: Buffer) => boolean): Promise<{ key: Buffer; keyId: string }> {
   let unfit: { key: Buffer; keyId: string } | undefined;
   for await (const obj of adapter.list('keys/')) {
     const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;

@@ -81,7 +81,7 @@ export class PackReader {
     const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
     // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
     // whole pack at once held 16 MiB per pack in flight (packs were 16 MiB then), and as much again in garbage.
-    for (let first = 0; first < sorted.length; ) {
+    for (let first = 0; first < sorted.length;) {
       let last = first;
       while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
       yield* this.#loadSpan(packId, sorted.slice(first, last + 1), buffers);

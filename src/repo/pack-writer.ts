@@ -164,7 +164,12 @@ export class PackWriter {
     }
     if (fresh.length === 0) return results;
     const data = fresh.map((i) => blobs[i]!.data);
-    const sizes = await this.#seal(type, fresh.map((i) => blobs[i]!.id), data, (into) => encodeRecords(data, this.#key, this.#compressionFor(type), into));
+    const sizes = await this.#seal(
+      type,
+      fresh.map((i) => blobs[i]!.id),
+      data,
+      (into) => encodeRecords(data, this.#key, this.#compressionFor(type), into),
+    );
     for (const [k, i] of fresh.entries()) results[i] = { stored: true, storedSize: sizes[k]! };
     return results;
   }

@@ -132,7 +132,16 @@ export async function listLocks(adapter: StorageAdapter, staleAfterMs = DEFAULT_
       // Removed while we listed (a run finished), or unreadable: not a lock anyone holds.
       continue;
     }
-    const info: LockInfo = { id, exclusive: file.exclusive, operation: file.operation, hostname: file.hostname, username: file.username, pid: file.pid, createdAt: file.createdAt, refreshedAt: file.refreshedAt };
+    const info: LockInfo = {
+      id,
+      exclusive: file.exclusive,
+      operation: file.operation,
+      hostname: file.hostname,
+      username: file.username,
+      pid: file.pid,
+      createdAt: file.createdAt,
+      refreshedAt: file.refreshedAt,
+    };
     const stale = staleness(info, staleAfterMs);
     out.push(stale ? { ...info, stale } : info);
   }

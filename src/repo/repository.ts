@@ -115,7 +115,12 @@ export class Repository {
    * in that order, so an interrupted creation still leaves no config and no repository.
    * `initLock`, the exclusive lock taken to create, is released once the config is there.
    */
-  static async #startCreating(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined }, ownLocks: readonly string[], initLock?: RepositoryLock): Promise<Repository> {
+  static async #startCreating(
+    adapter: StorageAdapter,
+    opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined },
+    ownLocks: readonly string[],
+    initLock?: RepositoryLock,
+  ): Promise<Repository> {
     if (await Repository.exists(adapter)) throw new UsageError(`destination ${adapter.name} already holds a repository`);
     const config = newConfig(opts.chunker, opts.password !== null);
     const password = opts.password;

@@ -55,7 +55,15 @@ function storedJson(n: TreeNode): string {
   if (n.linkTarget !== undefined) out += `,"linkTarget":"${n.linkTarget.toString('base64')}"`;
   if (n.rdev !== undefined) out += `,"rdev":"${n.rdev}"`;
   out += field('subtree', n.subtree);
-  if (n.xattrs !== undefined) out += field('xattrs', Object.fromEntries(Object.entries(n.xattrs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')])));
+  if (n.xattrs !== undefined)
+    out += field(
+      'xattrs',
+      Object.fromEntries(
+        Object.entries(n.xattrs)
+          .sort(([a], [b]) => (a < b ? -1 : 1))
+          .map(([k, v]) => [k, v.toString('base64')]),
+      ),
+    );
   return `${out}}`;
 }
 

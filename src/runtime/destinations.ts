@@ -35,15 +35,17 @@ export async function openDestinations(config: BkdrConfig, configDir: string, on
     if (!known.includes(name)) throw new UsageError(`unknown destination '${name}' (configured: ${known.join(', ')})`);
   }
   const chosen = config.destinations.filter((d) => !only || only.length === 0 || only.includes(d.name as string));
-  const destinations = await Promise.all(chosen.map(async (d, i) => ({
-    name: d.name as string,
-    type: d.type,
-    priority: d.priority ?? i + 1,
-    encrypted: d.encryption !== false,
-    offsite: d.offsite ?? d.type !== 'local',
-    compression: compressionFor(config, d),
-    adapter: await createAdapter(d, configDir, log),
-  })));
+  const destinations = await Promise.all(
+    chosen.map(async (d, i) => ({
+      name: d.name as string,
+      type: d.type,
+      priority: d.priority ?? i + 1,
+      encrypted: d.encryption !== false,
+      offsite: d.offsite ?? d.type !== 'local',
+      compression: compressionFor(config, d),
+      adapter: await createAdapter(d, configDir, log),
+    })),
+  );
   return destinations.sort((a, b) => a.priority - b.priority);
 }
 

@@ -13,11 +13,7 @@ export interface PasswordSettings {
  * BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND, the config's passwordFile /
  * passwordCommand, then `prompt` (a TTY prompt the CLI supplies), else exit 2.
  */
-export async function resolvePassword(
-  settings: PasswordSettings | undefined,
-  prompt: (() => Promise<string>) | undefined,
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<string> {
+export async function resolvePassword(settings: PasswordSettings | undefined, prompt: (() => Promise<string>) | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const direct = env['BKDR_PASSWORD'];
   if (direct) return direct;
   const file = env['BKDR_PASSWORD_FILE'] ?? settings?.passwordFile;

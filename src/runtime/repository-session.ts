@@ -81,7 +81,9 @@ export class RepositorySession {
             operation: req.lock.operation,
             waitMs: this.#settings.lockWaitMs,
             onStale: (l: LockInfo, reason: string) => this.#logger.warn(`destination ${destination.name}: ignoring the stale lock of ${describeLock(l)}: ${reason}`),
-            ...(req.lock.operation === 'verify' || req.lock.operation === 'restore' ? { unlockedIfUnwritable: (reason: string) => this.#logger.warn(`destination ${destination.name}: ${reason}`) } : {}),
+            ...(req.lock.operation === 'verify' || req.lock.operation === 'restore'
+              ? { unlockedIfUnwritable: (reason: string) => this.#logger.warn(`destination ${destination.name}: ${reason}`) }
+              : {}),
           }
         : undefined;
     const open = { password, compression: destination.compression, lock, tolerateDamagedIndex: req.tolerateDamagedIndex, onKeyDerivation: req.onKeyDerivation };

@@ -19,10 +19,7 @@ export interface ChangeWatcherOptions {
   onEvent?: ((e: WatchEvent) => void) | undefined;
 }
 
-export type WatchEvent =
-  | { type: 'ready'; paths: string[] }
-  | { type: 'change'; path: string }
-  | { type: 'snapshot-failed'; error: string };
+export type WatchEvent = { type: 'ready'; paths: string[] } | { type: 'change'; path: string } | { type: 'snapshot-failed'; error: string };
 
 export class ChangeWatcher {
   readonly #o: ChangeWatcherOptions;

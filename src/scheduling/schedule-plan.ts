@@ -230,7 +230,7 @@ function systemdField(items: FieldItem[], spec: FieldSpec): string {
   if (only?.star) return `${pad(spec.min)}/${only.step}`;
   const values = expand(items);
   const parts: string[] = [];
-  for (let i = 0; i < values.length; ) {
+  for (let i = 0; i < values.length;) {
     let j = i;
     while (j + 1 < values.length && values[j + 1] === (values[j] ?? 0) + 1) j++;
     const first = values[i] ?? 0;

@@ -44,7 +44,13 @@ export function passwordNote(config: BkdrConfig, env: Readonly<Record<string, st
 
 /** A time span in systemd's syntax, in the largest unit that divides it exactly. */
 function systemdSpan(ms: number): string {
-  for (const [unit, size] of [['d', 86_400_000], ['h', 3_600_000], ['min', 60_000], ['s', 1000]] as const) if (ms % size === 0) return `${ms / size}${unit}`;
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['min', 60_000],
+    ['s', 1000],
+  ] as const)
+    if (ms % size === 0) return `${ms / size}${unit}`;
   return `${ms}ms`;
 }
 

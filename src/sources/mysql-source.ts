@@ -188,7 +188,6 @@ function describeConnection(conn: Connection): string {
   return `mysql://${conn.user ? `${encodeURIComponent(conn.user)}@` : ''}${host.includes(':') ? `[${host}]` : host}${conn.port !== undefined ? `:${conn.port}` : ''}${database}`;
 }
 
-
 /**
  * Passes a dump through unchanged while keeping a copy of its first HEAD_BYTES and
  * its last TAIL_BYTES, where mariadb-dump writes the binlog coordinates; memory stays

@@ -22,10 +22,15 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
   return {
     async capture(signal?: AbortSignal): Promise<StreamCapture> {
       if (config.mode === 'physical') {
-        const run = captureCommand(`source ${name}`, postgresTool('pg_basebackup'), ['-D', '-', '-F', 'tar', '-X', 'none', '--checkpoint=fast', '--no-password', '-l', `bkdr ${name}`, ...conn.args({ replication: true })], {
-          env: conn.env,
-          signal,
-        });
+        const run = captureCommand(
+          `source ${name}`,
+          postgresTool('pg_basebackup'),
+          ['-D', '-', '-F', 'tar', '-X', 'none', '--checkpoint=fast', '--no-password', '-l', `bkdr ${name}`, ...conn.args({ replication: true })],
+          {
+            env: conn.env,
+            signal,
+          },
+        );
         // The start position is in the backup_label at the head of the tar (pg_basebackup -D - prints none).
         const label = watchHead(run.stream, 1024 * 1024);
         return { name: 'base.tar', describe: conn.describe, stream: label.stream, finished: run.finished, meta: () => baseBackupPositions(label.head()) };
@@ -56,7 +61,10 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
       }
       // --force: what the dump recreates is dropped first (--clean), and only that.
       const replace = relations > 0 ? ['--clean', '--if-exists'] : [];
-      await feedCommand(`restore of ${name}`, postgresTool('pg_restore'), ['--no-owner', '--no-password', '--exit-on-error', ...replace, ...conn.args({ database: target.database })], content, { env: conn.env, signal });
+      await feedCommand(`restore of ${name}`, postgresTool('pg_restore'), ['--no-owner', '--no-password', '--exit-on-error', ...replace, ...conn.args({ database: target.database })], content, {
+        env: conn.env,
+        signal,
+      });
       return `pg_restore into database ${target.database}`;
     },
   };
@@ -131,7 +139,10 @@ async function ensureDatabase(name: string, conn: Connection, database: string):
     const { stdout: count } = await run(psql, [...conn.args({ database }), ...args, '-c', USER_RELATIONS], options);
     return Number(count.trim());
   } catch (err) {
-    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message).trim().split('\n').at(-1);
+    const stderr = String((err as { stderr?: string }).stderr ?? (err as Error).message)
+      .trim()
+      .split('\n')
+      .at(-1);
     throw new OperationError(`restore of ${name}: cannot create or inspect database ${database}: ${stderr}`, { cause: err });
   }
 }
@@ -170,7 +181,9 @@ export function postgresTool(tool: string): string {
   if (findOnPath(tool)) return tool;
   const root = '/usr/lib/postgresql';
   if (existsSync(root)) {
-    const versions = readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(root)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a));
     for (const v of versions) if (existsSync(join(root, v, 'bin', tool))) return join(root, v, 'bin', tool);
   }
   return tool;

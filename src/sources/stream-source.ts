@@ -86,12 +86,7 @@ export async function feedCommand(what: string, command: string, args: string[],
  * Runs a command and hands its stdout over as the stream. Its exit status decides
  * whether the capture succeeded: a dump that stops half-way must not become a backup.
  */
-export function captureCommand(
-  what: string,
-  command: string,
-  args: string[],
-  opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal | undefined },
-): { stream: Readable; finished: Promise<void> } {
+export function captureCommand(what: string, command: string, args: string[], opts: { env?: NodeJS.ProcessEnv; signal?: AbortSignal | undefined }): { stream: Readable; finished: Promise<void> } {
   const child = spawn(command, args, { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
   const finished = supervise(what, command, child, opts.signal);
   // The archiver may stop reading early (an error elsewhere): the failure then comes from there.

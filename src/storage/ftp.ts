@@ -62,7 +62,12 @@ export function createFtpAdapter(name: string, cfg: FtpDestinationConfig): Stora
     }
     return client;
   };
-  const pool = new ConnectionPool<Client>(POOL_SIZE, connect, (c) => !c.closed, (c) => c.close());
+  const pool = new ConnectionPool<Client>(
+    POOL_SIZE,
+    connect,
+    (c) => !c.closed,
+    (c) => c.close(),
+  );
   const withClient = <T>(fn: (c: Client) => Promise<T>): Promise<T> => pool.use(fn);
   const ensureDir = async (client: Client, dir: string) => {
     if (!dir || knownDirs.has(dir)) return;

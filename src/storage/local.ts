@@ -69,7 +69,10 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
         throw err;
       }
       const handle = await open(dir, 'r');
-      await handle.sync().catch(() => undefined).finally(() => handle.close());
+      await handle
+        .sync()
+        .catch(() => undefined)
+        .finally(() => handle.close());
     },
 
     async get(key: string, range?: ByteRange): Promise<Readable> {

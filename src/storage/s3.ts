@@ -1,14 +1,5 @@
 import { Readable } from 'node:stream';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  HeadObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type PutObjectCommandInput,
-  S3Client,
-  type S3ClientConfig,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, ListObjectsV2Command, PutObjectCommand, type PutObjectCommandInput, S3Client, type S3ClientConfig } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { OperationError } from '../core/errors.js';
 import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
@@ -86,9 +77,7 @@ export function createS3Adapter(name: string, cfg: S3DestinationConfig): Storage
     async get(key: string, range?: ByteRange): Promise<Readable> {
       if (range && range.length === 0) return Readable.from([]);
       try {
-        const out = await client.send(
-          new GetObjectCommand({ Bucket: cfg.bucket, Key: prefix + key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }),
-        );
+        const out = await client.send(new GetObjectCommand({ Bucket: cfg.bucket, Key: prefix + key, ...(range ? { Range: `bytes=${range.offset}-${range.offset + range.length - 1}` } : {}) }));
         if (!(out.Body instanceof Readable)) throw new OperationError(`${where}: get ${key} returned no stream`);
         return out.Body;
       } catch (err) {

@@ -69,7 +69,16 @@ export function createSftpAdapter(name: string, cfg: SftpDestinationConfig): Sto
     client.on('error', () => (connection.alive = false));
     return connection;
   };
-  const pool = new ConnectionPool<Connection>(POOL_SIZE, connect, (c) => c.alive, (c) => c.client.end().then(() => undefined, () => undefined));
+  const pool = new ConnectionPool<Connection>(
+    POOL_SIZE,
+    connect,
+    (c) => c.alive,
+    (c) =>
+      c.client.end().then(
+        () => undefined,
+        () => undefined,
+      ),
+  );
 
   const ensureDir = async (client: SftpClient, dir: string) => {
     if (!dir || knownDirs.has(dir)) return;

@@ -73,10 +73,13 @@ describe('operations of one manager running at the same time', () => {
     const backup = manager.createBackup('a', {}, (e) => {
       if (e.type !== 'progress' || refusal !== undefined) return;
       refusal = null;
-      void manager.pruneBackups().then(
-        (result) => (refusal = result),
-        (err: unknown) => (refusal = err),
-      ).finally(pruneTried);
+      void manager
+        .pruneBackups()
+        .then(
+          (result) => (refusal = result),
+          (err: unknown) => (refusal = err),
+        )
+        .finally(pruneTried);
     });
     await tried;
     const result = await backup;

@@ -19,7 +19,11 @@ describe('archiveFiles', () => {
 
   it("keeps the parent snapshot's tree of a directory nothing changed in, and writes the listing of one that changed", async () => {
     const src = join(tmp.path, 'src');
-    for (const [dir, file] of [['a', 'f1'], ['b', 'g1'], ['c', 'h1']] as const) {
+    for (const [dir, file] of [
+      ['a', 'f1'],
+      ['b', 'g1'],
+      ['c', 'h1'],
+    ] as const) {
       await mkdir(join(src, dir), { recursive: true });
       await writeFile(join(src, dir, file), `content of ${file}`);
     }
@@ -167,7 +171,20 @@ describe('archiveFiles', () => {
     expect(node.size).toBe(node.content!.reduce((sum, id) => sum + repo.lookupBlob(id)!.rawLength, 0));
     const stored = Buffer.concat(await Promise.all(node.content!.map((id) => repo.loadBlob(id))));
     const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-    const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: archived.tree, paths: [src], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    const id = await repo.saveSnapshot({
+      time: new Date().toISOString(),
+      tree: archived.tree,
+      paths: [src],
+      hostname: 'h',
+      username: 'u',
+      source: 's',
+      strategy: 'full',
+      tags: [],
+      startTime: '',
+      endTime: '',
+      summary,
+      programVersion: 't',
+    });
     expect(await checkSnapshotStructure(repo, await repo.loadSnapshot(id))).toEqual([]);
     return { node, stored, warnings: warnings.map((w) => w.replace(`${path}: `, '')), original };
   }
@@ -240,7 +257,20 @@ describe('archiveFiles', () => {
     // a/ and the source keep their parent's trees, but a/c's was not decoded in this run: neither counts as checked.
     expect(second.reusedTrees).toEqual(new Set());
     const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-    const id = await reopened.saveSnapshot({ time: new Date().toISOString(), tree: second.tree, paths: [src], hostname: 'h', username: 'u', source: 's', strategy: 'incremental', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    const id = await reopened.saveSnapshot({
+      time: new Date().toISOString(),
+      tree: second.tree,
+      paths: [src],
+      hostname: 'h',
+      username: 'u',
+      source: 's',
+      strategy: 'incremental',
+      tags: [],
+      startTime: '',
+      endTime: '',
+      summary,
+      programVersion: 't',
+    });
     const problems = await checkSnapshotStructure(reopened, await reopened.loadSnapshot(id), { reusedTrees: second.reusedTrees });
     expect(problems).toEqual([expect.stringMatching(new RegExp(`^${src}/a/c: .*damaged`))]);
   });

@@ -9,7 +9,6 @@ import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
 
-
 describe('ParentTrees', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
   beforeEach(async () => {
@@ -150,4 +149,3 @@ describe('ParentTrees', () => {
     expect(counting.gets.length).toBeLessThanOrEqual(2);
   });
 });
-

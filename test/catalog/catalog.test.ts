@@ -77,7 +77,23 @@ describe('catalog', () => {
       [1, 'info', 'started'],
       [2, 'warn', 'a file vanished'],
     ]);
-    const base = { destination: 'local', repositoryId: 'r', source: 'files', strategy: 'full' as const, parentId: null, hostname: 'h', paths: ['/x'], tags: [], files: 1, dirs: 1, bytes: 1, addedBytes: 1, storedBytes: 1, summary: {}, runId: run };
+    const base = {
+      destination: 'local',
+      repositoryId: 'r',
+      source: 'files',
+      strategy: 'full' as const,
+      parentId: null,
+      hostname: 'h',
+      paths: ['/x'],
+      tags: [],
+      files: 1,
+      dirs: 1,
+      bytes: 1,
+      addedBytes: 1,
+      storedBytes: 1,
+      summary: {},
+      runId: run,
+    };
     c.backups.upsert({ ...base, id: 'aaaa1111', time: '2026-01-01T00:00:00.000Z' });
     c.backups.upsert({ ...base, id: 'aaaa2222', time: '2026-02-01T00:00:00.000Z', strategy: 'incremental', parentId: 'aaaa1111' });
     expect(c.backups.list({}).map((b) => b.id)).toEqual(['aaaa2222', 'aaaa1111']);
@@ -126,7 +142,10 @@ describe('catalog', () => {
 
     it('names an inserted row', () => {
       seed();
-      tamper(path, `INSERT INTO audit_log (seq, time, actor, action, target, payload, prev_hash, hash) VALUES (6, '2026-01-01T00:00:00.000Z', 'mallory@x', 'forged', 't', '{}', '${'0'.repeat(64)}', '${'f'.repeat(64)}');`);
+      tamper(
+        path,
+        `INSERT INTO audit_log (seq, time, actor, action, target, payload, prev_hash, hash) VALUES (6, '2026-01-01T00:00:00.000Z', 'mallory@x', 'forged', 't', '{}', '${'0'.repeat(64)}', '${'f'.repeat(64)}');`,
+      );
       expect(verify()).toMatchObject({ ok: false, firstBrokenSeq: 6, reason: 'inserted' });
     });
 

@@ -50,7 +50,12 @@ describe('bkdr command line', () => {
   it.each([
     ['JSON', 'bad.json', '{\n  "sources": {},\n    x: 1\n}\n', /bad\.json: invalid JSON at line 3 column 5: Expected double-quoted property name$/],
     // V8 gives no position for an unexpected token; the message must still say where.
-    ['JSON (a trailing comma in an array)', 'comma.json', '{\n  "sources": { "f": { "type": "files", "paths": ["/a",\n  ] } }\n}\n', /comma\.json: invalid JSON at line 3 column 3: Unexpected token '\]'$/],
+    [
+      'JSON (a trailing comma in an array)',
+      'comma.json',
+      '{\n  "sources": { "f": { "type": "files", "paths": ["/a",\n  ] } }\n}\n',
+      /comma\.json: invalid JSON at line 3 column 3: Unexpected token '\]'$/,
+    ],
     ['YAML', 'bad.yaml', 'sources:\n  a: 1\n   b: 2\n', /bad\.yaml: invalid YAML at line 3 column 5: bad indentation of a mapping entry$/],
     ['TypeScript', 'bad.ts', 'export default {\n  sources: {,\n};\n', /bad\.ts: invalid TypeScript at line 2 column 13: Unexpected token$/],
   ])('a config with a %s syntax error: one line naming the file, line and column, exit 2', async (_what, name, text, message) => {

@@ -14,7 +14,12 @@ describe('shell completions', () => {
 
   it('bash completes command groups, subcommands and flags', () => {
     const complete = (...words: string[]) =>
-      execFileSync('bash', ['-c', `source completions/bkdr.bash; COMP_WORDS=(bkdr ${words.join(' ')}); COMP_CWORD=${words.length}; _bkdr; echo "\${COMPREPLY[@]}"`], { cwd: repoRoot, encoding: 'utf8' }).trim().split(' ');
+      execFileSync('bash', ['-c', `source completions/bkdr.bash; COMP_WORDS=(bkdr ${words.join(' ')}); COMP_CWORD=${words.length}; _bkdr; echo "\${COMPREPLY[@]}"`], {
+        cwd: repoRoot,
+        encoding: 'utf8',
+      })
+        .trim()
+        .split(' ');
     expect(complete('ba')).toEqual(['backup']);
     expect(complete('backup', '')).toEqual(expect.arrayContaining(['run', 'list', 'verify', 'prune']));
     expect(complete('backup', 'run', '--t')).toEqual(expect.arrayContaining(['--type', '--tag']));

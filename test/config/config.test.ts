@@ -35,7 +35,18 @@ describe('config validation', () => {
 
   it.each([
     ['an unknown destination type', { ...minimal, destinations: [{ type: 'tape', config: {} }] }, 'destinations[0].type', /must be one of local, s3, gcs, azure, ftp, sftp \(got 'tape'\)/],
-    ['a missing bucket', { ...minimal, destinations: [{ type: 'local', config: { path: '/b' } }, { type: 's3', config: {} }] }, 'destinations[1].config.bucket', /^required$/],
+    [
+      'a missing bucket',
+      {
+        ...minimal,
+        destinations: [
+          { type: 'local', config: { path: '/b' } },
+          { type: 's3', config: {} },
+        ],
+      },
+      'destinations[1].config.bucket',
+      /^required$/,
+    ],
     ['a misspelt key', { ...minimal, destinations: [{ type: 's3', config: { bucket: 'b', regoin: 'x' } }] }, 'destinations[0].config.regoin', /did you mean 'region'/],
     ['an unknown top-level key', { ...minimal, retension: { daily: 1 } }, 'retension', /did you mean 'retention'/],
     ['a wrong type', { ...minimal, retention: { daily: 'seven' } }, 'retention.daily', /must be a number/],
@@ -48,11 +59,24 @@ describe('config validation', () => {
   });
 
   it('names destinations after their type when unique, and numbers them otherwise', () => {
-    const c = validateConfig({ ...minimal, destinations: [{ type: 'local', config: { path: '/a' } }, { type: 's3', config: { bucket: 'x' } }, { type: 's3', config: { bucket: 'y' } }] });
+    const c = validateConfig({
+      ...minimal,
+      destinations: [
+        { type: 'local', config: { path: '/a' } },
+        { type: 's3', config: { bucket: 'x' } },
+        { type: 's3', config: { bucket: 'y' } },
+      ],
+    });
     expect(c.destinations.map((d) => d.name)).toEqual(['local', 's3-2', 's3-3']);
-    expect(issuesOf({ ...minimal, destinations: [{ name: 'a', type: 'local', config: { path: '/a' } }, { name: 'a', type: 'local', config: { path: '/b' } }] })).toEqual([
-      { path: 'destinations[1].name', message: "'a' is already the name of destinations[0]" },
-    ]);
+    expect(
+      issuesOf({
+        ...minimal,
+        destinations: [
+          { name: 'a', type: 'local', config: { path: '/a' } },
+          { name: 'a', type: 'local', config: { path: '/b' } },
+        ],
+      }),
+    ).toEqual([{ path: 'destinations[1].name', message: "'a' is already the name of destinations[0]" }]);
   });
 
   it('applies defaults', () => {

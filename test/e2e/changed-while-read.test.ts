@@ -66,7 +66,10 @@ describe('a file that changes while backup run reads it', () => {
     });
     expect(readWhenTruncated, 'the file was truncated while it was read').toBeLessThan(blocks * MiB);
     expect(run.code, run.stderr).toBe(3);
-    const warnings = run.stderr.split('\n').filter((l) => l.includes('"type":"warning"')).map((l) => JSON.parse(l) as { path: string; message: string });
+    const warnings = run.stderr
+      .split('\n')
+      .filter((l) => l.includes('"type":"warning"'))
+      .map((l) => JSON.parse(l) as { path: string; message: string });
     expect(warnings).toEqual([expect.objectContaining({ path: file, message: 'file changed while it was read; the snapshot holds what was read' })]);
     const snapshotId = (JSON.parse(run.stdout) as { backups: { snapshotId: string }[] }).backups[0]!.snapshotId;
 

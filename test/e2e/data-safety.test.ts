@@ -57,7 +57,7 @@ describe('a source path that is gone', () => {
     expect(listed).toHaveLength(1);
     const restored = join(tmp.path, 'restored');
     expect((await ws.run(['restore', '--target', restored])).code).toBe(0);
-    expect((await readFile(join(restored, src, 'deep', 'b.txt'), 'utf8'))).toBe('hello\n');
+    expect(await readFile(join(restored, src, 'deep', 'b.txt'), 'utf8')).toBe('hello\n');
   });
 
   it('a source only partly there backs up the rest, exits 3 and says which paths its backup lacks', async () => {

@@ -193,7 +193,20 @@ describe('a destination that fails calls (library level)', () => {
   function snapshotOf(archived: ArchiveResult, storedBytes: number) {
     const { tree, warnings: _warnings, ...counts } = archived;
     const now = new Date().toISOString();
-    return { time: now, tree, paths: [src], hostname: 'test', username: 'test', source: 'files', strategy: 'full' as const, tags: [], startTime: now, endTime: now, summary: { ...counts, storedBytes }, programVersion: 'test' };
+    return {
+      time: now,
+      tree,
+      paths: [src],
+      hostname: 'test',
+      username: 'test',
+      source: 'files',
+      strategy: 'full' as const,
+      tags: [],
+      startTime: now,
+      endTime: now,
+      summary: { ...counts, storedBytes },
+      programVersion: 'test',
+    };
   }
 
   /** What `backup run` does for one repository: archive, flush, and the snapshot last. */
@@ -218,7 +231,10 @@ describe('a destination that fails calls (library level)', () => {
     // the run makes about 30 of each but lists, so every kind below is hit on every run.
     const flaky = faulty(disk, { failureRate: 0.2, seed: 20240611 });
     let retries = 0;
-    const adapter = retrying(flaky, fastRetries(() => retries++));
+    const adapter = retrying(
+      flaky,
+      fastRetries(() => retries++),
+    );
 
     const repo = await Repository.create(adapter, repoOpts);
     const snapshotId = await backUp(repo);
@@ -236,30 +252,51 @@ describe('a destination that fails calls (library level)', () => {
   });
 
   const brokenDisks: { when: string; breakDisk: (disk: StorageAdapter) => StorageAdapter; message: RegExp; code: string; retried: boolean }[] = [
-    { when: 'every upload is reset, past all retries', breakDisk: (disk) => faulty(disk, { failureRate: 1, ops: ['put'] }), message: /^destination offsite: upload failed: .*ECONNRESET/, code: 'ECONNRESET', retried: true },
+    {
+      when: 'every upload is reset, past all retries',
+      breakDisk: (disk) => faulty(disk, { failureRate: 1, ops: ['put'] }),
+      message: /^destination offsite: upload failed: .*ECONNRESET/,
+      code: 'ECONNRESET',
+      retried: true,
+    },
     // A full disk stays full for the next attempt: retrying it only delays the error.
-    { when: 'the destination fills up after 1 MiB', breakDisk: (disk) => failAfterBytes(disk, MiB), message: /^destination offsite: upload failed: ENOSPC: no space left on device/, code: 'ENOSPC', retried: false },
+    {
+      when: 'the destination fills up after 1 MiB',
+      breakDisk: (disk) => failAfterBytes(disk, MiB),
+      message: /^destination offsite: upload failed: ENOSPC: no space left on device/,
+      code: 'ENOSPC',
+      retried: false,
+    },
   ];
-  it.each(brokenDisks.map((c) => [c.when, c] as const))('when %s: the backup fails naming the destination, leaves no backup, and a later one succeeds', async (_when, { breakDisk, message, code, retried }) => {
-    const disk = createLocalAdapter({ name: 'offsite', path: join(tmp.path, `broken-${randomBytes(4).toString('hex')}`) });
-    await (await Repository.create(disk, repoOpts)).close();
+  it.each(brokenDisks.map((c) => [c.when, c] as const))(
+    'when %s: the backup fails naming the destination, leaves no backup, and a later one succeeds',
+    async (_when, { breakDisk, message, code, retried }) => {
+      const disk = createLocalAdapter({ name: 'offsite', path: join(tmp.path, `broken-${randomBytes(4).toString('hex')}`) });
+      await (await Repository.create(disk, repoOpts)).close();
 
-    let retries = 0;
-    const broken = await Repository.open(retrying(breakDisk(disk), fastRetries(() => retries++)), repoOpts);
-    const err = await backUp(broken).then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(BkdrError);
-    expect(err).toMatchObject({ exitCode: ExitCode.Failed, message: expect.stringMatching(message) });
-    expect((err as Error).cause).toMatchObject({ code });
-    expect(retries > 0).toBe(retried);
+      let retries = 0;
+      const broken = await Repository.open(
+        retrying(
+          breakDisk(disk),
+          fastRetries(() => retries++),
+        ),
+        repoOpts,
+      );
+      const err = await backUp(broken).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(BkdrError);
+      expect(err).toMatchObject({ exitCode: ExitCode.Failed, message: expect.stringMatching(message) });
+      expect((err as Error).cause).toMatchObject({ code });
+      expect(retries > 0).toBe(retried);
 
-    expect(await (await Repository.open(disk, repoOpts)).listSnapshots()).toEqual([]);
+      expect(await (await Repository.open(disk, repoOpts)).listSnapshots()).toEqual([]);
 
-    const clean = await Repository.open(disk, repoOpts);
-    const snapshotId = await backUp(clean);
-    expect((await clean.listSnapshots()).map((s) => s.id)).toEqual([snapshotId]);
-    await expectRestoresIdentically(clean, snapshotId, join(tmp.path, `restored-${randomBytes(4).toString('hex')}`));
-  });
+      const clean = await Repository.open(disk, repoOpts);
+      const snapshotId = await backUp(clean);
+      expect((await clean.listSnapshots()).map((s) => s.id)).toEqual([snapshotId]);
+      await expectRestoresIdentically(clean, snapshotId, join(tmp.path, `restored-${randomBytes(4).toString('hex')}`));
+    },
+  );
 });

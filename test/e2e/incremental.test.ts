@@ -10,7 +10,12 @@ import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
 
 interface RunJson {
   status: string;
-  backups: { snapshotId: string; strategy: string; parent?: string; summary: { files: number; newFiles: number; changedFiles: number; unchangedFiles: number; newDataBlobs: number; addedBytes: number } }[];
+  backups: {
+    snapshotId: string;
+    strategy: string;
+    parent?: string;
+    summary: { files: number; newFiles: number; changedFiles: number; unchangedFiles: number; newDataBlobs: number; addedBytes: number };
+  }[];
 }
 
 describe('strategies: incremental, differential and full', () => {

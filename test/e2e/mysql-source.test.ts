@@ -113,7 +113,10 @@ describe.skipIf(!mariadbAvailable)('mysql source against a real MariaDB server',
     expect((JSON.parse(show.stdout) as { backup: { paths: string[] } }).backup.paths).toEqual([`mysql:${server.socket}/shop`]);
     expect(show.stdout).not.toContain(server.password);
 
-    for (const args of [['config', 'show'], ['--json', 'config', 'show']]) {
+    for (const args of [
+      ['config', 'show'],
+      ['--json', 'config', 'show'],
+    ]) {
       const config = await ws.run(args);
       expect(config.code, config.stderr).toBe(0);
       expect(config.stdout + config.stderr).not.toContain(server.password);

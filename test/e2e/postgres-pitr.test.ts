@@ -47,7 +47,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     pg.sql('SELECT pg_switch_wal()');
     const deadline = Date.now() + 30_000;
     while (Date.now() < deadline) {
-      const last = pg.sql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver');
+      const last = pg.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver");
       if (last >= wal) return;
       await sleep(100);
     }

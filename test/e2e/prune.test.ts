@@ -18,7 +18,12 @@ interface Listed {
 
 interface PruneJson {
   dryRun: boolean;
-  destinations: { destination: string; decisions: { id: string; time: string; keep: boolean; reasons: string[] }[]; forgotten: number; report?: { packsDeleted: number; packsRepacked: number; blobsRepacked: number; bytesFreed: number } }[];
+  destinations: {
+    destination: string;
+    decisions: { id: string; time: string; keep: boolean; reasons: string[] }[];
+    forgotten: number;
+    report?: { packsDeleted: number; packsRepacked: number; blobsRepacked: number; bytesFreed: number };
+  }[];
 }
 
 const listBackups = async (ws: Awaited<ReturnType<typeof makeWorkspace>>): Promise<Listed[]> => {
@@ -68,7 +73,15 @@ describe('backup prune', () => {
     const plan = JSON.parse(dry.stdout) as PruneJson;
     const keptTimes = plan.destinations[0]!.decisions.filter((d) => d.keep).map((d) => d.time);
     expect(keptTimes).toHaveLength(22);
-    expect(keptTimes).toEqual(applyRetention(times.map((time) => ({ time })), retention, 'UTC').filter((d) => d.keep).map((d) => d.snapshot.time));
+    expect(keptTimes).toEqual(
+      applyRetention(
+        times.map((time) => ({ time })),
+        retention,
+        'UTC',
+      )
+        .filter((d) => d.keep)
+        .map((d) => d.snapshot.time),
+    );
     expect(keptTimes).toContain('2023-12-31T02:00:00.000Z');
     expect(keptTimes).toContain('2025-12-14T02:00:00.000Z');
     expect(keptTimes).not.toContain('2025-12-31T02:00:00.000Z');

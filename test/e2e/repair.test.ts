@@ -47,7 +47,8 @@ describe('backup repair', () => {
     const { ws, dir, src, kept } = await setUp('snapshots');
     // The largest pack holds the big file's chunks only.
     const packs: { path: string; size: number }[] = [];
-    for (const sub of await readdir(join(ws.repo, 'data'))) for (const p of await readdir(join(ws.repo, 'data', sub))) packs.push({ path: join(ws.repo, 'data', sub, p), size: (await stat(join(ws.repo, 'data', sub, p))).size });
+    for (const sub of await readdir(join(ws.repo, 'data')))
+      for (const p of await readdir(join(ws.repo, 'data', sub))) packs.push({ path: join(ws.repo, 'data', sub, p), size: (await stat(join(ws.repo, 'data', sub, p))).size });
     const largest = packs.sort((a, b) => b.size - a.size)[0]!;
     await rm(largest.path);
 

@@ -43,7 +43,11 @@ describe('restore --at across sources and destinations', () => {
     await writeFile(join(dirB, 'v.txt'), 'b3');
     await run(['--source', 'b']);
     const list = JSON.parse((await ws.run(['--json', 'backup', 'list'])).stdout) as Listed[];
-    const timeOf = (source: string, destination: string, n: number) => list.filter((b) => b.source === source && b.destination === destination).map((b) => b.time).sort()[n]!;
+    const timeOf = (source: string, destination: string, n: number) =>
+      list
+        .filter((b) => b.source === source && b.destination === destination)
+        .map((b) => b.time)
+        .sort()[n]!;
     times = { t1: timeOf('a', 'first', 0), t2: timeOf('a', 'second', 1), t3: timeOf('b', 'first', 1) };
   });
   afterAll(() => tmp.cleanup());

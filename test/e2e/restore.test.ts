@@ -156,7 +156,11 @@ describe('restore, list, show, status and logs', () => {
   });
 
   it('status and logs report from the catalog', async () => {
-    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as { totals: { backups: number }; destinations: { name: string; encrypted: boolean; storedBytes: number }[]; lastPerSource: { backupId: string }[] };
+    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as {
+      totals: { backups: number };
+      destinations: { name: string; encrypted: boolean; storedBytes: number }[];
+      lastPerSource: { backupId: string }[];
+    };
     expect(status.totals.backups).toBe(2);
     expect(status.destinations[0]).toMatchObject({ name: 'local', encrypted: true });
     expect(status.destinations[0]!.storedBytes).toBeGreaterThan(0);

@@ -26,7 +26,12 @@ async function buildFidelityTree(src: string): Promise<void> {
   await mkdir(p('empty-dir'));
   await mkdir(p('private-dir'));
   await chmod(p('private-dir'), 0o700);
-  for (const [name, mode] of [['rw-owner', 0o600], ['exec', 0o755], ['read-only', 0o444], ['setuid', 0o4755]] as const) {
+  for (const [name, mode] of [
+    ['rw-owner', 0o600],
+    ['exec', 0o755],
+    ['read-only', 0o444],
+    ['setuid', 0o4755],
+  ] as const) {
     await writeFile(p(name), name);
     await chmod(p(name), mode);
   }

@@ -24,7 +24,13 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
         { name: 'offsite', type: 's3', priority: 1, config: { bucket: 'backups', prefix: 'prod', endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } },
         { name: 'local', type: 'local', priority: 2, encryption: false, config: { path: join(tmp.path, 'repo') } },
         // GCS goes through its S3-compatible XML API; pointed at s3rver, the same wire protocol is exercised.
-        { name: 'gcs', type: 'gcs', priority: 3, compression: { enabled: true, algorithm: 'brotli' }, config: { bucket: 'backups', prefix: 'gcs', endpoint: s3.endpoint, hmacAccessId: 'S3RVER', hmacSecret: 'S3RVER' } },
+        {
+          name: 'gcs',
+          type: 'gcs',
+          priority: 3,
+          compression: { enabled: true, algorithm: 'brotli' },
+          config: { bucket: 'backups', prefix: 'gcs', endpoint: s3.endpoint, hmacAccessId: 'S3RVER', hmacSecret: 'S3RVER' },
+        },
       ],
     });
   });
@@ -42,7 +48,9 @@ describe('backing up to an S3 destination (s3rver) next to a local one', () => {
     expect(result.backups.map((b) => b.destination).sort()).toEqual(['gcs', 'local', 'offsite']);
 
     // One read, chunk and hash pass for all three: the same tree lands in each repository.
-    const shown = await Promise.all(result.backups.map(async (b) => JSON.parse((await ws.run(['--json', 'backup', 'show', b.snapshotId, '--destination', b.destination])).stdout) as { backup: { id: string } }));
+    const shown = await Promise.all(
+      result.backups.map(async (b) => JSON.parse((await ws.run(['--json', 'backup', 'show', b.snapshotId, '--destination', b.destination])).stdout) as { backup: { id: string } }),
+    );
     expect(shown).toHaveLength(3);
     const logs = JSON.parse((await ws.run(['--json', 'backup', 'logs', (JSON.parse(run.stdout) as { runId: string }).runId])).stdout) as { logs: { message: string }[] };
     expect(logs.logs.filter((l) => /^files → /.test(l.message) && /: full$/.test(l.message)).map((l) => l.message)).toEqual(['files → offsite, local, gcs: full']);

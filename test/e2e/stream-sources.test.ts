@@ -33,7 +33,13 @@ type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
 /** Like `ws.run`, but kills the CLI after `ms`: a backup that cannot finish must fail the test, not hang it. */
 function runWithDeadline(ws: Workspace, args: string[], ms: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], { cwd: dirname(ws.config), env: { ...process.env, NO_COLOR: '1', ...ws.env }, stdio: ['ignore', 'pipe', 'pipe'], timeout: ms, killSignal: 'SIGKILL' });
+    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], {
+      cwd: dirname(ws.config),
+      env: { ...process.env, NO_COLOR: '1', ...ws.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: ms,
+      killSignal: 'SIGKILL',
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));

@@ -78,7 +78,9 @@ describe('backup verify', () => {
 
   it('a sampled --read-data rotates, so repeated runs cover every pack', async () => {
     const total = (await packs(ws.repo)).length;
-    const first = JSON.parse((await ws.run(['--json', 'backup', 'verify', '--read-data=50'])).stdout) as { destinations: { report: { packs: { read: number } }; coverage: { checked: number; total: number } }[] };
+    const first = JSON.parse((await ws.run(['--json', 'backup', 'verify', '--read-data=50'])).stdout) as {
+      destinations: { report: { packs: { read: number } }; coverage: { checked: number; total: number } }[];
+    };
     expect(first.destinations[0]!.report.packs.read).toBe(Math.ceil(total / 2));
     const second = JSON.parse((await ws.run(['--json', 'backup', 'verify', '--read-data=50'])).stdout) as typeof first;
     expect(second.destinations[0]!.coverage).toEqual({ checked: total, total });

@@ -25,7 +25,29 @@ export interface FtpServer {
 function makeCertificate(dir: string): { key: Buffer; cert: Buffer; certPath: string } {
   const keyPath = join(dir, 'key.pem');
   const certPath = join(dir, 'cert.pem');
-  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyPath, '-out', certPath], { stdio: 'ignore' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      '/CN=127.0.0.1',
+      '-addext',
+      'subjectAltName=IP:127.0.0.1',
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ],
+    { stdio: 'ignore' },
+  );
   return { key: readFileSync(keyPath), cert: readFileSync(certPath), certPath };
 }
 
@@ -53,7 +75,16 @@ export async function startFtpServer(options: { tls?: boolean } = {}): Promise<F
   const launch = async () => {
     // Passive data ports from a range unlikely to collide between parallel test files.
     const pasvMin = 40_000 + Math.floor(Math.random() * 20_000);
-    const srv = new FtpSrv({ url: 'ftp://127.0.0.1:0', pasv_url: '127.0.0.1', pasv_min: pasvMin, pasv_max: pasvMin + 200, anonymous: false, greeting: 'bkdr test server', log: quietLog as never, tls: certificate ? { key: certificate.key, cert: certificate.cert } : false });
+    const srv = new FtpSrv({
+      url: 'ftp://127.0.0.1:0',
+      pasv_url: '127.0.0.1',
+      pasv_min: pasvMin,
+      pasv_max: pasvMin + 200,
+      anonymous: false,
+      greeting: 'bkdr test server',
+      log: quietLog as never,
+      tls: certificate ? { key: certificate.key, cert: certificate.cert } : false,
+    });
     srv.on('login', ({ username, password: given }, resolve, reject) => {
       if (username === user && given === password) resolve({ root: directory });
       else reject(new Error('bad login'));

@@ -81,7 +81,8 @@ export async function startMariadbServer(opts: { binlog?: boolean } = {}): Promi
     { stdio: 'ignore' },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const asRoot = (sql: string, database?: string) => run(client, ['--no-defaults', `--socket=${socket}`, '-u', 'root', '--default-character-set=utf8mb4', '--batch', '--skip-column-names', '-e', sql, ...(database ? [database] : [])]);
+  const asRoot = (sql: string, database?: string) =>
+    run(client, ['--no-defaults', `--socket=${socket}`, '-u', 'root', '--default-character-set=utf8mb4', '--batch', '--skip-column-names', '-e', sql, ...(database ? [database] : [])]);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');

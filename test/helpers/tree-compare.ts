@@ -39,7 +39,16 @@ export async function describeTree(root: Buffer): Promise<Map<string, EntryFacts
     const key = rel.toString('hex');
     const xattrs: Record<string, string> = {};
     for (const name of listXattrs(path)) xattrs[name] = getXattr(path, name).toString('hex');
-    const entry: EntryFacts = { type, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), size: type === 'dir' ? 0n : st.size, mtimeNs: st.mtimeNs, xattrs, allocatedBytes: st.blocks * 512n };
+    const entry: EntryFacts = {
+      type,
+      mode: Number(st.mode & 0o7777n),
+      uid: Number(st.uid),
+      gid: Number(st.gid),
+      size: type === 'dir' ? 0n : st.size,
+      mtimeNs: st.mtimeNs,
+      xattrs,
+      allocatedBytes: st.blocks * 512n,
+    };
     if (type === 'symlink') entry.linkTarget = (await readlink(path, { encoding: 'buffer' })).toString('hex');
     if (type === 'file' && st.nlink > 1n) {
       const ino = `${st.dev}:${st.ino}`;

@@ -106,7 +106,10 @@ describe('blob records (native)', () => {
       twoGzipMembers(blobs[2]!),
       (await encodeRecord(blobs[3]!, key, { algorithm: 'gzip' })).record,
     ];
-    const into = Buffer.alloc(blobs.reduce((sum, b) => sum + b.length, 0), 0xee);
+    const into = Buffer.alloc(
+      blobs.reduce((sum, b) => sum + b.length, 0),
+      0xee,
+    );
     const opened = await decodeRecords(records, key, into);
     for (const [i, blob] of blobs.entries()) {
       const one = opened[i] as { data: Buffer; id: string };
@@ -218,7 +221,10 @@ describe('readSmallFiles', () => {
     const expected = [statSync(a).size, statSync(grown).size, statSync(changed).size, 10];
     appendFileSync(grown, ' and longer');
     writeFileSync(changed, 'after!'); // same size, new mtime
-    const reads = await readSmallFiles([a, grown, changed, join(dir, 'missing')].map((p) => Buffer.from(p)), expected);
+    const reads = await readSmallFiles(
+      [a, grown, changed, join(dir, 'missing')].map((p) => Buffer.from(p)),
+      expected,
+    );
     expect(reads[0]).toMatchObject({ ok: true, id: sha256(Buffer.from('alpha')), size: 5n });
     expect(reads[0]!.ok && reads[0]!.data.toString()).toBe('alpha');
     expect(reads[1]).toEqual({ ok: false, grew: true });

@@ -12,12 +12,24 @@ import { treeNode as node } from '../helpers/tree-nodes.js';
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-
 /** Flushes the repository and saves a snapshot of `root`. */
 async function snapshotOf(repo: Repository, root: string): Promise<Snapshot> {
   await repo.flush();
   const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-  const id = await repo.saveSnapshot({ time: new Date().toISOString(), tree: root, paths: ['/'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+  const id = await repo.saveSnapshot({
+    time: new Date().toISOString(),
+    tree: root,
+    paths: ['/'],
+    hostname: 'h',
+    username: 'u',
+    source: 's',
+    strategy: 'full',
+    tags: [],
+    startTime: '',
+    endTime: '',
+    summary,
+    programVersion: 't',
+  });
   return repo.loadSnapshot(id);
 }
 
@@ -111,7 +123,10 @@ describe('checkSnapshotStructure', () => {
       node('sub', { type: 'dir', mode: 0o755, subtree: sub }),
     ]);
     const snapshot = await snapshotOf(repo, root);
-    expect((await checkSnapshotStructure(repo, snapshot)).sort()).toEqual(['/shrunk: the backup records 400 bytes, its content holds 100', '/sub/grown: the backup records 40 bytes, its content holds 200']);
+    expect((await checkSnapshotStructure(repo, snapshot)).sort()).toEqual([
+      '/shrunk: the backup records 400 bytes, its content holds 100',
+      '/sub/grown: the backup records 40 bytes, its content holds 200',
+    ]);
     const report = await checkRepository(repo, [snapshot]);
     expect(report.problems).toEqual([expect.objectContaining({ kind: 'file-size', message: expect.stringMatching(/^2 files record another size than their content holds/) as unknown })]);
     expect(report.affected.sort((a, b) => a.path.localeCompare(b.path))).toEqual([

@@ -59,7 +59,7 @@ function referenceCutPoint(chunker: FastCdc, buf: Uint8Array, start: number, end
 
 function referenceLengths(data: Buffer, chunker: FastCdc): number[] {
   const out: number[] = [];
-  for (let pos = 0; pos < data.length; ) {
+  for (let pos = 0; pos < data.length;) {
     const len = referenceCutPoint(chunker, data, pos, data.length);
     out.push(len);
     pos += len;

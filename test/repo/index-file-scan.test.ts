@@ -45,7 +45,13 @@ function packsFor(seed: number): Pack[] {
     const blobs: Entry[] = [];
     for (let b = 0; b < Math.floor(next() * 30); b++) {
       // Some ids repeat, within the file and across packs: the first location must win.
-      const entry: Entry = { type: next() < 0.2 ? 'tree' : 'data', id: idOf(`${seed}:${Math.floor(next() * 60)}`), offset: Math.floor(next() * 2 ** 32), length: Math.floor(next() * 1e6), rawLength: Math.floor(next() * 1e7) };
+      const entry: Entry = {
+        type: next() < 0.2 ? 'tree' : 'data',
+        id: idOf(`${seed}:${Math.floor(next() * 60)}`),
+        offset: Math.floor(next() * 2 ** 32),
+        length: Math.floor(next() * 1e6),
+        rawLength: Math.floor(next() * 1e7),
+      };
       if (next() < 0.8) entry.compression = Math.floor(next() * 3);
       blobs.push(entry);
     }

@@ -56,7 +56,10 @@ describe('repository locks', () => {
 
   it('removes the lock of a process that is gone on this host, and says so', async () => {
     const now = new Date().toISOString();
-    await adapter.put('locks/deadbeef', Buffer.from(JSON.stringify({ version: 1, exclusive: true, operation: 'prune', hostname: hostname(), username: 'x', pid: deadPid(), createdAt: now, refreshedAt: now })));
+    await adapter.put(
+      'locks/deadbeef',
+      Buffer.from(JSON.stringify({ version: 1, exclusive: true, operation: 'prune', hostname: hostname(), username: 'x', pid: deadPid(), createdAt: now, refreshedAt: now })),
+    );
     const stale: string[] = [];
     const got = await RepositoryLock.acquire(adapter, { ...shared, onStale: (l, reason) => stale.push(`${l.id}: ${reason}`) });
     expect(stale).toEqual(['deadbeef: its process is gone']);

@@ -62,7 +62,20 @@ describe('Repository', () => {
     }
     const tree = await repo.saveTree([]);
     await repo.flush();
-    await repo.saveSnapshot({ time: new Date().toISOString(), tree, paths: ['/x'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary: { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 }, programVersion: 't' });
+    await repo.saveSnapshot({
+      time: new Date().toISOString(),
+      tree,
+      paths: ['/x'],
+      hostname: 'h',
+      username: 'u',
+      source: 's',
+      strategy: 'full',
+      tags: [],
+      startTime: '',
+      endTime: '',
+      summary: { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 },
+      programVersion: 't',
+    });
     const kinds = rec.puts.map((k) => k.split('/')[0]);
     expect(kinds.at(-1)).toBe('snapshots');
     expect(kinds.at(-2)).toBe('index');
@@ -90,7 +103,12 @@ describe('Repository', () => {
   });
 
   it('fails the first write, naming the destination, when the new repository cannot be written', async () => {
-    const failing: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, put: (key, body, opts) => (key === 'config' ? Promise.reject(new Error('disk full')) : adapter.put(key, body, opts)) };
+    const failing: StorageAdapter = {
+      ...adapter,
+      name: adapter.name,
+      kind: adapter.kind,
+      put: (key, body, opts) => (key === 'config' ? Promise.reject(new Error('disk full')) : adapter.put(key, body, opts)),
+    };
     const { repo } = await Repository.openOrCreate(failing, { password: 'pw', inBackground: true });
     const b = randomBytes(1000);
     await repo.saveBlob('data', sha(b), b);
@@ -118,7 +136,11 @@ describe('Repository', () => {
     await Promise.all(
       Array.from({ length: 12 }, async (_, worker) => {
         for (let i = 0; i < 10; i++) {
-          if ((worker + i) % 3 === 0) await repo.saveBlobs('data', Array.from({ length: 20 }, (_, k) => make(1000 + worker * 97 + i * 31 + k)));
+          if ((worker + i) % 3 === 0)
+            await repo.saveBlobs(
+              'data',
+              Array.from({ length: 20 }, (_, k) => make(1000 + worker * 97 + i * 31 + k)),
+            );
           else {
             const { id, data } = make(40_000 + worker * 1013 + i * 7);
             await repo.saveBlob('data', id, data);
@@ -159,15 +181,42 @@ describe('Repository', () => {
     expect((await reopened.listKeys()).filter((k) => k.current)).toHaveLength(1);
   });
 
-  it('seals a tree too large for a new tree pack\'s buffer, and leaves no empty pack open', async () => {
+  it("seals a tree too large for a new tree pack's buffer, and leaves no empty pack open", async () => {
     const repo = await Repository.create(adapter, { password: 'pw' });
     const small = await repo.saveTree([]);
     // A directory of many entries: a tree blob over the 1 MiB a tree pack starts with.
-    const big: TreeNode[] = Array.from({ length: 8000 }, (_, i) => ({ name: Buffer.from(`file-${i}-${randomBytes(24).toString('hex')}`), type: 'file', mode: 0o644, uid: 0, gid: 0, mtimeNs: 1n, atimeNs: 1n, ctimeNs: 1n, dev: 1n, inode: BigInt(i), nlink: 1, size: 1, content: [randomBytes(32).toString('hex')] }));
+    const big: TreeNode[] = Array.from({ length: 8000 }, (_, i) => ({
+      name: Buffer.from(`file-${i}-${randomBytes(24).toString('hex')}`),
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtimeNs: 1n,
+      atimeNs: 1n,
+      ctimeNs: 1n,
+      dev: 1n,
+      inode: BigInt(i),
+      nlink: 1,
+      size: 1,
+      content: [randomBytes(32).toString('hex')],
+    }));
     const bigId = await repo.saveTree(big);
     await repo.flush();
     const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-    await repo.saveSnapshot({ time: new Date().toISOString(), tree: bigId, paths: ['/x'], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: '', endTime: '', summary, programVersion: 't' });
+    await repo.saveSnapshot({
+      time: new Date().toISOString(),
+      tree: bigId,
+      paths: ['/x'],
+      hostname: 'h',
+      username: 'u',
+      source: 's',
+      strategy: 'full',
+      tags: [],
+      startTime: '',
+      endTime: '',
+      summary,
+      programVersion: 't',
+    });
     expect(await repo.loadTree(small)).toEqual([]);
     expect(await repo.loadTree(bigId)).toHaveLength(8000);
   });
@@ -270,7 +319,11 @@ describe('Repository', () => {
     // Every other blob is held to the end; the rest are released as soon as they are read.
     const held: { id: string; data: Buffer }[] = [];
     let n = 0;
-    for await (const { id, data, release } of repo.loadBlobsFromPack(packId, locations.filter((l) => l.packId === packId), pool)) {
+    for await (const { id, data, release } of repo.loadBlobsFromPack(
+      packId,
+      locations.filter((l) => l.packId === packId),
+      pool,
+    )) {
       expect(sha(data)).toBe(id);
       if (n++ % 2 === 0) held.push({ id, data });
       else release();
@@ -319,7 +372,11 @@ describe('Repository', () => {
   it('reads a pack holding 150 000 blobs in one go', async () => {
     const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 * 1024 });
     const blobs = Array.from({ length: 150_000 }, (_, i) => Buffer.from(`b${i}`));
-    for (let i = 0; i < blobs.length; i += 5000) await repo.saveBlobs('data', blobs.slice(i, i + 5000).map((data) => ({ id: sha(data), data })));
+    for (let i = 0; i < blobs.length; i += 5000)
+      await repo.saveBlobs(
+        'data',
+        blobs.slice(i, i + 5000).map((data) => ({ id: sha(data), data })),
+      );
     await repo.flush();
     const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
     expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
@@ -465,7 +522,12 @@ describe('Repository', () => {
     expect(reopened.id).toBe(repo.id);
     await reopened.close();
     // A hook that throws is the caller's problem, not the open's.
-    const throwing = await Repository.open(adapter, { password: 'first', onKeyDerivation: () => { throw new Error('hook'); } });
+    const throwing = await Repository.open(adapter, {
+      password: 'first',
+      onKeyDerivation: () => {
+        throw new Error('hook');
+      },
+    });
     expect(throwing.id).toBe(repo.id);
     await throwing.close();
 
@@ -493,7 +555,20 @@ describe('Repository', () => {
     const tree = await repo.saveTree([]);
     await repo.flush();
     const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
-    const id = await repo.saveSnapshot({ time: '2026-01-01T00:00:00.000Z', tree, paths: [], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: ['t'], startTime: '', endTime: '', summary, programVersion: 't' });
+    const id = await repo.saveSnapshot({
+      time: '2026-01-01T00:00:00.000Z',
+      tree,
+      paths: [],
+      hostname: 'h',
+      username: 'u',
+      source: 's',
+      strategy: 'full',
+      tags: ['t'],
+      startTime: '',
+      endTime: '',
+      summary,
+      programVersion: 't',
+    });
     expect((await repo.loadSnapshot(id.slice(0, 8))).id).toBe(id);
     expect((await repo.listSnapshots()).map((s) => s.id)).toEqual([id]);
     await expect(repo.loadSnapshot('zzzz')).rejects.toThrow(/not a backup id/);

@@ -30,7 +30,12 @@ function serializedByObjects(nodes: TreeNode[]): Buffer {
         if (n.linkTarget !== undefined) out.linkTarget = n.linkTarget.toString('base64');
         if (n.rdev !== undefined) out.rdev = n.rdev.toString();
         if (n.subtree !== undefined) out.subtree = n.subtree;
-        if (n.xattrs !== undefined) out.xattrs = Object.fromEntries(Object.entries(n.xattrs).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.toString('base64')]));
+        if (n.xattrs !== undefined)
+          out.xattrs = Object.fromEntries(
+            Object.entries(n.xattrs)
+              .sort(([a], [b]) => (a < b ? -1 : 1))
+              .map(([k, v]) => [k, v.toString('base64')]),
+          );
         return out;
       }),
     }),
@@ -117,12 +122,10 @@ describe('serializeTree', () => {
     expect(back).toEqual(nodes);
   });
 
-  it('gives each node\'s references alone (treeReferences) as deserializeTree has them, and refuses what it refuses', () => {
+  it("gives each node's references alone (treeReferences) as deserializeTree has them, and refuses what it refuses", () => {
     const nodes = someNodes(5, 60).sort((a, b) => Buffer.compare(a.name, b.name));
     const data = serializeTree(nodes);
-    expect(treeReferences(data, 'test')).toEqual(
-      deserializeTree(data, 'test').map((n) => ({ displayName: n.name.toString(), type: n.type, size: n.size, subtree: n.subtree, content: n.content })),
-    );
+    expect(treeReferences(data, 'test')).toEqual(deserializeTree(data, 'test').map((n) => ({ displayName: n.name.toString(), type: n.type, size: n.size, subtree: n.subtree, content: n.content })));
     expect(nodes.some((n) => n.subtree) && nodes.some((n) => n.content?.length)).toBe(true);
     const unknownType = Buffer.from(data.toString().replace(/"type":"[a-z]+"/, '"type":"door"'));
     for (const bad of [Buffer.from('{"version":1,"nodes":['), Buffer.from('{"version":2,"nodes":[]}'), unknownType]) {

@@ -82,7 +82,14 @@ describe('treesInOrder', () => {
     const reopened = await Repository.open(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
 
     const trees = treesInOrder(reopened, ids, treeBytes * 8, deserializeTree);
-    const got = await Promise.all(ids.map(() => trees.next().then((nodes) => nodes.length, (err: Error) => err.message)));
+    const got = await Promise.all(
+      ids.map(() =>
+        trees.next().then(
+          (nodes) => nodes.length,
+          (err: Error) => err.message,
+        ),
+      ),
+    );
     expect(got[5]).toBe(300);
     expect(got[8]).toMatch(/damaged/);
     expect(got.filter((_, i) => i !== 5 && i !== 8)).toEqual(Array(10).fill(1));

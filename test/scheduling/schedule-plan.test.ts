@@ -50,9 +50,24 @@ describe('planSchedule', () => {
   });
 
   it.each([
-    ['a bad value in a source schedule', { sources: { files: files({ schedule: { type: 'cron', expression: '61 * * * *' } }) } }, 'sources.files.schedule.expression', /not a valid cron expression .*minute/],
-    ['a bad top-level expression, even when every source overrides it', { schedule: { type: 'cron', expression: '0 2 * * MOON' }, sources: { files: files({ schedule: { type: 'interval', expression: '1000' } }) } }, 'schedule.expression', /not a valid cron expression/],
-    ['an unknown time zone', { sources: { files: files({ schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'Mars/Olympus' } }) } }, 'sources.files.schedule.timezone', /not a known IANA time zone/],
+    [
+      'a bad value in a source schedule',
+      { sources: { files: files({ schedule: { type: 'cron', expression: '61 * * * *' } }) } },
+      'sources.files.schedule.expression',
+      /not a valid cron expression .*minute/,
+    ],
+    [
+      'a bad top-level expression, even when every source overrides it',
+      { schedule: { type: 'cron', expression: '0 2 * * MOON' }, sources: { files: files({ schedule: { type: 'interval', expression: '1000' } }) } },
+      'schedule.expression',
+      /not a valid cron expression/,
+    ],
+    [
+      'an unknown time zone',
+      { sources: { files: files({ schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'Mars/Olympus' } }) } },
+      'sources.files.schedule.timezone',
+      /not a known IANA time zone/,
+    ],
     ['a date that never comes', { sources: { files: files({ schedule: { type: 'cron', expression: '0 0 30 2 *' } }) } }, 'sources.files.schedule.expression', /never matches/],
   ] as const)('rejects %s with the config path and exit 2', (_name, input, path, message) => {
     const err = configErrorOf(() => plan(input as Omit<BkdrConfigInput, 'destinations'>));
@@ -88,11 +103,7 @@ describe('nextRuns', () => {
   });
 
   it('counts intervals from `from`', () => {
-    expect(iso(nextRuns({ type: 'interval', expression: '90000' }, new Date('2026-01-01T00:00:00Z'), 3))).toEqual([
-      '2026-01-01T00:01:30.000Z',
-      '2026-01-01T00:03:00.000Z',
-      '2026-01-01T00:04:30.000Z',
-    ]);
+    expect(iso(nextRuns({ type: 'interval', expression: '90000' }, new Date('2026-01-01T00:00:00Z'), 3))).toEqual(['2026-01-01T00:01:30.000Z', '2026-01-01T00:03:00.000Z', '2026-01-01T00:04:30.000Z']);
   });
 
   it('reads six fields as seconds first', () => {

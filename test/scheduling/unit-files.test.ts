@@ -6,7 +6,14 @@ import { buildCrontab, buildSystemdUnits, carriedEnvironment, passwordNote, type
 
 const cron = (expression: string, timezone?: string): Schedule => ({ type: 'cron', expression, ...(timezone !== undefined ? { timezone } : {}) });
 const every = (ms: number): Schedule => ({ type: 'interval', expression: String(ms) });
-const backup = (source: string, schedule: Schedule): ScheduledJob => ({ id: `backup:${source}`, kind: 'backup', source, schedule, strategy: 'incremental', scheduleFrom: `sources.${source}.schedule` });
+const backup = (source: string, schedule: Schedule): ScheduledJob => ({
+  id: `backup:${source}`,
+  kind: 'backup',
+  source,
+  schedule,
+  strategy: 'incremental',
+  scheduleFrom: `sources.${source}.schedule`,
+});
 const watch = (source: string, schedule: Schedule): ScheduledJob => ({ id: `watch:${source}`, kind: 'watch', source, schedule, strategy: 'continuous', scheduleFrom: `sources.${source}.schedule` });
 const prune = (schedule: Schedule): ScheduledJob => ({ id: 'prune', kind: 'prune', source: 'all', schedule, strategy: 'incremental', scheduleFrom: 'prune.schedule' });
 
@@ -82,7 +89,10 @@ describe('buildCrontab', () => {
       target: {
         configPath: '/srv/my backups/50%.json',
         launcher: ['/usr/bin/node', "/opt/it's/bkdr.js"],
-        environment: [['BKDR_CATALOG', '/var/lib/my bkdr/catalog.db'], ['BKDR_PASSWORD_FILE', '/etc/bkdr/password']],
+        environment: [
+          ['BKDR_CATALOG', '/var/lib/my bkdr/catalog.db'],
+          ['BKDR_PASSWORD_FILE', '/etc/bkdr/password'],
+        ],
         passwordNote: 'the repositories are encrypted',
       },
       expected: lines(
@@ -116,7 +126,17 @@ const service = (name: string, description: string, exec: string, extra: string[
   `ExecStart=${exec}`,
   '',
 ];
-const timer = (name: string, description: string, settings: string[]) => [`# file: /etc/systemd/system/${name}.timer`, '[Unit]', `Description=${description}`, '', '[Timer]', ...settings, '', '[Install]', 'WantedBy=timers.target'];
+const timer = (name: string, description: string, settings: string[]) => [
+  `# file: /etc/systemd/system/${name}.timer`,
+  '[Unit]',
+  `Description=${description}`,
+  '',
+  '[Timer]',
+  ...settings,
+  '',
+  '[Install]',
+  'WantedBy=timers.target',
+];
 const DST = '# a time that a DST change skips is skipped here; `bkdr schedule run` runs it just after the change';
 
 describe('buildSystemdUnits', () => {
@@ -140,7 +160,10 @@ describe('buildSystemdUnits', () => {
         unitHeader,
         '# save each file below, then: systemctl daemon-reload && systemctl enable --now bkdr-backup-hourly.timer bkdr-backup-odd.timer',
         '',
-        ...service('bkdr-backup-hourly', 'bkdr backup of source hourly', run('hourly'), ['# the user who ran `bkdr schedule install`: the same catalog and file access as `bkdr backup run`', 'User=backup']),
+        ...service('bkdr-backup-hourly', 'bkdr backup of source hourly', run('hourly'), [
+          '# the user who ran `bkdr schedule install`: the same catalog and file access as `bkdr backup run`',
+          'User=backup',
+        ]),
         ...timer('bkdr-backup-hourly', 'bkdr backup of source hourly: every 1h00m', ['OnActiveSec=1h', 'OnUnitActiveSec=1h', 'AccuracySec=1s']),
         '',
         ...service('bkdr-backup-odd', 'bkdr backup of source odd', run('odd'), ['# the user who ran `bkdr schedule install`: the same catalog and file access as `bkdr backup run`', 'User=backup']),
@@ -176,7 +199,10 @@ describe('buildSystemdUnits', () => {
       target: {
         configPath: '/srv/my backups/50%.json',
         launcher: ['/usr/bin/node', '/opt/bkdr/bin/bkdr.js'],
-        environment: [['BKDR_CATALOG', '/var/lib/my bkdr/catalog.db'], ['BKDR_PASSWORD_FILE', '/etc/bkdr/pw%$file']],
+        environment: [
+          ['BKDR_CATALOG', '/var/lib/my bkdr/catalog.db'],
+          ['BKDR_PASSWORD_FILE', '/etc/bkdr/pw%$file'],
+        ],
         passwordNote: 'the repositories are encrypted',
       },
       expected: lines(
@@ -202,8 +228,23 @@ describe('what a timer needs from the installing shell', () => {
   const env = { BKDR_CATALOG: 'state/catalog.db', BKDR_PASSWORD_FILE: '/etc/bkdr/password', HOME: '/root', BKDR_PASSWORD: 'secret' };
 
   it.each<{ name: string; config: ReturnType<typeof config>; env: Record<string, string>; carried: [string, string][]; note: boolean }>([
-    { name: 'catalog and password file paths are carried, made absolute; no secret is', config: config(), env, carried: [['BKDR_CATALOG', '/home/op/state/catalog.db'], ['BKDR_PASSWORD_FILE', '/etc/bkdr/password']], note: false },
-    { name: 'nothing is carried that the config already sets', config: config({ destinations: local, catalog: { path: '/var/lib/bkdr.db' }, encryption: { passwordCommand: 'pass bkdr' } }), env, carried: [], note: false },
+    {
+      name: 'catalog and password file paths are carried, made absolute; no secret is',
+      config: config(),
+      env,
+      carried: [
+        ['BKDR_CATALOG', '/home/op/state/catalog.db'],
+        ['BKDR_PASSWORD_FILE', '/etc/bkdr/password'],
+      ],
+      note: false,
+    },
+    {
+      name: 'nothing is carried that the config already sets',
+      config: config({ destinations: local, catalog: { path: '/var/lib/bkdr.db' }, encryption: { passwordCommand: 'pass bkdr' } }),
+      env,
+      carried: [],
+      note: false,
+    },
     { name: 'encrypted repositories with no password file or command get a note', config: config(), env: { BKDR_PASSWORD: 'secret' }, carried: [], note: true },
     { name: 'unencrypted repositories need no password', config: config({ destinations: [{ ...local[0]!, encryption: false }] }), env: {}, carried: [], note: false },
   ])('$name', ({ config: c, env: e, carried, note }) => {

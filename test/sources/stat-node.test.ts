@@ -33,7 +33,10 @@ describe('statNodes', () => {
     const names = ['file', 'empty', 'with-xattr', 'sparse', 'dir', 'link', 'fifo', 'socket', 'missing', 'null', 'future'];
     // A character device: its rdev is recorded.
     const paths = names.map((n) => Buffer.from(n === 'null' ? '/dev/null' : p(n)));
-    const nodes = await statNodes(paths, names.map((n) => Buffer.from(n)));
+    const nodes = await statNodes(
+      paths,
+      names.map((n) => Buffer.from(n)),
+    );
     for (const [i, name] of names.entries()) {
       const node = nodes[i]!;
       if (name === 'missing') {

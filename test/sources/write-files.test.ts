@@ -14,7 +14,10 @@ describe('writeNewFiles', () => {
     symlinkSync(outside, join(dir, 'link'));
     writeFileSync(join(dir, 'existing'), 'old');
     const names = ['a', 'b', 'link', 'existing', 'missing-dir/c'];
-    const results = await writeNewFiles(names.map((n) => ({ path: Buffer.from(join(dir, n)), data: Buffer.from(`content of ${n}`) })), { owner: false });
+    const results = await writeNewFiles(
+      names.map((n) => ({ path: Buffer.from(join(dir, n)), data: Buffer.from(`content of ${n}`) })),
+      { owner: false },
+    );
     expect(results.slice(0, 2)).toEqual([undefined, undefined]);
     expect(readFileSync(join(dir, 'a'), 'utf8')).toBe('content of a');
     expect(lstatSync(join(dir, 'b')).mode & 0o777).toBe(0o600);

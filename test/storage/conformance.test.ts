@@ -59,8 +59,7 @@ describeConformance('azure', () => ({
 describeConformance(
   'ftp',
   () => ({
-    open: async () =>
-      createFtpAdapter('ftp-site', { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, path: `run-${randomBytes(4).toString('hex')}` }),
+    open: async () => createFtpAdapter('ftp-site', { host: ftp.host, port: ftp.port, user: ftp.user, password: ftp.password, path: `run-${randomBytes(4).toString('hex')}` }),
   }),
   // FTP listings have no pages; a few hundred keys cover the recursive walk without slowing the suite.
   { manyKeys: 200 },
@@ -69,7 +68,15 @@ describeConformance(
 describe('s3 object options', () => {
   it('stores objects, single-part and multipart, in the configured storage class', async () => {
     const prefix = `class-${randomBytes(4).toString('hex')}`;
-    const adapter = createS3Adapter('offsite', { bucket: 'conformance', prefix, endpoint: s3.endpoint, forcePathStyle: true, accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER', storageClass: 'STANDARD_IA' });
+    const adapter = createS3Adapter('offsite', {
+      bucket: 'conformance',
+      prefix,
+      endpoint: s3.endpoint,
+      forcePathStyle: true,
+      accessKeyId: 'S3RVER',
+      secretAccessKey: 'S3RVER',
+      storageClass: 'STANDARD_IA',
+    });
     await adapter.put('small', Buffer.from('small object'));
     await adapter.put('large', Readable.from([randomBytes(12 * 1024 * 1024)]));
     const { S3Client, HeadObjectCommand } = await import('@aws-sdk/client-s3');
@@ -133,7 +140,13 @@ describe.skipIf(!sshdAvailable)('sftp (OpenSSH sftp-server)', () => {
   });
 
   it('refuses a server whose host key is not in known_hosts', async () => {
-    const adapter = createSftpAdapter('sftp-site', { host: sftp!.host, port: sftp!.port, username: sftp!.username, privateKeyPath: sftp!.privateKeyPath, knownHosts: join(sftp!.root, 'empty-known-hosts') });
+    const adapter = createSftpAdapter('sftp-site', {
+      host: sftp!.host,
+      port: sftp!.port,
+      username: sftp!.username,
+      privateKeyPath: sftp!.privateKeyPath,
+      knownHosts: join(sftp!.root, 'empty-known-hosts'),
+    });
     await expect(adapter.stat('x')).rejects.toThrow(/host key of 127\.0\.0\.1 is not in/);
   });
 });
@@ -169,7 +182,9 @@ describe('s3 adapter faults', () => {
         yield randomBytes(4 * 1024 * 1024);
       }
     }
-    const err = (await retrying(open(), { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 }).put('data/big', Readable.from(body())).catch((e: unknown) => e)) as Error;
+    const err = (await retrying(open(), { attempts: 2, baseDelayMs: 10, maxDelayMs: 10 })
+      .put('data/big', Readable.from(body()))
+      .catch((e: unknown) => e)) as Error;
     expect(err).toBeInstanceOf(Error);
     expect(err.message).toMatch(/Azure container conformance\/fault-[0-9a-f]+ \(destination azure-site\)/);
     await azurite.restart();

@@ -31,7 +31,10 @@ describe('local adapter', () => {
       const aligned = alignedBuffer(size + 1);
       for (let k = 0; k < aligned.length; k++) aligned[k] = (k * 31 + i) & 0xff;
       // The aligned buffer itself, and a view one byte in (unaligned: written buffered).
-      for (const [name, body] of [['aligned', aligned.subarray(0, size)], ['unaligned', aligned.subarray(1)]] as const) {
+      for (const [name, body] of [
+        ['aligned', aligned.subarray(0, size)],
+        ['unaligned', aligned.subarray(1)],
+      ] as const) {
         await a.put(`data/${name}/${i}`, body);
         expect((await readAll(await a.get(`data/${name}/${i}`))).equals(body)).toBe(true);
       }

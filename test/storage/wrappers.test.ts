@@ -119,7 +119,9 @@ describe('storage wrappers', () => {
 
   it('times out a request that hangs, as a transient error', async () => {
     const hanging: StorageAdapter = { ...local, name: 'stuck', kind: 'local', stat: () => new Promise(() => undefined) };
-    const err = await timedOut(hanging, 50).stat('k').catch((e: unknown) => e);
+    const err = await timedOut(hanging, 50)
+      .stat('k')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RequestTimeoutError);
     expect(isTransient(err)).toBe(true);
     expect((err as Error).message).toBe('stuck: stat k timed out after 50 ms');

@@ -18,7 +18,9 @@ export function registerCatalog(program: Command, ctx: CliContext): void {
         const manager = await backupManager(ctx);
         const rebuilt = await manager.rebuildCatalog(flags.from);
         ctx.render(rebuilt, (r) =>
-          r.length === 0 ? 'no destination holds a repository yet' : r.map((d) => `${d.destination}: ${d.backups} backups in the catalog (${d.added} added, ${d.removed} no longer in the repository)`).join('\n'),
+          r.length === 0
+            ? 'no destination holds a repository yet'
+            : r.map((d) => `${d.destination}: ${d.backups} backups in the catalog (${d.added} added, ${d.removed} no longer in the repository)`).join('\n'),
         );
         if (keptAside) ctx.logger.warn(`run logs and audit rows from before the rebuild are only in ${keptAside.path}`);
       }),

@@ -20,7 +20,10 @@ export function registerConfig(program: Command, ctx: CliContext): void {
         try {
           const loaded = await ctx.config();
           const sources = Object.keys(loaded.config.sources).length;
-          ctx.render({ valid: true, file: loaded.filepath, sources, destinations: loaded.config.destinations.length }, (r) => `config OK: ${r.file} (${r.sources} sources, ${r.destinations} destinations)`);
+          ctx.render(
+            { valid: true, file: loaded.filepath, sources, destinations: loaded.config.destinations.length },
+            (r) => `config OK: ${r.file} (${r.sources} sources, ${r.destinations} destinations)`,
+          );
         } catch (err) {
           if (!(err instanceof ConfigValidationError) || err.issues.length < 2) throw err;
           for (const issue of err.issues) process.stderr.write(`bkdr: ${issue.path}: ${issue.message}\n`);

@@ -15,10 +15,7 @@ export function registerDr(program: Command, _ctx: CliContext): void {
     ),
     'bkdr dr trigger db-failure --reason "primary down"',
   );
-  withExample(
-    notAvailableYet(dr.command('status [executionId]').description('progress of an execution').option('--watch', 'follow until it ends')),
-    'bkdr dr status --watch',
-  );
+  withExample(notAvailableYet(dr.command('status [executionId]').description('progress of an execution').option('--watch', 'follow until it ends')), 'bkdr dr status --watch');
   withExample(
     notAvailableYet(
       dr

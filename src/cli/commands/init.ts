@@ -61,9 +61,9 @@ async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
       .split(',')
       .map((p) => p.trim())
       .filter(Boolean);
-  const paths = pathList(
-    await input({ message: 'paths to back up (comma-separated)', default: resolve(path ?? '.'), validate: (a) => pathList(a).length > 0 || 'name at least one path' }),
-  ).map((p) => resolve(p));
+  const paths = pathList(await input({ message: 'paths to back up (comma-separated)', default: resolve(path ?? '.'), validate: (a) => pathList(a).length > 0 || 'name at least one path' })).map((p) =>
+    resolve(p),
+  );
   const type = await select({
     message: 'destination',
     choices: [
@@ -90,10 +90,24 @@ async function wizard(path: string | undefined): Promise<BkdrConfigInput> {
       destination = { type, config: { container: await input({ message: 'container', required: true }), accountName: await input({ message: 'storage account name', required: true }) } };
       break;
     case 'ftp':
-      destination = { type, config: { host: await input({ message: 'host', required: true }), user: await input({ message: 'user', default: 'anonymous' }), secure: await confirm({ message: 'use FTPS (explicit TLS)?', default: true }) } };
+      destination = {
+        type,
+        config: {
+          host: await input({ message: 'host', required: true }),
+          user: await input({ message: 'user', default: 'anonymous' }),
+          secure: await confirm({ message: 'use FTPS (explicit TLS)?', default: true }),
+        },
+      };
       break;
     case 'sftp':
-      destination = { type, config: { host: await input({ message: 'host', required: true }), username: await input({ message: 'user', required: true }), path: await input({ message: 'remote directory', default: 'bkdr' }) } };
+      destination = {
+        type,
+        config: {
+          host: await input({ message: 'host', required: true }),
+          username: await input({ message: 'user', required: true }),
+          path: await input({ message: 'remote directory', default: 'bkdr' }),
+        },
+      };
       break;
   }
   const encrypted = await confirm({ message: 'encrypt the repository (AES-256-GCM)?', default: true });

@@ -62,7 +62,10 @@ export function registerKey(program: Command, ctx: CliContext): void {
         const manager = await backupManager(ctx);
         const password = await resolveNewPassword(flags.newPasswordFile, newPasswordPrompt(ctx));
         const changed = await manager.changePassword(password, flags.destination);
-        ctx.render(changed, (r) => r.map((c) => `${c.destination}: password changed (key ${c.keyId.slice(0, 8)} added, ${c.removed.slice(0, 8)} removed)`).join('\n') || 'no encrypted destination holds a repository');
+        ctx.render(
+          changed,
+          (r) => r.map((c) => `${c.destination}: password changed (key ${c.keyId.slice(0, 8)} added, ${c.removed.slice(0, 8)} removed)`).join('\n') || 'no encrypted destination holds a repository',
+        );
       }),
     'BKDR_NEW_PASSWORD=... bkdr key passwd',
   );

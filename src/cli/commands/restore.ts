@@ -84,6 +84,9 @@ function renderRestore(o: RestoreOutcome): string {
   const lines = [
     `restored backup ${o.backup.id.slice(0, 8)} into ${r.target}: ${r.files} files (${r.hardlinks} hard links), ${r.dirs} dirs, ${r.symlinks} symlinks, ${r.specials} special files, ${formatBytes(r.bytes)}`,
   ];
-  if (r.verified) lines.push(r.verified.mismatches.length === 0 ? `verified ${r.verified.files} files: all match` : `VERIFY FAILED for ${r.verified.mismatches.length} files: ${r.verified.mismatches.slice(0, 5).join(', ')}`);
+  if (r.verified)
+    lines.push(
+      r.verified.mismatches.length === 0 ? `verified ${r.verified.files} files: all match` : `VERIFY FAILED for ${r.verified.mismatches.length} files: ${r.verified.mismatches.slice(0, 5).join(', ')}`,
+    );
   return lines.join('\n');
 }

@@ -28,7 +28,7 @@ export function registerWal(program: Command, ctx: CliContext): void {
         const results = await a.push(a.source(flags.source), path);
         ctx.render(results, (r) => r.map((x) => `${x.destination}: ${x.result}`).join('\n'));
       }),
-    "bkdr wal push --source database pg_wal/000000010000000000000003",
+    'bkdr wal push --source database pg_wal/000000010000000000000003',
   );
 
   withExample(
@@ -61,9 +61,22 @@ export function registerWal(program: Command, ctx: CliContext): void {
         const listed = await a.list(source);
         const files = listed?.files ?? [];
         const gaps = findWalGaps(files);
-        const result = { source, destination: listed?.destination, files: files.length, first: files[0]?.name, last: files.at(-1)?.name, lastPushedAt: files.map((f) => f.pushedAt).sort().at(-1), gaps };
+        const result = {
+          source,
+          destination: listed?.destination,
+          files: files.length,
+          first: files[0]?.name,
+          last: files.at(-1)?.name,
+          lastPushedAt: files
+            .map((f) => f.pushedAt)
+            .sort()
+            .at(-1),
+          gaps,
+        };
         ctx.render(result, (r) => {
-          const lines = [`${r.source}: ${r.files} WAL files archived${r.destination ? ` on ${r.destination}` : ''}${r.first ? `, ${r.first} … ${r.last}, last pushed ${shortTime(r.lastPushedAt!)}` : ''}`];
+          const lines = [
+            `${r.source}: ${r.files} WAL files archived${r.destination ? ` on ${r.destination}` : ''}${r.first ? `, ${r.first} … ${r.last}, last pushed ${shortTime(r.lastPushedAt!)}` : ''}`,
+          ];
           if (r.gaps.length > 0) {
             const table = createTable(['timeline', 'missing from', 'missing to']);
             for (const g of r.gaps) table.push([g.timeline, g.from, g.to]);

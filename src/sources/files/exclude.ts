@@ -24,7 +24,12 @@ export class ExcludeRules {
   /** `own`: bkdr's own files (repositories, the catalog), excluded whatever the rules say, a `!` in .bkdrignore included. */
   static fromConfig(roots: string[], patterns: string[], own?: (path: string) => boolean): ExcludeRules {
     const globs = patterns.length > 0 ? picomatch(patterns, { dot: true }) : undefined;
-    return new ExcludeRules(roots.map((r) => r.replace(/\/+$/, '') || '/'), globs, [], own);
+    return new ExcludeRules(
+      roots.map((r) => r.replace(/\/+$/, '') || '/'),
+      globs,
+      [],
+      own,
+    );
   }
 
   /** A child scope with the rules of a `.bkdrignore` found in `dir`. */

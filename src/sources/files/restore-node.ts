@@ -76,7 +76,7 @@ export function createSparseWriter(fd: number, size: number): { write(data: Buff
   return {
     write(data, position) {
       let runStart = -1;
-      for (let off = 0; off < data.length; ) {
+      for (let off = 0; off < data.length;) {
         // Align block edges to file offsets, so holes line up with the file system's blocks.
         const blockEnd = Math.min(data.length, off + BLOCK - ((position + off) % BLOCK));
         const zero = isZero(data, off, blockEnd);

@@ -38,7 +38,12 @@ export async function writeNewFiles(files: NewFile[], opts: { owner: boolean }):
     }
   }
   const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
-  const [, results] = await addon.writeFiles(files.map((f) => f.path), files.map((f) => f.data), metadata, opts.owner);
+  const [, results] = await addon.writeFiles(
+    files.map((f) => f.path),
+    files.map((f) => f.data),
+    metadata,
+    opts.owner,
+  );
   // Per file: errno, and the step that failed.
   return files.map((f, i) => (results[i * 2] ? systemError(results[i * 2]!, STEPS[results[i * 2 + 1]!] ?? 'write', f.path) : undefined));
 }

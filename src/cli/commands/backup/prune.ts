@@ -39,7 +39,8 @@ function renderPrune(r: PruneResult): string {
   const lines: string[] = [];
   for (const d of r.destinations) {
     const table = createTable(['id', 'time', 'source', 'type', 'decision', 'kept by']);
-    for (const x of d.decisions) table.push([x.id.slice(0, 8), shortTime(x.time), x.source, x.strategy, x.keep ? 'keep' : 'forget', x.uncounted ?? (x.reasons.join(', ') || (x.keep ? 'no policy' : '-'))]);
+    for (const x of d.decisions)
+      table.push([x.id.slice(0, 8), shortTime(x.time), x.source, x.strategy, x.keep ? 'keep' : 'forget', x.uncounted ?? (x.reasons.join(', ') || (x.keep ? 'no policy' : '-'))]);
     const kept = d.decisions.filter((x) => x.keep).length;
     const p = d.plan.packs;
     lines.push(`destination ${d.destination}`, table.toString());
@@ -48,10 +49,13 @@ function renderPrune(r: PruneResult): string {
         `${d.destination}: kept ${kept}, forgot ${d.forgotten} backups; deleted ${d.report.packsDeleted - d.report.packsRepacked} packs, repacked ${d.report.packsRepacked} (${d.report.blobsRepacked} blobs); freed ${formatBytes(d.report.bytesFreed)} (${formatBytes(d.report.bytesBefore)} → ${formatBytes(d.report.bytesAfter)})`,
       );
     } else {
-      lines.push(`${d.destination}: would keep ${kept}, forget ${d.forgotten} backups; would delete ${p.deleted} packs (${p.unindexed} unindexed) and repack ${p.repacked}, freeing about ${formatBytes(d.plan.bytes.toFree)} of ${formatBytes(d.plan.bytes.total)}`);
+      lines.push(
+        `${d.destination}: would keep ${kept}, forget ${d.forgotten} backups; would delete ${p.deleted} packs (${p.unindexed} unindexed) and repack ${p.repacked}, freeing about ${formatBytes(d.plan.bytes.toFree)} of ${formatBytes(d.plan.bytes.total)}`,
+      );
     }
   }
-  for (const d of r.destinations) for (const w of d.wal) lines.push(`${d.destination}: ${r.dryRun ? 'would delete' : 'deleted'} ${w.files} WAL files of ${w.source} older than ${w.before} (the oldest kept base backup's start)`);
+  for (const d of r.destinations)
+    for (const w of d.wal) lines.push(`${d.destination}: ${r.dryRun ? 'would delete' : 'deleted'} ${w.files} WAL files of ${w.source} older than ${w.before} (the oldest kept base backup's start)`);
   if (r.failures.length > 0) lines.push(destinationFailures(r.failures));
   if (r.dryRun) lines.push('dry run: nothing was changed');
   return lines.join('\n');

@@ -73,7 +73,17 @@ function renderRunResult(r: BackupRunResult): string {
   if (r.backups.length > 0) {
     const table = createTable(['source', 'destination', 'snapshot', 'type', 'files', 'new/changed', 'size', 'added', 'time']);
     for (const b of r.backups) {
-      table.push([b.source, b.destination, b.snapshotId.slice(0, 8), b.strategy, b.summary.files, `${b.summary.newFiles}/${b.summary.changedFiles}`, formatBytes(b.summary.bytes), formatBytes(b.summary.addedBytes), formatDuration(b.durationMs)]);
+      table.push([
+        b.source,
+        b.destination,
+        b.snapshotId.slice(0, 8),
+        b.strategy,
+        b.summary.files,
+        `${b.summary.newFiles}/${b.summary.changedFiles}`,
+        formatBytes(b.summary.bytes),
+        formatBytes(b.summary.addedBytes),
+        formatDuration(b.durationMs),
+      ]);
     }
     lines.push(table.toString());
   }

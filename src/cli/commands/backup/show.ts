@@ -34,6 +34,9 @@ function renderShow(shown: { backup: BackupSummary; entries?: LsEntry[] }): stri
     `  files        ${b.summary.files} (${b.summary.newFiles} new, ${b.summary.changedFiles} changed, ${b.summary.unchangedFiles} unchanged), ${b.summary.dirs} dirs`,
     `  size         ${formatBytes(b.summary.bytes)}; added ${formatBytes(b.summary.addedBytes)}, stored ${formatBytes(b.summary.storedBytes)}`,
   ];
-  for (const e of shown.entries ?? []) lines.push(`${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.mode.padStart(6)} ${String(e.size).padStart(12)} ${shortTime(e.mtime)} ${e.path}${e.linkTarget ? ` -> ${e.linkTarget}` : ''}`);
+  for (const e of shown.entries ?? [])
+    lines.push(
+      `${e.type === 'dir' ? 'd' : e.type === 'symlink' ? 'l' : '-'} ${e.mode.padStart(6)} ${String(e.size).padStart(12)} ${shortTime(e.mtime)} ${e.path}${e.linkTarget ? ` -> ${e.linkTarget}` : ''}`,
+    );
   return lines.join('\n');
 }

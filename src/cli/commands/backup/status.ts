@@ -23,7 +23,8 @@ function renderStatus(s: BackupStatus): string {
   const last = createTable(['source', 'last backup', 'time', 'destination', 'type']);
   for (const l of s.lastPerSource) last.push([l.source, l.backupId?.slice(0, 8) ?? 'never', l.time ? shortTime(l.time) : '-', l.destination ?? '-', l.strategy ?? '-']);
   const dest = createTable(['destination', 'type', 'reachable', 'encrypted', 'offsite', 'compression', 'backups', 'packs', 'stored']);
-  for (const d of s.destinations) dest.push([d.name, d.type, d.reachable ? 'yes' : 'NO', d.encrypted ? 'yes' : 'no', d.offsite ? 'yes' : 'no', d.compression, d.backups, d.packs, formatBytes(d.storedBytes)]);
+  for (const d of s.destinations)
+    dest.push([d.name, d.type, d.reachable ? 'yes' : 'NO', d.encrypted ? 'yes' : 'no', d.offsite ? 'yes' : 'no', d.compression, d.backups, d.packs, formatBytes(d.storedBytes)]);
   const r = s.rule321;
   const rule = `3-2-1: ${r.met ? 'met' : 'NOT met'} — ${r.copies} copies (the original included), ${r.media} media, ${r.offsite} offsite`;
   const parts = [totals, rule, last.toString(), dest.toString()];

@@ -52,7 +52,9 @@ function renderVerify(r: VerifyResult): string {
   for (const d of r.destinations) {
     const x = d.report;
     const coverage = d.coverage ? `, read-data coverage ${d.coverage.checked}/${d.coverage.total} packs` : '';
-    lines.push(`${d.destination}: ${x.snapshots} backups, ${x.trees} trees, ${x.dataBlobs} data blobs; ${x.packs.indexed} packs, ${x.packs.read} read${coverage}${x.packs.unindexed > 0 ? `; ${x.packs.unindexed} packs no index names (prune removes them)` : ''}`);
+    lines.push(
+      `${d.destination}: ${x.snapshots} backups, ${x.trees} trees, ${x.dataBlobs} data blobs; ${x.packs.indexed} packs, ${x.packs.read} read${coverage}${x.packs.unindexed > 0 ? `; ${x.packs.unindexed} packs no index names (prune removes them)` : ''}`,
+    );
     for (const p of x.problems) lines.push(`  DAMAGE: ${p.message}`);
     for (const p of x.damagedPacks) {
       lines.push(`  pack ${p.id.slice(0, 12)} (${p.problem}) holds data of ${p.files.length} files:`);
