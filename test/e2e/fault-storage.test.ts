@@ -98,11 +98,12 @@ describe.skipIf(noTmpfs !== undefined)(`a destination whose file system is full 
       const r = await ws.run(['backup', 'run']);
       expect(r.code, r.stderr).toBe(ExitCode.Failed);
       expect(r.stderr).toMatch(/^error: files → local: destination local: .*ENOSPC: no space left on device.*$/m);
-      // What the failed run stored is named by an index, so the next run reuses it rather than leaving it to a prune.
+      // What the failed run stored is named by an index, so the next run reuses it rather than leaving it to a prune;
+      // when the very first pack did not fit, nothing was stored and nothing is said.
       const left = /the failed run left behind: its (\d+) packs \([\d.]+ MiB\) are kept and indexed for the next run to reuse/.exec(r.stderr);
-      expect(left, r.stderr).not.toBeNull();
-      expect(await filesUnder(join(repo, 'data'))).toHaveLength(Number(left![1]));
-      expect(await filesUnder(join(repo, 'index'))).toHaveLength(1);
+      const packs = await filesUnder(join(repo, 'data'));
+      expect(packs).toHaveLength(left ? Number(left[1]) : 0);
+      expect(await filesUnder(join(repo, 'index'))).toHaveLength(packs.length > 0 ? 1 : 0);
 
       expect(JSON.parse((await ws.run(['--json', 'backup', 'list'])).stdout)).toEqual([]);
       expect(await filesUnder(join(repo, 'snapshots'))).toEqual([]);
