@@ -113,12 +113,12 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
 
       const entry = { path: Buffer.concat([dir, SLASH, node.name]), node };
       const wanted = matches ? matches(entry.path.toString('utf8', targetBuf.length), node.type === 'dir') : 'yes';
-      if (wanted !== 'no' && !parentsPlanned) {
+      if (wanted === 'yes' && !parentsPlanned) {
         planParents(parent);
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        if (wanted === 'no') skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
+        if (wanted !== 'yes') skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
         else planDir(entry);
         if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;

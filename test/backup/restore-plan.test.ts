@@ -194,7 +194,12 @@ describe('planRestore', () => {
       [['/docs/*.md'], ['/docs']],
       [['/docs/old/c.md'], ['/docs', '/docs/old']],
       [['/src/x.ts'], ['/src']],
-    ])('an absolute pattern %j plans only the directories on its way: %j', async (include, dirs) => {
+      // Relative patterns match at any depth, and still create no directory that leads to nothing (as restic).
+      [['docs/*.md'], ['/docs']],
+      [['*.md'], ['/docs', '/docs/old']],
+      [['x.ts'], ['/src']],
+      [['docs'], ['/docs', '/docs/old']],
+    ])('a pattern %j plans only the directories on its way: %j', async (include, dirs) => {
       expect(paths((await plan(root, { include })).dirs)).toEqual(dirs);
     });
 
