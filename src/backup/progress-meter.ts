@@ -42,24 +42,22 @@ export function withRates(onEvent: (e: BackupEvent) => void, clock: () => number
     if (e.type === 'start' && !started.has(e.source)) started.set(e.source, now);
     // Every destination group walks the same tree for its estimate: the latest replaces, never adds.
     if (e.type === 'estimate') estimates.set(e.source, e.bytes);
+    // Set on the event itself: a restore emits one per write, and a copy of each held
+    // 7 MiB more at its peak (young objects the collector had not reached yet).
     if (e.type === 'progress') {
       const elapsedMs = now - (started.get(e.source) ?? created);
       const totalBytes = estimates.get(e.source);
       const eta = remainingMs({ totalBytes, doneBytes: e.bytes, elapsedMs });
-      onEvent({
-        ...e,
-        elapsedMs,
-        bytesPerSecond: elapsedMs > 0 ? (e.bytesRead / elapsedMs) * 1000 : 0,
-        ...(totalBytes !== undefined ? { totalBytes } : {}),
-        ...(eta !== undefined ? { etaMs: eta } : {}),
-      });
-      return;
-    }
-    if (e.type === 'restore-progress') {
+      e.elapsedMs = elapsedMs;
+      e.bytesPerSecond = elapsedMs > 0 ? (e.bytesRead / elapsedMs) * 1000 : 0;
+      if (totalBytes !== undefined) e.totalBytes = totalBytes;
+      if (eta !== undefined) e.etaMs = eta;
+    } else if (e.type === 'restore-progress') {
       const elapsedMs = now - created;
       const eta = remainingMs({ totalBytes: e.totalBytes, doneBytes: e.bytes, elapsedMs });
-      onEvent({ ...e, elapsedMs, bytesPerSecond: elapsedMs > 0 ? (e.bytes / elapsedMs) * 1000 : 0, ...(eta !== undefined ? { etaMs: eta } : {}) });
-      return;
+      e.elapsedMs = elapsedMs;
+      e.bytesPerSecond = elapsedMs > 0 ? (e.bytes / elapsedMs) * 1000 : 0;
+      if (eta !== undefined) e.etaMs = eta;
     }
     onEvent(e);
   };
