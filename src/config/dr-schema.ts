@@ -350,3 +350,21 @@ export type DrTrigger = z.output<typeof triggerSchema>;
 export type DrStep = z.output<typeof stepSchema>;
 export type DrScenario = z.output<typeof scenarioSchema>;
 export type DrRecoveryPlan = z.output<typeof recoveryPlanSchema>;
+
+type DrSectionsOutput = { [K in keyof typeof drSections]?: z.output<(typeof drSections)[K]> };
+
+/** The scenarios as a list whichever form the config used; in the record form the key is the id. */
+export function listScenarios(config: Pick<DrSectionsOutput, 'scenarios'>): DrScenario[] {
+  const { scenarios } = config;
+  if (!scenarios) return [];
+  if (Array.isArray(scenarios)) return scenarios;
+  return Object.entries(scenarios).map(([key, s]) => ({ ...s, id: s.id ?? key }));
+}
+
+/** The recovery plans by id whichever form the config used, in the config's order. */
+export function recoveryPlansById(config: Pick<DrSectionsOutput, 'recoveryPlans'>): Map<string, DrRecoveryPlan> {
+  const { recoveryPlans } = config;
+  if (!recoveryPlans) return new Map();
+  if (Array.isArray(recoveryPlans)) return new Map(recoveryPlans.map(({ id: planId, ...plan }) => [planId, plan]));
+  return new Map(Object.entries(recoveryPlans));
+}

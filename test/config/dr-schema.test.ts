@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { minutesOrDuration, parseDrDuration } from '../../src/config/dr-schema.js';
+import { listScenarios, minutesOrDuration, parseDrDuration, recoveryPlansById } from '../../src/config/dr-schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ConfigValidationError } from '../../src/config/validation-error.js';
 
@@ -164,9 +164,11 @@ describe('DR configuration', () => {
       },
       recoveryPlans: [{ id: 'database-recovery', steps: [{ id: 'wait', type: 'wait', duration: 2 }] }],
     });
-    const scenario = (config.scenarios as Record<string, { triggers: { type: string }[] }>)['db-failure'];
+    const [scenario] = listScenarios(config);
+    expect(scenario?.id).toBe('db-failure');
     expect(scenario?.triggers.map((t) => t.type)).toEqual(['health_check', 'external']);
-    expect((config.recoveryPlans as { steps: { duration: number }[] }[])[0]?.steps[0]?.duration).toBe(2 * MIN);
+    const step = recoveryPlansById(config).get('database-recovery')?.steps[0];
+    expect(step?.type === 'wait' && step.duration).toBe(2 * MIN);
   });
 
   it.each([
