@@ -1,25 +1,18 @@
 // A namespace import lets the CLI bundle leave out what the schema does not use (zod's 50
 // locales were 560 KB of the bundle, 40 ms of every command's start).
 import * as z from 'zod';
+import { drSections } from './dr-schema.js';
+import { scheduleSchema } from './schedule-schema.js';
 
 /**
- * The configuration of CLI.md "Configuration shape". Strict everywhere (an unknown
- * key is an error) except inside the DR/BC sections, whose step and trigger details
- * later issues define; those keep unknown fields so configs written for them load.
+ * The configuration of CLI.md "Configuration shape". Strict everywhere: an unknown key
+ * is an error naming its path. The DR/BC sections (monitoring, scenarios, recoveryPlans,
+ * drTests, systems, risks, kpiThresholds, complianceFrameworks, serve) are in dr-schema.ts.
  */
 
 const durationOrMs = z.union([z.number().int().positive(), z.string().regex(/^\d+(ms|s|m|h|d)?$/, 'a duration such as 300s, 5m, 1h or milliseconds')]);
 
-export const cronScheduleSchema = z.strictObject({
-  type: z.literal('cron'),
-  expression: z.string().refine((e) => [5, 6].includes(e.trim().split(/\s+/).length), 'a cron expression has 5 or 6 fields'),
-  timezone: z.string().optional(),
-});
-export const intervalScheduleSchema = z.strictObject({
-  type: z.literal('interval'),
-  expression: z.string().regex(/^[1-9]\d*$/, 'an interval in milliseconds, such as "3600000"'),
-});
-export const scheduleSchema = z.discriminatedUnion('type', [cronScheduleSchema, intervalScheduleSchema]);
+export { cronScheduleSchema, intervalScheduleSchema, scheduleSchema } from './schedule-schema.js';
 
 export const retentionSchema = z.strictObject({
   last: z.number().int().nonnegative().optional(),
@@ -172,55 +165,6 @@ export const destinationSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-// ---- disaster recovery and business continuity (DESIGN.md); details come with later issues ----
-
-const stepSchema = z.looseObject({
-  id: z.string().min(1),
-  type: z.enum(['restore', 'command', 'http', 'wait', 'approval', 'notify']),
-  name: z.string().optional(),
-  dependsOn: z.array(z.string()).optional(),
-  timeout: durationOrMs.optional(),
-  retries: z.number().int().nonnegative().optional(),
-  rollback: z.array(z.looseObject({ type: z.string() })).optional(),
-  weight: z.number().positive().optional(),
-});
-
-const triggerSchema = z.looseObject({
-  type: z.enum(['log', 'metric', 'health', 'alert', 'manual']),
-});
-
-const planSchema = z.looseObject({ name: z.string().optional(), steps: z.array(stepSchema).min(1) });
-
-const scenarioSchema = z.looseObject({
-  id: z.string().min(1).optional(),
-  name: z.string().optional(),
-  description: z.string().optional(),
-  triggers: z.array(triggerSchema).optional(),
-  plan: z.union([z.string(), planSchema]).optional(),
-  recoveryPlan: z.union([z.string(), planSchema]).optional(),
-  rto: durationOrMs.optional(),
-  rpo: durationOrMs.optional(),
-  priority: z.union([z.number(), z.string()]).optional(),
-});
-
-const systemSchema = z.looseObject({
-  name: z.string().min(1),
-  criticality: z.enum(['critical', 'high', 'medium', 'low']).optional(),
-  rto: durationOrMs.optional(),
-  rpo: durationOrMs.optional(),
-  mtpd: durationOrMs.optional(),
-  dependencies: z.array(z.string()).optional(),
-});
-
-const riskSchema = z.looseObject({
-  id: z.string().optional(),
-  title: z.string().min(1),
-  likelihood: z.number().min(1).max(5).optional(),
-  impact: z.number().min(1).max(5).optional(),
-  owner: z.string().optional(),
-  mitigations: z.array(z.string()).optional(),
-});
-
 export const configSchema = z.strictObject({
   sources: z.record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'source names are letters, digits, _ . -'), sourceSchema).default({}),
   strategy: strategySchema.default('incremental'),
@@ -236,12 +180,7 @@ export const configSchema = z.strictObject({
     .default({ enabled: true, checksumAlgorithm: 'sha256', testRestore: false }),
   encryption: z.strictObject({ passwordFile: z.string().optional(), passwordCommand: z.string().optional() }).optional(),
   catalog: z.strictObject({ path: z.string().optional() }).optional(),
-  scenarios: z.union([z.array(scenarioSchema), z.record(z.string(), scenarioSchema)]).optional(),
-  recoveryPlans: z.union([z.array(planSchema.extend({ id: z.string() })), z.record(z.string(), planSchema)]).optional(),
-  systems: z.array(systemSchema).optional(),
-  risks: z.array(riskSchema).optional(),
-  kpiThresholds: z.record(z.string(), z.looseObject({ warning: z.number().optional(), critical: z.number().optional() })).optional(),
-  complianceFrameworks: z.array(z.enum(['SOX', 'ISO-22301', 'NIST-CSF', 'GDPR'])).optional(),
+  ...drSections,
   notifications: z.array(z.looseObject({ type: z.string() })).optional(),
 });
 

@@ -7,7 +7,7 @@ export function validateConfig(input: unknown, file?: string): BkdrConfig {
   const parsed = configSchema.safeParse(input);
   if (!parsed.success)
     throw new ConfigValidationError(
-      parsed.error.issues.map((i) => describeIssue(i, input)),
+      parsed.error.issues.flatMap((i) => describeIssues(i, input)),
       file,
     );
   const config = parsed.data;
@@ -28,6 +28,24 @@ export function validateConfig(input: unknown, file?: string): BkdrConfig {
   });
   if (issues.length > 0) throw new ConfigValidationError(issues, file);
   return { ...config, destinations };
+}
+
+/**
+ * A union of shapes (a list or a record of scenarios, a step or a list of steps) that no
+ * option matches: report the option the value has the shape of, with its own paths.
+ */
+function describeIssues(issue: z.core.$ZodIssue, input: unknown): ConfigIssue[] {
+  if (issue.code === 'invalid_union' && !(issue as { options?: unknown[] }).options && issue.errors.length > 0) {
+    const wrongShape = (branch: z.core.$ZodIssue[]) =>
+      branch.every((i) => i.path.length === 0 && (i.code === 'invalid_type' || (i.code === 'invalid_value' && branch.length === 1 && issue.errors.length > 1)));
+    const branch = issue.errors.find((b) => !wrongShape(b));
+    if (branch) return branch.flatMap((i) => describeIssues({ ...i, path: [...issue.path, ...i.path] }, input));
+    const expected = [
+      ...new Set(issue.errors.flatMap((b) => b.flatMap((i) => (i.code === 'invalid_type' ? [article(i.expected)] : i.code === 'invalid_value' ? i.values.map((v) => describeValue(v)) : [])))),
+    ];
+    if (expected.length > 0) return [{ path: formatPath(issue.path), message: `must be ${expected.join(' or ')} (got ${describeValue(valueAt(input, issue.path))})` }];
+  }
+  return [describeIssue(issue, input)];
 }
 
 function describeIssue(issue: z.core.$ZodIssue, input: unknown): ConfigIssue {
@@ -114,7 +132,10 @@ function unwrap(schema: unknown, value: unknown): unknown {
     if (def.type === 'optional' || def.type === 'default' || def.type === 'nullable' || def.type === 'prefault') schema = def['innerType'];
     else if (def.type === 'pipe') schema = def['in'];
     else if (def.type === 'union') {
-      const options = def['options'] as unknown[];
+      // A union of a list and a single value or record: the option of the value's shape.
+      const all = def['options'] as unknown[];
+      const shaped = all.filter((o) => (defOf(o)?.type === 'array') === Array.isArray(value));
+      const options = shaped.length > 0 ? shaped : all;
       const discriminator = def['discriminator'] as string | undefined;
       const tag = discriminator && value && typeof value === 'object' ? (value as Record<string, unknown>)[discriminator] : undefined;
       const match = options.find((o) => {
