@@ -1,5 +1,6 @@
 import type * as z from 'zod';
 import { type BkdrConfig, type BkdrConfigInput, configSchema } from './schema.js';
+import { checkDrReferences, type DrReferencesConfig } from './dr-references.js';
 import { type ConfigIssue, ConfigValidationError, formatPath, suggestKey } from './validation-error.js';
 
 /** Validates a config object, applies defaults and names destinations; throws ConfigValidationError. */
@@ -26,6 +27,9 @@ export function validateConfig(input: unknown, file?: string): BkdrConfig {
     if (first !== undefined) issues.push({ path: `destinations[${i}].name`, message: `'${d.name}' is already the name of destinations[${first}]` });
     else seen.set(d.name, i);
   });
+  // What the schema cannot see alone: steps and plans that name ones that do not exist, or form a cycle.
+  // Checked on the config as written, so each issue's path is the one in the user's file.
+  issues.push(...checkDrReferences(input as DrReferencesConfig));
   if (issues.length > 0) throw new ConfigValidationError(issues, file);
   return { ...config, destinations };
 }
