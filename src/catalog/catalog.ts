@@ -4,6 +4,9 @@ import Database from 'better-sqlite3';
 import { OperationError } from '../core/errors.js';
 import { AuditLog, auditAnchorPath } from './audit-log.js';
 import { BackupsTable } from './backups-table.js';
+import { DrExecutionsTable } from './dr-executions-table.js';
+import { HealthSamplesTable } from './health-samples-table.js';
+import { IncidentsTable } from './incidents-table.js';
 import { migrations } from './migrations/index.js';
 import { PackChecksTable } from './pack-checks-table.js';
 import { RunLogsTable, RunsTable } from './runs-table.js';
@@ -19,6 +22,9 @@ export interface Catalog {
   readonly backups: BackupsTable;
   readonly audit: AuditLog;
   readonly packChecks: PackChecksTable;
+  readonly drExecutions: DrExecutionsTable;
+  readonly healthSamples: HealthSamplesTable;
+  readonly incidents: IncidentsTable;
   close(): void;
 }
 
@@ -63,8 +69,12 @@ export function openCatalog(path: string, opts: { readonly?: boolean; replacing?
     throw new OperationError(`cannot open catalog ${path}: ${(err as Error).message}`, { cause: err });
   }
   const runs = new RunsTable(db);
-  // Every command sees runs whose process died as `died`, not as running forever.
-  if (!opts.readonly) runs.reapDied();
+  const drExecutions = new DrExecutionsTable(db);
+  // Every command sees runs whose process died as `died`, not as running forever; DR executions as `interrupted`, resumable.
+  if (!opts.readonly) {
+    runs.reapDied();
+    drExecutions.reapDied();
+  }
   const audit = new AuditLog(db, inMemory || opts.readonly ? undefined : auditAnchorPath(path));
   // A catalog made anew where one had an audit history: the chain starts over, and says why.
   if (isNew && !opts.readonly) audit.recordLostHistory(opts.replacing);
@@ -76,6 +86,9 @@ export function openCatalog(path: string, opts: { readonly?: boolean; replacing?
     backups: new BackupsTable(db),
     audit,
     packChecks: new PackChecksTable(db),
+    drExecutions,
+    healthSamples: new HealthSamplesTable(db),
+    incidents: new IncidentsTable(db),
     close: () => db.close(),
   };
 }
