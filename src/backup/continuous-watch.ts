@@ -32,7 +32,8 @@ export async function watchSources(
     return { source, cfg, rpoMs: rpo };
   });
   // bkdr's own writes must not count as changes: local repositories and the catalog may sit inside a source.
-  const ownFiles = [...ctx.ownFiles().paths];
+  const own = ctx.ownFiles();
+  const ownFiles = [...own.paths];
   let backups = 0;
   // Backups of different sources take turns: a watch keeps one backup's reads and memory at a time.
   let turn: Promise<unknown> = Promise.resolve();
@@ -62,6 +63,7 @@ export async function watchSources(
         paths: w.cfg.paths.map((p) => resolve(ctx.configDir, p)),
         exclude: w.cfg.exclude ?? [],
         ignore: ownFiles,
+        isOwn: own.contains,
         rpoMs: w.rpoMs,
         debounceMs: opts.debounceMs,
         snapshot: (changes) => backUp(w.source, changes),

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { catalogFiles, isKeptAsideCatalog } from '../catalog/catalog.js';
+import { catalogFiles } from '../catalog/catalog.js';
 import type { BkdrConfig } from '../config/schema.js';
 
 /**
@@ -24,7 +24,9 @@ export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: s
     paths: [...trees, ...files],
     contains: (path) => {
       const p = trimSlash(path);
-      if (exact.has(p) || (files.length > 0 && isKeptAsideCatalog(p, catalogPath))) return true;
+      // Besides the files catalogFiles names, `<catalog>.*`: catalogs kept aside (`.damaged-<time>`) and the
+      // audit anchor's temporary copy while it is written, which a watched source would see as a change.
+      if (exact.has(p) || (files.length > 0 && p.startsWith(`${catalogPath}.`))) return true;
       return trees.some((t) => p === t || p.startsWith(t === '/' ? '/' : `${t}/`));
     },
   };

@@ -98,11 +98,6 @@ export function catalogFiles(path: string): string[] {
   return [path, `${path}-wal`, `${path}-shm`, `${path}-journal`, auditAnchorPath(path)];
 }
 
-/** Catalogs kept aside by `catalog rebuild` are named `<catalog>.damaged-<time>`. */
-export function isKeptAsideCatalog(path: string, catalogPath: string): boolean {
-  return path.startsWith(`${catalogPath}.damaged-`);
-}
-
 /**
  * `catalog rebuild` of a catalog that cannot be used: renames it (and SQLite's side
  * files) to `<catalog>.damaged-<time>`, never deleting it, so that what only it held

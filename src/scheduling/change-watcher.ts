@@ -12,6 +12,8 @@ export interface ChangeWatcherOptions {
   exclude: string[];
   /** Paths never watched (a local repository inside the source would trigger itself). */
   ignore?: string[] | undefined;
+  /** bkdr's own files, matched by rule (a catalog's side and temporary files have names of their own). */
+  isOwn?: ((path: string) => boolean) | undefined;
   rpoMs: number;
   debounceMs?: number | undefined;
   /** Takes one snapshot; the watcher never runs two at once. */
@@ -37,7 +39,7 @@ export class ChangeWatcher {
 
   /** Watches until `signal` aborts, then lets a running snapshot finish. */
   async run(signal: AbortSignal): Promise<void> {
-    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude);
+    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
     const ignored = (this.#o.ignore ?? []).map((p) => p.replace(/\/+$/, ''));
     const { watch } = await import('chokidar');
     const watcher = watch(this.#o.paths, {
