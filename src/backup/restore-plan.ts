@@ -112,18 +112,18 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
       if (node === twice) throw new UnsafeBackupError(`${backup} lists the name '${showBytes(node.name)}' twice under ${where}: nothing was restored`);
 
       const entry = { path: Buffer.concat([dir, SLASH, node.name]), node };
-      const wanted = matches ? matches(entry.path.toString('utf8', targetBuf.length), node.type === 'dir') : 'yes';
-      if (wanted === 'yes' && !parentsPlanned) {
+      const wanted = matches ? matches(entry.path.toString('utf8', targetBuf.length), node.type === 'dir') : true;
+      if (wanted && !parentsPlanned) {
         planParents(parent);
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        if (wanted !== 'yes') skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
+        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
         else planDir(entry);
         if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;
       }
-      if (wanted !== 'yes') continue;
+      if (!wanted) continue;
       if (node.type === 'file') {
         const link = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
         const first = link ? hardlinkFirst.get(link) : undefined;
@@ -238,15 +238,15 @@ export function showBytes(name: Buffer): string {
 }
 
 interface IncludeMatcher {
-  (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no';
+  (path: string, isDir: boolean): boolean;
   /** The globs, as given, that matched no path so far. */
   unmatched(): string[];
 }
 
 /**
- * 'yes' for a node the include globs select (or an ancestor of the node does),
- * 'ancestor' for a directory that leads to selected nodes, 'no' otherwise; no matcher
- * without include globs, when every node is selected.
+ * Whether the include globs select a node (they match it, or a directory above it); no
+ * matcher without include globs, when every node is selected. A directory that is not
+ * selected itself is created only once something below it is (planRestore's planParents).
  */
 function includeMatcher(include: string[] | undefined): IncludeMatcher | undefined {
   if (!include || include.length === 0) return undefined;
@@ -255,32 +255,16 @@ function includeMatcher(include: string[] | undefined): IncludeMatcher | undefin
   const isMatch = picomatch(patterns, { dot: true });
   // Each glob alone, tried only on paths the whole set matched, and only until it matched one.
   const unmatched = new Map(patterns.map((p, i) => [given[i]!, picomatch(p, { dot: true })]));
-  const prefixes = patterns.map((p) => p.split('/'));
   const selected = new Set<string>();
-  const matcher = (path: string, isDir: boolean): 'yes' | 'ancestor' | 'no' => {
+  const matcher = (path: string, isDir: boolean): boolean => {
     const parentPath = path.slice(0, path.lastIndexOf('/'));
     const matched = isMatch(path);
     if (matched) for (const [glob, alone] of unmatched) if (alone(path)) unmatched.delete(glob);
-    if (matched || selected.has(parentPath)) {
-      if (isDir) selected.add(path);
-      return 'yes';
-    }
-    if (isDir && prefixes.some((parts) => couldLeadTo(path.split('/'), parts))) return 'ancestor';
-    return 'no';
+    if (!matched && !selected.has(parentPath)) return false;
+    if (isDir) selected.add(path);
+    return true;
   };
   return Object.assign(matcher, { unmatched: () => [...unmatched.keys()] });
-}
-
-/** Whether a directory path can still contain matches of a pattern, comparing segment by segment. */
-function couldLeadTo(dirParts: string[], patternParts: string[]): boolean {
-  for (let i = 0; i < dirParts.length; i++) {
-    const pattern = patternParts[i];
-    if (pattern === undefined) return false;
-    if (pattern === '**') return true;
-    // picomatch throws on an empty pattern: the segment before the leading '/' of an absolute glob.
-    if (pattern === '' ? dirParts[i] !== '' : !picomatch.isMatch(dirParts[i] ?? '', pattern, { dot: true })) return false;
-  }
-  return true;
 }
 
 const SLASH = Buffer.from('/');
