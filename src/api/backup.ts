@@ -1,6 +1,6 @@
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { BackupManager } from '../backup/backup-manager.js';
-import { resolvePassword } from '../runtime/password.js';
+import { passwordFileFromEnv, resolvePassword } from '../runtime/password.js';
 import { openCatalog } from '../catalog/catalog.js';
 import { resolveCatalogPath } from '../catalog/catalog-path.js';
 import { loadConfig } from '../config/load.js';
@@ -33,7 +33,7 @@ export async function createBackupManager(opts: CreateBackupManagerOptions = {})
     configPath: loaded.filepath,
     catalog,
     // The password chain is resolved here, once, not inside the service (a library caller brings its own).
-    passwordFile: process.env['BKDR_PASSWORD_FILE'] ? resolve(process.env['BKDR_PASSWORD_FILE']) : undefined,
+    passwordFile: passwordFileFromEnv(),
     password: () => (opts.password !== undefined ? Promise.resolve(opts.password) : resolvePassword(loaded.config.encryption, undefined)),
   });
 }

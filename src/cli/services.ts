@@ -1,6 +1,5 @@
-import { resolve } from 'node:path';
 import { BackupManager } from '../backup/backup-manager.js';
-import { resolvePassword } from '../runtime/password.js';
+import { passwordFileFromEnv, resolvePassword } from '../runtime/password.js';
 import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
 import { interruptFromPrompt } from './prompt-interrupt.js';
@@ -26,7 +25,7 @@ export async function backupManager(ctx: CliContext, opts: { lockWait?: string |
     configPath: loaded.filepath,
     catalog,
     // The password chain is resolved here, once, not inside the service (a library caller brings its own).
-    passwordFile: process.env['BKDR_PASSWORD_FILE'] ? resolve(process.env['BKDR_PASSWORD_FILE']) : undefined,
+    passwordFile: passwordFileFromEnv(),
     password: () => resolvePassword(loaded.config.encryption, prompt),
     logger: ctx.logger,
     ...(opts.lockWait !== undefined ? { lockWaitMs: parseDuration(opts.lockWait, '--lock-wait') } : {}),

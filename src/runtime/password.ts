@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../core/errors.js';
 
@@ -22,6 +23,15 @@ export async function resolvePassword(settings: PasswordSettings | undefined, pr
   if (command) return firstLine(await runPasswordCommand(command), `password command '${command}'`);
   if (prompt) return prompt();
   throw new UsageError('no password: set BKDR_PASSWORD, BKDR_PASSWORD_FILE or BKDR_PASSWORD_COMMAND, or encryption.passwordFile in the config');
+}
+
+/**
+ * The password file named by BKDR_PASSWORD_FILE, as an absolute path: what a point-in-time
+ * restore writes into PostgreSQL's restore_command, which runs later, from another folder.
+ */
+export function passwordFileFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const file = env['BKDR_PASSWORD_FILE'];
+  return file ? resolve(file) : undefined;
 }
 
 async function readPasswordFile(path: string): Promise<string> {
