@@ -20,18 +20,21 @@ export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: s
   const trees = config.destinations.filter((d) => d.type === 'local').map((d) => trimSlash(resolve(configDir, (d.config as { path: string }).path)));
   const files = catalogPath === ':memory:' ? [] : catalogFiles(catalogPath);
   const exact = new Set(files);
+  const catalogSiblings = `${catalogPath}.`;
+  const insideTrees = trees.map((t) => (t === '/' ? '/' : `${t}/`));
   return {
     paths: [...trees, ...files],
     contains: (path) => {
       const p = trimSlash(path);
       // Besides the files catalogFiles names, `<catalog>.*`: catalogs kept aside (`.damaged-<time>`) and the
       // audit anchor's temporary copy while it is written, which a watched source would see as a change.
-      if (exact.has(p) || (files.length > 0 && p.startsWith(`${catalogPath}.`))) return true;
-      return trees.some((t) => p === t || p.startsWith(t === '/' ? '/' : `${t}/`));
+      if (exact.has(p) || (files.length > 0 && p.startsWith(catalogSiblings))) return true;
+      return trees.some((t, i) => p === t || p.startsWith(insideTrees[i]!));
     },
   };
 }
 
+/** Asked once per entry of every walked directory: the regular expression only for the rare path that needs it. */
 function trimSlash(path: string): string {
-  return path.length > 1 ? path.replace(/\/+$/, '') : path;
+  return path.length > 1 && path.endsWith('/') ? path.replace(/\/+$/, '') : path;
 }
