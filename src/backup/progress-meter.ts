@@ -1,9 +1,9 @@
 import type { BackupEvent } from './backup-run.js';
 
 /** Below this, a rate says more about start-up (opening the repository, the first files) than about the run. */
-export const ETA_MIN_WINDOW_MS = 3_000;
+const ETA_MIN_WINDOW_MS = 3_000;
 /** Beyond this an ETA is noise (a stalled read, an estimate that missed), not a forecast. */
-export const ETA_MAX_MS = 7 * 24 * 3_600_000;
+const ETA_MAX_MS = 7 * 24 * 3_600_000;
 
 export interface EtaBasis {
   /** What the run will have processed at the end; undefined when it cannot be known (a stream, a FIFO). */

@@ -4,7 +4,7 @@ import { isBkdrError, type Setting, withRemedies } from '../core/errors.js';
  * The CLI's words for each setting an error names as its remedy: the message below the
  * CLI says `allow overwriting to restore into it`, the CLI `pass --force to restore into it`.
  */
-export const FLAGS: Record<Setting, string> = {
+const FLAGS: Record<Setting, string> = {
   force: 'pass --force',
   target: 'pass --target <dir>',
   targetDatabase: 'pass --target-db <name>',

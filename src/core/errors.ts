@@ -42,7 +42,7 @@ const DOMAIN_WORDS: Record<Setting, string> = {
  * The remedies as one clause, each setting in `words`: `allow overwriting to restore into
  * it`, or with the CLI's words `pass --force to restore into it`.
  */
-export function describeRemedies(remedies: readonly Remedy[], words: Record<Setting, string>): string {
+function describeRemedies(remedies: readonly Remedy[], words: Record<Setting, string>): string {
   return remedies.map((r) => (r.to ? `${words[r.option]} to ${r.to}` : words[r.option])).join(', or ');
 }
 
