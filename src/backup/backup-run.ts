@@ -239,7 +239,7 @@ class BackupRun {
     }
 
     if (opts.dryRun) {
-      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal, own.contains) : { files: 1, bytes: 0 };
+      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal, own.containsLatin1) : { files: 1, bytes: 0 };
       for (const [d, repo] of opened) {
         const parent = repo && requested !== 'full' ? await findParent(repo, source, requested) : undefined;
         out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
@@ -261,14 +261,14 @@ class BackupRun {
           if (sourceConfig.type === 'files') {
             for (const u of unreachable) onProgress.warning(u.path, `${u.problem}; not in this backup`);
             const estimate = opts.estimate
-              ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.contains)
+              ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.containsLatin1)
               : undefined;
             try {
               const archived = await archiveFiles({
                 repo: fanOut,
                 paths,
                 exclude: sourceConfig.exclude ?? [],
-                isOwn: own.contains,
+                isOwn: own.containsLatin1,
                 oneFileSystem: sourceConfig.oneFileSystem ?? false,
                 parentTree: onProgress.parentTree,
                 signal: opts.signal,

@@ -32,7 +32,7 @@ export interface ArchiveOptions {
   /** Absolute paths of the source. */
   paths: string[];
   exclude: string[];
-  /** bkdr's own files (repositories, the catalog): never archived, wherever they sit under `paths`. */
+  /** bkdr's own files (repositories, the catalog): never archived, wherever they sit under `paths`; asked with latin1 paths (ExcludeRules). */
   isOwn?: ((path: string) => boolean) | undefined;
   oneFileSystem: boolean;
   /** Root tree of the snapshot to compare with; files whose identity matches reuse its content. */

@@ -12,7 +12,7 @@ export interface ChangeWatcherOptions {
   exclude: string[];
   /** Paths never watched (a local repository inside the source would trigger itself). */
   ignore?: string[] | undefined;
-  /** bkdr's own files, matched by rule (a catalog's side and temporary files have names of their own). */
+  /** bkdr's own files, matched by rule (a catalog's side and temporary files have names of their own); asked with latin1 paths (ExcludeRules). */
   isOwn?: ((path: string) => boolean) | undefined;
   rpoMs: number;
   debounceMs?: number | undefined;

@@ -37,4 +37,18 @@ describe("bkdr's own files", () => {
       '/srv/app/.bkdr/catalog.db.audit-head',
     ]);
   });
+
+  it('answers the same for a path in the latin1 form the exclude rules decode names to, non-ASCII names included', () => {
+    const accented = ownFilesOf(validateConfig({ sources: {}, destinations: [{ type: 'local', config: { path: '/srv/sauvegardes/dépôt' } }] }), '/srv', '/srv/données/catalog.db');
+    const latin1 = (path: string) => Buffer.from(path).toString('latin1');
+    for (const [path, expected] of [
+      ['/srv/sauvegardes/dépôt/locks/a', true],
+      ['/srv/données/catalog.db-wal', true],
+      ['/srv/données/catalog.db.audit-head.77', true],
+      ['/srv/sauvegardes/dépôts', false],
+    ] as const) {
+      expect(accented.contains(path), path).toBe(expected);
+      expect(accented.containsLatin1(latin1(path)), path).toBe(expected);
+    }
+  });
 });

@@ -21,7 +21,10 @@ export class ExcludeRules {
     private readonly own: ((path: string) => boolean) | undefined,
   ) {}
 
-  /** `own`: bkdr's own files (repositories, the catalog), excluded whatever the rules say, a `!` in .bkdrignore included. */
+  /**
+   * `own`: bkdr's own files (repositories, the catalog), excluded whatever the rules say, a `!` in
+   * .bkdrignore included; asked with the path in latin1 form (one char per byte), as the rules match.
+   */
   static fromConfig(roots: string[], patterns: string[], own?: (path: string) => boolean): ExcludeRules {
     const globs = patterns.length > 0 ? picomatch(patterns, { dot: true }) : undefined;
     return new ExcludeRules(
@@ -54,7 +57,7 @@ export class ExcludeRules {
   excludes(path: Buffer, isDir: boolean): boolean {
     // latin1 maps every byte to one char, so non-UTF-8 names never throw and ASCII globs still match.
     const p = path.toString('latin1');
-    if (this.own?.(path.toString())) return true;
+    if (this.own?.(p)) return true;
     if (this.globs) {
       if (this.globs(p)) return true;
       for (const root of this.roots) {
