@@ -74,6 +74,16 @@ export const monitoringSchema = z.strictObject({
   metrics: z.union([z.strictObject({ url: nonEmpty, interval: minutesOrDuration.optional() }), z.strictObject({ prometheus: nonEmpty, interval: minutesOrDuration.optional() })]).optional(),
   /** Names are usable in trigger conditions (`database_health == false`). */
   healthChecks: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'a health check name is an identifier: letters, digits, _'), healthCheckSchema).optional(),
+  /**
+   * The HTTP listener of `dr watch` for external triggers: POST /hooks/alertmanager (an
+   * Alertmanager webhook, v4) and POST /hooks/trigger ({ "condition": ... }). Every
+   * request carries `Authorization: Bearer <token>`; without token(File) here, the
+   * tokens of `serve` with role `operate` are accepted.
+   */
+  webhooks: z
+    .strictObject({ port: z.number().int().min(0).max(65535), host: nonEmpty.optional(), tokenFile: nonEmpty.optional(), token: nonEmpty.optional() })
+    .refine((w) => w.tokenFile === undefined || w.token === undefined, { message: 'give tokenFile or token, not both', path: ['tokenFile'] })
+    .optional(),
 });
 
 // ---- scenarios ----
@@ -89,8 +99,8 @@ export const triggerSchema = z
   .discriminatedUnion('type', [
     z.strictObject({ type: z.literal('metric'), ...triggerCommon }),
     z.strictObject({ type: z.literal(['health_check', 'health']), ...triggerCommon }),
-    /** condition: a regular expression matched against each new log line. */
-    z.strictObject({ type: z.literal('log'), ...triggerCommon, paths: z.array(nonEmpty).min(1).optional() }),
+    /** condition: a regular expression matched against each new log line; fires at `count` matches (default 1) within `within`. */
+    z.strictObject({ type: z.literal('log'), ...triggerCommon, paths: z.array(nonEmpty).min(1).optional(), count: positiveInt.optional(), within: minutesOrDuration.optional() }),
     /** condition: the name a webhook or an Alertmanager alert (alertname) carries. */
     z.strictObject({ type: z.literal(['external', 'alert']), ...triggerCommon }),
   ])
@@ -116,6 +126,10 @@ const scenarioFields = {
   triggers: z.array(triggerSchema),
   /** true: `dr watch` starts the scenario when a trigger fires; otherwise it records the detection. */
   automatic: z.boolean().optional(),
+  /** After a detection starts (or is suppressed for) the scenario, how long further detections are only recorded. Default 5 minutes. */
+  cooldown: minutesOrDuration.optional(),
+  /** Where `automatic: false` detections and the execution's end are announced: a webhook URL or a command. */
+  notify: z.strictObject({ webhook: nonEmpty.optional(), command: nonEmpty.optional() }).optional(),
   recoveryPlans: z.array(scenarioPlanRefSchema).min(1),
 };
 

@@ -1,5 +1,6 @@
 import type { BackupManager } from '../backup/backup-manager.js';
 import type { DrStep } from '../config/dr-schema.js';
+import type { BkdrConfig } from '../config/schema.js';
 import { InterruptedError, OperationError, type BkdrErrorOptions } from '../core/errors.js';
 
 /** The steps of one type: `StepOfType<'http'>` has `url`, `method`, `expectStatus`. */
@@ -14,6 +15,14 @@ export interface StepContext {
   readonly dryRun: false;
   /** The backup service, for restore, backup and verify steps; absent where none is wired. */
   readonly backup?: BackupManager;
+  /** The config, for steps that name a source (sql) or a destination; absent where none is wired. */
+  readonly config?: BkdrConfig;
+  /** Relative paths in the config resolve against this folder. */
+  readonly configDir?: string;
+  /** `dr trigger --at`: the point in time restore steps without their own `at` recover to. */
+  readonly pointInTime?: Date;
+  /** The execution the step belongs to, for messages (notify) and records. */
+  readonly execution?: { id: string; scenarioId: string; scenarioName?: string };
 }
 
 /** What a successful step reports: a line for people, and values later steps or the record may read. */
