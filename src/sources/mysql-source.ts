@@ -5,7 +5,7 @@ import type { BkdrSource } from '../config/schema.js';
 import { ConfigError, OperationError, type Remedy, UsageError } from '../core/errors.js';
 import { captureCommand, feedCommand, findOnPath, type StreamCapture, type StreamRestoreTarget, type StreamSource } from './stream-source.js';
 
-type MysqlConfig = Extract<BkdrSource, { type: 'mysql' }>;
+export type MysqlConfig = Extract<BkdrSource, { type: 'mysql' }>;
 
 /** How far into a dump its binary log coordinates (`-- CHANGE MASTER TO ...`) are looked for. */
 const HEAD_BYTES = 64 * 1024;
@@ -43,16 +43,7 @@ export function mysqlSource(name: string, config: MysqlConfig, configDir: string
   const what = `source ${name}`;
   const conn = connectionOf(name, config);
 
-  const connect = async (): Promise<{ args: string[]; env: NodeJS.ProcessEnv }> => {
-    const args = [
-      ...(conn.socket ? [`--socket=${conn.socket}`] : []),
-      ...(conn.host ? [`--host=${conn.host}`] : []),
-      ...(conn.port !== undefined ? [`--port=${conn.port}`] : []),
-      ...(conn.user ? [`--user=${conn.user}`] : []),
-    ];
-    const password = await passwordOf(name, config, configDir, conn);
-    return { args, env: password !== undefined ? { MYSQL_PWD: password } : {} };
-  };
+  const connect = () => mysqlConnection(name, config, configDir);
 
   /** Runs one statement; resolves with its rows as the client prints them in batch mode. */
   const query = async (label: string, client: string, args: string[], env: NodeJS.ProcessEnv, sql: string, signal: AbortSignal | undefined): Promise<string> => {
@@ -129,6 +120,19 @@ export function mysqlSource(name: string, config: MysqlConfig, configDir: string
       return `restored into database ${database}`;
     },
   };
+}
+
+/** The options every MariaDB/MySQL client tool takes to reach the source's server, and the password in MYSQL_PWD. */
+export async function mysqlConnection(name: string, config: MysqlConfig, configDir: string): Promise<{ args: string[]; env: NodeJS.ProcessEnv; database: string | undefined }> {
+  const conn = connectionOf(name, config);
+  const args = [
+    ...(conn.socket ? [`--socket=${conn.socket}`] : []),
+    ...(conn.host ? [`--host=${conn.host}`] : []),
+    ...(conn.port !== undefined ? [`--port=${conn.port}`] : []),
+    ...(conn.user ? [`--user=${conn.user}`] : []),
+  ];
+  const password = await passwordOf(name, config, configDir, conn);
+  return { args, env: password !== undefined ? { MYSQL_PWD: password } : {}, database: conn.database };
 }
 
 /** A MySQL string literal (backslashes escape in MySQL's default SQL mode). */

@@ -70,14 +70,15 @@ export function postgresSource(name: string, config: PostgresConfig, configDir: 
   };
 }
 
-interface Connection {
+export interface Connection {
   env: NodeJS.ProcessEnv;
   database: string | undefined;
   describe: string;
   args(opts: { replication?: boolean; database?: string }): string[];
 }
 
-function connection(name: string, config: PostgresConfig, configDir: string): Connection {
+/** The libpq options and environment (PGPASSWORD) of a postgres source, for any of the PostgreSQL client tools. */
+export function connection(name: string, config: PostgresConfig, configDir: string): Connection {
   let host = config.host;
   let port = config.port;
   let user = config.user;
