@@ -60,15 +60,20 @@ async function clientFor(step: SqlStep, ctx: StepContext): Promise<Client> {
 
 /**
  * psql takes the whole URL as its dbname, query parameters (sslmode, a socket's host) and
- * all. A password leaves it for PGPASSWORD, off the command line `ps` shows. libpq reads
- * URLs WHATWG rejects (`postgresql://user@/db?host=/run/postgresql`): those go as they are.
+ * all. A password leaves it for PGPASSWORD, off the command line `ps` shows. Matched as
+ * text, not parsed: libpq reads URLs WHATWG rejects (`postgresql://u:pw@/db?host=/run/postgresql`).
  */
 function postgresUrl(url: string): { args: string[]; env: NodeJS.ProcessEnv } {
-  const parsed = URL.canParse(url) ? new URL(url) : undefined;
-  if (!parsed?.password) return { args: ['-d', url], env: {} };
-  const password = decodeURIComponent(parsed.password);
-  parsed.password = '';
-  return { args: ['-d', parsed.href], env: { PGPASSWORD: password } };
+  const userinfo = /^([a-z]+:\/\/[^:@/?#]*):([^@/?#]*)@/i.exec(url);
+  if (!userinfo) return { args: ['-d', url], env: {} };
+  const [whole, beforePassword = '', encoded = ''] = userinfo;
+  let password = encoded;
+  try {
+    password = decodeURIComponent(encoded);
+  } catch {
+    // Not valid percent-encoding: taken as written.
+  }
+  return { args: ['-d', `${beforePassword}@${url.slice(whole.length)}`], env: { PGPASSWORD: password } };
 }
 
 /**

@@ -68,6 +68,11 @@ describe.skipIf(!postgresAvailable)('sqlStep against PostgreSQL', () => {
     expect(outcome.output).toEqual({ value: '1', rows: 3 });
   });
 
+  it('takes a libpq socket URL with a password, which WHATWG rejects, with the password moved out of it', async () => {
+    const withPassword = `postgresql://postgres:s%40cret@/postgres?host=${encodeURIComponent(pg.host)}&port=${pg.port}`;
+    await expect(run({ url: withPassword, query: 'select 1', expect: 1 })).resolves.toMatchObject({ output: { value: '1', rows: 1 } });
+  });
+
   it('fails on a bad query with psql’s ERROR line, not its caret', async () => {
     const err = await run({ url, query: 'select * from no_such_table' }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OperationError);
@@ -120,5 +125,11 @@ describe.skipIf(!mariadbAvailable)('sqlStep against MariaDB', () => {
     const outcome = await sqlStep.run(step({ type: 'sql', source: 'app', query: 'select count(*), max(id) from t', expect: 3 }), ctx, new AbortController().signal);
     expect(outcome).toEqual({ detail: 'select count(*), max(id) from t returned 3', output: { value: '3', rows: 1 } });
     await expect(sqlStep.run(step({ type: 'sql', source: 'app', query: 'select count(*) from t', expect: 4 }), ctx, new AbortController().signal)).rejects.toThrow('query returned 3, expected 4');
+  });
+
+  it('reaches the server through a mysql:// url, its socket a query parameter', async () => {
+    const url = `mysql://${server.user}:${encodeURIComponent(server.password)}@localhost/app?socket=${encodeURIComponent(server.socket)}`;
+    const outcome = await sqlStep.run(step({ type: 'sql', url, query: 'select max(id) from t', expect: 3 }), recordingContext(), new AbortController().signal);
+    expect(outcome.output).toEqual({ value: '3', rows: 1 });
   });
 });
