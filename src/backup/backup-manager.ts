@@ -12,6 +12,7 @@ import { type WatchRunEvent, watchSources } from './continuous-watch.js';
 import { copyBackups, type CopyResult } from './copy-backups.js';
 import { addKey, changePassword, listKeys, removeKey } from './keys.js';
 import { pruneBackups, type PruneResult } from './prune-backups.js';
+import { recoveryPoints, type RecoveryPoints } from './recovery-points.js';
 import { repairRepositories, type RepairResult } from './repair-run.js';
 import { restoreFromBackup, type RestoreOutcome, type RestoreRequest } from './restore-backup.js';
 import type { PruneSafety } from './retention-prune.js';
@@ -27,6 +28,7 @@ export type { BackupSummary } from './catalog-sync.js';
 export type { WatchRunEvent } from './continuous-watch.js';
 export type { CopyResult } from './copy-backups.js';
 export type { PruneResult } from './prune-backups.js';
+export type { RecoveryPoints } from './recovery-points.js';
 export type { RepairResult } from './repair-run.js';
 export type { RestoreOutcome, RestoreRequest } from './restore-backup.js';
 export type { LsEntry } from './show-backup.js';
@@ -98,6 +100,11 @@ export class BackupManager {
 
   getBackupStatus(): Promise<BackupStatus> {
     return getBackupStatus(this.#ctx);
+  }
+
+  /** What a source can be restored to now: the window, the newest backup's size, WAL gaps. */
+  recoveryPoints(source: string, destination?: string): Promise<RecoveryPoints> {
+    return recoveryPoints(this.#ctx, source, destination);
   }
 
   verifyBackups(opts: VerifyOptions & { destinations?: string[] | undefined } = {}): Promise<VerifyResult> {

@@ -41,6 +41,12 @@ export interface RestoreOutcome {
   archive?: ArchiveExportResult;
   /** Restores into a database or command: what was done. */
   into?: string;
+  /**
+   * The point in time the restored data stands at: the backup's time, or for a
+   * PostgreSQL data directory the recovery target (else the end of the archived WAL).
+   * A DR execution's achieved RPO is measured against it.
+   */
+  pointInTime: string;
 }
 
 /**
@@ -67,7 +73,7 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
     work: async (run) => {
       const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
       run.log('info', `restore of ${snapshot.id.slice(0, 8)} from ${destination.name}`, { picked, target });
-      const outcome: RestoreOutcome = { runId: run.id, backup: snapshotSummary(snapshot, destination.name), ...(picked ? { picked } : {}) };
+      const outcome: RestoreOutcome = { runId: run.id, backup: snapshotSummary(snapshot, destination.name), pointInTime: snapshot.time, ...(picked ? { picked } : {}) };
       const restoreFrom = async (from: Repository, force: boolean | undefined) => {
         if (intoSource) {
           const source = streamSourceOf(ctx, snapshot.source);
@@ -101,6 +107,7 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
         run.log('warn', `${(err as Error).message}; fell over to ${fallback.destination.name}`);
         await restoreFrom(fallback.repo, true);
         outcome.backup = snapshotSummary(fallback.snapshot, fallback.destination.name);
+        outcome.pointInTime = fallback.snapshot.time;
       }
       return outcome;
     },
@@ -108,7 +115,8 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
       const mismatches = outcome.restore?.verified?.mismatches ?? [];
       return {
         status: mismatches.length > 0 ? 'failed' : 'succeeded',
-        summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches },
+        // bytes: past restores' throughput gives a DR execution its ETA.
+        summary: { backup: snapshot.id, target: req.targetLocation ?? req.archive, mismatches, ...(outcome.restore ? { bytes: outcome.restore.bytes } : {}) },
         audit: { action: 'restore', target: req.targetLocation ?? req.archive ?? '', payload: { runId: outcome.runId, backup: snapshot.id, destination: destination.name } },
       };
     },
@@ -149,6 +157,7 @@ async function restorePostgresDataDirectory(ctx: BackupContext, req: RestoreRequ
             backup: snapshotSummary(b, destination.name),
             picked: `picked base backup ${b.id.slice(0, 8)} from ${destination.name}`,
             into,
+            pointInTime: restored.recoveryTarget ?? restored.window.latest,
             restored,
             destination: destination.name,
           };

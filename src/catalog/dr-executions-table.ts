@@ -258,6 +258,19 @@ export class DrExecutionsTable {
   }
 
   /**
+   * This process stops working on the execution (Ctrl-C, SIGTERM): `interrupted`, with
+   * its unfinished steps back to `pending`, so `dr resume` takes it over.
+   */
+  markInterrupted(id: string, error: string): void {
+    this.db
+      .transaction(() => {
+        this.db.prepare("UPDATE dr_executions SET status = 'interrupted', error = ? WHERE id = ? AND status IN ('running', 'waiting-approval')").run(error, id);
+        this.db.prepare("UPDATE dr_steps SET status = 'pending', started_at = NULL WHERE execution_id = ? AND status IN ('running', 'waiting-approval')").run(id);
+      })
+      .immediate();
+  }
+
+  /**
    * Records `dr approve|reject` for a step waiting for approval. `stepId` may be the
    * step's own id when only one plan has it, or omitted when only one step waits.
    */

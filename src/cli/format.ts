@@ -6,19 +6,8 @@ let TableClass: typeof Table | undefined;
 const requireLazily = createRequire(import.meta.url);
 
 /** Human renderings shared by the command modules. */
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
-}
-
-// Lives in src/core: unit files and schedule descriptions (src/scheduling) write durations too.
+// Live in src/core: unit files, schedule descriptions and DR preflights write sizes and durations too.
+export { formatBytes } from '../core/bytes.js';
 export { formatDuration } from '../core/duration.js';
 
 export function shortTime(iso: string): string {

@@ -1,4 +1,5 @@
 import { BackupManager } from '../backup/backup-manager.js';
+import type { DisasterRecoveryOrchestrator } from '../dr/disaster-recovery-orchestrator.js';
 import { passwordFileFromEnv, resolvePassword } from '../runtime/password.js';
 import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
@@ -30,6 +31,14 @@ export async function backupManager(ctx: CliContext, opts: { lockWait?: string |
     logger: ctx.logger,
     ...(opts.lockWait !== undefined ? { lockWaitMs: parseDuration(opts.lockWait, '--lock-wait') } : {}),
   });
+}
+
+/** Builds the DR service for a command, over the backup service its restore, backup and verify steps use. */
+export async function drOrchestrator(ctx: CliContext): Promise<DisasterRecoveryOrchestrator> {
+  const loaded = await ctx.config();
+  const backup = await backupManager(ctx);
+  const { DisasterRecoveryOrchestrator } = await import('../dr/disaster-recovery-orchestrator.js');
+  return new DisasterRecoveryOrchestrator({ config: loaded.config, configPath: loaded.filepath, catalog: backup.catalog, backup, logger: ctx.logger });
 }
 
 /**

@@ -34,6 +34,13 @@ export function validateConfig(input: unknown, file?: string): BkdrConfig {
   return { ...config, destinations };
 }
 
+/** One section of the config on its own (a scenario the library registers), with issue paths under `path`. */
+export function validateSection<S extends z.ZodType>(schema: S, input: unknown, path: string): z.output<S> {
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) throw new ConfigValidationError(parsed.error.issues.map((i) => ({ path: [path, formatPath(i.path)].filter((p) => p).join('.'), message: i.message })));
+  return parsed.data;
+}
+
 /**
  * A union of shapes (a list or a record of scenarios, a step or a list of steps) that no
  * option matches: report the option the value has the shape of, with its own paths.

@@ -1,3 +1,4 @@
+import { formatBytes } from '../core/bytes.js';
 import { constants } from 'node:fs';
 import { access, readdir, stat, statfs } from 'node:fs/promises';
 import { lookup } from 'node:dns/promises';
@@ -128,19 +129,6 @@ export async function endpointResolves(urlOrHostPort: string): Promise<Preflight
   }
 }
 
-/** Bytes the way people read them; the CLI's formatBytes is out of reach, in a layer above this one. */
-function human(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = n / 1024;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(value < 10 ? 2 : value < 100 ? 1 : 0)} ${units[unit]}`;
-}
-
 /** The path itself if it exists, else its closest existing ancestor: where a restore would create it. */
 async function nearestExisting(path: string): Promise<string> {
   let current = resolve(path);
@@ -167,7 +155,7 @@ export async function diskRoom(path: string, bytesNeeded: number): Promise<Prefl
     // bavail, not bfree: the blocks reserved for root are not ours unless we are root, and a restore should not eat them.
     const free = fs.bavail * fs.bsize;
     const needed = Math.ceil(bytesNeeded * DISK_MARGIN);
-    const detail = `${human(free)} free on ${where}, ${human(needed)} needed (${human(bytesNeeded)} + 10%)`;
+    const detail = `${formatBytes(free)} free on ${where}, ${formatBytes(needed)} needed (${formatBytes(bytesNeeded)} + 10%)`;
     return { ok: free >= needed, detail };
   } catch (err) {
     return { ok: false, detail: `cannot check the free space for ${path}: ${why(err)}` };

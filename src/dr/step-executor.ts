@@ -21,6 +21,8 @@ export interface StepContext {
   readonly configDir?: string;
   /** `dr trigger --at`: the point in time restore steps without their own `at` recover to. */
   readonly pointInTime?: Date;
+  /** A long step (a restore) reports how far it is, so progress and ETA move while it runs. */
+  reportProgress?(done: number, total: number): void;
   /** The execution the step belongs to, for messages (notify) and records. */
   readonly execution?: { id: string; scenarioId: string; scenarioName?: string };
 }

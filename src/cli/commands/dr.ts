@@ -1,21 +1,156 @@
+import { userInfo } from 'node:os';
 import type { Command } from 'commander';
+import { ExitCode } from '../../core/exit-codes.js';
+import { InterruptedError, UsageError } from '../../core/errors.js';
+import type { DisasterRecoveryOrchestrator, ExecutionView, TriggerResult } from '../../dr/disaster-recovery-orchestrator.js';
 import type { CliContext } from '../context.js';
+import { renderExecution, renderPlan, renderScenarios, renderHistory } from '../dr-render.js';
+import { createExecutionReporter } from '../dr-progress.js';
 import { notAvailableYet, withExample } from '../not-available.js';
+import { drOrchestrator, interruptSignal } from '../services.js';
 
-export function registerDr(program: Command, _ctx: CliContext): void {
+const ENDED = new Set(['planned', 'succeeded', 'failed', 'rolled-back', 'interrupted']);
+
+/** CLI.md exit codes for an execution's end: a dry run whose preflight failed is a usage problem (2). */
+function exitCodeOf(result: TriggerResult): number {
+  if (result.status === 'planned') return result.preflightOk === false ? ExitCode.Usage : ExitCode.Ok;
+  if (result.status === 'succeeded') return ExitCode.Ok;
+  if (result.status === 'interrupted') return ExitCode.Interrupted;
+  return ExitCode.Failed;
+}
+
+function whoami(): string {
+  try {
+    return process.env['SUDO_USER'] ?? userInfo().username;
+  } catch {
+    return process.env['USER'] ?? 'unknown';
+  }
+}
+
+export function registerDr(program: Command, ctx: CliContext): void {
   const dr = withExample(program.command('dr').description('disaster recovery: scenarios, recovery plans, executions, tests'), 'bkdr dr trigger db-failure --dry-run');
-  withExample(notAvailableYet(dr.command('list').description('list scenarios and recovery plans')), 'bkdr dr list --json');
+
   withExample(
-    notAvailableYet(
-      dr
-        .command('trigger <scenarioId>')
-        .description('start the recovery plan of a scenario')
-        .option('--dry-run', 'print exactly what would run, run nothing')
-        .option('--reason <text>', 'why the scenario was triggered (recorded in the audit trail)'),
-    ),
-    'bkdr dr trigger db-failure --reason "primary down"',
+    dr
+      .command('list')
+      .description('scenarios with their plans and triggers')
+      .action(async () => {
+        const orchestrator = await drOrchestrator(ctx);
+        ctx.render(orchestrator.listScenarios(), renderScenarios);
+      }),
+    'bkdr dr list --json',
   );
-  withExample(notAvailableYet(dr.command('status [executionId]').description('progress of an execution').option('--watch', 'follow until it ends')), 'bkdr dr status --watch');
+
+  withExample(
+    dr
+      .command('plan <planId>')
+      .description("a recovery plan's steps in execution order (a scenario id shows all its plans)")
+      .action(async (planId: string) => {
+        const orchestrator = await drOrchestrator(ctx);
+        const graph = orchestrator.getPlan(planId);
+        ctx.render(
+          graph.steps.map((s, i) => ({ order: i + 1, id: s.id, planId: s.planId, type: s.step.type, dependsOn: s.dependsOn, priority: s.priority, step: s.step })),
+          renderPlan,
+        );
+      }),
+    'bkdr dr plan database-recovery',
+  );
+
+  withExample(
+    dr
+      .command('trigger <scenarioId>')
+      .description("run a scenario's recovery plans (asks first on a terminal)")
+      .option('--dry-run', 'run nothing: the ordered steps and a preflight of each')
+      .option('--reason <text>', 'why (kept with the execution and in the audit trail)')
+      .option('--at <time>', 'restore to this point in time instead of the latest')
+      .option('--yes', 'do not ask')
+      .action(async (scenarioId: string, flags: { dryRun?: boolean; reason?: string; at?: string; yes?: boolean }) => {
+        const orchestrator = await drOrchestrator(ctx);
+        if (!flags.dryRun) await confirmTrigger(ctx, orchestrator, scenarioId, flags.yes === true);
+        const reporter = await createExecutionReporter(ctx);
+        const interrupt = interruptSignal();
+        let result: TriggerResult;
+        try {
+          result = await orchestrator.triggerRecovery(scenarioId, {
+            triggeredBy: whoami(),
+            dryRun: flags.dryRun ?? false,
+            ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
+            ...(flags.at !== undefined ? { at: flags.at } : {}),
+            signal: interrupt.signal,
+            onEvent: reporter.onEvent,
+          });
+        } finally {
+          reporter.stop();
+          interrupt.dispose();
+        }
+        ctx.render(result, renderExecution);
+        process.exitCode = exitCodeOf(result);
+      }),
+    'bkdr dr trigger db-failure --dry-run',
+    'bkdr dr trigger db-failure --reason "primary down" --yes',
+  );
+
+  withExample(
+    dr
+      .command('status [executionId]')
+      .description('progress, current steps and ETA of an execution (default: those in progress)')
+      .option('--watch', 'follow until it ends')
+      .action(async (executionId: string | undefined, flags: { watch?: boolean }) => {
+        const orchestrator = await drOrchestrator(ctx);
+        const read = (): ExecutionView[] => {
+          if (executionId !== undefined) return [orchestrator.getRecoveryStatus(executionId)];
+          const active = orchestrator.activeExecutions();
+          return active.length > 0 ? active : orchestrator.getHistory({ limit: 1 });
+        };
+        if (!flags.watch) {
+          const views = read();
+          if (views.length === 0) throw new UsageError('no DR execution yet; `bkdr dr trigger <scenario>` starts one');
+          ctx.render(executionId !== undefined ? views[0] : views, (v) => (Array.isArray(v) ? v.map(renderExecution).join('\n\n') : renderExecution(v as ExecutionView)));
+          return;
+        }
+        await watchStatus(ctx, read);
+      }),
+    'bkdr dr status --watch',
+  );
+
+  for (const decision of ['approve', 'reject'] as const) {
+    withExample(
+      dr
+        .command(`${decision} <executionId> [stepId]`)
+        .description(`${decision} the approval step an execution waits on`)
+        .option('--by <name>', 'who decides (default: the user running bkdr)')
+        .option('--reason <text>', 'why (kept in the audit trail)')
+        .action(async (executionId: string, stepId: string | undefined, flags: { by?: string; reason?: string }) => {
+          const orchestrator = await drOrchestrator(ctx);
+          const opts = { stepId, by: flags.by ?? whoami(), reason: flags.reason };
+          const record = decision === 'approve' ? orchestrator.approve(executionId, opts) : orchestrator.reject(executionId, opts);
+          ctx.render(record, (r) => `step ${r.stepId} of execution ${r.executionId} ${decision === 'approve' ? 'approved' : 'rejected'} by ${r.by}`);
+        }),
+      `bkdr dr ${decision} 7c01e2b4 --by oncall-lead`,
+    );
+  }
+
+  withExample(
+    dr
+      .command('resume <executionId>')
+      .description('continue an interrupted execution; finished steps are not run again')
+      .action(async (executionId: string) => {
+        const orchestrator = await drOrchestrator(ctx);
+        const reporter = await createExecutionReporter(ctx);
+        const interrupt = interruptSignal();
+        let result: TriggerResult;
+        try {
+          result = await orchestrator.resumeRecovery(executionId, { by: whoami(), signal: interrupt.signal, onEvent: reporter.onEvent });
+        } finally {
+          reporter.stop();
+          interrupt.dispose();
+        }
+        ctx.render(result, renderExecution);
+        process.exitCode = exitCodeOf(result);
+      }),
+    'bkdr dr resume 7c01e2b4',
+  );
+
   withExample(
     notAvailableYet(
       dr
@@ -28,5 +163,54 @@ export function registerDr(program: Command, _ctx: CliContext): void {
     'bkdr dr test quarterly --scope database',
   );
   withExample(notAvailableYet(dr.command('watch').description('run detectors; trigger scenarios when they fire')), 'bkdr dr watch');
-  withExample(notAvailableYet(dr.command('history').description('past executions with achieved RTO and RPO')), 'bkdr dr history --json');
+
+  withExample(
+    dr
+      .command('history')
+      .description('past executions with achieved RTO and RPO, newest first')
+      .option('--scenario <id>', 'only this scenario')
+      .option('--since <time>', "started at or after (ISO-8601 or '7 days ago')")
+      .action(async (flags: { scenario?: string; since?: string }) => {
+        const orchestrator = await drOrchestrator(ctx);
+        ctx.render(orchestrator.getHistory({ scenarioId: flags.scenario, since: flags.since }), renderHistory);
+      }),
+    'bkdr dr history --json',
+  );
+}
+
+/** On a terminal, asks; elsewhere `--yes` is required (CLI.md: never guess without a TTY). */
+async function confirmTrigger(ctx: CliContext, orchestrator: DisasterRecoveryOrchestrator, scenarioId: string, yes: boolean): Promise<void> {
+  const graph = orchestrator.getPlan(scenarioId);
+  if (yes || ctx.options.yes) return;
+  const question = `run scenario ${scenarioId}: ${graph.steps.length} steps (${graph.steps.map((s) => s.id).join(', ')})?`;
+  if (!ctx.interactive) throw new UsageError(`${question} — refusing without a terminal; pass --yes (or --dry-run to see what it would do)`);
+  const { confirm } = await import('@inquirer/prompts');
+  const { interruptFromPrompt } = await import('../prompt-interrupt.js');
+  const ok = await confirm({ message: question, default: false }, { output: process.stderr }).catch((err: unknown) => {
+    throw interruptFromPrompt(err) ?? err;
+  });
+  if (!ok) throw new UsageError('cancelled; nothing was run');
+}
+
+/** Redraws (or, with --json, prints a line per change) until every execution shown has ended. */
+async function watchStatus(ctx: CliContext, read: () => ExecutionView[]): Promise<void> {
+  const interrupt = interruptSignal();
+  let last = '';
+  try {
+    for (;;) {
+      const views = read();
+      if (views.length === 0) throw new UsageError('no DR execution to watch');
+      const text = ctx.options.json ? views.map((v) => JSON.stringify(v)).join('\n') : views.map(renderExecution).join('\n\n');
+      if (text !== last) {
+        if (!ctx.options.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H');
+        process.stdout.write(`${text}\n`);
+        last = text;
+      }
+      if (views.every((v) => ENDED.has(v.status))) return;
+      await new Promise((r) => setTimeout(r, 1_000));
+      if (interrupt.signal.aborted) throw new InterruptedError('dr status --watch stopped; the execution goes on');
+    }
+  } finally {
+    interrupt.dispose();
+  }
 }
