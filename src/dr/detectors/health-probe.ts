@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
-import type { healthCheckSchema } from '../../config/dr-schema.js';
 import type * as z from 'zod';
+import type { healthCheckSchema } from '../../config/dr-schema.js';
 import { parseTarget } from '../tcp-step.js';
 
 export type HealthCheck = z.output<typeof healthCheckSchema>;
