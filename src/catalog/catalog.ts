@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import { OperationError } from '../core/errors.js';
 import { AuditLog, auditAnchorPath } from './audit-log.js';
 import { BackupsTable } from './backups-table.js';
+import { DrDetectionsTable } from './dr-detections-table.js';
 import { DrExecutionsTable } from './dr-executions-table.js';
 import { HealthSamplesTable } from './health-samples-table.js';
 import { IncidentsTable } from './incidents-table.js';
@@ -23,6 +24,7 @@ export interface Catalog {
   readonly audit: AuditLog;
   readonly packChecks: PackChecksTable;
   readonly drExecutions: DrExecutionsTable;
+  readonly detections: DrDetectionsTable;
   readonly healthSamples: HealthSamplesTable;
   readonly incidents: IncidentsTable;
   close(): void;
@@ -87,6 +89,7 @@ export function openCatalog(path: string, opts: { readonly?: boolean; replacing?
     audit,
     packChecks: new PackChecksTable(db),
     drExecutions,
+    detections: new DrDetectionsTable(db),
     healthSamples: new HealthSamplesTable(db),
     incidents: new IncidentsTable(db),
     close: () => db.close(),

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { resolve } from 'node:path';
+import type { BkdrConfig } from '../../config/schema.js';
+import { ConfigError } from '../../core/errors.js';
+import type { ExternalRequest, ExternalResponse } from './external-trigger.js';
+
+/** Webhook payloads are a few KiB; anything near this is not one. */
+const BODY_LIMIT = 1024 * 1024;
+
+export interface ExternalListener {
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+class BodyTooLarge extends Error {}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > BODY_LIMIT) {
+        reject(new BodyTooLarge());
+        req.pause();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * The HTTP listener of `dr watch` for external triggers on `host` (default 127.0.0.1) and
+ * `port` (0: any free port, the listener says which). It only carries requests to
+ * `handle`; authentication and routes are the handler's.
+ */
+export async function startExternalListener(opts: { host?: string | undefined; port: number; handle: (req: ExternalRequest) => ExternalResponse }): Promise<ExternalListener> {
+  const server = createServer((req, res) => {
+    const send = (r: ExternalResponse) => {
+      res.writeHead(r.status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(r.body));
+    };
+    readBody(req).then(
+      (body) => send(opts.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })),
+      (err: unknown) => {
+        res.setHeader('connection', 'close');
+        send(err instanceof BodyTooLarge ? { status: 413, body: { error: `the body is larger than ${BODY_LIMIT} bytes` } } : { status: 400, body: { error: 'the request could not be read' } });
+      },
+    );
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolvePromise, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => {
+      server.off('error', reject);
+      resolvePromise();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    host,
+    port,
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    close: () =>
+      new Promise<void>((resolvePromise) => {
+        server.close(() => resolvePromise());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function readToken(file: string, configDir: string, where: string): string {
+  let text: string;
+  try {
+    text = readFileSync(resolve(configDir, file), 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError(where, `cannot read the token file ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  if (text === '') throw new ConfigError(where, `the token file ${file} is empty`);
+  return text;
+}
+
+/**
+ * The tokens the webhook listener accepts: monitoring.webhooks' own token (or tokenFile,
+ * trimmed), else every `serve` token with role `operate`, since an external trigger can
+ * start a recovery, which is operating. Relative token files resolve against `configDir`.
+ */
+export function resolveWebhookTokens(config: Pick<BkdrConfig, 'monitoring' | 'serve'>, configDir: string): string[] {
+  const webhooks = config.monitoring?.webhooks;
+  if (webhooks?.token !== undefined) return [webhooks.token];
+  if (webhooks?.tokenFile !== undefined) return [readToken(webhooks.tokenFile, configDir, 'monitoring.webhooks.tokenFile')];
+  const tokens: string[] = [];
+  (config.serve?.tokens ?? []).forEach((t, i) => {
+    if (t.role !== 'operate') return;
+    tokens.push(t.token ?? readToken(t.tokenFile ?? '', configDir, `serve.tokens[${i}].tokenFile`));
+  });
+  if (tokens.length === 0) throw new ConfigError('monitoring.webhooks', 'a token is required for external triggers: give token or tokenFile here, or a serve token with role operate');
+  return tokens;
+}
