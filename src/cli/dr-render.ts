@@ -1,4 +1,4 @@
-import type { ExecutionView, ScenarioSummary } from '../dr/disaster-recovery-orchestrator.js';
+import type { ExecutionView, RecoveryTestResult, ScenarioSummary } from '../dr/disaster-recovery-orchestrator.js';
 import type { DrObjective } from '../catalog/dr-executions-table.js';
 import { createTable, formatDuration, shortTime } from './format.js';
 
@@ -82,4 +82,22 @@ function describeStep(step: Record<string, unknown>): string {
   if (typeof step['retries'] === 'number' && step['retries'] > 0) parts.push(`retries ${step['retries']}`);
   if (step['onFailure'] && step['onFailure'] !== 'abort') parts.push(`onFailure ${String(step['onFailure'])}`);
   return parts.join('\n').slice(0, 300);
+}
+
+export function renderTestResult(r: RecoveryTestResult): string {
+  const table = createTable(['scenario', 'result', 'executions', 'RTO', 'RPO', 'detected after', 'why']);
+  const cell = (o: DrObjective | undefined) => (o?.achievedSeconds == null ? '-' : `${formatDuration(o.achievedSeconds * 1000)}${o.met === false ? ' MISSED' : ''}`);
+  for (const s of r.scenarios) {
+    const last = s.executions.at(-1);
+    table.push([
+      s.scenarioId,
+      s.passed ? 'passed' : 'FAILED',
+      s.executions.map((e) => `${e.id.slice(0, 8)} ${e.status}`).join('\n') || '-',
+      cell(last?.rto),
+      cell(last?.rpo),
+      s.detectionSeconds === undefined ? '-' : formatDuration(s.detectionSeconds * 1000),
+      s.reason ?? '',
+    ]);
+  }
+  return `DR test ${r.suite} (${r.type}): ${r.passed ? 'passed' : 'FAILED'}\n${table.toString()}`;
 }

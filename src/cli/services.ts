@@ -34,9 +34,9 @@ export async function backupManager(ctx: CliContext, opts: { lockWait?: string |
 }
 
 /** Builds the DR service for a command, over the backup service its restore, backup and verify steps use. */
-export async function drOrchestrator(ctx: CliContext): Promise<DisasterRecoveryOrchestrator> {
+export async function drOrchestrator(ctx: CliContext, over?: BackupManager): Promise<DisasterRecoveryOrchestrator> {
   const loaded = await ctx.config();
-  const backup = await backupManager(ctx);
+  const backup = over ?? (await backupManager(ctx));
   const { DisasterRecoveryOrchestrator } = await import('../dr/disaster-recovery-orchestrator.js');
   return new DisasterRecoveryOrchestrator({ config: loaded.config, configPath: loaded.filepath, catalog: backup.catalog, backup, logger: ctx.logger });
 }

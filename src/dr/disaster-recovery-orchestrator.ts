@@ -12,15 +12,19 @@ import type { ExecutionEvent } from './execution-runner.js';
 import { activeExecutions, continuityMetrics, type ContinuityMetrics, executionHistory, listScenarioSummaries, planGraphFor, recoveryStatus, type ScenarioSummary } from './execution-queries.js';
 import type { ExecutionView } from './execution-view.js';
 import type { PlanGraph } from './plan-graph.js';
+import { type RecoveryTestOptions, type RecoveryTestResult, runRecoveryTest } from './recovery-tests.js';
 import { resumeRecovery } from './resume-recovery.js';
 import { stepExecutors } from './step-executors.js';
 import { type TriggerOptions, type TriggerResult, triggerRecovery } from './trigger-recovery.js';
+import { watchDetectors, type WatchOptions, type WatchResult } from './watch-detectors.js';
 
 export type { ExecutionEvent } from './execution-runner.js';
 export type { ExecutionView, ExecutionStepView } from './execution-view.js';
 export type { ContinuityMetrics, ScenarioSummary } from './execution-queries.js';
 export type { TriggerOptions, TriggerResult } from './trigger-recovery.js';
 export type { PreflightCheck } from './dr-preflight.js';
+export type { RecoveryTestOptions, RecoveryTestResult, RecoveryTestType, ScenarioTestResult } from './recovery-tests.js';
+export type { WatchEvent, WatchOptions, WatchResult } from './watch-detectors.js';
 
 export interface DisasterRecoveryOrchestratorOptions {
   config: BkdrConfig;
@@ -108,6 +112,16 @@ export class DisasterRecoveryOrchestrator {
   /** Continues an interrupted execution without redoing its finished steps. */
   resumeRecovery(executionId: string, opts: { by?: string; signal?: AbortSignal; onEvent?: (e: ExecutionEvent) => void } = {}): Promise<TriggerResult> {
     return resumeRecovery(this.#ctx, executionId, opts);
+  }
+
+  /** `dr watch`: runs the detectors until the signal aborts (or, with `once`, one look) and starts what they find. */
+  watch(opts: WatchOptions): Promise<WatchResult> {
+    return watchDetectors(this.#ctx, opts);
+  }
+
+  /** A DR test: a `drTests` suite, or one scenario with `type`; scratch targets, recorded as evidence. */
+  runRecoveryTest(suiteOrScenario: string, opts: RecoveryTestOptions = {}): Promise<RecoveryTestResult> {
+    return runRecoveryTest(this.#ctx, suiteOrScenario, opts);
   }
 
   getBusinessContinuityMetrics(opts: { windowDays?: number } = {}): ContinuityMetrics {

@@ -19,6 +19,8 @@ export interface DrContext {
   readonly registered: Map<string, DrScenario>;
   /** Recovery plans registered through the library besides the config's. */
   readonly registeredPlans: Map<string, DrRecoveryPlan>;
+  /** A chaos test: executions the detectors start run as tests (overrides, scratch targets) and are recorded as such. */
+  readonly testMode?: { triggeredBy: string; type: string };
   /** How often a waiting approval step looks for a decision; tests shorten it. */
   readonly approvalPollMs?: number;
 }

@@ -22,8 +22,10 @@ export interface TriggerOptions {
   failureAt?: Date;
   /** A DR test: each step's `test` override replaces it, `skip` ones are skipped. */
   test?: { type: string };
-  signal?: AbortSignal;
-  onEvent?: (e: ExecutionEvent) => void;
+  signal?: AbortSignal | undefined;
+  onEvent?: ((e: ExecutionEvent) => void) | undefined;
+  /** Called once the execution is recorded, before it runs (a detector attaches it to its detection). */
+  onCreated?: (executionId: string) => void;
 }
 
 export interface TriggerResult extends ExecutionView {
@@ -80,6 +82,7 @@ export async function triggerRecovery(ctx: DrContext, scenarioId: string, opts: 
     payload: { executionId, triggeredBy, dryRun: opts.dryRun ?? false, reason: opts.reason ?? null, at: pointInTime?.toISOString() ?? null, test: opts.test?.type ?? null },
   });
   for (const id of skipped) drExecutions.updateStep(executionId, id, { status: 'skipped', output: { detail: 'skipped in DR tests' } });
+  opts.onCreated?.(executionId);
 
   if (opts.dryRun) {
     let preflightOk = true;

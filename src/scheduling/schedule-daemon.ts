@@ -9,6 +9,8 @@ export interface ScheduleRunner<R extends { status: string }, W> {
   createBackup(source: string, opts: { signal: AbortSignal }): Promise<R>;
   pruneBackups(opts: { signal: AbortSignal }): Promise<R>;
   watchSources(sources: string[], opts: { signal: AbortSignal }, onEvent: (event: W) => void): Promise<unknown>;
+  /** A `drTests` suite; absent where DR is not wired (a job of that kind then fails). */
+  runRecoveryTest?(suite: string, opts: { signal: AbortSignal }): Promise<R>;
 }
 
 export type ScheduleDaemonEvent<R, W> =
@@ -32,8 +34,17 @@ export interface ScheduleDaemonOptions<R extends { status: string }, W> {
   clock?: SchedulerClock;
 }
 
+function runJob<R extends { status: string }, W>(runner: ScheduleRunner<R, W>, job: ScheduledJob, signal: AbortSignal): Promise<R> {
+  if (job.kind === 'prune') return runner.pruneBackups({ signal });
+  if (job.kind === 'dr-test') {
+    if (!runner.runRecoveryTest) throw new Error(`job ${job.id}: this scheduler cannot run DR tests`);
+    return runner.runRecoveryTest(job.source, { signal });
+  }
+  return runner.createBackup(job.source, { signal });
+}
+
 /**
- * Runs scheduled backups and prunes when they are due, and watches the continuous
+ * Runs scheduled backups, prunes and DR tests when they are due, and watches the continuous
  * sources, until `signal` aborts; resolves once everything has stopped. A job that
  * fails is reported and the schedule goes on.
  */
@@ -50,7 +61,7 @@ export async function runScheduleDaemon<R extends { status: string }, W>(opts: S
     runJob: async (job, signal) => {
       try {
         runner ??= await opts.createRunner();
-        const result = job.kind === 'prune' ? await runner.pruneBackups({ signal }) : await runner.createBackup(job.source, { signal });
+        const result = await runJob(runner, job, signal);
         if (result.status !== 'succeeded') runner = undefined;
         return result;
       } catch (err) {

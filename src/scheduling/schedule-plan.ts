@@ -22,7 +22,8 @@ export type Strategy = BkdrConfig['strategy'];
  */
 export interface ScheduledJob {
   id: string;
-  kind: 'backup' | 'watch' | 'prune';
+  kind: 'backup' | 'watch' | 'prune' | 'dr-test';
+  /** The source; for a prune 'all'; for a DR test the `drTests` suite it runs. */
   source: string;
   schedule: Schedule;
   strategy: Strategy;
@@ -35,7 +36,7 @@ export interface ScheduledJob {
  * `schedule` wins over the top-level one; a source with neither has no job. Every
  * schedule is checked here, so a bad expression fails before anything runs.
  */
-export function planSchedule(config: Pick<BkdrConfig, 'sources' | 'schedule' | 'strategy' | 'prune'>): ScheduledJob[] {
+export function planSchedule(config: Pick<BkdrConfig, 'sources' | 'schedule' | 'strategy' | 'prune'> & Partial<Pick<BkdrConfig, 'drTests'>>): ScheduledJob[] {
   // The top-level schedule is checked even when every source overrides it: it is still config.
   if (config.schedule) checkSchedule(config.schedule, 'schedule');
   const jobs: ScheduledJob[] = [];
@@ -52,6 +53,12 @@ export function planSchedule(config: Pick<BkdrConfig, 'sources' | 'schedule' | '
   if (config.prune) {
     checkSchedule(config.prune.schedule, 'prune.schedule');
     jobs.push({ id: 'prune', kind: 'prune', source: 'all', schedule: config.prune.schedule, strategy: config.strategy ?? 'incremental', scheduleFrom: 'prune.schedule' });
+  }
+  for (const [suite, test] of Object.entries(config.drTests ?? {})) {
+    if (!test.schedule) continue;
+    const scheduleFrom = `drTests.${suite}.schedule`;
+    checkSchedule(test.schedule, scheduleFrom);
+    jobs.push({ id: `dr-test:${suite}`, kind: 'dr-test', source: suite, schedule: test.schedule, strategy: config.strategy ?? 'incremental', scheduleFrom });
   }
   return jobs;
 }

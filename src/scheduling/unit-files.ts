@@ -23,6 +23,7 @@ export interface UnitTarget {
 /** The command a timer runs for `job`. */
 export function jobCommand(job: ScheduledJob, t: UnitTarget): string[] {
   // A run that meets another one (a prune, a slow backup) waits for it rather than failing with exit 4.
+  if (job.kind === 'dr-test') return [...t.launcher, '-c', t.configPath, 'dr', 'test', job.source, '--quiet'];
   return [...t.launcher, '-c', t.configPath, ...(job.kind === 'prune' ? ['backup', 'prune'] : ['backup', 'run', '--source', job.source]), '--lock-wait', '30m', '--quiet'];
 }
 
@@ -135,8 +136,8 @@ export function buildSystemdUnits(jobs: readonly ScheduledJob[], t: UnitTarget, 
         ...(translated.seconds ? ['AccuracySec=1s'] : []),
       ];
     }
-    const name = job.kind === 'prune' ? 'bkdr-prune' : `bkdr-backup-${job.source}`;
-    const what = job.kind === 'prune' ? 'bkdr prune (retention) of every destination' : `bkdr backup of source ${job.source}`;
+    const name = job.kind === 'prune' ? 'bkdr-prune' : job.kind === 'dr-test' ? `bkdr-drtest-${job.source}` : `bkdr-backup-${job.source}`;
+    const what = job.kind === 'prune' ? 'bkdr prune (retention) of every destination' : job.kind === 'dr-test' ? `bkdr DR test ${job.source}` : `bkdr backup of source ${job.source}`;
     timers.push(`${name}.timer`);
     units.push(
       `# file: /etc/systemd/system/${name}.service`,

@@ -2,11 +2,11 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { InterruptedError, UsageError } from '../../core/errors.js';
-import type { DisasterRecoveryOrchestrator, ExecutionView, TriggerResult } from '../../dr/disaster-recovery-orchestrator.js';
+import type { DisasterRecoveryOrchestrator, ExecutionView, RecoveryTestResult, RecoveryTestType, TriggerResult, WatchEvent } from '../../dr/disaster-recovery-orchestrator.js';
 import type { CliContext } from '../context.js';
-import { renderExecution, renderPlan, renderScenarios, renderHistory } from '../dr-render.js';
+import { renderExecution, renderHistory, renderPlan, renderScenarios, renderTestResult } from '../dr-render.js';
 import { createExecutionReporter } from '../dr-progress.js';
-import { notAvailableYet, withExample } from '../not-available.js';
+import { withExample } from '../not-available.js';
 import { drOrchestrator, interruptSignal } from '../services.js';
 
 const ENDED = new Set(['planned', 'succeeded', 'failed', 'rolled-back', 'interrupted']);
@@ -152,17 +152,67 @@ export function registerDr(program: Command, ctx: CliContext): void {
   );
 
   withExample(
-    notAvailableYet(
-      dr
-        .command('test <suite>')
-        .description('run a DR test suite')
-        .option('--scope <system...>', 'limit to these systems')
-        .option('--parallel', 'run independent tests in parallel')
-        .option('--dry-run', 'print what would run'),
-    ),
-    'bkdr dr test quarterly --scope database',
+    dr
+      .command('test <suite>')
+      .description('run a DR test suite (drTests) or one scenario against scratch targets; results go to dr history')
+      .option('--type <type>', 'for a scenario: component | integration | e2e | chaos (default e2e)')
+      .option('--scope <system...>', 'only scenarios affecting these systems')
+      .option('--parallel', "run the suite's scenarios side by side")
+      .option('--dry-run', 'preflight only: run nothing')
+      .action(async (suite: string, flags: { type?: string; scope?: string[]; parallel?: boolean; dryRun?: boolean }) => {
+        if (flags.type !== undefined && !['component', 'integration', 'e2e', 'chaos'].includes(flags.type))
+          throw new UsageError(`--type must be component, integration, e2e or chaos, not ${flags.type}`);
+        const orchestrator = await drOrchestrator(ctx);
+        const reporter = await createExecutionReporter(ctx);
+        const interrupt = interruptSignal();
+        let result: RecoveryTestResult;
+        try {
+          result = await orchestrator.runRecoveryTest(suite, {
+            type: flags.type as RecoveryTestType | undefined,
+            scope: flags.scope,
+            parallel: flags.parallel,
+            dryRun: flags.dryRun,
+            signal: interrupt.signal,
+            onEvent: reporter.onEvent,
+          });
+        } finally {
+          reporter.stop();
+          interrupt.dispose();
+        }
+        ctx.render(result, renderTestResult);
+        if (!result.passed) process.exitCode = ExitCode.Failed;
+      }),
+    'bkdr dr test quarterly',
+    'bkdr dr test db-failure --type chaos',
   );
-  withExample(notAvailableYet(dr.command('watch').description('run detectors; trigger scenarios when they fire')), 'bkdr dr watch');
+
+  withExample(
+    dr
+      .command('watch')
+      .description('run the detectors of every scenario; start (or announce) the scenario when one fires')
+      .option('--once', 'one look at each health check and metric, then exit (for cron)')
+      .action(async (flags: { once?: boolean }) => {
+        const orchestrator = await drOrchestrator(ctx);
+        const reporter = await createExecutionReporter(ctx);
+        const interrupt = interruptSignal();
+        try {
+          const result = await orchestrator.watch({
+            once: flags.once ?? false,
+            signal: interrupt.signal,
+            onEvent: (e) => (e.type === 'execution' ? reporter.onEvent(e.event) : reportWatchEvent(ctx, e)),
+          });
+          if (flags.once) ctx.render({ detections: result.detections, executions: result.executions }, (r) => `${r.detections} detections, ${r.executions.length} executions started`);
+          if (result.executions.some((e) => e.status !== 'succeeded')) process.exitCode = ExitCode.Failed;
+        } finally {
+          reporter.stop();
+          interrupt.dispose();
+        }
+        // A stop on SIGTERM is how a watch ends.
+        if (interrupt.signal.aborted) process.exitCode = ExitCode.Ok;
+      }),
+    'bkdr dr watch',
+    'bkdr dr watch --once',
+  );
 
   withExample(
     dr
@@ -212,5 +262,32 @@ async function watchStatus(ctx: CliContext, read: () => ExecutionView[]): Promis
     }
   } finally {
     interrupt.dispose();
+  }
+}
+
+/** Detections and starts, one line each on stderr (NDJSON with --json): the watch's log. */
+function reportWatchEvent(ctx: CliContext, e: Exclude<WatchEvent, { type: 'execution' }>): void {
+  if (ctx.options.json) {
+    process.stderr.write(`${JSON.stringify(e)}\n`);
+    return;
+  }
+  const log = ctx.logger;
+  switch (e.type) {
+    case 'watching':
+      log.info(`watching ${e.detectors.length} triggers${e.listening ? `; webhooks on ${e.listening}` : ''}`);
+      for (const d of e.detectors) log.debug(`  ${d.scenarioId}: ${d.trigger}`);
+      for (const d of e.skipped ?? []) log.warn(`not watched: ${d.scenarioId}: ${d.trigger} (${d.why})`);
+      break;
+    case 'detection':
+      log.warn(
+        `${e.scenarioId}: ${e.trigger} fired: ${e.detail} → ${e.decision === 'start' ? 'starting its recovery' : e.decision === 'record-only' ? 'recorded (automatic is off)' : `suppressed (${e.reason === 'active' ? 'an execution is running' : 'cooldown'})`}`,
+      );
+      break;
+    case 'execution-started':
+      log.warn(`${e.scenarioId}: execution ${e.executionId} started`);
+      break;
+    case 'execution-ended':
+      log[e.status === 'succeeded' ? 'info' : 'error'](`${e.scenarioId}: execution ${e.executionId} ${e.status}${e.error ? `: ${e.error}` : ''}`);
+      break;
   }
 }

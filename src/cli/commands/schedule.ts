@@ -2,17 +2,18 @@ import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BackupRunResult, PruneResult, WatchRunEvent } from '../../backup/backup-manager.js';
+import type { RecoveryTestResult } from '../../dr/disaster-recovery-orchestrator.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import { binPath } from '../../core/package-root.js';
-import { runScheduleDaemon, type ScheduleDaemonEvent } from '../../scheduling/schedule-daemon.js';
+import { runScheduleDaemon, type ScheduleDaemonEvent, type ScheduleRunner } from '../../scheduling/schedule-daemon.js';
 import { describeSchedule, nextRuns, planSchedule, type ScheduledJob } from '../../scheduling/schedule-plan.js';
 import type { SchedulerEvent } from '../../scheduling/scheduler.js';
 import { buildCrontab, buildSystemdUnits, carriedEnvironment, passwordNote, type UnitTarget } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
-import { backupManager, interruptSignal } from '../services.js';
+import { backupManager, drOrchestrator, interruptSignal } from '../services.js';
 import { continuousSources, reportWatchEvent } from '../watch-report.js';
 
 /** What `schedule list --json` prints for each job. */
@@ -56,10 +57,10 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         const log = ctx.logger;
         const interrupt = interruptSignal();
         try {
-          await runScheduleDaemon<BackupRunResult | PruneResult, WatchRunEvent>({
+          await runScheduleDaemon<ScheduledResult, WatchRunEvent>({
             jobs,
             watched,
-            createRunner: () => backupManager(ctx, { lockWait: flags.lockWait }),
+            createRunner: () => scheduleRunner(ctx, flags.lockWait),
             signal: interrupt.signal,
             onEvent: (e) => reportDaemonEvent(e, log),
           });
@@ -110,7 +111,7 @@ function renderList(entries: ScheduleListEntry[]): string {
 
 // ---- run ----
 
-function reportDaemonEvent(e: ScheduleDaemonEvent<BackupRunResult | PruneResult, WatchRunEvent>, log: CliContext['logger']): void {
+function reportDaemonEvent(e: ScheduleDaemonEvent<ScheduledResult, WatchRunEvent>, log: CliContext['logger']): void {
   if (e.type === 'starting') {
     const described = [...e.jobs.map((j) => `${j.id} ${describeSchedule(j.schedule)}`), ...e.watched.map((w) => `watch:${w} continuous`)];
     log.info(`schedule: ${described.join(', ')}; SIGTERM or Ctrl-C stops`);
@@ -118,13 +119,38 @@ function reportDaemonEvent(e: ScheduleDaemonEvent<BackupRunResult | PruneResult,
   else reportSchedulerEvent(e.event, log);
 }
 
-function reportSchedulerEvent(e: SchedulerEvent<BackupRunResult | PruneResult>, log: CliContext['logger']): void {
+type DrTestRun = RecoveryTestResult & { status: 'succeeded' | 'failed' };
+type ScheduledResult = BackupRunResult | PruneResult | DrTestRun;
+
+/** The backup service for backups and prunes, the DR service over it for DR tests. */
+async function scheduleRunner(ctx: CliContext, lockWait: string | undefined): Promise<ScheduleRunner<ScheduledResult, WatchRunEvent>> {
+  const manager = await backupManager(ctx, { lockWait });
+  const orchestrator = await drOrchestrator(ctx, manager);
+  return {
+    createBackup: (source, opts) => manager.createBackup(source, opts),
+    pruneBackups: (opts) => manager.pruneBackups(opts),
+    watchSources: (sources, opts, onEvent) => manager.watchSources(sources, opts, onEvent),
+    runRecoveryTest: async (suite, opts) => {
+      const result = await orchestrator.runRecoveryTest(suite, opts);
+      return { ...result, status: result.passed ? 'succeeded' : 'failed' };
+    },
+  };
+}
+
+function reportSchedulerEvent(e: SchedulerEvent<ScheduledResult>, log: CliContext['logger']): void {
   const what = 'job' in e ? `schedule: ${e.job.kind} ${e.job.source}` : 'schedule:';
   switch (e.type) {
     case 'started':
       log.info(`${what} started`);
       return;
     case 'finished': {
+      if ('suite' in e.result) {
+        const t = e.result;
+        const line = `${what} ${t.passed ? 'passed' : 'FAILED'}: ${t.scenarios.map((x) => `${x.scenarioId} ${x.passed ? 'passed' : `failed (${x.reason ?? ''})`}`).join('; ')} in ${formatDuration(e.durationMs)}`;
+        if (t.passed) log.info(line);
+        else log.error(line);
+        return;
+      }
       if ('destinations' in e.result) {
         const p = e.result;
         const freed = p.destinations.map((d) => `${d.destination}: forgot ${d.forgotten}, freed ${formatBytes(d.report?.bytesFreed ?? 0)}`).join('; ');

@@ -1,0 +1,154 @@
+import { type DrScenario } from '../config/dr-schema.js';
+import { type DrContext, scenarios } from './dr-context.js';
+import { buildDetectors } from './detectors/build-detectors.js';
+import { DetectionGate, type GateDecision } from './detectors/detection-gate.js';
+import type { Firing } from './detectors/detector.js';
+import { startExternalListener } from './detectors/external-listener.js';
+import type { SqlCheck } from './detectors/health-probe.js';
+import type { ExecutionEvent } from './execution-runner.js';
+import { notifyStep } from './notify-step.js';
+import { sqlStep } from './sql-step.js';
+import { triggerRecovery, type TriggerResult } from './trigger-recovery.js';
+
+export type WatchEvent =
+  | { type: 'watching'; detectors: { scenarioId: string; trigger: string }[]; listening?: string; skipped?: { scenarioId: string; trigger: string; why: string }[] }
+  | { type: 'detection'; scenarioId: string; trigger: string; detail: string; at: Date; failureAt: Date; decision: GateDecision['decision']; reason?: string }
+  | { type: 'execution-started'; scenarioId: string; executionId: string }
+  | { type: 'execution-ended'; scenarioId: string; executionId: string; status: string; error?: string }
+  | { type: 'execution'; event: ExecutionEvent };
+
+export interface WatchOptions {
+  /** One look at every detector that can answer in one (health checks, metrics), then the executions it started, then return. */
+  once?: boolean;
+  signal: AbortSignal;
+  onEvent?: (e: WatchEvent) => void;
+}
+
+export interface WatchResult {
+  detections: number;
+  executions: TriggerResult[];
+}
+
+/**
+ * `dr watch` (DESIGN.md "Detectors"): runs a detector per scenario trigger; each firing
+ * goes through the detection gate (de-duplication, cooldown, a scenario already running)
+ * and then starts the scenario (`automatic: true`) with the detection's times, or is only
+ * recorded and announced to the scenario's `notify`. External triggers are served on
+ * `monitoring.webhooks`. Runs until the signal aborts; executions it started and that are
+ * still running are then left `interrupted`, for `dr resume`.
+ */
+export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promise<WatchResult> {
+  const emit = opts.onEvent ?? (() => undefined);
+  const runSql = (check: SqlCheck, signal: AbortSignal) =>
+    sqlStep
+      .run({ id: 'health', type: 'sql', onFailure: 'abort', query: check.query, ...(check.source ? { source: check.source } : {}), ...(check.url ? { url: check.url } : {}) }, stepContext(ctx), signal)
+      .then(() => undefined);
+  const built = buildDetectors({ config: ctx.config, configDir: ctx.configDir, healthSamples: ctx.catalog.healthSamples, log: ctx.logger, runSql });
+  const byId = new Map(scenarios(ctx).map((s) => [s.id, s]));
+  const gate = new DetectionGate(ctx.catalog.detections, (scenarioId) => {
+    ctx.catalog.drExecutions.reapDied();
+    return ctx.catalog.drExecutions.active(scenarioId).length > 0;
+  });
+  const running = new Set<Promise<void>>();
+  const executions: TriggerResult[] = [];
+  let detections = 0;
+
+  const onFiring = (scenario: DrScenario, firing: Firing) => {
+    detections++;
+    const decision = gate.decide(scenario, firing);
+    emit({
+      type: 'detection',
+      scenarioId: scenario.id,
+      trigger: firing.trigger,
+      detail: firing.detail,
+      at: firing.at,
+      failureAt: firing.failureAt,
+      decision: decision.decision,
+      ...(decision.decision === 'suppressed' ? { reason: decision.reason } : {}),
+    });
+    if (decision.decision === 'record-only') {
+      announce(ctx, scenario, `${scenario.name}: ${firing.trigger} fired (${firing.detail}); automatic is off: \`bkdr dr trigger ${scenario.id}\` starts its recovery`, opts.signal);
+      return;
+    }
+    if (decision.decision !== 'start') return;
+    const execution = triggerRecovery(ctx, scenario.id, {
+      triggeredBy: ctx.testMode?.triggeredBy ?? 'automatic',
+      ...(ctx.testMode ? { test: { type: ctx.testMode.type } } : {}),
+      reason: `${firing.trigger}: ${firing.detail}`,
+      detectionAt: firing.at,
+      failureAt: firing.failureAt,
+      signal: opts.signal,
+      onCreated: (executionId) => {
+        gate.started(decision.detectionId, executionId);
+        emit({ type: 'execution-started', scenarioId: scenario.id, executionId });
+      },
+      onEvent: (event) => emit({ type: 'execution', event }),
+    })
+      .then((result) => {
+        executions.push(result);
+        emit({ type: 'execution-ended', scenarioId: scenario.id, executionId: result.id, status: result.status, ...(result.error ? { error: result.error } : {}) });
+      })
+      .catch((err: unknown) => ctx.logger.error(`scenario ${scenario.id} could not start: ${err instanceof Error ? err.message : String(err)}`));
+    running.add(execution);
+    void execution.finally(() => running.delete(execution));
+  };
+
+  const listener =
+    built.externalHandler && ctx.config.monitoring?.webhooks && !opts.once
+      ? await startExternalListener({ host: ctx.config.monitoring.webhooks.host, port: ctx.config.monitoring.webhooks.port, handle: built.externalHandler })
+      : undefined;
+  const skipped: { scenarioId: string; trigger: string; why: string }[] = [];
+  if (built.externalHandler && !listener && !opts.once) {
+    for (const d of built.detectors.filter((x) => x.trigger.startsWith('external'))) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'no monitoring.webhooks to listen on' });
+  }
+  const active = opts.once ? built.detectors.filter((d) => d.once) : built.detectors;
+  if (opts.once) for (const d of built.detectors.filter((x) => !x.once)) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'needs a running watch (a log tail or a webhook)' });
+  emit({
+    type: 'watching',
+    detectors: active.map((d) => ({ scenarioId: d.scenarioId, trigger: d.trigger })),
+    ...(listener ? { listening: listener.url } : {}),
+    ...(skipped.length ? { skipped } : {}),
+  });
+
+  try {
+    if (opts.once) {
+      for (const d of active) {
+        const firing = await d.once!();
+        const scenario = byId.get(d.scenarioId);
+        if (firing && scenario) onFiring(scenario, firing);
+      }
+    } else {
+      await Promise.all(
+        active.map((d) =>
+          d.run((firing) => {
+            const scenario = byId.get(d.scenarioId);
+            if (scenario) onFiring(scenario, firing);
+          }, opts.signal),
+        ),
+      );
+    }
+    // Executions it started run to their end (or to the interruption).
+    while (running.size > 0) await Promise.all([...running]);
+  } finally {
+    await listener?.close();
+    await built.close();
+  }
+  return { detections, executions };
+}
+
+function stepContext(ctx: DrContext) {
+  return { dryRun: false as const, config: ctx.config, configDir: ctx.configDir, log: (level: 'error' | 'warn' | 'info' | 'debug', message: string) => ctx.logger[level](message) };
+}
+
+/** A detection nobody acts on automatically goes to the scenario's `notify`; a failure to announce is logged, never fatal. */
+function announce(ctx: DrContext, scenario: DrScenario, message: string, signal: AbortSignal): void {
+  ctx.logger.warn(message);
+  if (!scenario.notify) return;
+  void notifyStep
+    .run(
+      { id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify },
+      { ...stepContext(ctx), execution: { id: '', scenarioId: scenario.id, scenarioName: scenario.name } },
+      signal,
+    )
+    .catch((err: unknown) => ctx.logger.error(`announcing the detection of ${scenario.id} failed: ${err instanceof Error ? err.message : String(err)}`));
+}
