@@ -321,7 +321,8 @@ export class DrExecutionsTable {
     }[];
     const died = active.filter((r) => r.pid !== process.pid && !processAlive(r.pid));
     const mark = this.db.prepare("UPDATE dr_executions SET status = 'interrupted', error = ? WHERE id = ? AND pid = ? AND status IN ('running', 'waiting-approval')");
-    for (const r of died) mark.run(`process ${r.pid} ended without finishing the execution; \`dr resume ${r.id}\` continues it`, r.id, r.pid);
+    const reset = this.db.prepare("UPDATE dr_steps SET status = 'pending', started_at = NULL WHERE execution_id = ? AND status IN ('running', 'waiting-approval')");
+    for (const r of died) if (mark.run(`process ${r.pid} ended without finishing the execution; \`dr resume ${r.id}\` continues it`, r.id, r.pid).changes > 0) reset.run(r.id);
     return died.map((r) => r.id);
   }
 
