@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
-import { OperationError, UsageError } from '../core/errors.js';
+import { LockedError, OperationError, UsageError } from '../core/errors.js';
 import { processAlive } from '../core/process-alive.js';
 
 /** CLI.md's execution statuses, plus `interrupted`: the process running it died (`dr resume` continues it). */
@@ -167,6 +167,12 @@ export class DrExecutionsTable {
     const insertStep = this.db.prepare("INSERT INTO dr_steps (execution_id, step_id, plan_id, type, status, weight) VALUES (?, ?, ?, ?, 'pending', ?)");
     this.db
       .transaction(() => {
+        // Checked inside the write transaction: two triggers at once cannot both start the scenario.
+        if (!e.dryRun) {
+          const busy = this.db.prepare("SELECT id, status, started_at FROM dr_executions WHERE scenario_id = ? AND status IN ('running', 'waiting-approval') LIMIT 1").get(e.scenarioId) as
+            { id: string; status: string; started_at: string } | undefined;
+          if (busy) throw new LockedError(`scenario ${e.scenarioId} already has execution ${busy.id} ${busy.status} (started ${busy.started_at}); it is not started twice`);
+        }
         insert.run(
           id,
           e.scenarioId,

@@ -95,16 +95,19 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
   // Graph states: a step that failed with `continue`, or was skipped, lets its dependents run.
   const states = new Map<string, NodeState>();
   const completed: { id: string; endedAt: string }[] = [];
+  let stop: { kind: 'abort' | 'rollback'; stepId: string; error: string } | undefined;
   for (const s of record.steps) {
     const onFailure = (byId.get(s.id)?.step as { onFailure?: string } | undefined)?.onFailure;
     if (s.status === 'succeeded' || s.status === 'skipped' || (s.status === 'failed' && onFailure === 'continue')) states.set(s.id, 'succeeded');
-    else if (s.status === 'failed') states.set(s.id, 'failed');
-    else states.set(s.id, 'pending');
+    else if (s.status === 'failed') {
+      states.set(s.id, 'failed');
+      // A resumed execution: a step that failed for good still decides how it ends (a cut-off rollback is finished).
+      if (!stop || onFailure === 'rollback') stop = { kind: onFailure === 'rollback' ? 'rollback' : 'abort', stepId: s.id, error: s.error ?? `step ${s.id} failed` };
+    } else states.set(s.id, 'pending');
     if (s.status === 'succeeded') completed.push({ id: s.id, endedAt: s.endedAt ?? '' });
   }
   completed.sort((a, b) => a.endedAt.localeCompare(b.endedAt));
 
-  let stop: { kind: 'abort' | 'rollback'; stepId: string; error: string } | undefined;
   const running = new Map<string, Promise<void>>();
   const maxParallel = opts.maxParallel ?? 8;
   const emitProgress = () => {
@@ -151,14 +154,17 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
     await Promise.race(running.values());
   }
 
-  if (signal.aborted) {
+  const interrupted = () => {
     const why = `interrupted; \`dr resume ${executionId}\` continues it`;
     executions.markInterrupted(executionId, why);
     emit({ type: 'execution-finished', executionId, status: 'interrupted', error: why, at: new Date() });
-    return { outcome: 'interrupted', error: why };
-  }
+    return { outcome: 'interrupted' as const, error: why };
+  };
+  if (signal.aborted) return interrupted();
   if (stop?.kind === 'rollback') {
     await rollBack(executionId, completed, byId, opts, emit);
+    // A rollback cut short is finished by `dr resume`: its steps not yet undone are still `succeeded`.
+    if (signal.aborted) return interrupted();
     return { outcome: 'rolled-back', error: stop.error };
   }
   if (stop) return { outcome: 'failed', error: stop.error };
@@ -191,6 +197,7 @@ async function runOne(executionId: string, graphStep: PlanGraphStep, opts: Execu
   };
 
   let result: StepRunResult;
+  let lastError = '';
   try {
     if (step.type === 'approval') result = await waitForApproval(executionId, graphStep, step, opts, emit);
     else {
@@ -203,8 +210,11 @@ async function runOne(executionId: string, graphStep: PlanGraphStep, opts: Execu
           if (e.type === 'attempt-started') {
             executions.updateStep(executionId, graphStep.id, { attempts: e.attempt });
             emit({ type: 'step-started', executionId, stepId: graphStep.id, stepType: step.type, attempt: e.attempt, attempts: e.attempts, at: e.at });
-          } else if (e.type === 'retrying') emit({ type: 'step-retrying', executionId, stepId: graphStep.id, attempt: e.attempt, delayMs: e.delayMs, error: '', at: e.at });
-          else if (e.type === 'attempt-failed') stepLog('warn', `attempt ${e.attempt} of ${e.attempts} failed: ${e.timedOut ? 'timed out' : describe(e.error)}`);
+          } else if (e.type === 'retrying') emit({ type: 'step-retrying', executionId, stepId: graphStep.id, attempt: e.attempt, delayMs: e.delayMs, error: lastError, at: e.at });
+          else if (e.type === 'attempt-failed') {
+            lastError = e.timedOut ? 'timed out' : describe(e.error);
+            stepLog('warn', `attempt ${e.attempt} of ${e.attempts} failed: ${lastError}`);
+          }
         },
       });
     }
@@ -296,6 +306,7 @@ async function rollBack(
   opts.audit.append({ action: 'dr.rollback', target: executionId, payload: { steps: order.map((c) => c.id) } });
   // Rollbacks run even though the execution is ending: only an interruption stops them.
   for (const { id } of order) {
+    if (opts.signal.aborted) return;
     const graphStep = byId.get(id);
     const actions = ((graphStep?.step as { rollback?: DrStep[] } | undefined)?.rollback ?? []) as DrStep[];
     const executor = graphStep ? (opts.executors[(graphStep.step as unknown as DrStep).type] as StepExecutor<DrStep> | undefined) : undefined;
@@ -323,6 +334,7 @@ async function rollBack(
       const context: StepContext = { ...opts.context, log: (level, message) => opts.log(level, `${id} rollback: ${message}`) };
       await executor.rollback(step, context, opts.signal).catch((err: unknown) => (failed = describe(err)));
     }
+    if (failed && opts.signal.aborted) return;
     if (failed) {
       opts.log('error', `rollback of step ${id} failed: ${failed}`);
       opts.executions.updateStep(executionId, id, { error: `rollback failed: ${failed}` });

@@ -18,6 +18,6 @@ export async function resumeRecovery(ctx: DrContext, executionId: string, opts: 
     payload: { scenario: record.scenarioId, by: opts.by ?? 'manual', pending: record.steps.filter((s) => s.status === 'pending').map((s) => s.id) },
   });
   const at = (record.plan as StoredPlan).pointInTime;
-  const scenarioName = scenarios(ctx).find((s) => s.id === record.scenarioId)?.name ?? record.scenarioId;
-  return runToEnd(ctx, record.id, { name: scenarioName }, { pointInTime: at ? new Date(at) : undefined, signal: opts.signal, onEvent: opts.onEvent });
+  const scenario = scenarios(ctx).find((s) => s.id === record.scenarioId) ?? { name: record.scenarioId };
+  return runToEnd(ctx, record.id, scenario, { pointInTime: at ? new Date(at) : undefined, signal: opts.signal, onEvent: opts.onEvent });
 }

@@ -1,11 +1,11 @@
 import type { DrScenario } from '../config/dr-schema.js';
-import { LockedError } from '../core/errors.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import { type DrContext, recoveryPlans, scenarioById } from './dr-context.js';
 import { type PreflightCheck, preflightStep } from './dr-preflight.js';
 import { type ExecutionEvent, runExecution, storedPlan } from './execution-runner.js';
 import { executionView, type ExecutionView } from './execution-view.js';
 import { finishExecution } from './finish-execution.js';
+import { notifyStep } from './notify-step.js';
 import { buildPlanGraph, type PlanGraph, PlanGraphError, type PlanGraphStep } from './plan-graph.js';
 import { catalogHistory, estimateStepSeconds } from './step-estimates.js';
 
@@ -54,13 +54,8 @@ export async function triggerRecovery(ctx: DrContext, scenarioId: string, opts: 
   }
   const { graph, skipped } = testVariant(built, opts.test);
 
-  if (!opts.dryRun) {
-    drExecutions.reapDied();
-    const active = drExecutions.active(scenario.id);
-    if (active.length > 0) {
-      throw new LockedError(`scenario ${scenario.id} already has execution ${active[0]!.id} ${active[0]!.status} (started ${active[0]!.startedAt}); it is not started twice`);
-    }
-  }
+  // A dead process's execution does not block the scenario; a live one does (the catalog refuses a second, atomically).
+  if (!opts.dryRun) drExecutions.reapDied();
 
   const history = catalogHistory(ctx.catalog);
   const steps = graph.steps.map((s) => ({ planId: s.planId, stepId: s.step.id, type: s.step.type, weight: estimateStepSeconds(scenario.id, s, history) }));
@@ -112,7 +107,7 @@ export async function triggerRecovery(ctx: DrContext, scenarioId: string, opts: 
 export async function runToEnd(
   ctx: DrContext,
   executionId: string,
-  scenario: Pick<DrScenario, 'name'>,
+  scenario: Pick<DrScenario, 'name'> & Partial<Pick<DrScenario, 'notify'>>,
   opts: { pointInTime?: Date | undefined; signal?: AbortSignal | undefined; onEvent?: ((e: ExecutionEvent) => void) | undefined },
 ): Promise<TriggerResult> {
   const { drExecutions } = ctx.catalog;
@@ -130,8 +125,9 @@ export async function runToEnd(
     ...(ctx.approvalPollMs !== undefined ? { approvalPollMs: ctx.approvalPollMs } : {}),
   });
   if (end.outcome !== 'interrupted') {
-    finishExecution(ctx, executionId, end.outcome, end.error);
+    const finished = finishExecution(ctx, executionId, end.outcome, end.error);
     emit({ type: 'execution-finished', executionId, status: end.outcome, ...(end.error ? { error: end.error } : {}), at: new Date() });
+    if (scenario.notify) await announceEnd(ctx, scenario as DrScenario, executionView(finished), signal);
   }
   return executionView(drExecutions.get(executionId)!);
 }
@@ -151,6 +147,22 @@ function plannedWithProblem(ctx: DrContext, scenario: DrScenario, triggeredBy: s
   drExecutions.finish(executionId, 'planned', { error: err.message });
   ctx.catalog.audit.append({ action: 'dr.trigger', target: scenario.id, payload: { executionId, triggeredBy, dryRun: true, reason: reason ?? null, problems: err.problems } });
   return { ...executionView(drExecutions.get(executionId)!), preflightOk: false };
+}
+
+/** The scenario's `notify` hears how each execution ended; a failure to tell it is logged, never the execution's. */
+async function announceEnd(ctx: DrContext, scenario: DrScenario, view: ExecutionView, signal: AbortSignal): Promise<void> {
+  const objectives = view.rto.achievedSeconds === null ? '' : `; RTO ${Math.round(view.rto.achievedSeconds)} s${view.rto.met === false ? ' (missed)' : ''}`;
+  const message = `${scenario.name}: DR execution ${view.id} ${view.status}${view.error ? `: ${view.error}` : ''}${objectives}`;
+  const context = {
+    dryRun: false as const,
+    config: ctx.config,
+    configDir: ctx.configDir,
+    log: (level: 'error' | 'warn' | 'info' | 'debug', m: string) => ctx.logger[level](m),
+    execution: { id: view.id, scenarioId: scenario.id, scenarioName: scenario.name },
+  };
+  await notifyStep
+    .run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, signal)
+    .catch((err: unknown) => ctx.logger.error(`announcing the end of execution ${view.id} failed: ${err instanceof Error ? err.message : String(err)}`));
 }
 
 /** A DR test runs each step's `test` override in its place; `skip` leaves the step out (its dependents still run). */

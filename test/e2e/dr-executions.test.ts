@@ -365,11 +365,8 @@ describe('dr executions through the CLI', () => {
     return { id: (await executionOf(scenarioId)).id, stopped };
   }
 
-  // BUG (src/dr/execution-runner.ts): the runner rebuilds its state from the record but not
-  // `stop`, so a resumed execution with a step failed for good (onFailure: rollback) never
-  // rolls back: it ends `failed` with "steps …/check could not run", undo-s1 never runs.
-  // Remove `.fails` once fixed.
-  it.fails('a process killed during a rollback: resume finishes the rollback', async () => {
+  // A resumed execution whose step failed for good (onFailure: rollback) finishes the rollback.
+  it('a process killed during a rollback: resume finishes the rollback', async () => {
     const { id, stopped } = await stopDuringRollback('rollback-kill', 'order-kill', 'SIGKILL');
     expect(stopped.signal).toBe('SIGKILL');
     expect((await status(id)).status).toBe('interrupted');
@@ -381,11 +378,8 @@ describe('dr executions through the CLI', () => {
     expect(lines(p('order-kill')).at(-1)).toBe('undo-s1');
   });
 
-  // BUG (src/dr/execution-runner.ts): Ctrl-C during a rollback aborts the rollback steps, yet
-  // the execution ends `rolled-back` (exit 1) with "rollback failed: … interrupted" on each
-  // step and undo-s1 never run; it should end `interrupted` (exit 130) for `dr resume`.
-  // Remove `.fails` once fixed.
-  it.fails('Ctrl-C during a rollback leaves the execution interrupted, not rolled-back', async () => {
+  // Ctrl-C during a rollback: interrupted (exit 130), and `dr resume` undoes the rest.
+  it('Ctrl-C during a rollback leaves the execution interrupted, not rolled-back', async () => {
     const { id, stopped } = await stopDuringRollback('rollback-int', 'order-int', 'SIGINT');
     expect(stopped.code, stopped.stderr).toBe(130);
     expect((await status(id)).status).toBe('interrupted');
@@ -395,11 +389,8 @@ describe('dr executions through the CLI', () => {
     expect(lines(p('order-int')).at(-1)).toBe('undo-s1');
   });
 
-  // BUG (src/dr/trigger-recovery.ts): "a scenario with an execution in progress is not started
-  // twice" is checked (drExecutions.active) outside the transaction that creates the
-  // execution, so two triggers started together can both pass the check and both run the
-  // plan (seen 1 time in 3 with two processes). Not deterministic: skipped; enable to probe.
-  it.skip('two triggers of one scenario started together: one runs, the other is refused (exit 4)', async () => {
+  // The catalog refuses a second active execution of a scenario inside the transaction that creates it.
+  it('two triggers of one scenario started together: one runs, the other is refused (exit 4)', async () => {
     for (let round = 0; round < 5; round++) {
       await rm(p('race.log'), { force: true });
       const results = await Promise.all([start(['dr', 'trigger', 'race', '--yes']).done, start(['dr', 'trigger', 'race', '--yes']).done]);

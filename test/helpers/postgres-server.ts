@@ -92,7 +92,8 @@ export async function startPostgres(
     sql: psql,
     log: () => log,
     stop: async () => {
-      if (child.exitCode === null) {
+      // A server killed by a signal (a test's disaster) has exitCode null too, and no exit left to wait for.
+      if (child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
         child.kill('SIGINT'); // fast shutdown
         await exited;
