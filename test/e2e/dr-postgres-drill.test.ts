@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +47,8 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
   let restoredDir = '';
   let restoredSocket = '';
   let restoredPort = 0;
+  let scratchDir = '';
+  let scratchPort = 0;
   let watchLog = '';
 
   beforeAll(async () => {
@@ -70,7 +72,10 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
     restoredSocket = join(tmp.path, 'sock-restored');
     await mkdir(restoredSocket);
     restoredDir = join(tmp.path, 'restored-data');
-    const start = `${asClusterUser}${PG_BIN}/pg_ctl -D ${restoredDir} -l ${join(tmp.path, 'restored.log')} -w -t 120 -o "-p ${restoredPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${restoredSocket} -c archive_mode=off" start`;
+    const startOn = (dir: string, onPort: number) =>
+      `${asClusterUser}${PG_BIN}/pg_ctl -D ${dir} -l ${dir}.log -w -t 120 -o "-p ${onPort} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${restoredSocket} -c archive_mode=off" start`;
+    scratchDir = join(tmp.path, 'drtest-data');
+    scratchPort = await freePort();
     ws = await makeWorkspace(tmp.path, [], {
       sources: { database: { type: 'postgres', host: socketDir, port, user: 'postgres', mode: 'physical' } },
       encryption: { passwordFile },
@@ -91,10 +96,19 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
       recoveryPlans: {
         'database-recovery': {
           steps: [
-            { id: 'restore', type: 'restore', source: 'database', target: restoredDir, timeout: '3m' },
-            { id: 'start', type: 'command', command: start, dependsOn: ['restore'], timeout: '3m' },
-            { id: 'check', type: 'sql', url: `postgresql://postgres@127.0.0.1:${restoredPort}/postgres`, query: 'select count(*) from t', dependsOn: ['start'], retries: 5 },
-            { id: 'notify', type: 'notify', webhook: hookUrl, message: 'database restored', dependsOn: ['check'] },
+            // `test`: what a DR test does instead, on a scratch data directory and port.
+            { id: 'restore', type: 'restore', source: 'database', target: restoredDir, timeout: '3m', test: { target: scratchDir } },
+            { id: 'start', type: 'command', command: startOn(restoredDir, restoredPort), dependsOn: ['restore'], timeout: '3m', test: { command: startOn(scratchDir, scratchPort) } },
+            {
+              id: 'check',
+              type: 'sql',
+              url: `postgresql://postgres@127.0.0.1:${restoredPort}/postgres`,
+              query: 'select count(*) from t',
+              dependsOn: ['start'],
+              retries: 5,
+              test: { url: `postgresql://postgres@127.0.0.1:${scratchPort}/postgres` },
+            },
+            { id: 'notify', type: 'notify', webhook: hookUrl, message: 'database restored', dependsOn: ['check'], test: 'skip' },
           ],
         },
       },
@@ -116,10 +130,12 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
 
   afterAll(async () => {
     watch?.kill('SIGKILL');
-    try {
-      execFileSync('/bin/sh', ['-c', `${asClusterUser}${PG_BIN}/pg_ctl -D ${restoredDir} stop -m immediate`], { stdio: 'ignore' });
-    } catch {
-      // Not started: nothing to stop.
+    for (const dir of [restoredDir, scratchDir]) {
+      try {
+        execFileSync('/bin/sh', ['-c', `${asClusterUser}${PG_BIN}/pg_ctl -D ${dir} stop -m immediate`], { stdio: 'ignore' });
+      } catch {
+        // Not started: nothing to stop.
+      }
     }
     await pg?.stop().catch(() => undefined);
     hooks?.closeAllConnections();
@@ -136,6 +152,15 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
     for (let i = 0; i < 300 && pg!.sql("SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") < wal; i++) await sleep(100);
     const backup = await ws.run(['backup', 'run', '--source', 'database']);
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
+
+    // A DR test of the scenario first: the same plan on a scratch data directory and port; production paths untouched.
+    const drTest = await ws.run(['--json', 'dr', 'test', 'db-failure', '--type', 'e2e']);
+    expect(drTest.code, drTest.stdout + drTest.stderr).toBe(0);
+    expect(JSON.parse(drTest.stdout)).toMatchObject({ type: 'e2e', passed: true });
+    expect(existsSync(restoredDir)).toBe(false);
+    expect(existsSync(join(scratchDir, 'PG_VERSION'))).toBe(true);
+    expect(received).toEqual([]);
+    execFileSync('/bin/sh', ['-c', `${asClusterUser}${PG_BIN}/pg_ctl -D ${scratchDir} stop -m fast`], { stdio: 'ignore' });
 
     // Rows keep arriving; each one's commit time as the client saw it.
     const committed: number[] = [];
@@ -172,7 +197,7 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
     const deadline = Date.now() + 150_000;
     while (Date.now() < deadline) {
       const history = await ws.run(['--json', 'dr', 'history', '--scenario', 'db-failure']);
-      execution = (JSON.parse(history.stdout || '[]') as HistoryEntry[])[0];
+      execution = (JSON.parse(history.stdout || '[]') as HistoryEntry[]).find((e) => e.triggeredBy === 'automatic');
       if (execution && !['running', 'waiting-approval'].includes(execution.status)) break;
       await sleep(1_000);
     }
