@@ -3,6 +3,23 @@ export * from './core/errors.js';
 export { ExitCode } from './core/exit-codes.js';
 export { createBackupManager, type CreateBackupManagerOptions } from './api/backup.js';
 export { BackupManager } from './backup/backup-manager.js';
+export { createDisasterRecoveryOrchestrator, type CreateDisasterRecoveryOrchestratorOptions } from './api/dr.js';
+export { DisasterRecoveryOrchestrator } from './dr/disaster-recovery-orchestrator.js';
+export type {
+  ContinuityMetrics,
+  ExecutionEvent,
+  ExecutionStepView,
+  ExecutionView,
+  PreflightCheck,
+  RecoveryTestOptions,
+  RecoveryTestResult,
+  ScenarioSummary,
+  TriggerOptions,
+  TriggerResult,
+  WatchEvent,
+  WatchOptions,
+  WatchResult,
+} from './dr/disaster-recovery-orchestrator.js';
 export type { BackupEvent, BackupRunResult, BackupStatus, BackupSummary, CreateBackupOptions, RestoreOutcome, RestoreRequest } from './backup/backup-manager.js';
 export { defineConfig } from './config/define-config.js';
 export type { BkdrConfig, BkdrConfigInput } from './config/schema.js';

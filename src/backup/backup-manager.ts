@@ -78,6 +78,11 @@ export class BackupManager {
     return this.#ctx.catalog;
   }
 
+  /** The config it runs with and the file it came from (relative paths resolve against its folder). */
+  get configuration(): { config: BkdrConfig; configPath: string } {
+    return { config: this.#ctx.config, configPath: this.#ctx.configPath };
+  }
+
   sourceNames(): string[] {
     return sourceNames(this.#ctx.config);
   }
