@@ -140,14 +140,25 @@ describe('DR executions in the catalog', () => {
   });
 
   it('lists newest first, by scenario and since a time', () => {
-    const ids = ['2026-12-01T10:00:00Z', '2026-12-03T10:00:00Z', '2026-12-02T10:00:00Z'].map((t, i) =>
-      catalog.drExecutions.create(execution({ startedAt: new Date(t), scenarioId: i === 1 ? 'dc-loss' : 'db-failure' })),
-    );
+    const ids = ['2026-12-01T10:00:00Z', '2026-12-03T10:00:00Z', '2026-12-02T10:00:00Z'].map((t, i) => {
+      const id = catalog.drExecutions.create(execution({ startedAt: new Date(t), scenarioId: i === 1 ? 'dc-loss' : 'db-failure' }));
+      // One active execution per scenario: the first db-failure ends before the second starts.
+      if (i === 0) catalog.drExecutions.finish(id, 'succeeded');
+      return id;
+    });
     expect(catalog.drExecutions.list().map((e) => e.id)).toEqual([ids[1], ids[2], ids[0]]);
     expect(catalog.drExecutions.list({ limit: 1 }).map((e) => e.id)).toEqual([ids[1]]);
     expect(catalog.drExecutions.list({ scenarioId: 'db-failure' }).map((e) => e.id)).toEqual([ids[2], ids[0]]);
     expect(catalog.drExecutions.list({ since: new Date('2026-12-02T00:00:00Z') }).map((e) => e.id)).toEqual([ids[1], ids[2]]);
     expect(catalog.drExecutions.active('dc-loss').map((e) => e.id)).toEqual([ids[1]]);
+  });
+
+  it('refuses a second active execution of a scenario, and takes one once the first has ended', () => {
+    const first = catalog.drExecutions.create(execution({ scenarioId: 'db-failure' }));
+    expect(() => catalog.drExecutions.create(execution({ scenarioId: 'db-failure' }))).toThrow(/already has execution .* running .* not started twice/);
+    expect(() => catalog.drExecutions.create(execution({ scenarioId: 'db-failure', dryRun: true }))).not.toThrow();
+    catalog.drExecutions.finish(first, 'failed');
+    expect(() => catalog.drExecutions.create(execution({ scenarioId: 'db-failure' }))).not.toThrow();
   });
 
   it('records one approval decision for a step waiting for it', () => {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { listScenarios, minutesOrDuration, parseDrDuration, recoveryPlansById } from '../../src/config/dr-schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ConfigValidationError } from '../../src/config/validation-error.js';
+import { briefScenarios } from '../helpers/brief-scenarios.js';
 
 const minimal = { sources: { database: { type: 'postgres', url: 'postgres://backup@db/app' } }, destinations: [{ type: 'local', config: { path: '/backup' } }] };
 
@@ -14,44 +15,6 @@ function issuesOf(input: unknown): { path: string; message: string }[] {
   }
   return [];
 }
-
-// The product brief's three scenarios, verbatim.
-const briefScenarios = [
-  {
-    id: 'db-failure',
-    name: 'Database Complete Failure',
-    description: 'Primary database server failure',
-    severity: 'critical',
-    rto: 30,
-    rpo: 5,
-    affectedSystems: ['database', 'api', 'web'],
-    triggers: [
-      { type: 'metric', condition: 'db_connection_failures > 10' },
-      { type: 'health_check', condition: 'database_health == false' },
-    ],
-    recoveryPlans: ['database-recovery', 'cache-rebuild'],
-  },
-  {
-    id: 'datacenter-outage',
-    name: 'Complete Datacenter Outage',
-    severity: 'critical',
-    rto: 60,
-    rpo: 15,
-    affectedSystems: ['all'],
-    triggers: [{ type: 'external', condition: 'datacenter_power_failure' }],
-    recoveryPlans: ['failover-to-secondary', 'dns-update', 'data-sync'],
-  },
-  {
-    id: 'database-corruption',
-    name: 'Database Corruption',
-    severity: 'high',
-    rto: 120,
-    rpo: 60,
-    affectedSystems: ['database'],
-    triggers: [{ type: 'log', condition: 'ERROR.*database.*corruption' }],
-    recoveryPlans: ['point-in-time-recovery', 'data-validation'],
-  },
-];
 
 // CLI.md "Disaster recovery and continuity: configuration", the check step written as each of its types.
 const cliExample = {

@@ -11,6 +11,7 @@ import { validateConfig } from '../../src/config/validate.js';
 import { DisasterRecoveryOrchestrator } from '../../src/dr/disaster-recovery-orchestrator.js';
 import { bkdrBin, type CliResult, makeTempDir, makeWorkspace } from '../helpers/cli.js';
 import { gone } from '../helpers/dr-step.js';
+import { briefScenarios } from '../helpers/brief-scenarios.js';
 
 /**
  * DR executions through the real CLI in child processes (CLI.md "Disaster recovery and
@@ -36,44 +37,6 @@ interface ExecutionJson {
   progress: number;
   steps: StepJson[];
 }
-
-// The product brief's three scenarios, as test/config/dr-schema.test.ts has them.
-const briefScenarios = [
-  {
-    id: 'db-failure',
-    name: 'Database Complete Failure',
-    description: 'Primary database server failure',
-    severity: 'critical',
-    rto: 30,
-    rpo: 5,
-    affectedSystems: ['database', 'api', 'web'],
-    triggers: [
-      { type: 'metric', condition: 'db_connection_failures > 10' },
-      { type: 'health_check', condition: 'database_health == false' },
-    ],
-    recoveryPlans: ['database-recovery', 'cache-rebuild'],
-  },
-  {
-    id: 'datacenter-outage',
-    name: 'Complete Datacenter Outage',
-    severity: 'critical',
-    rto: 60,
-    rpo: 15,
-    affectedSystems: ['all'],
-    triggers: [{ type: 'external', condition: 'datacenter_power_failure' }],
-    recoveryPlans: ['failover-to-secondary', 'dns-update', 'data-sync'],
-  },
-  {
-    id: 'database-corruption',
-    name: 'Database Corruption',
-    severity: 'high',
-    rto: 120,
-    rpo: 60,
-    affectedSystems: ['database'],
-    triggers: [{ type: 'log', condition: 'ERROR.*database.*corruption' }],
-    recoveryPlans: ['point-in-time-recovery', 'data-validation'],
-  },
-];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

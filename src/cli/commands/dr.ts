@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { InterruptedError, UsageError } from '../../core/errors.js';
-import type { DisasterRecoveryOrchestrator, ExecutionView, RecoveryTestResult, RecoveryTestType, TriggerResult, WatchEvent } from '../../dr/disaster-recovery-orchestrator.js';
+import type { DisasterRecoveryOrchestrator, ExecutionEvent, ExecutionView, RecoveryTestType, TriggerResult, WatchEvent } from '../../dr/disaster-recovery-orchestrator.js';
 import type { CliContext } from '../context.js';
 import { renderExecution, renderHistory, renderPlan, renderScenarios, renderTestResult } from '../dr-render.js';
 import { createExecutionReporter } from '../dr-progress.js';
@@ -67,22 +67,16 @@ export function registerDr(program: Command, ctx: CliContext): void {
       .action(async (scenarioId: string, flags: { dryRun?: boolean; reason?: string; at?: string; yes?: boolean }) => {
         const orchestrator = await drOrchestrator(ctx);
         if (!flags.dryRun) await confirmTrigger(ctx, orchestrator, scenarioId, flags.yes === true);
-        const reporter = await createExecutionReporter(ctx);
-        const interrupt = interruptSignal();
-        let result: TriggerResult;
-        try {
-          result = await orchestrator.triggerRecovery(scenarioId, {
+        const result = await reporting(ctx, (signal, onEvent) =>
+          orchestrator.triggerRecovery(scenarioId, {
             triggeredBy: whoami(),
             dryRun: flags.dryRun ?? false,
             ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
             ...(flags.at !== undefined ? { at: flags.at } : {}),
-            signal: interrupt.signal,
-            onEvent: reporter.onEvent,
-          });
-        } finally {
-          reporter.stop();
-          interrupt.dispose();
-        }
+            signal,
+            onEvent,
+          }),
+        );
         ctx.render(result, renderExecution);
         process.exitCode = exitCodeOf(result);
       }),
@@ -136,15 +130,7 @@ export function registerDr(program: Command, ctx: CliContext): void {
       .description('continue an interrupted execution; finished steps are not run again')
       .action(async (executionId: string) => {
         const orchestrator = await drOrchestrator(ctx);
-        const reporter = await createExecutionReporter(ctx);
-        const interrupt = interruptSignal();
-        let result: TriggerResult;
-        try {
-          result = await orchestrator.resumeRecovery(executionId, { by: whoami(), signal: interrupt.signal, onEvent: reporter.onEvent });
-        } finally {
-          reporter.stop();
-          interrupt.dispose();
-        }
+        const result = await reporting(ctx, (signal, onEvent) => orchestrator.resumeRecovery(executionId, { by: whoami(), signal, onEvent }));
         ctx.render(result, renderExecution);
         process.exitCode = exitCodeOf(result);
       }),
@@ -163,22 +149,9 @@ export function registerDr(program: Command, ctx: CliContext): void {
         if (flags.type !== undefined && !['component', 'integration', 'e2e', 'chaos'].includes(flags.type))
           throw new UsageError(`--type must be component, integration, e2e or chaos, not ${flags.type}`);
         const orchestrator = await drOrchestrator(ctx);
-        const reporter = await createExecutionReporter(ctx);
-        const interrupt = interruptSignal();
-        let result: RecoveryTestResult;
-        try {
-          result = await orchestrator.runRecoveryTest(suite, {
-            type: flags.type as RecoveryTestType | undefined,
-            scope: flags.scope,
-            parallel: flags.parallel,
-            dryRun: flags.dryRun,
-            signal: interrupt.signal,
-            onEvent: reporter.onEvent,
-          });
-        } finally {
-          reporter.stop();
-          interrupt.dispose();
-        }
+        const result = await reporting(ctx, (signal, onEvent) =>
+          orchestrator.runRecoveryTest(suite, { type: flags.type as RecoveryTestType | undefined, scope: flags.scope, parallel: flags.parallel, dryRun: flags.dryRun, signal, onEvent }),
+        );
         ctx.render(result, renderTestResult);
         if (!result.passed) process.exitCode = ExitCode.Failed;
       }),
@@ -226,6 +199,18 @@ export function registerDr(program: Command, ctx: CliContext): void {
       }),
     'bkdr dr history --json',
   );
+}
+
+/** Runs a DR operation with its events rendered on stderr and Ctrl-C turned into a clean interruption. */
+async function reporting<T>(ctx: CliContext, run: (signal: AbortSignal, onEvent: (e: ExecutionEvent) => void) => Promise<T>): Promise<T> {
+  const reporter = await createExecutionReporter(ctx);
+  const interrupt = interruptSignal();
+  try {
+    return await run(interrupt.signal, reporter.onEvent);
+  } finally {
+    reporter.stop();
+    interrupt.dispose();
+  }
 }
 
 /** On a terminal, asks; elsewhere `--yes` is required (CLI.md: never guess without a TTY). */
