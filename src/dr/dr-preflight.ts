@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { DrScenario, DrStep } from '../config/dr-schema.js';
 import { formatDuration } from '../core/duration.js';
@@ -118,9 +119,22 @@ async function preflightRestore(ctx: DrContext, scenario: DrScenario, step: Extr
 async function preflightSql(ctx: DrContext, step: Extract<DrStep, { type: 'sql' }>): Promise<PreflightCheck[]> {
   if (step.url !== undefined) {
     const client = /^mysql:|^mariadb:/.test(step.url) ? 'mariadb' : 'psql';
-    return [fromResult('client found', await commandFound(client)), fromResult('endpoint resolves', await endpointResolves(step.url))];
+    return [fromResult('client found', await commandFound(client)), await databaseEndpoint(step.url)];
   }
   const source = ctx.config.sources?.[step.source ?? ''];
   if (!source || (source.type !== 'postgres' && source.type !== 'mysql')) return [fail('source configured', `source ${step.source} is not a postgres or mysql source in the config`)];
   return [fromResult('client found', await commandFound(source.type === 'postgres' ? 'psql' : 'mariadb'))];
+}
+
+/**
+ * A database URL without a host connects over a Unix socket (`postgresql:///app?host=/run/postgresql`):
+ * the socket's folder is what must be there, not a name to resolve.
+ */
+async function databaseEndpoint(url: string): Promise<PreflightCheck> {
+  const socketUrl = /^[a-z][a-z0-9+.-]*:\/\/(?:[^@/]*@)?(?:\/|$)/i.test(url);
+  if (!socketUrl) return fromResult('endpoint resolves', await endpointResolves(url));
+  const socketDir = /[?&]host=([^&]+)/.exec(url)?.[1];
+  if (!socketDir) return pass('endpoint', 'the client library default socket');
+  const dir = decodeURIComponent(socketDir);
+  return existsSync(dir) ? pass('socket folder', `${dir} exists`) : fail('socket folder', `${dir} does not exist: the server is not running here, or the URL names the wrong folder`);
 }

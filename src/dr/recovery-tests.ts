@@ -129,12 +129,15 @@ async function chaos(ctx: DrContext, scenario: DrScenario, inject: string, commo
   const deadline = setTimeout(() => stop.abort(new Error('not detected within the RTO')), scenario.rto);
   let detectedAt: Date | undefined;
   let result: TriggerResult | undefined;
-  const injectedAt = new Date();
+  let ready!: () => void;
+  const primed = new Promise<void>((r) => (ready = r));
+  let injectedAt = new Date();
   const watching = watchDetectors(
     { ...only, testMode: { triggeredBy: common.triggeredBy, type: 'chaos' } },
     {
       signal: stop.signal,
       onEvent: (e) => {
+        if (e.type === 'watching') ready();
         if (e.type === 'detection' && e.decision === 'start') detectedAt ??= e.at;
         if (e.type === 'execution-ended') {
           clearTimeout(deadline);
@@ -144,6 +147,8 @@ async function chaos(ctx: DrContext, scenario: DrScenario, inject: string, commo
     },
   ).then((r) => (result = r.executions[0]));
   try {
+    await Promise.race([primed, watching]);
+    injectedAt = new Date();
     await commandStep.run({ id: 'inject', type: 'command', onFailure: 'abort', command: inject }, { dryRun: false, log: (level, message) => ctx.logger[level](message) }, stop.signal);
     await watching;
   } catch (err) {

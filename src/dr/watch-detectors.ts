@@ -1,7 +1,8 @@
 import { type DrScenario } from '../config/dr-schema.js';
+import { OperationError } from '../core/errors.js';
 import { type DrContext, scenarios } from './dr-context.js';
 import { buildDetectors } from './detectors/build-detectors.js';
-import { DetectionGate, type GateDecision } from './detectors/detection-gate.js';
+import { DEFAULT_COOLDOWN_MS, DetectionGate, type GateDecision } from './detectors/detection-gate.js';
 import type { Firing } from './detectors/detector.js';
 import { startExternalListener } from './detectors/external-listener.js';
 import type { SqlCheck } from './detectors/health-probe.js';
@@ -52,6 +53,8 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
   const running = new Set<Promise<void>>();
   const executions: TriggerResult[] = [];
   let detections = 0;
+  const onceErrors: string[] = [];
+  const announcedAt = new Map<string, number>();
 
   const onFiring = (scenario: DrScenario, firing: Firing) => {
     detections++;
@@ -67,6 +70,10 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
       ...(decision.decision === 'suppressed' ? { reason: decision.reason } : {}),
     });
     if (decision.decision === 'record-only') {
+      // Every detection is recorded; the people told are told once per cooldown, not at every matching line.
+      const last = announcedAt.get(scenario.id);
+      if (last !== undefined && firing.at.getTime() - last < (scenario.cooldown ?? DEFAULT_COOLDOWN_MS)) return;
+      announcedAt.set(scenario.id, firing.at.getTime());
       announce(ctx, scenario, `${scenario.name}: ${firing.trigger} fired (${firing.detail}); automatic is off: \`bkdr dr trigger ${scenario.id}\` starts its recovery`, opts.signal);
       return;
     }
@@ -93,6 +100,12 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
     void execution.finally(() => running.delete(execution));
   };
 
+  const active = opts.once ? built.detectors.filter((d) => d.once) : built.detectors;
+  // Where each log ends now: a line written after `watching` is said must fire. Before the listener opens, so a failure here leaves nothing open.
+  await Promise.all(active.map((d) => d.prime?.())).catch(async (err: unknown) => {
+    await built.close();
+    throw err;
+  });
   const listener =
     built.externalHandler && ctx.config.monitoring?.webhooks && !opts.once
       ? await startExternalListener({ host: ctx.config.monitoring.webhooks.host, port: ctx.config.monitoring.webhooks.port, handle: built.externalHandler })
@@ -101,7 +114,6 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
   if (built.externalHandler && !listener && !opts.once) {
     for (const d of built.detectors.filter((x) => x.trigger.startsWith('external'))) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'no monitoring.webhooks to listen on' });
   }
-  const active = opts.once ? built.detectors.filter((d) => d.once) : built.detectors;
   if (opts.once) for (const d of built.detectors.filter((x) => !x.once)) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'needs a running watch (a log tail or a webhook)' });
   emit({
     type: 'watching',
@@ -113,7 +125,10 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
   try {
     if (opts.once) {
       for (const d of active) {
-        const firing = await d.once!();
+        const firing = await d.once!().catch((err: unknown) => {
+          onceErrors.push(`${d.scenarioId}: ${d.trigger}: ${err instanceof Error ? err.message : String(err)}`);
+          return undefined;
+        });
         const scenario = byId.get(d.scenarioId);
         if (firing && scenario) onFiring(scenario, firing);
       }
@@ -129,6 +144,7 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
     }
     // Executions it started run to their end (or to the interruption).
     while (running.size > 0) await Promise.all([...running]);
+    if (onceErrors.length > 0) throw new OperationError(`dr watch --once could not look at every trigger: ${onceErrors.join('; ')}`);
   } finally {
     await listener?.close();
     await built.close();

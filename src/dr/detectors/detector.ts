@@ -27,6 +27,8 @@ export interface Detector {
   run(fire: (f: Firing) => void, signal: AbortSignal): Promise<void>;
   /** One evaluation, for `dr watch --once`; absent where one look cannot tell (a log tail, an external trigger). */
   once?(): Promise<Firing | undefined>;
+  /** Takes the starting point (a log tail's end of file) before the watch says it is watching. */
+  prime?(): Promise<void>;
 }
 
 /**

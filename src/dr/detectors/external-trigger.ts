@@ -16,7 +16,8 @@ export interface ExternalResponse {
 export interface ExternalOptions {
   tokens: readonly string[];
   /** A condition name was named by a request; `f.trigger` says by which hook. */
-  onFiring: (condition: string, f: Firing) => void;
+  /** Returns whether any scenario watches the condition; names nobody watches are answered as `ignored`. */
+  onFiring: (condition: string, f: Firing) => boolean;
 }
 
 interface AlertmanagerAlert {
@@ -60,6 +61,7 @@ function alertmanager(payload: unknown, onFiring: ExternalOptions['onFiring']): 
   if (typeof p !== 'object' || p === null || !Array.isArray(p.alerts)) return badRequest('not an Alertmanager webhook payload: no alerts list');
   if (p.version !== '4') return badRequest(`Alertmanager webhook payload version ${JSON.stringify(p.version)} is not supported; version "4" is`);
   const accepted: string[] = [];
+  const ignored: string[] = [];
   const now = new Date();
   for (const alert of p.alerts as AlertmanagerAlert[]) {
     if (alert?.status !== 'firing') continue;
@@ -69,10 +71,10 @@ function alertmanager(payload: unknown, onFiring: ExternalOptions['onFiring']): 
     const failureAt = startsAt && !Number.isNaN(startsAt.getTime()) ? startsAt : now;
     const receiver = typeof p.receiver === 'string' ? ` via receiver ${p.receiver}` : '';
     const fingerprint = typeof alert.fingerprint === 'string' ? ` (fingerprint ${alert.fingerprint})` : '';
-    onFiring(name, { trigger: `external ${name}`, at: now, failureAt, detail: `Alertmanager alert ${name} firing${receiver}${fingerprint}` });
-    accepted.push(name);
+    const watched = onFiring(name, { trigger: `external ${name}`, at: now, failureAt, detail: `Alertmanager alert ${name} firing${receiver}${fingerprint}` });
+    (watched ? accepted : ignored).push(name);
   }
-  return { status: 202, body: { accepted } };
+  return { status: 202, body: { accepted, ignored } };
 }
 
 function trigger(payload: unknown, onFiring: ExternalOptions['onFiring']): ExternalResponse {
@@ -80,8 +82,8 @@ function trigger(payload: unknown, onFiring: ExternalOptions['onFiring']): Exter
   if (typeof p !== 'object' || p === null || typeof p.condition !== 'string' || p.condition.trim() === '') return badRequest('the body must be { "condition": "<name>", "reason"?: "<text>" }');
   const condition = p.condition.trim();
   const now = new Date();
-  onFiring(condition, { trigger: `external ${condition}`, at: now, failureAt: now, detail: typeof p.reason === 'string' && p.reason !== '' ? p.reason : 'POST /hooks/trigger' });
-  return { status: 202, body: { accepted: [condition] } };
+  const watched = onFiring(condition, { trigger: `external ${condition}`, at: now, failureAt: now, detail: typeof p.reason === 'string' && p.reason !== '' ? p.reason : 'POST /hooks/trigger' });
+  return { status: 202, body: watched ? { accepted: [condition], ignored: [] } : { accepted: [], ignored: [condition] } };
 }
 
 /**

@@ -50,11 +50,20 @@ export class LogDetector implements Detector {
     }
   }
 
-  async run(fire: (f: Firing) => void, signal: AbortSignal): Promise<void> {
+  private primed: Map<string, TailedFile> | undefined;
+
+  /** Reads where every existing file ends now: lines written after this fire, even before `run` starts. */
+  async prime(): Promise<void> {
     const files = new Map<string, TailedFile>();
+    await this.poll(files, true, () => undefined);
+    this.primed = files;
+  }
+
+  async run(fire: (f: Firing) => void, signal: AbortSignal): Promise<void> {
+    const files = this.primed ?? new Map<string, TailedFile>();
     const count = this.t.count ?? 1;
     let matches: { at: Date; line: string; path: string }[] = [];
-    let first = true;
+    let first = this.primed === undefined;
     const onLine = (path: string, line: string) => {
       if (!this.pattern.test(line)) return;
       const now = new Date();

@@ -109,7 +109,7 @@ describe('external triggers over the webhook listener', () => {
   it('fires the scenario a /hooks/trigger request names', async () => {
     const res = await post('/hooks/trigger', { condition: 'site_down', reason: 'datacenter on fire' });
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ accepted: ['site_down'] });
+    expect(await res.json()).toEqual({ accepted: ['site_down'], ignored: [] });
     await waitFor(() => firings.length === 1, 'the external trigger to fire');
     expect(firings[0]).toMatchObject({ scenarioId: 'site-loss', f: { trigger: 'external site_down', detail: 'datacenter on fire' } });
   });
@@ -123,7 +123,7 @@ describe('external triggers over the webhook listener', () => {
       ]),
     );
     expect(res.status).toBe(202);
-    expect(await res.json()).toEqual({ accepted: ['DatabaseDown'] });
+    expect(await res.json()).toEqual({ accepted: ['DatabaseDown'], ignored: [] });
     await waitFor(() => firings.length === 1, 'the alert to fire');
     expect(firings[0]!.scenarioId).toBe('db-failure');
     expect(firings[0]!.f.failureAt.toISOString()).toBe('2026-12-05T01:00:00.000Z');
