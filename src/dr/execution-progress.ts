@@ -39,14 +39,16 @@ function runningStep(step: DrStepRecord, now: number): { fraction: number; remai
   const elapsed = step.startedAt ? Math.max(0, (now - Date.parse(step.startedAt)) / 1000) : 0;
   const report = stepReport(step);
   if (report) {
+    // Never below the elapsed share of the estimate (at the report): a report behind it does not move progress back.
+    const byTime = (seconds: number) => (step.weight > 0 ? Math.min(0.95, seconds / step.weight) : 0);
     const fraction = Math.min(1, report.done / report.total);
     if (fraction >= MIN_FRACTION_FOR_RATE) {
       // Its own pace so far: elapsed at the report time, scaled to what is left.
       const elapsedAtReport = step.startedAt ? Math.max(0.001, (Date.parse(report.at) - Date.parse(step.startedAt)) / 1000) : elapsed;
       const sinceReport = Math.max(0, elapsed - elapsedAtReport);
-      return { fraction, remainingSeconds: Math.max(0, (elapsedAtReport * (1 - fraction)) / fraction - sinceReport) };
+      return { fraction: Math.max(fraction, byTime(elapsedAtReport)), remainingSeconds: Math.max(0, (elapsedAtReport * (1 - fraction)) / fraction - sinceReport) };
     }
-    return { fraction, remainingSeconds: Math.max(0, step.weight - elapsed) };
+    return { fraction: Math.max(fraction, byTime(elapsed)), remainingSeconds: Math.max(0, step.weight - elapsed) };
   }
   if (step.weight <= 0) return { fraction: 0, remainingSeconds: 0 };
   const fraction = Math.min(0.95, elapsed / step.weight);
