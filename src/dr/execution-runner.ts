@@ -181,7 +181,8 @@ async function runOne(executionId: string, graphStep: PlanGraphStep, opts: Execu
   const startedAt = new Date();
   executions.updateStep(executionId, graphStep.id, { status: 'running', startedAt, endedAt: null, error: null, attempts: 0 });
   const stepLog = (level: StepLogLevel, message: string, fields?: Record<string, unknown>) => opts.log(level, `${graphStep.id}: ${message}`, fields);
-  let lastWrite = 0;
+  // The first report waits a second too: one written at the very start says ~0 % and tells nothing.
+  let lastWrite = Date.now();
   const context: StepContext = {
     ...opts.context,
     log: stepLog,
