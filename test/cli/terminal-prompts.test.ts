@@ -154,4 +154,30 @@ describe.skipIf(!hasScript)('prompts on a terminal: the init wizard, the passwor
     expect(code, screen).toBe(130);
     expect(screen).toMatch(/^bkdr: interrupted\r?$/m);
   });
+  it('dr trigger asks first on a terminal: no runs nothing (exit 2), yes runs the plan', async () => {
+    const dir = join(tmp.path, 'dr-trigger');
+    await mkdir(dir);
+    const config = join(dir, 'backup.config.json');
+    await writeFile(
+      config,
+      JSON.stringify({
+        sources: { files: { type: 'files', paths: [dir] } },
+        destinations: [{ type: 'local', config: { path: join(dir, 'repo') } }],
+        scenarios: [{ id: 'web-down', name: 'Web down', severity: 'high', rto: 5, rpo: 5, affectedSystems: ['web'], triggers: [], recoveryPlans: ['restart'] }],
+        recoveryPlans: { restart: { steps: [{ id: 'mark', type: 'command', command: `touch ${join(dir, 'ran')}` }] } },
+      }),
+    );
+    const no = runOnTerminal(['-c', config, 'dr', 'trigger', 'web-down'], dir, children);
+    await no.answer(/run scenario web-down: 1 steps \(restart\/mark\)\?/, `n${ENTER}`);
+    const refused = await no.exit;
+    expect(refused.code, refused.screen).toBe(2);
+    expect(refused.screen).toMatch(/cancelled; nothing was run/);
+    expect(existsSync(join(dir, 'ran'))).toBe(false);
+
+    const yes = runOnTerminal(['-c', config, 'dr', 'trigger', 'web-down'], dir, children);
+    await yes.answer('run scenario web-down', `y${ENTER}`);
+    const ran = await yes.exit;
+    expect(ran.code, ran.screen).toBe(0);
+    expect(existsSync(join(dir, 'ran'))).toBe(true);
+  });
 });
