@@ -153,6 +153,29 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
     const backup = await ws.run(['backup', 'run', '--source', 'database']);
     expect(backup.code, backup.stdout + backup.stderr).toBe(0);
 
+    // A dry run: the ordered steps with a preflight each, and nothing done.
+    const dry = await ws.run(['--json', 'dr', 'trigger', 'db-failure', '--dry-run']);
+    expect(dry.code, dry.stdout + dry.stderr).toBe(0);
+    const planned = JSON.parse(dry.stdout) as { status: string; steps: { id: string; preflight: { check: string; ok: boolean }[] }[] };
+    expect(planned.status).toBe('planned');
+    expect(planned.steps.map((s) => s.id)).toEqual(['database-recovery/restore', 'database-recovery/start', 'database-recovery/check', 'database-recovery/notify']);
+    expect(planned.steps[0]!.preflight.map((c) => [c.check, c.ok])).toEqual([
+      ['backup exists', true],
+      ['within RPO', true],
+      ['WAL continuity', true],
+      ['disk room', true],
+      ['target empty', true],
+    ]);
+    expect(existsSync(restoredDir)).toBe(false);
+    expect(received).toEqual([]);
+    // A point in time outside the recoverable window: reported, exit 2.
+    const early = await ws.run(['--json', 'dr', 'trigger', 'db-failure', '--dry-run', '--at', '2001-01-01T00:00:00Z']);
+    expect(early.code, early.stderr).toBe(2);
+    const refused = JSON.parse(early.stdout) as typeof planned;
+    expect(refused.steps[0]!.preflight).toContainEqual(
+      expect.objectContaining({ check: 'point in time in window', ok: false, detail: expect.stringMatching(/2001-01-01T00:00:00\.000Z is outside the recoverable window of database/) }),
+    );
+
     // A DR test of the scenario first: the same plan on a scratch data directory and port; production paths untouched.
     const drTest = await ws.run(['--json', 'dr', 'test', 'db-failure', '--type', 'e2e']);
     expect(drTest.code, drTest.stdout + drTest.stderr).toBe(0);
