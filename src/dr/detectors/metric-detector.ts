@@ -86,7 +86,8 @@ export class MetricDetector implements Detector {
     try {
       const response = await fetch(url, { signal: AbortSignal.any([signal, AbortSignal.timeout(Math.min(this.interval, SCRAPE_TIMEOUT_MS))]) });
       body = await response.text();
-      if (!response.ok) return { ok: false, error: `GET ${url} answered ${response.status}` };
+      // Prometheus answers a bad query with 400 (422, 503 for one that fails to run) and says why in its JSON: read on.
+      if (!response.ok && (this.condition || !body.trimStart().startsWith('{'))) return { ok: false, error: `GET ${url} answered ${response.status}` };
     } catch (err) {
       return { ok: false, error: `GET ${url}: ${reason(err)}` };
     }
@@ -111,9 +112,12 @@ function promQueryResult(url: string, body: string): Evaluation {
   } catch {
     return { ok: false, error: `GET ${url} did not answer JSON` };
   }
-  const p = parsed as { status?: unknown; error?: unknown; data?: { result?: unknown } };
+  const p = parsed as { status?: unknown; error?: unknown; data?: { resultType?: unknown; result?: unknown } };
   if (p.status !== 'success') return { ok: false, error: `Prometheus query failed: ${typeof p.error === 'string' ? p.error : 'status not success'}` };
-  const result = p.data?.result;
+  // A scalar or string answers [time, "value"]: two elements, but no series, and "0" is not true.
+  if (p.data?.resultType !== 'vector' && p.data?.resultType !== 'matrix')
+    return { ok: false, error: `Prometheus answered a ${String(p.data?.resultType)}, not a vector: the condition must select series` };
+  const result = p.data.result;
   if (!Array.isArray(result)) return { ok: false, error: `GET ${url}: the answer holds no result vector` };
   return { ok: true, holds: result.length > 0, detail: `Prometheus returned ${result.length} series for the query` };
 }
