@@ -348,6 +348,9 @@ export class DrExecutionsTable {
           if (e.pid !== null && (e.pid === process.pid || processAlive(e.pid))) throw new OperationError(`execution ${e.id} is ${e.status} in process ${e.pid}; it is not interrupted`);
         } else if (e.status !== 'interrupted') {
           throw new UsageError(`execution ${e.id} is ${e.status}; only an interrupted execution can be resumed`);
+        } else if (e.host === hostname() && e.pid !== null && e.pid !== process.pid && processAlive(e.pid)) {
+          // Interrupted, but its process is still winding down (a restore that ignores its signal writes on): two would write one target.
+          throw new OperationError(`execution ${e.id} was interrupted but process ${e.pid} is still ending; resume it once that process has exited`);
         }
         this.db.prepare("UPDATE dr_executions SET status = 'running', host = ?, pid = ?, ended_at = NULL, error = NULL WHERE id = ?").run(hostname(), process.pid, e.id);
         this.db.prepare("UPDATE dr_steps SET status = 'pending', started_at = NULL WHERE execution_id = ? AND status = 'running'").run(e.id);

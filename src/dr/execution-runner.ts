@@ -117,9 +117,17 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
     emit({ type: 'progress', executionId, ...p, running: [...running.keys()], at: new Date() });
   };
 
+  const failWith = (graphStep: PlanGraphStep, error: string) => {
+    states.set(graphStep.id, 'failed');
+    const kind = (graphStep.step as { onFailure?: string }).onFailure === 'rollback' ? 'rollback' : 'abort';
+    // A rollback wins over an abort whichever failed first, as on a resume: what succeeded is undone either way.
+    if (!stop || (kind === 'rollback' && stop.kind !== 'rollback')) stop = { kind, stepId: graphStep.id, error };
+  };
+
   const launch = (graphStep: PlanGraphStep) => {
     states.set(graphStep.id, 'running');
-    const done = runOne(executionId, graphStep, opts, emit, emitProgress).then((result) => {
+    const stopped = () => stop !== undefined;
+    const done = runOne(executionId, graphStep, { ...opts, stopped }, emit, emitProgress).then((result) => {
       running.delete(graphStep.id);
       if (result.status === 'succeeded') {
         states.set(graphStep.id, 'succeeded');
@@ -130,16 +138,26 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
         states.set(graphStep.id, 'pending');
         return;
       }
+      if (result.status === 'cancelled') {
+        states.set(graphStep.id, 'skipped');
+        return;
+      }
       const onFailure = (graphStep.step as { onFailure?: string }).onFailure ?? 'abort';
       if (onFailure === 'continue') {
         opts.log('warn', `step ${graphStep.id} failed; its plan goes on (onFailure: continue): ${result.error}`);
         states.set(graphStep.id, 'succeeded');
         return;
       }
-      states.set(graphStep.id, 'failed');
-      stop ??= { kind: onFailure === 'rollback' ? 'rollback' : 'abort', stepId: graphStep.id, error: result.error ?? `step ${graphStep.id} failed` };
+      failWith(graphStep, result.error ?? `step ${graphStep.id} failed`);
     });
-    running.set(graphStep.id, done);
+    // Bookkeeping that throws (a busy catalog) fails the step like its own failure would, rather than the whole run.
+    running.set(
+      graphStep.id,
+      done.catch((err: unknown) => {
+        running.delete(graphStep.id);
+        failWith(graphStep, `step ${graphStep.id}: ${describe(err)}`);
+      }),
+    );
   };
 
   for (;;) {
@@ -173,9 +191,18 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
   return { outcome: 'succeeded' };
 }
 
-type OneResult = { status: 'succeeded' } | { status: 'failed'; error: string } | { status: 'interrupted'; error?: string };
+type OneResult = { status: 'succeeded' } | { status: 'failed'; error: string } | { status: 'interrupted'; error?: string } | { status: 'cancelled' };
 
-async function runOne(executionId: string, graphStep: PlanGraphStep, opts: ExecutionRunnerOptions, emit: (e: ExecutionEvent) => void, emitProgress: () => void): Promise<OneResult> {
+/** An approval nobody needs to give any more: the execution failed meanwhile. */
+class ApprovalCancelled extends Error {}
+
+async function runOne(
+  executionId: string,
+  graphStep: PlanGraphStep,
+  opts: ExecutionRunnerOptions & { stopped: () => boolean },
+  emit: (e: ExecutionEvent) => void,
+  emitProgress: () => void,
+): Promise<OneResult> {
   const { executions } = opts;
   const step = graphStep.step as unknown as DrStep;
   const startedAt = new Date();
@@ -224,6 +251,11 @@ async function runOne(executionId: string, graphStep: PlanGraphStep, opts: Execu
       executions.updateStep(executionId, graphStep.id, { status: 'pending', startedAt: null });
       return { status: 'interrupted', error: err.message };
     }
+    if (err instanceof ApprovalCancelled) {
+      executions.updateStep(executionId, graphStep.id, { status: 'skipped', endedAt: new Date(), output: { detail: 'not asked any more: the execution failed meanwhile' } });
+      emit({ type: 'step-finished', executionId, stepId: graphStep.id, status: 'skipped', detail: 'the execution failed meanwhile', at: new Date() });
+      return { status: 'cancelled' };
+    }
     const message = describe(err);
     executions.updateStep(executionId, graphStep.id, { status: 'failed', endedAt: new Date(), error: message });
     emit({ type: 'step-finished', executionId, stepId: graphStep.id, status: 'failed', error: message, at: new Date() });
@@ -254,7 +286,7 @@ async function waitForApproval(
   executionId: string,
   graphStep: PlanGraphStep,
   step: Extract<DrStep, { type: 'approval' }>,
-  opts: ExecutionRunnerOptions,
+  opts: ExecutionRunnerOptions & { stopped: () => boolean },
   emit: (e: ExecutionEvent) => void,
 ): Promise<StepRunResult> {
   const { executions, signal } = opts;
@@ -286,6 +318,8 @@ async function waitForApproval(
         };
       }
       if (signal.aborted) throw new InterruptedError(`step ${graphStep.id} interrupted`, { cause: abortReason(signal) });
+      // Another step failed for good: nobody is asked to approve a recovery that is already ending.
+      if (opts.stopped()) throw new ApprovalCancelled();
       await sleepFor(pollMs, undefined, { signal }).catch(() => undefined);
     }
   } finally {

@@ -39,6 +39,8 @@ export interface RecoveryTestResult {
   suite: string;
   type: RecoveryTestType;
   passed: boolean;
+  /** Stopped by Ctrl-C or SIGTERM: not a verdict on the plans. */
+  interrupted: boolean;
   startedAt: string;
   endedAt: string;
   scenarios: ScenarioTestResult[];
@@ -70,13 +72,22 @@ export async function runRecoveryTest(ctx: DrContext, suite: string, opts: Recov
   const startedAt = new Date().toISOString();
   const runOne = (scenario: DrScenario) => testScenario(ctx, suite, type, scenario, { ...opts, inject: entry?.inject });
   const results = opts.parallel || entry?.parallel ? await Promise.all(selected.map(runOne)) : await sequentially(selected, runOne);
-  const result: RecoveryTestResult = { suite, type, passed: results.every((r) => r.passed), startedAt, endedAt: new Date().toISOString(), scenarios: results };
+  const result: RecoveryTestResult = {
+    suite,
+    type,
+    passed: results.every((r) => r.passed),
+    interrupted: opts.signal?.aborted ?? false,
+    startedAt,
+    endedAt: new Date().toISOString(),
+    scenarios: results,
+  };
   ctx.catalog.audit.append({
     action: 'dr.test',
     target: suite,
     payload: {
       type,
       passed: result.passed,
+      interrupted: result.interrupted,
       dryRun: opts.dryRun ?? false,
       scenarios: results.map((r) => ({ id: r.scenarioId, passed: r.passed, executions: r.executions.map((e) => e.id), reason: r.reason ?? null, detectionSeconds: r.detectionSeconds ?? null })),
     },
@@ -138,7 +149,11 @@ async function chaos(ctx: DrContext, scenario: DrScenario, inject: string, commo
       signal: stop.signal,
       onEvent: (e) => {
         if (e.type === 'watching') ready();
-        if (e.type === 'detection' && e.decision === 'start') detectedAt ??= e.at;
+        if (e.type === 'detection' && e.decision === 'start') {
+          detectedAt ??= e.at;
+          // Detected in time: the recovery has its own RTO to meet, measured, not cut short.
+          clearTimeout(deadline);
+        }
         if (e.type === 'execution-ended') {
           clearTimeout(deadline);
           stop.abort();
@@ -185,11 +200,13 @@ function withScratchTargets(ctx: DrContext, scenario: DrScenario, scratch: strin
     plans.set(ref.planId, {
       ...plan,
       steps: plan.steps.map((step) => {
-        if (step.type === 'approval' && step.test === undefined) return { ...step, test: 'skip' as const };
+        // A test never waits for a person, whatever its override says.
+        if (step.type === 'approval') return { ...step, test: 'skip' as const };
         if (step.type !== 'restore' || step.test === 'skip') return step;
         const override = step.test ?? {};
+        // Into a database: a test database unless the override names one (a `target` alone would not move it: a restore into a database ignores the folder).
+        if (step.targetDatabase !== undefined) return override.targetDatabase !== undefined ? step : { ...step, test: { ...override, targetDatabase: `${step.targetDatabase}_drtest` } };
         if (override.target !== undefined || override.targetDatabase !== undefined) return step;
-        if (step.targetDatabase !== undefined) return { ...step, test: { ...override, targetDatabase: `${step.targetDatabase}_drtest` } };
         return { ...step, test: { ...override, target: join(scratch, `${ref.planId}-${step.id}`) } };
       }),
     });

@@ -71,36 +71,58 @@ export async function triggerRecovery(ctx: DrContext, scenarioId: string, opts: 
     plan: storedPlan(graph, { skipped, pointInTime }),
     steps,
   });
-  audit.append({
-    action: 'dr.trigger',
-    target: scenario.id,
-    payload: { executionId, triggeredBy, dryRun: opts.dryRun ?? false, reason: opts.reason ?? null, at: pointInTime?.toISOString() ?? null, test: opts.test?.type ?? null },
-  });
-  for (const id of skipped) drExecutions.updateStep(executionId, id, { status: 'skipped', output: { detail: 'skipped in DR tests' } });
-  opts.onCreated?.(executionId);
+  // Whatever fails from here on (a busy catalog, a listener that throws) must not leave it `running` under a live process.
+  try {
+    audit.append({
+      action: 'dr.trigger',
+      target: scenario.id,
+      payload: { executionId, triggeredBy, dryRun: opts.dryRun ?? false, reason: opts.reason ?? null, at: pointInTime?.toISOString() ?? null, test: opts.test?.type ?? null },
+    });
+    for (const id of skipped) drExecutions.updateStep(executionId, id, { status: 'skipped', output: { detail: 'skipped in DR tests' } });
+    opts.onCreated?.(executionId);
 
-  if (opts.dryRun) {
-    let preflightOk = true;
-    for (const s of graph.steps) {
-      if (skipped.includes(s.id)) continue;
-      const checks: PreflightCheck[] = await preflightStep(ctx, scenario, s, { pointInTime });
-      if (checks.some((c) => !c.ok && c.level === 'error')) preflightOk = false;
-      drExecutions.updateStep(executionId, s.id, { output: { preflight: checks } });
+    if (opts.dryRun) {
+      let preflightOk = true;
+      for (const s of graph.steps) {
+        if (skipped.includes(s.id)) continue;
+        const checks: PreflightCheck[] = await preflightStep(ctx, scenario, s, { pointInTime });
+        if (checks.some((c) => !c.ok && c.level === 'error')) preflightOk = false;
+        drExecutions.updateStep(executionId, s.id, { output: { preflight: checks } });
+      }
+      drExecutions.finish(executionId, 'planned', preflightOk ? {} : { error: 'preflight found problems' });
+      return { ...executionView(drExecutions.get(executionId)!), preflightOk };
     }
-    drExecutions.finish(executionId, 'planned', preflightOk ? {} : { error: 'preflight found problems' });
-    return { ...executionView(drExecutions.get(executionId)!), preflightOk };
-  }
 
-  incidents.open({
-    title: `${scenario.name}: DR execution ${executionId}`,
-    severity: scenario.severity,
-    executionId,
-    scenarioId: scenario.id,
-    personalData: affectsPersonalData(ctx, scenario),
-    ...(opts.detectionAt ? { openedAt: opts.detectionAt } : {}),
-    notes: opts.reason ?? `triggered by ${triggeredBy}`,
-  });
+    // A DR test is evidence, not an incident: nobody is paged and no GDPR clock starts.
+    if (!opts.test) {
+      incidents.open({
+        title: `${scenario.name}: DR execution ${executionId}`,
+        severity: scenario.severity,
+        executionId,
+        scenarioId: scenario.id,
+        personalData: affectsPersonalData(ctx, scenario),
+        ...(opts.detectionAt ? { openedAt: opts.detectionAt } : {}),
+        notes: opts.reason ?? `triggered by ${triggeredBy}`,
+      });
+    }
+  } catch (err) {
+    endAfterFailure(ctx, executionId, err);
+    throw err;
+  }
   return runToEnd(ctx, executionId, scenario, { pointInTime, signal: opts.signal, onEvent: opts.onEvent });
+}
+
+/** An execution whose run could not go on: `failed` with the reason, never left `running`. */
+function endAfterFailure(ctx: DrContext, executionId: string, err: unknown): void {
+  const { drExecutions } = ctx.catalog;
+  try {
+    const now = drExecutions.get(executionId);
+    if (now && (now.status === 'running' || now.status === 'waiting-approval' || now.status === 'planned')) {
+      drExecutions.finish(executionId, now.dryRun ? 'planned' : 'failed', { error: `bkdr could not run it: ${err instanceof Error ? err.message : String(err)}` });
+    }
+  } catch {
+    // The catalog itself failed: the process ends, and the next reader marks the execution interrupted (its pid is gone).
+  }
 }
 
 /** Runs a recorded execution (new or resumed) and ends its record; an interruption leaves it `interrupted`. */
@@ -113,6 +135,8 @@ export async function runToEnd(
   const { drExecutions } = ctx.catalog;
   const signal = opts.signal ?? new AbortController().signal;
   const emit = opts.onEvent ?? (() => undefined);
+  const record = drExecutions.get(executionId);
+  const isTest = record?.triggeredBy.startsWith('dr-test') ?? false;
   const end = await runExecution(executionId, {
     executions: drExecutions,
     audit: ctx.catalog.audit,
@@ -123,11 +147,14 @@ export async function runToEnd(
     signal,
     scenarioName: scenario.name,
     ...(ctx.approvalPollMs !== undefined ? { approvalPollMs: ctx.approvalPollMs } : {}),
+  }).catch((err: unknown) => {
+    endAfterFailure(ctx, executionId, err);
+    throw err;
   });
   if (end.outcome !== 'interrupted') {
     const finished = finishExecution(ctx, executionId, end.outcome, end.error);
     emit({ type: 'execution-finished', executionId, status: end.outcome, ...(end.error ? { error: end.error } : {}), at: new Date() });
-    if (scenario.notify) await announceEnd(ctx, scenario as DrScenario, executionView(finished), signal);
+    if (scenario.notify) await announceEnd(ctx, scenario as DrScenario, executionView(finished), signal, isTest);
   }
   return executionView(drExecutions.get(executionId)!);
 }
@@ -149,10 +176,12 @@ function plannedWithProblem(ctx: DrContext, scenario: DrScenario, triggeredBy: s
   return { ...executionView(drExecutions.get(executionId)!), preflightOk: false };
 }
 
+const ANNOUNCE_TIMEOUT_MS = 30_000;
+
 /** The scenario's `notify` hears how each execution ended; a failure to tell it is logged, never the execution's. */
-async function announceEnd(ctx: DrContext, scenario: DrScenario, view: ExecutionView, signal: AbortSignal): Promise<void> {
+async function announceEnd(ctx: DrContext, scenario: DrScenario, view: ExecutionView, signal: AbortSignal, isTest: boolean): Promise<void> {
   const objectives = view.rto.achievedSeconds === null ? '' : `; RTO ${Math.round(view.rto.achievedSeconds)} s${view.rto.met === false ? ' (missed)' : ''}`;
-  const message = `${scenario.name}: DR execution ${view.id} ${view.status}${view.error ? `: ${view.error}` : ''}${objectives}`;
+  const message = `${isTest ? '[DR test] ' : ''}${scenario.name}: DR execution ${view.id} ${view.status}${view.error ? `: ${view.error}` : ''}${objectives}`;
   const context = {
     dryRun: false as const,
     config: ctx.config,
@@ -161,7 +190,8 @@ async function announceEnd(ctx: DrContext, scenario: DrScenario, view: Execution
     execution: { id: view.id, scenarioId: scenario.id, scenarioName: scenario.name },
   };
   await notifyStep
-    .run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, signal)
+    // A webhook that never answers must not hold the command after the recovery has ended.
+    .run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, AbortSignal.any([signal, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)]))
     .catch((err: unknown) => ctx.logger.error(`announcing the end of execution ${view.id} failed: ${err instanceof Error ? err.message : String(err)}`));
 }
 
@@ -172,8 +202,11 @@ function testVariant(graph: PlanGraph, test: TriggerOptions['test']): { graph: P
   const steps = graph.steps.map((s): PlanGraphStep => {
     const override = (s.step as { test?: unknown }).test;
     if (override === 'skip') skipped.push(s.id);
-    if (override === undefined || override === 'skip') return s;
-    return { ...s, step: { ...s.step, ...(override as Record<string, unknown>), id: s.step.id, type: s.step.type } };
+    // A test never runs production rollback actions (`systemctl stop postgresql` at 3 a.m. in a quarterly test):
+    // an override cannot name rollbacks, so a test rolls nothing back.
+    const { rollback: _production, ...step } = s.step as PlanGraphStep['step'] & { rollback?: unknown };
+    if (override === undefined || override === 'skip') return { ...s, step };
+    return { ...s, step: { ...step, ...(override as Record<string, unknown>), id: s.step.id, type: s.step.type } };
   });
   return { graph: { ...graph, steps }, skipped };
 }

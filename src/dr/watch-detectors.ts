@@ -54,6 +54,7 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
   const executions: TriggerResult[] = [];
   let detections = 0;
   const onceErrors: string[] = [];
+  const startErrors: string[] = [];
   const announcedAt = new Map<string, number>();
 
   const onFiring = (scenario: DrScenario, firing: Firing) => {
@@ -86,7 +87,7 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
       failureAt: firing.failureAt,
       signal: opts.signal,
       onCreated: (executionId) => {
-        gate.started(decision.detectionId, executionId);
+        gate.started(decision.detectionId, executionId, scenario.id, firing.at);
         emit({ type: 'execution-started', scenarioId: scenario.id, executionId });
       },
       onEvent: (event) => emit({ type: 'execution', event }),
@@ -95,7 +96,11 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
         executions.push(result);
         emit({ type: 'execution-ended', scenarioId: scenario.id, executionId: result.id, status: result.status, ...(result.error ? { error: result.error } : {}) });
       })
-      .catch((err: unknown) => ctx.logger.error(`scenario ${scenario.id} could not start: ${err instanceof Error ? err.message : String(err)}`));
+      .catch((err: unknown) => {
+        const why = `scenario ${scenario.id} could not start: ${err instanceof Error ? err.message : String(err)}`;
+        startErrors.push(why);
+        ctx.logger.error(why);
+      });
     running.add(execution);
     void execution.finally(() => running.delete(execution));
   };
@@ -133,19 +138,32 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
         if (firing && scenario) onFiring(scenario, firing);
       }
     } else {
+      // One detector that fails (its firing could not be recorded) stops them all: a watch is whole or it exits and says why.
+      const detectorsStop = new AbortController();
+      const signal = AbortSignal.any([opts.signal, detectorsStop.signal]);
+      let failure: unknown;
       await Promise.all(
         active.map((d) =>
-          d.run((firing) => {
-            const scenario = byId.get(d.scenarioId);
-            if (scenario) onFiring(scenario, firing);
-          }, opts.signal),
+          d
+            .run((firing) => {
+              const scenario = byId.get(d.scenarioId);
+              if (scenario) onFiring(scenario, firing);
+            }, signal)
+            .catch((err: unknown) => {
+              failure ??= new OperationError(`${d.scenarioId}: ${d.trigger}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+              detectorsStop.abort();
+            }),
         ),
       );
+      if (failure !== undefined) throw failure;
     }
     // Executions it started run to their end (or to the interruption).
     while (running.size > 0) await Promise.all([...running]);
     if (onceErrors.length > 0) throw new OperationError(`dr watch --once could not look at every trigger: ${onceErrors.join('; ')}`);
+    if (opts.once && startErrors.length > 0) throw new OperationError(startErrors.join('; '));
   } finally {
+    // Even when the watch fails, a recovery it started is not left half-done: it ends before the catalog closes.
+    while (running.size > 0) await Promise.allSettled([...running]);
     await listener?.close();
     await built.close();
   }

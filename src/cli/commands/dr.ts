@@ -153,7 +153,7 @@ export function registerDr(program: Command, ctx: CliContext): void {
           orchestrator.runRecoveryTest(suite, { type: flags.type as RecoveryTestType | undefined, scope: flags.scope, parallel: flags.parallel, dryRun: flags.dryRun, signal, onEvent }),
         );
         ctx.render(result, renderTestResult);
-        if (!result.passed) process.exitCode = ExitCode.Failed;
+        if (!result.passed) process.exitCode = result.interrupted ? ExitCode.Interrupted : ExitCode.Failed;
       }),
     'bkdr dr test quarterly',
     'bkdr dr test db-failure --type chaos',

@@ -32,11 +32,15 @@ export class DetectionGate {
     const last = this.lastStartOf(scenario.id, firing.at, cooldown);
     if (last !== undefined && firing.at.getTime() - last < cooldown) return { decision: 'suppressed', reason: 'cooldown', detectionId };
     if (scenario.automatic !== true) return { decision: 'record-only', detectionId };
-    this.lastStart.set(scenario.id, firing.at.getTime());
     return { decision: 'start', detectionId };
   }
 
-  started(detectionId: number, executionId: string): void {
+  /**
+   * The start happened: the cooldown runs from here. A start that failed (a busy catalog, a
+   * plan that cannot be built) never calls this, so the next detection tries again.
+   */
+  started(detectionId: number, executionId: string, scenarioId: string, at: Date): void {
+    this.lastStart.set(scenarioId, at.getTime());
     this.detections.attach(detectionId, executionId);
   }
 

@@ -34,12 +34,19 @@ describe('DetectionGate', () => {
 
   const gate = () => new DetectionGate(catalog.detections, (id) => active.has(id));
 
+  /** A decision to start, followed by the start (the cooldown runs from a start that happened). */
+  const startedAt = (g: DetectionGate, s: ReturnType<typeof scenario>, f: ReturnType<typeof firing>) => {
+    const d = g.decide(s, f);
+    if (d.decision === 'start') g.started(d.detectionId, catalog.drExecutions.create({ scenarioId: s.id, triggeredBy: 'detector', plan: {}, steps: [], dryRun: true }), s.id, f.at);
+    return d;
+  };
+
   it('starts an automatic scenario, suppresses a second firing within the cooldown, and records both', () => {
     const g = gate();
     const s = scenario({ cooldown: '5m' });
-    expect(g.decide(s, firing(0))).toMatchObject({ decision: 'start' });
+    expect(startedAt(g, s, firing(0))).toMatchObject({ decision: 'start' });
     expect(g.decide(s, firing(1, 'log corruption in app.log'))).toMatchObject({ decision: 'suppressed', reason: 'cooldown' });
-    expect(g.decide(s, firing(6))).toMatchObject({ decision: 'start' });
+    expect(startedAt(g, s, firing(6))).toMatchObject({ decision: 'start' });
     expect(catalog.detections.list({ scenarioId: 'db-failure' }).map((d) => [d.trigger, d.at])).toEqual([
       ['health_check db == false', new Date(t0 + 6 * minute).toISOString()],
       ['log corruption in app.log', new Date(t0 + minute).toISOString()],
@@ -50,9 +57,16 @@ describe('DetectionGate', () => {
   it('uses a 5 minute cooldown by default', () => {
     const g = gate();
     const s = scenario();
-    g.decide(s, firing(0));
+    startedAt(g, s, firing(0));
     expect(g.decide(s, firing(4.9)).decision).toBe('suppressed');
     expect(g.decide(s, firing(5)).decision).toBe('start');
+  });
+
+  it('a start that did not happen starts no cooldown: the next detection tries again', () => {
+    const g = gate();
+    const s = scenario();
+    expect(g.decide(s, firing(0)).decision).toBe('start');
+    expect(g.decide(s, firing(0.5)).decision).toBe('start');
   });
 
   it('only records detections of a scenario that is not automatic', () => {
@@ -73,7 +87,7 @@ describe('DetectionGate', () => {
   it('attaches the execution a detection started, and a new gate honours its cooldown', () => {
     const decision = gate().decide(scenario(), firing(0));
     const executionId = catalog.drExecutions.create({ scenarioId: 'db-failure', triggeredBy: 'detector', plan: {}, steps: [] });
-    gate().started(decision.detectionId, executionId);
+    gate().started(decision.detectionId, executionId, 'db-failure', new Date(t0));
     expect(catalog.detections.list({ since: new Date(t0) })[0]).toMatchObject({ id: decision.detectionId, executionId });
     catalog.drExecutions.finish(executionId, 'succeeded');
 
