@@ -116,7 +116,7 @@ _bkdr() {
     " compliance assess") COMPREPLY=($(compgen -W "--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance report") COMPREPLY=($(compgen -W "--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc bia") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc bia") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk") COMPREPLY=($(compgen -W "list add update --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk add") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -481,6 +481,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from bc' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from bc' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from bc' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from bc' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from bia' -l check
 complete -c bkdr -n '__fish_seen_subcommand_from bia' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from bia' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from bia' -l json

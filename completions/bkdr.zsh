@@ -50,7 +50,7 @@ _bkdr() {
     "compliance assess") candidates=(--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y) ;;
     "compliance report") candidates=(--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "bc") candidates=(bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc bia") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc bia") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk") candidates=(list add update --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk add") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

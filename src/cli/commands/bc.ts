@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { notAvailableYet, withExample } from '../not-available.js';
+import { registerBcBia } from './bc-bia.js';
 
-export function registerBc(program: Command, _ctx: CliContext): void {
+export function registerBc(program: Command, ctx: CliContext): void {
   const bc = withExample(program.command('bc').description('business continuity: BIA, risk register, KPIs, dashboard'), 'bkdr bc dashboard');
-  withExample(notAvailableYet(bc.command('bia').description('business impact analysis')), 'bkdr bc bia --json');
+  registerBcBia(bc, ctx);
   const risk = withExample(bc.command('risk').description('the risk register'), 'bkdr bc risk list');
   withExample(notAvailableYet(risk.command('list').description('list risks')), 'bkdr bc risk list --json');
   withExample(notAvailableYet(risk.command('add').description('add a risk')), 'bkdr bc risk add');
