@@ -55,6 +55,7 @@ _bkdr() {
       " bc risk list") path="$path $w" ;;
       " bc risk add") path="$path $w" ;;
       " bc risk update") path="$path $w" ;;
+      " bc risk close") path="$path $w" ;;
       " bc kpi") path="$path $w" ;;
       " bc dashboard") path="$path $w" ;;
       " catalog") path="$path $w" ;;
@@ -117,10 +118,11 @@ _bkdr() {
     " compliance report") COMPREPLY=($(compgen -W "--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc bia") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc risk") COMPREPLY=($(compgen -W "list add update --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc risk add") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc risk update") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc risk") COMPREPLY=($(compgen -W "list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc risk add") COMPREPLY=($(compgen -W "--category --config --description --help --id --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc risk update") COMPREPLY=($(compgen -W "--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc risk close") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc kpi") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc dashboard") COMPREPLY=($(compgen -W "--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog") COMPREPLY=($(compgen -W "rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -51,10 +51,11 @@ _bkdr() {
     "compliance report") candidates=(--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "bc") candidates=(bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc bia") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc risk") candidates=(list add update --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc risk list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc risk add") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc risk update") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc risk") candidates=(list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc risk list") candidates=(--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc risk add") candidates=(--category --config --description --help --id --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
+    "bc risk update") candidates=(--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
+    "bc risk close") candidates=(--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y) ;;
     "bc kpi") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog") candidates=(rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

@@ -10,6 +10,7 @@ import { HealthSamplesTable } from './health-samples-table.js';
 import { IncidentsTable } from './incidents-table.js';
 import { migrations } from './migrations/index.js';
 import { PackChecksTable } from './pack-checks-table.js';
+import { RisksTable } from './risks-table.js';
 import { RunLogsTable, RunsTable } from './runs-table.js';
 
 export type SqliteDatabase = Database.Database;
@@ -27,6 +28,7 @@ export interface Catalog {
   readonly detections: DrDetectionsTable;
   readonly healthSamples: HealthSamplesTable;
   readonly incidents: IncidentsTable;
+  readonly risks: RisksTable;
   close(): void;
 }
 
@@ -92,6 +94,7 @@ export function openCatalog(path: string, opts: { readonly?: boolean; replacing?
     detections: new DrDetectionsTable(db),
     healthSamples: new HealthSamplesTable(db),
     incidents: new IncidentsTable(db),
+    risks: new RisksTable(db),
     close: () => db.close(),
   };
 }

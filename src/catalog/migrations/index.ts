@@ -2,6 +2,7 @@ import { initial } from './0001-initial.js';
 import { packChecks } from './0002-pack-checks.js';
 import { runOwner } from './0003-run-owner.js';
 import { drExecutions } from './0004-dr-executions.js';
+import { risks } from './0005-risks.js';
 
 export interface Migration {
   version: number;
@@ -12,4 +13,4 @@ export interface Migration {
 }
 
 /** Applied in order, each in its own transaction. Never edit a migration that has shipped: add one. */
-export const migrations: Migration[] = [initial, packChecks, runOwner, drExecutions];
+export const migrations: Migration[] = [initial, packChecks, runOwner, drExecutions, risks];
