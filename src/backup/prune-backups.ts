@@ -59,7 +59,8 @@ export async function pruneBackups(
         : {
             action: 'backup.prune',
             target: destinations.map((d) => d.name).join(','),
-            payload: { runId: result.runId, forgotten: result.destinations.flatMap((d) => d.decisions.filter((x) => !x.keep).map((x) => x.id)) },
+            // forced: past the retention's safety (--force); compliance (SOX BR-08) looks for it.
+            payload: { runId: result.runId, forced: opts.force ?? false, forgotten: result.destinations.flatMap((d) => d.decisions.filter((x) => !x.keep).map((x) => x.id)) },
           },
     }),
   });

@@ -11,6 +11,7 @@ import { IncidentsTable } from './incidents-table.js';
 import { migrations } from './migrations/index.js';
 import { PackChecksTable } from './pack-checks-table.js';
 import { RisksTable } from './risks-table.js';
+import { AssessmentsTable } from './assessments-table.js';
 import { RunLogsTable, RunsTable } from './runs-table.js';
 
 export type SqliteDatabase = Database.Database;
@@ -29,6 +30,7 @@ export interface Catalog {
   readonly healthSamples: HealthSamplesTable;
   readonly incidents: IncidentsTable;
   readonly risks: RisksTable;
+  readonly assessments: AssessmentsTable;
   close(): void;
 }
 
@@ -95,6 +97,7 @@ export function openCatalog(path: string, opts: { readonly?: boolean; replacing?
     healthSamples: new HealthSamplesTable(db),
     incidents: new IncidentsTable(db),
     risks: new RisksTable(db),
+    assessments: new AssessmentsTable(db),
     close: () => db.close(),
   };
 }

@@ -357,6 +357,8 @@ export const drSections = {
   risks: z.array(riskSchema).optional(),
   kpiThresholds: kpiThresholdsSchema.optional(),
   complianceFrameworks: z.array(z.enum(['SOX', 'ISO-22301', 'NIST-CSF', 'GDPR'])).optional(),
+  /** Per framework, windows (days) and percentages that replace a control's defaults: { SOX: { successPercent: 97 } }. */
+  complianceSettings: z.partialRecord(z.enum(['SOX', 'ISO-22301', 'NIST-CSF', 'GDPR']), z.record(z.string(), z.number())).optional(),
   serve: serveSchema.optional(),
 };
 
