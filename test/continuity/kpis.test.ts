@@ -1,0 +1,144 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackupManager } from '../../src/backup/backup-manager.js';
+import { type Catalog, openCatalog } from '../../src/catalog/catalog.js';
+import type { BkdrConfig } from '../../src/config/schema.js';
+import { validateConfig } from '../../src/config/validate.js';
+import { KPI_NAMES } from '../../src/config/dr-schema.js';
+import { silentLogger } from '../../src/core/logger.js';
+import type { ContinuityContext } from '../../src/continuity/continuity-context.js';
+import { type Kpi, measureKpis, statusOf } from '../../src/continuity/kpis.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+const HOUR_MS = 3_600_000;
+
+describe('KPIs measured from real backup runs (in-process)', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let catalog: Catalog;
+  let config: BkdrConfig;
+  let configPath: string;
+  let manager: BackupManager;
+  const statuses: string[] = [];
+
+  const ctxAt = (now: Date): ContinuityContext => ({ config, configDir: dir.path, catalog, logger: silentLogger, now: () => now });
+  const kpi = (ctx: ContinuityContext, name: Kpi['name']): Kpi => measureKpis(ctx).kpis.find((k) => k.name === name)!;
+
+  beforeAll(async () => {
+    dir = await makeTempDir('bkdr-kpis-');
+    const data = join(dir.path, 'data');
+    await mkdir(data);
+    await writeFile(join(data, 'a.txt'), 'hello kpis\n');
+    // `broken`'s path is a FILE: its repository can never be created, so every backup to it fails.
+    const notADir = join(dir.path, 'not-a-dir');
+    await writeFile(notADir, 'a file where a repository should go\n');
+    configPath = join(dir.path, 'backup.config.json');
+    config = validateConfig(
+      {
+        sources: { files: { type: 'files', paths: [data] } },
+        destinations: [
+          { name: 'good', type: 'local', config: { path: join(dir.path, 'repo') } },
+          { name: 'broken', type: 'local', config: { path: notADir } },
+        ],
+        catalog: { path: join(dir.path, 'catalog.db') },
+      },
+      configPath,
+    );
+    catalog = openCatalog(join(dir.path, 'catalog.db'));
+    manager = new BackupManager({ config, configPath, catalog, password: () => Promise.resolve('test-password') });
+    // Five real runs: good, good, broken only (failed), both (partial: good written, broken not), good.
+    for (const destinations of [['good'], ['good'], ['broken'], ['good', 'broken'], ['good']]) {
+      await writeFile(join(data, 'b.txt'), `run ${statuses.length}\n`);
+      statuses.push((await manager.createBackup('files', { destinations })).status);
+    }
+    await manager.verifyBackups({ destinations: ['good'], readDataPercent: 100 });
+  });
+
+  afterAll(async () => {
+    catalog?.close();
+    await dir?.cleanup();
+  });
+
+  it('the runs against the unreachable destination failed or were partial', () => {
+    expect(statuses).toEqual(['succeeded', 'succeeded', 'failed', 'partial', 'succeeded']);
+  });
+
+  it('measures every KPI in KPI_NAMES order with its unit and direction', () => {
+    const result = measureKpis(ctxAt(new Date()));
+    expect(result.kpis.map((k) => k.name)).toEqual([...KPI_NAMES]);
+    for (const k of result.kpis) {
+      expect(['%', 'minutes', 'hours']).toContain(k.unit);
+      expect(k.detail).toMatch(/\S/);
+      if (k.status === 'no-data') expect(k.value).toBeNull();
+    }
+  });
+
+  it('backup_success_rate: a partial run counts as failed; 3 of 5 runs succeeded = 60 %, critical under the default 95 %', () => {
+    const k = kpi(ctxAt(new Date()), 'backup_success_rate');
+    // Hand computation: runs 1, 2 and 5 succeeded; run 3 failed and run 4 was partial: 3 / 5 × 100 = 60.
+    expect(k.value).toBeCloseTo(60, 10);
+    expect(k.samples).toBe(5);
+    expect(k.detail).toBe('3 of 5 backup runs in 30 days succeeded');
+    expect(k.status).toBe('critical');
+    expect(k).toMatchObject({ unit: '%', direction: 'higher-better', target: 99.5, warning: 99.5, critical: 95 });
+  });
+
+  it('backup_success_rate takes its thresholds from kpiThresholds', () => {
+    const lenient = validateConfig({ ...config, kpiThresholds: { backup_success_rate: { warning: 70, critical: 50 } } }, configPath);
+    const k = kpi({ ...ctxAt(new Date()), config: lenient }, 'backup_success_rate');
+    expect(k).toMatchObject({ warning: 70, critical: 50, status: 'warning' });
+  });
+
+  it('backup_success_rate is no-data once the runs are older than 30 days (the clock is faked via ctx.now)', () => {
+    // Fake clock: 31 days from now, every run of this test is out of the window.
+    const k = kpi(ctxAt(new Date(Date.now() + 31 * 24 * HOUR_MS)), 'backup_success_rate');
+    expect(k).toMatchObject({ status: 'no-data', value: null, samples: 0 });
+  });
+
+  it('hours_since_last_backup: per source, from the newest successful backup (the clock is faked via ctx.now: 2 h later)', () => {
+    const newest = catalog.backups.list({ source: 'files' })[0]!;
+    const now = new Date(Date.parse(newest.time) + 2 * HOUR_MS);
+    const k = kpi(ctxAt(now), 'hours_since_last_backup');
+    expect(k.value).toBeCloseTo(2, 10);
+    expect(k.status).toBe('ok');
+    expect(k.perItem).toEqual([expect.objectContaining({ name: 'files', value: k.value, samples: 1 })]);
+    // 49 h later it is past the default critical of 48 h.
+    expect(kpi(ctxAt(new Date(Date.parse(newest.time) + 49 * HOUR_MS)), 'hours_since_last_backup').status).toBe('critical');
+  });
+
+  it('system_availability is no-data without health samples, never 100 %', () => {
+    const k = kpi(ctxAt(new Date()), 'system_availability');
+    expect(k).toMatchObject({ status: 'no-data', value: null, samples: 0 });
+  });
+
+  it('compliance_score is no-data until there is an assessment', () => {
+    expect(kpi(ctxAt(new Date()), 'compliance_score')).toMatchObject({ status: 'no-data', value: null, detail: 'no assessment yet' });
+  });
+
+  it('no DR execution: MTTR, achieved RTO/RPO and DR test success are no-data', () => {
+    const ctx = ctxAt(new Date());
+    for (const name of ['mean_time_to_recovery', 'recovery_time_achieved', 'recovery_point_achieved', 'dr_test_success_rate'] as const) expect(kpi(ctx, name).status).toBe('no-data');
+  });
+
+  it('verify_coverage: a verify reading 100 % of the data covers every pack of the verified destination', () => {
+    const k = kpi(ctxAt(new Date()), 'verify_coverage');
+    expect(k.value).toBe(100);
+    expect(k.status).toBe('ok');
+    expect(k.perItem?.map((i) => i.name)).toEqual(['good']);
+  });
+});
+
+describe('statusOf', () => {
+  it.each([
+    [99.95, 'higher-better', 99.9, 99, 'ok'],
+    [99.5, 'higher-better', 99.9, 99, 'warning'],
+    [98, 'higher-better', 99.9, 99, 'critical'],
+    [99, 'higher-better', 99.9, 99, 'warning'],
+    [20, 'lower-better', 30, 60, 'ok'],
+    [30, 'lower-better', 30, 60, 'ok'],
+    [45, 'lower-better', 30, 60, 'warning'],
+    [61, 'lower-better', 30, 60, 'critical'],
+  ] as const)('%d (%s, warning %d, critical %d) is %s', (value, direction, warning, critical, expected) => {
+    expect(statusOf(value, direction, warning, critical)).toBe(expected);
+  });
+});
