@@ -121,7 +121,7 @@ _bkdr() {
     " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk add") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk update") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc kpi") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc kpi") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc dashboard") COMPREPLY=($(compgen -W "--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog") COMPREPLY=($(compgen -W "rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog rebuild") COMPREPLY=($(compgen -W "--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

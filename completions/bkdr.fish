@@ -524,6 +524,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from update' -l quiet
 complete -c bkdr -n '__fish_seen_subcommand_from update' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from update' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from update' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l check
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l json

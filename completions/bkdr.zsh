@@ -55,7 +55,7 @@ _bkdr() {
     "bc risk list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk add") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk update") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc kpi") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc kpi") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog") candidates=(rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog rebuild") candidates=(--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
