@@ -51,6 +51,8 @@ describe('KPIs measured from real backup runs (in-process)', () => {
       await writeFile(join(data, 'b.txt'), `run ${statuses.length}\n`);
       statuses.push((await manager.createBackup('files', { destinations })).status);
     }
+    // A dry run is recorded as a backup run but writes nothing: it must not count.
+    await manager.createBackup('files', { destinations: ['good'], dryRun: true });
     await manager.verifyBackups({ destinations: ['good'], readDataPercent: 100 });
   });
 
@@ -73,9 +75,9 @@ describe('KPIs measured from real backup runs (in-process)', () => {
     }
   });
 
-  it('backup_success_rate: a partial run counts as failed; 3 of 5 runs succeeded = 60 %, critical under the default 95 %', () => {
+  it('backup_success_rate: a partial run counts as failed, a dry run not at all; 3 of 5 runs succeeded = 60 %, critical under the default 95 %', () => {
     const k = kpi(ctxAt(new Date()), 'backup_success_rate');
-    // Hand computation: runs 1, 2 and 5 succeeded; run 3 failed and run 4 was partial: 3 / 5 × 100 = 60.
+    // Hand computation: runs 1, 2 and 5 succeeded; run 3 failed and run 4 was partial; the dry run is left out: 3 / 5 × 100 = 60.
     expect(k.value).toBeCloseTo(60, 10);
     expect(k.samples).toBe(5);
     expect(k.detail).toBe('3 of 5 backup runs in 30 days succeeded');
