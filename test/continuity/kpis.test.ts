@@ -9,7 +9,9 @@ import { KPI_NAMES } from '../../src/config/dr-schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { ContinuityContext } from '../../src/continuity/continuity-context.js';
 import { type Kpi, measureKpis, statusOf } from '../../src/continuity/kpis.js';
+import { DisasterRecoveryOrchestrator } from '../../src/dr/disaster-recovery-orchestrator.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { freePort } from '../helpers/free-port.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -142,5 +144,87 @@ describe('statusOf', () => {
     [61, 'lower-better', 30, 60, 'critical'],
   ] as const)('%d (%s, warning %d, critical %d) is %s', (value, direction, warning, critical, expected) => {
     expect(statusOf(value, direction, warning, critical)).toBe(expected);
+  });
+});
+
+describe('KPIs measured from real DR tests and health samples (in-process)', () => {
+  let dir: { path: string; cleanup: () => Promise<void> };
+  let catalog: Catalog;
+  let config: BkdrConfig;
+  const ctx = (): ContinuityContext => ({ config, configDir: dir.path, catalog, logger: silentLogger, now: () => new Date() });
+  const kpi = (name: Kpi['name']): Kpi => measureKpis(ctx()).kpis.find((k) => k.name === name)!;
+
+  beforeAll(async () => {
+    dir = await makeTempDir('bkdr-kpis-dr-');
+    const data = join(dir.path, 'data');
+    await mkdir(data);
+    await writeFile(join(data, 'a.txt'), 'restore me\n');
+    const closed = await freePort();
+    const configPath = join(dir.path, 'backup.config.json');
+    config = validateConfig(
+      {
+        sources: { files: { type: 'files', paths: [data] } },
+        destinations: [{ name: 'good', type: 'local', config: { path: join(dir.path, 'repo') } }],
+        catalog: { path: join(dir.path, 'catalog.db') },
+        // Nothing listens on `closed`: every sample of app_health fails.
+        monitoring: { healthChecks: { app_health: { type: 'tcp', target: `127.0.0.1:${closed}`, interval: '1s', timeout: '1s', failures: 1 } } },
+        scenarios: [
+          // automatic: false, so the watch only announces the down check and starts nothing.
+          {
+            id: 'files-loss',
+            name: 'Files lost',
+            severity: 'high',
+            rto: 30,
+            rpo: 60,
+            affectedSystems: ['files'],
+            automatic: false,
+            triggers: [{ type: 'health_check', condition: 'app_health == false' }],
+            recoveryPlans: ['restore-files'],
+          },
+          { id: 'broken', name: 'A plan that fails', severity: 'low', rto: 30, rpo: 60, affectedSystems: ['files'], triggers: [], recoveryPlans: ['fail'] },
+        ],
+        recoveryPlans: {
+          'restore-files': { steps: [{ id: 'restore', type: 'restore', source: 'files', target: join(dir.path, 'restored') }] },
+          fail: { steps: [{ id: 'fail', type: 'command', command: 'exit 3' }] },
+        },
+      },
+      configPath,
+    );
+    catalog = openCatalog(join(dir.path, 'catalog.db'));
+    const backup = new BackupManager({ config, configPath, catalog, password: () => Promise.resolve('test-password') });
+    expect((await backup.createBackup('files')).status).toBe('succeeded');
+    const orchestrator = new DisasterRecoveryOrchestrator({ config, configPath, catalog, backup });
+    expect((await orchestrator.runRecoveryTest('files-loss', { type: 'e2e' })).passed).toBe(true);
+    expect((await orchestrator.runRecoveryTest('broken', { type: 'e2e' })).passed).toBe(false);
+    await orchestrator.watch({ once: true, signal: new AbortController().signal });
+  });
+
+  afterAll(async () => {
+    catalog?.close();
+    await dir?.cleanup();
+  });
+
+  it('dr_test_success_rate: 1 of 2 DR tests passed = 50 %, critical under the default 80 %', () => {
+    expect(kpi('dr_test_success_rate')).toMatchObject({ value: 50, samples: 2, status: 'critical', detail: '1 of 2 DR tests in 365 days passed' });
+  });
+
+  it('recovery_time_achieved: the last achieved RTO of the scenario whose test measured one, against its 30-minute target', () => {
+    const k = kpi('recovery_time_achieved');
+    expect(k.status).toBe('ok');
+    const item = k.perItem?.find((i) => i.name === 'files-loss');
+    expect(item).toMatchObject({ target: 30, samples: 1 });
+    expect(item!.value!).toBeLessThan(1);
+  });
+
+  it('mean_time_to_recovery leaves DR tests out: no real recovery, no-data', () => {
+    expect(kpi('mean_time_to_recovery')).toMatchObject({ status: 'no-data', value: null });
+  });
+
+  it('system_availability: the down check sampled by the watch gives 0 % over its samples, critical', () => {
+    const k = kpi('system_availability');
+    expect(k.value).toBe(0);
+    expect(k.samples).toBeGreaterThan(0);
+    expect(k.status).toBe('critical');
+    expect(k.perItem?.map((i) => i.name)).toEqual(['app_health']);
   });
 });
