@@ -248,7 +248,7 @@ function hoursSinceLastBackup(ctx: ContinuityContext, now: Date): Measurement {
   return {
     value: worst.value,
     samples: measured.length,
-    detail: never.length > 0 ? `never backed up: ${never.join(', ')}; of the others ${worst.name} is the oldest` : `${worst.name} has the oldest newest backup of ${measured.length} sources`,
+    detail: `${never.length > 0 ? `never backed up: ${never.join(', ')}; ` : ''}the stalest of ${measured.length} backed-up sources is ${worst.name}, last backed up ${round1(worst.value!)} h ago`,
     perItem,
     // A source with no backup at all is staler than any age the value could show.
     ...(never.length > 0 ? { forceStatus: 'critical' as const } : {}),
