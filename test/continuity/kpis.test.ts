@@ -110,6 +110,14 @@ describe('KPIs measured from real backup runs (in-process)', () => {
     expect(kpi(ctxAt(new Date(Date.parse(newest.time) + 49 * HOUR_MS)), 'hours_since_last_backup').status).toBe('critical');
   });
 
+  it('hours_since_last_backup: a configured source never backed up makes it critical, whatever the others', () => {
+    const withNew = validateConfig({ ...config, sources: { ...config.sources, added: { type: 'files', paths: [dir.path] } } }, configPath);
+    const k = kpi({ ...ctxAt(new Date()), config: withNew }, 'hours_since_last_backup');
+    expect(k.status).toBe('critical');
+    expect(k.detail).toMatch(/^never backed up: added; /);
+    expect(k.perItem?.find((i) => i.name === 'added')).toMatchObject({ value: null, samples: 0 });
+  });
+
   it('system_availability is no-data without health samples, never 100 %', () => {
     const k = kpi(ctxAt(new Date()), 'system_availability');
     expect(k).toMatchObject({ status: 'no-data', value: null, samples: 0 });
