@@ -123,7 +123,7 @@ _bkdr() {
     " bc risk add") COMPREPLY=($(compgen -W "--category --config --description --help --id --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk update") COMPREPLY=($(compgen -W "--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk close") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc kpi") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc kpi") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc dashboard") COMPREPLY=($(compgen -W "--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog") COMPREPLY=($(compgen -W "rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog rebuild") COMPREPLY=($(compgen -W "--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -561,6 +561,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from close' -l reason
 complete -c bkdr -n '__fish_seen_subcommand_from close' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from close' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from close' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l check
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from kpi' -l json

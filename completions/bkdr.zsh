@@ -56,7 +56,7 @@ _bkdr() {
     "bc risk add") candidates=(--category --config --description --help --id --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk update") candidates=(--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk close") candidates=(--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y) ;;
-    "bc kpi") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc kpi") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog") candidates=(rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog rebuild") candidates=(--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

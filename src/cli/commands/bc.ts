@@ -2,13 +2,14 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { notAvailableYet, withExample } from '../not-available.js';
 import { registerBcBia } from './bc-bia.js';
+import { registerBcKpi } from './bc-kpi.js';
 import { registerBcRisk } from './bc-risk.js';
 
 export function registerBc(program: Command, ctx: CliContext): void {
   const bc = withExample(program.command('bc').description('business continuity: BIA, risk register, KPIs, dashboard'), 'bkdr bc dashboard');
   registerBcBia(bc, ctx);
   registerBcRisk(bc, ctx);
-  withExample(notAvailableYet(bc.command('kpi').description('KPIs against their thresholds')), 'bkdr bc kpi --json');
+  registerBcKpi(bc, ctx);
   withExample(
     notAvailableYet(bc.command('dashboard').description('the executive dashboard').option('--html <file>', 'write a self-contained HTML dashboard')),
     'bkdr bc dashboard --html dashboard.html',
