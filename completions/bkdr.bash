@@ -48,6 +48,7 @@ _bkdr() {
       " compliance") path="$path $w" ;;
       " compliance frameworks") path="$path $w" ;;
       " compliance assess") path="$path $w" ;;
+      " compliance list") path="$path $w" ;;
       " compliance report") path="$path $w" ;;
       " bc") path="$path $w" ;;
       " bc bia") path="$path $w" ;;
@@ -112,9 +113,10 @@ _bkdr() {
     " dr test") COMPREPLY=($(compgen -W "--config --dry-run --help --json --no-color --parallel --quiet --scope --type --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr watch") COMPREPLY=($(compgen -W "--config --help --json --no-color --once --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr history") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --scenario --since --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " compliance") COMPREPLY=($(compgen -W "frameworks assess report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " compliance") COMPREPLY=($(compgen -W "frameworks assess list report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance frameworks") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance assess") COMPREPLY=($(compgen -W "--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " compliance list") COMPREPLY=($(compgen -W "--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance report") COMPREPLY=($(compgen -W "--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc bia") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -430,6 +430,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from history' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from history' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from compliance' -a frameworks
 complete -c bkdr -n '__fish_seen_subcommand_from compliance' -a assess
+complete -c bkdr -n '__fish_seen_subcommand_from compliance' -a list
 complete -c bkdr -n '__fish_seen_subcommand_from compliance' -a report
 complete -c bkdr -n '__fish_seen_subcommand_from compliance' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from compliance' -l help
@@ -457,6 +458,15 @@ complete -c bkdr -n '__fish_seen_subcommand_from assess' -l scope
 complete -c bkdr -n '__fish_seen_subcommand_from assess' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from assess' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from assess' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l framework
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from list' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from report' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from report' -l format
 complete -c bkdr -n '__fish_seen_subcommand_from report' -l from

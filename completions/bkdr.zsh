@@ -45,9 +45,10 @@ _bkdr() {
     "dr test") candidates=(--config --dry-run --help --json --no-color --parallel --quiet --scope --type --verbose --version --yes -V -c -q -v -y) ;;
     "dr watch") candidates=(--config --help --json --no-color --once --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "dr history") candidates=(--config --help --json --no-color --quiet --scenario --since --verbose --version --yes -V -c -q -v -y) ;;
-    "compliance") candidates=(frameworks assess report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "compliance") candidates=(frameworks assess list report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance frameworks") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance assess") candidates=(--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y) ;;
+    "compliance list") candidates=(--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance report") candidates=(--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "bc") candidates=(bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc bia") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

@@ -1,5 +1,7 @@
 import { BackupManager } from '../backup/backup-manager.js';
 import type { DisasterRecoveryOrchestrator } from '../dr/disaster-recovery-orchestrator.js';
+import type { ContinuityContext } from '../continuity/continuity-context.js';
+import { dirname } from 'node:path';
 import { passwordFileFromEnv, resolvePassword } from '../runtime/password.js';
 import { parseDuration } from '../core/duration.js';
 import type { CliContext } from './context.js';
@@ -39,6 +41,12 @@ export async function drOrchestrator(ctx: CliContext, over?: BackupManager): Pro
   const backup = over ?? (await backupManager(ctx));
   const { DisasterRecoveryOrchestrator } = await import('../dr/disaster-recovery-orchestrator.js');
   return new DisasterRecoveryOrchestrator({ config: loaded.config, configPath: loaded.filepath, catalog: backup.catalog, backup, logger: ctx.logger });
+}
+
+/** What the continuity use cases read: the config, the catalog (the evidence), the clock. */
+export async function continuityContext(ctx: CliContext): Promise<ContinuityContext> {
+  const loaded = await ctx.config();
+  return { config: loaded.config, configDir: dirname(loaded.filepath), catalog: await ctx.catalog(), logger: ctx.logger, now: () => new Date() };
 }
 
 /**

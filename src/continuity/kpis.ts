@@ -107,7 +107,7 @@ export function measureKpis(ctx: ContinuityContext): KpiResult {
     recovery_point_achieved: () => lastAchieved(ctx, 'rpo'),
     backup_success_rate: () => backupSuccessRate(ctx, now),
     dr_test_success_rate: () => drTestSuccessRate(ctx, now),
-    compliance_score: () => complianceScore(),
+    compliance_score: () => complianceScore(ctx, now),
     hours_since_last_backup: () => hoursSinceLastBackup(ctx, now),
     verify_coverage: () => verifyCoverage(ctx, now),
   };
@@ -227,10 +227,14 @@ function drTestSuccessRate(ctx: ContinuityContext, now: Date): Measurement {
   return { value: pct(passed, tests.length), samples: tests.length, detail: `${passed} of ${tests.length} DR tests in 365 days passed` };
 }
 
-function complianceScore(): Measurement {
-  // Scores come from compliance assessments, which the catalog does not keep yet (no `assessments` table):
-  // nothing to measure, so no-data rather than a guess. Reading the latest score per framework belongs here once it does.
-  return { value: null, samples: 0, detail: 'no assessment yet' };
+/** CONTINUITY.md: the latest score per framework, and their mean. */
+function complianceScore(ctx: ContinuityContext, now: Date): Measurement {
+  const latest = new Map<string, { score: number; at: string }>();
+  for (const a of ctx.catalog.assessments.list({ until: now })) if (!latest.has(a.framework)) latest.set(a.framework, { score: a.overallCompliance, at: a.at });
+  if (latest.size === 0) return { value: null, samples: 0, detail: 'no assessment yet' };
+  const perItem: KpiItem[] = [...latest].map(([framework, l]) => ({ name: framework, value: l.score, samples: 1, detail: `assessed ${l.at}` }));
+  const mean = perItem.reduce((sum, i) => sum + (i.value ?? 0), 0) / perItem.length;
+  return { value: mean, samples: perItem.length, detail: `mean of the latest assessment of ${perItem.map((i) => `${i.name} (${i.value} %)`).join(', ')}`, perItem };
 }
 
 function hoursSinceLastBackup(ctx: ContinuityContext, now: Date): Measurement {

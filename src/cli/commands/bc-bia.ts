@@ -1,9 +1,8 @@
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import type { BiaResult, BiaSystem } from '../../continuity/business-impact.js';
-import type { ContinuityContext } from '../../continuity/continuity-context.js';
 import { ThresholdError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
+import { continuityContext } from '../services.js';
 import { createTable, formatDuration } from '../format.js';
 import { withExample } from '../not-available.js';
 
@@ -27,11 +26,6 @@ export function registerBcBia(bc: Command, ctx: CliContext): void {
     'bkdr bc bia --json',
     'bkdr bc bia --check',
   );
-}
-
-async function continuityContext(ctx: CliContext): Promise<ContinuityContext> {
-  const loaded = await ctx.config();
-  return { config: loaded.config, configDir: dirname(loaded.filepath), catalog: await ctx.catalog(), logger: ctx.logger, now: () => new Date() };
 }
 
 const duration = (seconds: number | null): string => (seconds === null ? '-' : formatDuration(seconds * 1000));

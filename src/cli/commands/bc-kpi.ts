@@ -1,8 +1,8 @@
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { ThresholdError } from '../../core/errors.js';
 import type { Kpi, KpiResult, KpiStatus } from '../../continuity/kpis.js';
 import type { CliContext } from '../context.js';
+import { continuityContext } from '../services.js';
 import { colorEnabled, createTable } from '../format.js';
 import { withExample } from '../not-available.js';
 
@@ -43,10 +43,8 @@ export function registerBcKpi(bc: Command, ctx: CliContext): void {
       .description('KPIs against their thresholds (kpiThresholds), measured from the catalog')
       .option('--check', 'exit 6 when a KPI is critical (for cron alerting); no-data KPIs do not fail it')
       .action(async (flags: { check?: boolean }) => {
-        const loaded = await ctx.config();
-        const catalog = await ctx.catalog();
         const { measureKpis } = await import('../../continuity/kpis.js');
-        const result = measureKpis({ config: loaded.config, configDir: dirname(loaded.filepath), catalog, logger: ctx.logger, now: () => new Date() });
+        const result = measureKpis(await continuityContext(ctx));
         ctx.render(result, renderKpis);
         if (!flags.check) return;
         const noData = result.kpis.filter((k) => k.status === 'no-data').length;

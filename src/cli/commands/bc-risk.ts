@@ -1,11 +1,10 @@
-import { dirname } from 'node:path';
 import type { Command } from 'commander';
 import { RISK_TREATMENTS, type RiskFields, type RiskTreatment } from '../../catalog/risks-table.js';
 import { UsageError } from '../../core/errors.js';
-import type { ContinuityContext } from '../../continuity/continuity-context.js';
 import { riskExposure } from '../../continuity/risk-matrix.js';
 import { addRisk, closeRisk, listRisks, updateRisk, type RegisterRisk } from '../../continuity/risk-register.js';
 import type { CliContext } from '../context.js';
+import { continuityContext } from '../services.js';
 import { createTable } from '../format.js';
 import { withExample } from '../not-available.js';
 import { collect } from '../options.js';
@@ -23,11 +22,6 @@ interface RiskFlags {
   residualImpact?: string;
   reviewBy?: string;
   system?: string[];
-}
-
-async function continuity(ctx: CliContext): Promise<ContinuityContext> {
-  const loaded = await ctx.config();
-  return { config: loaded.config, configDir: dirname(loaded.filepath), catalog: await ctx.catalog(), logger: ctx.logger, now: () => new Date() };
 }
 
 /** Digits only: `Number('')` and `Number('0x3')` are numbers too, and would slip through. */
@@ -113,7 +107,7 @@ export function registerBcRisk(bc: Command, ctx: CliContext): void {
       .description('risks from the config and those added, with their level and review status')
       .option('--open', 'only open risks')
       .action(async (flags: { open?: boolean }) => {
-        const risks = listRisks(await continuity(ctx), flags.open ? { status: 'open' } : {});
+        const risks = listRisks(await continuityContext(ctx), flags.open ? { status: 'open' } : {});
         ctx.render(risks, renderRisks);
       }),
     'bkdr bc risk list --json',
@@ -124,7 +118,7 @@ export function registerBcRisk(bc: Command, ctx: CliContext): void {
       .option('--id <id>', 'its id (default: the next R-<n>)')
       .action(async (flags: RiskFlags & { id?: string }) => {
         if (flags.title === undefined) throw new UsageError('a risk needs --title');
-        const added = addRisk(await continuity(ctx), { ...fieldsOf(flags), title: flags.title, ...(flags.id !== undefined ? { id: flags.id } : {}) });
+        const added = addRisk(await continuityContext(ctx), { ...fieldsOf(flags), title: flags.title, ...(flags.id !== undefined ? { id: flags.id } : {}) });
         ctx.render(added, (r) => `added ${describeRisk(r)}`);
       }),
     'bkdr bc risk add --title "Region outage" --likelihood 2 --impact 4 --owner ops --treatment transfer',
@@ -134,7 +128,7 @@ export function registerBcRisk(bc: Command, ctx: CliContext): void {
     withFieldOptions(risk.command('update <riskId>').description('change a risk added to the register (config risks change in the config)')).action(async (riskId: string, flags: RiskFlags) => {
       const patch = fieldsOf(flags);
       if (Object.keys(patch).length === 0) throw new UsageError('nothing to change: give at least one field, such as --likelihood');
-      const updated = updateRisk(await continuity(ctx), riskId, patch);
+      const updated = updateRisk(await continuityContext(ctx), riskId, patch);
       ctx.render(updated, (r) => `updated ${describeRisk(r)}`);
     }),
     'bkdr bc risk update R-2 --likelihood 1 --mitigation "second region"',
@@ -146,7 +140,7 @@ export function registerBcRisk(bc: Command, ctx: CliContext): void {
       .description('close a risk added to the register')
       .option('--reason <text>', 'why it no longer applies (kept in the audit trail)')
       .action(async (riskId: string, flags: { reason?: string }) => {
-        const closed = closeRisk(await continuity(ctx), riskId, flags.reason);
+        const closed = closeRisk(await continuityContext(ctx), riskId, flags.reason);
         ctx.render(closed, (r) => `closed ${r.id}: ${r.title}${r.closeReason ? ` (${r.closeReason})` : ''}`);
       }),
     'bkdr bc risk close R-2 --reason "moved to a multi-region service"',

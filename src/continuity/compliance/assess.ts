@@ -77,7 +77,15 @@ export function conductAssessment(ctx: ContinuityContext, frameworkId: string, o
     target: framework.id,
     payload: { assessmentId: stored.assessment.id, assessor: opts.assessor, scope, overallCompliance, failed: failed.map((f) => f.controlId), resolved: stored.resolved.map((f) => f.controlId) },
   });
-  const findings = [...stored.opened, ...stored.kept].map((f) => ({ id: f.id, controlId: f.controlId, severity: f.severity, title: f.title, remediation: f.remediation, dueDate: f.dueDate, detail: f.detail }));
+  const findings = [...stored.opened, ...stored.kept].map((f) => ({
+    id: f.id,
+    controlId: f.controlId,
+    severity: f.severity,
+    title: f.title,
+    remediation: f.remediation,
+    dueDate: f.dueDate,
+    detail: f.detail,
+  }));
   return { ...stored.assessment, findings, resolvedFindings: stored.resolved };
 }
 

@@ -61,7 +61,12 @@ export const sox: Framework = {
             e.now.getTime() - Date.parse(f.startedAt) > graceMs &&
             !runs.some((r) => r.status === 'succeeded' && r.source === f.source && r.startedAt > f.startedAt && Date.parse(r.startedAt) - Date.parse(f.startedAt) <= graceMs),
         );
-        const evidence = { runs: runs.length, succeeded, successPercent: Math.round(percent * 10) / 10, unresolvedFailures: unresolved.map((r) => ({ runId: r.id, source: r.source, at: r.startedAt })) };
+        const evidence = {
+          runs: runs.length,
+          succeeded,
+          successPercent: Math.round(percent * 10) / 10,
+          unresolvedFailures: unresolved.map((r) => ({ runId: r.id, source: r.source, at: r.startedAt })),
+        };
         if (percent < s['successPercent']!) return fail(`${succeeded} of ${runs.length} backup runs succeeded (${evidence.successPercent} %, below ${s['successPercent']} %)`, evidence);
         if (unresolved.length) return fail(`${unresolved.length} failed runs were not followed by a success within ${s['failureResolvedHours']} h`, evidence);
         return pass(`${succeeded} of ${runs.length} backup runs succeeded (${evidence.successPercent} %); every failure was resolved`, evidence);
@@ -101,7 +106,9 @@ export const sox: Framework = {
         const days = s['testRestoreWithinDays']!;
         const recent = within(e.testRestores, days, e.now, (t) => t.at).filter((t) => t.ok);
         const evidence = { withinDays: days, successfulTestRestores: recent.length, last: recent[0] ?? null };
-        return recent.length ? pass(`${recent.length} successful test restores within ${days} days, the last at ${recent[0]!.at}`, evidence) : fail(`no successful test restore within ${days} days`, evidence);
+        return recent.length
+          ? pass(`${recent.length} successful test restores within ${days} days, the last at ${recent[0]!.at}`, evidence)
+          : fail(`no successful test restore within ${days} days`, evidence);
       },
     },
     {
