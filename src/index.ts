@@ -5,6 +5,9 @@ export { createBackupManager, type CreateBackupManagerOptions } from './api/back
 export { BackupManager } from './backup/backup-manager.js';
 export { createDisasterRecoveryOrchestrator, type CreateDisasterRecoveryOrchestratorOptions } from './api/dr.js';
 export { DisasterRecoveryOrchestrator } from './dr/disaster-recovery-orchestrator.js';
+export { createBusinessContinuityManager } from './api/continuity.js';
+export { BusinessContinuityManager, type BusinessContinuityManagerOptions } from './continuity/business-continuity-manager.js';
+export type { AssessmentResult, BiaResult, KpiResult, RegisterRisk, RiskRegisterView } from './continuity/business-continuity-manager.js';
 export type {
   ContinuityMetrics,
   ExecutionEvent,

@@ -1,0 +1,70 @@
+import type { Catalog } from '../catalog/catalog.js';
+import type { BkdrConfig } from '../config/schema.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import { dirname, resolve } from 'node:path';
+import { type AssessmentResult, conductAssessment, listFrameworks } from './compliance/assess.js';
+import type { ContinuityContext } from './continuity-context.js';
+import { analyseBusinessImpact, type BiaResult } from './business-impact.js';
+import { type KpiResult, measureKpis } from './kpis.js';
+import { addRisk, closeRisk, type RegisterRisk, type RiskInput, riskRegister, type RiskRegisterView, updateRisk } from './risk-register.js';
+
+export type { AssessmentResult } from './compliance/assess.js';
+export type { BiaResult } from './business-impact.js';
+export type { KpiResult } from './kpis.js';
+export type { RegisterRisk, RiskRegisterView } from './risk-register.js';
+
+export interface BusinessContinuityManagerOptions {
+  config: BkdrConfig;
+  /** Relative paths in the config resolve against this file's folder. */
+  configPath: string;
+  catalog: Catalog;
+  logger?: Logger;
+  /** The clock records are judged against; a test may move it to age records (and must say so). */
+  now?: () => Date;
+}
+
+/**
+ * The business continuity service (DESIGN.md "Business continuity"): what the CLI, the
+ * GraphQL API and an embedding application call, with the brief's method names. A
+ * facade over one-file use cases; every answer is computed from what bkdr recorded.
+ */
+export class BusinessContinuityManager {
+  readonly #ctx: ContinuityContext;
+
+  constructor(opts: BusinessContinuityManagerOptions) {
+    this.#ctx = { config: opts.config, configDir: dirname(resolve(opts.configPath)), catalog: opts.catalog, logger: opts.logger ?? silentLogger, now: opts.now ?? (() => new Date()) };
+  }
+
+  /** The brief's conductComplianceAssessment('ISO-22301', 'External Auditor', ['backup', 'recovery', 'testing']). */
+  conductComplianceAssessment(framework: string, assessor: string, scope?: string[]): AssessmentResult {
+    return conductAssessment(this.#ctx, framework, { assessor, scope });
+  }
+
+  listFrameworks(): ReturnType<typeof listFrameworks> {
+    return listFrameworks();
+  }
+
+  getKpis(): KpiResult {
+    return measureKpis(this.#ctx);
+  }
+
+  getBusinessImpactAnalysis(): BiaResult {
+    return analyseBusinessImpact(this.#ctx);
+  }
+
+  getRiskRegister(): RiskRegisterView {
+    return riskRegister(this.#ctx);
+  }
+
+  addRisk(input: RiskInput): RegisterRisk {
+    return addRisk(this.#ctx, input);
+  }
+
+  updateRisk(id: string, patch: Partial<RiskInput>): RegisterRisk {
+    return updateRisk(this.#ctx, id, patch);
+  }
+
+  closeRisk(id: string, reason?: string): RegisterRisk {
+    return closeRisk(this.#ctx, id, reason);
+  }
+}
