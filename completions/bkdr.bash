@@ -59,6 +59,12 @@ _bkdr() {
       " bc risk close") path="$path $w" ;;
       " bc kpi") path="$path $w" ;;
       " bc dashboard") path="$path $w" ;;
+      " bc incident") path="$path $w" ;;
+      " bc incident list") path="$path $w" ;;
+      " bc incident open") path="$path $w" ;;
+      " bc incident notify") path="$path $w" ;;
+      " bc incident update") path="$path $w" ;;
+      " bc incident close") path="$path $w" ;;
       " catalog") path="$path $w" ;;
       " catalog rebuild") path="$path $w" ;;
       " audit") path="$path $w" ;;
@@ -118,7 +124,7 @@ _bkdr() {
     " compliance assess") COMPREPLY=($(compgen -W "--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance list") COMPREPLY=($(compgen -W "--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance report") COMPREPLY=($(compgen -W "--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc bia") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk") COMPREPLY=($(compgen -W "list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
@@ -127,6 +133,12 @@ _bkdr() {
     " bc risk close") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc kpi") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc dashboard") COMPREPLY=($(compgen -W "--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident") COMPREPLY=($(compgen -W "list open notify update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident list") COMPREPLY=($(compgen -W "--config --help --json --no-color --open --quiet --since --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident open") COMPREPLY=($(compgen -W "--config --facts --help --json --no-color --personal-data --quiet --severity --systems --title --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident notify") COMPREPLY=($(compgen -W "--at --config --delay-reason --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident update") COMPREPLY=($(compgen -W "--config --effects --facts --help --json --no-color --quiet --remedial-action --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc incident close") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --summary --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog") COMPREPLY=($(compgen -W "rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " catalog rebuild") COMPREPLY=($(compgen -W "--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " audit") COMPREPLY=($(compgen -W "verify list --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -32,7 +32,7 @@ export function finishExecution(ctx: Pick<DrContext, 'catalog'>, executionId: st
     for (const incident of incidents.list({ executionId, open: true })) {
       incidents.close(incident.id, {
         at: endedAt,
-        notes: `recovered by DR execution ${executionId} in ${Math.round(rtoAchievedSeconds ?? 0)} s (RTO ${finished.rto.met === false ? 'missed' : 'met'})`,
+        summary: `recovered by DR execution ${executionId} in ${Math.round(rtoAchievedSeconds ?? 0)} s (RTO ${finished.rto.met === false ? 'missed' : 'met'})`,
       });
     }
   }

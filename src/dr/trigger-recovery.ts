@@ -103,6 +103,7 @@ export async function triggerRecovery(ctx: DrContext, scenarioId: string, opts: 
         personalData: affectsPersonalData(ctx, scenario),
         ...(opts.detectionAt ? { openedAt: opts.detectionAt } : {}),
         notes: opts.reason ?? `triggered by ${triggeredBy}`,
+        openedBy: triggeredBy,
       });
     }
   } catch (err) {

@@ -37,10 +37,11 @@ describe('health samples and incidents in the catalog', () => {
     expect(i.get(second)!.notificationDueAt).toBeNull();
     expect(i.list().map((x) => x.id)).toEqual([second, first]);
 
-    const closed = i.close(first.slice(0, 6), { at: new Date('2026-12-01T12:00:00Z'), notes: 'restored' });
-    expect(closed).toMatchObject({ closedAt: '2026-12-01T12:00:00.000Z', notes: 'paged\nrestored' });
-    expect(() => i.close(first)).toThrow(/already closed/);
-    expect(() => i.close('zzzz')).toThrow(/no incident zzzz/);
+    expect(() => i.close(first, { summary: ' ' })).toThrow(/needs a summary/);
+    const closed = i.close(first.slice(0, 6), { at: new Date('2026-12-01T12:00:00Z'), summary: 'restored' });
+    expect(closed).toMatchObject({ closedAt: '2026-12-01T12:00:00.000Z', notes: 'paged', summary: 'restored' });
+    expect(() => i.close(first, { summary: 'again' })).toThrow(/already closed/);
+    expect(() => i.close('zzzz', { summary: 'x' })).toThrow(/no incident zzzz/);
     expect(i.list({ open: true }).map((x) => x.id)).toEqual([second]);
     expect(i.list({ open: false }).map((x) => x.id)).toEqual([first]);
     expect(() => catalog.db.prepare("UPDATE incidents SET severity = 'huge'").run()).toThrow(/CHECK/);

@@ -3,6 +3,7 @@ import { packChecks } from './0002-pack-checks.js';
 import { runOwner } from './0003-run-owner.js';
 import { drExecutions } from './0004-dr-executions.js';
 import { risks } from './0005-risks.js';
+import { incidentRecords } from './0006-incident-records.js';
 import { assessments } from './0007-assessments.js';
 
 export interface Migration {
@@ -14,4 +15,4 @@ export interface Migration {
 }
 
 /** Applied in order, each in its own transaction. Never edit a migration that has shipped: add one. */
-export const migrations: Migration[] = [initial, packChecks, runOwner, drExecutions, risks, assessments];
+export const migrations: Migration[] = [initial, packChecks, runOwner, drExecutions, risks, incidentRecords, assessments];

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { notAvailableYet, withExample } from '../not-available.js';
 import { registerBcBia } from './bc-bia.js';
+import { registerBcIncident } from './bc-incident.js';
 import { registerBcKpi } from './bc-kpi.js';
 import { registerBcRisk } from './bc-risk.js';
 
@@ -14,4 +15,5 @@ export function registerBc(program: Command, ctx: CliContext): void {
     notAvailableYet(bc.command('dashboard').description('the executive dashboard').option('--html <file>', 'write a self-contained HTML dashboard')),
     'bkdr bc dashboard --html dashboard.html',
   );
+  registerBcIncident(bc, ctx);
 }
