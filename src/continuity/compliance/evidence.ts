@@ -1,3 +1,4 @@
+import type { FindingRecord } from '../../catalog/assessments-table.js';
 import type { AuditEntry, AuditVerification } from '../../catalog/audit-log.js';
 import type { BackupRecord } from '../../catalog/backups-table.js';
 import type { DrExecutionRecord } from '../../catalog/dr-executions-table.js';
@@ -8,6 +9,7 @@ import type { BkdrConfig } from '../../config/schema.js';
 import { intervalMs, nextRuns, planSchedule } from '../../scheduling/schedule-plan.js';
 import { analyseBusinessImpact, type BiaResult } from '../business-impact.js';
 import type { ContinuityContext } from '../continuity-context.js';
+import { type Kpi, measureKpis } from '../kpis.js';
 import { listRisks, type RegisterRisk } from '../risk-register.js';
 
 type DrSystem = NonNullable<BkdrConfig['systems']>[number];
@@ -48,6 +50,10 @@ export interface Evidence {
   risks: RegisterRisk[];
   incidents: IncidentRecord[];
   bia: BiaResult;
+  /** Open findings of every framework, earliest due first: whether they are settled in time is itself evidence (ISO 22301 8.6). */
+  findings: FindingRecord[];
+  /** The KPIs as of now (ISO 22301 9.1); compliance_score among them reads the assessments stored before this one. */
+  kpis: Kpi[];
 }
 
 const WINDOW_DAYS = 400;
@@ -76,6 +82,8 @@ export function gatherEvidence(ctx: ContinuityContext): Evidence {
     risks: listRisks(ctx),
     incidents: catalog.incidents.list({ since, limit: 100_000 }),
     bia: analyseBusinessImpact(ctx),
+    findings: catalog.assessments.findings({ open: true }),
+    kpis: measureKpis(ctx).kpis,
   };
 }
 
