@@ -1,3 +1,4 @@
+import type { AssessmentRecord } from '../../catalog/assessments-table.js';
 import type { AuditEntry, AuditVerification } from '../../catalog/audit-log.js';
 import type { BackupRecord } from '../../catalog/backups-table.js';
 import type { DrExecutionRecord } from '../../catalog/dr-executions-table.js';
@@ -48,6 +49,8 @@ export interface Evidence {
   risks: RegisterRisk[];
   incidents: IncidentRecord[];
   bia: BiaResult;
+  /** Earlier assessments of every framework, newest first: regular evaluation is itself evidence (GDPR 32(1)(d)). The one being conducted is not among them. */
+  assessments: AssessmentRecord[];
 }
 
 const WINDOW_DAYS = 400;
@@ -76,6 +79,7 @@ export function gatherEvidence(ctx: ContinuityContext): Evidence {
     risks: listRisks(ctx),
     incidents: catalog.incidents.list({ since, limit: 100_000 }),
     bia: analyseBusinessImpact(ctx),
+    assessments: catalog.assessments.list({ since, limit: 100_000 }).filter((a) => a.at <= now.toISOString()),
   };
 }
 
