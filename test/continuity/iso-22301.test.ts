@@ -73,6 +73,7 @@ function evidence(fields: Partial<Evidence> = {}): Evidence {
     bia: { systems: [] },
     findings: [],
     kpis: [],
+    assessments: [],
     ...fields,
   };
 }

@@ -1,4 +1,4 @@
-import type { FindingRecord } from '../../catalog/assessments-table.js';
+import type { AssessmentRecord, FindingRecord } from '../../catalog/assessments-table.js';
 import type { AuditEntry, AuditVerification } from '../../catalog/audit-log.js';
 import type { BackupRecord } from '../../catalog/backups-table.js';
 import type { DrExecutionRecord } from '../../catalog/dr-executions-table.js';
@@ -54,6 +54,8 @@ export interface Evidence {
   findings: FindingRecord[];
   /** The KPIs as of now (ISO 22301 9.1); compliance_score among them reads the assessments stored before this one. */
   kpis: Kpi[];
+  /** Earlier assessments of every framework, newest first: regular evaluation is itself evidence (GDPR 32(1)(d)). The one being conducted is not among them. */
+  assessments: AssessmentRecord[];
 }
 
 const WINDOW_DAYS = 400;
@@ -84,6 +86,7 @@ export function gatherEvidence(ctx: ContinuityContext): Evidence {
     bia: analyseBusinessImpact(ctx),
     findings: catalog.assessments.findings({ open: true }),
     kpis: measureKpis(ctx).kpis,
+    assessments: catalog.assessments.list({ since, limit: 100_000 }).filter((a) => a.at <= now.toISOString()),
   };
 }
 
