@@ -249,7 +249,15 @@ describe('GDPR assessed on a real catalog (in-process)', () => {
     // A DR test that ended 10 days ago; crm names no scenario and no restore was tested, so it says nothing about the restore time.
     const id = catalog.drExecutions.create({ scenarioId: 'crm-failover', triggeredBy: 'dr-test:quarterly', startedAt: new Date(NOW.getTime() - 10 * DAY - HOUR), plan: null, steps: [] });
     catalog.drExecutions.finish(id, 'succeeded', { endedAt: new Date(NOW.getTime() - 10 * DAY), rtoAchievedSeconds: 900 });
-    catalog.incidents.open({ title: 'laptop lost', severity: 'high', personalData: true, notes: 'stolen laptop; 1 200 records; keys rotated', openedAt: new Date(NOW.getTime() - 5 * DAY) });
+    catalog.incidents.open({
+      title: 'laptop lost',
+      severity: 'high',
+      personalData: true,
+      facts: 'stolen laptop',
+      effects: '1 200 records of customers',
+      remedialAction: 'keys rotated, device wiped remotely',
+      openedAt: new Date(NOW.getTime() - 5 * DAY),
+    });
   });
 
   afterAll(async () => {
