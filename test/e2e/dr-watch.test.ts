@@ -37,6 +37,12 @@ type Ws = Awaited<ReturnType<typeof makeWorkspace>>;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** The plan's one step has written its line: the recovery ran to its end before the watch is stopped (a stop interrupts it). */
+async function ran(out: string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (lines(out).length === 0 && Date.now() < until) await sleep(100);
+}
+
 function lines(file: string): string[] {
   if (!existsSync(file)) return [];
   return readFileSync(file, 'utf8')
@@ -165,6 +171,7 @@ describe('dr watch through the CLI', () => {
     expect(execution.triggeredBy).toBe('automatic');
     expect(execution.detectionAt).not.toBeNull();
 
+    await ran(out);
     await stop(watch);
     expect(await history(ws, 'database-corruption')).toHaveLength(1);
     expect(lines(out)).toEqual(['ran']);
@@ -198,6 +205,7 @@ describe('dr watch through the CLI', () => {
     expect(elapsed).toBeLessThan(3_000);
     expect(execution.triggeredBy).toBe('automatic');
 
+    await ran(out);
     await stop(watch);
     expect(lines(out)).toEqual(['ran']);
   });
@@ -249,6 +257,7 @@ describe('dr watch through the CLI', () => {
       expect(again.status).toBe(202);
       await again.text();
     }
+    await ran(out);
     await sleep(1_000);
     await stop(watch);
     const all = await history(ws, 'datacenter-outage');
