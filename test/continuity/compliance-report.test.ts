@@ -34,7 +34,7 @@ describe('compliance report document', () => {
   });
   afterEach(() => catalog.close());
 
-  it('flags an open finding past its due date as overdue, and one due today as due today', () => {
+  it('flags an open finding past its due date as overdue and lists the one resolved in the period', () => {
     const doc = generateComplianceReport(ctx, 'SOX', { start: new Date('2026-11-01T00:00:00Z'), end: new Date('2026-12-05T12:00:00Z') });
     // BR-02's finding keeps the due date it was opened with (2026-11-30); BR-04's was resolved on 2026-11-15.
     expect(rowsOf(doc, 'Open findings').map((r) => [r[1], r[5], r[6]])).toEqual([['BR-02', '2026-11-30', 'OVERDUE by 5 d']]);
