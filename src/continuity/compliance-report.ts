@@ -130,5 +130,6 @@ const signed = (n: number): string => {
 export function evidenceText(evidence: Record<string, unknown>): string {
   const entries = Object.entries(evidence);
   if (entries.length === 0) return '-';
-  return entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : JSON.stringify(v)}`).join('\n');
+  // JSON on one line with spaces after its commas and colons, so a page can wrap it between values.
+  return entries.map(([k, v]) => `${k}: ${typeof v === 'string' ? v : (JSON.stringify(v, null, 1) ?? String(v)).replace(/\n\s*/g, ' ')}`).join('\n');
 }

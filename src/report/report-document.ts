@@ -111,7 +111,7 @@ h2 { font-size: 1.2rem; margin: 2rem 0 .75rem; padding-bottom: .25rem; border-bo
 table { border-collapse: collapse; width: 100%; font-size: .9rem; }
 th, td { border: 1px solid var(--line); padding: .35rem .55rem; text-align: left; vertical-align: top; }
 th { background: var(--head); }
-td { overflow-wrap: anywhere; }
+td { overflow-wrap: break-word; }
 .none { color: var(--muted); font-style: italic; }
 @media print { body { padding: 0; } h2 { break-after: avoid; } tr { break-inside: avoid; } }
 `;
