@@ -50,6 +50,7 @@ _bkdr() {
       " compliance assess") path="$path $w" ;;
       " compliance list") path="$path $w" ;;
       " compliance report") path="$path $w" ;;
+      " compliance evidence") path="$path $w" ;;
       " bc") path="$path $w" ;;
       " bc bia") path="$path $w" ;;
       " bc risk") path="$path $w" ;;
@@ -58,6 +59,7 @@ _bkdr() {
       " bc risk update") path="$path $w" ;;
       " bc risk close") path="$path $w" ;;
       " bc kpi") path="$path $w" ;;
+      " bc report") path="$path $w" ;;
       " bc dashboard") path="$path $w" ;;
       " bc incident") path="$path $w" ;;
       " bc incident list") path="$path $w" ;;
@@ -119,12 +121,13 @@ _bkdr() {
     " dr test") COMPREPLY=($(compgen -W "--config --dry-run --help --json --no-color --parallel --quiet --scope --type --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr watch") COMPREPLY=($(compgen -W "--config --help --json --no-color --once --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr history") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --scenario --since --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " compliance") COMPREPLY=($(compgen -W "frameworks assess list report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " compliance") COMPREPLY=($(compgen -W "frameworks assess list report evidence --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance frameworks") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance assess") COMPREPLY=($(compgen -W "--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance list") COMPREPLY=($(compgen -W "--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " compliance report") COMPREPLY=($(compgen -W "--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " bc") COMPREPLY=($(compgen -W "bia risk kpi dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " compliance evidence") COMPREPLY=($(compgen -W "--config --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc") COMPREPLY=($(compgen -W "bia risk kpi report dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc bia") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk") COMPREPLY=($(compgen -W "list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk list") COMPREPLY=($(compgen -W "--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
@@ -132,6 +135,7 @@ _bkdr() {
     " bc risk update") COMPREPLY=($(compgen -W "--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc risk close") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc kpi") COMPREPLY=($(compgen -W "--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " bc report") COMPREPLY=($(compgen -W "--config --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc dashboard") COMPREPLY=($(compgen -W "--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc incident") COMPREPLY=($(compgen -W "list open notify update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " bc incident list") COMPREPLY=($(compgen -W "--config --help --json --no-color --open --quiet --since --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

@@ -45,12 +45,13 @@ _bkdr() {
     "dr test") candidates=(--config --dry-run --help --json --no-color --parallel --quiet --scope --type --verbose --version --yes -V -c -q -v -y) ;;
     "dr watch") candidates=(--config --help --json --no-color --once --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "dr history") candidates=(--config --help --json --no-color --quiet --scenario --since --verbose --version --yes -V -c -q -v -y) ;;
-    "compliance") candidates=(frameworks assess list report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "compliance") candidates=(frameworks assess list report evidence --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance frameworks") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance assess") candidates=(--assessor --config --help --json --no-color --quiet --scope --verbose --version --yes -V -c -q -v -y) ;;
     "compliance list") candidates=(--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance report") candidates=(--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
-    "bc") candidates=(bia risk kpi dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "compliance evidence") candidates=(--config --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc") candidates=(bia risk kpi report dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc bia") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk") candidates=(list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk list") candidates=(--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y) ;;
@@ -58,6 +59,7 @@ _bkdr() {
     "bc risk update") candidates=(--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk close") candidates=(--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y) ;;
     "bc kpi") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc report") candidates=(--config --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident") candidates=(list open notify update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident list") candidates=(--config --help --json --no-color --open --quiet --since --verbose --version --yes -V -c -q -v -y) ;;

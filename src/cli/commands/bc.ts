@@ -4,6 +4,7 @@ import { notAvailableYet, withExample } from '../not-available.js';
 import { registerBcBia } from './bc-bia.js';
 import { registerBcIncident } from './bc-incident.js';
 import { registerBcKpi } from './bc-kpi.js';
+import { registerBcReport } from './bc-report.js';
 import { registerBcRisk } from './bc-risk.js';
 
 export function registerBc(program: Command, ctx: CliContext): void {
@@ -11,6 +12,7 @@ export function registerBc(program: Command, ctx: CliContext): void {
   registerBcBia(bc, ctx);
   registerBcRisk(bc, ctx);
   registerBcKpi(bc, ctx);
+  registerBcReport(bc, ctx);
   withExample(
     notAvailableYet(bc.command('dashboard').description('the executive dashboard').option('--html <file>', 'write a self-contained HTML dashboard')),
     'bkdr bc dashboard --html dashboard.html',

@@ -4,8 +4,9 @@ import type { AssessmentRecord } from '../../catalog/assessments-table.js';
 import { type AssessmentResult, conductAssessment, listFrameworks, requireFramework } from '../../continuity/compliance/assess.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { notAvailableYet, withExample } from '../not-available.js';
+import { withExample } from '../not-available.js';
 import { continuityContext } from '../services.js';
+import { registerComplianceReport } from './compliance-report.js';
 
 function whoami(): string {
   try {
@@ -56,18 +57,7 @@ export function registerCompliance(program: Command, ctx: CliContext): void {
       }),
     'bkdr compliance list --framework SOX',
   );
-  withExample(
-    notAvailableYet(
-      compliance
-        .command('report <framework>')
-        .description('render an assessment report')
-        .option('--from <date>', 'start of the period')
-        .option('--to <date>', 'end of the period')
-        .option('--format <format>', 'md | html | json', 'md')
-        .option('--out <file>', 'write to a file instead of stdout'),
-    ),
-    'bkdr compliance report GDPR --format html --out gdpr.html',
-  );
+  registerComplianceReport(compliance, ctx);
 }
 
 function renderAssessment(a: AssessmentResult): string {
