@@ -5,13 +5,21 @@ import { dirname, resolve } from 'node:path';
 import { type AssessmentResult, conductAssessment, listFrameworks } from './compliance/assess.js';
 import type { ContinuityContext } from './continuity-context.js';
 import { analyseBusinessImpact, type BiaResult } from './business-impact.js';
+import { generateComplianceReport } from './compliance-report.js';
+import { type BcReportKind, generateBcReport } from './continuity-reports.js';
+import { type EvidenceBundleResult, writeEvidenceBundle } from './evidence-bundle.js';
 import { type KpiResult, measureKpis } from './kpis.js';
+import type { BackupStatus } from '../backup/backup-manager.js';
+import { parseTimeExpression } from '../core/time-expression.js';
+import type { ReportDocument } from '../report/report-document.js';
 import { addRisk, closeRisk, type RegisterRisk, type RiskInput, riskRegister, type RiskRegisterView, updateRisk } from './risk-register.js';
 
 export type { AssessmentResult } from './compliance/assess.js';
 export type { BiaResult } from './business-impact.js';
 export type { KpiResult } from './kpis.js';
 export type { RegisterRisk, RiskRegisterView } from './risk-register.js';
+export type { ReportDocument } from '../report/report-document.js';
+export type { BcReportKind } from './continuity-reports.js';
 
 export interface BusinessContinuityManagerOptions {
   config: BkdrConfig;
@@ -38,6 +46,22 @@ export class BusinessContinuityManager {
   /** The brief's conductComplianceAssessment('ISO-22301', 'External Auditor', ['backup', 'recovery', 'testing']). */
   conductComplianceAssessment(framework: string, assessor: string, scope?: string[]): AssessmentResult {
     return conductAssessment(this.#ctx, framework, { assessor, scope });
+  }
+
+  /** The brief's generateComplianceReport('ISO-22301', { start, end }): assessments in the period, trend, findings, evidence. */
+  generateComplianceReport(framework: string, period: { start: Date | string; end: Date | string }): ReportDocument {
+    const at = (t: Date | string) => (t instanceof Date ? t : parseTimeExpression(t, this.#ctx.now()));
+    return generateComplianceReport(this.#ctx, framework, { start: at(period.start), end: at(period.end) });
+  }
+
+  /** One of the brief's five reports; backup-status reads the backup service's status, which the caller passes. */
+  generateReport(kind: BcReportKind, backupStatus?: BackupStatus): ReportDocument {
+    return generateBcReport(this.#ctx, kind, backupStatus);
+  }
+
+  /** The report, the evidence and the audit export of the latest assessment, with a manifest of SHA-256 hashes, as one zip. */
+  writeEvidenceBundle(framework: string, outPath: string): Promise<EvidenceBundleResult> {
+    return writeEvidenceBundle(this.#ctx, framework, outPath);
   }
 
   listFrameworks(): ReturnType<typeof listFrameworks> {
