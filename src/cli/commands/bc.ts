@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { notAvailableYet, withExample } from '../not-available.js';
+import { withExample } from '../not-available.js';
 import { registerBcBia } from './bc-bia.js';
+import { registerBcDashboard } from './bc-dashboard.js';
 import { registerBcKpi } from './bc-kpi.js';
 import { registerBcRisk } from './bc-risk.js';
 
@@ -10,8 +11,5 @@ export function registerBc(program: Command, ctx: CliContext): void {
   registerBcBia(bc, ctx);
   registerBcRisk(bc, ctx);
   registerBcKpi(bc, ctx);
-  withExample(
-    notAvailableYet(bc.command('dashboard').description('the executive dashboard').option('--html <file>', 'write a self-contained HTML dashboard')),
-    'bkdr bc dashboard --html dashboard.html',
-  );
+  registerBcDashboard(bc, ctx);
 }
