@@ -48,7 +48,7 @@ describe('bkdr bc dashboard', () => {
         { name: 'local', type: 'local', config: { path: join(tmp.path, 'repo') } },
         { name: 'unreachable', type: 'local', config: { path: notADir } },
       ],
-      systems: [{ name: 'ledger', criticality: 'critical', rto: 1_800_000, rpo: 86_400_000, mtpd: 14_400_000, sources: ['files'] }],
+      systems: [{ name: 'ledger', criticality: 'critical', rto: 30, rpo: 1440, mtpd: 240, sources: ['files'] }],
     });
     for (let i = 0; i < 2; i++) expect((await ws.run(['backup', 'run', '--destination', 'local'])).code).toBe(0);
     expect((await ws.run(['backup', 'run', '--destination', 'unreachable'])).code).toBe(1);
