@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
@@ -130,6 +130,22 @@ describe('bkdr bc dashboard', () => {
     expect(r.stdout).not.toContain('\u001b[');
   });
 
+  it('--html replaces an existing file whole, leaves no temp file, and names a file it cannot write in one line', async () => {
+    const pages = join(tmp.path, 'pages');
+    await mkdir(pages);
+    const out = join(pages, 'dashboard.html');
+    await writeFile(out, 'an older dashboard');
+    const r = await ws.run(['bc', 'dashboard', '--html', out]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(await readFile(out, 'utf8')).toMatch(/^<!DOCTYPE html>[\s\S]*<\/html>\n$/);
+    expect(await readdir(pages)).toEqual(['dashboard.html']);
+
+    const missing = await ws.run(['bc', 'dashboard', '--html', join(tmp.path, 'no-such-dir', 'd.html')]);
+    expect(missing.code).toBe(1);
+    expect(missing.stdout).toBe('');
+    expect(missing.stderr.trim()).toMatch(/^bkdr: cannot write the dashboard to .*no-such-dir\/d\.html: ENOENT$/);
+  });
+
   it.skipIf(!chromiumAvailable)(
     '--html writes one self-contained page that headless Chromium renders offline, with the --json figures',
     async () => {
@@ -175,6 +191,13 @@ describe('bkdr bc dashboard', () => {
         await writeFile(join(tmp.path, 'dashboard.png'), shot);
         // A blank or unstyled page has a handful of colours; the tiles, bars and heat map have many more.
         expect(distinctColours(shot)).toBeGreaterThan(50);
+
+        // Printed to PDF (the @media print rules apply): a real document, every headline figure still laid out.
+        await page.emulateMediaType('print');
+        for (const handle of await page.$$('[data-metric]')) expect(await handle.boundingBox()).not.toBeNull();
+        const pdf = Buffer.from(await page.pdf({ format: 'A4' }));
+        expect(pdf.subarray(0, 5).toString('latin1')).toBe('%PDF-');
+        expect(pdf.length).toBeGreaterThan(10_000);
 
         const blank = await browser.newPage();
         await blank.setViewport({ width: 1280, height: 900 });

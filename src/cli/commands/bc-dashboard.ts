@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { OperationError } from '../../core/errors.js';
 import { formatSummaryMetric, SUMMARY_METRIC_LABELS, type DashboardModel, type DashboardObjective, type DashboardSummaryMetrics } from '../../report/dashboard-model.js';
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
@@ -103,7 +104,8 @@ async function writeAtomically(file: string, text: string): Promise<void> {
     await rename(temp, file);
   } catch (err) {
     await rm(temp, { force: true });
-    throw err;
+    // One line naming the file, not a bare ENOENT: the cause stays for --verbose.
+    throw new OperationError(`cannot write the dashboard to ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
 }
 
