@@ -51,7 +51,7 @@ _bkdr() {
     "compliance list") candidates=(--config --framework --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "compliance report") candidates=(--config --format --from --help --json --no-color --out --quiet --to --verbose --version --yes -V -c -q -v -y) ;;
     "compliance evidence") candidates=(--config --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc") candidates=(bia risk kpi report dashboard incident --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc") candidates=(bia risk kpi incident dashboard report --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc bia") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk") candidates=(list add update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk list") candidates=(--config --help --json --no-color --open --quiet --verbose --version --yes -V -c -q -v -y) ;;
@@ -59,14 +59,14 @@ _bkdr() {
     "bc risk update") candidates=(--category --config --description --help --impact --json --likelihood --mitigation --no-color --owner --quiet --residual-impact --residual-likelihood --review-by --system --title --treatment --verbose --version --yes -V -c -q -v -y) ;;
     "bc risk close") candidates=(--config --help --json --no-color --quiet --reason --verbose --version --yes -V -c -q -v -y) ;;
     "bc kpi") candidates=(--check --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc report") candidates=(--config --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident") candidates=(list open notify update close --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident list") candidates=(--config --help --json --no-color --open --quiet --since --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident open") candidates=(--config --facts --help --json --no-color --personal-data --quiet --severity --systems --title --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident notify") candidates=(--at --config --delay-reason --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident update") candidates=(--config --effects --facts --help --json --no-color --quiet --remedial-action --verbose --version --yes -V -c -q -v -y) ;;
     "bc incident close") candidates=(--config --help --json --no-color --quiet --summary --verbose --version --yes -V -c -q -v -y) ;;
+    "bc dashboard") candidates=(--config --help --html --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "bc report") candidates=(--config --format --help --json --no-color --out --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog") candidates=(rebuild --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "catalog rebuild") candidates=(--config --from --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "audit") candidates=(verify list --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

@@ -30,10 +30,10 @@ describe('bkdr command line', () => {
   });
 
   it('a command not built yet says so in one line and exits 2, printing nothing on stdout', async () => {
-    const r = await runBkdr(['bc', 'dashboard'], { cwd: tmp.path, env });
+    const r = await runBkdr(['serve'], { cwd: tmp.path, env });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim()).toBe('bkdr: bkdr bc dashboard: not available yet');
+    expect(r.stderr.trim()).toBe('bkdr: bkdr serve: not available yet');
   });
 
   it('bad usage is exit 2 with one line; --verbose adds the stack', async () => {
