@@ -7,7 +7,7 @@ export { createDisasterRecoveryOrchestrator, type CreateDisasterRecoveryOrchestr
 export { DisasterRecoveryOrchestrator } from './dr/disaster-recovery-orchestrator.js';
 export { createBusinessContinuityManager } from './api/continuity.js';
 export { BusinessContinuityManager, type BusinessContinuityManagerOptions } from './continuity/business-continuity-manager.js';
-export type { AssessmentResult, BiaResult, KpiResult, RegisterRisk, RiskRegisterView } from './continuity/business-continuity-manager.js';
+export type { AssessmentResult, BcReportKind, BiaResult, DashboardModel, KpiResult, RegisterRisk, ReportDocument, RiskRegisterView } from './continuity/business-continuity-manager.js';
 export type {
   ContinuityMetrics,
   ExecutionEvent,

@@ -8,7 +8,9 @@ import { analyseBusinessImpact, type BiaResult } from './business-impact.js';
 import { generateComplianceReport } from './compliance-report.js';
 import { type BcReportKind, generateBcReport } from './continuity-reports.js';
 import { type EvidenceBundleResult, writeEvidenceBundle } from './evidence-bundle.js';
+import { generateExecutiveDashboard } from './executive-dashboard.js';
 import { type KpiResult, measureKpis } from './kpis.js';
+import type { DashboardModel } from '../report/dashboard-model.js';
 import type { BackupStatus } from '../backup/backup-manager.js';
 import { parseTimeExpression } from '../core/time-expression.js';
 import type { ReportDocument } from '../report/report-document.js';
@@ -19,6 +21,7 @@ export type { BiaResult } from './business-impact.js';
 export type { KpiResult } from './kpis.js';
 export type { RegisterRisk, RiskRegisterView } from './risk-register.js';
 export type { ReportDocument } from '../report/report-document.js';
+export type { DashboardModel } from '../report/dashboard-model.js';
 export type { BcReportKind } from './continuity-reports.js';
 
 export interface BusinessContinuityManagerOptions {
@@ -62,6 +65,11 @@ export class BusinessContinuityManager {
   /** The report, the evidence and the audit export of the latest assessment, with a manifest of SHA-256 hashes, as one zip. */
   writeEvidenceBundle(framework: string, outPath: string): Promise<EvidenceBundleResult> {
     return writeEvidenceBundle(this.#ctx, framework, outPath);
+  }
+
+  /** The brief's generateExecutiveDashboard(): summaryMetrics (overallAvailability, businessContinuityReadiness, complianceScore, riskExposure) and the rest. */
+  generateExecutiveDashboard(): DashboardModel {
+    return generateExecutiveDashboard(this.#ctx);
   }
 
   listFrameworks(): ReturnType<typeof listFrameworks> {
