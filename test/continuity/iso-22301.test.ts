@@ -1,11 +1,9 @@
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FindingRecord } from '../../src/catalog/assessments-table.js';
-import type { AuditVerification } from '../../src/catalog/audit-log.js';
 import { type Catalog, openCatalog } from '../../src/catalog/catalog.js';
 import type { DrExecutionRecord } from '../../src/catalog/dr-executions-table.js';
 import type { DrRecoveryPlan, DrScenario } from '../../src/config/dr-schema.js';
-import type { BkdrConfig } from '../../src/config/schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { conductAssessment } from '../../src/continuity/compliance/assess.js';
 import type { Evidence } from '../../src/continuity/compliance/evidence.js';
@@ -17,6 +15,7 @@ import type { Kpi } from '../../src/continuity/kpis.js';
 import type { RegisterRisk } from '../../src/continuity/risk-register.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { emptyEvidence } from '../helpers/evidence.js';
 
 /**
  * ISO 22301 controls (CONTINUITY.md): each rule against hand-made evidence, one passing
@@ -54,28 +53,7 @@ const finding = (id: string, dueDate: string): FindingRecord => ({ id, framework
 
 /** Evidence with nothing in it but the time; each case adds what its control reads. */
 function evidence(fields: Partial<Evidence> = {}): Evidence {
-  return {
-    now: NOW,
-    config: {} as BkdrConfig,
-    systems: [],
-    sources: [],
-    destinations: [],
-    scenarios: [],
-    plans: new Map(),
-    runs: [],
-    backups: [],
-    testRestores: [],
-    executions: [],
-    dryRuns: [],
-    audit: { entries: [], chain: { ok: true } as AuditVerification },
-    risks: [],
-    incidents: [],
-    bia: { systems: [] },
-    findings: [],
-    kpis: [],
-    assessments: [],
-    ...fields,
-  };
+  return emptyEvidence(NOW, fields);
 }
 
 function evaluate(id: string, e: Evidence, overrides: Record<string, number> = {}): ControlResult {

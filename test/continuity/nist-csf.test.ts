@@ -5,7 +5,6 @@ import { type Catalog, openCatalog } from '../../src/catalog/catalog.js';
 import type { DrExecutionRecord, DrStepRecord } from '../../src/catalog/dr-executions-table.js';
 import type { RunRecord } from '../../src/catalog/runs-table.js';
 import type { DrRecoveryPlan, DrScenario } from '../../src/config/dr-schema.js';
-import type { BkdrConfig } from '../../src/config/schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { conductAssessment } from '../../src/continuity/compliance/assess.js';
 import type { Evidence, TestRestoreEvidence } from '../../src/continuity/compliance/evidence.js';
@@ -15,6 +14,7 @@ import { nistCsf } from '../../src/continuity/compliance/frameworks/nist-csf.js'
 import type { ContinuityContext } from '../../src/continuity/continuity-context.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { emptyEvidence } from '../helpers/evidence.js';
 
 /**
  * NIST CSF 2.0 controls (CONTINUITY.md): each pure rule against hand-built evidence,
@@ -26,28 +26,7 @@ const NOW = new Date('2027-03-01T12:00:00.000Z');
 const daysAgo = (d: number): string => new Date(NOW.getTime() - d * DAY_MS).toISOString();
 
 function evidence(over: Partial<Evidence> = {}): Evidence {
-  return {
-    now: NOW,
-    config: {} as BkdrConfig,
-    systems: [],
-    sources: [],
-    destinations: [],
-    scenarios: [],
-    plans: new Map(),
-    runs: [],
-    backups: [],
-    testRestores: [],
-    executions: [],
-    dryRuns: [],
-    audit: { entries: [], chain: { ok: true, rows: 0 } },
-    risks: [],
-    incidents: [],
-    bia: { systems: [] },
-    findings: [],
-    kpis: [],
-    assessments: [],
-    ...over,
-  };
+  return emptyEvidence(NOW, over);
 }
 
 function execution(over: Partial<DrExecutionRecord>): DrExecutionRecord {

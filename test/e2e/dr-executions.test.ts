@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
@@ -9,7 +9,7 @@ import { BackupManager } from '../../src/backup/backup-manager.js';
 import { openCatalog } from '../../src/catalog/catalog.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { DisasterRecoveryOrchestrator } from '../../src/dr/disaster-recovery-orchestrator.js';
-import { bkdrBin, type CliResult, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { type BackgroundRun, type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
 import { gone } from '../helpers/dr-step.js';
 import { briefScenarios } from '../helpers/brief-scenarios.js';
 
@@ -161,23 +161,10 @@ describe('dr executions through the CLI', () => {
   });
 
   /** `bkdr -c config <args>` in the background: the test can poll, decide and kill. */
-  function start(args: string[]): { child: ChildProcess; done: Promise<CliResult> } {
-    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], {
-      cwd: tmp.path,
-      env: { ...process.env, NO_COLOR: '1', ...ws.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin!.end();
-    const done = new Promise<CliResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-    return { child, done };
+  function start(args: string[]): BackgroundRun {
+    const run = startBkdr(['-c', ws.config, ...args], { cwd: tmp.path, env: ws.env });
+    children.add(run.child);
+    return run;
   }
 
   async function json<T>(args: string[]): Promise<T> {

@@ -1,9 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bkdrBin, type CliResult, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
 import { gone } from '../helpers/dr-step.js';
 
 /**
@@ -91,21 +91,9 @@ describe('dr execution progress and ETA from another process', () => {
 
   /** `bkdr -c config <args>` in the background. */
   function start(args: string[]): Promise<CliResult> {
-    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, ...args], {
-      cwd: tmp.path,
-      env: { ...process.env, NO_COLOR: '1', ...ws.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdin!.end();
-    return new Promise<CliResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
+    const run = startBkdr(['-c', ws.config, ...args], { cwd: tmp.path, env: ws.env });
+    children.add(run.child);
+    return run.done;
   }
 
   async function json<T>(args: string[]): Promise<T> {

@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { bkdrBin, type CliResult, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { type BackgroundRun, type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
 import { gone } from '../helpers/dr-step.js';
 import { freePort } from '../helpers/free-port.js';
 
@@ -25,13 +25,7 @@ interface HistoryJson {
   detectionAt: string | null;
 }
 
-interface Watch {
-  child: ChildProcess;
-  done: Promise<CliResult>;
-  stderr: () => string;
-  /** Resolves when the watch has written `text` on stderr. */
-  waitFor: (text: string, ms?: number) => Promise<void>;
-}
+type Watch = BackgroundRun;
 
 type Ws = Awaited<ReturnType<typeof makeWorkspace>>;
 
@@ -95,36 +89,9 @@ describe('dr watch through the CLI', () => {
   const workspace = (extra: Record<string, unknown>) => makeWorkspace(tmp.path, [p('app')], extra);
 
   function startWatch(ws: Ws, args: string[] = []): Watch {
-    const child = spawn(process.execPath, [bkdrBin, '-c', ws.config, 'dr', 'watch', ...args], {
-      cwd: tmp.path,
-      env: { ...process.env, NO_COLOR: '1', ...ws.env },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    children.add(child);
-    let stdout = '';
-    let stderr = '';
-    const waiters: { text: string; resolve: () => void }[] = [];
-    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr += d.toString();
-      for (const w of waiters.filter((x) => stderr.includes(x.text))) {
-        waiters.splice(waiters.indexOf(w), 1);
-        w.resolve();
-      }
-    });
-    child.stdin!.end();
-    const done = new Promise<CliResult>((resolve, reject) => {
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-    });
-    const waitFor = (text: string, ms = 10_000) =>
-      new Promise<void>((resolve, reject) => {
-        if (stderr.includes(text)) return resolve();
-        const timer = setTimeout(() => reject(new Error(`no "${text}" on the watch's stderr within ${ms} ms:\n${stderr}`)), ms);
-        waiters.push({ text, resolve: () => (clearTimeout(timer), resolve()) });
-        void done.then((r) => reject(new Error(`the watch ended (code ${r.code}) before "${text}":\n${r.stderr}`)), reject);
-      });
-    return { child, done, stderr: () => stderr, waitFor };
+    const run = startBkdr(['-c', ws.config, 'dr', 'watch', ...args], { cwd: tmp.path, env: ws.env });
+    children.add(run.child);
+    return run;
   }
 
   /** SIGTERM is how a watch ends: exit 0. */

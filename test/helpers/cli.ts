@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -24,6 +24,44 @@ export interface RunOptions {
 /** Runs the built CLI as a child process, as a user or cron would (no TTY). */
 export function runBkdr(args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return runNode([bkdrBin, ...args], opts);
+}
+
+/** A CLI run left in the background: a test polls, decides, signals it; `done` resolves when it exits. */
+export interface BackgroundRun {
+  child: ChildProcess;
+  done: Promise<CliResult>;
+  stderr(): string;
+  /** Resolves once stderr shows `text`; rejects when the run ends first or after `ms`. */
+  waitFor(text: string, ms?: number): Promise<void>;
+}
+
+/** Starts `bkdr <args>` without a TTY and returns at once; the caller stops it (and must, on every path). */
+export function startBkdr(args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): BackgroundRun {
+  const child = spawn(process.execPath, [bkdrBin, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, NO_COLOR: '1', ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+    for (const w of waiters.filter((x) => stderr.includes(x.text))) {
+      waiters.splice(waiters.indexOf(w), 1);
+      w.resolve();
+    }
+  });
+  child.stdin.end();
+  const done = new Promise<CliResult>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  const waitFor = (text: string, ms = 10_000) =>
+    new Promise<void>((resolve, reject) => {
+      if (stderr.includes(text)) return resolve();
+      const timer = setTimeout(() => reject(new Error(`no "${text}" on stderr within ${ms} ms:\n${stderr}`)), ms);
+      waiters.push({ text, resolve: () => (clearTimeout(timer), resolve()) });
+      void done.then((r) => reject(new Error(`the run ended (code ${r.code}) before "${text}":\n${r.stderr}`)), reject);
+    });
+  return { child, done, stderr: () => stderr, waitFor };
 }
 
 /** Runs node with `args` as a child process (no TTY) and collects what it printed. */
