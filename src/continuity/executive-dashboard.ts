@@ -27,7 +27,7 @@ export function generateExecutiveDashboard(ctx: ContinuityContext): DashboardMod
   const { kpis } = measureKpis(ctx);
   const kpi = (name: Kpi['name']) => kpis.find((k) => k.name === name)?.value ?? null;
   const register = riskRegister(ctx);
-  const openIncidents = ctx.catalog.incidents.list({ open: true, limit: ALL });
+  const openIncidents = ctx.catalog.incidents.list({ open: true, limit: ALL, now: ctx.now() });
   const readiness = measureReadiness(ctx, now);
   const ready = readiness.filter((s) => s.ready).length;
 
@@ -40,7 +40,8 @@ export function generateExecutiveDashboard(ctx: ContinuityContext): DashboardMod
       riskExposure: register.exposure.score,
       backupSuccessRate: kpi('backup_success_rate'),
       openIncidents: openIncidents.length,
-      gdprClocksOpen: openIncidents.filter((i) => i.personalData).length,
+      // A clock runs until the authority is notified or a reason for the delay is recorded.
+      gdprClocksOpen: openIncidents.filter((i) => i.gdpr?.status === 'open' || i.gdpr?.status === 'overdue').length,
       criticalKpis: kpis.filter((k) => k.status === 'critical').length,
     },
     kpis: kpis.map(({ perItem: _perItem, ...k }) => k),

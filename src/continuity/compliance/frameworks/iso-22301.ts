@@ -183,7 +183,7 @@ export const iso22301: Framework = {
       title: 'Shortcomings found by evaluations are corrected in time',
       area: 'governance',
       severity: 'medium',
-      remediation: 'Resolve the overdue findings (bkdr compliance findings) and re-assess.',
+      remediation: 'Resolve the overdue findings (bkdr compliance report lists them) and re-assess.',
       evaluate(e) {
         const today = e.now.toISOString().slice(0, 10);
         // Due on a date: overdue from the day after.
@@ -199,7 +199,7 @@ export const iso22301: Framework = {
       title: 'Continuity performance is monitored and measured: every KPI has data and none is critical',
       area: 'governance',
       severity: 'medium',
-      remediation: 'Collect the missing measurements (dr watch, verify, DR tests, assessments) and act on the critical KPIs (bkdr bc kpis).',
+      remediation: 'Collect the missing measurements (dr watch, verify, DR tests, assessments) and act on the critical KPIs (bkdr bc kpi).',
       evaluate(e) {
         const noData = e.kpis.filter((k) => k.status === 'no-data').map((k) => k.name);
         const critical = e.kpis.filter((k) => k.status === 'critical').map((k) => k.name);
