@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import { UsageError } from '../core/errors.js';
+import { rowByIdPrefix } from './id-prefix.js';
 
 export type FindingSeverity = 'critical' | 'high' | 'medium' | 'low';
 
@@ -151,9 +151,8 @@ export class AssessmentsTable {
   }
 
   get(idOrPrefix: string): AssessmentRecord | undefined {
-    const rows = this.db.prepare('SELECT * FROM assessments WHERE substr(id, 1, length(@p)) = @p LIMIT 2').all({ p: idOrPrefix }) as AssessmentRow[];
-    if (rows.length > 1) throw new UsageError(`assessment id ${idOrPrefix} is ambiguous; give more characters`);
-    return rows[0] ? toAssessment(rows[0]) : undefined;
+    const row = rowByIdPrefix<AssessmentRow>(this.db, 'assessments', idOrPrefix, 'assessment');
+    return row ? toAssessment(row) : undefined;
   }
 
   /** Newest first. */

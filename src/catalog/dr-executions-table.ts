@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import type Database from 'better-sqlite3';
 import { LockedError, OperationError, UsageError } from '../core/errors.js';
 import { processAlive } from '../core/process-alive.js';
+import { rowByIdPrefix } from './id-prefix.js';
 
 /** CLI.md's execution statuses, plus `interrupted`: the process running it died (`dr resume` continues it). */
 export type DrExecutionStatus = 'planned' | 'running' | 'waiting-approval' | 'succeeded' | 'failed' | 'rolled-back' | 'interrupted';
@@ -197,9 +198,8 @@ export class DrExecutionsTable {
 
   /** By full id or a unique prefix (as `bkdr dr status 7c01e2b4`). */
   get(idOrPrefix: string): DrExecutionRecord | undefined {
-    const rows = this.db.prepare('SELECT * FROM dr_executions WHERE substr(id, 1, length(@p)) = @p LIMIT 2').all({ p: idOrPrefix }) as ExecutionRow[];
-    if (rows.length > 1) throw new UsageError(`execution id ${idOrPrefix} is ambiguous; give more characters`);
-    return rows[0] ? this.toRecord(rows[0]) : undefined;
+    const row = rowByIdPrefix<ExecutionRow>(this.db, 'dr_executions', idOrPrefix, 'execution');
+    return row ? this.toRecord(row) : undefined;
   }
 
   /** Newest first (`dr history`). `since`: started at or after. */

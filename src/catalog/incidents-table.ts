@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import { OperationError, UsageError } from '../core/errors.js';
+import { rowByIdPrefix } from './id-prefix.js';
 
 export type IncidentSeverity = 'critical' | 'high' | 'medium' | 'low';
 
@@ -180,9 +181,8 @@ export class IncidentsTable {
 
   /** By full id or a unique prefix; the GDPR clock as at `now`. */
   get(idOrPrefix: string, now: Date = new Date()): IncidentRecord | undefined {
-    const rows = this.db.prepare('SELECT * FROM incidents WHERE substr(id, 1, length(@p)) = @p LIMIT 2').all({ p: idOrPrefix }) as IncidentRow[];
-    if (rows.length > 1) throw new UsageError(`incident id ${idOrPrefix} is ambiguous; give more characters`);
-    return rows[0] ? toRecord(rows[0], now) : undefined;
+    const row = rowByIdPrefix<IncidentRow>(this.db, 'incidents', idOrPrefix, 'incident');
+    return row ? toRecord(row, now) : undefined;
   }
 
   /** Newest first. `open`: only open (true) or only closed (false) ones. GDPR clocks as at `now`. */
