@@ -10,6 +10,13 @@ export type DrExecutionStatus = 'planned' | 'running' | 'waiting-approval' | 'su
 export type DrStepStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'skipped' | 'rolled-back' | 'waiting-approval';
 export type DrApprovalDecision = 'approve' | 'reject';
 
+/**
+ * Who started a DR test: `dr-test:<type>:<suite>`. Tests are evidence (KPIs, compliance),
+ * not recoveries: they open no incident and do not count toward the mean time to recovery.
+ */
+export const drTestTrigger = (type: string, suite: string): string => `dr-test:${type}:${suite}`;
+export const isDrTest = (e: { triggeredBy: string }): boolean => e.triggeredBy.startsWith('dr-test:');
+
 /** Statuses in which a process is (or was, until reaped) working on an execution. */
 export const ACTIVE_DR_STATUSES: readonly DrExecutionStatus[] = ['running', 'waiting-approval'];
 

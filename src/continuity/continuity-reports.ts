@@ -1,6 +1,6 @@
 import type { BackupStatus } from '../backup/backup-status.js';
 import type { AssessmentRecord } from '../catalog/assessments-table.js';
-import type { DrExecutionRecord, DrObjective } from '../catalog/dr-executions-table.js';
+import { type DrExecutionRecord, type DrObjective, isDrTest } from '../catalog/dr-executions-table.js';
 import { FAILED_RUN_STATUSES } from '../catalog/runs-table.js';
 import { listScenarios } from '../config/dr-schema.js';
 import { formatBytes } from '../core/bytes.js';
@@ -121,8 +121,6 @@ export function backupStatusReport(ctx: ContinuityContext, status: BackupStatus)
     RUNS_WINDOW_DAYS,
   );
 }
-
-const isDrTest = (e: DrExecutionRecord): boolean => e.triggeredBy.startsWith('dr-test');
 
 function objective(o: DrObjective): string {
   if (o.achievedSeconds === null) return '-';

@@ -1,4 +1,4 @@
-import type { DrExecutionRecord } from '../catalog/dr-executions-table.js';
+import { type DrExecutionRecord, isDrTest } from '../catalog/dr-executions-table.js';
 import { FAILED_RUN_STATUSES, type RunRecord } from '../catalog/runs-table.js';
 import { KPI_NAMES } from '../config/dr-schema.js';
 import type { ContinuityContext } from './continuity-context.js';
@@ -162,7 +162,6 @@ function systemAvailability(ctx: ContinuityContext, now: Date): Measurement {
 
 /** Real recoveries: neither a dry run nor a DR test (a test measures readiness, not how long an outage lasted). */
 const isRecovery = (e: DrExecutionRecord): boolean => !e.dryRun && !isDrTest(e);
-const isDrTest = (e: DrExecutionRecord): boolean => e.triggeredBy.startsWith('dr-test:');
 
 function meanTimeToRecovery(ctx: ContinuityContext, now: Date): Measurement {
   const from = since(now, 90);

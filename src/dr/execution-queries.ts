@@ -4,6 +4,7 @@ import type { DrScenario } from '../config/dr-schema.js';
 import { type DrContext, recoveryPlans, scenarios } from './dr-context.js';
 import { executionView, type ExecutionView } from './execution-view.js';
 import { buildPlanGraph, type PlanGraph } from './plan-graph.js';
+import { isDrTest } from '../catalog/dr-executions-table.js';
 
 /**
  * The read side of DR: status, history, the scenarios and plans as configured, and the
@@ -102,8 +103,8 @@ export interface ContinuityMetrics {
 export function continuityMetrics(ctx: Pick<DrContext, 'catalog'>, windowDays = 90, now: Date = new Date()): ContinuityMetrics {
   const since = new Date(now.getTime() - windowDays * 86_400_000);
   const all = ctx.catalog.drExecutions.list({ since, limit: 10_000 }).filter((e) => !e.dryRun && e.status !== 'running' && e.status !== 'waiting-approval');
-  const tests = all.filter((e) => e.triggeredBy.startsWith('dr-test'));
-  const real = all.filter((e) => !e.triggeredBy.startsWith('dr-test'));
+  const tests = all.filter(isDrTest);
+  const real = all.filter((e) => !isDrTest(e));
   const succeeded = all.filter((e) => e.status === 'succeeded');
   const recoveries = real.filter((e) => e.status === 'succeeded' && e.rto.achievedSeconds !== null);
   const percent = (part: number, whole: number) => (whole === 0 ? null : Math.round((part / whole) * 1000) / 10);

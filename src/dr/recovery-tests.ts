@@ -8,6 +8,7 @@ import { type DrContext, recoveryPlans, scenarioById } from './dr-context.js';
 import type { ExecutionEvent } from './execution-runner.js';
 import { triggerRecovery, type TriggerResult } from './trigger-recovery.js';
 import { watchDetectors } from './watch-detectors.js';
+import { drTestTrigger } from '../catalog/dr-executions-table.js';
 
 export type RecoveryTestType = 'component' | 'integration' | 'e2e' | 'chaos';
 
@@ -104,7 +105,7 @@ async function sequentially<T, R>(items: T[], fn: (item: T) => Promise<R>): Prom
 async function testScenario(ctx: DrContext, suite: string, type: RecoveryTestType, scenario: DrScenario, opts: RecoveryTestOptions & { inject?: string | undefined }): Promise<ScenarioTestResult> {
   const scratch = await mkdtemp(join(tmpdir(), `bkdr-drtest-${scenario.id}-`));
   const testCtx = withScratchTargets(ctx, scenario, scratch);
-  const common = { triggeredBy: `dr-test:${type}:${suite}`, dryRun: opts.dryRun ?? false, test: { type }, signal: opts.signal, onEvent: opts.onEvent };
+  const common = { triggeredBy: drTestTrigger(type, suite), dryRun: opts.dryRun ?? false, test: { type }, signal: opts.signal, onEvent: opts.onEvent };
   try {
     if (type === 'chaos' && !opts.dryRun) return await chaos(testCtx, scenario, opts.inject!, common);
     if (type === 'component') {

@@ -8,6 +8,7 @@ import { finishExecution } from './finish-execution.js';
 import { notifyStep } from './notify-step.js';
 import { buildPlanGraph, type PlanGraph, PlanGraphError, type PlanGraphStep } from './plan-graph.js';
 import { catalogHistory, estimateStepSeconds } from './step-estimates.js';
+import { isDrTest } from '../catalog/dr-executions-table.js';
 
 export interface TriggerOptions {
   /** Who or what: a user name, 'automatic' (a detector), 'api', 'dr-test'. */
@@ -137,7 +138,7 @@ export async function runToEnd(
   const signal = opts.signal ?? new AbortController().signal;
   const emit = opts.onEvent ?? (() => undefined);
   const record = drExecutions.get(executionId);
-  const isTest = record?.triggeredBy.startsWith('dr-test') ?? false;
+  const isTest = record ? isDrTest(record) : false;
   const end = await runExecution(executionId, {
     executions: drExecutions,
     audit: ctx.catalog.audit,

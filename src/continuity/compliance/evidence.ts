@@ -1,7 +1,7 @@
 import type { AssessmentRecord, FindingRecord } from '../../catalog/assessments-table.js';
 import type { AuditEntry, AuditVerification } from '../../catalog/audit-log.js';
 import type { BackupRecord } from '../../catalog/backups-table.js';
-import type { DrExecutionRecord } from '../../catalog/dr-executions-table.js';
+import { type DrExecutionRecord, isDrTest } from '../../catalog/dr-executions-table.js';
 import type { IncidentRecord } from '../../catalog/incidents-table.js';
 import type { RunRecord } from '../../catalog/runs-table.js';
 import { type DrRecoveryPlan, type DrScenario, listScenarios, recoveryPlansById } from '../../config/dr-schema.js';
@@ -128,23 +128,21 @@ function verifyTestRestores(runs: RunRecord[]): TestRestoreEvidence[] {
 
 /** Restore steps of DR tests that ended: each is a restore tested end to end. */
 function drTestRestores(executions: DrExecutionRecord[]): TestRestoreEvidence[] {
-  return executions
-    .filter((e) => e.triggeredBy.startsWith('dr-test'))
-    .flatMap((e) =>
-      e.steps
-        .filter((s) => s.type === 'restore' && (s.status === 'succeeded' || s.status === 'failed'))
-        .map((s) => {
-          const output = (s.output ?? {}) as { source?: string; destination?: string };
-          return {
-            at: s.endedAt ?? e.startedAt,
-            source: output.source ?? '',
-            destination: output.destination ?? null,
-            durationMs: s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null,
-            ok: s.status === 'succeeded',
-            from: 'dr-test' as const,
-          };
-        }),
-    );
+  return executions.filter(isDrTest).flatMap((e) =>
+    e.steps
+      .filter((s) => s.type === 'restore' && (s.status === 'succeeded' || s.status === 'failed'))
+      .map((s) => {
+        const output = (s.output ?? {}) as { source?: string; destination?: string };
+        return {
+          at: s.endedAt ?? e.startedAt,
+          source: output.source ?? '',
+          destination: output.destination ?? null,
+          durationMs: s.startedAt && s.endedAt ? Date.parse(s.endedAt) - Date.parse(s.startedAt) : null,
+          ok: s.status === 'succeeded',
+          from: 'dr-test' as const,
+        };
+      }),
+  );
 }
 
 /** Records within the last `days` of the evidence's now. */

@@ -1,3 +1,4 @@
+import { isDrTest } from '../../../catalog/dr-executions-table.js';
 import type { BackupRecord } from '../../../catalog/backups-table.js';
 import type { IncidentRecord } from '../../../catalog/incidents-table.js';
 import { fail, type Framework, notApplicable, pass } from '../framework.js';
@@ -146,12 +147,7 @@ export const gdpr: Framework = {
         const testDays = s['testWithinDays']!;
         const assessmentDays = s['assessmentWithinDays']!;
         // A failed test is still a test: it is the testing that is regular, its outcome is other controls' business.
-        const tests = within(
-          e.executions.filter((x) => x.triggeredBy.startsWith('dr-test')),
-          testDays,
-          e.now,
-          (x) => x.endedAt,
-        );
+        const tests = within(e.executions.filter(isDrTest), testDays, e.now, (x) => x.endedAt);
         // Any framework's earlier assessment evaluates the measures; the one being conducted is not in the evidence, so it cannot vouch for itself.
         const assessments = within(e.assessments, assessmentDays, e.now, (a) => a.at);
         const evidence = {

@@ -1,4 +1,4 @@
-import type { DrExecutionRecord } from '../../../catalog/dr-executions-table.js';
+import { type DrExecutionRecord, isDrTest } from '../../../catalog/dr-executions-table.js';
 import { DAY_MS, fail, type Framework, notApplicable, pass } from '../framework.js';
 import type { Evidence } from '../evidence.js';
 
@@ -21,7 +21,6 @@ const criticalSystems = (e: Evidence) => e.systems.filter((s) => s.criticality =
 const scenariosOf = (e: Evidence, system: DrSystem) => unique([...(system.scenarios ?? []), ...e.scenarios.filter((sc) => sc.affectedSystems.includes(system.name)).map((sc) => sc.id)]);
 const criticalScenarios = (e: Evidence) => unique([...e.scenarios.filter((sc) => sc.severity === 'critical').map((sc) => sc.id), ...criticalSystems(e).flatMap((s) => scenariosOf(e, s))]);
 const ENDED = new Set<DrExecutionRecord['status']>(['succeeded', 'failed', 'rolled-back']);
-const isDrTest = (x: DrExecutionRecord) => x.triggeredBy.startsWith('dr-test:');
 const minutes = (ms: number) => `${ms / 60_000} min`;
 
 export const iso22301: Framework = {

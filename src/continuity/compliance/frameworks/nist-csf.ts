@@ -1,3 +1,4 @@
+import { isDrTest } from '../../../catalog/dr-executions-table.js';
 import { fail, type Framework, notApplicable, pass } from '../framework.js';
 import { type Evidence, within } from '../evidence.js';
 
@@ -251,7 +252,7 @@ export const nistCsf: Framework = {
       severity: 'medium',
       remediation: 'After a failed DR test, change the plan or the config and record it (bkdr audits `config.*` and `dr.plan*` actions).',
       evaluate(e) {
-        const failed = e.executions.filter((x) => x.triggeredBy.startsWith('dr-test') && (x.status === 'failed' || x.status === 'rolled-back'));
+        const failed = e.executions.filter((x) => isDrTest(x) && (x.status === 'failed' || x.status === 'rolled-back'));
         if (failed.length === 0) return notApplicable('no DR test has failed');
         const changes = e.audit.entries.filter((a) => a.action.startsWith('config.') || a.action.startsWith('dr.plan'));
         // A change counts for a test when it was recorded after the test ended.
