@@ -5,7 +5,7 @@ import { type PreflightCheck, preflightStep } from './dr-preflight.js';
 import { type ExecutionEvent, runExecution, storedPlan } from './execution-runner.js';
 import { executionView, type ExecutionView } from './execution-view.js';
 import { finishExecution } from './finish-execution.js';
-import { notifyStep } from './notify-step.js';
+import { announceToScenario } from './announce.js';
 import { buildPlanGraph, type PlanGraph, PlanGraphError, type PlanGraphStep } from './plan-graph.js';
 import { catalogHistory, estimateStepSeconds } from './step-estimates.js';
 import { isDrTest } from '../catalog/dr-executions-table.js';
@@ -156,7 +156,7 @@ export async function runToEnd(
   if (end.outcome !== 'interrupted') {
     const finished = finishExecution(ctx, executionId, end.outcome, end.error);
     emit({ type: 'execution-finished', executionId, status: end.outcome, ...(end.error ? { error: end.error } : {}), at: new Date() });
-    if (scenario.notify) await announceEnd(ctx, scenario as DrScenario, executionView(finished), signal, isTest);
+    await announceEnd(ctx, scenario, executionView(finished), signal, isTest);
   }
   return executionView(drExecutions.get(executionId)!);
 }
@@ -178,23 +178,11 @@ function plannedWithProblem(ctx: DrContext, scenario: DrScenario, triggeredBy: s
   return { ...executionView(drExecutions.get(executionId)!), preflightOk: false };
 }
 
-const ANNOUNCE_TIMEOUT_MS = 30_000;
-
-/** The scenario's `notify` hears how each execution ended; a failure to tell it is logged, never the execution's. */
-async function announceEnd(ctx: DrContext, scenario: DrScenario, view: ExecutionView, signal: AbortSignal, isTest: boolean): Promise<void> {
+/** The scenario's `notify` hears how each execution ended. */
+function announceEnd(ctx: DrContext, scenario: Pick<DrScenario, 'name'> & Partial<Pick<DrScenario, 'notify'>>, view: ExecutionView, signal: AbortSignal, isTest: boolean): Promise<void> {
   const objectives = view.rto.achievedSeconds === null ? '' : `; RTO ${Math.round(view.rto.achievedSeconds)} s${view.rto.met === false ? ' (missed)' : ''}`;
   const message = `${isTest ? '[DR test] ' : ''}${scenario.name}: DR execution ${view.id} ${view.status}${view.error ? `: ${view.error}` : ''}${objectives}`;
-  const context = {
-    dryRun: false as const,
-    config: ctx.config,
-    configDir: ctx.configDir,
-    log: (level: 'error' | 'warn' | 'info' | 'debug', m: string) => ctx.logger[level](m),
-    execution: { id: view.id, scenarioId: scenario.id, scenarioName: scenario.name },
-  };
-  await notifyStep
-    // A webhook that never answers must not hold the command after the recovery has ended.
-    .run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, AbortSignal.any([signal, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)]))
-    .catch((err: unknown) => ctx.logger.error(`announcing the end of execution ${view.id} failed: ${err instanceof Error ? err.message : String(err)}`));
+  return announceToScenario(ctx, { id: view.scenarioId, name: scenario.name, notify: scenario.notify }, message, { signal, executionId: view.id, what: `the end of execution ${view.id}` });
 }
 
 /** A DR test runs each step's `test` override in its place; `skip` leaves the step out (its dependents still run). */

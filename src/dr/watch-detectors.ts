@@ -7,7 +7,7 @@ import type { Firing } from './detectors/detector.js';
 import { startExternalListener } from './detectors/external-listener.js';
 import type { SqlCheck } from './detectors/health-probe.js';
 import type { ExecutionEvent } from './execution-runner.js';
-import { notifyStep } from './notify-step.js';
+import { announceToScenario, standaloneStepContext } from './announce.js';
 import { sqlStep } from './sql-step.js';
 import { triggerRecovery, type TriggerResult } from './trigger-recovery.js';
 
@@ -42,7 +42,11 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
   const emit = opts.onEvent ?? (() => undefined);
   const runSql = (check: SqlCheck, signal: AbortSignal) =>
     sqlStep
-      .run({ id: 'health', type: 'sql', onFailure: 'abort', query: check.query, ...(check.source ? { source: check.source } : {}), ...(check.url ? { url: check.url } : {}) }, stepContext(ctx), signal)
+      .run(
+        { id: 'health', type: 'sql', onFailure: 'abort', query: check.query, ...(check.source ? { source: check.source } : {}), ...(check.url ? { url: check.url } : {}) },
+        standaloneStepContext(ctx),
+        signal,
+      )
       .then(() => undefined);
   const built = buildDetectors({ config: ctx.config, configDir: ctx.configDir, healthSamples: ctx.catalog.healthSamples, log: ctx.logger, runSql });
   const byId = new Map(scenarios(ctx).map((s) => [s.id, s]));
@@ -75,7 +79,9 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
       const last = announcedAt.get(scenario.id);
       if (last !== undefined && firing.at.getTime() - last < (scenario.cooldown ?? DEFAULT_COOLDOWN_MS)) return;
       announcedAt.set(scenario.id, firing.at.getTime());
-      announce(ctx, scenario, `${scenario.name}: ${firing.trigger} fired (${firing.detail}); automatic is off: \`bkdr dr trigger ${scenario.id}\` starts its recovery`, opts.signal);
+      const message = `${scenario.name}: ${firing.trigger} fired (${firing.detail}); automatic is off: \`bkdr dr trigger ${scenario.id}\` starts its recovery`;
+      ctx.logger.warn(message);
+      void announceToScenario(ctx, scenario, message, { signal: opts.signal, what: `the detection of ${scenario.id}` });
       return;
     }
     if (decision.decision !== 'start') return;
@@ -168,21 +174,4 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
     await built.close();
   }
   return { detections, executions };
-}
-
-function stepContext(ctx: DrContext) {
-  return { dryRun: false as const, config: ctx.config, configDir: ctx.configDir, log: (level: 'error' | 'warn' | 'info' | 'debug', message: string) => ctx.logger[level](message) };
-}
-
-/** A detection nobody acts on automatically goes to the scenario's `notify`; a failure to announce is logged, never fatal. */
-function announce(ctx: DrContext, scenario: DrScenario, message: string, signal: AbortSignal): void {
-  ctx.logger.warn(message);
-  if (!scenario.notify) return;
-  void notifyStep
-    .run(
-      { id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify },
-      { ...stepContext(ctx), execution: { id: '', scenarioId: scenario.id, scenarioName: scenario.name } },
-      signal,
-    )
-    .catch((err: unknown) => ctx.logger.error(`announcing the detection of ${scenario.id} failed: ${err instanceof Error ? err.message : String(err)}`));
 }

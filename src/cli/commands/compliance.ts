@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { AssessmentRecord } from '../../catalog/assessments-table.js';
 import { type AssessmentResult, conductAssessment, listFrameworks, requireFramework } from '../../continuity/compliance/assess.js';
@@ -7,14 +6,7 @@ import { createTable, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
 import { continuityContext } from '../services.js';
 import { registerComplianceReport } from './compliance-report.js';
-
-function whoami(): string {
-  try {
-    return process.env['SUDO_USER'] ?? userInfo().username;
-  } catch {
-    return process.env['USER'] ?? 'unknown';
-  }
-}
+import { invokingUser } from '../options.js';
 
 export function registerCompliance(program: Command, ctx: CliContext): void {
   const compliance = withExample(program.command('compliance').description('compliance assessments computed from recorded evidence'), 'bkdr compliance assess ISO-22301');
@@ -39,7 +31,7 @@ export function registerCompliance(program: Command, ctx: CliContext): void {
       .option('--scope <area...>', 'limit to these areas: backup, recovery, testing, protection, governance, incident')
       .action(async (framework: string, flags: { assessor?: string; scope?: string[] }) => {
         requireFramework(framework);
-        const result = conductAssessment(await continuityContext(ctx), framework, { assessor: flags.assessor ?? whoami(), scope: flags.scope });
+        const result = conductAssessment(await continuityContext(ctx), framework, { assessor: flags.assessor ?? invokingUser(), scope: flags.scope });
         ctx.render(result, renderAssessment);
       }),
     'bkdr compliance assess SOX --assessor "J. Doe" --json',

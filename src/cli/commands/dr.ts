@@ -1,4 +1,3 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { ExitCode } from '../../core/exit-codes.js';
 import { InterruptedError, UsageError } from '../../core/errors.js';
@@ -8,6 +7,7 @@ import { renderExecution, renderHistory, renderPlan, renderScenarios, renderTest
 import { createExecutionReporter } from '../dr-progress.js';
 import { withExample } from '../not-available.js';
 import { drOrchestrator, interruptSignal } from '../services.js';
+import { invokingUser } from '../options.js';
 
 const ENDED = new Set(['planned', 'succeeded', 'failed', 'rolled-back', 'interrupted']);
 
@@ -17,14 +17,6 @@ function exitCodeOf(result: TriggerResult): number {
   if (result.status === 'succeeded') return ExitCode.Ok;
   if (result.status === 'interrupted') return ExitCode.Interrupted;
   return ExitCode.Failed;
-}
-
-function whoami(): string {
-  try {
-    return process.env['SUDO_USER'] ?? userInfo().username;
-  } catch {
-    return process.env['USER'] ?? 'unknown';
-  }
 }
 
 export function registerDr(program: Command, ctx: CliContext): void {
@@ -69,7 +61,7 @@ export function registerDr(program: Command, ctx: CliContext): void {
         if (!flags.dryRun) await confirmTrigger(ctx, orchestrator, scenarioId, flags.yes === true);
         const result = await reporting(ctx, (signal, onEvent) =>
           orchestrator.triggerRecovery(scenarioId, {
-            triggeredBy: whoami(),
+            triggeredBy: invokingUser(),
             dryRun: flags.dryRun ?? false,
             ...(flags.reason !== undefined ? { reason: flags.reason } : {}),
             ...(flags.at !== undefined ? { at: flags.at } : {}),
@@ -116,7 +108,7 @@ export function registerDr(program: Command, ctx: CliContext): void {
         .option('--reason <text>', 'why (kept in the audit trail)')
         .action(async (executionId: string, stepId: string | undefined, flags: { by?: string; reason?: string }) => {
           const orchestrator = await drOrchestrator(ctx);
-          const opts = { stepId, by: flags.by ?? whoami(), reason: flags.reason };
+          const opts = { stepId, by: flags.by ?? invokingUser(), reason: flags.reason };
           const record = decision === 'approve' ? orchestrator.approve(executionId, opts) : orchestrator.reject(executionId, opts);
           ctx.render(record, (r) => `step ${r.stepId} of execution ${r.executionId} ${decision === 'approve' ? 'approved' : 'rejected'} by ${r.by}`);
         }),
@@ -130,7 +122,7 @@ export function registerDr(program: Command, ctx: CliContext): void {
       .description('continue an interrupted execution; finished steps are not run again')
       .action(async (executionId: string) => {
         const orchestrator = await drOrchestrator(ctx);
-        const result = await reporting(ctx, (signal, onEvent) => orchestrator.resumeRecovery(executionId, { by: whoami(), signal, onEvent }));
+        const result = await reporting(ctx, (signal, onEvent) => orchestrator.resumeRecovery(executionId, { by: invokingUser(), signal, onEvent }));
         ctx.render(result, renderExecution);
         process.exitCode = exitCodeOf(result);
       }),
