@@ -127,7 +127,7 @@ export async function runExecution(executionId: string, opts: ExecutionRunnerOpt
   const launch = (graphStep: PlanGraphStep) => {
     states.set(graphStep.id, 'running');
     const stopped = () => stop !== undefined;
-    const done = runOne(executionId, graphStep, { ...opts, stopped }, emit, emitProgress).then((result) => {
+    const done = runOne(executionId, graphStep, { ...opts, stopped, scenarioId: record.scenarioId }, emit, emitProgress).then((result) => {
       running.delete(graphStep.id);
       if (result.status === 'succeeded') {
         states.set(graphStep.id, 'succeeded');
@@ -199,7 +199,7 @@ class ApprovalCancelled extends Error {}
 async function runOne(
   executionId: string,
   graphStep: PlanGraphStep,
-  opts: ExecutionRunnerOptions & { stopped: () => boolean },
+  opts: ExecutionRunnerOptions & { stopped: () => boolean; scenarioId: string },
   emit: (e: ExecutionEvent) => void,
   emitProgress: () => void,
 ): Promise<OneResult> {
@@ -213,7 +213,7 @@ async function runOne(
   const context: StepContext = {
     ...opts.context,
     log: stepLog,
-    execution: { id: executionId, scenarioId: scenarioIdOf(executions, executionId), ...(opts.scenarioName ? { scenarioName: opts.scenarioName } : {}) },
+    execution: { id: executionId, scenarioId: opts.scenarioId, ...(opts.scenarioName ? { scenarioName: opts.scenarioName } : {}) },
     reportProgress: (done, total) => {
       const now = Date.now();
       if (now - lastWrite < PROGRESS_WRITE_MS && done < total) return;
@@ -379,10 +379,6 @@ async function rollBack(
     opts.executions.updateStep(executionId, id, { status: 'rolled-back' });
     emit({ type: 'rollback-step', executionId, stepId: id, status: 'succeeded', at: new Date() });
   }
-}
-
-function scenarioIdOf(executions: DrExecutionsTable, executionId: string): string {
-  return executions.get(executionId)?.scenarioId ?? '';
 }
 
 function describe(err: unknown): string {
