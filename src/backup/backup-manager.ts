@@ -1,5 +1,6 @@
 import { dirname, resolve } from 'node:path';
 import type { Catalog } from '../catalog/catalog.js';
+import type { RunRecord } from '../catalog/runs-table.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { UsageError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
@@ -161,9 +162,15 @@ export class BackupManager {
     return removeKey(this.#ctx, id, destinations);
   }
 
-  getExecutionLogs(runId: string): { run: NonNullable<ReturnType<Catalog['runs']['get']>>; logs: ReturnType<Catalog['runLogs']['forRun']> } {
+  /** One run (a backup, restore, verify, prune …) as the catalog holds it; an id prefix will do. */
+  getRun(runId: string): RunRecord {
     const run = this.#ctx.catalog.runs.get(runId);
     if (!run) throw new UsageError(`no run ${runId}`);
+    return run;
+  }
+
+  getExecutionLogs(runId: string): { run: RunRecord; logs: ReturnType<Catalog['runLogs']['forRun']> } {
+    const run = this.getRun(runId);
     return { run, logs: this.#ctx.catalog.runLogs.forRun(run.id) };
   }
 

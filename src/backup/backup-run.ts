@@ -54,6 +54,8 @@ export interface CreateBackupOptions {
   /** Walk the sources once more to total them, for an ETA (costs a stat per file). */
   estimate?: boolean | undefined;
   signal?: AbortSignal | undefined;
+  /** Called with the run's id once it is recorded, before anything is read (the API returns it at once). */
+  onCreated?: ((runId: string) => void) | undefined;
 }
 
 export interface BackupOutcome {
@@ -130,6 +132,7 @@ export async function runBackup(
     ready: () => besideKeyDerivation(session, destinations, backupLock(opts)),
     cleanup: () => session.close(),
     interruptedNote: 'interrupted; no snapshot was written for the unfinished source',
+    onCreated: opts.onCreated,
     work: async ({ id: runId, log }) => {
       const result: BackupRunResult = { runId, status: 'succeeded', dryRun: opts.dryRun ?? false, planned: [], backups: [], failures: [], durationMs: 0 };
       log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });

@@ -7,6 +7,10 @@ import { PostgresWalStore } from '../sources/postgres-wal-store.js';
 import { recoverableWindow } from './postgres-pitr.js';
 
 export interface BackupStatus {
+  /** The brief's summary: every backup in the catalog, the time of the newest, the bytes stored on all destinations. */
+  totalBackups: number;
+  lastBackup: string | null;
+  storageUsage: number;
   totals: { backups: number; sources: number; destinations: number; bytes: number };
   /** The 3-2-1 rule: 3 copies (the original counts), 2 media, 1 offsite. */
   rule321: { copies: number; media: number; offsite: number; met: boolean };
@@ -61,6 +65,9 @@ export async function getBackupStatus(ctx: BackupContext): Promise<BackupStatus>
   };
   rule321.met = rule321.copies >= 3 && rule321.media >= 2 && rule321.offsite >= 1;
   return {
+    totalBackups: all.length,
+    lastBackup: all.reduce<string | null>((newest, b) => (newest === null || b.time > newest ? b.time : newest), null),
+    storageUsage: perDestination.reduce((sum, d) => sum + d.storedBytes, 0),
     totals: { backups: all.length, sources: sourceNames(ctx.config).length, destinations: destinations.length, bytes: all.reduce((s, b) => s + b.summary.bytes, 0) },
     rule321,
     lastPerSource: lastPerSource.map(({ source, last }) => ({

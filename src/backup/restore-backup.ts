@@ -30,6 +30,8 @@ export interface RestoreRequest {
   /** Command sources: pipe the backup into the configured restoreCommand. */
   pipe?: boolean | undefined;
   signal?: AbortSignal | undefined;
+  /** Called with the run's id once it is recorded, before anything is written (the API returns it at once). */
+  onCreated?: ((runId: string) => void) | undefined;
 }
 
 export interface RestoreOutcome {
@@ -69,6 +71,7 @@ export async function restoreFromBackup(ctx: BackupContext, req: RestoreRequest,
   });
   return withRun(ctx.runStores, {
     start: { kind: 'restore', source: snapshot.source, destinations: [destination.name] },
+    onCreated: req.onCreated,
     cleanup: () => session.close(),
     work: async (run) => {
       const target = req.targetDatabase !== undefined ? `database ${req.targetDatabase}` : req.pipe ? 'restore command' : (req.targetLocation ?? req.archive);
@@ -133,6 +136,7 @@ async function restorePostgresDataDirectory(ctx: BackupContext, req: RestoreRequ
   const session = ctx.session();
   return withRun(ctx.runStores, {
     start: { kind: 'restore', source, destinations: destinations.map((d) => d.name) },
+    onCreated: req.onCreated,
     cleanup: () => session.close(),
     work: async (run): Promise<RestoreOutcome & { restored: Awaited<ReturnType<typeof restorePointInTime>>; destination: string }> => {
       let lastError: unknown;

@@ -225,6 +225,12 @@ export class DrExecutionsTable {
     return (this.db.prepare(sql).all(...args, filter.limit ?? 100) as ExecutionRow[]).map((r) => this.toRecord(r));
   }
 
+  /** The newest DR test that ran (dry runs plan, they do not test). */
+  latestTest(): DrExecutionRecord | undefined {
+    const row = this.db.prepare("SELECT * FROM dr_executions WHERE triggered_by LIKE 'dr-test:%' AND dry_run = 0 ORDER BY started_at DESC, rowid DESC LIMIT 1").get() as ExecutionRow | undefined;
+    return row ? this.toRecord(row) : undefined;
+  }
+
   /** Executions a process is working on (a scenario with one is not triggered twice). */
   active(scenarioId?: string): DrExecutionRecord[] {
     const rows = this.db

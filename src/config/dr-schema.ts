@@ -338,6 +338,11 @@ export const kpiThresholdsSchema = z.strictObject(Object.fromEntries(KPI_NAMES.m
 export const serveSchema = z.strictObject({
   port: z.number().int().min(1).max(65535).optional(),
   host: nonEmpty.optional(),
+  /** TLS: a PEM certificate (chain) and its key; `--cert`/`--key` override. */
+  cert: nonEmpty.optional(),
+  key: nonEmpty.optional(),
+  /** Browser origins allowed to call the API (CORS); none by default. */
+  corsOrigins: z.array(nonEmpty).optional(),
   tokens: z
     .array(
       z

@@ -1,4 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
+import type { AssessmentRecord } from '../catalog/assessments-table.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { dirname, resolve } from 'node:path';
@@ -74,6 +75,11 @@ export class BusinessContinuityManager {
 
   listFrameworks(): ReturnType<typeof listFrameworks> {
     return listFrameworks();
+  }
+
+  /** Past assessments, newest first. */
+  listAssessments(filter: { framework?: string | undefined; limit?: number | undefined } = {}): AssessmentRecord[] {
+    return this.#ctx.catalog.assessments.list({ ...(filter.framework !== undefined ? { framework: filter.framework } : {}), limit: filter.limit ?? 100 });
   }
 
   getKpis(): KpiResult {

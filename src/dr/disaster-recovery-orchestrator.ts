@@ -9,7 +9,7 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { decideApproval } from './approve-step.js';
 import type { DrContext } from './dr-context.js';
 import type { ExecutionEvent } from './execution-runner.js';
-import { activeExecutions, continuityMetrics, type ContinuityMetrics, executionHistory, listScenarioSummaries, planGraphFor, recoveryStatus, type ScenarioSummary } from './execution-queries.js';
+import { activeExecutions, continuityMetrics, type ContinuityMetrics, executionHistory, lastRecoveryTest, listScenarioSummaries, planGraphFor, recoveryStatus, type ScenarioSummary } from './execution-queries.js';
 import type { ExecutionView } from './execution-view.js';
 import type { PlanGraph } from './plan-graph.js';
 import { type RecoveryTestOptions, type RecoveryTestResult, runRecoveryTest } from './recovery-tests.js';
@@ -99,6 +99,11 @@ export class DisasterRecoveryOrchestrator {
 
   getHistory(filter: { scenarioId?: string | undefined; since?: string | Date | undefined; limit?: number | undefined } = {}): ExecutionView[] {
     return executionHistory(this.#ctx, filter);
+  }
+
+  /** The newest DR test that ran, for "when were we last proven able to recover". */
+  lastRecoveryTest(): ExecutionView | null {
+    return lastRecoveryTest(this.#ctx);
   }
 
   approve(executionId: string, opts: { stepId?: string | undefined; by: string; reason?: string | undefined }): DrApprovalRecord {

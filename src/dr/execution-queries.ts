@@ -33,6 +33,13 @@ export function executionHistory(ctx: Pick<DrContext, 'catalog'>, filter: { scen
     .map((r) => executionView(r));
 }
 
+/** The newest DR test that ran (not a dry run), if any. */
+export function lastRecoveryTest(ctx: Pick<DrContext, 'catalog'>): ExecutionView | null {
+  ctx.catalog.drExecutions.reapDied();
+  const test = ctx.catalog.drExecutions.latestTest();
+  return test ? executionView(test) : null;
+}
+
 export interface ScenarioSummary {
   id: string;
   name: string;

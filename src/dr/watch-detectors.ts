@@ -5,6 +5,7 @@ import { buildDetectors } from './detectors/build-detectors.js';
 import { DEFAULT_COOLDOWN_MS, DetectionGate, type GateDecision } from './detectors/detection-gate.js';
 import type { Firing } from './detectors/detector.js';
 import { startExternalListener } from './detectors/external-listener.js';
+import type { ExternalRequest, ExternalResponse } from './detectors/external-trigger.js';
 import type { SqlCheck } from './detectors/health-probe.js';
 import type { ExecutionEvent } from './execution-runner.js';
 import { announceToScenario, standaloneStepContext } from './announce.js';
@@ -23,6 +24,13 @@ export interface WatchOptions {
   once?: boolean;
   signal: AbortSignal;
   onEvent?: (e: WatchEvent) => void;
+  /** Only the external triggers: the other detectors are `dr watch`'s, run by another process. */
+  onlyExternal?: boolean;
+  /**
+   * The caller serves /hooks/* itself (`bkdr serve`) and hands each request to the handler it
+   * is given here, instead of a listener on `monitoring.webhooks`.
+   */
+  serveHooks?: (handle: (req: ExternalRequest) => ExternalResponse) => void;
 }
 
 export interface WatchResult {
@@ -111,21 +119,23 @@ export async function watchDetectors(ctx: DrContext, opts: WatchOptions): Promis
     void execution.finally(() => running.delete(execution));
   };
 
-  const active = opts.once ? built.detectors.filter((d) => d.once) : built.detectors;
+  const wanted = opts.onlyExternal ? built.detectors.filter((d) => d.trigger.startsWith('external')) : built.detectors;
+  const active = opts.once ? wanted.filter((d) => d.once) : wanted;
   // Where each log ends now: a line written after `watching` is said must fire. Before the listener opens, so a failure here leaves nothing open.
   await Promise.all(active.map((d) => d.prime?.())).catch(async (err: unknown) => {
     await built.close();
     throw err;
   });
+  if (built.externalHandler && opts.serveHooks && !opts.once) opts.serveHooks(built.externalHandler);
   const listener =
-    built.externalHandler && ctx.config.monitoring?.webhooks && !opts.once
+    built.externalHandler && ctx.config.monitoring?.webhooks && !opts.once && !opts.serveHooks
       ? await startExternalListener({ host: ctx.config.monitoring.webhooks.host, port: ctx.config.monitoring.webhooks.port, handle: built.externalHandler })
       : undefined;
   const skipped: { scenarioId: string; trigger: string; why: string }[] = [];
-  if (built.externalHandler && !listener && !opts.once) {
+  if (built.externalHandler && !listener && !opts.once && !opts.serveHooks) {
     for (const d of built.detectors.filter((x) => x.trigger.startsWith('external'))) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'no monitoring.webhooks to listen on' });
   }
-  if (opts.once) for (const d of built.detectors.filter((x) => !x.once)) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'needs a running watch (a log tail or a webhook)' });
+  if (opts.once) for (const d of wanted.filter((x) => !x.once)) skipped.push({ scenarioId: d.scenarioId, trigger: d.trigger, why: 'needs a running watch (a log tail or a webhook)' });
   emit({
     type: 'watching',
     detectors: active.map((d) => ({ scenarioId: d.scenarioId, trigger: d.trigger })),

@@ -52,6 +52,8 @@ export async function withRun<T>(
     cleanup?: () => Promise<void>;
     /** The log line of an interrupted run, when it should say more than "interrupted". */
     interruptedNote?: string;
+    /** Told the run's id once its row is written, before the work: a caller that returns at once hands it out. */
+    onCreated?: ((runId: string) => void) | undefined;
   },
 ): Promise<T> {
   let id: string;
@@ -63,6 +65,7 @@ export async function withRun<T>(
     throw err;
   }
   const run: RecordedRun = { id, log: (level, message, fields) => stores.runLogs.append(id, level, message, fields) };
+  opts.onCreated?.(id);
   let result: T;
   try {
     result = await opts.work(run);

@@ -69,6 +69,9 @@ describe('bc report documents', () => {
 
   it('backup status: a source never backed up, an unreachable destination and the 3-2-1 state', () => {
     const status: BackupStatus = {
+      totalBackups: 0,
+      lastBackup: null,
+      storageUsage: 0,
       totals: { backups: 0, sources: 1, destinations: 1, bytes: 0 },
       rule321: { copies: 1, media: 1, offsite: 0, met: false },
       lastPerSource: [{ source: 'files' }],

@@ -1,9 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { resolve } from 'node:path';
 import type { BkdrConfig } from '../../config/schema.js';
 import { ConfigError } from '../../core/errors.js';
+import { readTokenFile, resolveServeTokens } from '../../config/serve-tokens.js';
 import type { ExternalRequest, ExternalResponse } from './external-trigger.js';
 
 /** Webhook payloads are a few KiB; anything near this is not one. */
@@ -76,17 +75,6 @@ export async function startExternalListener(opts: { host?: string | undefined; p
   };
 }
 
-function readToken(file: string, configDir: string, where: string): string {
-  let text: string;
-  try {
-    text = readFileSync(resolve(configDir, file), 'utf8').trim();
-  } catch (err) {
-    throw new ConfigError(where, `cannot read the token file ${file}: ${(err as Error).message}`, { cause: err });
-  }
-  if (text === '') throw new ConfigError(where, `the token file ${file} is empty`);
-  return text;
-}
-
 /**
  * The tokens the webhook listener accepts: monitoring.webhooks' own token (or tokenFile,
  * trimmed), else every `serve` token with role `operate`, since an external trigger can
@@ -95,12 +83,10 @@ function readToken(file: string, configDir: string, where: string): string {
 export function resolveWebhookTokens(config: Pick<BkdrConfig, 'monitoring' | 'serve'>, configDir: string): string[] {
   const webhooks = config.monitoring?.webhooks;
   if (webhooks?.token !== undefined) return [webhooks.token];
-  if (webhooks?.tokenFile !== undefined) return [readToken(webhooks.tokenFile, configDir, 'monitoring.webhooks.tokenFile')];
-  const tokens: string[] = [];
-  (config.serve?.tokens ?? []).forEach((t, i) => {
-    if (t.role !== 'operate') return;
-    tokens.push(t.token ?? readToken(t.tokenFile ?? '', configDir, `serve.tokens[${i}].tokenFile`));
-  });
+  if (webhooks?.tokenFile !== undefined) return [readTokenFile(webhooks.tokenFile, configDir, 'monitoring.webhooks.tokenFile')];
+  const tokens = resolveServeTokens(config, configDir)
+    .filter((t) => t.role === 'operate')
+    .map((t) => t.token);
   if (tokens.length === 0) throw new ConfigError('monitoring.webhooks', 'a token is required for external triggers: give token or tokenFile here, or a serve token with role operate');
   return tokens;
 }

@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { matchBearer } from '../../core/bearer-token.js';
 import type { Firing } from './detector.js';
 
 export interface ExternalRequest {
@@ -25,19 +25,6 @@ interface AlertmanagerAlert {
   labels?: { alertname?: unknown; [k: string]: unknown };
   startsAt?: unknown;
   fingerprint?: unknown;
-}
-
-const digest = (s: string) => createHash('sha256').update(s).digest();
-
-/** Hashing first gives equal lengths, so the comparison takes the same time whatever the token's length. */
-function authorized(header: string | string[] | undefined, tokens: readonly string[]): boolean {
-  const value = Array.isArray(header) ? header[0] : header;
-  const m = value === undefined ? null : /^Bearer\s+(\S+)\s*$/i.exec(value);
-  if (!m) return false;
-  const given = digest(m[1]!);
-  let ok = false;
-  for (const token of tokens) ok = timingSafeEqual(given, digest(token)) || ok;
-  return ok;
 }
 
 function parseJson(body: string): { ok: true; value: unknown } | { ok: false } {
@@ -93,7 +80,7 @@ function trigger(payload: unknown, onFiring: ExternalOptions['onFiring']): Exter
  * checked before anything else so an unauthenticated caller learns nothing of the routes.
  */
 export function handleExternalRequest(req: ExternalRequest, opts: ExternalOptions): ExternalResponse {
-  if (!authorized(header(req.headers, 'authorization'), opts.tokens)) return { status: 401, body: { error: 'a valid Authorization: Bearer token is required' } };
+  if (!matchBearer(header(req.headers, 'authorization'), opts.tokens.map((token) => ({ token })))) return { status: 401, body: { error: 'a valid Authorization: Bearer token is required' } };
   const path = req.path.split('?', 1)[0]!.replace(/\/+$/, '');
   const route = path === '/hooks/alertmanager' ? alertmanager : path === '/hooks/trigger' ? trigger : undefined;
   if (!route) return { status: 404, body: { error: `no such hook: ${path}; POST /hooks/alertmanager or /hooks/trigger` } };

@@ -1,0 +1,170 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { GraphQLSchema } from 'graphql';
+import { createYoga } from 'graphql-yoga';
+import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
+import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
+import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
+import { matchBearer } from '../core/bearer-token.js';
+import type { ServeToken } from '../config/serve-tokens.js';
+import type { Logger } from '../core/logger.js';
+import type { ExternalRequest, ExternalResponse } from '../dr/detectors/external-trigger.js';
+import { maskBkdrError } from './mask-error.js';
+import type { MetricsPayload } from './metrics.js';
+
+/** GraphQL documents and webhook payloads are a few KiB; a body near this is not one. */
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** What a request carries into the schema once its token is known. */
+export interface RequestIdentity {
+  tokenName: string;
+  role: ServeToken['role'];
+}
+
+export interface ApiServerOptions {
+  schema: GraphQLSchema;
+  tokens: readonly ServeToken[];
+  host: string;
+  /** 0: any free port (the server says which). */
+  port: number;
+  tls?: { cert: Buffer; key: Buffer } | undefined;
+  /** Origins allowed to call from a browser; none (no CORS headers) unless configured. */
+  corsOrigins?: readonly string[] | undefined;
+  bodyLimit?: number;
+  /** Query limits: nesting depth, cost (graphql-armor's weighting of objects and depth), aliases. */
+  limits?: { depth?: number; cost?: number; aliases?: number };
+  metrics: () => Promise<MetricsPayload>;
+  /** Whether the catalog answers, for /healthz. */
+  healthy: () => boolean;
+  /** The DR service's external triggers, when a scenario has one. */
+  hooks?: () => ((req: ExternalRequest) => ExternalResponse) | undefined;
+  logger: Logger;
+}
+
+export interface ApiServer {
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting; open connections (subscriptions among them) are closed. */
+  close(): Promise<void>;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function readBody(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        req.destroy();
+        reject(new Error('body too large'));
+      } else chunks.push(chunk);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}
+
+/**
+ * `bkdr serve`'s HTTP side (DESIGN.md "Serving"): /healthz open to all; /graphql,
+ * /metrics and /hooks/* behind a bearer token from `serve.tokens`. A body over the limit
+ * is refused by its declared length before it is read, and a request that does not
+ * declare one is refused rather than read without bound.
+ */
+export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer> {
+  const bodyLimit = opts.bodyLimit ?? DEFAULT_BODY_LIMIT;
+  const yoga = createYoga<{ identity: RequestIdentity }>({
+    schema: opts.schema,
+    graphqlEndpoint: '/graphql',
+    // The GraphiQL page loads its code from a CDN: not on a backup server.
+    graphiql: false,
+    landingPage: false,
+    cors: opts.corsOrigins?.length ? { origin: [...opts.corsOrigins], credentials: false, methods: ['GET', 'POST'] } : false,
+    maskedErrors: { maskError: (error, message) => maskBkdrError(error, message, opts.logger) },
+    logging: false,
+    plugins: [maxDepthPlugin({ n: opts.limits?.depth ?? 10 }), costLimitPlugin({ maxCost: opts.limits?.cost ?? 5000 }), maxAliasesPlugin({ n: opts.limits?.aliases ?? 15 })],
+  });
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const path = (req.url ?? '/').split('?', 1)[0]!.replace(/\/+$/, '') || '/';
+    if (path === '/healthz') {
+      const ok = opts.healthy();
+      sendJson(res, ok ? 200 : 503, { status: ok ? 'ok' : 'catalog unavailable' });
+      return;
+    }
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > bodyLimit) {
+      sendJson(res, 413, { error: `the body is larger than ${bodyLimit} bytes` }, { connection: 'close' });
+      req.destroy();
+      return;
+    }
+    if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
+      sendJson(res, 411, { error: 'a request body needs a Content-Length' }, { connection: 'close' });
+      return;
+    }
+    if (path.startsWith('/hooks/')) {
+      // The hooks check their own tokens (monitoring.webhooks', else the operate ones): an unauthenticated caller learns nothing.
+      const hooks = opts.hooks?.();
+      const body = await readBody(req, bodyLimit);
+      if (!hooks) {
+        const known = matchBearer(req.headers.authorization, opts.tokens);
+        if (!known) sendJson(res, 401, { error: 'a valid Authorization: Bearer token is required' }, { 'www-authenticate': 'Bearer' });
+        else sendJson(res, 404, { error: 'no scenario has an external trigger' });
+        return;
+      }
+      const answer = hooks({ method: req.method ?? 'GET', path, headers: req.headers, body });
+      sendJson(res, answer.status, answer.body);
+      return;
+    }
+    const token = matchBearer(req.headers.authorization, opts.tokens);
+    // Preflight requests carry no credentials; yoga answers them only when CORS is configured.
+    const preflight = req.method === 'OPTIONS' && opts.corsOrigins?.length;
+    if (!token && !preflight) {
+      sendJson(res, 401, { error: 'a valid Authorization: Bearer token is required' }, { 'www-authenticate': 'Bearer' });
+      return;
+    }
+    if (path === '/metrics') {
+      const { contentType, body } = await opts.metrics();
+      res.writeHead(200, { 'content-type': contentType });
+      res.end(body);
+      return;
+    }
+    if (path === '/graphql') {
+      await yoga.handleNodeRequestAndResponse(req, res, { identity: { tokenName: token?.name ?? '', role: token?.role ?? 'read' } });
+      return;
+    }
+    sendJson(res, 404, { error: `no such route: ${path}; /graphql, /metrics, /healthz, /hooks/alertmanager, /hooks/trigger` });
+  };
+
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((err: unknown) => {
+      opts.logger.error(`${req.method} ${req.url}: ${err instanceof Error ? err.message : String(err)}`);
+      if (!res.headersSent) sendJson(res, 500, { error: 'internal error; see the server log' });
+      else res.destroy();
+    });
+  };
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
+  return {
+    url: `${opts.tls ? 'https' : 'http'}://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
