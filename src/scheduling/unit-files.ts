@@ -1,14 +1,15 @@
 /**
  * The crontab lines and systemd units that run a config's schedule (`bkdr schedule
- * install`). Pure: whatever they read of the installing shell (its environment, its
- * directory, its user, the paths of node and bkdr) is passed in.
+ * install`) and the API server (`bkdr serve install`). Pure: whatever they read of the
+ * installing shell (its environment, its directory, its user, the paths of node and
+ * bkdr) is passed in.
  */
 
 import { resolve } from 'node:path';
 import type { BkdrConfig } from '../config/schema.js';
 import { describeSchedule, intervalMs, type ScheduledJob, toCrontabExpression, toSystemdCalendar } from './schedule-plan.js';
 
-/** Where and how the scheduled runs start. */
+/** Where and how the scheduled runs, or the server, start. */
 export interface UnitTarget {
   /** The config the runs read, absolute. */
   configPath: string;
@@ -40,7 +41,7 @@ export function carriedEnvironment(config: BkdrConfig, env: Readonly<Record<stri
 export function passwordNote(config: BkdrConfig, env: Readonly<Record<string, string | undefined>>): string | undefined {
   const encrypted = config.destinations.some((d) => d.encryption !== false);
   if (!encrypted || config.encryption?.passwordFile || config.encryption?.passwordCommand || env['BKDR_PASSWORD_FILE']) return undefined;
-  return 'the repositories are encrypted and a timer has no BKDR_PASSWORD or terminal: set encryption.passwordFile or encryption.passwordCommand in the config';
+  return 'the repositories are encrypted and cron or systemd gives no BKDR_PASSWORD or terminal: set encryption.passwordFile or encryption.passwordCommand in the config';
 }
 
 /** A time span in systemd's syntax, in the largest unit that divides it exactly. */
@@ -65,6 +66,16 @@ function crontabArg(arg: string): string {
 function systemdArg(arg: string): string {
   const literal = arg.replace(/%/g, '%%').replace(/\$/g, '$$$$');
   return /[\s"'\\;]/.test(arg) ? `"${literal.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"` : literal;
+}
+
+/** Environment= lines for what `carriedEnvironment` found. */
+function systemdEnvironment(t: UnitTarget): string[] {
+  return t.environment.map(([key, value]) => `Environment=${systemdArg(`${key}=${value}`)}`);
+}
+
+/** `User=` for `runAs`, the installing user (none when that is root), so the unit sees what `like` saw when run by hand. */
+function systemdUser(runAs: string | undefined, installedBy: string, like: string): string[] {
+  return runAs !== undefined ? [`# the user who ran \`${installedBy}\`: the same catalog and file access as \`${like}\``, `User=${runAs}`] : [];
 }
 
 /** Crontab lines for the cron jobs; the others get a comment saying what serves them instead. */
@@ -148,8 +159,8 @@ export function buildSystemdUnits(jobs: readonly ScheduledJob[], t: UnitTarget, 
       '',
       '[Service]',
       'Type=oneshot',
-      ...(runAs !== undefined ? ['# the user who ran `bkdr schedule install`: the same catalog and file access as `bkdr backup run`', `User=${runAs}`] : []),
-      ...t.environment.map(([key, value]) => `Environment=${systemdArg(`${key}=${value}`)}`),
+      ...systemdUser(runAs, 'bkdr schedule install', 'bkdr backup run'),
+      ...systemdEnvironment(t),
       `ExecStart=${jobCommand(job, t).map(systemdArg).join(' ')}`,
       '',
       `# file: /etc/systemd/system/${name}.timer`,
@@ -168,4 +179,62 @@ export function buildSystemdUnits(jobs: readonly ScheduledJob[], t: UnitTarget, 
   if (timers.length > 0) header.push(`# save each file below, then: systemctl daemon-reload && systemctl enable --now ${timers.join(' ')}`);
   if (t.passwordNote) header.push(`# NOTE: ${t.passwordNote}`);
   return `${[...header, ...notes, '', ...units].join('\n').replace(/\n+$/, '')}\n`;
+}
+
+/** Where `bkdr serve` listens. `cert` and `key` are absolute: the service does not start in the installer's directory. */
+export interface ServeListen {
+  host: string;
+  port: number;
+  cert?: string;
+  key?: string;
+}
+
+/** Addresses only this machine reaches; anything else (0.0.0.0, ::, a LAN address, a name) may face the network. */
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || host === '[::1]' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/i.test(host);
+}
+
+/**
+ * `bkdr-serve.service`, a long-running service for `bkdr serve`, as the whole file.
+ * `runAs` is its `User=`: the installing user, undefined when that is root.
+ */
+export function buildServeUnit(t: UnitTarget, serve: ServeListen, runAs: string | undefined): string {
+  const tls = [...(serve.cert !== undefined ? ['--cert', serve.cert] : []), ...(serve.key !== undefined ? ['--key', serve.key] : [])];
+  const command = [...t.launcher, '-c', t.configPath, 'serve', '--host', serve.host, '--port', String(serve.port), ...tls];
+  const header = [
+    `# bkdr API server for ${t.configPath} (bkdr serve install --systemd)`,
+    '# save as /etc/systemd/system/bkdr-serve.service, then: systemctl daemon-reload && systemctl enable --now bkdr-serve',
+  ];
+  if (!isLoopback(serve.host)) {
+    header.push(
+      tls.length > 0
+        ? `# NOTE: the API listens on ${serve.host}, reachable from the network; only its bearer tokens and TLS guard it`
+        : `# NOTE: the API listens on ${serve.host}, reachable from the network, and without TLS its bearer tokens cross it in clear: pass --cert and --key`,
+    );
+  }
+  if (t.passwordNote) header.push(`# NOTE: ${t.passwordNote}`);
+  return `${[
+    ...header,
+    '',
+    '[Unit]',
+    'Description=bkdr API server (GraphQL, /metrics, /healthz, webhooks)',
+    'Wants=network-online.target',
+    'After=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    ...systemdUser(runAs, 'bkdr serve install', 'bkdr serve'),
+    ...systemdEnvironment(t),
+    `ExecStart=${command.map(systemdArg).join(' ')}`,
+    'Restart=on-failure',
+    'RestartSec=5s',
+    // SIGTERM is the server's graceful stop: it takes no new requests and lets running operations
+    // record how they ended. 60s bounds that before systemd sends SIGKILL.
+    'KillSignal=SIGTERM',
+    'TimeoutStopSec=60s',
+    'NoNewPrivileges=yes',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+  ].join('\n')}\n`;
 }

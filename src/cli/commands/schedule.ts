@@ -1,19 +1,17 @@
-import { userInfo } from 'node:os';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import type { BackupRunResult, PruneResult, WatchRunEvent } from '../../backup/backup-manager.js';
 import type { RecoveryTestResult } from '../../dr/disaster-recovery-orchestrator.js';
 import { ConfigError, InterruptedError, UsageError } from '../../core/errors.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { binPath } from '../../core/package-root.js';
 import { runScheduleDaemon, type ScheduleDaemonEvent, type ScheduleRunner } from '../../scheduling/schedule-daemon.js';
 import { describeSchedule, nextRuns, planSchedule, type ScheduledJob } from '../../scheduling/schedule-plan.js';
 import type { SchedulerEvent } from '../../scheduling/scheduler.js';
-import { buildCrontab, buildSystemdUnits, carriedEnvironment, passwordNote, type UnitTarget } from '../../scheduling/unit-files.js';
+import { buildCrontab, buildSystemdUnits } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
 import { withExample } from '../not-available.js';
 import { backupManager, drOrchestrator, interruptSignal } from '../services.js';
+import { unitTarget, unitUser } from '../unit-target.js';
 import { continuousSources, reportWatchEvent } from '../watch-report.js';
 
 /** What `schedule list --json` prints for each job. */
@@ -84,13 +82,8 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
         const loaded = await ctx.config();
         const jobs = planSchedule(loaded.config);
         if (jobs.length === 0) throw new ConfigError('', NOTHING_SCHEDULED);
-        const target: UnitTarget = {
-          configPath: resolve(loaded.filepath),
-          launcher: [process.execPath, binPath()],
-          environment: carriedEnvironment(loaded.config, process.env, process.cwd()),
-          passwordNote: passwordNote(loaded.config, process.env),
-        };
-        process.stdout.write(flags.crontab ? buildCrontab(jobs, target) : buildSystemdUnits(jobs, target, process.getuid?.() === 0 ? undefined : userInfo().username));
+        const target = unitTarget(loaded);
+        process.stdout.write(flags.crontab ? buildCrontab(jobs, target) : buildSystemdUnits(jobs, target, unitUser()));
       }),
     'bkdr schedule install --systemd',
   );
