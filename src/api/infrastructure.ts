@@ -55,7 +55,7 @@ export async function initializeEnterpriseBackupInfrastructure(options: Initiali
   });
   const frameworks = options.complianceFrameworks ?? resolved.config.complianceFrameworks ?? [];
   checkFrameworks(frameworks);
-  const config = { ...resolved.config, complianceFrameworks: frameworks };
+  const config = options.complianceFrameworks !== undefined ? { ...resolved.config, complianceFrameworks: options.complianceFrameworks } : resolved.config;
   // Checked before the catalog opens, so a bad schedule leaves nothing to close.
   const testJobs = options.enableAutomatedTesting ? planSchedule(config).filter((job) => job.kind === 'dr-test') : [];
   if (options.enableAutomatedTesting && testJobs.length === 0) throw new ConfigError('drTests', 'automated testing needs at least one drTests suite with a schedule');
