@@ -1,11 +1,15 @@
 // The library entry point: `import { defineConfig, createBackupManager } from 'bkdr'`.
 export * from './core/errors.js';
 export { ExitCode } from './core/exit-codes.js';
-export { createBackupManager, type CreateBackupManagerOptions } from './api/backup.js';
+export { createBackupManager, type ConfigArgument, type CreateBackupManagerOptions } from './api/backup.js';
 export { BackupManager } from './backup/backup-manager.js';
 export { createDisasterRecoveryOrchestrator, type CreateDisasterRecoveryOrchestratorOptions } from './api/dr.js';
 export { DisasterRecoveryOrchestrator } from './dr/disaster-recovery-orchestrator.js';
-export { createBusinessContinuityManager } from './api/continuity.js';
+export { createBusinessContinuityManager, type CreateBusinessContinuityManagerOptions } from './api/continuity.js';
+export { initializeEnterpriseBackupInfrastructure, type AutomatedTestRun, type BkdrInfrastructure, type ComplianceFramework, type InitializeInfrastructureOptions } from './api/infrastructure.js';
+export type { BkdrServices } from './api/services.js';
+export type { SchedulerEvent } from './scheduling/scheduler.js';
+export type { ScheduledJob } from './scheduling/schedule-plan.js';
 export { BusinessContinuityManager, type BusinessContinuityManagerOptions } from './continuity/business-continuity-manager.js';
 export type { AssessmentResult, BcReportKind, BiaResult, DashboardModel, KpiResult, RegisterRisk, ReportDocument, RiskRegisterView } from './continuity/business-continuity-manager.js';
 export type {
