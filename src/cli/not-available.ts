@@ -1,12 +1,4 @@
 import type { Command } from 'commander';
-import { NotAvailableError } from '../core/errors.js';
-
-/** Marks a command of the contract that is registered but not built yet. */
-export function notAvailableYet(command: Command): Command {
-  return command.action(() => {
-    throw new NotAvailableError(commandPath(command));
-  });
-}
 
 export function commandPath(command: Command): string {
   const names: string[] = [];

@@ -9,7 +9,17 @@ import { type Logger, silentLogger } from '../core/logger.js';
 import { decideApproval } from './approve-step.js';
 import type { DrContext } from './dr-context.js';
 import type { ExecutionEvent } from './execution-runner.js';
-import { activeExecutions, continuityMetrics, type ContinuityMetrics, executionHistory, lastRecoveryTest, listScenarioSummaries, planGraphFor, recoveryStatus, type ScenarioSummary } from './execution-queries.js';
+import {
+  activeExecutions,
+  continuityMetrics,
+  type ContinuityMetrics,
+  executionHistory,
+  lastRecoveryTest,
+  listScenarioSummaries,
+  planGraphFor,
+  recoveryStatus,
+  type ScenarioSummary,
+} from './execution-queries.js';
 import type { ExecutionView } from './execution-view.js';
 import type { PlanGraph } from './plan-graph.js';
 import { type RecoveryTestOptions, type RecoveryTestResult, runRecoveryTest } from './recovery-tests.js';

@@ -135,7 +135,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return;
     }
     if (path === '/graphql') {
-      await yoga.handleNodeRequestAndResponse(req, res, { identity: { tokenName: token?.name ?? '', role: token?.role ?? 'read' } });
+      // Called as the node handler: its handleNodeRequestAndResponse never answers on Node 20 (graphql-yoga 5.24).
+      await yoga(req, res, { identity: { tokenName: token?.name ?? '', role: token?.role ?? 'read' } });
       return;
     }
     sendJson(res, 404, { error: `no such route: ${path}; /graphql, /metrics, /healthz, /hooks/alertmanager, /hooks/trigger` });

@@ -29,11 +29,13 @@ describe('bkdr command line', () => {
     }
   });
 
-  it('a command not built yet says so in one line and exits 2, printing nothing on stdout', async () => {
-    const r = await runBkdr(['serve'], { cwd: tmp.path, env });
+  it('a server without tokens is refused in one line, exit 2, printing nothing on stdout', async () => {
+    const config = join(tmp.path, 'no-tokens.json');
+    await writeFile(config, JSON.stringify({ sources: {}, destinations: [{ type: 'local', config: { path: join(tmp.path, 'repo') } }] }));
+    const r = await runBkdr(['-c', config, 'serve', '--port', '0'], { cwd: tmp.path, env });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr.trim()).toBe('bkdr: bkdr serve: not available yet');
+    expect(r.stderr.trim()).toBe('bkdr: serve.tokens: bkdr serve needs at least one token: every route but /healthz asks for one');
   });
 
   it('bad usage is exit 2 with one line; --verbose adds the stack', async () => {

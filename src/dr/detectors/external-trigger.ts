@@ -80,7 +80,13 @@ function trigger(payload: unknown, onFiring: ExternalOptions['onFiring']): Exter
  * checked before anything else so an unauthenticated caller learns nothing of the routes.
  */
 export function handleExternalRequest(req: ExternalRequest, opts: ExternalOptions): ExternalResponse {
-  if (!matchBearer(header(req.headers, 'authorization'), opts.tokens.map((token) => ({ token })))) return { status: 401, body: { error: 'a valid Authorization: Bearer token is required' } };
+  if (
+    !matchBearer(
+      header(req.headers, 'authorization'),
+      opts.tokens.map((token) => ({ token })),
+    )
+  )
+    return { status: 401, body: { error: 'a valid Authorization: Bearer token is required' } };
   const path = req.path.split('?', 1)[0]!.replace(/\/+$/, '');
   const route = path === '/hooks/alertmanager' ? alertmanager : path === '/hooks/trigger' ? trigger : undefined;
   if (!route) return { status: 404, body: { error: `no such hook: ${path}; POST /hooks/alertmanager or /hooks/trigger` } };

@@ -29,9 +29,25 @@ export function runProgress(run: RunRecord, deps: SchemaDeps): RunProgress {
   const live = run.status === 'running' ? deps.operations.latestEvent(run.id) : undefined;
   const counters =
     live?.type === 'progress'
-      ? { source: live.source, destination: live.destination, files: live.files, bytes: live.bytesRead, totalBytes: live.totalBytes ?? null, bytesPerSecond: live.bytesPerSecond ?? null, eta: live.etaMs }
+      ? {
+          source: live.source,
+          destination: live.destination,
+          files: live.files,
+          bytes: live.bytesRead,
+          totalBytes: live.totalBytes ?? null,
+          bytesPerSecond: live.bytesPerSecond ?? null,
+          eta: live.etaMs,
+        }
       : live?.type === 'restore-progress'
-        ? { source: run.source, destination: run.destinations[0] ?? null, files: live.files, bytes: live.bytes, totalBytes: live.totalBytes, bytesPerSecond: live.bytesPerSecond ?? null, eta: live.etaMs }
+        ? {
+            source: run.source,
+            destination: run.destinations[0] ?? null,
+            files: live.files,
+            bytes: live.bytes,
+            totalBytes: live.totalBytes,
+            bytesPerSecond: live.bytesPerSecond ?? null,
+            eta: live.etaMs,
+          }
         : undefined;
   return {
     runId: run.id,
@@ -55,7 +71,13 @@ export function addBackupFields(b: BkdrBuilder, deps: SchemaDeps): void {
   const { backupManager } = deps.services;
 
   const RunFailure = b.objectRef<Failure>('RunFailure').implement({
-    fields: (t) => ({ runId: t.exposeString('runId'), kind: t.exposeString('kind'), status: t.exposeString('status'), startedAt: t.field({ type: 'DateTime', resolve: (f) => f.startedAt }), error: t.exposeString('error') }),
+    fields: (t) => ({
+      runId: t.exposeString('runId'),
+      kind: t.exposeString('kind'),
+      status: t.exposeString('status'),
+      startedAt: t.field({ type: 'DateTime', resolve: (f) => f.startedAt }),
+      error: t.exposeString('error'),
+    }),
   });
   const SourceLastBackup = b.objectRef<LastBackup>('SourceLastBackup').implement({
     fields: (t) => ({

@@ -12,7 +12,11 @@ export function addDrFields(b: BkdrBuilder, deps: SchemaDeps): void {
 
   const Objective = b.objectRef<DrObjective>('Objective').implement({
     description: 'A recovery objective in seconds: the target, what was achieved, and whether it was met (null until both are known).',
-    fields: (t) => ({ targetSeconds: t.exposeFloat('targetSeconds', { nullable: true }), achievedSeconds: t.exposeFloat('achievedSeconds', { nullable: true }), met: t.exposeBoolean('met', { nullable: true }) }),
+    fields: (t) => ({
+      targetSeconds: t.exposeFloat('targetSeconds', { nullable: true }),
+      achievedSeconds: t.exposeFloat('achievedSeconds', { nullable: true }),
+      met: t.exposeBoolean('met', { nullable: true }),
+    }),
   });
   const ExecutionStep = b.objectRef<ExecutionStepView>('ExecutionStep').implement({
     fields: (t) => ({
@@ -71,18 +75,16 @@ export function addDrFields(b: BkdrBuilder, deps: SchemaDeps): void {
       }),
     }),
   });
-  const Approval = b
-    .objectRef<{ executionId: string; stepId: string; decision: string; by: string; reason: string | null; at: string }>('Approval')
-    .implement({
-      fields: (t) => ({
-        executionId: t.exposeString('executionId'),
-        stepId: t.exposeString('stepId'),
-        decision: t.exposeString('decision'),
-        by: t.exposeString('by'),
-        reason: t.exposeString('reason', { nullable: true }),
-        at: t.field({ type: 'DateTime', resolve: (a) => a.at }),
-      }),
-    });
+  const Approval = b.objectRef<{ executionId: string; stepId: string; decision: string; by: string; reason: string | null; at: string }>('Approval').implement({
+    fields: (t) => ({
+      executionId: t.exposeString('executionId'),
+      stepId: t.exposeString('stepId'),
+      decision: t.exposeString('decision'),
+      by: t.exposeString('by'),
+      reason: t.exposeString('reason', { nullable: true }),
+      at: t.field({ type: 'DateTime', resolve: (a) => a.at }),
+    }),
+  });
 
   b.queryFields((t) => ({
     recoveryStatus: t.field({
