@@ -31,7 +31,3 @@ export type { BackupEvent, BackupRunResult, BackupStatus, BackupSummary, CreateB
 export { defineConfig } from './config/define-config.js';
 export type { BkdrConfig, BkdrConfigInput } from './config/schema.js';
 export { loadConfig, type LoadedConfig } from './config/load.js';
-// GraphQL: bkdr's Pothos schema pieces for an application's own builder, and the error masking its yoga server should use.
-export { addBkdrSchema, type BkdrSchemaHandle, type BkdrSchemaOptions } from './server/schema/add-bkdr-schema.js';
-export type { BkdrAction, BkdrScalars } from './server/schema/schema-types.js';
-export { maskBkdrError } from './server/mask-error.js';
