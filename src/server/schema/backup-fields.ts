@@ -127,13 +127,20 @@ export function addBackupFields(b: BkdrBuilder, deps: SchemaDeps): void {
       recoverable: t.field({ type: [RecoverableWindow], resolve: (s) => s.recoverable }),
     }),
   });
-  const Backup = b.objectRef<BackupSummary>('Backup').implement({
+  const Backup = b.objectRef<BackupSummary>('Backup');
+  Backup.implement({
     fields: (t) => ({
       id: t.exposeString('id'),
       source: t.exposeString('source'),
       destination: t.exposeString('destination'),
       strategy: t.exposeString('strategy'),
       parent: t.string({ nullable: true, resolve: (s) => s.parent ?? null }),
+      parentBackup: t.field({
+        type: Backup,
+        nullable: true,
+        description: 'The backup an incremental or differential one was compared with, on the same destination.',
+        resolve: async (s) => (s.parent ? (await backupManager.showBackup(s.parent, { destination: s.destination })).backup : null),
+      }),
       time: t.field({ type: 'DateTime', resolve: (s) => s.time }),
       hostname: t.exposeString('hostname'),
       paths: t.exposeStringList('paths'),
