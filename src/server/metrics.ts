@@ -15,6 +15,8 @@ export interface MetricsOptions {
   config: BkdrConfig;
   catalog: Catalog;
   now?: () => Date;
+  /** What the repositories hold now (`backup status`'s destinations); without it, no repository size is reported. */
+  destinations?: readonly { name: string; type: string; reachable: boolean; storedBytes: number; packs: number }[] | undefined;
 }
 
 export interface MetricsPayload {
@@ -63,6 +65,7 @@ export async function collectMetrics(opts: MetricsOptions): Promise<MetricsPaylo
   const ctx: ContinuityContext = { config, configDir: '.', catalog, logger: silentLogger, now };
   kpiMetrics(register, measureKpis(ctx).kpis);
   complianceMetrics(register, catalog, now());
+  if (opts.destinations) destinationMetrics(register, opts.destinations);
 
   const merged = Registry.merge([processMetrics(), register]);
   return { contentType: merged.contentType, body: await merged.metrics() };
@@ -118,6 +121,20 @@ function runMetrics(register: Registry, catalog: Catalog): void {
       lastFinished.add(r.source);
       duration.set({ source: r.source }, Math.max(0, seconds(r.finishedAt) - seconds(r.startedAt)));
     }
+  }
+}
+
+function destinationMetrics(register: Registry, destinations: NonNullable<MetricsOptions['destinations']>): void {
+  const size = new Gauge({
+    name: 'bkdr_repository_size_bytes',
+    help: 'Bytes the repository stores on each destination (its packs), as last read.',
+    labelNames: ['destination', 'type'] as const,
+    registers: [register],
+  });
+  const reachable = new Gauge({ name: 'bkdr_destination_up', help: '1 when the destination answered the last read, else 0.', labelNames: ['destination', 'type'] as const, registers: [register] });
+  for (const d of destinations) {
+    reachable.set({ destination: d.name, type: d.type }, d.reachable ? 1 : 0);
+    if (d.reachable) size.set({ destination: d.name, type: d.type }, d.storedBytes);
   }
 }
 

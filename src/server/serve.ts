@@ -6,6 +6,7 @@ import type { Logger } from '../core/logger.js';
 import type { ExternalRequest, ExternalResponse } from '../dr/detectors/external-trigger.js';
 import { type ApiServer, startApiServer } from './api-server.js';
 import { collectMetrics } from './metrics.js';
+import { sharedFor } from './schema/shared-for.js';
 import { buildServeSchema } from './serve-schema.js';
 
 export interface ServeOptions {
@@ -43,7 +44,9 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
   const tokens = resolveServeTokens(opts.config, opts.configDir);
   if (tokens.length === 0) throw new ConfigError('serve.tokens', 'bkdr serve needs at least one token: every route but /healthz asks for one');
   const { services } = opts;
-  const { schema, handle } = buildServeSchema(services, opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {});
+  // One read of the repositories answers /metrics and `backupStatus` alike for a moment: a dashboard and a scraper polling together cost one walk.
+  const backupStatus = sharedFor(() => services.backupManager.getBackupStatus(), 2000);
+  const { schema, handle } = buildServeSchema(services, { backupStatus, ...(opts.pollMs !== undefined ? { pollMs: opts.pollMs } : {}) });
   const catalog = services.backupManager.catalog;
 
   const watchStop = new AbortController();
@@ -63,7 +66,7 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
       port: opts.port,
       tls: opts.tls,
       corsOrigins: opts.config.serve?.corsOrigins,
-      metrics: () => collectMetrics({ config: opts.config, catalog }),
+      metrics: async () => collectMetrics({ config: opts.config, catalog, destinations: (await backupStatus().catch(() => undefined))?.destinations }),
       healthy: () => {
         try {
           catalog.runs.list({ limit: 1 });

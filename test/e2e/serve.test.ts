@@ -259,6 +259,9 @@ describe('bkdr serve', () => {
     const line = body.split('\n').find((l) => l.startsWith(`bkdr_backup_last_success_timestamp_seconds{source="${newest.source}",destination="${newest.destination}"} `));
     expect(line).toBeDefined();
     expect(Number(line!.split(' ').at(-1))).toBe(Date.parse(newest.time) / 1000);
+    const status = JSON.parse((await ws.run(['--json', 'backup', 'status'])).stdout) as { destinations: { name: string; type: string; storedBytes: number }[] };
+    const size = body.split('\n').find((l) => l.startsWith('bkdr_repository_size_bytes{destination="local",type="local"} '));
+    expect(Number(size?.split(' ').at(-1))).toBe(status.destinations[0]!.storedBytes);
   });
 
   it('the DR hooks are served: an operate token starts the scenario named by the condition', async () => {

@@ -2,6 +2,7 @@ import type { SchemaTypes } from '@pothos/core';
 import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type { BkdrServices } from '../../api/services.js';
+import type { BackupStatus } from '../../backup/backup-manager.js';
 import { OperationTracker } from '../operations.js';
 import { addBackupFields } from './backup-fields.js';
 import { addContinuityFields } from './continuity-fields.js';
@@ -23,6 +24,8 @@ export interface BkdrSchemaOptions<Context = object> {
   pollMs?: number;
   /** How long one read of the repositories answers `backupStatus`, ms (default 2000). */
   backupStatusMaxAgeMs?: number;
+  /** A shared reader of the backup status, when the host already has one (the server's /metrics). */
+  backupStatus?: () => Promise<BackupStatus>;
 }
 
 export interface BkdrSchemaHandle {
@@ -58,7 +61,7 @@ export function addBkdrSchema<Types extends SchemaTypes>(builder: PothosSchemaTy
         throw new GraphQLError(action === 'operate' ? `${field} changes state: it needs a token with role operate` : `not allowed to read ${field}`, { extensions: { code: 'FORBIDDEN' } });
     },
     who: (ctx) => (opts.who as ((ctx: object) => string) | undefined)?.(ctx) ?? 'api',
-    backupStatus: sharedFor(() => services.backupManager.getBackupStatus(), opts.backupStatusMaxAgeMs ?? 2000),
+    backupStatus: opts.backupStatus ?? sharedFor(() => services.backupManager.getBackupStatus(), opts.backupStatusMaxAgeMs ?? 2000),
     pollMs: opts.pollMs ?? 500,
   };
   addBackupFields(b, deps);
