@@ -1,5 +1,4 @@
 import type { BackupStatus } from '../backup/backup-status.js';
-import type { AssessmentRecord } from '../catalog/assessments-table.js';
 import { type DrExecutionRecord, type DrObjective, isDrTest } from '../catalog/dr-executions-table.js';
 import { FAILED_RUN_STATUSES } from '../catalog/runs-table.js';
 import { listScenarios } from '../config/dr-schema.js';
@@ -12,6 +11,7 @@ import { DAY_MS } from './compliance/framework.js';
 import type { ContinuityContext } from './continuity-context.js';
 import { IMPACT_NAMES, LIKELIHOOD_NAMES, riskExposure } from './risk-matrix.js';
 import { listRisks } from './risk-register.js';
+import { latestAssessments } from './compliance/latest-assessments.js';
 
 /**
  * The five business continuity reports of `bc report` (the brief's backup status,
@@ -194,8 +194,7 @@ export function recoveryReadinessReport(ctx: ContinuityContext): ReportDocument 
 /** Compliance overview: the latest assessment of each framework and every open finding. */
 export function complianceOverviewReport(ctx: ContinuityContext): ReportDocument {
   const now = ctx.now();
-  const latest = new Map<string, AssessmentRecord>();
-  for (const a of ctx.catalog.assessments.list({ until: now, limit: ALL })) if (!latest.has(a.framework)) latest.set(a.framework, a);
+  const latest = latestAssessments(ctx, now);
   const open = ctx.catalog.assessments.findings({ open: true });
   const scores = [...latest.values()].map((a) => a.overallCompliance);
   return document(ctx, 'Compliance report', [

@@ -5,6 +5,7 @@ import type { ContinuityContext } from './continuity-context.js';
 import { measureKpis, type Kpi } from './kpis.js';
 import { RISK_GRID } from './risk-matrix.js';
 import { riskRegister } from './risk-register.js';
+import { latestAssessments } from './compliance/latest-assessments.js';
 
 /**
  * The executive dashboard (CLI.md `bc dashboard`), measured from the catalog and the
@@ -45,7 +46,7 @@ export function generateExecutiveDashboard(ctx: ContinuityContext): DashboardMod
       criticalKpis: kpis.filter((k) => k.status === 'critical').length,
     },
     kpis: kpis.map(({ perItem: _perItem, ...k }) => k),
-    frameworks: latestAssessments(ctx, now),
+    frameworks: frameworkScores(ctx, now),
     risks: risksView(register),
     recentExecutions: recentExecutions(ctx),
     backupRunsByDay: backupRunsByDay(ctx, now),
@@ -53,13 +54,10 @@ export function generateExecutiveDashboard(ctx: ContinuityContext): DashboardMod
   };
 }
 
-function latestAssessments(ctx: ContinuityContext, now: Date): DashboardModel['frameworks'] {
-  const latest = new Map<string, DashboardModel['frameworks'][number]>();
-  // Newest first: the first of each framework is its latest (the same choice as the compliance_score KPI).
-  for (const a of ctx.catalog.assessments.list({ until: now, limit: ALL })) {
-    if (!latest.has(a.framework)) latest.set(a.framework, { framework: a.framework, score: a.overallCompliance, at: a.at, failed: a.controls.filter((c) => c.status === 'fail').length });
-  }
-  return [...latest.values()].sort((a, b) => a.framework.localeCompare(b.framework));
+function frameworkScores(ctx: ContinuityContext, now: Date): DashboardModel['frameworks'] {
+  return [...latestAssessments(ctx, now).values()]
+    .map((a) => ({ framework: a.framework, score: a.overallCompliance, at: a.at, failed: a.controls.filter((c) => c.status === 'fail').length }))
+    .sort((a, b) => a.framework.localeCompare(b.framework));
 }
 
 function risksView(register: ReturnType<typeof riskRegister>): DashboardRisks {

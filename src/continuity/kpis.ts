@@ -2,6 +2,7 @@ import { type DrExecutionRecord, isDrTest } from '../catalog/dr-executions-table
 import { FAILED_RUN_STATUSES, type RunRecord } from '../catalog/runs-table.js';
 import { KPI_NAMES } from '../config/dr-schema.js';
 import type { ContinuityContext } from './continuity-context.js';
+import { latestAssessments } from './compliance/latest-assessments.js';
 
 /**
  * The nine KPIs of CONTINUITY.md "KPIs", measured from the catalog's records (runs,
@@ -228,10 +229,9 @@ function drTestSuccessRate(ctx: ContinuityContext, now: Date): Measurement {
 
 /** CONTINUITY.md: the latest score per framework, and their mean. */
 function complianceScore(ctx: ContinuityContext, now: Date): Measurement {
-  const latest = new Map<string, { score: number; at: string }>();
-  for (const a of ctx.catalog.assessments.list({ until: now })) if (!latest.has(a.framework)) latest.set(a.framework, { score: a.overallCompliance, at: a.at });
+  const latest = latestAssessments(ctx, now);
   if (latest.size === 0) return { value: null, samples: 0, detail: 'no assessment yet' };
-  const perItem: KpiItem[] = [...latest].map(([framework, l]) => ({ name: framework, value: l.score, samples: 1, detail: `assessed ${l.at}` }));
+  const perItem: KpiItem[] = [...latest].map(([framework, a]) => ({ name: framework, value: a.overallCompliance, samples: 1, detail: `assessed ${a.at}` }));
   const mean = perItem.reduce((sum, i) => sum + (i.value ?? 0), 0) / perItem.length;
   return { value: mean, samples: perItem.length, detail: `mean of the latest assessment of ${perItem.map((i) => `${i.name} (${i.value} %)`).join(', ')}`, perItem };
 }

@@ -6,6 +6,7 @@ import type { RunRecord } from '../catalog/runs-table.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { silentLogger } from '../core/logger.js';
 import type { ContinuityContext } from '../continuity/continuity-context.js';
+import { latestAssessments } from '../continuity/compliance/latest-assessments.js';
 import { type Kpi, measureKpis } from '../continuity/kpis.js';
 
 /** No LIMIT: SQLite reads a negative limit as none. */
@@ -64,7 +65,7 @@ export async function collectMetrics(opts: MetricsOptions): Promise<MetricsPaylo
   drMetrics(register, catalog);
   const ctx: ContinuityContext = { config, configDir: '.', catalog, logger: silentLogger, now };
   kpiMetrics(register, measureKpis(ctx).kpis);
-  complianceMetrics(register, catalog, now());
+  complianceMetrics(register, ctx, now());
   if (opts.destinations) destinationMetrics(register, opts.destinations);
 
   const merged = Registry.merge([processMetrics(), register]);
@@ -197,18 +198,12 @@ function kpiMetrics(register: Registry, kpis: Kpi[]): void {
   for (const k of kpis) if (k.value !== null) gauge.set({ kpi: k.name }, baseUnits({ ...k, value: k.value }));
 }
 
-function complianceMetrics(register: Registry, catalog: Catalog, now: Date): void {
+function complianceMetrics(register: Registry, ctx: ContinuityContext, now: Date): void {
   const gauge = new Gauge({
     name: 'bkdr_compliance_score',
     help: 'Overall compliance of the latest assessment of each framework, as a 0-1 ratio.',
     labelNames: ['framework'] as const,
     registers: [register],
   });
-  const latest = new Set<string>();
-  // Newest first, as the KPIs read them: the first assessment of a framework is its latest.
-  for (const a of catalog.assessments.list({ until: now })) {
-    if (latest.has(a.framework)) continue;
-    latest.add(a.framework);
-    gauge.set({ framework: a.framework }, a.overallCompliance / 100);
-  }
+  for (const [framework, a] of latestAssessments(ctx, now)) gauge.set({ framework }, a.overallCompliance / 100);
 }
