@@ -54,7 +54,8 @@ const layerConfigs = [
 ];
 
 export default tseslint.config(
-  { ignores: ['backup.config.ts', 'dist/**', 'node_modules/**', 'build/**', 'coverage/**', 'completions/**'] },
+  // '**/dist/**': an example's own build output (examples/*/dist) is generated too.
+  { ignores: ['backup.config.ts', '**/dist/**', 'node_modules/**', 'build/**', 'coverage/**', 'completions/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
