@@ -78,6 +78,7 @@ _bkdr() {
       " key passwd") path="$path $w" ;;
       " key remove") path="$path $w" ;;
       " serve") path="$path $w" ;;
+      " serve install") path="$path $w" ;;
       " completion") path="$path $w" ;;
     esac
   done
@@ -153,7 +154,8 @@ _bkdr() {
     " key add") COMPREPLY=($(compgen -W "--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " key passwd") COMPREPLY=($(compgen -W "--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " key remove") COMPREPLY=($(compgen -W "--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " serve") COMPREPLY=($(compgen -W "--config --help --host --json --no-color --port --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " serve") COMPREPLY=($(compgen -W "install --cert --config --help --host --json --key --no-color --port --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " serve install") COMPREPLY=($(compgen -W "--cert --config --help --host --json --key --no-color --port --quiet --systemd --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " completion") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
   esac
 }

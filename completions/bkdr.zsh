@@ -77,7 +77,8 @@ _bkdr() {
     "key add") candidates=(--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "key passwd") candidates=(--config --destination --help --json --new-password-file --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "key remove") candidates=(--config --destination --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
-    "serve") candidates=(--config --help --host --json --no-color --port --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "serve") candidates=(install --cert --config --help --host --json --key --no-color --port --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "serve install") candidates=(--cert --config --help --host --json --key --no-color --port --quiet --systemd --verbose --version --yes -V -c -q -v -y) ;;
     "completion") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     *) _files; return ;;
   esac
