@@ -4,17 +4,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { systemdAnalyze } from '../helpers/systemd.js';
 
 type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
-
-const systemdAnalyze = (() => {
-  try {
-    execFileSync('systemd-analyze', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 /** Splits `schedule install --systemd` output into its `# file:` sections. */
 function unitFiles(text: string): Map<string, string> {

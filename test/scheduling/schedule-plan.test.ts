@@ -5,6 +5,7 @@ import type { BkdrConfigInput } from '../../src/config/schema.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-codes.js';
+import { systemdAnalyze } from '../helpers/systemd.js';
 
 const destinations = [{ type: 'local' as const, config: { path: '/backup' } }];
 const files = (extra: Record<string, unknown> = {}) => ({ type: 'files' as const, paths: ['/srv'], ...extra });
@@ -131,15 +132,6 @@ describe('crontab translation', () => {
     if (!t.ok) expect(t.reason).toMatch(reason);
   });
 });
-
-const systemdAnalyze = (() => {
-  try {
-    execFileSync('systemd-analyze', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 describe('systemd OnCalendar translation', () => {
   const cases: [string, string | undefined, string[]][] = [

@@ -1,18 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { buildServeUnit, type UnitTarget } from '../../src/scheduling/unit-files.js';
-
-const systemdAnalyze = (() => {
-  try {
-    execFileSync('systemd-analyze', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { systemdAnalyze } from '../helpers/systemd.js';
 
 const target: UnitTarget = { configPath: '/etc/bkdr/backup.config.json', launcher: ['/usr/bin/node', '/opt/bkdr/bin/bkdr.js'], environment: [], passwordNote: undefined };
 const lines = (...l: string[]) => `${l.join('\n')}\n`;
