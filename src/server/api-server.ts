@@ -122,10 +122,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       return;
     }
     const token = matchBearer(req.headers.authorization, opts.tokens);
-    // Preflight requests carry no credentials; yoga answers them only when CORS is configured.
-    const preflight = req.method === 'OPTIONS' && opts.corsOrigins?.length;
-    if (!token && !preflight) {
-      sendJson(res, 401, { error: 'a valid Authorization: Bearer token is required' }, { 'www-authenticate': 'Bearer' });
+    if (!token) {
+      // A browser's CORS preflight carries no credentials: yoga answers it (with nothing but headers) when origins are configured.
+      if (req.method === 'OPTIONS' && path === '/graphql' && opts.corsOrigins?.length) await yoga(req, res, { identity: { tokenName: '', role: 'read' } });
+      else sendJson(res, 401, { error: 'a valid Authorization: Bearer token is required' }, { 'www-authenticate': 'Bearer' });
       return;
     }
     if (path === '/metrics') {
@@ -136,7 +136,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     }
     if (path === '/graphql') {
       // Called as the node handler: its handleNodeRequestAndResponse never answers on Node 20 (graphql-yoga 5.24).
-      await yoga(req, res, { identity: { tokenName: token?.name ?? '', role: token?.role ?? 'read' } });
+      await yoga(req, res, { identity: { tokenName: token.name, role: token.role } });
       return;
     }
     sendJson(res, 404, { error: `no such route: ${path}; /graphql, /metrics, /healthz, /hooks/alertmanager, /hooks/trigger` });

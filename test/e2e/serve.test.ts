@@ -121,6 +121,7 @@ describe('bkdr serve', () => {
         'long-plan': { steps: [{ id: 'hold', type: 'wait', duration: '60s' }] },
       },
       serve: {
+        corsOrigins: ['https://dashboard.example'],
         tokens: [
           { name: 'grafana', role: 'read', token: READ },
           { name: 'ops', role: 'operate', token: OPERATE },
@@ -228,6 +229,22 @@ describe('bkdr serve', () => {
       ).body,
     );
     for (const secret of [OPERATE, READ, ws.env['BKDR_PASSWORD']!]) expect(everything).not.toContain(secret);
+  });
+
+  it('CORS: only a listed origin is allowed; a preflight needs no token but reaches nothing else', async () => {
+    const preflight = (origin: string, path = '/graphql') =>
+      fetch(`${serve.url}${path}`, { method: 'OPTIONS', headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+    const allowed = await preflight('https://dashboard.example');
+    expect(allowed.status).toBeLessThan(300);
+    expect(allowed.headers.get('access-control-allow-origin')).toBe('https://dashboard.example');
+    expect((await preflight('https://evil.example')).headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
+    expect((await preflight('https://dashboard.example', '/metrics')).status).toBe(401);
+    const answer = await fetch(`${serve.url}/graphql`, {
+      method: 'POST',
+      headers: { origin: 'https://evil.example', 'content-type': 'application/json', authorization: `Bearer ${READ}` },
+      body: JSON.stringify({ query: '{ backupStatus { totalBackups } }' }),
+    });
+    expect(answer.headers.get('access-control-allow-origin')).not.toBe('https://evil.example');
   });
 
   it('bound to 127.0.0.1, it is not reachable on another local address', async () => {
