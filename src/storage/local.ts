@@ -14,19 +14,63 @@ const TEMP_PREFIX = '.tmp-';
  */
 const WHOLE_RANGE_UP_TO = 64 * 1024 * 1024;
 
-/** Reads the range, or what of it the file holds, and closes the handle. */
+/** Reads the range, or what of it the file holds. */
 async function readRange(handle: FileHandle, range: ByteRange): Promise<Buffer> {
-  try {
-    const buffer = range.into ?? Buffer.allocUnsafe(range.length);
-    let got = 0;
-    while (got < range.length) {
-      const { bytesRead } = await handle.read(buffer, got, range.length - got, range.offset + got);
-      if (bytesRead === 0) break;
-      got += bytesRead;
+  const buffer = range.into ?? Buffer.allocUnsafe(range.length);
+  let got = 0;
+  while (got < range.length) {
+    const { bytesRead } = await handle.read(buffer, got, range.length - got, range.offset + got);
+    if (bytesRead === 0) break;
+    got += bytesRead;
+  }
+  return buffer.subarray(0, got);
+}
+
+/** Pack files kept open for reading at most, the least recently used closed first. */
+const OPEN_PACKS = 32;
+
+/**
+ * Read handles of pack files (`data/`), kept open between reads: a pack is written once
+ * under its content's name and never changed, so a handle stays right for as long as the
+ * file is read. An incremental backup reads its parent's trees a few at a time from the
+ * same packs; opening and closing the pack for each read was a sixth of a no-op backup of
+ * a package tree. Anything else (locks, index files, snapshots) is opened for each read.
+ */
+class PackHandles {
+  readonly #open = new Map<string, Promise<FileHandle>>();
+
+  /** A handle for `path`, opened now or reused; rejects (and keeps nothing) when it cannot be opened. */
+  get(path: string): Promise<FileHandle> {
+    const held = this.#open.get(path);
+    if (held) {
+      // Most recently used last: a Map iterates in insertion order.
+      this.#open.delete(path);
+      this.#open.set(path, held);
+      return held;
     }
-    return buffer.subarray(0, got);
-  } finally {
-    await handle.close();
+    const opening = open(path, 'r');
+    this.#open.set(path, opening);
+    opening.catch(() => this.#open.get(path) === opening && this.#open.delete(path));
+    if (this.#open.size > OPEN_PACKS) {
+      const [oldest, handle] = this.#open.entries().next().value as [string, Promise<FileHandle>];
+      this.#open.delete(oldest);
+      // FileHandle.close waits for the reads under way on it, so a read still using the evicted handle completes.
+      void handle.then((h) => h.close()).catch(() => undefined);
+    }
+    return opening;
+  }
+
+  /** A deleted pack's handle goes at once: an open handle would keep its space allocated until the repository closes. */
+  async forget(path: string): Promise<void> {
+    const held = this.#open.get(path);
+    this.#open.delete(path);
+    await held?.then((h) => h.close()).catch(() => undefined);
+  }
+
+  async closeAll(): Promise<void> {
+    const handles = [...this.#open.values()];
+    this.#open.clear();
+    await Promise.all(handles.map((h) => h.then((x) => x.close()).catch(() => undefined)));
   }
 }
 
@@ -45,6 +89,8 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new ObjectNotFoundError(opts.name, key);
     throw err;
   };
+
+  const packs = new PackHandles();
 
   return {
     name: opts.name,
@@ -77,9 +123,14 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
 
     async get(key: string, range?: ByteRange): Promise<Readable> {
       const path = full(key);
+      const whole = range !== undefined && range.length > 0 && range.length <= WHOLE_RANGE_UP_TO;
+      if (whole && key.startsWith('data/')) {
+        const handle = await packs.get(path).catch((err: unknown) => notFound(key, err));
+        return Readable.from([await readRange(handle, range)]);
+      }
       // Open first so a missing object fails here, typed, not later inside the stream.
       const handle = await open(path, 'r').catch((err: unknown) => notFound(key, err));
-      if (range && range.length > 0 && range.length <= WHOLE_RANGE_UP_TO) return Readable.from([await readRange(handle, range)]);
+      if (whole) return Readable.from([await readRange(handle, range).finally(() => handle.close())]);
       const stream = createReadStream('', {
         fd: handle,
         ...(range ? { start: range.offset, end: range.offset + range.length - 1 } : {}),
@@ -126,7 +177,13 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
     },
 
     async delete(key: string): Promise<void> {
-      await rm(full(key), { force: true });
+      const path = full(key);
+      await packs.forget(path);
+      await rm(path, { force: true });
+    },
+
+    close(): Promise<void> {
+      return packs.closeAll();
     },
   };
 }

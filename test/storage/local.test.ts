@@ -1,4 +1,4 @@
-import { readdir } from 'node:fs/promises';
+import { readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -23,6 +23,31 @@ describe('local adapter', () => {
     expect((await readAll(await a.get('data/ab/abc', { offset: 3, length: 4 }))).toString()).toBe('3456');
     expect((await readAll(await a.get('index/x'))).toString()).toBe('streamed');
     expect(await a.stat('data/ab/abc')).toMatchObject({ key: 'data/ab/abc', size: 10 });
+  });
+
+  it('keeps a pack open between range reads, and lets it go when it is deleted or the adapter closes', async () => {
+    const openTo = async (file: string) => {
+      let n = 0;
+      for (const fd of await readdir('/proc/self/fd')) if ((await readlink(`/proc/self/fd/${fd}`).catch(() => '')) === file) n++;
+      return n;
+    };
+    await a.put('data/ab/pack1', Buffer.from('0123456789'));
+    await a.put('locks/l', Buffer.from('first'));
+    const pack = join(tmp.path, 'store/data/ab/pack1');
+    for (let i = 0; i < 5; i++) expect((await readAll(await a.get('data/ab/pack1', { offset: i, length: 3 }))).toString()).toBe('0123456789'.slice(i, i + 3));
+    expect(await openTo(pack)).toBe(1);
+    // A mutable object is read afresh each time: a rewrite is seen at once.
+    expect((await readAll(await a.get('locks/l', { offset: 0, length: 5 }))).toString()).toBe('first');
+    await a.put('locks/l', Buffer.from('again'));
+    expect((await readAll(await a.get('locks/l', { offset: 0, length: 5 }))).toString()).toBe('again');
+    expect(await openTo(join(tmp.path, 'store/locks/l'))).toBe(0);
+    await a.delete('data/ab/pack1');
+    expect(await openTo(pack)).toBe(0);
+    await expect(a.get('data/ab/pack1', { offset: 0, length: 3 })).rejects.toThrow(ObjectNotFoundError);
+    await a.put('data/ab/pack2', Buffer.from('abcdef'));
+    await readAll(await a.get('data/ab/pack2', { offset: 1, length: 2 }));
+    await a.close!();
+    expect(await openTo(join(tmp.path, 'store/data/ab/pack2'))).toBe(0);
   });
 
   it('stores large objects exactly, from aligned memory (O_DIRECT) or not, with or without a partial last block', async () => {
