@@ -32,12 +32,15 @@ export interface ResolvedConfig {
   configPath: string;
 }
 
-/** The brief passes its `backupConfig` object straight in: a config has `destinations`, the options object never does. */
+/** The keys of the options object; an object with any other key is a config (the brief passes its `backupConfig` straight in). */
+const OPTION_KEYS: ReadonlySet<string> = new Set(['configPath', 'config', 'cwd', 'password', 'backupManager', 'approvalPollMs']);
+
 export function toOptions(arg: ConfigArgument | undefined): CreateBackupManagerOptions {
   if (arg === undefined) return {};
   if (typeof arg === 'string') return { configPath: arg };
-  if ('destinations' in arg) return { config: arg };
-  return arg;
+  // A config missing `destinations` is still a config, and fails validation saying so, rather than loading whatever file the search finds.
+  if ('destinations' in arg || Object.keys(arg).some((k) => !OPTION_KEYS.has(k))) return { config: arg as BkdrConfigInput };
+  return arg as CreateBackupManagerOptions;
 }
 
 /** The config as the CLI would see it: the object given (validated), else the file given or found. */

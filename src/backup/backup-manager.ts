@@ -8,7 +8,7 @@ import type { KeyInfo } from '../repo/repository.js';
 import { type BackupContext, createBackupContext, sourceNames } from './backup-context.js';
 import { type BackupEvent, type BackupRunResult, type CreateBackupOptions, runBackup } from './backup-run.js';
 import { type BackupStatus, getBackupStatus } from './backup-status.js';
-import { type BackupSummary, listBackups, rebuildCatalog } from './catalog-sync.js';
+import { type BackupSummary, listBackups, rebuildCatalog, toSummary } from './catalog-sync.js';
 import { type WatchRunEvent, watchSources } from './continuous-watch.js';
 import { copyBackups, type CopyResult } from './copy-backups.js';
 import { addKey, changePassword, listKeys, removeKey } from './keys.js';
@@ -104,6 +104,12 @@ export class BackupManager {
     return showBackup(this.#ctx, backupId, opts);
   }
 
+  /** A backup as the catalog knows it since the last listing, without reading any repository (cheap: an API resolving a chain of parents). */
+  catalogedBackup(backupId: string, destination?: string): BackupSummary | undefined {
+    const record = this.#ctx.catalog.backups.get(backupId, destination);
+    return record ? toSummary(record) : undefined;
+  }
+
   getBackupStatus(): Promise<BackupStatus> {
     return getBackupStatus(this.#ctx);
   }
@@ -164,6 +170,8 @@ export class BackupManager {
 
   /** One run (a backup, restore, verify, prune …) as the catalog holds it; an id prefix will do. */
   getRun(runId: string): RunRecord {
+    // A run whose process was killed would say `running` for ever: it is marked `died` first.
+    this.#ctx.catalog.runs.reapDied();
     const run = this.#ctx.catalog.runs.get(runId);
     if (!run) throw new UsageError(`no run ${runId}`);
     return run;

@@ -8,21 +8,25 @@ import type { CliContext } from './context.js';
 import { interruptFromPrompt } from './prompt-interrupt.js';
 
 /** Builds the backup service for a command: config, catalog and the password chain of CLI.md. */
-export async function backupManager(ctx: CliContext, opts: { lockWait?: string | undefined; readsBackups?: boolean } = {}): Promise<BackupManager> {
+export async function backupManager(
+  ctx: CliContext,
+  opts: { lockWait?: string | undefined; readsBackups?: boolean; /** A server asks nobody: a prompt on its terminal would hold an API request. */ noPrompt?: boolean } = {},
+): Promise<BackupManager> {
   const loaded = await ctx.config();
   // Commands that only read backups still work from the repositories when the catalog cannot be used.
   const catalog = opts.readsBackups ? await ctx.catalogOrRepositoriesOnly() : await ctx.catalog();
-  const prompt = ctx.interactive
-    ? async () => {
-        const { password } = await import('@inquirer/prompts');
-        // The prompt goes to stderr: stdout carries results only, even when it is a terminal.
-        // It runs inside the service, which would count a Ctrl-C as one destination's failure
-        // and go on: as an InterruptedError it stops the run.
-        return password({ message: 'repository password', mask: true }, { output: process.stderr }).catch((err: unknown) => {
-          throw interruptFromPrompt(err) ?? err;
-        });
-      }
-    : undefined;
+  const prompt =
+    ctx.interactive && !opts.noPrompt
+      ? async () => {
+          const { password } = await import('@inquirer/prompts');
+          // The prompt goes to stderr: stdout carries results only, even when it is a terminal.
+          // It runs inside the service, which would count a Ctrl-C as one destination's failure
+          // and go on: as an InterruptedError it stops the run.
+          return password({ message: 'repository password', mask: true }, { output: process.stderr }).catch((err: unknown) => {
+            throw interruptFromPrompt(err) ?? err;
+          });
+        }
+      : undefined;
   return new BackupManager({
     config: loaded.config,
     configPath: loaded.filepath,

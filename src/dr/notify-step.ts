@@ -1,20 +1,12 @@
 import { OperationError } from '../core/errors.js';
+import { urlForMessages } from '../core/url-for-messages.js';
 import { commandStep, type CommandStep } from './command-step.js';
 import { abortReason, type StepContext, type StepExecutor, type StepOfType, type StepOutcome } from './step-executor.js';
 
 export type NotifyStep = StepOfType<'notify'>;
 
-/**
- * Where a message names the webhook: its host only. Webhook URLs (Slack's, Teams') carry
- * their secret in the path, and failure messages end up in logs and execution records.
- */
-function webhookName(url: string): string {
-  try {
-    return new URL(url).host || 'webhook';
-  } catch {
-    return 'webhook';
-  }
-}
+/** Where a message names the webhook: its host only, since webhook URLs (Slack's, Teams') carry their secret in the path. */
+const webhookName = (url: string): string => urlForMessages(url, { path: false });
 
 async function postWebhook(step: NotifyStep, url: string, ctx: StepContext, signal: AbortSignal): Promise<number> {
   // `text` is what Slack (and the many webhooks that mimic it) shows; `message` is the same for everyone else.

@@ -45,8 +45,10 @@ export interface ApiServerOptions {
 export interface ApiServer {
   readonly url: string;
   readonly port: number;
-  /** Stops accepting; open connections (subscriptions among them) are closed. */
+  /** Stops accepting; resolves once every connection has closed (see closeConnections). */
   close(): Promise<void>;
+  /** Ends the connections still open: subscriptions, idle keep-alive ones. */
+  closeConnections(): void;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -87,7 +89,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     cors: opts.corsOrigins?.length ? { origin: [...opts.corsOrigins], credentials: false, methods: ['GET', 'POST'] } : false,
     maskedErrors: { maskError: (error, message) => maskBkdrError(error, message, opts.logger) },
     logging: false,
-    plugins: [maxDepthPlugin({ n: opts.limits?.depth ?? 10 }), costLimitPlugin({ maxCost: opts.limits?.cost ?? 5000 }), maxAliasesPlugin({ n: opts.limits?.aliases ?? 15 })],
+    plugins: [maxDepthPlugin({ n: opts.limits?.depth ?? 10 }), costLimitPlugin({ maxCost: opts.limits?.cost ?? 5000 }), maxAliasesPlugin({ n: opts.limits?.aliases ?? 15, allowList: [] })],
   });
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -149,7 +151,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       else res.destroy();
     });
   };
-  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttpServer(listener);
+  // A request (headers and body; not a response, so not a subscription) has 30 s to arrive: a trickled body does not hold a socket for Node's 5 minutes.
+  const timeouts = { requestTimeout: 30_000, headersTimeout: 15_000 };
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, ...timeouts }, listener) : createHttpServer(timeouts, listener);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -165,7 +169,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        server.closeAllConnections();
+        // Idle keep-alive connections would hold the close until they time out.
+        server.closeIdleConnections();
       }),
+    closeConnections: () => server.closeAllConnections(),
   };
 }

@@ -30,7 +30,9 @@ export class OperationTracker {
           if (id !== undefined) this.#latest.set(id, event);
         },
       ).then(
-        () => undefined,
+        () => {
+          if (id === undefined) reject(new Error('the operation ended before it was recorded'));
+        },
         (err: unknown) => {
           // After the id went out, the failure is the run's to record; the client reads it there.
           if (id === undefined) reject(err instanceof Error ? err : new Error(String(err)));
@@ -43,6 +45,17 @@ export class OperationTracker {
         if (id !== undefined) setTimeout(() => this.#latest.delete(id!), 60_000).unref();
       });
     });
+  }
+
+  /** Work that is not an operation with an id (a dry run) but must end before the services close. */
+  track<T>(work: Promise<T>): Promise<T> {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#running.add(settled);
+    void settled.finally(() => this.#running.delete(settled));
+    return work;
   }
 
   /** The newest progress event of a run this server started, if it is still known. */

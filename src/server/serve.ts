@@ -89,10 +89,13 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
     url: server.url,
     stop: () =>
       (stopping ??= (async () => {
-        await server.close();
+        // No new connections; those open (subscriptions among them) see the operations end, then close.
+        const closed = server.close();
         await handle.shutdown();
         watchStop.abort();
         await watching;
+        server.closeConnections();
+        await closed;
         await services.backupManager.close();
       })()),
   };

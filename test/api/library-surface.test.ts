@@ -116,6 +116,10 @@ describe('library factories: a config object, a path, nothing, or a shared backu
     const err = await createBackupManager(bad).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConfigError);
     expect((err as ConfigError).path).toBe('sources.files.paths');
+    // Without destinations it is still a config: refused, not swapped for whatever file the search would find.
+    const noDestinations = await createBackupManager({ sources: relativeConfig(tmp.path).sources } as BkdrConfigInput).catch((e: unknown) => e);
+    expect(noDestinations).toBeInstanceOf(ConfigError);
+    expect((noDestinations as ConfigError).path).toBe('destinations');
   });
 
   it('rejects an unknown compliance framework with its position', async () => {

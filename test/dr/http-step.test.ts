@@ -71,6 +71,18 @@ describe('httpStep', () => {
     else await expect(result).rejects.toThrow(/expected/);
   });
 
+  it('sends URL credentials as Basic authorization and never names them, nor the query, in its detail or error', async () => {
+    const withSecrets = base.replace('http://', 'http://admin:S3CRETPW@');
+    const ok = await run({ url: `${withSecrets}/health?token=ABCSECRET` });
+    expect(ok.detail).toBe(`GET ${base}/health answered 200`);
+    expect(seen.at(-1)!.headers.authorization).toBe(`Basic ${Buffer.from('admin:S3CRETPW').toString('base64')}`);
+    const err = (await run({ url: `${withSecrets}/status/503` }).catch((e: unknown) => e)) as Error;
+    expect(err.message).toMatch(new RegExp(`^GET ${base}/status/503 answered 503`));
+    const refused = (await run({ url: `http://admin:S3CRETPW@127.0.0.1:${await freePort()}/x?token=ABCSECRET` }).catch((e: unknown) => e)) as Error;
+    expect(refused.message).toMatch(/ECONNREFUSED/);
+    expect(`${err.message}${ok.detail}${refused.message}`).not.toMatch(/S3CRETPW|ABCSECRET|admin/);
+  });
+
   it('fails with the connection error of a closed port', async () => {
     const port = await freePort();
     await expect(run({ url: `http://127.0.0.1:${port}/` })).rejects.toThrow(new RegExp(`^GET http://127.0.0.1:${port}/: connect ECONNREFUSED`));

@@ -5,6 +5,7 @@ import { request as httpsRequest } from 'node:https';
 import { connect } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type BackgroundRun, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
 
@@ -161,6 +162,31 @@ describe('bkdr serve', () => {
     expect(after).toHaveLength(before.length + 1);
     const logs = JSON.parse((await ws.run(['--json', 'backup', 'logs', runId])).stdout) as { run: { status: string } };
     expect(logs.run.status).toBe('succeeded');
+  });
+
+  it('backupProgress of a run whose process was killed ends, as died', async () => {
+    const config = join(tmp.path, 'slow.config.json');
+    const base = JSON.parse(readFileSync(ws.config, 'utf8')) as Record<string, unknown>;
+    await writeFile(config, JSON.stringify({ ...base, sources: { slow: { type: 'command', command: 'sleep 4; echo late', filename: 'late.txt' } } }));
+    const cli = startBkdr(['-c', config, 'backup', 'run', '--source', 'slow'], { cwd: tmp.path, env: ws.env });
+    try {
+      let runId: string | undefined;
+      const until = Date.now() + 10_000;
+      while (!runId && Date.now() < until) {
+        const db = new Database(ws.env['BKDR_CATALOG']!, { readonly: true });
+        runId = (db.prepare("SELECT id FROM runs WHERE status = 'running' AND source = 'slow'").get() as { id: string } | undefined)?.id;
+        db.close();
+        if (!runId) await sleep(100);
+      }
+      expect(runId).toBeDefined();
+      cli.child.kill('SIGKILL');
+      await cli.done;
+      const events = await subscribe<{ backupProgress: { status: string } }>(serve.url, `subscription { backupProgress(runId: "${runId}") { status } }`, 10_000);
+      expect(events.at(-1)!.backupProgress.status).toBe('died');
+    } finally {
+      if (cli.child.exitCode === null && cli.child.signalCode === null) cli.child.kill('SIGKILL');
+      await cli.done;
+    }
   });
 
   it('triggerRecovery streams the execution over the subscription to succeeded', async () => {

@@ -22,7 +22,7 @@ export function registerServe(program: Command, ctx: CliContext): void {
         const loaded = await ctx.config();
         const configDir = dirname(resolve(loaded.filepath));
         const settings = serveSettings('serve', flags, loaded.config, configDir);
-        const backup = await backupManager(ctx);
+        const backup = await backupManager(ctx, { noPrompt: true });
         const services = {
           backupManager: backup,
           drOrchestrator: await drOrchestrator(ctx, backup),

@@ -29,7 +29,7 @@ export interface BkdrSchemaOptions<Context = object> {
 }
 
 export interface BkdrSchemaHandle {
-  /** Interrupts the backups, restores and recoveries the API started and waits until each has recorded how it ended. */
+  /** Interrupts the backups, restores and recoveries the API started, waits until each has recorded how it ended, then ends every subscription. */
   shutdown(): Promise<void>;
   /** How many of them are running. */
   readonly activeOperations: number;
@@ -52,6 +52,8 @@ export function addBkdrSchema<Types extends SchemaTypes>(builder: PothosSchemaTy
     b.addScalarType('JSON', JSONResolver, {});
   }
   const operations = new OperationTracker();
+  const subscriptions = new AbortController();
+  const pollMs = opts.pollMs ?? 500;
   const authorize = opts.authorize as ((ctx: object, action: BkdrAction, field: string) => boolean | Promise<boolean>) | undefined;
   const deps: SchemaDeps = {
     services,
@@ -62,13 +64,19 @@ export function addBkdrSchema<Types extends SchemaTypes>(builder: PothosSchemaTy
     },
     who: (ctx) => (opts.who as ((ctx: object) => string) | undefined)?.(ctx) ?? 'api',
     backupStatus: opts.backupStatus ?? sharedFor(() => services.backupManager.getBackupStatus(), opts.backupStatusMaxAgeMs ?? 2000),
-    pollMs: opts.pollMs ?? 500,
+    pollMs,
+    subscriptionsEnd: subscriptions.signal,
   };
   addBackupFields(b, deps);
   addDrFields(b, deps);
   addContinuityFields(b, deps);
   return {
-    shutdown: () => operations.shutdown(),
+    shutdown: async () => {
+      await operations.shutdown();
+      // A poll more, so that those following an interrupted operation see how it ended; then every stream ends.
+      await new Promise((resolve) => setTimeout(resolve, pollMs + 50));
+      subscriptions.abort();
+    },
     get activeOperations() {
       return operations.active;
     },

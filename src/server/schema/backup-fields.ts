@@ -138,8 +138,9 @@ export function addBackupFields(b: BkdrBuilder, deps: SchemaDeps): void {
       parentBackup: t.field({
         type: Backup,
         nullable: true,
-        description: 'The backup an incremental or differential one was compared with, on the same destination.',
-        resolve: async (s) => (s.parent ? (await backupManager.showBackup(s.parent, { destination: s.destination })).backup : null),
+        description: 'The backup an incremental or differential one was compared with, on the same destination, as the catalog knows it.',
+        // From the catalog alone: a chain of parents (or many aliases of it) costs no repository reads.
+        resolve: (s) => (s.parent ? (backupManager.catalogedBackup(s.parent, s.destination) ?? null) : null),
       }),
       time: t.field({ type: 'DateTime', resolve: (s) => s.time }),
       hostname: t.exposeString('hostname'),
@@ -274,6 +275,7 @@ export function addBackupFields(b: BkdrBuilder, deps: SchemaDeps): void {
           () => runProgress(backupManager.getRun(run.id), deps),
           (p) => p.status !== 'running',
           deps.pollMs,
+          deps.subscriptionsEnd,
         );
       },
       resolve: (progress: RunProgress) => progress,

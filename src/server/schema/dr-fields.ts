@@ -127,7 +127,7 @@ export function addDrFields(b: BkdrBuilder, deps: SchemaDeps): void {
       resolve: async (_root, args, ctx) => {
         await deps.guard(ctx, 'operate', 'triggerRecovery');
         const options = { triggeredBy: deps.who(ctx), ...(args.at ? { at: args.at } : {}), ...(args.reason ? { reason: args.reason } : {}) };
-        if (args.dryRun) return drOrchestrator.triggerRecovery(args.scenarioId, { ...options, dryRun: true });
+        if (args.dryRun) return deps.operations.track(drOrchestrator.triggerRecovery(args.scenarioId, { ...options, dryRun: true }));
         const id = await deps.operations.start((signal, onCreated) => drOrchestrator.triggerRecovery(args.scenarioId, { ...options, signal, onCreated }));
         return drOrchestrator.getRecoveryStatus(id);
       },
@@ -156,6 +156,7 @@ export function addDrFields(b: BkdrBuilder, deps: SchemaDeps): void {
           () => drOrchestrator.getRecoveryStatus(id),
           (e) => ENDED.has(e.status),
           deps.pollMs,
+          deps.subscriptionsEnd,
         );
       },
       resolve: (execution: ExecutionView) => execution,

@@ -32,4 +32,6 @@ export interface SchemaDeps {
   backupStatus: () => ReturnType<BkdrServices['backupManager']['getBackupStatus']>;
   /** How often a subscription looks at the catalog for a change. */
   pollMs: number;
+  /** Aborted when the host shuts down: every subscription ends. */
+  subscriptionsEnd: AbortSignal;
 }
