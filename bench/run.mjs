@@ -13,7 +13,7 @@
 // BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
 //   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
 // BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir;
-//                                   the defaults need about 30 GB free there)
+//                                   the defaults need about 45 GB free there)
 // BENCH_JSON=<file>                 also write every figure as JSON
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
