@@ -210,12 +210,80 @@ export function generateLargeFile(path, mib, seed = 99) {
   utimesSync(path, FIXED_MTIME, FIXED_MTIME);
 }
 
+// ---- wal section ------------------------------------------------------------------------
+// WAL-like segments: 16 MiB of 8 KiB pages, each with a page header (magic, timeline, its
+// own address) and then records: a 24-byte header (length, xid, previous record's LSN,
+// PRNG CRC), a block reference and a row like the dump's, some with PRNG bytes (full-page
+// images, TOAST) — repeated structure with noise, so lz4 finds what it finds in real WAL.
+// Every 10th segment ends early (archive_timeout), the rest of it zeros, as PostgreSQL leaves it.
+
+export const WAL_SEGMENT_BYTES = 16 * MiB;
+const WAL_PAGE = 8192;
+
+/** PostgreSQL's name of segment `n` (1-based here) on timeline 1: 000000010000000000000001 … */
+export function walName(n) {
+  const hex = (x) => x.toString(16).toUpperCase().padStart(8, '0');
+  return `00000001${hex(Math.floor(n / 256))}${hex(n % 256)}`;
+}
+
+export function generateWalSegment(n, rand) {
+  const seg = Buffer.alloc(WAL_SEGMENT_BYTES);
+  const base = n * WAL_SEGMENT_BYTES;
+  const used = n % 10 === 0 ? Math.floor(WAL_SEGMENT_BYTES * (0.1 + (rand.next() % 60) / 100)) : WAL_SEGMENT_BYTES;
+  const noise = new Uint32Array(2048);
+  let line = n * 100_000;
+  let prev = base;
+  for (let page = 0; page * WAL_PAGE < used; page++) {
+    const p = page * WAL_PAGE;
+    seg.writeUInt16LE(0xd113, p); // xlp_magic
+    seg.writeUInt16LE(page === 0 ? 0x0002 : 0x0001, p + 2); // xlp_info
+    seg.writeUInt32LE(1, p + 4); // xlp_tli
+    seg.writeBigUInt64LE(BigInt(base + p), p + 8); // xlp_pageaddr
+    let o = p + (page === 0 ? 40 : 24);
+    const end = Math.min(p + WAL_PAGE, used);
+    while (o + 64 < end) {
+      const r = rand.next();
+      const row = dumpRow(line++, (r & 7) === 0);
+      const extra = (r >>> 8) % 16 === 0 ? 256 + ((r >>> 12) % 1024) : (r >>> 8) % 4 === 0 ? 16 : 0;
+      const len = Math.min(24 + 20 + row.length + extra, end - o);
+      seg.writeUInt32LE(len, o); // xl_tot_len
+      seg.writeUInt32LE(1000 + Math.floor(line / 8), o + 4); // xl_xid
+      seg.writeBigUInt64LE(BigInt(prev), o + 8); // xl_prev
+      seg[o + 16] = 0x10; // xl_info
+      seg[o + 17] = 10; // xl_rmid: heap
+      seg.writeUInt32LE(rand.next(), o + 20); // xl_crc
+      seg.writeUInt32LE(1663, o + 24); // block reference: tablespace, database, relation, block
+      seg.writeUInt32LE(16384, o + 28);
+      seg.writeUInt32LE(16385 + (line % 7), o + 32);
+      seg.writeUInt32LE(Math.floor(line / 60), o + 36);
+      seg.writeUInt32LE(line, o + 40);
+      let w = o + 44;
+      w += seg.write(row, w, Math.max(0, o + len - w), 'latin1');
+      if (w < o + len) {
+        rand.fill(noise);
+        w += Buffer.from(noise.buffer).copy(seg, w, 0, o + len - w);
+      }
+      prev = base + o;
+      o = (o + len + 7) & ~7; // MAXALIGN
+    }
+  }
+  return seg;
+}
+
+/** `count` segments 000000010000000000000001 … in dir. */
+export function generateWal(dir, count, seed = 16) {
+  mkdirSync(dir, { recursive: true });
+  const rand = xorshift32(seed);
+  for (let n = 1; n <= count; n++) writeFileSync(join(dir, walName(n)), generateWalSegment(n, rand));
+}
+
 // `node bench/dataset.mjs <case> <dir> [param]` builds one dataset without running anything:
 //   mixed <dir> [small|default|large]    small-files <dir> [count]    large-file <dir> [MiB]
+//   wal <dir> [segments]
 if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.url).pathname)) {
   const [kind, dir, param] = process.argv.slice(2);
   if (!dir) {
-    console.error('usage: node bench/dataset.mjs mixed|small-files|large-file <dir> [scale|count|MiB]');
+    console.error('usage: node bench/dataset.mjs mixed|small-files|large-file|wal <dir> [scale|count|MiB|segments]');
     process.exit(2);
   }
   if (kind === 'mixed') {
@@ -225,7 +293,8 @@ if (process.argv[1] && resolve(process.argv[1]) === resolve(new URL(import.meta.
   else if (kind === 'large-file') {
     mkdirSync(dir, { recursive: true });
     generateLargeFile(join(dir, 'large.bin'), Number(param ?? 4096));
-  } else {
+  } else if (kind === 'wal') generateWal(dir, Number(param ?? 200));
+  else {
     console.error(`unknown dataset '${kind}'`);
     process.exit(2);
   }

@@ -2,24 +2,30 @@
 // restic and borg when they are installed, side by side, on deterministic datasets
 // (bench/dataset.mjs), then whether bkdr meets its performance goals.
 //
-// BENCH_CASES=mixed,small-files,large-file (default: all three)
+// BENCH_CASES=mixed,small-files,large-file,real-tree (default: all four); add `wal` for
+//   the WAL push/fetch section (bkdr alone; only when named)
 // BENCH_SCALE=small|default|large   size of the mixed case
 // BENCH_SMALL_FILES=N               files in the small-files case (default 200000)
 // BENCH_LARGE_MIB=N                 size of the large-file case (default 4096)
+// BENCH_REAL_TREE_FILES=N          files and symlinks in the real-tree case (default 50000)
+// BENCH_WAL_SEGMENTS=N             16 MiB segments in the wal section (default 200)
 // BENCH_RUNS=N                      median of N runs per tool and case (default 3)
 // BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
 //   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
 // BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir;
-//                                   the defaults need about 30 GB free there)
+//                                   the defaults need about 45 GB free there)
 // BENCH_JSON=<file>                 also write every figure as JSON
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync, readdirSync, lstatSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { applyGeneration2, scales } from './dataset.mjs';
+import { applyGeneration2, scales, walName, WAL_SEGMENT_BYTES } from './dataset.mjs';
+import { changeRealTree, REAL_TREE_DEFAULT_FILES } from './real-tree.mjs';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const datasetScript = join(root, 'bench/dataset.mjs');
+const realTreeScript = join(root, 'bench/real-tree.mjs');
 const password = 'bench-password';
 
 // ---- settings -------------------------------------------------------------------------
@@ -38,6 +44,8 @@ if (!scale) throw new Error(`BENCH_SCALE must be one of ${Object.keys(scales).jo
 const runs = positiveInt('BENCH_RUNS', 3);
 const smallFiles = positiveInt('BENCH_SMALL_FILES', 200_000);
 const largeMiB = positiveInt('BENCH_LARGE_MIB', 4096);
+const realTreeFiles = positiveInt('BENCH_REAL_TREE_FILES', REAL_TREE_DEFAULT_FILES);
+const walSegments = positiveInt('BENCH_WAL_SEGMENTS', 200);
 const flat = process.env.BENCH_FLAT === '1';
 const flatCounts = (process.env.BENCH_FLAT_FILES || '100000,1000000').split(',').map(Number);
 if (flatCounts.length !== 2 || !flatCounts.every((n) => Number.isInteger(n) && n > 0)) {
@@ -102,10 +110,10 @@ function measure(cmd, args, opts = {}) {
  * Datasets are built by a child (`node bench/dataset.mjs`): building a GiB or a million
  * files takes minutes of synchronous work, which would keep this process from handling Ctrl-C.
  */
-async function generate(kind, dir, param) {
+async function generate(kind, dir, param, args = [datasetScript, kind, dir, String(param)]) {
   const started = Date.now();
   log(`generating the '${kind}' dataset (${param}) in ${dir}`);
-  await measure(process.execPath, [datasetScript, kind, dir, String(param)]);
+  await measure(process.execPath, args);
   const bytes = du(dir);
   log(`  ${(bytes / 2 ** 20).toFixed(0)} MiB in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   return bytes;
@@ -124,6 +132,61 @@ function du(dir) {
   };
   walk(dir);
   return total;
+}
+
+/**
+ * Stricter than du(): the same paths with the same type, symlinks with the same target text
+ * (not followed), regular files with the same bytes (SHA-256); returns the hard-link groups
+ * of `expected` (paths sharing an inode) and how many of them `actual` shares too.
+ */
+function compareTrees(expected, actual) {
+  const groups = (dir) => {
+    const byInode = new Map();
+    const walk = (d, rel) => {
+      for (const name of readdirSync(d).sort()) {
+        const p = join(d, name);
+        const r = rel ? `${rel}/${name}` : name;
+        const st = lstatSync(p);
+        if (st.isDirectory()) walk(p, r);
+        else if (st.isFile() && st.nlink > 1) byInode.set(st.ino, [...(byInode.get(st.ino) ?? []), r]);
+      }
+    };
+    walk(dir, '');
+    return new Set([...byInode.values()].filter((g) => g.length > 1).map((g) => g.join('\0')));
+  };
+  const walk = (rel) => {
+    const [a, b] = [join(expected, rel), join(actual, rel)];
+    const names = readdirSync(a).sort();
+    const got = readdirSync(b).sort();
+    if (names.join('/') !== got.join('/')) {
+      const missing = names.filter((n) => !got.includes(n)).slice(0, 3);
+      const extra = got.filter((n) => !names.includes(n)).slice(0, 3);
+      throw new Error(`restore differs in ${rel || '.'}: missing ${missing.join(', ') || '–'}, extra ${extra.join(', ') || '–'}`);
+    }
+    for (const name of names) {
+      const r = join(rel, name);
+      const [sa, sb] = [lstatSync(join(a, name)), lstatSync(join(b, name))];
+      const type = (st) => (st.isDirectory() ? 'directory' : st.isSymbolicLink() ? 'symlink' : st.isFile() ? 'file' : 'special');
+      if (type(sa) !== type(sb)) throw new Error(`restore: ${r} is a ${type(sb)}, was a ${type(sa)}`);
+      if (sa.isDirectory()) walk(r);
+      else if (sa.isSymbolicLink()) {
+        if (readlinkSync(join(a, name)) !== readlinkSync(join(b, name))) throw new Error(`restore: symlink ${r} points elsewhere`);
+      } else if (sa.isFile()) {
+        const hash = (p) => createHash('sha256').update(readFileSync(p)).digest('hex');
+        if (sa.size !== sb.size || hash(join(a, name)) !== hash(join(b, name))) throw new Error(`restore: ${r} has other bytes`);
+      }
+    }
+  };
+  walk('');
+  const want = groups(expected);
+  const have = groups(actual);
+  return { hardlinkGroups: want.size, hardlinksKept: [...want].filter((g) => have.has(g)).length };
+}
+
+/** Where a tool put the restored copy of `work` under `target`: restic and borg keep the absolute path. */
+function restoredRoot(target, work) {
+  for (const candidate of [join(target, work), join(target, work.replace(/^\/+/, ''))]) if (existsSync(candidate)) return candidate;
+  return target;
 }
 
 // ---- tools --------------------------------------------------------------------------------
@@ -213,22 +276,51 @@ const cases = {
     incremental: 'no-op incremental',
     throughput: true,
   },
+  // Real files from this machine (bench/real-tree.mjs): node_modules packages and /usr/share,
+  // symlinks and hard links. Copied per run with `cp -a` (cpSync would make the hard links
+  // separate files and, without verbatimSymlinks, rewrite relative symlinks); its restores
+  // are compared file by file, not only by size.
+  'real-tree': {
+    manyFiles: true,
+    stats: null,
+    describe() {
+      const s = this.stats;
+      return `'real-tree' (BENCH_REAL_TREE_FILES=${realTreeFiles}): ${s.files} files, ${s.symlinks} symlinks, ${s.hardlinks} hard links, ${s.dirs} directories (${s.packages} node_modules packages; ${s.sources.filter((x) => !x.includes(' packages of ')).join(', ')})`;
+    },
+    async generate(dir) {
+      const statsFile = `${dir}.json`;
+      const bytes = await generate('real-tree', dir, realTreeFiles, [realTreeScript, 'build', dir, String(realTreeFiles), statsFile]);
+      this.stats = JSON.parse(readFileSync(statsFile, 'utf8'));
+      return bytes;
+    },
+    copy(from, to) {
+      const r = spawnSync('cp', ['-a', from, to]);
+      if (r.status !== 0) throw new Error(`cp -a ${from} ${to}: ${r.stderr}`);
+    },
+    change: (work) => log(`  generation 2: ${JSON.stringify(changeRealTree(work))}`),
+    incremental: 'incremental backup',
+    noop: true,
+    strict: true,
+  },
 };
 
 const caseNames = (process.env.BENCH_CASES || Object.keys(cases).join(','))
   .split(',')
   .map((s) => s.trim())
   .filter(Boolean);
+const walSection = caseNames.includes('wal');
+caseNames.splice(0, caseNames.length, ...caseNames.filter((n) => n !== 'wal'));
 for (const name of caseNames) {
   if (!cases[name]) throw new Error(`BENCH_CASES: unknown case '${name}' (known: ${Object.keys(cases).join(', ')})`);
 }
 
 // ---- running ------------------------------------------------------------------------------
 
-/** One run: init, first backup, (change), second backup, restore; every step must exit 0. */
+/** One run: init, first backup, (change), second backup, (no-op third backup), restore; every step must exit 0. */
 async function runOnce(toolName, c, data, dataBytes, dir, progress) {
   const work = c.change ? join(dir, 'data') : data;
-  if (c.change) cpSync(data, work, { recursive: true, preserveTimestamps: true });
+  if (c.copy) c.copy(data, work);
+  else if (c.change) cpSync(data, work, { recursive: true, preserveTimestamps: true });
   const t = tools[toolName].setup(dir, work);
   if (t.init) await measure(...t.init);
   const step = async (label, cmd) => {
@@ -242,6 +334,7 @@ async function runOnce(toolName, c, data, dataBytes, dir, progress) {
   const first = await step('first backup', t.backup());
   if (c.change) c.change(work);
   const incremental = await step(c.incremental, t.backup());
+  const noop = c.noop ? await step('no-op incremental', t.backup()) : null;
   const repoBytes = du(t.repo);
   const target = join(dir, 'restore');
   mkdirSync(target);
@@ -250,7 +343,11 @@ async function runOnce(toolName, c, data, dataBytes, dir, progress) {
   const expected = c.change ? du(work) : dataBytes;
   const restored = du(target);
   if (restored !== expected) throw new Error(`${toolName} restored ${restored} bytes, the data holds ${expected}`);
-  return { first, incremental, restore, repoBytes };
+  if (c.strict) {
+    const { hardlinkGroups, hardlinksKept } = compareTrees(work, restoredRoot(target, work));
+    log(`${progress} restore verified file by file (symlinks as symlinks); hard links kept: ${hardlinksKept}/${hardlinkGroups}`);
+  }
+  return { first, incremental, noop, restore, repoBytes };
 }
 
 function median(xs) {
@@ -272,12 +369,16 @@ async function runInScratch(toolName, caseName, data, dataBytes, scratch, progre
 /** The median of every figure over a tool's runs. */
 function figuresOf(c, samples, dataBytes) {
   const figures = {};
-  for (const step of ['first', 'incremental', 'restore']) {
+  for (const step of ['first', 'incremental', ...(c.noop ? ['noop'] : []), 'restore']) {
     figures[`${step}Ms`] = median(samples.map((s) => s[step].ms));
     figures[`${step}RssMiB`] = median(samples.map((s) => s[step].rssKiB)) / 1024;
   }
   const reads = samples.map((s) => s.incremental.readBytes);
   figures.incrementalReadMiB = reads.includes(null) ? null : median(reads) / 2 ** 20;
+  if (c.noop) {
+    const noopReads = samples.map((s) => s.noop.readBytes);
+    figures.noopReadMiB = noopReads.includes(null) ? null : median(noopReads) / 2 ** 20;
+  }
   figures.repoMiB = median(samples.map((s) => s.repoBytes)) / 2 ** 20;
   if (c.throughput) figures.firstMBps = dataBytes / 1e6 / (figures.firstMs / 1000);
   return figures;
@@ -331,6 +432,87 @@ async function runFlat(scratch) {
   return { runs: rss, ratio: rss[1].rssMiB / rss[0].rssMiB };
 }
 
+/**
+ * The wal section: `bkdr wal push` once per segment, sequentially, as PostgreSQL's
+ * archive_command runs it, then `bkdr wal fetch` once per segment (restore_command), each
+ * fetched file compared with the original. bkdr alone, one pass.
+ */
+async function runWal(scratch) {
+  const segments = join(scratch, 'wal-segments');
+  const dir = mkdtempSync(join(scratch, 'wal-bkdr-'));
+  try {
+    const dataBytes = await generate('wal', segments, walSegments);
+    const config = join(dir, 'backup.config.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        sources: { database: { type: 'postgres', mode: 'physical' } },
+        destinations: [{ name: 'local', type: 'local', config: { path: join(dir, 'repo') } }],
+        compression: { enabled: true, algorithm: 'lz4' },
+        catalog: { path: join(dir, 'catalog.db') },
+      }),
+    );
+    const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1' };
+    const bkdr = (...args) => measure(process.execPath, [join(root, 'bin/bkdr.js'), '-q', '-c', config, 'wal', ...args], { env });
+    const names = Array.from({ length: walSegments }, (_, i) => walName(i + 1));
+    const pass = async (label, one) => {
+      spawnSync('sync');
+      const started = Date.now();
+      const per = [];
+      for (let i = 0; i < names.length; i++) {
+        per.push(await one(names[i]));
+        if ((i + 1) % 20 === 0 || i + 1 === names.length) {
+          const s = (Date.now() - started) / 1000;
+          log(`[wal] ${label} ${i + 1}/${names.length}: ${s.toFixed(1)} s, ${((i + 1) / s).toFixed(2)} segments/s`);
+        }
+      }
+      const ms = Date.now() - started;
+      return {
+        ms,
+        segmentsPerS: names.length / (ms / 1000),
+        MBps: dataBytes / 1e6 / (ms / 1000),
+        medianProcessMs: median(per.map((r) => r.ms)),
+        peakRssMiB: Math.max(...per.map((r) => r.rssKiB)) / 1024,
+      };
+    };
+    const push = await pass('push', (name) => bkdr('push', '--source', 'database', join(segments, name)));
+    const repoBytes = du(join(dir, 'repo'));
+    const fetched = join(dir, 'fetched');
+    mkdirSync(fetched);
+    let verifyMs = 0;
+    const fetch = await pass('fetch', async (name) => {
+      const r = await bkdr('fetch', '--source', 'database', name, join(fetched, name));
+      const t = Date.now();
+      if (!readFileSync(join(fetched, name)).equals(readFileSync(join(segments, name)))) throw new Error(`wal fetch ${name}: other bytes than were pushed`);
+      rmSync(join(fetched, name));
+      verifyMs += Date.now() - t;
+      return r;
+    });
+    // The comparison ran inside the fetch pass's clock; it is not bkdr's time.
+    fetch.ms -= verifyMs;
+    fetch.segmentsPerS = names.length / (fetch.ms / 1000);
+    fetch.MBps = dataBytes / 1e6 / (fetch.ms / 1000);
+    return { segments: names.length, dataBytes, repoBytes, push, fetch };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(segments, { recursive: true, force: true });
+  }
+}
+
+function printWal(w) {
+  console.log(
+    `\nwal: ${w.segments} segments of ${WAL_SEGMENT_BYTES / 2 ** 20} MiB (${(w.dataBytes / 2 ** 20).toFixed(0)} MiB; ${(w.repoBytes / 2 ** 20).toFixed(0)} MiB in the repository), one bkdr process per segment, sequential; one pass`,
+  );
+  printTable([
+    ['figure', 'push', 'fetch'],
+    ['segments/s', fmt(w.push.segmentsPerS), fmt(w.fetch.segmentsPerS)],
+    ['MB/s', fmt(w.push.MBps, 0), fmt(w.fetch.MBps, 0)],
+    ['total (s)', fmt(w.push.ms / 1000, 1), fmt(w.fetch.ms / 1000, 1)],
+    ['median per process (ms)', fmt(w.push.medianProcessMs, 0), fmt(w.fetch.medianProcessMs, 0)],
+    ['peak RSS (MiB)', fmt(w.push.peakRssMiB, 0), fmt(w.fetch.peakRssMiB, 0)],
+  ]);
+}
+
 // ---- report -------------------------------------------------------------------------------
 
 function rowsFor(c) {
@@ -341,6 +523,13 @@ function rowsFor(c) {
     [`${c.incremental} (s)`, 'incrementalMs', 1000],
     [`${c.incremental} peak RSS (MiB)`, 'incrementalRssMiB', 1],
     [`${c.incremental} bytes read (MiB)`, 'incrementalReadMiB', 1],
+    ...(c.noop
+      ? [
+          ['no-op incremental (s)', 'noopMs', 1000],
+          ['no-op incremental peak RSS (MiB)', 'noopRssMiB', 1],
+          ['no-op incremental bytes read (MiB)', 'noopReadMiB', 1],
+        ]
+      : []),
     ['full restore (s)', 'restoreMs', 1000],
     ['restore peak RSS (MiB)', 'restoreRssMiB', 1],
     ['repository size (MiB)', 'repoMiB', 1],
@@ -448,6 +637,11 @@ try {
     all[caseName] = await runCase(caseName, names, scratch);
     printCase(caseName, all[caseName]);
   }
+  let walResult = null;
+  if (walSection) {
+    walResult = await runWal(scratch);
+    printWal(walResult);
+  }
   let flatResult = null;
   if (flat) {
     flatResult = await runFlat(scratch);
@@ -457,7 +651,7 @@ try {
   const goalList = goals(all, flatResult);
   printGoals(goalList);
   if (process.env.BENCH_JSON) {
-    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ runs, scale: scaleName, cases: all, flat: flatResult, goals: goalList }, null, 2));
+    writeFileSync(process.env.BENCH_JSON, JSON.stringify({ runs, scale: scaleName, cases: all, wal: walResult, flat: flatResult, goals: goalList }, null, 2));
   }
 } finally {
   rmSync(scratch, { recursive: true, force: true });
