@@ -45,7 +45,14 @@ export interface ProgressRates {
 
 export interface CreateBackupOptions {
   type?: BackupType | undefined;
+  /**
+   * Recorded in the run's log. The library changes no process priority: a process that
+   * embeds it runs other work too. `bkdr backup run` and `bkdr schedule run` apply it to
+   * their own process (runtime/process-priority.ts) and pass what they did as `priorityApplied`.
+   */
   priority?: 'low' | 'normal' | 'high' | undefined;
+  /** What the caller did to the process's CPU and I/O priority for this run, for the log. */
+  priorityApplied?: string | undefined;
   tags?: string[] | undefined;
   destinations?: string[] | undefined;
   dryRun?: boolean | undefined;
@@ -135,7 +142,11 @@ export async function runBackup(
     onCreated: opts.onCreated,
     work: async ({ id: runId, log }) => {
       const result: BackupRunResult = { runId, status: 'succeeded', dryRun: opts.dryRun ?? false, planned: [], backups: [], failures: [], durationMs: 0 };
-      log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, { priority: opts.priority ?? 'normal', dryRun: opts.dryRun ?? false });
+      log('info', `backup of ${names.join(', ')} to ${destinations.map((d) => d.name).join(', ')}`, {
+        priority: opts.priority ?? 'normal',
+        ...(opts.priorityApplied !== undefined ? { priorityApplied: opts.priorityApplied } : {}),
+        dryRun: opts.dryRun ?? false,
+      });
       for (const source of names) {
         const outcome = await run.backupSource(runId, source, destinations, opts, onEvent, log);
         result.backups.push(...outcome.backups);

@@ -42,6 +42,8 @@ const sourceOverrides = {
   strategy: strategySchema.optional(),
   retention: retentionSchema.optional(),
   tags: z.array(z.string()).optional(),
+  /** The scheduler runs a waiting job of a higher priority first, and at that CPU and I/O priority (default normal). */
+  priority: z.enum(['low', 'normal', 'high']).optional(),
 };
 
 export const sourceSchema = z.discriminatedUnion('type', [

@@ -1,3 +1,4 @@
+import type { PriorityLevel } from '../runtime/process-priority.js';
 import type { ScheduledJob } from './schedule-plan.js';
 import { Scheduler, type SchedulerClock, type SchedulerEvent } from './scheduler.js';
 
@@ -6,7 +7,7 @@ import { Scheduler, type SchedulerClock, type SchedulerEvent } from './scheduler
  * backup or a prune returns, `W` an event of a continuous backup.
  */
 export interface ScheduleRunner<R extends { status: string }, W> {
-  createBackup(source: string, opts: { signal: AbortSignal }): Promise<R>;
+  createBackup(source: string, opts: { signal: AbortSignal; priority?: PriorityLevel; priorityApplied?: string }): Promise<R>;
   pruneBackups(opts: { signal: AbortSignal }): Promise<R>;
   watchSources(sources: string[], opts: { signal: AbortSignal }, onEvent: (event: W) => void): Promise<unknown>;
   /** A `drTests` suite; absent where DR is not wired (a job of that kind then fails). */
@@ -32,15 +33,22 @@ export interface ScheduleDaemonOptions<R extends { status: string }, W> {
   signal: AbortSignal;
   onEvent: (event: ScheduleDaemonEvent<R, W>) => void;
   clock?: SchedulerClock;
+  /**
+   * Sets the process's CPU and I/O priority for a job that is not `normal`, and is
+   * restored after it (runtime/process-priority.ts in `bkdr schedule run`). Jobs run in
+   * this process one at a time, so the priority is the job's; the continuous backups of
+   * `watched` share the process and run at it meanwhile. Without it jobs are only ordered.
+   */
+  processPriority?: (level: PriorityLevel) => { applied: string; restore(): void };
 }
 
-function runJob<R extends { status: string }, W>(runner: ScheduleRunner<R, W>, job: ScheduledJob, signal: AbortSignal): Promise<R> {
+function runJob<R extends { status: string }, W>(runner: ScheduleRunner<R, W>, job: ScheduledJob, signal: AbortSignal, priorityApplied: string | undefined): Promise<R> {
   if (job.kind === 'prune') return runner.pruneBackups({ signal });
   if (job.kind === 'dr-test') {
     if (!runner.runRecoveryTest) throw new Error(`job ${job.id}: this scheduler cannot run DR tests`);
     return runner.runRecoveryTest(job.source, { signal });
   }
-  return runner.createBackup(job.source, { signal });
+  return runner.createBackup(job.source, { signal, priority: job.priority, ...(priorityApplied !== undefined ? { priorityApplied } : {}) });
 }
 
 /**
@@ -59,14 +67,17 @@ export async function runScheduleDaemon<R extends { status: string }, W>(opts: S
     // backup before it rather than being refused by its lock.
     maxConcurrent: 1,
     runJob: async (job, signal) => {
+      const priority = job.priority !== 'normal' ? opts.processPriority?.(job.priority) : undefined;
       try {
         runner ??= await opts.createRunner();
-        const result = await runJob(runner, job, signal);
+        const result = await runJob(runner, job, signal, priority?.applied);
         if (result.status !== 'succeeded') runner = undefined;
         return result;
       } catch (err) {
         runner = undefined;
         throw err;
+      } finally {
+        priority?.restore();
       }
     },
     onEvent: (event) => opts.onEvent({ type: 'scheduler', event }),

@@ -27,6 +27,8 @@ export interface ScheduledJob {
   source: string;
   schedule: Schedule;
   strategy: Strategy;
+  /** A source's `priority` (normal for prunes and DR tests): the order of waiting jobs, and the CPU and I/O priority of the run. */
+  priority: 'low' | 'normal' | 'high';
   /** Where the schedule comes from in the config (`sources.files.schedule` or `schedule`), for messages. */
   scheduleFrom: string;
 }
@@ -48,17 +50,17 @@ export function planSchedule(config: Pick<BkdrConfig, 'sources' | 'schedule' | '
     if (own) checkSchedule(own, scheduleFrom);
     const strategy = settings.strategy ?? config.strategy ?? 'incremental';
     const kind = strategy === 'continuous' ? 'watch' : 'backup';
-    jobs.push({ id: `${kind}:${source}`, kind, source, schedule, strategy, scheduleFrom });
+    jobs.push({ id: `${kind}:${source}`, kind, source, schedule, strategy, priority: settings.priority ?? 'normal', scheduleFrom });
   }
   if (config.prune) {
     checkSchedule(config.prune.schedule, 'prune.schedule');
-    jobs.push({ id: 'prune', kind: 'prune', source: 'all', schedule: config.prune.schedule, strategy: config.strategy ?? 'incremental', scheduleFrom: 'prune.schedule' });
+    jobs.push({ id: 'prune', kind: 'prune', source: 'all', schedule: config.prune.schedule, strategy: config.strategy ?? 'incremental', priority: 'normal', scheduleFrom: 'prune.schedule' });
   }
   for (const [suite, test] of Object.entries(config.drTests ?? {})) {
     if (!test.schedule) continue;
     const scheduleFrom = `drTests.${suite}.schedule`;
     checkSchedule(test.schedule, scheduleFrom);
-    jobs.push({ id: `dr-test:${suite}`, kind: 'dr-test', source: suite, schedule: test.schedule, strategy: config.strategy ?? 'incremental', scheduleFrom });
+    jobs.push({ id: `dr-test:${suite}`, kind: 'dr-test', source: suite, schedule: test.schedule, strategy: config.strategy ?? 'incremental', priority: 'normal', scheduleFrom });
   }
   return jobs;
 }

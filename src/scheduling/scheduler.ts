@@ -28,7 +28,9 @@ export interface SchedulerOptions<R extends { status: string }> {
   clock?: SchedulerClock;
   /**
    * How many jobs may run at once (default: no limit). A due job waits for a free
-   * slot; it is never dropped for another job, only for its own previous run.
+   * slot; it is never dropped for another job, only for its own previous run. Waiting
+   * jobs start by priority, high before normal before low, and in the order they
+   * became due within a priority.
    */
   maxConcurrent?: number;
 }
@@ -44,6 +46,16 @@ interface JobState {
   due: number | undefined;
   running: boolean;
   queued: boolean;
+}
+
+const PRIORITY_RANK: Record<ScheduledJob['priority'], number> = { high: 0, normal: 1, low: 2 };
+
+/** Behind every waiting job of the same or a higher priority, ahead of the lower ones. */
+function enqueue(queue: JobState[], state: JobState): void {
+  const rank = PRIORITY_RANK[state.job.priority];
+  const after = queue.findIndex((s) => PRIORITY_RANK[s.job.priority] > rank);
+  if (after === -1) queue.push(state);
+  else queue.splice(after, 0, state);
 }
 
 /**
@@ -106,7 +118,7 @@ export class Scheduler<R extends { status: string }> {
           this.#emit({ type: 'skipped', job: state.job, at: new Date(now), reason });
         } else {
           state.queued = true;
-          queue.push(state);
+          enqueue(queue, state);
         }
         state.due = this.#nextDue(state.job, start, now);
       }

@@ -25,7 +25,9 @@ export interface UnitTarget {
 export function jobCommand(job: ScheduledJob, t: UnitTarget): string[] {
   // A run that meets another one (a prune, a slow backup) waits for it rather than failing with exit 4.
   if (job.kind === 'dr-test') return [...t.launcher, '-c', t.configPath, 'dr', 'test', job.source, '--quiet'];
-  return [...t.launcher, '-c', t.configPath, ...(job.kind === 'prune' ? ['backup', 'prune'] : ['backup', 'run', '--source', job.source]), '--lock-wait', '30m', '--quiet'];
+  // The run sets its own CPU and I/O priority, as it would from a shell.
+  const priority = job.priority !== 'normal' ? ['--priority', job.priority] : [];
+  return [...t.launcher, '-c', t.configPath, ...(job.kind === 'prune' ? ['backup', 'prune'] : ['backup', 'run', '--source', job.source, ...priority]), '--lock-wait', '30m', '--quiet'];
 }
 
 /** BKDR_CATALOG and BKDR_PASSWORD_FILE hold paths, not secrets; a timer would not see this shell's values. Relative ones resolve against `cwd`. */

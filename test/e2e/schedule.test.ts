@@ -127,7 +127,16 @@ describe('bkdr schedule', () => {
     expect(r.code, r.stderr).toBe(0);
     const jobs = JSON.parse(r.stdout) as { id: string; kind: string; source: string; schedule: unknown; strategy: string; nextRuns: string[] }[];
     expect(jobs).toEqual([
-      { id: 'backup:files', kind: 'backup', source: 'files', schedule: { type: 'interval', expression: '2000' }, strategy: 'incremental', scheduleFrom: 'schedule', nextRuns: expect.any(Array) },
+      {
+        id: 'backup:files',
+        kind: 'backup',
+        source: 'files',
+        schedule: { type: 'interval', expression: '2000' },
+        strategy: 'incremental',
+        priority: 'normal',
+        scheduleFrom: 'schedule',
+        nextRuns: expect.any(Array),
+      },
     ]);
     const runs = jobs[0]!.nextRuns.map((t) => new Date(t).getTime());
     expect(runs).toHaveLength(3);

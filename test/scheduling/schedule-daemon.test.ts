@@ -1,4 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { applyProcessPriority, niceFromStat } from '../../src/runtime/process-priority.js';
 import { runScheduleDaemon, type ScheduleDaemonEvent, type ScheduleRunner } from '../../src/scheduling/schedule-daemon.js';
 import type { ScheduledJob } from '../../src/scheduling/schedule-plan.js';
 import type { SchedulerClock } from '../../src/scheduling/scheduler.js';
@@ -12,6 +15,7 @@ const job = (kind: 'backup' | 'prune', source: string, ms: number): ScheduledJob
   source,
   schedule: { type: 'interval', expression: String(ms) },
   strategy: 'incremental',
+  priority: 'normal',
   scheduleFrom: kind === 'prune' ? 'prune.schedule' : `sources.${source}.schedule`,
 });
 
@@ -128,4 +132,42 @@ describe('runScheduleDaemon', () => {
     expect(r.built).toEqual([1]);
     expect(events.map((e) => e.type)).toEqual(['starting']);
   });
+
+  it.runIf(process.platform === 'linux' && process.getuid?.() === 0)(
+    'runs each job at its priority in this process (nice and I/O class read from /proc and ionice) and puts the process back after it',
+    async () => {
+      const controller = new AbortController();
+      const seen: string[] = [];
+      const state = () => `${niceFromStat(readFileSync('/proc/self/stat', 'utf8'))} ${execFileSync('ionice', ['-p', String(process.pid)], { encoding: 'utf8' }).trim()}`;
+      const before = state();
+      const at = (source: string, priority: ScheduledJob['priority']): ScheduledJob => ({ ...job('backup', source, 100), priority });
+      await runScheduleDaemon<Result, string>({
+        jobs: [at('bulk', 'low'), at('db', 'high'), at('files', 'normal'), { ...job('prune', 'all', 100) }],
+        watched: [],
+        createRunner: async () => ({
+          createBackup: async (source, opts) => {
+            seen.push(`${source} [${opts.priority}] ${state()} | ${opts.priorityApplied ?? '-'}`);
+            if (source === 'bulk') controller.abort();
+            return { status: 'succeeded', by: 1 };
+          },
+          pruneBackups: async () => {
+            seen.push(`prune ${state()}`);
+            return { status: 'succeeded', by: 1 };
+          },
+          watchSources: async () => undefined,
+        }),
+        signal: controller.signal,
+        onEvent: () => undefined,
+        clock: virtualClock(),
+        processPriority: (level) => applyProcessPriority(level, { restorable: true }),
+      });
+      expect(seen).toEqual([
+        expect.stringMatching(/^db \[high\] -5 best-effort: prio 0 \| high: nice -5, I\/O best-effort\/0 on \d+ threads$/),
+        `files [normal] ${before} | -`,
+        `prune ${before}`,
+        expect.stringMatching(/^bulk \[low\] 10 idle \| low: nice 10, I\/O idle on \d+ threads$/),
+      ]);
+      expect(state()).toBe(before);
+    },
+  );
 });

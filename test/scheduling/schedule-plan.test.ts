@@ -23,18 +23,18 @@ function configErrorOf(fn: () => unknown): ConfigError {
 }
 
 describe('planSchedule', () => {
-  it('gives each source the top-level schedule unless it has its own, and no job without either', () => {
+  it('gives each source the top-level schedule unless it has its own, and no job without either; a source priority comes along (default normal)', () => {
     const jobs = plan({
       schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'UTC' },
       strategy: 'full',
       sources: {
         files: files(),
-        db: files({ schedule: { type: 'interval', expression: '3600000' }, strategy: 'differential' }),
+        db: files({ schedule: { type: 'interval', expression: '3600000' }, strategy: 'differential', priority: 'low' }),
       },
     });
     expect(jobs).toEqual([
-      { id: 'backup:files', kind: 'backup', source: 'files', schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'UTC' }, strategy: 'full', scheduleFrom: 'schedule' },
-      { id: 'backup:db', kind: 'backup', source: 'db', schedule: { type: 'interval', expression: '3600000' }, strategy: 'differential', scheduleFrom: 'sources.db.schedule' },
+      { id: 'backup:files', kind: 'backup', source: 'files', schedule: { type: 'cron', expression: '0 2 * * *', timezone: 'UTC' }, strategy: 'full', priority: 'normal', scheduleFrom: 'schedule' },
+      { id: 'backup:db', kind: 'backup', source: 'db', schedule: { type: 'interval', expression: '3600000' }, strategy: 'differential', priority: 'low', scheduleFrom: 'sources.db.schedule' },
     ]);
 
     const unscheduled = plan({ sources: { files: files(), db: files({ schedule: { type: 'cron', expression: '*/5 * * * *' } }) } });

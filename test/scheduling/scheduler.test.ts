@@ -11,6 +11,7 @@ const intervalJob = (source: string, ms: number): ScheduledJob => ({
   source,
   schedule: { type: 'interval', expression: String(ms) },
   strategy: 'incremental',
+  priority: 'normal',
   scheduleFrom: `sources.${source}.schedule`,
 });
 
@@ -155,5 +156,45 @@ describe('Scheduler', () => {
     });
     await scheduler.run(controller.signal);
     expect(starts).toEqual(['files@02.000', 'db@02.000', 'files@03.500', 'db@04.000', 'files@05.000', 'db@06.000']);
+  });
+
+  it('starts waiting jobs by priority, high before normal before low, in the order they became due within a priority', async () => {
+    const clock = virtualClock('2026-01-01T00:00:00Z');
+    const controller = new AbortController();
+    const starts: string[] = [];
+    const job = (source: string, ms: number, priority: ScheduledJob['priority']): ScheduledJob => ({ ...intervalJob(source, ms), priority });
+    const scheduler = new Scheduler<Result>({
+      // Due at 1 s (blocker), 1.5 s (low), 2 s (n1), 2.5 s (n2), 3 s (high): all but the blocker wait for it.
+      jobs: [job('blocker', 1000, 'normal'), job('low', 1500, 'low'), job('n1', 2000, 'normal'), job('n2', 2500, 'normal'), job('high', 3000, 'high')],
+      maxConcurrent: 1,
+      clock,
+      runJob: async (j) => {
+        starts.push(j.source);
+        if (j.source === 'blocker') while (clock.time < Date.parse('2026-01-01T00:00:03Z')) await new Promise((r) => setImmediate(r));
+        if (starts.length >= 5) controller.abort();
+        return { status: 'succeeded' };
+      },
+    });
+    await scheduler.run(controller.signal);
+    expect(starts).toEqual(['blocker', 'high', 'n1', 'n2', 'low']);
+  });
+
+  it('with jobs due together, runs the high one first and keeps the config order among equals', async () => {
+    const clock = virtualClock('2026-01-01T00:00:00Z');
+    const controller = new AbortController();
+    const starts: string[] = [];
+    const job = (source: string, priority: ScheduledJob['priority']): ScheduledJob => ({ ...intervalJob(source, 1000), priority });
+    const scheduler = new Scheduler<Result>({
+      jobs: [job('a-low', 'low'), job('b', 'normal'), job('c-high', 'high'), job('d', 'normal'), job('e-low', 'low'), job('f-high', 'high')],
+      maxConcurrent: 1,
+      clock,
+      runJob: async (j) => {
+        starts.push(j.source);
+        if (starts.length >= 6) controller.abort();
+        return { status: 'succeeded' };
+      },
+    });
+    await scheduler.run(controller.signal);
+    expect(starts).toEqual(['c-high', 'f-high', 'b', 'd', 'a-low', 'e-low']);
   });
 });

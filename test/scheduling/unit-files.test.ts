@@ -12,10 +12,19 @@ const backup = (source: string, schedule: Schedule): ScheduledJob => ({
   source,
   schedule,
   strategy: 'incremental',
+  priority: 'normal',
   scheduleFrom: `sources.${source}.schedule`,
 });
-const watch = (source: string, schedule: Schedule): ScheduledJob => ({ id: `watch:${source}`, kind: 'watch', source, schedule, strategy: 'continuous', scheduleFrom: `sources.${source}.schedule` });
-const prune = (schedule: Schedule): ScheduledJob => ({ id: 'prune', kind: 'prune', source: 'all', schedule, strategy: 'incremental', scheduleFrom: 'prune.schedule' });
+const watch = (source: string, schedule: Schedule): ScheduledJob => ({
+  id: `watch:${source}`,
+  kind: 'watch',
+  source,
+  schedule,
+  strategy: 'continuous',
+  priority: 'normal',
+  scheduleFrom: `sources.${source}.schedule`,
+});
+const prune = (schedule: Schedule): ScheduledJob => ({ id: 'prune', kind: 'prune', source: 'all', schedule, strategy: 'incremental', priority: 'normal', scheduleFrom: 'prune.schedule' });
 
 const target: UnitTarget = { configPath: '/etc/bkdr/backup.config.json', launcher: ['/usr/bin/node', '/opt/bkdr/bin/bkdr.js'], environment: [], passwordNote: undefined };
 const run = (source: string) => `/usr/bin/node /opt/bkdr/bin/bkdr.js -c /etc/bkdr/backup.config.json backup run --source ${source} --lock-wait 30m --quiet`;
@@ -28,6 +37,22 @@ const lines = (...l: string[]) => `${l.join('\n')}\n`;
 
 describe('buildCrontab', () => {
   it.each<{ name: string; jobs: ScheduledJob[]; target?: UnitTarget; expected: string }>([
+    {
+      name: "a source's low or high priority as --priority on its run (normal adds nothing)",
+      jobs: [
+        { ...backup('bulk', cron('0 1 * * *')), priority: 'low' },
+        { ...backup('db', cron('0 2 * * *')), priority: 'high' },
+      ],
+      expected: lines(
+        ...crontabHeader,
+        '',
+        '# backup:bulk (sources.bulk.schedule: 0 1 * * *)',
+        `0 1 * * * ${run('bulk').replace(' --lock-wait', ' --priority low --lock-wait')}`,
+        '',
+        '# backup:db (sources.db.schedule: 0 2 * * *)',
+        `0 2 * * * ${run('db').replace(' --lock-wait', ' --priority high --lock-wait')}`,
+      ),
+    },
     {
       name: 'a line per cron job, with the command that runs it',
       jobs: [backup('files', cron('15 3 * * 1-5')), prune(cron('30 4 * * 0'))],

@@ -6,6 +6,7 @@ import { ExitCode } from '../../core/exit-codes.js';
 import { runScheduleDaemon, type ScheduleDaemonEvent, type ScheduleRunner } from '../../scheduling/schedule-daemon.js';
 import { describeSchedule, nextRuns, planSchedule, type ScheduledJob } from '../../scheduling/schedule-plan.js';
 import type { SchedulerEvent } from '../../scheduling/scheduler.js';
+import { applyProcessPriority } from '../../runtime/process-priority.js';
 import { buildCrontab, buildSystemdUnits } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
@@ -59,6 +60,12 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
             jobs,
             watched,
             createRunner: () => scheduleRunner(ctx, flags.lockWait),
+            // restorable: a non-root scheduler could not come back from nice 10, so it leaves the niceness alone.
+            processPriority: (level) => {
+              const applied = applyProcessPriority(level, { restorable: true });
+              log.info(`schedule: priority ${applied.applied}`);
+              return applied;
+            },
             signal: interrupt.signal,
             onEvent: (e) => reportDaemonEvent(e, log),
           });
@@ -93,9 +100,9 @@ export function registerSchedule(program: Command, ctx: CliContext): void {
 
 function renderList(entries: ScheduleListEntry[]): string {
   if (entries.length === 0) return NOTHING_SCHEDULED;
-  const table = createTable(['job', 'source', 'schedule', 'strategy', 'next runs']);
+  const table = createTable(['job', 'source', 'schedule', 'strategy', 'priority', 'next runs']);
   for (const e of entries) {
-    table.push([e.id, e.source, describeSchedule(e.schedule), e.strategy, e.kind === 'watch' ? 'continuous: bkdr backup watch' : e.nextRuns.map(shortTime).join('\n')]);
+    table.push([e.id, e.source, describeSchedule(e.schedule), e.strategy, e.priority, e.kind === 'watch' ? 'continuous: bkdr backup watch' : e.nextRuns.map(shortTime).join('\n')]);
   }
   const lines = [table.toString()];
   if (entries.some((e) => e.kind === 'backup' && e.schedule.type === 'interval')) lines.push('interval schedules count from when `bkdr schedule run` starts');

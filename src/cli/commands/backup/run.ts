@@ -7,6 +7,7 @@ import { withExample } from '../../not-available.js';
 import { collect } from '../../options.js';
 import { createProgressReporter } from '../../progress.js';
 import { backupManager, interruptSignal } from '../../services.js';
+import { applyProcessPriority } from '../../../runtime/process-priority.js';
 import { exitCodeFor } from './failures.js';
 
 interface RunFlags {
@@ -34,6 +35,10 @@ export function registerBackupRun(backup: Command, ctx: CliContext): void {
       .action(async (flags: RunFlags) => {
         const type = parseChoice('--type', flags.type, ['full', 'incremental', 'differential'] as const);
         const priority = parseChoice('--priority', flags.priority, ['low', 'normal', 'high'] as const);
+        // Before anything is read: key derivation, the walk and every thread and child started later
+        // inherit it. Nothing restores it: the process ends with the run.
+        const applied = priority !== undefined && priority !== 'normal' ? applyProcessPriority(priority) : undefined;
+        if (applied && !applied.complete) ctx.logger.warn(`priority ${applied.applied}`);
         const manager = await backupManager(ctx, { lockWait: flags.lockWait });
         const progress = await createProgressReporter(ctx);
         const interrupt = interruptSignal();
@@ -41,7 +46,7 @@ export function registerBackupRun(backup: Command, ctx: CliContext): void {
         try {
           result = await manager.createBackup(
             flags.source ?? 'all',
-            { type, priority, tags: flags.tag, destinations: flags.destination, dryRun: flags.dryRun, estimate: !ctx.options.quiet, signal: interrupt.signal },
+            { type, priority, priorityApplied: applied?.applied, tags: flags.tag, destinations: flags.destination, dryRun: flags.dryRun, estimate: !ctx.options.quiet, signal: interrupt.signal },
             (e) => progress.onEvent(e),
           );
         } finally {
