@@ -14,7 +14,7 @@ import { registerRestore } from './commands/restore.js';
 import { registerSchedule } from './commands/schedule.js';
 import { registerServe } from './commands/serve.js';
 import { registerWal } from './commands/wal.js';
-import { withExample } from './not-available.js';
+import { withExample } from './with-example.js';
 
 export const VERSION = '0.1.0';
 

@@ -109,13 +109,6 @@ export class WrongPasswordError extends BkdrError {
   }
 }
 
-/** A command that is part of the contract but not built yet; never fakes output. */
-export class NotAvailableError extends BkdrError {
-  constructor(command: string) {
-    super(`${command}: not available yet`, ExitCode.Usage);
-  }
-}
-
 export class PartialFailureError extends BkdrError {
   constructor(message: string, options?: ErrorOptions) {
     super(message, ExitCode.Partial, options);

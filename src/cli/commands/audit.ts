@@ -3,7 +3,7 @@ import type { AuditEntry, LostHistory } from '../../catalog/audit-log.js';
 import { IntegrityError, UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 export function registerAudit(program: Command, ctx: CliContext): void {
   const audit = withExample(program.command('audit').description('the tamper-evident audit trail'), 'bkdr audit verify');

@@ -4,7 +4,7 @@ import { ThresholdError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
 import { createTable, formatDuration } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 /** `bc bia`: the business impact analysis. A report, so issues alone exit 0; `--check` makes a critical system's issue exit 6 for cron alerting. */
 export function registerBcBia(bc: Command, ctx: CliContext): void {

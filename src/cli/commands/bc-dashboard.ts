@@ -7,7 +7,7 @@ import { formatSummaryMetric, SUMMARY_METRIC_LABELS, type DashboardModel, type D
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
 import { colorEnabled, createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 /** SGR colours written raw, as bc-kpi.ts does. */
 const COLOURS: Record<string, number> = { ok: 32, ready: 32, met: 32, warning: 33, critical: 31, 'not ready': 31, missed: 31, 'no-data': 90 };

@@ -4,7 +4,7 @@ import type { IncidentRecord } from '../../catalog/incidents-table.js';
 import type { ContinuityContext } from '../../continuity/continuity-context.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 /**
  * `bc incident`: incidents and their GDPR art. 33 record. DR executions open their own;

@@ -4,7 +4,7 @@ import type { Kpi, KpiResult, KpiStatus } from '../../continuity/kpis.js';
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
 import { colorEnabled, createTable } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 /** SGR colours of each status, written raw as main.ts does: no colour library loaded at every start for one column. */
 const COLOURS: Record<KpiStatus, number> = { ok: 32, warning: 33, critical: 31, 'no-data': 90 };

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { BcReportKind } from '../../continuity/continuity-reports.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { outputReport, reportFormat } from '../report-output.js';
 import { backupManager, continuityContext } from '../services.js';
 

@@ -6,7 +6,7 @@ import { addRisk, closeRisk, listRisks, updateRisk, type RegisterRisk } from '..
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
 import { createTable } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { collect } from '../options.js';
 
 interface RiskFlags {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { registerBcBia } from './bc-bia.js';
 import { registerBcDashboard } from './bc-dashboard.js';
 import { registerBcIncident } from './bc-incident.js';

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { renderCompletion } from '../completion-script.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 export function registerCompletion(program: Command, _ctx: CliContext): void {
   withExample(

@@ -3,7 +3,7 @@ import { requireFramework } from '../../continuity/compliance/assess.js';
 import { UsageError } from '../../core/errors.js';
 import { parseTimeExpression } from '../../core/time-expression.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { outputReport, reportFormat } from '../report-output.js';
 import { continuityContext } from '../services.js';
 

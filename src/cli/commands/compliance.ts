@@ -3,7 +3,7 @@ import type { AssessmentRecord } from '../../catalog/assessments-table.js';
 import { type AssessmentResult, conductAssessment, listFrameworks, requireFramework } from '../../continuity/compliance/assess.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { continuityContext } from '../services.js';
 import { registerComplianceReport } from './compliance-report.js';
 import { invokingUser } from '../options.js';

@@ -7,7 +7,7 @@ import { ConfigValidationError } from '../../config/validation-error.js';
 import { type ConfigFormat, renderConfig } from '../../config/write-config.js';
 import { ConfigError, UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 export function registerConfig(program: Command, ctx: CliContext): void {
   const config = withExample(program.command('config').description('validate, show and migrate the configuration'), 'bkdr config validate');

@@ -5,7 +5,7 @@ import type { DisasterRecoveryOrchestrator, ExecutionEvent, ExecutionView, Recov
 import type { CliContext } from '../context.js';
 import { renderExecution, renderHistory, renderPlan, renderScenarios, renderTestResult } from '../dr-render.js';
 import { createExecutionReporter } from '../dr-progress.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { drOrchestrator, interruptSignal } from '../services.js';
 import { invokingUser } from '../options.js';
 

@@ -8,7 +8,7 @@ import { validateConfig } from '../../config/validate.js';
 import { DEFAULT_CONFIG_FILES, renderConfig } from '../../config/write-config.js';
 import { ConfigError, UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { auditSafely, parseFormat } from './config.js';
 
 export function registerInit(program: Command, ctx: CliContext): void {

@@ -3,7 +3,7 @@ import { resolveNewPassword } from '../../runtime/password.js';
 import { UsageError } from '../../core/errors.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { collect } from '../options.js';
 import { backupManager } from '../services.js';
 

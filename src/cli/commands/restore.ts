@@ -3,7 +3,7 @@ import type { RestoreOutcome } from '../../backup/backup-manager.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
 import { formatBytes } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { collect } from '../options.js';
 import { createProgressReporter } from '../progress.js';
 import { backupManager, interruptSignal } from '../services.js';

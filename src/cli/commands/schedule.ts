@@ -10,7 +10,7 @@ import { applyProcessPriority } from '../../runtime/process-priority.js';
 import { buildCrontab, buildSystemdUnits } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
 import { createTable, formatBytes, formatDuration, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { backupManager, drOrchestrator, interruptSignal } from '../services.js';
 import { unitTarget, unitUser } from '../unit-target.js';
 import { continuousSources, reportWatchEvent } from '../watch-report.js';

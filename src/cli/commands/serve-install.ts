@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { UsageError } from '../../core/errors.js';
 import { buildServeUnit } from '../../scheduling/unit-files.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, serveSettings } from '../serve-flags.js';
 import { unitTarget, unitUser } from '../unit-target.js';
 

@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import { BusinessContinuityManager } from '../../continuity/business-continuity-manager.js';
 import { startServe } from '../../server/serve.js';
 import type { CliContext } from '../context.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, serveSettings } from '../serve-flags.js';
 import { backupManager, drOrchestrator } from '../services.js';
 import { registerServeInstall } from './serve-install.js';

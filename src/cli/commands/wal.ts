@@ -5,7 +5,7 @@ import { findWalGaps, WalArchive } from '../../backup/wal-archive.js';
 import { ExitCode } from '../../core/exit-codes.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
-import { withExample } from '../not-available.js';
+import { withExample } from '../with-example.js';
 
 /**
  * PostgreSQL WAL archiving. These run as the postgres user from archive_command and

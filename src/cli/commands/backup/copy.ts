@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../context.js';
 import { createTable, formatBytes, shortTime } from '../../format.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { backupManager, interruptSignal } from '../../services.js';
 
 export function registerBackupCopy(backup: Command, ctx: CliContext): void {

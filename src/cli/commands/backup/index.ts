@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../context.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { registerBackupCopy } from './copy.js';
 import { registerBackupList } from './list.js';
 import { registerBackupLogs } from './logs.js';

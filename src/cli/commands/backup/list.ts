@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { BackupSummary } from '../../../backup/backup-manager.js';
 import type { CliContext } from '../../context.js';
 import { createTable, formatBytes, shortTime } from '../../format.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { backupManager } from '../../services.js';
 
 export function registerBackupList(backup: Command, ctx: CliContext): void {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../../context.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { backupManager } from '../../services.js';
 
 export function registerBackupLogs(backup: Command, ctx: CliContext): void {

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { PruneResult } from '../../../backup/backup-manager.js';
 import type { CliContext } from '../../context.js';
 import { createTable, formatBytes, shortTime } from '../../format.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { collect } from '../../options.js';
 import { backupManager, interruptSignal } from '../../services.js';
 import { destinationFailures, exitCodeFor } from './failures.js';

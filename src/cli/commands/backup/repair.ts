@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import type { RepairResult } from '../../../backup/backup-manager.js';
 import type { CliContext } from '../../context.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { collect } from '../../options.js';
 import { backupManager } from '../../services.js';
 

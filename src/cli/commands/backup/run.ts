@@ -3,7 +3,7 @@ import type { BackupRunResult } from '../../../backup/backup-manager.js';
 import { UsageError } from '../../../core/errors.js';
 import type { CliContext } from '../../context.js';
 import { createTable, formatBytes, formatDuration } from '../../format.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { collect } from '../../options.js';
 import { createProgressReporter } from '../../progress.js';
 import { backupManager, interruptSignal } from '../../services.js';

@@ -4,7 +4,7 @@ import { UsageError } from '../../../core/errors.js';
 import { ExitCode } from '../../../core/exit-codes.js';
 import type { CliContext } from '../../context.js';
 import { formatBytes } from '../../format.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { collect } from '../../options.js';
 import { backupManager, interruptSignal } from '../../services.js';
 import { destinationFailures, exitCodeFor } from './failures.js';

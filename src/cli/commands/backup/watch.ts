@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { parseDuration } from '../../../core/duration.js';
 import type { CliContext } from '../../context.js';
-import { withExample } from '../../not-available.js';
+import { withExample } from '../../with-example.js';
 import { collect } from '../../options.js';
 import { backupManager, interruptSignal } from '../../services.js';
 import { continuousSources, reportWatchEvent } from '../../watch-report.js';
