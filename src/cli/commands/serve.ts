@@ -1,8 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { BusinessContinuityManager } from '../../continuity/business-continuity-manager.js';
-import { startServe } from '../../server/serve.js';
 import type { CliContext } from '../context.js';
 import { withExample } from '../with-example.js';
 import { DEFAULT_SERVE_HOST, DEFAULT_SERVE_PORT, serveSettings } from '../serve-flags.js';
@@ -22,6 +20,8 @@ export function registerServe(program: Command, ctx: CliContext): void {
         const loaded = await ctx.config();
         const configDir = dirname(resolve(loaded.filepath));
         const settings = serveSettings('serve', flags, loaded.config, configDir);
+        // Loaded here, not with the program: GraphQL, yoga and prom-client would otherwise slow every other command's start.
+        const [{ startServe }, { BusinessContinuityManager }] = await Promise.all([import('../../server/serve.js'), import('../../continuity/business-continuity-manager.js')]);
         const backup = await backupManager(ctx, { noPrompt: true });
         const services = {
           backupManager: backup,
