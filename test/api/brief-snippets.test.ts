@@ -5,6 +5,7 @@ import Database from 'better-sqlite3';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, repoRoot, runNode } from '../helpers/cli.js';
+import { briefBackupConfig } from './brief-backup-config.js';
 
 const here = import.meta.dirname;
 
@@ -36,37 +37,13 @@ describe('the brief’s library snippets, as an application uses the package', (
     db.exec('CREATE TABLE orders (id INTEGER PRIMARY KEY, total INTEGER); INSERT INTO orders (total) VALUES (10), (32);');
     db.close();
     // The same config as the snippet's object, as a file: what the factories called with no argument load.
-    await writeFile(
-      join(app.path, 'bkdr.config.json'),
-      JSON.stringify({
-        sources: { database: { type: 'sqlite', path: join(data, 'app.db') }, files: { type: 'files', paths: [join(data, 'files')] } },
-        strategy: 'incremental',
-        retention: { daily: 7, weekly: 4, monthly: 12, yearly: 3 },
-        destinations: [{ name: 'local', type: 'local', priority: 1, encryption: true, config: { path: join(data, 'repo') } }],
-        compression: { enabled: true, algorithm: 'lz4', level: 3 },
-        verification: { enabled: true, checksumAlgorithm: 'sha256', testRestore: false },
-        catalog: { path: join(data, 'catalog.db') },
-        scenarios: [
-          {
-            id: 'db-failure',
-            name: 'Database Complete Failure',
-            severity: 'critical',
-            rto: 30,
-            rpo: 5,
-            affectedSystems: ['database'],
-            triggers: [{ type: 'external', condition: 'database_down' }],
-            recoveryPlans: ['database-recovery'],
-          },
-        ],
-        recoveryPlans: { 'database-recovery': { steps: [{ id: 'failover', type: 'command', command: 'true' }] } },
-        drTests: { quarterly: { type: 'integration', scenarios: ['db-failure'], schedule: { type: 'cron', expression: '0 3 1 */3 *' } } },
-      }),
-    );
+    await writeFile(join(app.path, 'bkdr.config.json'), JSON.stringify(briefBackupConfig(data)));
     // The application has bkdr installed: node resolves 'bkdr' through node_modules to the built package.
     await mkdir(join(app.path, 'node_modules'));
     await symlink(repoRoot, join(app.path, 'node_modules', 'bkdr'), 'dir');
     const script = join(app.path, 'brief-snippets.mjs');
-    await build({ entryPoints: [join(here, 'brief-snippets.ts')], outfile: script, format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
+    // The application's own modules go into one script; 'bkdr' stays an import, resolved from the app's node_modules.
+    await build({ entryPoints: [join(here, 'brief-snippets.ts')], outfile: script, bundle: true, external: ['bkdr'], format: 'esm', platform: 'node', target: 'node20', logLevel: 'silent' });
 
     const run = await runNode([script], {
       cwd: app.path,

@@ -3,8 +3,8 @@
  * by its package name only, and checks what it gets (a restore that differs, a run
  * without logs, a dry run that plans nothing all throw). It prints one JSON line.
  *
- * Set by its test: BKDR_SNIPPET_DIR (a temp dir with app.db, files/ and bkdr.config.json,
- * which holds this same config for the factories called with no argument),
+ * Set by its test: BKDR_SNIPPET_DIR (a temp dir with app.db and files/), BKDR_CONFIG (a file holding
+ * this same config, for the factories called with no argument),
  * BKDR_CONFIG and BKDR_PASSWORD.
  */
 import { mkdtemp, readFile } from 'node:fs/promises';
@@ -19,36 +19,12 @@ import {
   type DisasterRecoveryOrchestrator,
   initializeEnterpriseBackupInfrastructure,
 } from 'bkdr';
+import { briefBackupConfig } from './brief-backup-config.js';
 
 const dir = process.env['BKDR_SNIPPET_DIR'];
 if (!dir) throw new Error('BKDR_SNIPPET_DIR is not set');
 
-const backupConfig: BkdrConfigInput = {
-  sources: {
-    database: { type: 'sqlite', path: join(dir, 'app.db') },
-    files: { type: 'files', paths: [join(dir, 'files')] },
-  },
-  strategy: 'incremental',
-  retention: { daily: 7, weekly: 4, monthly: 12, yearly: 3 },
-  destinations: [{ name: 'local', type: 'local', priority: 1, encryption: true, config: { path: join(dir, 'repo') } }],
-  compression: { enabled: true, algorithm: 'lz4', level: 3 },
-  verification: { enabled: true, checksumAlgorithm: 'sha256', testRestore: false },
-  catalog: { path: join(dir, 'catalog.db') },
-  scenarios: [
-    {
-      id: 'db-failure',
-      name: 'Database Complete Failure',
-      severity: 'critical',
-      rto: 30,
-      rpo: 5,
-      affectedSystems: ['database'],
-      triggers: [{ type: 'external', condition: 'database_down' }],
-      recoveryPlans: ['database-recovery'],
-    },
-  ],
-  recoveryPlans: { 'database-recovery': { steps: [{ id: 'failover', type: 'command', command: 'true' }] } },
-  drTests: { quarterly: { type: 'integration', scenarios: ['db-failure'], schedule: { type: 'cron', expression: '0 3 1 */3 *' } } },
-};
+const backupConfig: BkdrConfigInput = briefBackupConfig(dir);
 
 function check(condition: boolean, what: string): void {
   if (!condition) throw new Error(`brief snippet check failed: ${what}`);
