@@ -10,7 +10,7 @@ import { openCatalog } from '../../src/catalog/catalog.js';
 import { validateConfig } from '../../src/config/validate.js';
 import { DisasterRecoveryOrchestrator } from '../../src/dr/disaster-recovery-orchestrator.js';
 import { type BackgroundRun, type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
-import { gone } from '../helpers/dr-step.js';
+import { killChildren } from '../helpers/dr-step.js';
 import { briefScenarios } from '../helpers/brief-scenarios.js';
 
 /**
@@ -148,11 +148,7 @@ describe('dr executions through the CLI', () => {
   });
 
   afterEach(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (child.pid !== undefined) await gone(child.pid, 2_000);
-    }
-    children.clear();
+    await killChildren(children);
   });
 
   afterAll(async () => {

@@ -4,7 +4,7 @@ import { mkdir, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
-import { gone } from '../helpers/dr-step.js';
+import { killChildren } from '../helpers/dr-step.js';
 
 /**
  * Progress and ETA of a running DR execution as another process sees them (CLI.md
@@ -78,11 +78,7 @@ describe('dr execution progress and ETA from another process', () => {
   }, 180_000);
 
   afterEach(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (child.pid !== undefined) await gone(child.pid, 2_000);
-    }
-    children.clear();
+    await killChildren(children);
   });
 
   afterAll(async () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type BackgroundRun, type CliResult, makeTempDir, makeWorkspace, startBkdr } from '../helpers/cli.js';
-import { gone } from '../helpers/dr-step.js';
+import { killChildren } from '../helpers/dr-step.js';
 import { freePort } from '../helpers/free-port.js';
 
 /**
@@ -74,11 +74,7 @@ describe('dr watch through the CLI', () => {
   });
 
   afterEach(async () => {
-    for (const child of children) {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      if (child.pid !== undefined) await gone(child.pid, 2_000);
-    }
-    children.clear();
+    await killChildren(children);
     for (const s of servers.splice(0)) {
       s.closeAllConnections();
       await new Promise((r) => s.close(r));

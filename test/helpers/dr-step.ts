@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import type { DrStep } from '../../src/config/dr-schema.js';
 import type { StepContext, StepLogLevel } from '../../src/dr/step-executor.js';
@@ -26,6 +27,15 @@ export function running(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** A test's afterEach: kills the children it started that still run, waits until each is gone, and forgets them. */
+export async function killChildren(children: Set<ChildProcess>): Promise<void> {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.pid !== undefined) await gone(child.pid, 2_000);
+  }
+  children.clear();
 }
 
 /** Polls until `pid` is no longer running, or `ms` have passed; true when it is gone. */
