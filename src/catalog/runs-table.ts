@@ -127,6 +127,15 @@ export class RunLogsTable {
       .run(runId, runId, new Date().toISOString(), level, message, fields === undefined ? null : JSON.stringify(fields));
   }
 
+  /**
+   * Whether the run was a --dry-run: it is recorded as a run of its kind too but backs
+   * nothing up, and its first log line says so. Only that line is read, not the whole log.
+   */
+  wasDryRun(runId: string): boolean {
+    const row = this.db.prepare('SELECT fields FROM run_logs WHERE run_id = ? ORDER BY seq LIMIT 1').get(runId) as { fields: string | null } | undefined;
+    return row?.fields ? (JSON.parse(row.fields) as Record<string, unknown>)['dryRun'] === true : false;
+  }
+
   forRun(runId: string): RunLogEntry[] {
     const rows = this.db.prepare('SELECT seq, time, level, message, fields FROM run_logs WHERE run_id = ? ORDER BY seq').all(runId) as (Omit<RunLogEntry, 'fields'> & { fields: string | null })[];
     return rows.map((r) => ({ ...r, fields: r.fields ? (JSON.parse(r.fields) as Record<string, unknown>) : null }));

@@ -1,4 +1,4 @@
-import { FAILED_RUN_STATUSES, type RunRecord } from '../catalog/runs-table.js';
+import { FAILED_RUN_STATUSES } from '../catalog/runs-table.js';
 import type { DashboardBackupDay, DashboardExecution, DashboardModel, DashboardReadinessSystem, DashboardRisk, DashboardRisks } from '../report/dashboard-model.js';
 import { analyseBusinessImpact, EXERCISE_WINDOW_DAYS, type BiaSystem } from './business-impact.js';
 import type { ContinuityContext } from './continuity-context.js';
@@ -90,9 +90,6 @@ function recentExecutions(ctx: ContinuityContext): DashboardExecution[] {
     }));
 }
 
-/** A --dry-run is recorded as a backup run too, but backs nothing up: its first log line says so (as backup_success_rate reads it). */
-const isDryRun = (ctx: ContinuityContext, r: RunRecord): boolean => ctx.catalog.runLogs.forRun(r.id)[0]?.fields?.['dryRun'] === true;
-
 function backupRunsByDay(ctx: ContinuityContext, now: Date): DashboardBackupDay[] {
   const today = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const days: DashboardBackupDay[] = Array.from({ length: BACKUP_DAYS_SHOWN }, (_, i) => ({
@@ -105,7 +102,7 @@ function backupRunsByDay(ctx: ContinuityContext, now: Date): DashboardBackupDay[
     // Finished runs only, as the KPI counts them: a running one has no outcome yet, and a partial one failed a destination.
     if (r.status === 'running' || r.startedAt > now.toISOString()) continue;
     const day = byDay.get(r.startedAt.slice(0, 10));
-    if (!day || isDryRun(ctx, r)) continue;
+    if (!day || ctx.catalog.runLogs.wasDryRun(r.id)) continue;
     if (FAILED_RUN_STATUSES.includes(r.status)) day.failed++;
     else day.succeeded++;
   }

@@ -210,10 +210,8 @@ function backupSuccessRate(ctx: ContinuityContext, now: Date): Measurement {
   const from = since(now, 30).toISOString();
   const to = now.toISOString();
   // Finished runs only: a running one has no outcome yet. A partial run counts as failed (CONTINUITY.md).
-  // A --dry-run is recorded as a backup run too, but backs nothing up: its first log line says so, and it is left out.
-  const runs = ctx.catalog.runs
-    .list({ kind: 'backup', limit: ALL })
-    .filter((r) => r.startedAt >= from && r.startedAt <= to && r.status !== 'running' && ctx.catalog.runLogs.forRun(r.id)[0]?.fields?.['dryRun'] !== true);
+  // A --dry-run backs nothing up: it is left out.
+  const runs = ctx.catalog.runs.list({ kind: 'backup', limit: ALL }).filter((r) => r.startedAt >= from && r.startedAt <= to && r.status !== 'running' && !ctx.catalog.runLogs.wasDryRun(r.id));
   if (runs.length === 0) return { value: null, samples: 0, detail: 'no backup run in 30 days' };
   const succeeded = runs.filter((r: RunRecord) => !FAILED_RUN_STATUSES.includes(r.status)).length;
   return { value: pct(succeeded, runs.length), samples: runs.length, detail: `${succeeded} of ${runs.length} backup runs in 30 days succeeded` };

@@ -2,7 +2,6 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import type { BackupRecord } from '../catalog/backups-table.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DrExecutionRecord } from '../catalog/dr-executions-table.js';
-import type { RunRecord } from '../catalog/runs-table.js';
 import type { BkdrConfig } from '../config/schema.js';
 import { silentLogger } from '../core/logger.js';
 import type { ContinuityContext } from '../continuity/continuity-context.js';
@@ -111,12 +110,10 @@ function runMetrics(register: Registry, catalog: Catalog): void {
     labelNames: ['source', 'status'] as const,
     registers: [register],
   });
-  // A --dry-run is recorded as a backup run too but backs nothing up: its first log line says so (as in the KPIs).
-  const isDryRun = (r: RunRecord): boolean => catalog.runLogs.forRun(r.id)[0]?.fields?.['dryRun'] === true;
   const lastFinished = new Set<string>();
   // Newest first: the first finished run of a source is its last.
   for (const r of catalog.runs.list({ kind: 'backup', limit: ALL })) {
-    if (r.source === null || isDryRun(r)) continue;
+    if (r.source === null || catalog.runLogs.wasDryRun(r.id)) continue;
     runs.inc({ source: r.source, status: r.status });
     if (r.finishedAt !== null && !lastFinished.has(r.source)) {
       lastFinished.add(r.source);

@@ -77,6 +77,11 @@ describe('catalog', () => {
       [1, 'info', 'started'],
       [2, 'warn', 'a file vanished'],
     ]);
+    // A dry run says so on its first log line, and only there.
+    const dry = c.runs.start({ kind: 'backup', source: 'files', destinations: ['local'] });
+    c.runLogs.append(dry, 'info', 'backup of files', { dryRun: true });
+    c.runLogs.append(dry, 'info', 'later', { dryRun: false });
+    expect([c.runLogs.wasDryRun(dry), c.runLogs.wasDryRun(run), c.runLogs.wasDryRun('no-such-run')]).toEqual([true, false, false]);
     const base = {
       destination: 'local',
       repositoryId: 'r',
