@@ -7,6 +7,7 @@ import { costLimitPlugin } from '@escape.tech/graphql-armor-cost-limit';
 import { maxAliasesPlugin } from '@escape.tech/graphql-armor-max-aliases';
 import { maxDepthPlugin } from '@escape.tech/graphql-armor-max-depth';
 import { matchBearer } from '../core/bearer-token.js';
+import { BodyTooLargeError, readRequestBody } from '../core/request-body.js';
 import type { ServeToken } from '../config/serve-tokens.js';
 import type { Logger } from '../core/logger.js';
 import type { ExternalRequest, ExternalResponse } from '../dr/detectors/external-trigger.js';
@@ -56,22 +57,6 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(JSON.stringify(body));
 }
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) {
-        req.destroy();
-        reject(new Error('body too large'));
-      } else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
  * `bkdr serve`'s HTTP side (DESIGN.md "Serving"): /healthz open to all; /graphql,
  * /metrics and /hooks/* behind a bearer token from `serve.tokens`. A body over the limit
@@ -112,7 +97,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     if (path.startsWith('/hooks/')) {
       // The hooks check their own tokens (monitoring.webhooks', else the operate ones): an unauthenticated caller learns nothing.
       const hooks = opts.hooks?.();
-      const body = await readBody(req, bodyLimit);
+      let body: string;
+      try {
+        body = await readRequestBody(req, bodyLimit);
+      } catch (err) {
+        if (!(err instanceof BodyTooLargeError)) throw err;
+        sendJson(res, 413, { error: err.message }, { connection: 'close' });
+        return;
+      }
       if (!hooks) {
         const known = matchBearer(req.headers.authorization, opts.tokens);
         if (!known) sendJson(res, 401, { error: 'a valid Authorization: Bearer token is required' }, { 'www-authenticate': 'Bearer' });

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BkdrConfig } from '../../config/schema.js';
 import { ConfigError } from '../../core/errors.js';
+import { BodyTooLargeError, readRequestBody } from '../../core/request-body.js';
 import { readTokenFile, resolveServeTokens } from '../../config/serve-tokens.js';
 import type { ExternalRequest, ExternalResponse } from './external-trigger.js';
 
@@ -15,26 +16,6 @@ export interface ExternalListener {
   close(): Promise<void>;
 }
 
-class BodyTooLarge extends Error {}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolvePromise, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > BODY_LIMIT) {
-        reject(new BodyTooLarge());
-        req.pause();
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolvePromise(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
 /**
  * The HTTP listener of `dr watch` for external triggers on `host` (default 127.0.0.1) and
  * `port` (0: any free port, the listener says which). It only carries requests to
@@ -46,11 +27,11 @@ export async function startExternalListener(opts: { host?: string | undefined; p
       res.writeHead(r.status, { 'content-type': 'application/json' });
       res.end(JSON.stringify(r.body));
     };
-    readBody(req).then(
+    readRequestBody(req, BODY_LIMIT).then(
       (body) => send(opts.handle({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })),
       (err: unknown) => {
         res.setHeader('connection', 'close');
-        send(err instanceof BodyTooLarge ? { status: 413, body: { error: `the body is larger than ${BODY_LIMIT} bytes` } } : { status: 400, body: { error: 'the request could not be read' } });
+        send(err instanceof BodyTooLargeError ? { status: 413, body: { error: err.message } } : { status: 400, body: { error: 'the request could not be read' } });
       },
     );
   });
