@@ -30,11 +30,6 @@ export interface RunningServe {
   stop(): Promise<void>;
 }
 
-const hasExternalTrigger = (config: BkdrConfig): boolean => {
-  const scenarios = Array.isArray(config.scenarios) ? config.scenarios : Object.values(config.scenarios ?? {});
-  return scenarios.some((s) => s.triggers.some((t) => t.type === 'external'));
-};
-
 /**
  * `bkdr serve` (DESIGN.md "Serving"): GraphQL, /metrics, /healthz and the DR hooks over the
  * same services the CLI calls. The scenarios' external triggers are served here, on
@@ -51,7 +46,8 @@ export async function startServe(opts: ServeOptions): Promise<RunningServe> {
 
   const watchStop = new AbortController();
   let hooks: ((req: ExternalRequest) => ExternalResponse) | undefined;
-  const watching = hasExternalTrigger(opts.config)
+  const hasExternalTrigger = services.drOrchestrator.listScenarios().some((s) => s.triggers.some((t) => t.type === 'external'));
+  const watching = hasExternalTrigger
     ? services.drOrchestrator.watch({ signal: watchStop.signal, onlyExternal: true, serveHooks: (h) => (hooks = h) }).catch((err: unknown) => {
         opts.logger.error(`external triggers stopped: ${err instanceof Error ? err.message : String(err)}`);
       })
