@@ -1,7 +1,19 @@
 #!/usr/bin/env node
-// The bundle of dist/cli/main.js (scripts/bundle-cli.mjs): it starts 90 ms faster.
-import { main } from '../dist/cli/bundle/main.js';
-
-const code = await main(process.argv);
-// Let pending stdout writes drain before exiting with the code (piped output in cron).
-process.exitCode = code;
+const args = process.argv.slice(2);
+// PostgreSQL runs `wal push --async` / `wal fetch --async` once per WAL file: answered from the
+// spool by a module of node:fs alone, before the CLI (most of a start's time) loads.
+if (args.includes('--async') && args.includes('wal')) {
+  const { parseAsyncWalCall, runAsyncWalCall } = await import('../dist/backup/wal-async-client.js');
+  const { fileURLToPath } = await import('node:url');
+  const call = parseAsyncWalCall(args);
+  if (call) {
+    process.exitCode = await runAsyncWalCall(call, fileURLToPath(import.meta.url));
+  }
+}
+if (process.exitCode === undefined) {
+  // The bundle of dist/cli/main.js (scripts/bundle-cli.mjs): it starts 90 ms faster.
+  const { main } = await import('../dist/cli/bundle/main.js');
+  const code = await main(process.argv);
+  // Let pending stdout writes drain before exiting with the code (piped output in cron).
+  process.exitCode = code;
+}

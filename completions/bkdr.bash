@@ -108,8 +108,8 @@ _bkdr() {
     " schedule run") COMPREPLY=($(compgen -W "--config --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule install") COMPREPLY=($(compgen -W "--config --crontab --help --json --no-color --quiet --systemd --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " wal") COMPREPLY=($(compgen -W "push fetch verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " wal push") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " wal fetch") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal push") COMPREPLY=($(compgen -W "--async --config --help --json --no-color --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal fetch") COMPREPLY=($(compgen -W "--async --config --help --json --no-color --prefetch --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " wal verify") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr") COMPREPLY=($(compgen -W "list plan trigger status approve reject resume test watch history --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

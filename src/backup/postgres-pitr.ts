@@ -71,7 +71,9 @@ export async function restorePointInTime(opts: {
 
   const quote = (s: string) => `"${s.replace(/(["\\$`])/g, '\\$1')}"`;
   const env = opts.passwordFileForRecovery ? `BKDR_PASSWORD_FILE=${quote(opts.passwordFileForRecovery)} ` : '';
-  const restoreCommand = `${env}${quote(process.execPath)} ${quote(binPath())} -c ${quote(opts.configPath)} -q wal fetch --source ${opts.source} %f "%p"`;
+  // Fetched ahead by one worker, staged inside pg_wal (PostgreSQL runs it from the data directory; a
+  // subdirectory there is none of its WAL, and a staged segment is renamed into place, not copied).
+  const restoreCommand = `${env}${quote(process.execPath)} ${quote(binPath())} -c ${quote(opts.configPath)} -q wal fetch --source ${opts.source} --async --spool pg_wal/bkdr-spool %f "%p"`;
   const settings = [
     '',
     `# written by bkdr restore of backup ${baseBackup.id.slice(0, 8)}`,

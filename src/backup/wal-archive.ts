@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, OperationError, UsageError } from '../core/errors.js';
@@ -46,47 +46,94 @@ export class WalArchive {
     const data = await readFile(path).catch((err: NodeJS.ErrnoException) => {
       throw new UsageError(`cannot read WAL file ${path}: ${err.code ?? err.message}`, { cause: err });
     });
-    const name = basename(path);
-    const results: { destination: string; result: string }[] = [];
-    for (const d of await this.#destinations()) {
-      const repo = await this.#open(d, true);
-      try {
-        results.push({ destination: d.name, result: await new PostgresWalStore(repo, source).put(name, data) });
-      } finally {
-        await repo.close();
-      }
+    const session = await this.openPush(source);
+    try {
+      return await session.put(basename(path), data);
+    } finally {
+      await session.close();
     }
-    return results;
+  }
+
+  /**
+   * The repositories of every destination, opened once (and created where missing) for many
+   * pushes: the asynchronous worker's, where opening them per file was most of the cost.
+   */
+  async openPush(source: string): Promise<WalPushSession> {
+    const stores: { destination: string; store: PostgresWalStore; repo: Repository }[] = [];
+    try {
+      for (const d of await this.#destinations()) {
+        const repo = await this.#open(d, true);
+        stores.push({ destination: d.name, repo, store: new PostgresWalStore(repo, source) });
+      }
+    } catch (err) {
+      await Promise.allSettled(stores.map((s) => s.repo.close()));
+      throw err;
+    }
+    return {
+      put: async (name, data) => {
+        const results: { destination: string; result: string }[] = [];
+        for (const s of stores) results.push({ destination: s.destination, result: await s.store.put(name, data) });
+        return results;
+      },
+      close: async () => {
+        await Promise.allSettled(stores.map((s) => s.repo.close()));
+      },
+    };
   }
 
   /** Writes the WAL file `name` to `target` (temp name, then rename); false when no destination has it. */
   async fetch(source: string, name: string, target: string): Promise<string | false> {
-    let lastError: unknown;
-    for (const d of await this.#destinations()) {
-      let repo: Repository | undefined;
-      try {
-        repo = await this.#open(d, false);
-        if (!repo) continue;
-        const data = await new PostgresWalStore(repo, source).get(name);
-        if (!data) continue;
-        const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}`);
-        await writeFile(temp, data);
-        await rename(temp, target).catch(async (err: unknown) => {
-          await rm(temp, { force: true });
-          throw err;
-        });
-        return d.name;
-      } catch (err) {
-        // Unreachable or damaged here: the next destination may have a good copy.
-        lastError = err;
-        this.#logger.warn(`wal fetch ${name}: destination ${d.name}: ${(err as Error).message}`);
-      } finally {
-        await repo?.close();
-      }
+    const session = await this.openFetch(source);
+    try {
+      const found = await session.get(name);
+      if (!found) return false;
+      await writeFileAtomic(target, found.data, false);
+      return found.destination;
+    } finally {
+      await session.close();
     }
-    if (lastError instanceof BkdrError) throw lastError;
-    if (lastError) throw new OperationError(`wal fetch ${name}: ${(lastError as Error).message}`);
-    return false;
+  }
+
+  /**
+   * Reads from the destinations in their order, each repository opened once on first use:
+   * a file comes from the first that has it, an unreachable or damaged one passes to the next.
+   */
+  async openFetch(source: string): Promise<WalFetchSession> {
+    const destinations = await this.#destinations();
+    const opened = new Map<string, Promise<Repository | undefined>>();
+    const repoOf = (d: Destination) => {
+      let repo = opened.get(d.name);
+      if (!repo) {
+        repo = this.#open(d, false);
+        // A failed open is tried again on the next file, not remembered.
+        repo.catch(() => opened.delete(d.name));
+        opened.set(d.name, repo);
+      }
+      return repo;
+    };
+    return {
+      get: async (name) => {
+        let lastError: unknown;
+        for (const d of destinations) {
+          try {
+            const repo = await repoOf(d);
+            if (!repo) continue;
+            const data = await new PostgresWalStore(repo, source).get(name);
+            if (data) return { destination: d.name, data };
+          } catch (err) {
+            // Unreachable or damaged here: the next destination may have a good copy.
+            lastError = err;
+            this.#logger.warn(`wal fetch ${name}: destination ${d.name}: ${(err as Error).message}`);
+          }
+        }
+        if (lastError instanceof BkdrError) throw lastError;
+        if (lastError) throw new OperationError(`wal fetch ${name}: ${(lastError as Error).message}`);
+        return undefined;
+      },
+      close: async () => {
+        await Promise.allSettled([...opened.values()].map(async (r) => (await r.catch(() => undefined))?.close()));
+      },
+    };
   }
 
   /** The archived WAL files of a source on the highest-priority destination that holds any. */
@@ -116,6 +163,36 @@ export class WalArchive {
     if (await Repository.exists(d.adapter)) return Repository.open(d.adapter, opts);
     // A cluster may archive WAL before its first base backup: the repository starts here then.
     return create ? (await Repository.openOrCreate(d.adapter, opts)).repo : undefined;
+  }
+}
+
+export interface WalPushSession {
+  /** Stores the file on every destination, in order; each result says stored or already archived. */
+  put(name: string, data: Buffer): Promise<{ destination: string; result: string }[]>;
+  close(): Promise<void>;
+}
+
+export interface WalFetchSession {
+  /** The file, checked against its hash, from the first destination that has it; undefined when none has. */
+  get(name: string): Promise<{ destination: string; data: Buffer } | undefined>;
+  close(): Promise<void>;
+}
+
+/** `data` under a temporary name beside `target`, then renamed (after an fsync with `sync`): a reader sees all of it or nothing. */
+export async function writeFileAtomic(target: string, data: Buffer, sync: boolean): Promise<void> {
+  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}`);
+  try {
+    const handle = await open(temp, 'wx', 0o600);
+    try {
+      await handle.writeFile(data);
+      if (sync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, target);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw err;
   }
 }
 

@@ -13,7 +13,8 @@ function collect(program: Command): Node[] {
   const nodes: Node[] = [];
   const globalFlags = flagsOf(program.options);
   const visit = (cmd: Command, path: string[]) => {
-    const subs = cmd.commands.filter((c) => c.name() !== 'help');
+    // Hidden commands (the WAL spool's workers, started by bkdr itself) are no one's to type.
+    const subs = cmd.commands.filter((c) => c.name() !== 'help' && !(c as unknown as { _hidden?: boolean })._hidden);
     nodes.push({ path, subcommands: subs.map((c) => c.name()), options: [...new Set([...flagsOf(cmd.options), ...globalFlags, '--help'])].sort() });
     for (const c of subs) visit(c, [...path, c.name()]);
   };

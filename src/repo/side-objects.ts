@@ -25,10 +25,10 @@ export class SideObjects {
     this.#created = created;
   }
 
-  /** Seals `plain` and stores it under `name`, replacing what was there. */
-  async put(name: string, plain: Buffer): Promise<void> {
+  /** Seals `plain` (then `plain2`, as one content) and stores it under `name`, replacing what was there. */
+  async put(name: string, plain: Buffer, plain2?: Buffer): Promise<void> {
     await this.#created();
-    await this.#adapter.put(this.prefix + name, this.#envelope.seal(plain));
+    await this.#adapter.put(this.prefix + name, await this.#envelope.sealLarge(plain, plain2));
   }
 
   /**
@@ -43,7 +43,7 @@ export class SideObjects {
       if (err instanceof ObjectNotFoundError) return undefined;
       throw err;
     }
-    return this.#envelope.open(stored, what);
+    return this.#envelope.openLarge(stored, what);
   }
 
   /** What the destination says of `name` (its stored size, not its content's); undefined when there is none. */

@@ -1,5 +1,5 @@
 import { IntegrityError, UsageError } from '../core/errors.js';
-import { sha256Hex } from '../core/ids.js';
+import { blobId } from '../repo/blob-codec.js';
 import type { Repository } from '../repo/repository.js';
 import type { SideObjects } from '../repo/side-objects.js';
 import { ObjectNotFoundError } from '../storage/adapter.js';
@@ -38,15 +38,15 @@ export class PostgresWalStore {
    */
   async put(name: string, data: Buffer): Promise<'stored' | 'already archived'> {
     if (!/^[0-9A-Za-z._-]+$/.test(name)) throw new UsageError(`'${name}' is not a WAL file name`);
-    const sha256 = sha256Hex(data);
-    if (await this.#objects.stat(name)) {
+    const [sha256, exists] = await Promise.all([blobId(data), this.#objects.stat(name)]);
+    if (exists) {
       const existing = await this.#readHeader(name);
       if (existing.sha256 === sha256) return 'already archived';
       throw new IntegrityError(`WAL file ${name} of ${this.#source} is already archived on ${this.#repo.adapter.name} with different content`);
     }
     const { tag, payload } = await this.#objects.compress(data);
     const header: WalHeader = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
-    await this.#objects.put(name, Buffer.concat([Buffer.from(`${JSON.stringify(header)}\n`), payload]));
+    await this.#objects.put(name, Buffer.from(`${JSON.stringify(header)}\n`), payload);
     return 'stored';
   }
 
@@ -56,7 +56,7 @@ export class PostgresWalStore {
     if (!plain) return undefined;
     const { header, payload } = this.#split(plain, name);
     const data = await this.#objects.decompress(header.compression, payload);
-    if (data.length !== header.size || sha256Hex(data) !== header.sha256) throw new IntegrityError(`WAL file ${name} of ${this.#source} on ${this.#repo.adapter.name} is damaged`);
+    if (data.length !== header.size || (await blobId(data)) !== header.sha256) throw new IntegrityError(`WAL file ${name} of ${this.#source} on ${this.#repo.adapter.name} is damaged`);
     return data;
   }
 

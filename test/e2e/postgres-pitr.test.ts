@@ -1,8 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
+import { stopSpoolWorkers } from '../helpers/wal-spool.js';
 import { type PostgresServer, postgresAvailable, shareWithCluster, startPostgres } from '../helpers/postgres-server.js';
 
 if (!postgresAvailable && process.env['CI']) throw new Error('CI must install postgresql for the PostgreSQL source tests');
@@ -31,13 +33,18 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     pg = await startPostgres({
       port,
       socketDir,
-      settings: { archive_mode: 'on', archive_command: `"${process.execPath}" "${bkdrBin}" -c "${ws.config}" -q wal push --source database "%p"` },
+      // Asynchronous, as the docs advise for a busy cluster: the spool's worker stores segments ahead of being asked.
+      settings: { archive_mode: 'on', archive_command: `"${process.execPath}" "${bkdrBin}" -c "${ws.config}" -q wal push --source database --async --spool "${spool()}" "%p"` },
       env: { BKDR_PASSWORD_FILE: passwordFile },
     });
   }, 120_000);
+  const spool = () => join(tmp.path, 'wal-spool');
   afterAll(async () => {
     await restored?.stop();
     await pg?.stop();
+    // The spools' workers end by themselves once idle; a test does not leave them to.
+    await stopSpoolWorkers(spool());
+    if (restored) await stopSpoolWorkers(join(restored.dataDir, 'pg_wal', 'bkdr-spool'));
     await tmp?.cleanup();
   });
 
@@ -87,6 +94,9 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     while (restored.sql('SELECT pg_is_in_recovery()') === 't' && Date.now() < deadline) await sleep(200);
     expect(restored.sql('SELECT pg_is_in_recovery()')).toBe('f');
     expect(restored.sql('SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch')).toBe('A|1000\nB|1000');
+    // Replayed through the fetch worker: restore configured it, and it staged inside pg_wal.
+    expect(await readFile(join(target, 'postgresql.auto.conf'), 'utf8')).toMatch(/wal fetch --source database --async --spool pg_wal\/bkdr-spool %f/);
+    expect(existsSync(join(target, 'pg_wal', 'bkdr-spool', 'fetch'))).toBe(true);
   });
 
   it('prune expires WAL older than the oldest kept base backup, and the rest of the archive has no gaps', async () => {

@@ -1,0 +1,145 @@
+import { open, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { isBkdrError, UsageError } from '../core/errors.js';
+import { ExitCode } from '../core/exit-codes.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+import type { WalArchive, WalPushSession } from './wal-archive.js';
+import { walStamp, WalSpool } from './wal-spool.js';
+import { runSpoolWorker } from './wal-spool-worker.js';
+
+/** WAL files stored at once: reading, compressing, sealing and writing 16 MiB overlap across them. */
+const IN_FLIGHT = 3;
+/** With nothing queued or ready this long, the worker ends; the next push starts another. */
+const IDLE_EXIT_MS = 3000;
+const POLL_MS = 10;
+
+/**
+ * The one long-lived process of asynchronous archiving (`wal push --async`): stores what the
+ * spool's queue holds and what PostgreSQL has marked ready beside it (pg_wal/archive_status),
+ * oldest first, several at a time, with the repositories opened and the key derived once;
+ * writes `<name>.ok` only once a file is stored on every destination.
+ */
+export async function runWalPushWorker(opts: { archive: WalArchive; source: string | undefined; spool: string; logger?: Logger }): Promise<number> {
+  const spool = new WalSpool(opts.spool, 'push');
+  const logger = opts.logger ?? silentLogger;
+  return runSpoolWorker(
+    spool,
+    () => opts.archive.openPush(opts.archive.source(opts.source)),
+    (session, stopped) => pushUntilIdle(spool, session, logger, stopped),
+  );
+}
+
+async function pushUntilIdle(spool: WalSpool, session: WalPushSession, logger: Logger, stopped: () => boolean): Promise<void> {
+  const inFlight = new Map<string, Promise<void>>();
+  /** Ready files read ahead whose push failed: tried again only once PostgreSQL asks for them. */
+  const failedAhead = new Set<string>();
+  const walDirs = new Set<string>();
+  /** What this worker stored, by name: the stamp of the file it read. */
+  const stored = new Map<string, string>();
+  let idleSince = Date.now();
+  while (!stopped()) {
+    const queued = new Map<string, string>();
+    for (const name of spool.queued()) {
+      const path = spool.read(join(spool.queueDir, name));
+      if (path) {
+        queued.set(name, path);
+        walDirs.add(dirname(path));
+        failedAhead.delete(name);
+      }
+    }
+    for (const [name, path] of queued) {
+      // Asked for again after it was stored (its answer was taken, or crossed the request): answered without storing it twice.
+      if (stored.get(name) === (await stampOf(path)) && !inFlight.has(name)) {
+        spool.writeAtomic(spool.path(`${name}.ok`), stored.get(name)!);
+        spool.remove(join(spool.queueDir, name));
+        queued.delete(name);
+      }
+    }
+    const ready = await readyFiles(walDirs);
+    const todo = [...new Map([...ready, ...queued])].filter(([name]) => !inFlight.has(name) && !failedAhead.has(name) && spool.read(spool.path(`${name}.ok`)) === undefined);
+    // Oldest first: segment names sort in WAL order, and PostgreSQL asks for them in that order.
+    todo.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const [name, path] of todo) {
+      if (inFlight.size >= IN_FLIGHT) break;
+      const isQueued = queued.has(name);
+      const pushing = pushOne(spool, session, name, path, isQueued)
+        .then((stamp) => void stored.set(name, stamp))
+        .catch((err: unknown) => {
+          if (!isQueued) failedAhead.add(name);
+          logger.warn(`wal push ${name}: ${(err as Error).message}`);
+        })
+        .finally(() => inFlight.delete(name));
+      inFlight.set(name, pushing);
+    }
+    if (inFlight.size > 0) {
+      idleSince = Date.now();
+      await Promise.race(inFlight.values());
+      continue;
+    }
+    if (todo.length === 0 && spool.queued().length === 0 && Date.now() - idleSince >= IDLE_EXIT_MS) {
+      removeUnaskedAcknowledgements(spool, ready);
+      return;
+    }
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+  // Stopped: what is being stored finishes (and is acknowledged); the rest waits for the next worker.
+  await Promise.allSettled(inFlight.values());
+}
+
+async function stampOf(path: string): Promise<string | undefined> {
+  return stat(path).then(walStamp, () => undefined);
+}
+
+/**
+ * The .ok files no command will read: PostgreSQL asks only for files still marked ready, and
+ * nothing is queued. (One answered twice, when a request crossed its answer.)
+ */
+function removeUnaskedAcknowledgements(spool: WalSpool, ready: Map<string, string>): void {
+  for (const entry of spool.entries()) if (entry.endsWith('.ok') && !ready.has(entry.slice(0, -'.ok'.length))) spool.remove(spool.path(entry));
+}
+
+/** The files PostgreSQL has finished and not yet seen archived, in the pg_wal directories pushes came from. */
+async function readyFiles(walDirs: Set<string>): Promise<Map<string, string>> {
+  const ready = new Map<string, string>();
+  for (const dir of walDirs) {
+    const names = await readdir(join(dir, 'archive_status')).catch(() => [] as string[]);
+    for (const n of names) if (n.endsWith('.ready')) ready.set(n.slice(0, -'.ready'.length), join(dir, n.slice(0, -'.ready'.length)));
+  }
+  return ready;
+}
+
+/** Reads the file (and what it was when read), stores it, then acknowledges; a queued file's failure is written for its command. */
+async function pushOne(spool: WalSpool, session: WalPushSession, name: string, path: string, queued: boolean): Promise<string> {
+  try {
+    const { data, stamp } = await readWhole(path);
+    await session.put(name, data);
+    spool.writeAtomic(spool.path(`${name}.ok`), stamp);
+    return stamp;
+  } catch (err) {
+    if (queued) spool.writeFailure(spool.path(`${name}.error`), isBkdrError(err) ? err.exitCode : ExitCode.Failed, (err as Error).message);
+    throw err;
+  } finally {
+    if (queued) spool.remove(join(spool.queueDir, name));
+  }
+}
+
+/** The file's bytes and what it was when read (its stamp); a file written to meanwhile is refused. */
+async function readWhole(path: string): Promise<{ data: Buffer; stamp: string }> {
+  try {
+    const handle = await open(path, 'r');
+    try {
+      const before = await handle.stat();
+      const data = await handle.readFile();
+      const after = await handle.stat();
+      const stamp = walStamp(after);
+      // PostgreSQL marks a file ready only once it is complete: one that changes is not one to store.
+      if (stamp !== walStamp(before) || data.length !== after.size) throw new UsageError(`WAL file ${path} changed while it was read`);
+      return { data, stamp };
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    if (isBkdrError(err)) throw err;
+    throw new UsageError(`cannot read WAL file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
+  }
+}
