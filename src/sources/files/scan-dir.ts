@@ -50,16 +50,13 @@ export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
   }
   if (meta.length === 2) return { names, paths, nodes: count === 0 ? [] : undefined };
   const slots = statSlots(meta.subarray(2));
-  const nodes = paths.map((path, i) => {
-    const m = i * SCAN_META;
-    const readLink = () => {
-      // Not a symlink when scanDir stat'ed it (its stat had to be redone here): read now.
-      if ((slots.meta[m + 1]! & fsc.S_IFMT) !== fsc.S_IFLNK) return readlinkSync(path, { encoding: 'buffer' });
-      if (slots.meta[m + STAT_META]) throw systemError(slots.meta[m + STAT_META]!, 'readlink', path);
-      const offset = slots.meta[m + STAT_META + 1]!;
-      return data.subarray(offset, offset + slots.meta[m + STAT_META + 2]!);
-    };
-    return nodeOfSlots(path, names[i]!, slots, m, readLink);
-  });
+  const readLink = (path: Buffer, m: number) => {
+    // Not a symlink when scanDir stat'ed it (its stat had to be redone here): read now.
+    if ((slots.meta[m + 1]! & fsc.S_IFMT) !== fsc.S_IFLNK) return readlinkSync(path, { encoding: 'buffer' });
+    if (slots.meta[m + STAT_META]) throw systemError(slots.meta[m + STAT_META]!, 'readlink', path);
+    const offset = slots.meta[m + STAT_META + 1]!;
+    return data.subarray(offset, offset + slots.meta[m + STAT_META + 2]!);
+  };
+  const nodes = paths.map((path, i) => nodeOfSlots(path, names[i]!, slots, i * SCAN_META, readLink));
   return { names, paths, nodes };
 }

@@ -39,7 +39,11 @@ interface StatAddon {
 export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(TreeNode | NodeJS.ErrnoException)[]> {
   const [, meta] = await loadNativeAddon<StatAddon>('bkdr_blob').statMany(paths);
   const slots = statSlots(meta);
-  return paths.map((path, i) => nodeOfSlots(path, names[i]!, slots, i * STAT_META, () => readlinkSync(path, { encoding: 'buffer' })));
+  return paths.map((path, i) => nodeOfSlots(path, names[i]!, slots, i * STAT_META, readLinkNow));
+}
+
+function readLinkNow(path: Buffer): Buffer {
+  return readlinkSync(path, { encoding: 'buffer' });
 }
 
 /** The native stat results (STAT_META slots per entry) and the same bytes as 64-bit integers. */
@@ -57,7 +61,7 @@ export function statSlots(meta: Float64Array): StatSlots {
  * The node of one entry from its STAT_META slots at `m`, or the lstat's error; `readLink` gives
  * a symlink's target (or throws that read's error).
  */
-export function nodeOfSlots(path: Buffer, name: Buffer, slots: StatSlots, m: number, readLink: () => Buffer): TreeNode | NodeJS.ErrnoException {
+export function nodeOfSlots(path: Buffer, name: Buffer, slots: StatSlots, m: number, readLink: (path: Buffer, m: number) => Buffer): TreeNode | NodeJS.ErrnoException {
   const { meta, signed, unsigned } = slots;
   if (meta[m] !== 0) return systemError(meta[m]!, 'lstat', path);
   let node: TreeNode;
@@ -73,7 +77,7 @@ export function nodeOfSlots(path: Buffer, name: Buffer, slots: StatSlots, m: num
   if (node.type === 'symlink') {
     // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
     try {
-      node.linkTarget = readLink();
+      node.linkTarget = readLink(path, m);
     } catch (err) {
       return err as NodeJS.ErrnoException;
     }
