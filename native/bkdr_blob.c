@@ -55,13 +55,17 @@
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_ENVELOPE };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_ENVELOPE };
 
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
 // errno, st_mode, uid, gid, nlink, size, blocks as doubles; mtime, atime and ctime in ns as
 // int64, dev, ino and rdev as uint64 (in the doubles' bytes: they do not fit a double); and
 // xattrs: 1 some, 0 none, -1 unknown (listing failed); 1 when a time does not fit int64 ns.
 #define STAT_META 15
+
+// Per-entry results of OP_SCAN_DIR: STAT_META slots as above, then the symlink target's read:
+// errno (0 when read or not a symlink), its offset into the names buffer and its length.
+#define SCAN_META (STAT_META + 3)
 
 // Per-file metadata for OP_WRITE_FILES, as doubles: mode, uid, gid, atime s, atime ns, mtime s, mtime ns.
 #define FILE_META 7
@@ -118,6 +122,8 @@ typedef struct {
   const uint8_t **inputs;
   size_t *input_lengths;
   double *meta;
+  size_t meta_length;  // doubles in meta when not items times the op's per-item count (OP_SCAN_DIR)
+  double max_stat;  // OP_SCAN_DIR: stat entries only up to this many
   const char *error;
   const char *error_code;
 } job;
@@ -584,6 +590,28 @@ static void run_write_files(job *j) {
   }
 }
 
+// One lstat result into STAT_META slots at m (slot 0, errno, stays 0), with the check for
+// extended attributes of `path` (the same entry).
+static void stat_slots(double *m, const struct stat *st, const char *path) {
+  m[1] = st->st_mode; m[2] = st->st_uid; m[3] = st->st_gid; m[4] = (double)st->st_nlink;
+  m[5] = (double)st->st_size; m[6] = (double)st->st_blocks;
+  // 64-bit integers in the slots after: the caller reads them as one BigInt each, through a
+  // BigInt64Array over the same bytes, where building them from halves took several apiece.
+  const struct timespec *times[3] = {&st->st_mtim, &st->st_atim, &st->st_ctim};
+  int64_t ns[3];
+  int outside = 0;
+  for (int k = 0; k < 3; k++) {
+    // Outside 1677..2262 a time in ns passes int64: the caller stats that path itself (slot 14).
+    if (__builtin_mul_overflow((int64_t)times[k]->tv_sec, (int64_t)1000000000, &ns[k]) || __builtin_add_overflow(ns[k], (int64_t)times[k]->tv_nsec, &ns[k])) outside = 1;
+  }
+  uint64_t wide[3] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_rdev};
+  memcpy(m + 7, ns, sizeof(ns));
+  memcpy(m + 10, wide, sizeof(wide));
+  ssize_t names = llistxattr(path, NULL, 0);
+  m[13] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
+  m[14] = outside;
+}
+
 // lstat of each path, and whether it has extended attributes: the archiver's walk did both on
 // the JavaScript thread, one system call at a time (a third of a no-op backup's main thread).
 static void run_stat_many(job *j) {
@@ -593,23 +621,7 @@ static void run_stat_many(job *j) {
     double *m = j->meta + i * STAT_META;
     struct stat st;
     if (lstat(j->paths[i], &st) != 0) { m[0] = errno; continue; }
-    m[1] = st.st_mode; m[2] = st.st_uid; m[3] = st.st_gid; m[4] = (double)st.st_nlink;
-    m[5] = (double)st.st_size; m[6] = (double)st.st_blocks;
-    // 64-bit integers in the slots after: the caller reads them as one BigInt each, through a
-    // BigInt64Array over the same bytes, where building them from halves took several apiece.
-    const struct timespec *times[3] = {&st.st_mtim, &st.st_atim, &st.st_ctim};
-    int64_t ns[3];
-    int outside = 0;
-    for (int k = 0; k < 3; k++) {
-      // Outside 1677..2262 a time in ns passes int64: the caller stats that path itself (slot 14).
-      if (__builtin_mul_overflow((int64_t)times[k]->tv_sec, (int64_t)1000000000, &ns[k]) || __builtin_add_overflow(ns[k], (int64_t)times[k]->tv_nsec, &ns[k])) outside = 1;
-    }
-    uint64_t wide[3] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino, (uint64_t)st.st_rdev};
-    memcpy(m + 7, ns, sizeof(ns));
-    memcpy(m + 10, wide, sizeof(wide));
-    ssize_t names = llistxattr(j->paths[i], NULL, 0);
-    m[13] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
-    m[14] = outside;
+    stat_slots(m, &st, j->paths[i]);
   }
 }
 
@@ -617,37 +629,171 @@ static void run_stat_many(job *j) {
 // kernel allows it (the owner's or root's): like a file's read, a backup's listing should not
 // move the directory's atime, which its parent's listing records (with relatime, once a day:
 // every tree above a directory would change with every daily backup). Results: errno, count.
-static void run_read_dir(job *j) {
-  j->meta = calloc(2, sizeof(double));
-  if (!j->meta) { j->error = "out of memory"; return; }
-  int fd = open(j->paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
-  if (fd < 0 && errno == EPERM) fd = open(j->paths[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) { j->meta[0] = errno; return; }
+static DIR *open_dir(const char *path) {
+  int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOATIME);
+  if (fd < 0 && errno == EPERM) fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return NULL;
   DIR *dir = fdopendir(fd);
-  if (!dir) { j->meta[0] = errno; close(fd); return; }
-  size_t capacity = 4096, length = 0, count = 0;
-  uint8_t *names = malloc(capacity);
-  if (!names) { j->error = "out of memory"; closedir(dir); return; }
+  if (!dir) {
+    int err = errno;
+    close(fd);
+    errno = err;
+  }
+  return dir;
+}
+
+// Appends every name of `dir` to *names (each ended by a NUL); `.` and `..` left out. Returns
+// readdir's errno (0 at the end of the listing), -1 out of memory.
+static int read_names(DIR *dir, uint8_t **names, size_t *length, size_t *count) {
+  size_t capacity = 4096;
+  *names = malloc(capacity);
+  *length = *count = 0;
+  if (!*names) return -1;
   for (;;) {
     errno = 0;
     struct dirent *entry = readdir(dir);
-    if (!entry) { j->meta[0] = errno; break; }
+    if (!entry) return errno;
     if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0) continue;
     size_t n = strlen(entry->d_name) + 1;
-    if (length + n > capacity) {
-      uint8_t *grown = realloc(names, capacity * 2 + n);
-      if (!grown) { j->error = "out of memory"; break; }
-      names = grown;
+    if (*length + n > capacity) {
+      uint8_t *grown = realloc(*names, capacity * 2 + n);
+      if (!grown) return -1;
+      *names = grown;
       capacity = capacity * 2 + n;
     }
-    memcpy(names + length, entry->d_name, n);
-    length += n;
-    count++;
+    memcpy(*names + *length, entry->d_name, n);
+    *length += n;
+    (*count)++;
   }
+}
+
+static void run_read_dir(job *j) {
+  j->meta = calloc(2, sizeof(double));
+  if (!j->meta) { j->error = "out of memory"; return; }
+  DIR *dir = open_dir(j->paths[0]);
+  if (!dir) { j->meta[0] = errno; return; }
+  uint8_t *names;
+  size_t length, count;
+  int failed = read_names(dir, &names, &length, &count);
   closedir(dir);
+  if (failed < 0) { free(names); j->error = "out of memory"; return; }
+  j->meta[0] = failed;
   j->meta[1] = (double)count;
   j->output = names;
   j->output_length = length;
+}
+
+static int compare_names(const void *a, const void *b) {
+  // strcmp orders as unsigned bytes, a prefix first: Buffer.compare's order.
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+// A directory's listing and the lstat of each entry, in one trip to the pool: listing and
+// stat'ing apart, a no-op backup's walk took two trips per directory, and built and passed
+// each entry's path. The listing as OP_READ_DIR's (O_NOATIME), sorted here; each entry
+// fstatat'ed relative to the directory, a symlink's target read with readlinkat. Results:
+// names sorted, each ended by a NUL, then the symlinks' targets; meta: errno, count, then
+// SCAN_META per entry (none above `max_stat` entries: the caller stats those itself).
+static void run_scan_dir(job *j) {
+  j->meta = calloc(2, sizeof(double));
+  j->meta_length = 2;
+  if (!j->meta) { j->error = "out of memory"; return; }
+  const char *path = j->paths[0];
+  DIR *dir = open_dir(path);
+  if (!dir) { j->meta[0] = errno; return; }
+  uint8_t *raw;
+  size_t length, count;
+  int failed = read_names(dir, &raw, &length, &count);
+  char **sorted = failed < 0 ? NULL : malloc((count + 1) * sizeof(char *));
+  uint8_t *names = sorted ? malloc(length + 1) : NULL;
+  if (!names) {
+    free(raw);
+    free(sorted);
+    closedir(dir);
+    j->error = "out of memory";
+    return;
+  }
+  for (size_t i = 0, at = 0; i < count; i++) {
+    sorted[i] = (char *)raw + at;
+    at += strlen(sorted[i]) + 1;
+  }
+  qsort(sorted, count, sizeof(char *), compare_names);
+  size_t at = 0;
+  for (size_t i = 0; i < count; i++) {
+    size_t n = strlen(sorted[i]) + 1;
+    memcpy(names + at, sorted[i], n);
+    at += n;
+  }
+  free(sorted);
+  free(raw);
+  j->meta[0] = failed;
+  j->meta[1] = (double)count;
+  j->output = names;
+  j->output_length = length;
+  if (failed || (double)count > j->max_stat) { closedir(dir); return; }
+  double *meta = calloc(2 + count * SCAN_META, sizeof(double));
+  // The entry's full path, for llistxattr (which has no *at form): the directory's, then each name.
+  size_t base = strlen(path);
+  int root = base == 1 && path[0] == '/';
+  size_t full_capacity = base + 2 + 256;
+  char *full = malloc(full_capacity);
+  if (!meta || !full) {
+    free(meta);
+    free(full);
+    closedir(dir);
+    j->error = "out of memory";
+    return;
+  }
+  memcpy(meta, j->meta, 2 * sizeof(double));
+  free(j->meta);
+  j->meta = meta;
+  j->meta_length = 2 + count * SCAN_META;
+  memcpy(full, path, base);
+  if (!root) full[base++] = '/';
+  int fd = dirfd(dir);
+  // Symlinks' targets go after the names.
+  size_t targets_capacity = length, targets_length = length;
+  for (size_t i = 0, offset = 0; i < count; i++) {
+    const char *name = (const char *)j->output + offset;
+    size_t n = strlen(name);
+    offset += n + 1;
+    double *m = meta + 2 + i * SCAN_META;
+    struct stat st;
+    if (fstatat(fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) { m[0] = errno; continue; }
+    if (base + n + 1 > full_capacity) {
+      char *grown = realloc(full, base + n + 1);
+      if (!grown) { j->error = "out of memory"; break; }
+      full = grown;
+      full_capacity = base + n + 1;
+    }
+    // The name from here on: `name` points into the output, which growing it for targets moves.
+    memcpy(full + base, name, n + 1);
+    stat_slots(m, &st, full);
+    if (!S_ISLNK(st.st_mode)) continue;
+    // A target's length is the link's size (0 on some file systems: then from 256 bytes up).
+    size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
+    for (;;) {
+      if (targets_length + want > targets_capacity) {
+        size_t capacity = targets_capacity * 2 + want;
+        uint8_t *grown = realloc(j->output, capacity);
+        if (!grown) { j->error = "out of memory"; break; }
+        j->output = grown;
+        targets_capacity = capacity;
+      }
+      ssize_t got = readlinkat(fd, full + base, (char *)j->output + targets_length, want);
+      if (got < 0) { m[15] = errno; break; }
+      // Filled to the end: it may be longer (it changed since the fstatat).
+      if ((size_t)got == want) { want *= 2; continue; }
+      m[16] = (double)targets_length;
+      m[17] = (double)got;
+      targets_length += (size_t)got;
+      break;
+    }
+    if (j->error) break;
+  }
+  free(full);
+  closedir(dir);
+  j->output_length = targets_length;
 }
 
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096
@@ -724,6 +870,7 @@ static void run(job *j) {
     case OP_ENVELOPE: run_envelope(j); break;
     case OP_WRITE_OBJECT: run_write_object(j); break;
     case OP_READ_DIR: run_read_dir(j); break;
+    case OP_SCAN_DIR: run_scan_dir(j); break;
   }
 }
 
@@ -777,14 +924,15 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     // Handed over, not copied: a WAL file's envelope is 16 MiB.
     if (napi_create_external_buffer(env, j->output_length, j->output, free_output, NULL, &result) == napi_ok) j->output = NULL;
     else result = buffer_copy(env, j->output, j->output_length);
-  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR || j->op == OP_SCAN_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : j->op == OP_STAT_MANY ? STAT_META : 3;
+    size_t doubles = j->meta_length ? j->meta_length : j->items * per;
     napi_value meta, array_buffer;
     void *bytes = NULL;
-    napi_create_arraybuffer(env, j->items * per * sizeof(double), &bytes, &array_buffer);
-    if (j->items > 0) memcpy(bytes, j->meta, j->items * per * sizeof(double));
-    napi_create_typedarray(env, napi_float64_array, j->items * per, array_buffer, 0, &meta);
+    napi_create_arraybuffer(env, doubles * sizeof(double), &bytes, &array_buffer);
+    if (doubles > 0) memcpy(bytes, j->meta, doubles * sizeof(double));
+    napi_create_typedarray(env, napi_float64_array, doubles, array_buffer, 0, &meta);
     napi_value data;
     // OP_READ_SMALL and OP_SEAL_MANY into a destination: the destination itself.
     if (j->in_dest) napi_get_reference_value(env, j->refs[0], &data);
@@ -1187,6 +1335,21 @@ static napi_value read_dir(napi_env env, napi_callback_info info) {
   return dispatch(env, j, NULL, 0, 0);
 }
 
+// scanDir(path: Buffer, maxStat) → Promise<[names sorted (each ended by a NUL) then symlink targets,
+// [errno, count, then SCAN_META per entry unless more than maxStat]]>
+static napi_value scan_dir(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  job *j = begin(env, info, 2, argv, OP_SCAN_DIR, "scanDir");
+  if (!j) return NULL;
+  if (!one_path_arg(env, argv[0], j)) { release(env, j); return NULL; }
+  if (napi_get_value_double(env, argv[1], &j->max_stat) != napi_ok) {
+    release(env, j);
+    napi_throw_type_error(env, NULL, "scanDir needs the most entries to stat, a number");
+    return NULL;
+  }
+  return dispatch(env, j, NULL, 0, 0);
+}
+
 static void free_aligned(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -1262,6 +1425,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_default, NULL},
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
+    {"scanDir", NULL, scan_dir, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };

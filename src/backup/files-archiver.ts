@@ -12,7 +12,8 @@ import { ParentTrees } from './parent-trees.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
-import { joinPath, readDirNames } from '../sources/files/read-dir.js';
+import { joinPath } from '../sources/files/read-dir.js';
+import { scanDir } from '../sources/files/scan-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
@@ -78,7 +79,12 @@ const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
  * the pool; one directory at a time, the walk mostly waited on them.
  */
 const EXTRA_DIR_WALKS = 2;
-/** Entries of a directory stat'ed in one trip to the pool; the next window's are stat'ed while this one is handled. */
+/**
+ * Directories of up to this many entries are listed and stat'ed in one trip to the pool (scanDir).
+ * Larger ones are stat'ed in windows of STAT_WINDOW, the next window's while this one is handled:
+ * in one piece, the walk would wait for all their stats before handling the first entry.
+ */
+const SCAN_STAT_MAX = 1024;
 const STAT_WINDOW = 256;
 
 interface PendingFile {
@@ -200,15 +206,16 @@ class FilesArchiver {
   async #archiveDir(dir: Buffer, parentSubtree: string | undefined, inherited: ExcludeRules, rootDev: bigint): Promise<string> {
     // The parent snapshot's listing is read while this directory is listed and stat'ed (it never rejects).
     const parentLoad = parentSubtree ? this.#loadParent(parentSubtree) : undefined;
-    let names: Buffer[];
+    let scan: Awaited<ReturnType<typeof scanDir>>;
     try {
-      names = await readDirNames(dir);
+      scan = await scanDir(dir, SCAN_STAT_MAX);
     } catch (err) {
       this.#warn(dir.toString(), err);
       // None of its subdirectories is entered: their parent trees are not wanted.
       void parentLoad?.then((parent) => parent && this.#passOverGone(parent, []));
       return this.#o.repo.saveTree([]);
     }
+    const { names, paths } = scan;
     let rules = inherited;
     if (names.some((n) => n.equals(IGNORE_FILE))) {
       try {
@@ -218,8 +225,11 @@ class FilesArchiver {
         this.#warn(joinPath(dir, IGNORE_FILE).toString(), err);
       }
     }
-    const paths = names.map((name) => joinPath(dir, name));
+    // Stat'ed with the listing (scanDir), or else window by window here.
+    const scanned = scan.nodes;
+    const windowSize = scanned ? Math.max(1, names.length) : STAT_WINDOW;
     const statWindow = (from: number) => {
+      if (scanned) return Promise.resolve(from === 0 ? scanned : []);
       const window = from < paths.length ? statNodes(paths.slice(from, from + STAT_WINDOW), names.slice(from, from + STAT_WINDOW)) : Promise.resolve([]);
       // A window that is never awaited (the walk failed first) must not be an unhandled rejection.
       window.catch(() => undefined);
@@ -245,13 +255,13 @@ class FilesArchiver {
       for (let i = 0; i < names.length; i++) {
         this.#checkAborted();
         this.#throwFileFailure();
-        if (i % STAT_WINDOW === 0) {
+        if (i % windowSize === 0) {
           stats = await window;
-          window = statWindow(i + STAT_WINDOW);
+          window = statWindow(i + windowSize);
         }
         const name = names[i]!;
         const path = paths[i]!;
-        const node = stats[i % STAT_WINDOW]!;
+        const node = stats[i % windowSize]!;
         if (node instanceof Error) {
           if (node.code !== 'ENOENT') this.#warn(path.toString(), node);
           continue;

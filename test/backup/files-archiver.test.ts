@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, truncateSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, lutimes, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
@@ -230,6 +230,44 @@ describe('archiveFiles', () => {
     await repo.flush();
     const listing = await repo.loadTree(await subtreeId(repo, archived.tree, sourcePath));
     expect(listing.map((n) => n.name.toString())).toEqual(['kept']);
+  });
+
+  it("records a small directory (listed and stat'ed in one piece) and a large one (stat'ed in windows) alike, and a second run reuses both", async () => {
+    const src = join(tmp.path, 'src');
+    const names = (n: number) => Array.from({ length: n }, (_, i) => `f${String(i).padStart(4, '0')}`);
+    for (const [dir, count] of [
+      ['small', 20],
+      ['large', 1100],
+    ] as const) {
+      await mkdir(join(src, dir, 'sub'), { recursive: true });
+      for (const name of names(count)) await writeFile(join(src, dir, name), name);
+      await symlink('f0001', join(src, dir, 'link'));
+      // An atime after the mtime: a read of the link (the backup's) does not move it under relatime.
+      await lutimes(join(src, dir, 'link'), new Date(), new Date(Date.now() - 60_000));
+      // A name that is not UTF-8.
+      await writeFile(Buffer.concat([Buffer.from(`${join(src, dir)}/`), Buffer.from([0xff, 0x41])]), 'x');
+    }
+    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const first = await archiveFiles({ repo, paths: [src], exclude: ['**/f0003'], oneFileSystem: false });
+    await repo.flush();
+    const sourcePath = src.split('/').filter(Boolean);
+    for (const [dir, count] of [
+      ['small', 20],
+      ['large', 1100],
+    ] as const) {
+      const listing = await repo.loadTree(await subtreeId(repo, first.tree, [...sourcePath, dir]));
+      const expected = [...[...names(count).filter((n) => n !== 'f0003'), 'link', 'sub'].map((n) => Buffer.from(n)), Buffer.from([0xff, 0x41])].sort(Buffer.compare);
+      expect(
+        listing.map((n) => n.name.toString('hex')),
+        dir,
+      ).toEqual(expected.map((n) => n.toString('hex')));
+      expect(listing.find((n) => n.name.toString() === 'link')).toMatchObject({ type: 'symlink', linkTarget: Buffer.from('f0001') });
+      expect(listing.find((n) => n.name.toString() === 'f0010')).toMatchObject({ type: 'file', size: 5 });
+    }
+    const second = await archiveFiles({ repo, paths: [src], exclude: ['**/f0003'], oneFileSystem: false, parentTree: first.tree });
+    await repo.flush();
+    expect(second).toMatchObject({ newFiles: 0, changedFiles: 0, unchangedFiles: 1120 });
+    expect(await subtreeId(repo, second.tree, sourcePath)).toBe(await subtreeId(repo, first.tree, sourcePath));
   });
 
   it('does not count as checked a directory taken from the parent when a tree below it could not be read from the parent', async () => {

@@ -24,7 +24,7 @@ export async function statNode(path: Buffer, name: Buffer, opts: { xattrs?: bool
 }
 
 /** Slots per path from the native statMany (STAT_META in native/bkdr_blob.c). */
-const STAT_META = 15;
+export const STAT_META = 15;
 
 interface StatAddon {
   statMany(paths: Buffer[]): Promise<[Buffer, Float64Array]>;
@@ -38,32 +38,52 @@ interface StatAddon {
  */
 export async function statNodes(paths: Buffer[], names: Buffer[]): Promise<(TreeNode | NodeJS.ErrnoException)[]> {
   const [, meta] = await loadNativeAddon<StatAddon>('bkdr_blob').statMany(paths);
-  const signed = new BigInt64Array(meta.buffer, meta.byteOffset, meta.length);
-  const unsigned = new BigUint64Array(meta.buffer, meta.byteOffset, meta.length);
-  return paths.map((path, i) => {
-    const m = i * STAT_META;
-    if (meta[m] !== 0) return systemError(meta[m]!, 'lstat', path);
-    let node: TreeNode;
-    if (meta[m + 14] === 0) node = packedNode(names[i]!, meta, signed, unsigned, m);
-    else {
-      // A time that does not fit int64 ns (before 1677, after 2262): stat'ed here, with BigInts throughout.
-      try {
-        node = baseNode(names[i]!, lstatSync(path, { bigint: true }));
-      } catch (err) {
-        return err as NodeJS.ErrnoException;
-      }
+  const slots = statSlots(meta);
+  return paths.map((path, i) => nodeOfSlots(path, names[i]!, slots, i * STAT_META, readLinkNow));
+}
+
+function readLinkNow(path: Buffer): Buffer {
+  return readlinkSync(path, { encoding: 'buffer' });
+}
+
+/** The native stat results (STAT_META slots per entry) and the same bytes as 64-bit integers. */
+export interface StatSlots {
+  meta: Float64Array;
+  signed: BigInt64Array;
+  unsigned: BigUint64Array;
+}
+
+export function statSlots(meta: Float64Array): StatSlots {
+  return { meta, signed: new BigInt64Array(meta.buffer, meta.byteOffset, meta.length), unsigned: new BigUint64Array(meta.buffer, meta.byteOffset, meta.length) };
+}
+
+/**
+ * The node of one entry from its STAT_META slots at `m`, or the lstat's error; `readLink` gives
+ * a symlink's target (or throws that read's error).
+ */
+export function nodeOfSlots(path: Buffer, name: Buffer, slots: StatSlots, m: number, readLink: (path: Buffer, m: number) => Buffer): TreeNode | NodeJS.ErrnoException {
+  const { meta, signed, unsigned } = slots;
+  if (meta[m] !== 0) return systemError(meta[m]!, 'lstat', path);
+  let node: TreeNode;
+  if (meta[m + 14] === 0) node = packedNode(name, meta, signed, unsigned, m);
+  else {
+    // A time that does not fit int64 ns (before 1677, after 2262): stat'ed here, with BigInts throughout.
+    try {
+      node = baseNode(name, lstatSync(path, { bigint: true }));
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
     }
-    if (node.type === 'symlink') {
-      // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
-      try {
-        node.linkTarget = readlinkSync(path, { encoding: 'buffer' });
-      } catch (err) {
-        return err as NodeJS.ErrnoException;
-      }
+  }
+  if (node.type === 'symlink') {
+    // Gone or replaced since its lstat (an editor's lock link): that entry's error, not the walk's.
+    try {
+      node.linkTarget = readLink(path, m);
+    } catch (err) {
+      return err as NodeJS.ErrnoException;
     }
-    // Only where there are any (or the listing failed, to be told apart there): most files have none.
-    return meta[m + 13] === 0 || node.type === 'socket' ? node : withXattrs(path, node, {});
-  });
+  }
+  // Only where there are any (or the listing failed, to be told apart there): most files have none.
+  return meta[m + 13] === 0 || node.type === 'socket' ? node : withXattrs(path, node, {});
 }
 
 const TYPE_OF_FORMAT = new Map<number, NodeType>([
