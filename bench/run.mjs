@@ -462,7 +462,11 @@ async function runWal(scratch) {
       );
       const spool = join(dir, `spool-${mode}`);
       const asyncArgs = mode === 'async' ? ['--async', '--spool', spool] : [];
-      const bkdr = (...args) => measure(process.execPath, [join(root, 'bin/bkdr.js'), '-q', '-c', config, 'wal', ...args], { env });
+      // Async as `wal archive-command` and `restore --at` set it up: native bkdr-wal per segment.
+      const bkdr = (...args) =>
+        mode === 'sync'
+          ? measure(process.execPath, [join(root, 'bin/bkdr.js'), '-q', '-c', config, 'wal', ...args], { env })
+          : measure(join(root, 'build/Release/bkdr-wal'), ['-q', '-c', config, 'wal', ...args], { env: { ...env, BKDR_NODE: process.execPath } });
       const status = join(segments, 'archive_status');
       mkdirSync(status, { recursive: true });
       for (const name of names) writeFileSync(join(status, `${name}.ready`), '');

@@ -1,7 +1,7 @@
 import { appendFile, chmod, chown, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UsageError } from '../core/errors.js';
-import { binPath } from '../core/package-root.js';
+import { shellQuote, walCommand } from './wal-command.js';
 import type { Repository } from '../repo/repository.js';
 import type { Snapshot } from '../repo/snapshot.js';
 import { PostgresWalStore, type WalSegmentInfo } from '../sources/postgres-wal-store.js';
@@ -69,11 +69,10 @@ export async function restorePointInTime(opts: {
   // tar run by root keeps the archive's owners: the files stay the cluster user's.
   await feedCommand(`restore of ${opts.source}`, 'tar', ['-x', '-f', '-', '-C', opts.target], stream, { signal: opts.signal });
 
-  const quote = (s: string) => `"${s.replace(/(["\\$`])/g, '\\$1')}"`;
-  const env = opts.passwordFileForRecovery ? `BKDR_PASSWORD_FILE=${quote(opts.passwordFileForRecovery)} ` : '';
-  // Fetched ahead by one worker, staged inside pg_wal (PostgreSQL runs it from the data directory; a
-  // subdirectory there is none of its WAL, and a staged segment is renamed into place, not copied).
-  const restoreCommand = `${env}${quote(process.execPath)} ${quote(binPath())} -c ${quote(opts.configPath)} -q wal fetch --source ${opts.source} --async --spool pg_wal/bkdr-spool %f "%p"`;
+  const env = opts.passwordFileForRecovery ? `BKDR_PASSWORD_FILE=${shellQuote(opts.passwordFileForRecovery)} ` : '';
+  // Fetched ahead by one worker and staged inside pg_wal: PostgreSQL runs the command from the data
+  // directory, a subdirectory there is none of its WAL, and a staged segment is renamed into place.
+  const restoreCommand = walCommand('fetch', { configPath: opts.configPath, source: opts.source, spool: 'pg_wal/bkdr-spool', env });
   const settings = [
     '',
     `# written by bkdr restore of backup ${baseBackup.id.slice(0, 8)}`,

@@ -90,12 +90,14 @@ export async function runAsyncWalCall(call: AsyncWalCall, bin: string): Promise<
 const POLL_MS = 5;
 /** How often a waiting command checks that the worker still runs (it may have ended just before the request). */
 const WORKER_CHECK_MS = 250;
+/** A worker started takes a Node start and a key derivation to hold its lock: not started twice meanwhile. */
+const WORKER_START_MS = 10_000;
 
 async function push(call: AsyncWalCall, bin: string): Promise<number> {
   const spool = new WalSpool(call.spool, 'push');
   let stamp: string;
   try {
-    stamp = walStamp(statSync(call.path));
+    stamp = walStamp(statSync(call.path, { bigint: true }));
   } catch (err) {
     return fail(`cannot read WAL file ${call.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, ExitCode.Usage);
   }
@@ -171,6 +173,7 @@ async function fetch(call: AsyncWalCall, bin: string): Promise<number> {
 async function waitFor(call: AsyncWalCall, spool: WalSpool, bin: string, check: () => number | undefined): Promise<number> {
   const deadline = Date.now() + call.timeoutMs;
   let nextWorkerCheck = 0;
+  let startedAt = -WORKER_START_MS;
   for (;;) {
     const code = check();
     if (code !== undefined) return code;
@@ -183,7 +186,10 @@ async function waitFor(call: AsyncWalCall, spool: WalSpool, bin: string, check: 
           spool.remove(spool.path('worker.error'));
           return fail(failure.message, failure.code);
         }
-        startWorker(call, bin);
+        if (now - startedAt >= WORKER_START_MS) {
+          startedAt = now;
+          startWorker(call, bin);
+        }
       }
     }
     if (now >= deadline) return fail(`wal ${call.op} ${call.name}: no answer from the spool's worker within ${call.timeoutMs / 1000} s (its log: ${spool.path('worker.log')})`, ExitCode.Failed);

@@ -87,7 +87,7 @@ async function pushUntilIdle(spool: WalSpool, session: WalPushSession, logger: L
 }
 
 async function stampOf(path: string): Promise<string | undefined> {
-  return stat(path).then(walStamp, () => undefined);
+  return stat(path, { bigint: true }).then(walStamp, () => undefined);
 }
 
 /**
@@ -128,12 +128,12 @@ async function readWhole(path: string): Promise<{ data: Buffer; stamp: string }>
   try {
     const handle = await open(path, 'r');
     try {
-      const before = await handle.stat();
+      const before = await handle.stat({ bigint: true });
       const data = await handle.readFile();
-      const after = await handle.stat();
+      const after = await handle.stat({ bigint: true });
       const stamp = walStamp(after);
       // PostgreSQL marks a file ready only once it is complete: one that changes is not one to store.
-      if (stamp !== walStamp(before) || data.length !== after.size) throw new UsageError(`WAL file ${path} changed while it was read`);
+      if (stamp !== walStamp(before) || BigInt(data.length) !== after.size) throw new UsageError(`WAL file ${path} changed while it was read`);
       return { data, stamp };
     } finally {
       await handle.close();

@@ -126,9 +126,13 @@ function listOrEmpty(dir: string): string[] {
   }
 }
 
-/** What a WAL file was when it was read for a push: the `.ok` of another file of the same name is not its acknowledgement. */
-export function walStamp(st: { size: number; mtimeMs: number; ino: number }): string {
-  return `${st.size}:${st.mtimeMs}:${st.ino}`;
+/**
+ * What a WAL file was when it was read for a push (size, mtime in ns, inode; integers, so that
+ * native/bkdr_wal.c writes the same): the `.ok` of another file of the same name is not its
+ * acknowledgement.
+ */
+export function walStamp(st: { size: bigint; mtimeNs: bigint; ino: bigint }): string {
+  return `${st.size}:${st.mtimeNs}:${st.ino}`;
 }
 
 /** Segment names: timeline, log, segment (8 hex digits each). */

@@ -21,3 +21,8 @@ export function packageRoot(): string {
 export function binPath(): string {
   return join(packageRoot(), 'bin', 'bkdr.js');
 }
+
+/** This installation's native bkdr-wal (native/bkdr_wal.c): the command PostgreSQL runs per WAL file with --async. */
+export function walClientPath(): string {
+  return join(packageRoot(), 'build', 'Release', 'bkdr-wal');
+}

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bkdrBin, makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
 import { freePort } from '../helpers/free-port.js';
 import { stopSpoolWorkers } from '../helpers/wal-spool.js';
 import { type PostgresServer, postgresAvailable, shareWithCluster, startPostgres } from '../helpers/postgres-server.js';
@@ -30,11 +30,16 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     });
     // The cluster's archive_command runs bkdr as the postgres user: it reads this config and writes this repository.
     await shareWithCluster(tmp.path);
+    // As an operator would set it: the line `wal archive-command` prints (native bkdr-wal, --async, a spool).
+    const printed = await ws.run(['wal', 'archive-command', '--spool', spool()]);
+    expect(printed.code, printed.stderr).toBe(0);
+    const archiveCommand = /^archive_command = '(.*)'$/m.exec(printed.stdout)![1]!.replace(/''/g, "'");
+    expect(archiveCommand).toMatch(/bkdr-wal" -c .* -q wal push --source database --async --spool ".*wal-spool" %p$/);
     pg = await startPostgres({
       port,
       socketDir,
       // Asynchronous, as the docs advise for a busy cluster: the spool's worker stores segments ahead of being asked.
-      settings: { archive_mode: 'on', archive_command: `"${process.execPath}" "${bkdrBin}" -c "${ws.config}" -q wal push --source database --async --spool "${spool()}" "%p"` },
+      settings: { archive_mode: 'on', archive_command: archiveCommand },
       env: { BKDR_PASSWORD_FILE: passwordFile },
     });
   }, 120_000);
@@ -95,7 +100,7 @@ describe.skipIf(!postgresAvailable)('PostgreSQL physical backups and point-in-ti
     expect(restored.sql('SELECT pg_is_in_recovery()')).toBe('f');
     expect(restored.sql('SELECT batch, count(*) FROM t GROUP BY batch ORDER BY batch')).toBe('A|1000\nB|1000');
     // Replayed through the fetch worker: restore configured it, and it staged inside pg_wal.
-    expect(await readFile(join(target, 'postgresql.auto.conf'), 'utf8')).toMatch(/wal fetch --source database --async --spool pg_wal\/bkdr-spool %f/);
+    expect(await readFile(join(target, 'postgresql.auto.conf'), 'utf8')).toMatch(/bkdr-wal" -c .* -q wal fetch --source database --async --spool "pg_wal\/bkdr-spool" %f/);
     expect(existsSync(join(target, 'pg_wal', 'bkdr-spool', 'fetch'))).toBe(true);
   });
 

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { processAlive } from '../../src/core/process-alive.js';
-import { makeTempDir, makeWorkspace, runBkdr } from '../helpers/cli.js';
+import { walClientPath } from '../../src/core/package-root.js';
+import { makeTempDir, makeWorkspace, runBkdr, runProgram } from '../helpers/cli.js';
 import { stopSpoolWorkers } from '../helpers/wal-spool.js';
 
 /** 1 MiB "segments", half of each incompressible, named as PostgreSQL names 1 MiB segments. */
@@ -21,9 +22,20 @@ async function until(what: string, check: () => boolean | Promise<boolean>, ms =
 }
 const workerPid = async (spool: string, kind: string) => Number(await readFile(join(spool, kind, 'worker.pid'), 'utf8').catch(() => '0'));
 
-describe('wal push/fetch --async: one worker per spool, PostgreSQL-style commands per segment', () => {
+/** The two commands PostgreSQL can run per file: bkdr itself (answered before its CLI loads) and native bkdr-wal. */
+const clients = [
+  ['bkdr', (ws: Workspace, args: string[], env: NodeJS.ProcessEnv = {}) => runBkdr(['-c', ws.config, ...args], { cwd: dirname(ws.config), env: { ...ws.env, ...env } })],
+  [
+    'bkdr-wal',
+    (ws: Workspace, args: string[], env: NodeJS.ProcessEnv = {}) =>
+      runProgram(walClientPath(), ['-c', ws.config, ...args], { cwd: dirname(ws.config), env: { ...ws.env, BKDR_NODE: process.execPath, ...env } }),
+  ],
+] as const;
+type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
+
+describe.each(clients)('wal push/fetch --async through %s: one worker per spool, a command per segment', (_, client) => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
-  let ws: Awaited<ReturnType<typeof makeWorkspace>>;
+  let ws: Workspace;
   let pgWal: string;
   let spool: string;
   const segments = new Map<string, Buffer>();
@@ -48,7 +60,7 @@ describe('wal push/fetch --async: one worker per spool, PostgreSQL-style command
 
   /** As PostgreSQL's archiver: the command per ready segment, in order; .ready becomes .done on exit 0. */
   const archive = async (name: string) => {
-    const r = await ws.run(['-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, name)]);
+    const r = await client(ws, ['-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, name)]);
     if (r.code === 0) await rename(join(pgWal, 'archive_status', `${name}.ready`), join(pgWal, 'archive_status', `${name}.done`));
     return r;
   };
@@ -73,7 +85,7 @@ describe('wal push/fetch --async: one worker per spool, PostgreSQL-style command
 
     // Replay: each fetch hands over the verified bytes; the next segments are staged before they are asked for.
     const target = join(tmp.path, 'RECOVERYXLOG');
-    const fetch = (name: string) => ws.run(['-q', 'wal', 'fetch', '--async', '--spool', spool, '--prefetch', '3', name, target]);
+    const fetch = (name: string) => client(ws, ['-q', 'wal', 'fetch', '--async', '--spool', spool, '--prefetch', '3', name, target]);
     const r1 = await fetch(segName(1));
     expect(r1.code, r1.stderr).toBe(0);
     expect((await readFile(target)).equals(segments.get(segName(1))!)).toBe(true);
@@ -96,7 +108,7 @@ describe('wal push/fetch --async: one worker per spool, PostgreSQL-style command
     expect((await archive(segName(1))).code).toBe(0);
     await stopSpoolWorkers(spool);
     await writeFile(join(pgWal, segName(1)), randomBytes(SEGMENT_BYTES));
-    const r = await ws.run(['-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, segName(1))]);
+    const r = await client(ws, ['-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, segName(1))]);
     expect(r.code).toBe(5);
     expect(r.stderr.trim()).toMatch(/^bkdr: WAL file 000000010000000000000001 of database is already archived on local with different content$/);
     expect(existsSync(join(spool, 'push', `${segName(1)}.ok`))).toBe(false);
@@ -107,7 +119,7 @@ describe('wal push/fetch --async: one worker per spool, PostgreSQL-style command
     await stopSpoolWorkers(spool);
     // A segment the first worker did not store ahead (none of its .ok answers it).
     await writeFile(join(pgWal, segName(7)), randomBytes(1024));
-    const r = await runBkdr(['-c', ws.config, '-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, segName(7))], { cwd: tmp.path, env: { ...ws.env, BKDR_PASSWORD: 'wrong' } });
+    const r = await client(ws, ['-q', 'wal', 'push', '--async', '--spool', spool, join(pgWal, segName(7))], { BKDR_PASSWORD: 'wrong' });
     expect(r.code, `${r.stdout}${r.stderr}${readdirSync(join(spool, 'push')).join(',')}`).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^bkdr: .*(password|key)/i);
@@ -137,7 +149,7 @@ describe('wal push/fetch --async: one worker per spool, PostgreSQL-style command
     bytes[bytes.length >> 1]! ^= 0xff;
     await writeFile(stored, bytes);
     const target = join(tmp.path, 'RECOVERYXLOG');
-    const fetch = (name: string) => ws.run(['-q', 'wal', 'fetch', '--async', '--spool', spool, name, target]);
+    const fetch = (name: string) => client(ws, ['-q', 'wal', 'fetch', '--async', '--spool', spool, name, target]);
     expect((await fetch(segName(1))).code).toBe(0);
     const r = await fetch(segName(2));
     expect(r.code).toBe(5);

@@ -66,8 +66,13 @@ export function startBkdr(args: string[], opts: { cwd?: string; env?: NodeJS.Pro
 
 /** Runs node with `args` as a child process (no TTY) and collects what it printed. */
 export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResult> {
+  return runProgram(process.execPath, args, opts);
+}
+
+/** Runs `program` with `args` as a child process (no TTY) and collects what it printed. */
+export function runProgram(program: string, args: string[], opts: RunOptions = {}): Promise<CliResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(program, args, {
       cwd: opts.cwd ?? repoRoot,
       env: { ...process.env, NO_COLOR: '1', ...opts.env },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -85,6 +90,8 @@ export function runNode(args: string[], opts: RunOptions = {}): Promise<CliResul
     });
     child.on('error', reject);
     child.on('close', (code, signal) => resolvePromise({ code, signal, stdout, stderr }));
+    // A program that never reads its input may be gone before it is written.
+    child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
 }

@@ -8,6 +8,7 @@ import { binPath } from '../../core/package-root.js';
 import { DEFAULT_PREFETCH, parseAsyncWalCall, runAsyncWalCall } from '../../backup/wal-async-client.js';
 import { runWalFetchWorker } from '../../backup/wal-fetch-worker.js';
 import { runWalPushWorker } from '../../backup/wal-push-worker.js';
+import { walCommand } from '../../backup/wal-command.js';
 import type { CliContext } from '../context.js';
 import { createTable, shortTime } from '../format.js';
 import { withExample } from '../with-example.js';
@@ -89,6 +90,21 @@ export function registerWal(program: Command, ctx: CliContext): void {
       }),
     'bkdr wal fetch --source database %f %p',
     'bkdr wal fetch --async --spool pg_wal/bkdr-spool %f %p',
+  );
+
+  withExample(
+    wal
+      .command('archive-command')
+      .description("print postgresql.conf's archive_command for this config: native bkdr-wal with --async and a spool")
+      .requiredOption('--spool <dir>', 'the spool directory, one per cluster (the cluster user writes it)')
+      .option('--source <name>', 'the physical postgres source (default: the only one)')
+      .action(async (flags: { spool: string; source?: string }) => {
+        const a = await archive();
+        const loaded = await ctx.config();
+        const command = walCommand('push', { configPath: resolve(loaded.filepath), source: a.source(flags.source), spool: resolve(flags.spool) });
+        ctx.render({ archiveCommand: command }, (r) => `archive_mode = on\narchive_command = '${r.archiveCommand.replace(/'/g, "''")}'`);
+      }),
+    'bkdr -c /etc/bkdr/backup.config.json wal archive-command --spool /var/spool/bkdr >> $PGDATA/postgresql.conf',
   );
 
   // The workers --async starts: one per spool, detached from the command PostgreSQL runs.
