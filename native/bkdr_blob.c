@@ -918,10 +918,8 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
-  } else if (j->op == OP_LZ4) {
-    result = buffer_copy(env, j->output, j->output_length);
-  } else if (j->op == OP_ENVELOPE) {
-    // Handed over, not copied: a WAL file's envelope is 16 MiB.
+  } else if (j->op == OP_LZ4 || j->op == OP_ENVELOPE) {
+    // Handed over, not copied: these are whole WAL files, 16 MiB.
     if (napi_create_external_buffer(env, j->output_length, j->output, free_output, NULL, &result) == napi_ok) j->output = NULL;
     else result = buffer_copy(env, j->output, j->output_length);
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR || j->op == OP_SCAN_DIR) {
