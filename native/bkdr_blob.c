@@ -1174,6 +1174,26 @@ static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Hands a buffer's whole pages back to the kernel (MADV_DONTNEED), keeping the buffer: its
+// next use faults in zeroed pages. For pooled buffers that sit idle, which otherwise count
+// in the resident set as long as the pool keeps them.
+static napi_value discard_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t length = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "discardPages needs a Buffer");
+    return NULL;
+  }
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t)data + length) & ~(page - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
 #ifdef __GLIBC__
   // Records, spans and decoded blobs of 128 KiB to 16 MiB come and go all through a run.
@@ -1210,6 +1230,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
+    {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -2,7 +2,7 @@ import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
 import { Slots } from '../core/slots.js';
 import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
-import { BufferPool } from '../repo/buffer-pool.js';
+import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -119,7 +119,7 @@ class FilesArchiver {
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
-  readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
+  readonly #readBuffers = new BufferPool(REUSED_READ_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
   readonly #longFiles = new Slots(LONG_FILES_IN_FLIGHT);
   readonly #parentTrees: ParentTrees;
