@@ -1194,6 +1194,18 @@ static napi_value discard_pages(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Hands the free memory inside malloc's heaps back to the kernel (malloc_trim): the
+// thresholds set in init keep it there for reuse, also after a garbage collection has
+// freed many Buffers at once, which leaves holes no trim of the heap's top reaches.
+static napi_value trim_malloc(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
 #ifdef __GLIBC__
   // Records, spans and decoded blobs of 128 KiB to 16 MiB come and go all through a run.
@@ -1231,6 +1243,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
+    {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -1,5 +1,6 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
+import { trimMallocAfterFullGcs } from '../core/malloc-policy.js';
 import { Slots } from '../core/slots.js';
 import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
 import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
@@ -132,6 +133,15 @@ class FilesArchiver {
   }
 
   async run(): Promise<ArchiveResult> {
+    const stopTrimming = trimMallocAfterFullGcs();
+    try {
+      return await this.#run();
+    } finally {
+      stopTrimming();
+    }
+  }
+
+  async #run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
     let tree: string;
