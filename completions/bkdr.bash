@@ -33,6 +33,7 @@ _bkdr() {
       " wal") path="$path $w" ;;
       " wal push") path="$path $w" ;;
       " wal fetch") path="$path $w" ;;
+      " wal archive-command") path="$path $w" ;;
       " wal verify") path="$path $w" ;;
       " dr") path="$path $w" ;;
       " dr list") path="$path $w" ;;
@@ -107,9 +108,10 @@ _bkdr() {
     " schedule list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule run") COMPREPLY=($(compgen -W "--config --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " schedule install") COMPREPLY=($(compgen -W "--config --crontab --help --json --no-color --quiet --systemd --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
-    " wal") COMPREPLY=($(compgen -W "push fetch verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal") COMPREPLY=($(compgen -W "push fetch archive-command verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " wal push") COMPREPLY=($(compgen -W "--async --config --help --json --no-color --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " wal fetch") COMPREPLY=($(compgen -W "--async --config --help --json --no-color --prefetch --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
+    " wal archive-command") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --spool --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " wal verify") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr") COMPREPLY=($(compgen -W "list plan trigger status approve reject resume test watch history --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;
     " dr list") COMPREPLY=($(compgen -W "--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y" -- "$cur")) ;;

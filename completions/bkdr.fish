@@ -279,6 +279,7 @@ complete -c bkdr -n '__fish_seen_subcommand_from install' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from install' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from wal' -a push
 complete -c bkdr -n '__fish_seen_subcommand_from wal' -a fetch
+complete -c bkdr -n '__fish_seen_subcommand_from wal' -a archive-command
 complete -c bkdr -n '__fish_seen_subcommand_from wal' -a verify
 complete -c bkdr -n '__fish_seen_subcommand_from wal' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from wal' -l help
@@ -313,6 +314,16 @@ complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l timeout
 complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l verbose
 complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l version
 complete -c bkdr -n '__fish_seen_subcommand_from fetch' -l yes
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l config
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l help
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l json
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l no-color
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l quiet
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l source
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l spool
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l verbose
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l version
+complete -c bkdr -n '__fish_seen_subcommand_from archive-command' -l yes
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l config
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l help
 complete -c bkdr -n '__fish_seen_subcommand_from verify' -l json

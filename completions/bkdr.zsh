@@ -30,9 +30,10 @@ _bkdr() {
     "schedule list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "schedule run") candidates=(--config --help --json --lock-wait --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "schedule install") candidates=(--config --crontab --help --json --no-color --quiet --systemd --verbose --version --yes -V -c -q -v -y) ;;
-    "wal") candidates=(push fetch verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
+    "wal") candidates=(push fetch archive-command verify --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "wal push") candidates=(--async --config --help --json --no-color --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y) ;;
     "wal fetch") candidates=(--async --config --help --json --no-color --prefetch --quiet --source --spool --timeout --verbose --version --yes -V -c -q -v -y) ;;
+    "wal archive-command") candidates=(--config --help --json --no-color --quiet --source --spool --verbose --version --yes -V -c -q -v -y) ;;
     "wal verify") candidates=(--config --help --json --no-color --quiet --source --verbose --version --yes -V -c -q -v -y) ;;
     "dr") candidates=(list plan trigger status approve reject resume test watch history --config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;
     "dr list") candidates=(--config --help --json --no-color --quiet --verbose --version --yes -V -c -q -v -y) ;;

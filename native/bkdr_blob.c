@@ -1387,6 +1387,38 @@ static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// Hands a buffer's whole pages back to the kernel (MADV_DONTNEED), keeping the buffer: its
+// next use faults in zeroed pages. For pooled buffers that sit idle, which otherwise count
+// in the resident set as long as the pool keeps them.
+static napi_value discard_pages(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL;
+  size_t length = 0;
+  if (argc < 1 || napi_get_buffer_info(env, argv[0], &data, &length) != napi_ok) {
+    napi_throw_type_error(env, NULL, "discardPages needs a Buffer");
+    return NULL;
+  }
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t start = ((uintptr_t)data + page - 1) & ~(page - 1);
+  uintptr_t end = ((uintptr_t)data + length) & ~(page - 1);
+  if (end > start) madvise((void *)start, end - start, MADV_DONTNEED);
+  return NULL;
+}
+
+// Hands the free memory inside malloc's heaps back to the kernel (malloc_trim): the
+// thresholds set in init keep it there for reuse, also after a garbage collection has
+// freed many Buffers at once, which leaves holes no trim of the heap's top reaches.
+static napi_value trim_malloc(napi_env env, napi_callback_info info) {
+  (void)env;
+  (void)info;
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
 #ifdef __GLIBC__
   // Records, spans and decoded blobs of 128 KiB to 16 MiB come and go all through a run.
@@ -1425,6 +1457,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"scanDir", NULL, scan_dir, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
+    {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
+    {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

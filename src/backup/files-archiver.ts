@@ -1,8 +1,9 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
+import { trimMallocAfterFullGcs } from '../core/malloc-policy.js';
 import { Slots } from '../core/slots.js';
 import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
-import { BufferPool } from '../repo/buffer-pool.js';
+import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
 import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
@@ -125,7 +126,7 @@ class FilesArchiver {
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
-  readonly #readBuffers = new BufferPool(REUSED_READ_BYTES);
+  readonly #readBuffers = new BufferPool(REUSED_READ_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
   readonly #longFiles = new Slots(LONG_FILES_IN_FLIGHT);
   readonly #parentTrees: ParentTrees;
@@ -138,6 +139,15 @@ class FilesArchiver {
   }
 
   async run(): Promise<ArchiveResult> {
+    const stopTrimming = trimMallocAfterFullGcs();
+    try {
+      return await this.#run();
+    } finally {
+      stopTrimming();
+    }
+  }
+
+  async #run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
     const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
     let tree: string;

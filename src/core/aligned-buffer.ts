@@ -2,6 +2,7 @@ import { loadNativeAddon } from './native-addon.js';
 
 interface AlignedBufferAddon {
   alignedBuffer(size: number): Buffer;
+  discardPages(buffer: Buffer): void;
 }
 
 /**
@@ -13,4 +14,13 @@ interface AlignedBufferAddon {
  */
 export function alignedBuffer(size: number): Buffer {
   return loadNativeAddon<AlignedBufferAddon>('bkdr_blob').alignedBuffer(size);
+}
+
+/**
+ * Gives the whole pages of `buffer` back to the kernel (madvise MADV_DONTNEED) and keeps
+ * the buffer: its contents become zeros, and its next use faults its pages in again. For
+ * pooled buffers that sit unused: kept as they are, they count in the resident set.
+ */
+export function discardPages(buffer: Buffer): void {
+  loadNativeAddon<AlignedBufferAddon>('bkdr_blob').discardPages(buffer);
 }

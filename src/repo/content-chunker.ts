@@ -1,5 +1,5 @@
 import { type Chunk, cutAndHash } from './blob-codec.js';
-import { BufferPool } from './buffer-pool.js';
+import { BACKUP_IDLE_DISCARD_MS, BufferPool } from './buffer-pool.js';
 import { DEFAULT_CHUNKER, type FastCdc } from './fastcdc.js';
 
 /**
@@ -17,7 +17,7 @@ export interface ChunkBatch {
 const READ_SIZE = 4 * 1024 * 1024;
 /** Free read buffers kept for reuse: allocating a fresh one per read kept the GC busy and memory high. */
 const POOLED_BUFFERS = 6;
-const pool = new BufferPool(POOLED_BUFFERS * BufferPool.sizeClassOf(DEFAULT_CHUNKER.maxSize + READ_SIZE));
+const pool = new BufferPool(POOLED_BUFFERS * BufferPool.sizeClassOf(DEFAULT_CHUNKER.maxSize + READ_SIZE), { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
 
 /**
  * Splits content into content-defined chunks with their ids, one batch per read.

@@ -5,7 +5,7 @@ import { Slots } from '../core/slots.js';
 import type { StorageAdapter } from '../storage/adapter.js';
 import type { BlobIndex, BlobType } from './blob-index.js';
 import { encodeRecord, encodeRecords, recordsBound } from './blob-codec.js';
-import { BufferPool } from './buffer-pool.js';
+import { BACKUP_IDLE_DISCARD_MS, BufferPool } from './buffer-pool.js';
 import type { CompressionSettings } from './compression.js';
 import type { Envelope } from './envelope.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
@@ -99,7 +99,7 @@ export class PackWriter {
   #pendingBytes = 0;
   #pendingHighWater = 0;
   readonly #packBuffers: BufferPool;
-  readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES);
+  readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
   #uploadError: unknown;
 
   constructor(
@@ -119,7 +119,7 @@ export class PackWriter {
     this.#compression = opts.compression;
     this.#packSize = opts.packSize ?? DEFAULT_PACK_SIZE;
     // Only local puts use pooled pack buffers (#openPack); they write from aligned memory with O_DIRECT.
-    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), alignedBuffer);
+    this.#packBuffers = new BufferPool(REUSED_PACK_BUFFERS * BufferPool.sizeClassOf(this.#packSize + MAX_RECORD_SLACK), { allocate: alignedBuffer, discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
     this.#uploadConcurrency = opts.uploadConcurrency ?? 2;
     this.#uploadSlots = new Slots(this.#uploadConcurrency);
   }

@@ -37,4 +37,20 @@ describe('BufferPool', () => {
     expect(leases.some((l) => l.buffer.buffer === larger.buffer.buffer)).toBe(false);
     expect(pool.retained).toBe(256 * 1024);
   });
+
+  it('gives the pages of a large buffer idle past discardIdleAfter back, and hands the buffer out again', async () => {
+    const pool = new BufferPool(8 * 1024 * 1024, { discardIdleAfter: 10 });
+    const large = pool.lease(2 * 1024 * 1024);
+    large.buffer.fill(7);
+    const small = pool.lease(64 * 1024);
+    small.buffer.fill(7);
+    large.releases[0]!();
+    small.releases[0]!();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Discarded pages read as zeros; a buffer below 2 MiB keeps its.
+    expect(large.buffer.every((b) => b === 0)).toBe(true);
+    expect(small.buffer.every((b) => b === 7)).toBe(true);
+    const again = pool.lease(2 * 1024 * 1024);
+    expect(again.buffer.buffer).toBe(large.buffer.buffer);
+  });
 });
