@@ -7,8 +7,8 @@ import type { WalArchive, WalPushSession } from './wal-archive.js';
 import { walStamp, WalSpool } from './wal-spool.js';
 import { runSpoolWorker } from './wal-spool-worker.js';
 
-/** WAL files stored at once: reading, compressing, sealing and writing 16 MiB overlap across them. */
-const IN_FLIGHT = 3;
+/** WAL files stored at once: reading, compressing, sealing and writing 16 MiB overlap across them (3: 16, 4: 23 files/s alone on 2 cores). */
+const IN_FLIGHT = 4;
 /** With nothing queued or ready this long, the worker ends; the next push starts another. */
 const IDLE_EXIT_MS = 3000;
 const POLL_MS = 10;
@@ -110,31 +110,44 @@ async function readyFiles(walDirs: Set<string>): Promise<Map<string, string>> {
 
 /** Reads the file (and what it was when read), stores it, then acknowledges; a queued file's failure is written for its command. */
 async function pushOne(spool: WalSpool, session: WalPushSession, name: string, path: string, queued: boolean): Promise<string> {
+  let read: { data: Buffer; whole: Buffer; stamp: string } | undefined;
   try {
-    const { data, stamp } = await readWhole(path);
-    await session.put(name, data);
-    spool.writeAtomic(spool.path(`${name}.ok`), stamp);
-    return stamp;
+    read = await readWhole(path);
+    await session.put(name, read.data);
+    spool.writeAtomic(spool.path(`${name}.ok`), read.stamp);
+    return read.stamp;
   } catch (err) {
     if (queued) spool.writeFailure(spool.path(`${name}.error`), isBkdrError(err) ? err.exitCode : ExitCode.Failed, (err as Error).message);
     throw err;
   } finally {
+    if (read && spareBuffers.length < IN_FLIGHT) spareBuffers.push(read.whole);
     if (queued) spool.remove(join(spool.queueDir, name));
   }
 }
 
-/** The file's bytes and what it was when read (its stamp); a file written to meanwhile is refused. */
-async function readWhole(path: string): Promise<{ data: Buffer; stamp: string }> {
+/**
+ * Read buffers kept for the next files: a fresh 16 MiB Buffer per file cost its page faults
+ * and, counted as external memory, a full garbage collection every few files.
+ */
+const spareBuffers: Buffer[] = [];
+const SEGMENT_BYTES = 16 * 2 ** 20;
+
+/** The file's bytes (in a kept buffer, `whole`) and what it was when read (its stamp); a file written to meanwhile is refused. */
+async function readWhole(path: string): Promise<{ data: Buffer; whole: Buffer; stamp: string }> {
   try {
     const handle = await open(path, 'r');
     try {
       const before = await handle.stat({ bigint: true });
-      const data = await handle.readFile();
+      const size = Number(before.size);
+      const spare = spareBuffers.findIndex((b) => b.length >= size);
+      const whole = spare >= 0 ? spareBuffers.splice(spare, 1)[0]! : Buffer.allocUnsafeSlow(Math.max(size, SEGMENT_BYTES));
+      let length = 0;
+      for (let n = -1; n !== 0 && length < size; length += n) n = (await handle.read(whole, length, size - length, length)).bytesRead;
       const after = await handle.stat({ bigint: true });
       const stamp = walStamp(after);
       // PostgreSQL marks a file ready only once it is complete: one that changes is not one to store.
-      if (stamp !== walStamp(before) || BigInt(data.length) !== after.size) throw new UsageError(`WAL file ${path} changed while it was read`);
-      return { data, stamp };
+      if (stamp !== walStamp(before) || BigInt(length) !== after.size) throw new UsageError(`WAL file ${path} changed while it was read`);
+      return { data: whole.subarray(0, length), whole, stamp };
     } finally {
       await handle.close();
     }
