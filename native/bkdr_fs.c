@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
@@ -185,6 +186,44 @@ static napi_value set_xattr(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+// lockFile(path: Buffer): number | null — the file (created when missing) opened and locked with
+// flock(LOCK_EX | LOCK_NB), its fd kept open by the caller for as long as it holds the lock (the
+// kernel drops it when the process ends, however it ends); null when another process holds it.
+// A spool's worker lock: a pid in a file outlived crashes and named whatever process came next.
+static napi_value lock_file(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return throw_errno(env, errno, "open", path);
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      napi_get_null(env, &result);
+      return result;
+    }
+    return throw_errno(env, err, "flock", path);
+  }
+  napi_create_int32(env, fd, &result);
+  return result;
+}
+
+// lockHeld(path: Buffer): boolean — whether a process holds lockFile's lock on the file.
+static napi_value lock_held(napi_env env, napi_callback_info info) {
+  napi_value argv[1], result;
+  char path[PATH_BUF];
+  if (!get_args(env, info, 1, argv) || !get_path(env, argv[0], path)) return NULL;
+  int held = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd >= 0) {
+    held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+    close(fd);
+  }
+  napi_get_boolean(env, held, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
     {"setTimes", NULL, set_times, NULL, NULL, NULL, napi_default, NULL},
@@ -192,6 +231,8 @@ static napi_value init(napi_env env, napi_value exports) {
     {"listXattrs", NULL, list_xattrs, NULL, NULL, NULL, napi_default, NULL},
     {"getXattr", NULL, get_xattr, NULL, NULL, NULL, napi_default, NULL},
     {"setXattr", NULL, set_xattr, NULL, NULL, NULL, napi_default, NULL},
+    {"lockFile", NULL, lock_file, NULL, NULL, NULL, napi_default, NULL},
+    {"lockHeld", NULL, lock_held, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -6,6 +6,7 @@
 // wal push --async --spool <dir> %p`. Anything it does not know, it hands to bkdr itself
 // (exec node bin/bkdr.js with the same arguments), which says what is wrong with it.
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -26,6 +28,9 @@
 #define EXIT_OK 0
 #define EXIT_FAILED 1
 #define EXIT_USAGE 2
+// wal fetch: the file may be archived but could not be fetched (ExitCode.WalFetchFailed). PostgreSQL
+// reads any code up to 125 as "not archived" and would end recovery there; above, it stops.
+#define EXIT_FETCH_FAILED 255
 
 static char bin_path[PATH_MAX];
 static char **original_argv;
@@ -35,13 +40,15 @@ static int exec_bkdr(void) {
   int argc = 0;
   while (original_argv[argc]) argc++;
   char **args = calloc((size_t)argc + 2, sizeof(char *));
+  if (!args) return EXIT_FAILED;
   const char *node = getenv("BKDR_NODE");
   args[0] = (char *)(node && *node ? node : "node");
   args[1] = bin_path;
   for (int i = 1; i < argc; i++) args[i + 1] = original_argv[i];
   execvp(args[0], args);
   fprintf(stderr, "bkdr: cannot start %s: %s\n", args[0], strerror(errno));
-  return EXIT_FAILED;
+  // As a shell's "command not found": above 125, so that PostgreSQL does not take it for "not archived".
+  return EXIT_FETCH_FAILED;
 }
 
 static long long now_ms(void) {
@@ -68,8 +75,10 @@ static ssize_t read_marker(const char *path, char *out, size_t cap) {
 
 /** Written under a temporary name and renamed, as WalSpool.writeAtomic: a reader never sees half of it. */
 static int write_atomic(const char *path, const char *content) {
+  // '.<name>.<pid>.tmp': a worker listing a queue passes over names starting with a dot.
   char temp[PATH_MAX];
-  snprintf(temp, sizeof temp, "%s.%d.tmp", path, (int)getpid());
+  const char *slash = strrchr(path, '/');
+  snprintf(temp, sizeof temp, "%.*s/.%s.%d.tmp", (int)(slash - path), path, slash + 1, (int)getpid());
   int fd = open(temp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return -1;
   size_t len = strlen(content);
@@ -181,7 +190,7 @@ static int parse(int argc, char **argv, call_t *c) {
   if (!async || !spool || npositional != (c->push ? 1 : 2)) return -1;
   char *end;
   double seconds = timeout ? strtod(timeout, &end) : (c->push ? 60 : 300);
-  if (timeout && (*end || !(seconds > 0))) return -1;
+  if (timeout && (*end || !(seconds > 0) || seconds > 86400)) return -1;
   c->timeout_ms = (long)(seconds * 1000);
   if (c->prefetch) {
     long n = strtol(c->prefetch, &end, 10);
@@ -195,7 +204,10 @@ static int parse(int argc, char **argv, call_t *c) {
     const char *slash = strrchr(c->path, '/');
     c->name = slash ? slash + 1 : c->path;
   } else c->name = positional[0];
-  if (!*c->name || strchr(c->name, '/') || strlen(c->name) > 255 || strlen(c->spool) + 2 * 256 + 64 >= PATH_MAX) return -1;
+  // A file name, nothing that could reach outside the spool's directories (as parseAsyncWalCall).
+  if (!*c->name || strlen(c->name) > 255 || c->name[0] == '.' || strncmp(c->name, "worker.", 7) == 0 || strlen(c->spool) + 2 * 256 + 64 >= PATH_MAX) return -1;
+  for (const char *p = c->name; *p; p++)
+    if (!(isalnum((unsigned char)*p) || *p == '.' || *p == '_' || *p == '-')) return -1;
   snprintf(c->dir, sizeof c->dir, "%s/%s", c->spool, c->push ? "push" : "fetch");
   return 0;
 }
@@ -205,24 +217,27 @@ static int fail(int code, const char *message) {
   return code;
 }
 
-/** A failure marker ("<code>\t<message>"), as WalSpool.writeFailure writes it: said and removed; -1 when there is none. */
+static int fetching;
+
+/** A failure marker ("<code>\t<message>"), as WalSpool.writeFailure writes it: said and removed; -1 when there is none. A fetch's failure stops recovery. */
 static int take_failure(const char *path) {
   char text[4096];
   if (read_marker(path, text, sizeof text) < 0) return -1;
   unlink(path);
   char *tab = strchr(text, '\t');
   int code = atoi(text);
-  return fail(code ? code : EXIT_FAILED, tab ? tab + 1 : text);
+  return fail(fetching ? EXIT_FETCH_FAILED : code ? code : EXIT_FAILED, tab ? tab + 1 : text);
 }
 
+/** Whether a worker holds the spool's lock (flock on worker.pid, as WalSpool.lock takes it). */
 static int worker_alive(const call_t *c) {
-  char path[PATH_MAX], text[32];
+  char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/worker.pid", c->dir);
-  if (read_marker(path, text, sizeof text) <= 0) return 0;
-  char *end;
-  long pid = strtol(text, &end, 10);
-  if (*end || pid <= 0) return 0;
-  return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return 0;
+  int held = flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  close(fd);
+  return held;
 }
 
 /** Starts the spool's worker, detached in its own session (PostgreSQL waits for this command, not for it). */
@@ -236,12 +251,24 @@ static void start_worker(const call_t *c) {
   // The middle process exits at once: the worker is nobody's child to reap.
   if (fork() != 0) _exit(0);
   setsid();
-  int devnull = open("/dev/null", O_RDWR);
-  if (devnull >= 0) {
-    dup2(devnull, 0);
-    dup2(devnull, 1);
-    dup2(devnull, 2);
+  // Nothing of PostgreSQL's: its descriptors closed, its signal mask and ignored signals reset.
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  signal(SIGPIPE, SIG_DFL);
+  for (int fd = 3; fd < 1024; fd++) close(fd);
+  char log[PATH_MAX];
+  snprintf(log, sizeof log, "%s/worker.log", c->dir);
+  int devnull = open("/dev/null", O_RDONLY);
+  // Its warnings (why a file failed) go to the spool's worker.log, which the timeout message names.
+  int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+  if (devnull >= 0) dup2(devnull, 0);
+  if (out >= 0) {
+    dup2(out, 1);
+    dup2(out, 2);
   }
+  if (devnull > 2) close(devnull);
+  if (out > 2) close(out);
   const char *args[32];
   int n = 0;
   const char *node = getenv("BKDR_NODE");
@@ -262,6 +289,10 @@ static void start_worker(const call_t *c) {
   }
   args[n] = NULL;
   execvp(args[0], (char **)args);
+  char path[PATH_MAX], message[PATH_MAX + 64];
+  snprintf(path, sizeof path, "%s/worker.error", c->dir);
+  snprintf(message, sizeof message, "%d\tcannot start the spool's worker: %s: %s", EXIT_FAILED, args[0], strerror(errno));
+  write_atomic(path, message);
   _exit(127);
 }
 
@@ -279,10 +310,17 @@ static int check_worker(const call_t *c) {
   return -1;
 }
 
+/** A worker.error from a start made for an earlier command that no longer waited is not this one's answer. */
+static void forget_stale_worker_error(const call_t *c) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/worker.error", c->dir);
+  if (!worker_alive(c)) unlink(path);
+}
+
 static int timed_out(const call_t *c) {
   char message[PATH_MAX + 256];
   snprintf(message, sizeof message, "wal %s %s: no answer from the spool's worker within %ld s (its log: %s/worker.log)", c->push ? "push" : "fetch", c->name, c->timeout_ms / 1000, c->dir);
-  return fail(EXIT_FAILED, message);
+  return fail(fetching ? EXIT_FETCH_FAILED : EXIT_FAILED, message);
 }
 
 static int push(const call_t *c) {
@@ -305,6 +343,7 @@ static int push(const call_t *c) {
   if (mkdirs(queue_dir) != 0) return fail(EXIT_FAILED, "cannot create the spool directory");
   unlink(error);
   if (write_atomic(queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
+  forget_stale_worker_error(c);
   long long deadline = now_ms() + c->timeout_ms, next_check = 0;
   for (;;) {
     int ack = ACK();
@@ -314,7 +353,7 @@ static int push(const call_t *c) {
     }
     int code = take_failure(error);
     if (code >= 0) return code;
-    if (ack == -1 || !exists(queued)) write_atomic(queued, c->path);
+    if ((ack == -1 || !exists(queued)) && write_atomic(queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
     long long now = now_ms();
     if (now >= next_check) {
       next_check = now + WORKER_CHECK_MS;
@@ -353,6 +392,8 @@ static int hand_over(const char *staged, const char *target) {
     unlink(temp);
     return -1;
   }
+  // Taken: the worker counts a staged file taken when it is gone.
+  unlink(staged);
   return 1;
 }
 
@@ -365,16 +406,17 @@ static int fetch(const call_t *c) {
   snprintf(wanted, sizeof wanted, "%s/%s", want_dir, c->name);
   // Only a live worker's staging counts: after a crash, the next worker clears what it left.
   int handed = exists(staged) && worker_alive(c) ? hand_over(staged, c->path) : 0;
-  if (handed < 0) return fail(EXIT_FAILED, "cannot move the staged WAL file into place");
+  if (handed < 0) return fail(EXIT_FETCH_FAILED, "cannot move the staged WAL file into place");
   if (handed) return EXIT_OK;
-  if (mkdirs(want_dir) != 0) return fail(EXIT_FAILED, "cannot create the spool directory");
+  if (mkdirs(want_dir) != 0) return fail(EXIT_FETCH_FAILED, "cannot create the spool directory");
   unlink(missing);
   unlink(error);
-  if (write_atomic(wanted, "") != 0) return fail(EXIT_FAILED, "cannot write to the spool");
+  if (write_atomic(wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
+  forget_stale_worker_error(c);
   long long deadline = now_ms() + c->timeout_ms, next_check = 0;
   for (;;) {
     handed = exists(staged) && worker_alive(c) ? hand_over(staged, c->path) : 0;
-    if (handed < 0) return fail(EXIT_FAILED, "cannot move the staged WAL file into place");
+    if (handed < 0) return fail(EXIT_FETCH_FAILED, "cannot move the staged WAL file into place");
     if (handed) {
       unlink(wanted);
       return EXIT_OK;
@@ -386,6 +428,8 @@ static int fetch(const call_t *c) {
     }
     int code = take_failure(error);
     if (code >= 0) return code;
+    // Taken off the queue without an answer (a worker that ended meanwhile): asked again.
+    if (!exists(wanted) && write_atomic(wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
     long long now = now_ms();
     if (now >= next_check) {
       next_check = now + WORKER_CHECK_MS;
@@ -411,5 +455,6 @@ int main(int argc, char **argv) {
   call_t c;
   if (parse(argc, argv, &c) != 0) return exec_bkdr();
   signal(SIGPIPE, SIG_IGN);
+  fetching = !c.push;
   return c.push ? push(&c) : fetch(&c);
 }

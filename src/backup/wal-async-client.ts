@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { copyFileSync, existsSync, renameSync, statSync } from 'node:fs';
+import { closeSync, copyFileSync, existsSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode } from '../core/exit-codes.js';
 import { walStamp, WalSpool } from './wal-spool.js';
@@ -29,6 +29,7 @@ export interface AsyncWalCall {
   name: string;
 }
 
+const VALUE_OPTIONS = ['--spool', '--source', '--timeout', '--prefetch'];
 const FLAGS_WITHOUT_VALUE = new Set(['-q', '--quiet', '-v', '--verbose', '--json', '-y', '--yes', '--no-color']);
 const DEFAULT_TIMEOUT_S = { push: 60, fetch: 300 };
 export const DEFAULT_PREFETCH = 8;
@@ -54,16 +55,19 @@ export function parseAsyncWalCall(args: readonly string[]): AsyncWalCall | undef
   for (let i = at + 2; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--async') options['async'] = true;
-    else if (a.startsWith('--') && a.includes('=')) options[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
-    else if (['--spool', '--source', '--timeout', '--prefetch'].includes(a) && i + 1 < args.length) options[a.slice(2)] = args[++i]!;
+    else if (a.includes('=') && VALUE_OPTIONS.includes(a.slice(0, a.indexOf('=')))) options[a.slice(2, a.indexOf('='))] = a.slice(a.indexOf('=') + 1);
+    else if (VALUE_OPTIONS.includes(a) && i + 1 < args.length) options[a.slice(2)] = args[++i]!;
     else if (a.startsWith('-')) return undefined;
     else positional.push(a);
   }
   if (options['async'] !== true || typeof options['spool'] !== 'string') return undefined;
   if (positional.length !== (op === 'push' ? 1 : 2)) return undefined;
+  // A file name, nothing that could reach outside the spool's directories.
+  const asked = op === 'push' ? basename(positional[0]!) : positional[0]!;
+  if (!/^[0-9A-Za-z._-]{1,255}$/.test(asked) || asked.startsWith('.') || asked.startsWith('worker.')) return undefined;
   const timeout = options['timeout'] === undefined ? DEFAULT_TIMEOUT_S[op] : Number(options['timeout']);
   const prefetch = options['prefetch'] === undefined ? DEFAULT_PREFETCH : Number(options['prefetch']);
-  if (!(timeout > 0) || !Number.isInteger(prefetch) || prefetch < 1) return undefined;
+  if (!(timeout > 0 && timeout <= 86_400) || !Number.isInteger(prefetch) || prefetch < 1) return undefined;
   const path = resolve(op === 'push' ? positional[0]! : positional[1]!);
   return {
     op,
@@ -83,9 +87,12 @@ export async function runAsyncWalCall(call: AsyncWalCall, bin: string): Promise<
     return call.op === 'push' ? await push(call, bin) : await fetch(call, bin);
   } catch (err) {
     // The spool itself failed (not writable, disk full): PostgreSQL retries the command.
-    return fail(`wal ${call.op} ${call.name}: spool ${call.spool}: ${(err as Error).message}`, ExitCode.Failed);
+    return fail(`wal ${call.op} ${call.name}: spool ${call.spool}: ${(err as Error).message}`, failedCode(call));
   }
 }
+
+/** Any failure but "not archived" stops a recovery (ExitCode.WalFetchFailed), rather than ending it at this file. */
+const failedCode = (call: AsyncWalCall, code: number = ExitCode.Failed) => (call.op === 'fetch' ? ExitCode.WalFetchFailed : code);
 
 const POLL_MS = 5;
 /** How often a waiting command checks that the worker still runs (it may have ended just before the request). */
@@ -160,8 +167,10 @@ async function fetch(call: AsyncWalCall, bin: string): Promise<number> {
     const failure = spool.readFailure(error);
     if (failure) {
       spool.remove(error);
-      return fail(failure.message, failure.code);
+      return fail(failure.message, failedCode(call, failure.code));
     }
+    // Taken off the queue without an answer (a worker that ended meanwhile): asked again.
+    if (!existsSync(wanted)) spool.writeAtomic(wanted, '');
     return undefined;
   });
 }
@@ -171,40 +180,49 @@ async function fetch(call: AsyncWalCall, bin: string): Promise<number> {
  * answering its start-up failure; gives up after the call's timeout.
  */
 async function waitFor(call: AsyncWalCall, spool: WalSpool, bin: string, check: () => number | undefined): Promise<number> {
-  const deadline = Date.now() + call.timeoutMs;
+  // Said by a worker started for an earlier command that no longer waited: not this one's answer.
+  if (!spool.workerAlive()) spool.remove(spool.path('worker.error'));
+  const deadline = performance.now() + call.timeoutMs;
   let nextWorkerCheck = 0;
   let startedAt = -WORKER_START_MS;
   for (;;) {
     const code = check();
     if (code !== undefined) return code;
-    const now = Date.now();
+    const now = performance.now();
     if (now >= nextWorkerCheck) {
       nextWorkerCheck = now + WORKER_CHECK_MS;
       if (!spool.workerAlive()) {
         const failure = spool.readFailure(spool.path('worker.error'));
         if (failure) {
           spool.remove(spool.path('worker.error'));
-          return fail(failure.message, failure.code);
+          return fail(failure.message, failedCode(call, failure.code));
         }
         if (now - startedAt >= WORKER_START_MS) {
           startedAt = now;
-          startWorker(call, bin);
+          startWorker(call, spool, bin);
         }
       }
     }
-    if (now >= deadline) return fail(`wal ${call.op} ${call.name}: no answer from the spool's worker within ${call.timeoutMs / 1000} s (its log: ${spool.path('worker.log')})`, ExitCode.Failed);
+    if (now >= deadline) return fail(`wal ${call.op} ${call.name}: no answer from the spool's worker within ${call.timeoutMs / 1000} s (its log: ${spool.path('worker.log')})`, failedCode(call));
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }
 
-function startWorker(call: AsyncWalCall, bin: string): void {
+function startWorker(call: AsyncWalCall, spool: WalSpool, bin: string): void {
   const args = [bin, ...call.globals, 'wal', `${call.op}-worker`, '--spool', call.spool];
   if (call.source) args.push('--source', call.source);
   if (call.op === 'fetch') args.push('--prefetch', String(call.prefetch ?? DEFAULT_PREFETCH));
-  // Detached and in its own session: PostgreSQL waits for this command, not for the worker.
-  const child = spawn(process.execPath, args, { detached: true, stdio: 'ignore', cwd: dirname(call.spool) });
-  child.on('error', () => undefined);
-  child.unref();
+  // Its warnings (why a file failed) go to the spool's worker.log, which the timeout message names.
+  const log = openSync(spool.path('worker.log'), 'a', 0o600);
+  try {
+    // Detached and in its own session: PostgreSQL waits for this command, not for the worker. In this
+    // command's directory, as bkdr-wal starts it: a relative config or password file means the same.
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    child.on('error', (err) => spool.writeFailure(spool.path('worker.error'), ExitCode.Failed, `cannot start the spool's worker: ${err.message}`));
+    child.unref();
+  } finally {
+    closeSync(log);
+  }
 }
 
 /** Moves the staged file to PostgreSQL's target; false when it went first (the worker cleaned up). */
@@ -217,15 +235,18 @@ function handOver(staged: string, target: string): boolean {
     if (code === 'ENOENT') return false;
     if (code !== 'EXDEV') throw err;
   }
-  // The spool on another file system than pg_wal: copied under a temporary name, then renamed.
+  // The spool on another file system than pg_wal: copied under a temporary name, renamed, then the
+  // staged file removed (the worker counts a file taken when it is gone).
   const temp = join(dirname(target), `.${basename(target)}.${process.pid}.tmp`);
   try {
     copyFileSync(staged, temp);
+    renameSync(temp, target);
   } catch (err) {
+    rmSync(temp, { force: true });
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
     throw err;
   }
-  renameSync(temp, target);
+  rmSync(staged, { force: true });
   return true;
 }
 

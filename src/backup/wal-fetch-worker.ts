@@ -20,12 +20,15 @@ const DEFAULT_SEGMENT_BYTES = 16 * 2 ** 20;
  * been checked against its hash and synced before its final name appears, so the command
  * that renames it into pg_wal hands over only whole, verified files.
  */
-export async function runWalFetchWorker(opts: { archive: WalArchive; source: string | undefined; spool: string; prefetch: number; logger?: Logger }): Promise<number> {
+export async function runWalFetchWorker(opts: { archive: () => Promise<WalArchive>; source: string | undefined; spool: string; prefetch: number; logger?: Logger }): Promise<number> {
   const spool = new WalSpool(opts.spool, 'fetch');
   const logger = opts.logger ?? silentLogger;
   return runSpoolWorker(
     spool,
-    () => opts.archive.openFetch(opts.archive.source(opts.source)),
+    async () => {
+      const archive = await opts.archive();
+      return archive.openFetch(archive.source(opts.source));
+    },
     (session, stopped) => new Prefetcher(spool, session, opts.prefetch, logger).run(stopped),
     // Staged files a killed worker left may predate changes to the archive; none outlive this one.
     () => clearStaged(spool),
@@ -33,7 +36,7 @@ export async function runWalFetchWorker(opts: { archive: WalArchive; source: str
 }
 
 function clearStaged(spool: WalSpool): void {
-  for (const name of spool.entries()) if (name !== 'want' && name !== 'worker.pid' && name !== 'worker.error' && name !== 'worker.log') spool.remove(spool.path(name));
+  for (const name of spool.answers()) spool.remove(spool.path(name));
 }
 
 class Prefetcher {
@@ -109,6 +112,8 @@ class Prefetcher {
       } finally {
         if (asked) this.spool.remove(this.spool.path(`want/${name}`));
         this.#inFlight.delete(name);
+        // An answer just given is activity: not cleared by an idle exit before its command takes it.
+        this.#lastActivity = Date.now();
       }
     })();
     this.#inFlight.set(name, fetching);

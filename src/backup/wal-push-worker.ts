@@ -19,12 +19,15 @@ const POLL_MS = 10;
  * oldest first, several at a time, with the repositories opened and the key derived once;
  * writes `<name>.ok` only once a file is stored on every destination.
  */
-export async function runWalPushWorker(opts: { archive: WalArchive; source: string | undefined; spool: string; logger?: Logger }): Promise<number> {
+export async function runWalPushWorker(opts: { archive: () => Promise<WalArchive>; source: string | undefined; spool: string; logger?: Logger }): Promise<number> {
   const spool = new WalSpool(opts.spool, 'push');
   const logger = opts.logger ?? silentLogger;
   return runSpoolWorker(
     spool,
-    () => opts.archive.openPush(opts.archive.source(opts.source)),
+    async () => {
+      const archive = await opts.archive();
+      return archive.openPush(archive.source(opts.source));
+    },
     (session, stopped) => pushUntilIdle(spool, session, logger, stopped),
   );
 }
@@ -56,7 +59,11 @@ async function pushUntilIdle(spool: WalSpool, session: WalPushSession, logger: L
       }
     }
     const ready = await readyFiles(walDirs);
-    const todo = [...new Map([...ready, ...queued])].filter(([name]) => !inFlight.has(name) && !failedAhead.has(name) && spool.read(spool.path(`${name}.ok`)) === undefined);
+    // A ready file this worker stored and whose answer was taken is PostgreSQL's to mark done, not to store again.
+    const todo = [...ready.entries()]
+      .filter(([name]) => !stored.has(name))
+      .concat([...queued])
+      .filter(([name]) => !inFlight.has(name) && !failedAhead.has(name) && spool.read(spool.path(`${name}.ok`)) === undefined);
     // Oldest first: segment names sort in WAL order, and PostgreSQL asks for them in that order.
     todo.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     for (const [name, path] of todo) {
@@ -91,11 +98,15 @@ async function stampOf(path: string): Promise<string | undefined> {
 }
 
 /**
- * The .ok files no command will read: PostgreSQL asks only for files still marked ready, and
- * nothing is queued. (One answered twice, when a request crossed its answer.)
+ * The answers no command will read, once nothing is queued: an .ok for a file no longer marked
+ * ready (PostgreSQL asks only for those; one answered twice, when a request crossed its answer),
+ * and an .error whose command gave up waiting.
  */
 function removeUnaskedAcknowledgements(spool: WalSpool, ready: Map<string, string>): void {
-  for (const entry of spool.entries()) if (entry.endsWith('.ok') && !ready.has(entry.slice(0, -'.ok'.length))) spool.remove(spool.path(entry));
+  for (const entry of spool.answers()) {
+    if (entry.endsWith('.ok') && !ready.has(entry.slice(0, -'.ok'.length))) spool.remove(spool.path(entry));
+    else if (entry.endsWith('.error')) spool.remove(spool.path(entry));
+  }
 }
 
 /** The files PostgreSQL has finished and not yet seen archived, in the pg_wal directories pushes came from. */

@@ -4,7 +4,8 @@ import { type WalSpool, whileNotStopped } from './wal-spool.js';
 
 /**
  * The life of a spool's worker: the lock (a second worker leaves at once), the session opened
- * once (a failure to open is written to worker.error, for the waiting command to say), the
+ * once (a failure to open it, the config's or the password's, is written to worker.error, for
+ * the waiting command to say), the
  * loop until idle or SIGTERM, then the lock given back before `cleanUp` runs.
  */
 export async function runSpoolWorker<S extends { close(): Promise<void> }>(

@@ -1,6 +1,12 @@
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
-import { processAlive } from '../core/process-alive.js';
+import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { loadNativeAddon } from '../core/native-addon.js';
+
+interface LockAddon {
+  lockFile(path: Buffer): number | null;
+  lockHeld(path: Buffer): boolean;
+}
+const lockAddon = () => loadNativeAddon<LockAddon>('bkdr_fs');
 
 /**
  * The spool directory of asynchronous WAL archiving (`wal push --async`, `wal fetch --async`),
@@ -15,11 +21,12 @@ import { processAlive } from '../core/process-alive.js';
  *   fetch/<name>          a WAL file fetched, verified and synced: ready to be renamed into pg_wal
  *   fetch/<name>.missing  no destination has <name>
  *   fetch/<name>.error    the fetch of <name> failed
- *   <kind>/worker.pid     the worker's lock: its pid, created exclusively
+ *   <kind>/worker.pid     the worker's lock (flock, held while it runs); holds its pid, for people
  *   <kind>/worker.error   the worker could not start (config, password); holds code, tab, message
  */
 export class WalSpool {
   readonly dir: string;
+  #lockFd: number | undefined;
 
   constructor(
     spool: string,
@@ -41,13 +48,15 @@ export class WalSpool {
     mkdirSync(this.queueDir, { recursive: true, mode: 0o700 });
   }
 
+  /** The requests; a request being written (a temporary name, starting with '.') is not one yet. */
   queued(): string[] {
     return listOrEmpty(this.queueDir).filter((n) => !n.startsWith('.'));
   }
 
   /** A marker written under a temporary name and renamed: a reader never sees half of it. Not synced: a marker lost in a crash means work done again, never a file lost. */
   writeAtomic(path: string, content: string): void {
-    const temp = `${path}.${process.pid}.tmp`;
+    // '.<name>.<pid>.tmp': a worker listing a queue passes over names starting with a dot.
+    const temp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
     const fd = openSync(temp, 'w', 0o600);
     try {
       writeSync(fd, content);
@@ -70,35 +79,27 @@ export class WalSpool {
     rmSync(path, { force: true });
   }
 
-  /** Whether a worker holds this spool's lock. */
+  /** Whether a worker holds this spool's lock (a kernel lock on worker.pid: gone with its process, however it ended). */
   workerAlive(): boolean {
-    const pid = Number(this.read(this.path('worker.pid')));
-    return Number.isInteger(pid) && pid > 0 && processAlive(pid);
+    return lockAddon().lockHeld(Buffer.from(this.path('worker.pid')));
   }
 
-  /** Takes the worker's lock; false when a live worker holds it. A dead worker's lock is taken over. */
+  /** Takes the worker's lock, for as long as this process runs or until unlock(); false when a live worker holds it. */
   lock(): boolean {
-    const file = this.path('worker.pid');
-    for (let attempt = 0; attempt < 2; attempt++) {
-      try {
-        writeFileSync(file, String(process.pid), { flag: 'wx', mode: 0o600 });
-        return true;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-        if (this.workerAlive()) return false;
-        // Killed without unlocking: its pid is gone, so the lock is stale.
-        try {
-          unlinkSync(file);
-        } catch {
-          // Another command took it over first: the next attempt decides.
-        }
-      }
-    }
-    return false;
+    const fd = lockAddon().lockFile(Buffer.from(this.path('worker.pid')));
+    if (fd === null) return false;
+    this.#lockFd = fd;
+    // For the operator: whose it is. The lock is the kernel's, not this number.
+    ftruncateSync(fd);
+    writeSync(fd, String(process.pid), 0);
+    return true;
   }
 
+  /** Gives the lock back. The file stays: a process that opened it before an unlink could lock a file no one else sees. */
   unlock(): void {
-    if (this.read(this.path('worker.pid')) === String(process.pid)) this.remove(this.path('worker.pid'));
+    if (this.#lockFd === undefined) return;
+    closeSync(this.#lockFd);
+    this.#lockFd = undefined;
   }
 
   /** A failure as a marker: exit code and one line, for the command that waits on it. */
@@ -115,6 +116,11 @@ export class WalSpool {
 
   entries(): string[] {
     return listOrEmpty(this.dir);
+  }
+
+  /** Every file this spool's worker answers with (not the lock, the queue or the worker's log). */
+  answers(): string[] {
+    return this.entries().filter((n) => !['want', 'queue', 'worker.pid', 'worker.error', 'worker.log'].includes(n));
   }
 }
 

@@ -8,6 +8,11 @@ export const ExitCode = {
   Damaged: 5,
   Threshold: 6,
   Interrupted: 130,
+  /**
+   * `wal fetch` could not fetch a file that may be archived. PostgreSQL reads every exit code
+   * up to 125 as "not archived" and would end recovery there, early; above 125 it stops.
+   */
+  WalFetchFailed: 255,
 } as const;
 
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

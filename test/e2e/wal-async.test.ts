@@ -80,7 +80,7 @@ describe.each(clients)('wal push/fetch --async through %s: one worker per spool,
     // Idle, the worker ends by itself and nothing is left to be misread by the next one.
     const pid = await workerPid(spool, 'push');
     await until('the push worker ends', () => !processAlive(pid), 20_000);
-    expect(readdirSync(join(spool, 'push')).filter((f) => f !== 'queue')).toEqual([]);
+    expect(readdirSync(join(spool, 'push')).filter((f) => !['queue', 'worker.pid', 'worker.log'].includes(f))).toEqual([]);
     expect(readdirSync(join(spool, 'push', 'queue'))).toEqual([]);
 
     // Replay: each fetch hands over the verified bytes; the next segments are staged before they are asked for.
@@ -101,7 +101,7 @@ describe.each(clients)('wal push/fetch --async through %s: one worker per spool,
     const fetcher = await workerPid(spool, 'fetch');
     await stopSpoolWorkers(spool);
     expect(processAlive(fetcher)).toBe(false);
-    expect(readdirSync(join(spool, 'fetch')).filter((f) => f !== 'want')).toEqual([]);
+    expect(readdirSync(join(spool, 'fetch')).filter((f) => !['want', 'worker.pid', 'worker.log'].includes(f))).toEqual([]);
   }, 60_000);
 
   it('refuses other content under an archived name with its one-line error, and acknowledges nothing', async () => {
@@ -123,6 +123,26 @@ describe.each(clients)('wal push/fetch --async through %s: one worker per spool,
     expect(r.code, `${r.stdout}${r.stderr}${readdirSync(join(spool, 'push')).join(',')}`).toBe(2);
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
     expect(r.stderr).toMatch(/^bkdr: .*(password|key)/i);
+    // A replay that cannot read the archive stops (255), rather than ending as if the archive had.
+    const fetched = await client(ws, ['-q', 'wal', 'fetch', '--async', '--spool', spool, segName(1), join(tmp.path, 'RECOVERYXLOG')], { BKDR_PASSWORD: 'wrong' });
+    expect(fetched.code).toBe(255);
+    expect(fetched.stderr).toMatch(/^bkdr: .*(password|key)/i);
+    // A config the worker cannot read is said the same way, not waited out.
+    const broken = join(tmp.path, 'broken.json');
+    await writeFile(broken, '{ not json');
+    const r2 = await client({ ...ws, config: broken }, ['-q', 'wal', 'fetch', '--async', '--spool', join(tmp.path, 'spool2'), segName(1), join(tmp.path, 'RECOVERYXLOG')]);
+    expect(r2.code).toBe(255);
+    expect(r2.stderr.trim().split('\n')).toHaveLength(1);
+    await stopSpoolWorkers(join(tmp.path, 'spool2'));
+  }, 60_000);
+
+  it('takes its lock from the kernel: a worker.pid naming a live process that is not a worker does not stop archiving', async () => {
+    await mkdir(join(spool, 'push'), { recursive: true });
+    // What a crash and a reboot leave: the pid of some other live process (here, this test's).
+    await writeFile(join(spool, 'push', 'worker.pid'), String(process.pid));
+    const r = await archive(segName(1));
+    expect(r.code, r.stderr).toBe(0);
+    expect(await workerPid(spool, 'push')).not.toBe(process.pid);
   }, 60_000);
 
   it('loses nothing when the worker is killed: the next command starts another, and every segment is archived', async () => {
@@ -152,7 +172,8 @@ describe.each(clients)('wal push/fetch --async through %s: one worker per spool,
     const fetch = (name: string) => client(ws, ['-q', 'wal', 'fetch', '--async', '--spool', spool, name, target]);
     expect((await fetch(segName(1))).code).toBe(0);
     const r = await fetch(segName(2));
-    expect(r.code).toBe(5);
+    // Not "not archived" (1), which would end a recovery here: a code above 125 stops it.
+    expect(r.code).toBe(255);
     expect(r.stderr).toMatch(/damaged/);
     expect((await readFile(target)).equals(segments.get(segName(1))!)).toBe(true);
     expect(existsSync(join(spool, 'fetch', segName(2)))).toBe(false);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { resolvePassword } from '../../runtime/password.js';
 import { findWalGaps, WalArchive } from '../../backup/wal-archive.js';
 import { ExitCode } from '../../core/exit-codes.js';
-import { UsageError } from '../../core/errors.js';
+import { BkdrError, UsageError } from '../../core/errors.js';
 import { binPath } from '../../core/package-root.js';
 import { DEFAULT_PREFETCH, parseAsyncWalCall, runAsyncWalCall } from '../../backup/wal-async-client.js';
 import { runWalFetchWorker } from '../../backup/wal-fetch-worker.js';
@@ -78,8 +78,14 @@ export function registerWal(program: Command, ctx: CliContext): void {
           process.exitCode = await runAsync('fetch', flags);
           return;
         }
-        const a = await archive();
-        const from = await a.fetch(a.source(flags.source), name, path);
+        let from: string | false;
+        try {
+          const a = await archive();
+          from = await a.fetch(a.source(flags.source), name, path);
+        } catch (err) {
+          // Any failure but "not archived" stops a recovery, rather than ending it at this file (ExitCode.WalFetchFailed).
+          throw new BkdrError((err as Error).message, ExitCode.WalFetchFailed, { cause: err });
+        }
         // PostgreSQL asks for files that may not exist (the next timeline's history): not an error worth a line.
         if (!from) {
           ctx.logger.info(`wal fetch: ${name} is not archived`);
@@ -113,7 +119,7 @@ export function registerWal(program: Command, ctx: CliContext): void {
     .requiredOption('--spool <dir>')
     .option('--source <name>')
     .action(async (flags: { spool: string; source?: string }) => {
-      process.exitCode = await runWalPushWorker({ archive: await archive(), source: flags.source, spool: resolve(flags.spool), logger: ctx.logger });
+      process.exitCode = await runWalPushWorker({ archive, source: flags.source, spool: resolve(flags.spool), logger: ctx.logger });
     });
   wal
     .command('fetch-worker', { hidden: true })
@@ -123,7 +129,7 @@ export function registerWal(program: Command, ctx: CliContext): void {
     .action(async (flags: { spool: string; source?: string; prefetch: string }) => {
       const prefetch = Number(flags.prefetch);
       if (!Number.isInteger(prefetch) || prefetch < 1) throw new UsageError(`--prefetch must be a whole number of segments, at least 1 (got ${flags.prefetch})`);
-      process.exitCode = await runWalFetchWorker({ archive: await archive(), source: flags.source, spool: resolve(flags.spool), prefetch, logger: ctx.logger });
+      process.exitCode = await runWalFetchWorker({ archive, source: flags.source, spool: resolve(flags.spool), prefetch, logger: ctx.logger });
     });
 
   withExample(
