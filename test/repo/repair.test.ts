@@ -79,7 +79,10 @@ describe('rebuildIndex', () => {
     expect(packCount).toBe(6);
     expect(await keysUnder(adapter, 'index/')).toHaveLength(2);
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    await adapter.close?.();
+    await tmp.cleanup();
+  });
 
   const deleteIndexFiles = async () => {
     for (const key of await keysUnder(adapter, 'index/')) await adapter.delete(key);
@@ -219,7 +222,10 @@ describe('repairSnapshots', () => {
     isLost = (id) => lostPacks.has(repo.lookupBlob(id)?.packId ?? '');
     await expect(repo.loadBlob(lost)).rejects.toThrow();
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    await adapter.close?.();
+    await tmp.cleanup();
+  });
 
   it('reports, per damaged backup, the paths it drops: a file reaching a lost blob, a directory whose listing is lost (with a slash), files deep down', async () => {
     const results = await repairSnapshots(repo, [damaged, intact, rootless], isLost, { dryRun: true });

@@ -22,7 +22,10 @@ describe('Repository', () => {
     tmp = await makeTempDir('bkdr-repo-');
     adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    await adapter.close?.();
+    await tmp.cleanup();
+  });
 
   describe.each([
     ['lz4', 'pw'],
