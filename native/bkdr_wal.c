@@ -323,37 +323,16 @@ static int timed_out(const call_t *c) {
   return fail(fetching ? EXIT_FETCH_FAILED : EXIT_FAILED, message);
 }
 
-static int push(const call_t *c) {
-  struct stat st;
-  if (stat(c->path, &st) != 0) {
-    char message[PATH_MAX + 64];
-    snprintf(message, sizeof message, "cannot read WAL file %s: %s", c->path, errno == ENOENT ? "ENOENT" : strerror(errno));
-    return fail(EXIT_USAGE, message);
-  }
-  char stamp[96], ok[PATH_MAX], queued[PATH_MAX], error[PATH_MAX], found[128];
-  snprintf(stamp, sizeof stamp, "%lld:%lld:%llu", (long long)st.st_size, (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
-  snprintf(ok, sizeof ok, "%s/%s.ok", c->dir, c->name);
-  snprintf(queued, sizeof queued, "%s/queue/%s", c->dir, c->name);
-  snprintf(error, sizeof error, "%s/%s.error", c->dir, c->name);
-  // 1 stored, 0 none, -1 the .ok of another file of that name (a cluster made again).
-#define ACK() (read_marker(ok, found, sizeof found) < 0 ? 0 : (unlink(ok), strcmp(found, stamp) == 0 ? 1 : -1))
-  if (ACK() == 1) return EXIT_OK;
-  char queue_dir[PATH_MAX];
-  snprintf(queue_dir, sizeof queue_dir, "%s/queue", c->dir);
-  if (mkdirs(queue_dir) != 0) return fail(EXIT_FAILED, "cannot create the spool directory");
-  unlink(error);
-  if (write_atomic(queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
+/**
+ * waitFor of wal-async-client.ts: asks `answer` (an exit code, or -1 for none yet) every POLL_MS,
+ * starting the worker when none runs and saying its start-up failure; gives up at the timeout.
+ */
+static int wait_for(const call_t *c, int (*answer)(const call_t *, void *), void *state) {
   forget_stale_worker_error(c);
   long long deadline = now_ms() + c->timeout_ms, next_check = 0;
   for (;;) {
-    int ack = ACK();
-    if (ack == 1) {
-      unlink(queued);
-      return EXIT_OK;
-    }
-    int code = take_failure(error);
+    int code = answer(c, state);
     if (code >= 0) return code;
-    if ((ack == -1 || !exists(queued)) && write_atomic(queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
     long long now = now_ms();
     if (now >= next_check) {
       next_check = now + WORKER_CHECK_MS;
@@ -362,7 +341,55 @@ static int push(const call_t *c) {
     if (now >= deadline) return timed_out(c);
     sleep_ms(POLL_MS);
   }
-#undef ACK
+}
+
+typedef struct {
+  char stamp[96], ok[PATH_MAX], queued[PATH_MAX], error[PATH_MAX];
+} push_t;
+
+/** 1 stored, 0 none, -1 the .ok of another file of that name (a cluster made again); the .ok is taken either way. */
+static int acknowledgement(const push_t *p) {
+  char found[128];
+  if (read_marker(p->ok, found, sizeof found) < 0) return 0;
+  unlink(p->ok);
+  return strcmp(found, p->stamp) == 0 ? 1 : -1;
+}
+
+static int push_answer(const call_t *c, void *state) {
+  (void)c;
+  const push_t *p = state;
+  int ack = acknowledgement(p);
+  if (ack == 1) {
+    // Stored as a ready file read ahead while this request waited: the request is answered too.
+    unlink(p->queued);
+    return EXIT_OK;
+  }
+  int code = take_failure(p->error);
+  if (code >= 0) return code;
+  // A stale .ok, or the worker took the request and its answer went astray: asked again (a push is idempotent).
+  if ((ack == -1 || !exists(p->queued)) && write_atomic(p->queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
+  return -1;
+}
+
+static int push(const call_t *c) {
+  struct stat st;
+  if (stat(c->path, &st) != 0) {
+    char message[PATH_MAX + 64];
+    snprintf(message, sizeof message, "cannot read WAL file %s: %s", c->path, errno == ENOENT ? "ENOENT" : strerror(errno));
+    return fail(EXIT_USAGE, message);
+  }
+  push_t p;
+  snprintf(p.stamp, sizeof p.stamp, "%lld:%lld:%llu", (long long)st.st_size, (long long)st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+  snprintf(p.ok, sizeof p.ok, "%s/%s.ok", c->dir, c->name);
+  snprintf(p.queued, sizeof p.queued, "%s/queue/%s", c->dir, c->name);
+  snprintf(p.error, sizeof p.error, "%s/%s.error", c->dir, c->name);
+  if (acknowledgement(&p) == 1) return EXIT_OK;
+  char queue_dir[PATH_MAX];
+  snprintf(queue_dir, sizeof queue_dir, "%s/queue", c->dir);
+  if (mkdirs(queue_dir) != 0) return fail(EXIT_FAILED, "cannot create the spool directory");
+  unlink(p.error);
+  if (write_atomic(p.queued, c->path) != 0) return fail(EXIT_FAILED, "cannot write to the spool");
+  return wait_for(c, push_answer, &p);
 }
 
 /** Renames the staged file to PostgreSQL's target (copied when on another file system); 0 when it went first. */
@@ -397,47 +424,53 @@ static int hand_over(const char *staged, const char *target) {
   return 1;
 }
 
+typedef struct {
+  char staged[PATH_MAX], missing[PATH_MAX], error[PATH_MAX], wanted[PATH_MAX];
+} fetch_t;
+
+/** The staged file moved into place: 1 done, 0 none (or only a dead worker's), -1 failed. Only a live worker's staging counts: after a crash, the next worker clears what it left. */
+static int take_staged(const call_t *c, const fetch_t *f) {
+  return exists(f->staged) && worker_alive(c) ? hand_over(f->staged, c->path) : 0;
+}
+
+static int fetch_answer(const call_t *c, void *state) {
+  const fetch_t *f = state;
+  int handed = take_staged(c, f);
+  if (handed < 0) return fail(EXIT_FETCH_FAILED, "cannot move the staged WAL file into place");
+  if (handed) {
+    // Staged as read ahead while this request waited: it is answered too.
+    unlink(f->wanted);
+    return EXIT_OK;
+  }
+  if (exists(f->missing)) {
+    unlink(f->missing);
+    // As the synchronous fetch: PostgreSQL asks for files that may not exist (the next timeline's history).
+    if (!c->quiet) fprintf(stderr, "wal fetch: %s is not archived\n", c->name);
+    return EXIT_FAILED;
+  }
+  int code = take_failure(f->error);
+  if (code >= 0) return code;
+  // Taken off the queue without an answer (a worker that ended meanwhile): asked again.
+  if (!exists(f->wanted) && write_atomic(f->wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
+  return -1;
+}
+
 static int fetch(const call_t *c) {
-  char staged[PATH_MAX], missing[PATH_MAX], error[PATH_MAX], wanted[PATH_MAX], want_dir[PATH_MAX];
-  snprintf(staged, sizeof staged, "%s/%s", c->dir, c->name);
-  snprintf(missing, sizeof missing, "%s/%s.missing", c->dir, c->name);
-  snprintf(error, sizeof error, "%s/%s.error", c->dir, c->name);
+  fetch_t f;
+  char want_dir[PATH_MAX];
+  snprintf(f.staged, sizeof f.staged, "%s/%s", c->dir, c->name);
+  snprintf(f.missing, sizeof f.missing, "%s/%s.missing", c->dir, c->name);
+  snprintf(f.error, sizeof f.error, "%s/%s.error", c->dir, c->name);
   snprintf(want_dir, sizeof want_dir, "%s/want", c->dir);
-  snprintf(wanted, sizeof wanted, "%s/%s", want_dir, c->name);
-  // Only a live worker's staging counts: after a crash, the next worker clears what it left.
-  int handed = exists(staged) && worker_alive(c) ? hand_over(staged, c->path) : 0;
+  snprintf(f.wanted, sizeof f.wanted, "%s/%s", want_dir, c->name);
+  int handed = take_staged(c, &f);
   if (handed < 0) return fail(EXIT_FETCH_FAILED, "cannot move the staged WAL file into place");
   if (handed) return EXIT_OK;
   if (mkdirs(want_dir) != 0) return fail(EXIT_FETCH_FAILED, "cannot create the spool directory");
-  unlink(missing);
-  unlink(error);
-  if (write_atomic(wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
-  forget_stale_worker_error(c);
-  long long deadline = now_ms() + c->timeout_ms, next_check = 0;
-  for (;;) {
-    handed = exists(staged) && worker_alive(c) ? hand_over(staged, c->path) : 0;
-    if (handed < 0) return fail(EXIT_FETCH_FAILED, "cannot move the staged WAL file into place");
-    if (handed) {
-      unlink(wanted);
-      return EXIT_OK;
-    }
-    if (exists(missing)) {
-      unlink(missing);
-      if (!c->quiet) fprintf(stderr, "wal fetch: %s is not archived\n", c->name);
-      return EXIT_FAILED;
-    }
-    int code = take_failure(error);
-    if (code >= 0) return code;
-    // Taken off the queue without an answer (a worker that ended meanwhile): asked again.
-    if (!exists(wanted) && write_atomic(wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
-    long long now = now_ms();
-    if (now >= next_check) {
-      next_check = now + WORKER_CHECK_MS;
-      if ((code = check_worker(c)) >= 0) return code;
-    }
-    if (now >= deadline) return timed_out(c);
-    sleep_ms(POLL_MS);
-  }
+  unlink(f.missing);
+  unlink(f.error);
+  if (write_atomic(f.wanted, "") != 0) return fail(EXIT_FETCH_FAILED, "cannot write to the spool");
+  return wait_for(c, fetch_answer, &f);
 }
 
 int main(int argc, char **argv) {

@@ -144,7 +144,8 @@ async function fetch(call: AsyncWalCall, bin: string): Promise<number> {
   const spool = new WalSpool(call.spool, 'fetch');
   const staged = spool.path(call.name);
   // Only a live worker's staging counts: after a crash, the next worker clears what it left.
-  if (existsSync(staged) && spool.workerAlive() && handOver(staged, call.path)) return ExitCode.Ok;
+  const takeStaged = () => existsSync(staged) && spool.workerAlive() && handOver(staged, call.path);
+  if (takeStaged()) return ExitCode.Ok;
   spool.ensure();
   const missing = spool.path(`${call.name}.missing`);
   const error = spool.path(`${call.name}.error`);
@@ -153,7 +154,7 @@ async function fetch(call: AsyncWalCall, bin: string): Promise<number> {
   const wanted = join(spool.queueDir, call.name);
   spool.writeAtomic(wanted, '');
   return waitFor(call, spool, bin, () => {
-    if (existsSync(staged) && spool.workerAlive() && handOver(staged, call.path)) {
+    if (takeStaged()) {
       // Staged as read ahead while this request waited: it is answered too.
       spool.remove(wanted);
       return ExitCode.Ok;
