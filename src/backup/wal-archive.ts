@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
 import type { BkdrConfig } from '../config/schema.js';
 import { BkdrError, OperationError, UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { Repository } from '../repo/repository.js';
 import { PostgresWalStore, type WalSegmentInfo } from '../sources/postgres-wal-store.js';
@@ -87,7 +87,7 @@ export class WalArchive {
     try {
       const found = await session.get(name);
       if (!found) return false;
-      await writeFileAtomic(target, found.data, false);
+      await writeFileAtomic(target, found.data, { mode: 0o600 });
       return found.destination;
     } finally {
       await session.close();
@@ -176,24 +176,6 @@ export interface WalFetchSession {
   /** The file, checked against its hash, from the first destination that has it; undefined when none has. */
   get(name: string): Promise<{ destination: string; data: Buffer } | undefined>;
   close(): Promise<void>;
-}
-
-/** `data` under a temporary name beside `target`, then renamed (after an fsync with `sync`): a reader sees all of it or nothing. */
-export async function writeFileAtomic(target: string, data: Buffer, sync: boolean): Promise<void> {
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}`);
-  try {
-    const handle = await open(temp, 'wx', 0o600);
-    try {
-      await handle.writeFile(data);
-      if (sync) await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (err) {
-    await rm(temp, { force: true });
-    throw err;
-  }
 }
 
 /** Segment names: timeline, then the segment number in two 8-hex-digit halves (16 MiB segments: 256 per "log"). */

@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 import { isBkdrError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { type WalArchive, type WalFetchSession, writeFileAtomic } from './wal-archive.js';
+import { writeFileAtomic } from '../core/write-file-atomic.js';
+import type { WalArchive, WalFetchSession } from './wal-archive.js';
 import { nextSegment, WalSpool } from './wal-spool.js';
 import { runSpoolWorker } from './wal-spool-worker.js';
 
@@ -103,7 +104,7 @@ class Prefetcher {
           return;
         }
         if (nextSegment(name, found.data.length)) this.#segmentBytes = found.data.length;
-        await writeFileAtomic(this.spool.path(name), found.data, true);
+        await writeFileAtomic(this.spool.path(name), found.data, { sync: true, mode: 0o600 });
         this.#staged.add(name);
       } catch (err) {
         if (asked) this.spool.writeFailure(this.spool.path(`${name}.error`), isBkdrError(err) ? err.exitCode : ExitCode.Failed, (err as Error).message);

@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { rename, unlink, writeFile } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
+import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { REPORT_FORMATS, type ReportDocument, type ReportFormat, renderReport } from '../report/report-document.js';
 import type { CliContext } from './context.js';
 
@@ -21,12 +20,9 @@ export async function outputReport(ctx: CliContext, doc: ReportDocument, format:
     process.stdout.write(text);
     return;
   }
-  const temp = `${out}.partial-${randomBytes(4).toString('hex')}`;
   try {
-    await writeFile(temp, text, { mode: 0o644 });
-    await rename(temp, out);
+    await writeFileAtomic(out, text, { mode: 0o644 });
   } catch (err) {
-    await unlink(temp).catch(() => undefined);
     throw new UsageError(`cannot write the report to ${out}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
   ctx.logger.info(`wrote ${out}`);

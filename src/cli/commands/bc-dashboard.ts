@@ -1,8 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { rename, rm, writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { OperationError } from '../../core/errors.js';
+import { writeFileAtomic } from '../../core/write-file-atomic.js';
 import { formatSummaryMetric, SUMMARY_METRIC_LABELS, type DashboardModel, type DashboardObjective, type DashboardSummaryMetrics } from '../../report/dashboard-model.js';
 import type { CliContext } from '../context.js';
 import { continuityContext } from '../services.js';
@@ -98,12 +97,9 @@ export function renderDashboard(model: DashboardModel): string {
 
 /** Written beside the target and renamed over it: a reader (a browser, a mail job) never sees half a page. */
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, text);
-    await rename(temp, file);
+    await writeFileAtomic(file, text);
   } catch (err) {
-    await rm(temp, { force: true });
     // One line naming the file, not a bare ENOENT: the cause stays for --verbose.
     throw new OperationError(`cannot write the dashboard to ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { cause: err });
   }
