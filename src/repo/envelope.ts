@@ -46,7 +46,7 @@ export class Envelope {
     try {
       return await loadNativeAddon<EnvelopeAddon>('bkdr_blob').envelope(this.key, stored, null, false);
     } catch (err) {
-      throw new IntegrityError(`${what} on ${this.#destination} fails authentication (damaged)`, { cause: err });
+      throw this.#damaged(what, err);
     }
   }
 
@@ -56,7 +56,11 @@ export class Envelope {
     try {
       return unseal(this.key, stored);
     } catch (err) {
-      throw new IntegrityError(`${what} on ${this.#destination} fails authentication (damaged)`, { cause: err });
+      throw this.#damaged(what, err);
     }
+  }
+
+  #damaged(what: string, cause: unknown): IntegrityError {
+    return new IntegrityError(`${what} on ${this.#destination} fails authentication (damaged)`, { cause });
   }
 }
