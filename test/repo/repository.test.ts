@@ -338,6 +338,30 @@ describe('Repository', () => {
     expect(pool.retained).toBeGreaterThan(0);
   });
 
+  it('decodes records that are small stored but large decoded one by one, and batches at most ~1 MiB decoded', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw', packSize: 16 * 1024 * 1024, compression: { algorithm: 'lz4' } });
+    // 600 KiB that LZ4 stores in a few KiB (a repeated random line), then small files' worth of text.
+    const compressible = (i: number) => Buffer.from(`${i} ${randomBytes(48).toString('hex')}\n`.repeat(Math.ceil((600 * 1024) / 100))).subarray(0, 600 * 1024);
+    const textFile = (i: number) => Buffer.from(`${i} ${randomBytes(24).toString('hex')}\n`.repeat(200));
+    const blobs = [...Array.from({ length: 20 }, (_, i) => compressible(i)), ...Array.from({ length: 300 }, (_, i) => textFile(i))];
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
+    expect(locations[0]!.length).toBeLessThan(64 * 1024);
+    const allocated: number[] = [];
+    const pool = new BufferPool(64 * 1024 * 1024, { allocate: (size) => (allocated.push(size), Buffer.allocUnsafeSlow(size)) });
+    const got: string[] = [];
+    for await (const { id, data, release } of repo.loadBlobsFromPack(locations[0]!.packId, locations, pool)) {
+      expect(sha(data)).toBe(id);
+      got.push(id);
+      release();
+    }
+    expect(got).toEqual(blobs.map(sha));
+    // Counted stored, the 20 large ones made one batch of 12 MiB decoded; the span read is under 1 MiB here.
+    expect(Math.max(...allocated)).toBeLessThanOrEqual(2 * 1024 * 1024);
+  });
+
   it('reuses a pack buffer only once its pack is stored', async () => {
     // A destination that takes its time: the pack's bytes are read only after a while.
     const slow: StorageAdapter = { ...adapter, put: async (key, body, opts) => (await new Promise((r) => setTimeout(r, 15)), adapter.put(key, body, opts)) };
