@@ -7,8 +7,10 @@ import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archive
 import { checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 describe('archiveFiles', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -27,7 +29,7 @@ describe('archiveFiles', () => {
       await mkdir(join(src, dir), { recursive: true });
       await writeFile(join(src, dir, file), `content of ${file}`);
     }
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     // The real repository, with the listings it is asked to save written down.
     let saved: string[][] = [];
     const target: ArchiveTarget = {
@@ -109,7 +111,7 @@ describe('archiveFiles', () => {
     const src = join(tmp.path, 'src');
     await mkdir(src);
     await writeFile(join(src, 'kept'), 'kept');
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
     await repo.flush();
     const sourcePath = src.split('/').filter(Boolean);
@@ -147,7 +149,7 @@ describe('archiveFiles', () => {
     const block = randomBytes(1024 * 1024);
     const original = Buffer.concat(Array.from({ length: 32 }, () => block));
     await writeFile(path, original);
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const warnings: string[] = [];
     let changed = false;
     const archived = await archiveFiles({
@@ -212,7 +214,7 @@ describe('archiveFiles', () => {
     const src = join(tmp.path, 'src');
     await mkdir(src);
     await writeFile(join(src, 'kept'), 'kept');
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
     await repo.flush();
     const sourcePath = src.split('/').filter(Boolean);
@@ -247,7 +249,7 @@ describe('archiveFiles', () => {
       // A name that is not UTF-8.
       await writeFile(Buffer.concat([Buffer.from(`${join(src, dir)}/`), Buffer.from([0xff, 0x41])]), 'x');
     }
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const first = await archiveFiles({ repo, paths: [src], exclude: ['**/f0003'], oneFileSystem: false });
     await repo.flush();
     const sourcePath = src.split('/').filter(Boolean);
@@ -275,7 +277,7 @@ describe('archiveFiles', () => {
     await mkdir(join(src, 'a', 'c'), { recursive: true });
     await writeFile(join(src, 'a', 'c', 'f'), 'f');
     await writeFile(join(src, 'b'), 'b');
-    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const adapter = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const repo = await Repository.create(adapter, { password: 'pw' });
     const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
     await repo.flush();

@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ParentTrees } from '../../src/backup/parent-trees.js';
 import { Repository } from '../../src/repo/repository.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 describe('ParentTrees', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -26,7 +28,7 @@ describe('ParentTrees', () => {
   }
 
   it("reads a directory's subdirectory trees together, and hands each out once", async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const { root, dirs } = await trees(await Repository.create(local, { password: 'pw' }), 50);
     const counting = recording(local);
     const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
@@ -42,7 +44,7 @@ describe('ParentTrees', () => {
   });
 
   it("goes on reading a wide directory's subdirectories ahead as the walk takes them, past the first read's budget", async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
     // 60 trees of about 120 KiB of plaintext, 7 MiB in all: the read-ahead budget holds about half.
     const children: string[] = [];
@@ -62,7 +64,7 @@ describe('ParentTrees', () => {
   });
 
   it('reads a wide directory ahead past its first read while the walk goes into each subdirectory', async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
     // 40 directories of about 120 KiB of plaintext each (more than the budget in all), each with 3 small subdirectories.
     const wide: { id: string; children: string[] }[] = [];
@@ -90,7 +92,7 @@ describe('ParentTrees', () => {
   });
 
   it('keeps no tree passed over while its read was under way', async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const { root, dirs } = await trees(await Repository.create(local, { password: 'pw' }), 5);
     const counting = recording(local);
     const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
@@ -105,7 +107,7 @@ describe('ParentTrees', () => {
   });
 
   it('reads a damaged tree alone and gives nothing for it, and the trees beside it still come', async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
     const { root, dirs } = await trees(created, 10);
     const damaged = created.lookupBlob(dirs[3]!)!;
@@ -121,7 +123,7 @@ describe('ParentTrees', () => {
   });
 
   it('drops the read-ahead trees the walk passes over, so later directories are still read ahead', async () => {
-    const local = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const local = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const created = await Repository.create(local, { password: 'pw' });
     // Trees of about 120 KiB of plaintext: 400 entries with long names.
     const bigTree = (tag: string) => created.saveTree(Array.from({ length: 400 }, (_, i) => node(`${tag}-${String(i).padStart(4, '0')}-${'x'.repeat(150)}`, { size: 0, content: [] })));

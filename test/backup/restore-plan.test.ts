@@ -7,9 +7,11 @@ import { restoreTree, type RestoreOptions } from '../../src/backup/restorer.js';
 import { OperationError, UsageError } from '../../src/core/errors.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -24,7 +26,7 @@ describe('planRestore', () => {
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-restore-plan-');
     target = join(tmp.path, 'target');
-    repo = await Repository.create(createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') }), { password: null });
+    repo = await Repository.create(localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') }), { password: null });
     const save = async (length: number) => {
       const data = randomBytes(length);
       await repo.saveBlob('data', sha(data), data);

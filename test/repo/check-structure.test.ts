@@ -6,9 +6,11 @@ import { checkRepository, checkSnapshotStructure } from '../../src/repo/check.js
 import { Repository } from '../../src/repo/repository.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -63,13 +65,13 @@ describe('checkSnapshotStructure', () => {
   }
 
   it('finds nothing wrong in an intact backup, reading every level of trees', async () => {
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const { snapshot } = await backup(repo, 30);
     expect(await checkSnapshotStructure(repo, snapshot)).toEqual([]);
   });
 
   it('names a damaged tree by its path and still checks the trees beside it and the data under them', async () => {
-    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const adapter = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const repo = await Repository.create(adapter, { password: 'pw' });
     const { snapshot, trees } = await backup(repo, 6, 4);
     // Damage the tree of /d2 (its record, inside the pack that holds every tree).
@@ -87,7 +89,7 @@ describe('checkSnapshotStructure', () => {
   });
 
   it('does not read again the trees a backup took from its parent, unless a pack the index names is missing', async () => {
-    const adapter = createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const adapter = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
     const repo = await Repository.create(adapter, { password: 'pw' });
     const { snapshot, trees } = await backup(repo, 6, 4);
     // A blob in a pack of its own, which the snapshot does not reach.
@@ -111,7 +113,7 @@ describe('checkSnapshotStructure', () => {
   });
 
   it('names a file whose recorded size is not the length of its content, as checkRepository does', async () => {
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const data = randomBytes(100);
     await repo.saveBlob('data', sha(data), data);
     const sub = await repo.saveTree([node('grown', { size: 40, content: [sha(data), sha(data)] })]);

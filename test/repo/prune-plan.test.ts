@@ -6,9 +6,11 @@ import { executePrune, planPrune, type PrunePlan } from '../../src/repo/prune.js
 import { Repository } from '../../src/repo/repository.js';
 import type { SnapshotInput } from '../../src/repo/snapshot.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -127,7 +129,7 @@ describe('planPrune', () => {
   let fx: Fixture;
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-prune-');
-    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     fx = await buildRepository(adapter);
   });
   afterEach(async () => {
@@ -226,7 +228,7 @@ describe('planPrune with a blob stored twice', () => {
 
   it('counts the blob live only in the pack the index reads it from; the other copy is unused', async () => {
     tmp = await makeTempDir('bkdr-prune-');
-    const adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    const adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     const repo = await Repository.create(adapter, OPTIONS);
     const [x, other, y] = [randomBytes(2100), randomBytes(2100), randomBytes(2100)];
     await repo.saveBlob('data', sha(x), x);
@@ -261,7 +263,7 @@ describe('executePrune', () => {
   let fx: Fixture;
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-prune-');
-    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     fx = await buildRepository(adapter);
   });
   afterEach(async () => {

@@ -14,7 +14,10 @@ describe('local adapter', () => {
     tmp = await makeTempDir('bkdr-local-');
     a = createLocalAdapter({ name: 'disk', path: join(tmp.path, 'store') });
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    await a.close?.();
+    await tmp.cleanup();
+  });
 
   it('puts and gets buffers and streams, whole and by range', async () => {
     await a.put('data/ab/abc', Buffer.from('0123456789'));
