@@ -123,6 +123,9 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
         // A segment at least every second while rows arrive: what the RPO of the drill rests on.
         archive_timeout: '1s',
         archive_command: `"${process.execPath}" "${bkdrBin}" -c "${ws.config}" -q wal push --source database "%p"`,
+        // This cluster is killed (SIGKILL) and cannot clean up: its dynamic shared memory then
+        // goes with its data directory, where /dev/shm kept 1 MiB of it after every run.
+        dynamic_shared_memory_type: 'mmap',
       },
       env: { BKDR_PASSWORD_FILE: passwordFile },
     });
@@ -206,9 +209,14 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
     expect(watchLog).toMatch(/watching 1 triggers/);
 
     // The disaster: the cluster killed and its data directory gone.
-    const postmaster = Number(readFileSync(join(pg!.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const pidFile = readFileSync(join(pg!.dataDir, 'postmaster.pid'), 'utf8').split('\n');
+    const postmaster = Number(pidFile[0]);
     const killedAt = Date.now();
     process.kill(postmaster, 'SIGKILL');
+    // Its System V interlock segment (postmaster.pid's seventh line: key, id) outlives it otherwise;
+    // removed now, it goes once its backends have exited.
+    const shmid = pidFile[6]?.trim().split(/\s+/)[1];
+    if (shmid) await run('ipcrm', ['-m', shmid]).catch(() => undefined);
     // Its backends and archiver notice the postmaster's death a moment later and may still write: retried.
     await rm(pg!.dataDir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     inserting = false;
