@@ -13,11 +13,13 @@ import { BkdrError } from '../../src/core/errors.js';
 import { ExitCode } from '../../src/core/exit-codes.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { type RetryPolicy, retrying } from '../../src/storage/retrying.js';
 import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
 import { failAfterBytes, faulty } from '../helpers/faulty-adapter.js';
 import { describeTree } from '../helpers/tree-compare.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const run = promisify(execFile);
 const MiB = 1024 * 1024;
@@ -227,7 +229,7 @@ describe('a destination that fails calls (library level)', () => {
   }
 
   it('backs up and restores byte for byte through a destination failing 20% of its calls', async () => {
-    const disk = createLocalAdapter({ name: 'offsite', path: join(tmp.path, 'flaky-repo') });
+    const disk = localAdapter({ name: 'offsite', path: join(tmp.path, 'flaky-repo') });
     // With this seed the first faults fall on put and stat call 2, list call 3 and get call 9;
     // the run makes about 30 of each but lists, so every kind below is hit on every run.
     const flaky = faulty(disk, { failureRate: 0.2, seed: 20240611 });
@@ -272,7 +274,7 @@ describe('a destination that fails calls (library level)', () => {
   it.each(brokenDisks.map((c) => [c.when, c] as const))(
     'when %s: the backup fails naming the destination, leaves no backup, and a later one succeeds',
     async (_when, { breakDisk, message, code, retried }) => {
-      const disk = createLocalAdapter({ name: 'offsite', path: join(tmp.path, `broken-${randomBytes(4).toString('hex')}`) });
+      const disk = localAdapter({ name: 'offsite', path: join(tmp.path, `broken-${randomBytes(4).toString('hex')}`) });
       await (await Repository.create(disk, repoOpts)).close();
 
       let retries = 0;

@@ -5,8 +5,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNode } from '../../src/backup/snapshot-walk.js';
 import { Repository } from '../../src/repo/repository.js';
 import { setTimes } from '../../src/sources/files/native.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir, makeWorkspace } from '../helpers/cli.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 interface RunJson {
   status: string;
@@ -84,7 +86,7 @@ describe('strategies: incremental, differential and full', () => {
     // Nothing changed in the source since: it keeps the tree of the run before (its ancestors' listings
     // moved, with the restore made beside it).
     const again = await runJson();
-    const repo = await Repository.open(createLocalAdapter({ name: 'local', path: ws.repo }), { password: ws.env.BKDR_PASSWORD! });
+    const repo = await Repository.open(localAdapter({ name: 'local', path: ws.repo }), { password: ws.env.BKDR_PASSWORD! });
     const sourceTree = async (id: string) => (await findNode(repo, (await repo.loadSnapshot(id)).tree, src)).node?.subtree;
     const [before, after] = [await sourceTree(run.backups[0]!.snapshotId), await sourceTree(again.backups[0]!.snapshotId)];
     expect(before).toBeDefined();
