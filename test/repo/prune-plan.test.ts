@@ -132,10 +132,7 @@ describe('planPrune', () => {
     adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     fx = await buildRepository(adapter);
   });
-  afterEach(async () => {
-    await adapter.close?.();
-    await tmp.cleanup();
-  });
+  afterEach(() => tmp.cleanup());
 
   it.each<[string, number | undefined, { kept: PackName[]; repacked: PackName[]; deleted: PackName[] }]>([
     // Default 0.2: the half-used pack and the trees pack (a third unused) are above it, d2's 200 bytes of 4 KiB are not.
@@ -266,10 +263,7 @@ describe('executePrune', () => {
     adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     fx = await buildRepository(adapter);
   });
-  afterEach(async () => {
-    await adapter.close?.();
-    await tmp.cleanup();
-  });
+  afterEach(() => tmp.cleanup());
 
   it('leaves the kept packs and new packs of exactly the repacked blobs, and reports the bytes it freed', async () => {
     const plan = await planPrune(fx.repo, [fx.keep]);

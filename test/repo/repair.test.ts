@@ -6,9 +6,11 @@ import { Repository } from '../../src/repo/repository.js';
 import type { Snapshot, SnapshotInput } from '../../src/repo/snapshot.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { readAll, type StorageAdapter } from '../../src/storage/adapter.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -58,7 +60,7 @@ describe('rebuildIndex', () => {
 
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-repair-');
-    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     const repo = await Repository.create(adapter, OPTIONS);
     blobs = new Map();
     trees = [];
@@ -79,10 +81,7 @@ describe('rebuildIndex', () => {
     expect(packCount).toBe(6);
     expect(await keysUnder(adapter, 'index/')).toHaveLength(2);
   });
-  afterEach(async () => {
-    await adapter.close?.();
-    await tmp.cleanup();
-  });
+  afterEach(() => tmp.cleanup());
 
   const deleteIndexFiles = async () => {
     for (const key of await keysUnder(adapter, 'index/')) await adapter.delete(key);
@@ -181,7 +180,7 @@ describe('repairSnapshots', () => {
 
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-repair-');
-    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
     const writer = await Repository.create(adapter, OPTIONS);
     const save = async () => {
       const data = randomBytes(2100);
@@ -222,10 +221,7 @@ describe('repairSnapshots', () => {
     isLost = (id) => lostPacks.has(repo.lookupBlob(id)?.packId ?? '');
     await expect(repo.loadBlob(lost)).rejects.toThrow();
   });
-  afterEach(async () => {
-    await adapter.close?.();
-    await tmp.cleanup();
-  });
+  afterEach(() => tmp.cleanup());
 
   it('reports, per damaged backup, the paths it drops: a file reaching a lost blob, a directory whose listing is lost (with a slash), files deep down', async () => {
     const results = await repairSnapshots(repo, [damaged, intact, rootless], isLost, { dryRun: true });

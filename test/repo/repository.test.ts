@@ -9,9 +9,11 @@ import { Repository } from '../../src/repo/repository.js';
 import { RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
-import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
@@ -20,12 +22,9 @@ describe('Repository', () => {
   let adapter: StorageAdapter;
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-repo-');
-    adapter = createLocalAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
+    adapter = localAdapter({ name: 'test-dest', path: join(tmp.path, 'repo') });
   });
-  afterEach(async () => {
-    await adapter.close?.();
-    await tmp.cleanup();
-  });
+  afterEach(() => tmp.cleanup());
 
   describe.each([
     ['lz4', 'pw'],
@@ -175,7 +174,7 @@ describe('Repository', () => {
     await repo.close();
     // Slots wrapping master keys no config uses: what a creation stopped between key file and config leaves.
     for (let i = 0; i < 3; i++) {
-      const other = createLocalAdapter({ name: 'other', path: join(tmp.path, `other-${i}`) });
+      const other = localAdapter({ name: 'other', path: join(tmp.path, `other-${i}`) });
       await (await Repository.create(other, { password: 'pw' })).close();
       for (const k of await readdir(join(tmp.path, `other-${i}`, 'keys'))) await writeFile(join(tmp.path, 'repo', 'keys', k), await readFile(join(tmp.path, `other-${i}`, 'keys', k)));
     }
@@ -558,7 +557,7 @@ describe('Repository', () => {
     expect(throwing.id).toBe(repo.id);
     await throwing.close();
 
-    const plainAdapter = createLocalAdapter({ name: 'plain', path: join(tmp.path, 'plain') });
+    const plainAdapter = localAdapter({ name: 'plain', path: join(tmp.path, 'plain') });
     await (await Repository.create(plainAdapter, { password: null })).close();
     await (await Repository.open(plainAdapter, { password: null, onKeyDerivation })).close();
     expect(calls).toBe(2);
