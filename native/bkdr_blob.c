@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
@@ -590,9 +591,27 @@ static void run_write_files(job *j) {
   }
 }
 
+// listxattrat (Linux 6.13) lists an entry's extended attributes by its name in an open
+// directory: llistxattr resolves the entry's whole path again, component by component, which
+// in a deep tree cost as much as the fstatat. Its number is the same on every architecture.
+#ifndef __NR_listxattrat
+#define __NR_listxattrat 465
+#endif
+static int has_listxattrat = 1;
+
+// Whether the entry has extended attributes: > 0 yes, 0 no, -1 the check failed (errno).
+static ssize_t xattr_names_length(int dirfd, const char *name, const char *path) {
+  if (dirfd >= 0 && __atomic_load_n(&has_listxattrat, __ATOMIC_RELAXED)) {
+    ssize_t names = syscall(__NR_listxattrat, dirfd, name, AT_SYMLINK_NOFOLLOW, NULL, (size_t)0);
+    if (names >= 0 || errno != ENOSYS) return names;
+    __atomic_store_n(&has_listxattrat, 0, __ATOMIC_RELAXED);
+  }
+  return llistxattr(path, NULL, 0);
+}
+
 // One lstat result into STAT_META slots at m (slot 0, errno, stays 0), with the check for
-// extended attributes of `path` (the same entry).
-static void stat_slots(double *m, const struct stat *st, const char *path) {
+// extended attributes of the same entry: `name` in `dirfd`, or `path` when dirfd is -1.
+static void stat_slots(double *m, const struct stat *st, int dirfd, const char *name, const char *path) {
   m[1] = st->st_mode; m[2] = st->st_uid; m[3] = st->st_gid; m[4] = (double)st->st_nlink;
   m[5] = (double)st->st_size; m[6] = (double)st->st_blocks;
   // 64-bit integers in the slots after: the caller reads them as one BigInt each, through a
@@ -607,7 +626,7 @@ static void stat_slots(double *m, const struct stat *st, const char *path) {
   uint64_t wide[3] = {(uint64_t)st->st_dev, (uint64_t)st->st_ino, (uint64_t)st->st_rdev};
   memcpy(m + 7, ns, sizeof(ns));
   memcpy(m + 10, wide, sizeof(wide));
-  ssize_t names = llistxattr(path, NULL, 0);
+  ssize_t names = xattr_names_length(dirfd, name, path);
   m[13] = names > 0 ? 1 : names == 0 || errno == ENOTSUP ? 0 : -1;
   m[14] = outside;
 }
@@ -621,7 +640,7 @@ static void run_stat_many(job *j) {
     double *m = j->meta + i * STAT_META;
     struct stat st;
     if (lstat(j->paths[i], &st) != 0) { m[0] = errno; continue; }
-    stat_slots(m, &st, j->paths[i]);
+    stat_slots(m, &st, -1, NULL, j->paths[i]);
   }
 }
 
@@ -732,7 +751,7 @@ static void run_scan_dir(job *j) {
   j->output_length = length;
   if (failed || (double)count > j->max_stat) { closedir(dir); return; }
   double *meta = calloc(2 + count * SCAN_META, sizeof(double));
-  // The entry's full path, for llistxattr (which has no *at form): the directory's, then each name.
+  // The entry's full path, for llistxattr where the kernel has no listxattrat (before 6.13): the directory's, then each name.
   size_t base = strlen(path);
   int root = base == 1 && path[0] == '/';
   size_t full_capacity = base + 2 + 256;
@@ -768,7 +787,7 @@ static void run_scan_dir(job *j) {
     }
     // The name from here on: `name` points into the output, which growing it for targets moves.
     memcpy(full + base, name, n + 1);
-    stat_slots(m, &st, full);
+    stat_slots(m, &st, fd, full + base, full);
     if (!S_ISLNK(st.st_mode)) continue;
     // A target's length is the link's size (0 on some file systems: then from 256 bytes up).
     size_t want = st.st_size > 0 ? (size_t)st.st_size + 1 : 256;
