@@ -10,7 +10,8 @@
 // BENCH_REAL_TREE_FILES=N          files and symlinks in the real-tree case (default 50000)
 // BENCH_WAL_SEGMENTS=N             16 MiB segments in the wal section (default 200)
 // BENCH_RUNS=N                      median of N runs per tool and case (default 3)
-// BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal);
+// BENCH_FLAT=1                      also bkdr alone on 100 k and 1 M small files (flat RSS goal,
+//                                   medians of BENCH_RUNS first backups of each, taking turns);
 //   BENCH_FLAT_FILES=100000,1000000 overrides the two counts
 // BENCH_DIR=<dir>                   where the scratch directory goes (default: the OS temp dir;
 //                                   the defaults need about 45 GB free there)
@@ -411,25 +412,44 @@ async function runCase(caseName, names, scratch) {
   }
 }
 
-/** bkdr alone, one first backup each of flatCounts[0] and flatCounts[1] small files. */
+/**
+ * bkdr alone: first backups of flatCounts[0] and flatCounts[1] small files, `runs` of
+ * each, alternating (each into a new repository), and the median of each. One run each
+ * was at the mercy of one run's spread: the 1 M figure moved by 10 MiB from run to run.
+ */
 async function runFlat(scratch) {
-  const rss = [];
-  for (const count of flatCounts) {
-    const data = join(scratch, `flat-${count}`);
-    const dir = mkdtempSync(join(scratch, `flat-${count}-bkdr-`));
-    try {
+  const datasets = [];
+  try {
+    for (const count of flatCounts) {
+      const data = join(scratch, `flat-${count}`);
+      datasets.push(data);
       await generate('small-files', data, count);
-      const t = tools.bkdr.setup(dir, data);
-      log(`[flat] bkdr first backup of ${count} files`);
-      const r = await measure(...t.backup());
-      log(`[flat] ${count} files: ${(r.ms / 1000).toFixed(1)} s, ${(r.rssKiB / 1024).toFixed(0)} MiB RSS`);
-      rss.push({ files: count, ms: r.ms, rssMiB: r.rssKiB / 1024 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-      rmSync(data, { recursive: true, force: true });
     }
+    const samples = flatCounts.map(() => []);
+    for (let i = 1; i <= runs; i++) {
+      for (const [k, count] of flatCounts.entries()) {
+        const dir = mkdtempSync(join(scratch, `flat-${count}-bkdr-`));
+        try {
+          const t = tools.bkdr.setup(dir, datasets[k]);
+          log(`[flat] bkdr first backup of ${count} files, run ${i}/${runs}`);
+          const r = await measure(...t.backup());
+          log(`[flat] ${count} files: ${(r.ms / 1000).toFixed(1)} s, ${(r.rssKiB / 1024).toFixed(0)} MiB RSS`);
+          samples[k].push(r);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      }
+    }
+    const medians = flatCounts.map((count, k) => ({
+      files: count,
+      ms: median(samples[k].map((r) => r.ms)),
+      rssMiB: median(samples[k].map((r) => r.rssKiB / 1024)),
+      rssMiBRuns: samples[k].map((r) => r.rssKiB / 1024),
+    }));
+    return { runs: medians, ratio: medians[1].rssMiB / medians[0].rssMiB };
+  } finally {
+    for (const data of datasets) rmSync(data, { recursive: true, force: true });
   }
-  return { runs: rss, ratio: rss[1].rssMiB / rss[0].rssMiB };
 }
 
 /**
@@ -722,8 +742,11 @@ try {
   let flatResult = null;
   if (flat) {
     flatResult = await runFlat(scratch);
-    console.log(`\nflat RSS, bkdr first backup (one run each)`);
-    printTable([['files', 'first backup (s)', 'peak RSS (MiB)'], ...flatResult.runs.map((r) => [String(r.files), fmt(r.ms / 1000), fmt(r.rssMiB)])]);
+    console.log(`\nflat RSS, bkdr first backup (medians of ${runs} alternating runs)`);
+    printTable([
+      ['files', 'first backup (s)', 'peak RSS (MiB)', 'each run (MiB)'],
+      ...flatResult.runs.map((r) => [String(r.files), fmt(r.ms / 1000), fmt(r.rssMiB), r.rssMiBRuns.map((x) => fmt(x, 0)).join(' ')]),
+    ]);
   }
   const goalList = goals(all, flatResult, walResult);
   printGoals(goalList);
