@@ -29,8 +29,12 @@ export interface BlobEntries {
   locationAt(entry: number): BlobLocation;
 }
 
-/** Per entry: pack number, offset, stored length, plaintext length, type (uint32 each), as an index file scans to. */
-const FIELDS = BLOB_FIELDS;
+/**
+ * Per entry, uint32 each: the pack number shifted left by one with the type in the low bit
+ * (1 tree, 0 data), offset, stored length, plaintext length. An index file scans to five
+ * (BLOB_FIELDS, the type apart): four kept a million blobs' index in 4 MiB less.
+ */
+const FIELDS = 4;
 /** An id as 32-bit words: compared and copied word by word, in JavaScript, without a call into Node per id. */
 const ID_WORDS = ID_BYTES / 4;
 const EMPTY = -1;
@@ -78,7 +82,7 @@ export class BlobIndex implements BlobEntries {
   }
 
   packNumberAt(entry: number): number {
-    return this.#fields[entry * FIELDS]!;
+    return this.#fields[entry * FIELDS]! >>> 1;
   }
 
   offsetAt(entry: number): number {
@@ -116,7 +120,7 @@ export class BlobIndex implements BlobEntries {
       const ids = this.#ids;
       for (let w = 0, to = entry * ID_WORDS, from = e * ID_WORDS; w < ID_WORDS; w++) ids[to + w] = fileIds[from + w]!;
       if (this.#probe(ids, entry * ID_WORDS) !== EMPTY) continue;
-      const f = e * FIELDS;
+      const f = e * BLOB_FIELDS;
       const filePackNo = fields[f]!;
       if (packNos[filePackNo] === EMPTY) packNos[filePackNo] = this.#packNumber(file.packIds[filePackNo]!);
       this.#commit(entry, packNos[filePackNo]!, fields[f + 1]!, fields[f + 2]!, fields[f + 3]!, fields[f + 4]!);
@@ -160,11 +164,10 @@ export class BlobIndex implements BlobEntries {
   /** Makes `entry`, whose id is already in #ids, the next one; room was reserved. */
   #commit(entry: number, packNo: number, offset: number, length: number, rawLength: number, type: number): void {
     const f = entry * FIELDS;
-    this.#fields[f] = packNo;
+    this.#fields[f] = ((packNo << 1) | (type === 1 ? 1 : 0)) >>> 0;
     this.#fields[f + 1] = offset;
     this.#fields[f + 2] = length;
     this.#fields[f + 3] = rawLength;
-    this.#fields[f + 4] = type;
     this.#place(entry);
     this.#count++;
   }
@@ -172,6 +175,8 @@ export class BlobIndex implements BlobEntries {
   #packNumber(packId: string): number {
     let packNo = this.#packNumbers.get(packId);
     if (packNo === undefined) {
+      // Kept shifted left by one in a uint32 (FIELDS); 2^31 packs of even 1 MiB would be two pebibytes.
+      if (this.#packIds.length >= 2 ** 31) throw new Error('an index of more than 2^31 packs');
       packNo = this.#packIds.push(packId) - 1;
       this.#packNumbers.set(packId, packNo);
     }
@@ -204,8 +209,8 @@ export class BlobIndex implements BlobEntries {
     const f = entry * FIELDS;
     return {
       id,
-      packId: this.#packIds[this.#fields[f]!]!,
-      type: this.#fields[f + 4] === 1 ? 'tree' : 'data',
+      packId: this.#packIds[this.#fields[f]! >>> 1]!,
+      type: (this.#fields[f]! & 1) === 1 ? 'tree' : 'data',
       offset: this.#fields[f + 1]!,
       length: this.#fields[f + 2]!,
       rawLength: this.#fields[f + 3]!,
