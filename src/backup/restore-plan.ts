@@ -3,7 +3,7 @@ import { IntegrityError, InterruptedError, OperationError, UsageError } from '..
 import { deserializeTree } from '../repo/tree.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { treesInOrder } from '../repo/trees-in-order.js';
-import { type NodeMetadata } from '../sources/files/restore-node.js';
+import { PlannedFiles } from './planned-files.js';
 import type { RestoreOptions } from './restorer.js';
 
 /**
@@ -16,27 +16,6 @@ export function checkAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw new InterruptedError('restore interrupted');
 }
 
-/**
- * A file to restore: what its content and metadata need of its node, and its blobs. A
- * restore holds one per file, so it is one object, and its blobs are index entry numbers
- * in the plan's `blobs` (objects per file and per blob were half of a 20 000-file plan's
- * time, most of it collecting them).
- */
-export interface PlannedFile extends NodeMetadata {
-  path: Buffer;
-  /** The length of its content (its blobs' plaintext), which is what is written, whatever its node records. */
-  size: number;
-  sparse: boolean;
-  /** Its blobs in content order: `blobCount` entries of the plan's `blobs`, from `firstBlob`. */
-  firstBlob: number;
-  blobCount: number;
-  /** A one-blob file is created when its blob is written: one open instead of two. */
-  createOnWrite: boolean;
-  force: boolean;
-  /** Set when its mode, owner and times were applied as it was written. */
-  metadataApplied: boolean;
-}
-
 export interface PlannedEntry {
   path: Buffer;
   node: TreeNode;
@@ -46,7 +25,8 @@ export interface PlannedEntry {
 export interface RestorePlan {
   /** Parents before their children. */
   dirs: PlannedEntry[];
-  files: PlannedFile[];
+  /** Files by number, in plan order; their blobs are index entry numbers in `blobs` (objects per blob were half of a 20 000-file plan's time). */
+  files: PlannedFiles;
   /** The files' blobs, as index entry numbers (BlobEntries). */
   blobs: EntryList;
   hardlinks: (PlannedEntry & { existing: Buffer })[];
@@ -57,7 +37,7 @@ export interface RestorePlan {
    * before bkdr recorded the size of what it read from a file that changed meanwhile.
    * Their content is restored, and verification reports them.
    */
-  sizeMismatches: { file: PlannedFile; recorded: number }[];
+  sizeMismatches: { file: number; recorded: number }[];
   warnings: string[];
 }
 
@@ -72,7 +52,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   const force = opts.force ?? false;
   const matches = includeMatcher(opts.include);
   const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
-  const plan: RestorePlan = { dirs: [], files: [], blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [], warnings: [] };
+  const plan: RestorePlan = { dirs: [], files: new PlannedFiles(), blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [], warnings: [] };
   const index = repo.blobEntries;
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
@@ -140,8 +120,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
           plan.blobs.push(blob);
           size += index.rawLengthAt(blob);
         }
-        const file = plannedFile(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
-        plan.files.push(file);
+        const file = plan.files.add(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
         if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
         plan.later.push(entry);
@@ -162,32 +141,6 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
 
 /** Plaintext of subdirectory trees read ahead of the plan at most: bounds memory for directories of thousands. */
 const SUBTREES_AHEAD_BYTES = 4 * 1024 * 1024;
-
-/**
- * One literal of one shape, holding only what the restore needs of the node: for
- * 100 000 files a spread object (one hidden class each) and the whole node (name,
- * content ids, five BigInts) took 50 of the plan's 112 MiB of heap.
- */
-function plannedFile(path: Buffer, node: TreeNode, size: number, firstBlob: number, blobCount: number, force: boolean): PlannedFile {
-  const sparse = node.sparse === true;
-  return {
-    path,
-    type: node.type,
-    mode: node.mode,
-    uid: node.uid,
-    gid: node.gid,
-    atimeNs: node.atimeNs,
-    mtimeNs: node.mtimeNs,
-    xattrs: node.xattrs,
-    size,
-    sparse,
-    firstBlob,
-    blobCount,
-    createOnWrite: blobCount === 1 && !sparse,
-    force,
-    metadataApplied: false,
-  };
-}
 
 /** A growing list of uint32 (index entry numbers): one typed array, not a number per slot of a JS array. */
 export class EntryList {

@@ -8,7 +8,8 @@ import { createSparseWriter } from '../sources/files/restore-node.js';
 import { type NewFile, writeNewFiles } from '../sources/files/write-files.js';
 import type { RestoreOptions } from './restorer.js';
 import { checkAborted } from './restore-plan.js';
-import type { PlannedFile, RestorePlan } from './restore-plan.js';
+import type { PlannedFiles } from './planned-files.js';
+import type { RestorePlan } from './restore-plan.js';
 
 /**
  * Free read and decode buffers kept for reuse: what the packs in flight hold at once
@@ -30,12 +31,13 @@ const NEW_FILE_BATCH_BYTES = 4 * 1024 * 1024;
  * first write, held the main thread 70 ms for 20 000 files, most of it collecting them.
  */
 class PackTargets {
-  readonly files: PlannedFile[] = [];
+  /** File numbers (PlannedFiles). */
+  readonly files: number[] = [];
   readonly offsets: number[] = [];
   /** Index entry numbers. */
   readonly blobs: number[] = [];
 
-  add(file: PlannedFile, offset: number, blob: number): void {
+  add(file: number, offset: number, blob: number): void {
     this.files.push(file);
     this.offsets.push(offset);
     this.blobs.push(blob);
@@ -74,9 +76,11 @@ class PackTargets {
 export async function writeContent(repo: Repository, plan: RestorePlan, opts: RestoreOptions, owner: boolean, onBytes: (n: number) => void): Promise<void> {
   const index = repo.blobEntries;
   const byPack = new Map<number, PackTargets>();
-  for (const file of plan.files) {
+  const { files } = plan;
+  for (let file = 0; file < files.length; file++) {
     let offset = 0;
-    for (let b = file.firstBlob; b < file.firstBlob + file.blobCount; b++) {
+    const end = files.firstBlob(file) + files.blobCount(file);
+    for (let b = files.firstBlob(file); b < end; b++) {
       const blob = plan.blobs.at(b);
       const packNo = index.packNumberAt(blob);
       let targets = byPack.get(packNo);
@@ -93,7 +97,7 @@ export async function writeContent(repo: Repository, plan: RestorePlan, opts: Re
       const targets = packs[next++]!;
       const { blobs, starts, uses, blobOf } = targets.group(index);
       const packId = blobs[0]!.packId;
-      const newFiles = new NewFileBatch(owner);
+      const newFiles = new NewFileBatch(files, owner);
       try {
         for await (const { id, data, release } of repo.loadBlobsFromPack(packId, blobs, buffers)) {
           checkAborted(opts.signal);
@@ -110,7 +114,7 @@ export async function writeContent(repo: Repository, plan: RestorePlan, opts: Re
             const file = targets.files[use]!;
             if (newFiles.accepts(file)) await newFiles.add(file, data, written);
             else {
-              await writeAt(file, data, targets.offsets[use]!);
+              await writeAt(files, file, data, targets.offsets[use]!);
               written();
             }
             onBytes(data.length);
@@ -141,17 +145,21 @@ class NewFileBatch {
   #written: (() => void)[] = [];
   #bytes = 0;
 
-  constructor(readonly owner: boolean) {}
+  constructor(
+    readonly planned: PlannedFiles,
+    readonly owner: boolean,
+  ) {}
 
-  accepts(file: PlannedFile): boolean {
-    return file.createOnWrite && !file.force && !file.sparse && Object.keys(file.xattrs ?? {}).length === 0;
+  accepts(file: number): boolean {
+    const planned = this.planned;
+    return planned.createOnWrite(file) && !planned.force(file) && !planned.sparse(file) && !planned.hasXattrs(file);
   }
 
   /** The file is complete when the batch is written (its metadata is set there too); `written` is called then. */
-  async add(file: PlannedFile, data: Buffer, written: () => void): Promise<void> {
-    this.#files.push({ path: file.path, data, metadata: file });
+  async add(file: number, data: Buffer, written: () => void): Promise<void> {
+    this.#files.push({ path: this.planned.path(file), data, metadata: this.planned.metadata(file) });
     this.#written.push(written);
-    file.metadataApplied = true;
+    this.planned.markMetadataApplied(file);
     this.#bytes += data.length;
     if (this.#files.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
   }
@@ -169,11 +177,13 @@ class NewFileBatch {
 }
 
 /** On the pool: a large file's blobs are most of a restore's bytes, and the main thread has other packs to hand out. */
-async function writeAt(file: PlannedFile, data: Buffer, position: number): Promise<void> {
-  if (file.createOnWrite) replaceIfForced(file.path, file.force);
-  const handle = await open(file.path, fsc.O_WRONLY | fsc.O_NOFOLLOW | (file.createOnWrite ? fsc.O_CREAT | fsc.O_EXCL : 0), 0o600);
+async function writeAt(files: PlannedFiles, file: number, data: Buffer, position: number): Promise<void> {
+  const path = files.path(file);
+  const createOnWrite = files.createOnWrite(file);
+  if (createOnWrite) replaceIfForced(path, files.force(file));
+  const handle = await open(path, fsc.O_WRONLY | fsc.O_NOFOLLOW | (createOnWrite ? fsc.O_CREAT | fsc.O_EXCL : 0), 0o600);
   try {
-    if (file.sparse) createSparseWriter(handle.fd, file.size).write(data, position);
+    if (files.sparse(file)) createSparseWriter(handle.fd, files.size(file)).write(data, position);
     else {
       let written = 0;
       while (written < data.length) written += (await handle.write(data, written, data.length - written, position + written)).bytesWritten;

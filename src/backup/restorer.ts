@@ -60,18 +60,22 @@ export async function restoreTree(opts: RestoreOptions): Promise<RestoreResult> 
   const owner = process.getuid?.() === 0;
   const result: RestoreResult = { target, files: 0, dirs: 0, symlinks: 0, hardlinks: 0, specials: 0, bytes: 0, warnings: [...plan.warnings] };
   const { dirs, files, hardlinks, later } = plan;
-  for (const { file, recorded } of plan.sizeMismatches) result.warnings.push(`${file.path.toString()}: the backup records ${recorded} bytes, its content holds ${file.size}; restored the content`);
+  for (const { file, recorded } of plan.sizeMismatches)
+    result.warnings.push(`${files.path(file).toString()}: the backup records ${recorded} bytes, its content holds ${files.size(file)}; restored the content`);
 
   for (const { path } of dirs) makeDirectory(path, force);
-  for (const f of files) if (!f.createOnWrite) createEmptyFile(f.path, f.size, force);
-  const totalBytes = files.reduce((sum, f) => sum + f.size, 0);
+  let totalBytes = 0;
+  for (let f = 0; f < files.length; f++) {
+    if (!files.createOnWrite(f)) createEmptyFile(files.path(f), files.size(f), force);
+    totalBytes += files.size(f);
+  }
   await writeContent(repo, plan, opts, owner, (bytes) => {
     result.bytes += bytes;
     opts.onProgress?.({ files: result.files, totalFiles: files.length, bytes: result.bytes, totalBytes });
   });
 
-  for (const f of files) {
-    if (!f.metadataApplied) result.warnings.push(...applyMetadata(f.path, f, { owner }));
+  for (let f = 0; f < files.length; f++) {
+    if (!files.metadataApplied(f)) result.warnings.push(...applyMetadata(files.path(f), files.metadata(f), { owner }));
     result.files++;
   }
   for (const h of hardlinks) {
@@ -123,25 +127,28 @@ async function verifyFiles(index: BlobEntries, plan: RestorePlan): Promise<{ fil
   const mismatches: string[] = [];
   const { files } = plan;
   const misrecorded = new Set(plan.sizeMismatches.map((m) => m.file));
-  for (const file of files) {
+  for (let file = 0; file < files.length; file++) {
+    const path = files.path(file);
     if (misrecorded.has(file)) {
-      mismatches.push(file.path.toString());
+      mismatches.push(path.toString());
       continue;
     }
-    const handle = await open(file.path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    const handle = await open(path, fsc.O_RDONLY | fsc.O_NOFOLLOW);
     try {
       let position = 0;
-      for (let b = file.firstBlob; b < file.firstBlob + file.blobCount; b++) {
+      let differs = false;
+      const end = files.firstBlob(file) + files.blobCount(file);
+      for (let b = files.firstBlob(file); b < end; b++) {
         const location = index.locationAt(plan.blobs.at(b));
         const buf = Buffer.allocUnsafe(location.rawLength);
         const { bytesRead } = await handle.read(buf, 0, buf.length, position);
         position += location.rawLength;
         if (bytesRead !== buf.length || createHash('sha256').update(buf).digest('hex') !== location.id) {
-          mismatches.push(file.path.toString());
+          differs = true;
           break;
         }
       }
-      if ((await handle.stat()).size !== file.size && !mismatches.includes(file.path.toString())) mismatches.push(file.path.toString());
+      if (differs || (await handle.stat()).size !== files.size(file)) mismatches.push(path.toString());
     } finally {
       await handle.close();
     }
