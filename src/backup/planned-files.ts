@@ -1,5 +1,6 @@
 import type { TreeNode } from '../repo/tree-node.js';
 import type { NodeMetadata } from '../sources/files/restore-node.js';
+import { timespec } from '../sources/files/write-files.js';
 
 /** One planned file, read out of PlannedFiles: built when asked for, not held by the plan. */
 export interface PlannedFile extends NodeMetadata {
@@ -15,6 +16,7 @@ export interface PlannedFile extends NodeMetadata {
   force: boolean;
 }
 
+const NS = 1_000_000_000n;
 const SPARSE = 1;
 const CREATE_ON_WRITE = 2;
 const FORCE = 4;
@@ -47,12 +49,15 @@ export class PlannedFiles {
   #mode = new Float64Array(0);
   #uid = new Float64Array(0);
   #gid = new Float64Array(0);
-  #atimeNs = new BigInt64Array(0);
-  #mtimeNs = new BigInt64Array(0);
+  /** Times as futimens takes them (seconds, and nanoseconds 0 ≤ ns < 10^9): no BigInt per file as it is written. */
+  #atimeS = new Float64Array(0);
+  #atimeNs = new Uint32Array(0);
+  #mtimeS = new Float64Array(0);
+  #mtimeNs = new Uint32Array(0);
   #flags = new Uint8Array(0);
   /** Only files that have extended attributes: most have none. */
   readonly #xattrs = new Map<number, Record<string, Buffer>>();
-  /** Only files with a time outside 64-bit nanoseconds (before 1677, after 2262), which the columns would wrap. */
+  /** Only files with a time of over 2^53 seconds either way (a crafted tree), which a double would round. */
   readonly #wideTimes = new Map<number, { atimeNs: bigint; mtimeNs: bigint }>();
 
   get length(): number {
@@ -71,9 +76,13 @@ export class PlannedFiles {
     this.#mode[i] = node.mode;
     this.#uid[i] = node.uid;
     this.#gid[i] = node.gid;
-    if (BigInt.asIntN(64, node.atimeNs) === node.atimeNs && BigInt.asIntN(64, node.mtimeNs) === node.mtimeNs) {
-      this.#atimeNs[i] = node.atimeNs;
-      this.#mtimeNs[i] = node.mtimeNs;
+    const [atimeS, atimeNs] = timespec(node.atimeNs);
+    const [mtimeS, mtimeNs] = timespec(node.mtimeNs);
+    if (Number.isSafeInteger(atimeS) && Number.isSafeInteger(mtimeS)) {
+      this.#atimeS[i] = atimeS;
+      this.#atimeNs[i] = atimeNs;
+      this.#mtimeS[i] = mtimeS;
+      this.#mtimeNs[i] = mtimeNs;
     } else this.#wideTimes.set(i, { atimeNs: node.atimeNs, mtimeNs: node.mtimeNs });
     this.#flags[i] = (sparse ? SPARSE : 0) | (blobCount === 1 && !sparse ? CREATE_ON_WRITE : 0) | (force ? FORCE : 0);
     if (node.xattrs !== undefined) this.#xattrs.set(i, node.xattrs);
@@ -115,6 +124,11 @@ export class PlannedFiles {
     return xattrs !== undefined && Object.keys(xattrs).length > 0;
   }
 
+  /** A time a double cannot hold to the second (a crafted tree): its metadata goes by path, as BigInts. */
+  hasWideTimes(i: number): boolean {
+    return this.#wideTimes.has(i);
+  }
+
   metadataApplied(i: number): boolean {
     return (this.#flags[i]! & METADATA_APPLIED) !== 0;
   }
@@ -131,10 +145,21 @@ export class PlannedFiles {
       mode: this.#mode[i]!,
       uid: this.#uid[i]!,
       gid: this.#gid[i]!,
-      atimeNs: wide?.atimeNs ?? this.#atimeNs[i]!,
-      mtimeNs: wide?.mtimeNs ?? this.#mtimeNs[i]!,
+      atimeNs: wide?.atimeNs ?? BigInt(this.#atimeS[i]!) * NS + BigInt(this.#atimeNs[i]!),
+      mtimeNs: wide?.mtimeNs ?? BigInt(this.#mtimeS[i]!) * NS + BigInt(this.#mtimeNs[i]!),
       xattrs: this.#xattrs.get(i),
     };
+  }
+
+  /** Its mode, owner and times as FILE_META numbers (writeNewFilesPacked) into `into` at `at`; not for a file with wide times. */
+  packMetadata(i: number, into: Float64Array, at: number): void {
+    into[at] = this.#mode[i]!;
+    into[at + 1] = this.#uid[i]!;
+    into[at + 2] = this.#gid[i]!;
+    into[at + 3] = this.#atimeS[i]!;
+    into[at + 4] = this.#atimeNs[i]!;
+    into[at + 5] = this.#mtimeS[i]!;
+    into[at + 6] = this.#mtimeNs[i]!;
   }
 
   /** The file as one object, for callers that look at a few (messages, tests). */
@@ -170,7 +195,7 @@ export class PlannedFiles {
 
   #grow(): void {
     const capacity = Math.max(FIRST_CAPACITY, this.#capacity * 2);
-    const grown = <T extends Uint32Array | Float64Array | BigInt64Array | Uint8Array>(from: T, make: (n: number) => T): T => {
+    const grown = <T extends Uint32Array | Float64Array | Uint8Array>(from: T, make: (n: number) => T): T => {
       const to = make(capacity);
       to.set(from as never);
       return to;
@@ -186,8 +211,10 @@ export class PlannedFiles {
     this.#mode = grown(this.#mode, f64);
     this.#uid = grown(this.#uid, f64);
     this.#gid = grown(this.#gid, f64);
-    this.#atimeNs = grown(this.#atimeNs, (n) => new BigInt64Array(n));
-    this.#mtimeNs = grown(this.#mtimeNs, (n) => new BigInt64Array(n));
+    this.#atimeS = grown(this.#atimeS, f64);
+    this.#atimeNs = grown(this.#atimeNs, u32);
+    this.#mtimeS = grown(this.#mtimeS, f64);
+    this.#mtimeNs = grown(this.#mtimeNs, u32);
     this.#flags = grown(this.#flags, (n) => new Uint8Array(n));
     this.#capacity = capacity;
   }

@@ -5,7 +5,7 @@ import { UsageError } from '../core/errors.js';
 import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobEntries, BlobLocation, Repository } from '../repo/repository.js';
 import { createSparseWriter } from '../sources/files/restore-node.js';
-import { type NewFile, writeNewFiles } from '../sources/files/write-files.js';
+import { FILE_META, writeNewFilesPacked } from '../sources/files/write-files.js';
 import type { RestoreOptions } from './restorer.js';
 import { checkAborted } from './restore-plan.js';
 import type { PlannedFiles } from './planned-files.js';
@@ -141,7 +141,10 @@ export async function writeContent(repo: Repository, plan: RestorePlan, opts: Re
  * take the one-by-one path.
  */
 class NewFileBatch {
-  #files: NewFile[] = [];
+  #paths: Buffer[] = [];
+  #data: Buffer[] = [];
+  /** FILE_META numbers per file, filled from the plan's columns: no object per file. Reused: writeFiles copies it as it is called. */
+  readonly #metadata = new Float64Array(NEW_FILES_PER_BATCH * FILE_META);
   #written: (() => void)[] = [];
   #bytes = 0;
 
@@ -152,25 +155,30 @@ class NewFileBatch {
 
   accepts(file: number): boolean {
     const planned = this.planned;
-    return planned.createOnWrite(file) && !planned.force(file) && !planned.sparse(file) && !planned.hasXattrs(file);
+    return planned.createOnWrite(file) && !planned.force(file) && !planned.sparse(file) && !planned.hasXattrs(file) && !planned.hasWideTimes(file);
   }
 
   /** The file is complete when the batch is written (its metadata is set there too); `written` is called then. */
   async add(file: number, data: Buffer, written: () => void): Promise<void> {
-    this.#files.push({ path: this.planned.path(file), data, metadata: this.planned.metadata(file) });
+    this.planned.packMetadata(file, this.#metadata, this.#paths.length * FILE_META);
+    this.#paths.push(this.planned.path(file));
+    this.#data.push(data);
     this.#written.push(written);
     this.planned.markMetadataApplied(file);
     this.#bytes += data.length;
-    if (this.#files.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
+    if (this.#paths.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
   }
 
   async flush(): Promise<void> {
-    const files = this.#files;
+    const paths = this.#paths;
+    const data = this.#data;
+    const metadata = this.#metadata.subarray(0, paths.length * FILE_META);
     const written = this.#written;
-    this.#files = [];
+    this.#paths = [];
+    this.#data = [];
     this.#written = [];
     this.#bytes = 0;
-    const failed = (await writeNewFiles(files, { owner: this.owner })).find((f) => f !== undefined);
+    const failed = (await writeNewFilesPacked(paths, data, metadata, { owner: this.owner })).find((f) => f !== undefined);
     if (failed) throw failed;
     for (const done of written) done();
   }

@@ -34,7 +34,7 @@ describe('PlannedFiles', () => {
     }
   });
 
-  it('keeps times outside 64-bit nanoseconds, odd owner numbers and extended attributes exactly', () => {
+  it('keeps times far outside 64-bit nanoseconds, odd owner numbers and extended attributes exactly', () => {
     const files = new PlannedFiles();
     const far = 10n ** 20n;
     const xattrs = { 'user.a': Buffer.from('1') };
@@ -42,8 +42,23 @@ describe('PlannedFiles', () => {
     files.add(Buffer.from('/t/x'), node({ xattrs }), 1, 0, 1, false);
     files.add(Buffer.from('/t/empty-xattrs'), node({ xattrs: {} }), 1, 1, 1, false);
     expect(files.metadata(0)).toMatchObject({ mtimeNs: -far, atimeNs: far, uid: 4294967295, gid: -1 });
+    // 10^11 s either way is outside 64-bit nanoseconds but inside a double's exact seconds; 10^21 s is not.
+    const farther = 10n ** 30n;
+    files.add(Buffer.from('/t/older'), node({ mtimeNs: farther, atimeNs: 5n }), 0, 0, 0, false);
+    expect(files.metadata(3)).toMatchObject({ mtimeNs: farther, atimeNs: 5n });
+    expect([0, 1, 3].map((i) => files.hasWideTimes(i))).toEqual([false, false, true]);
     expect([files.hasXattrs(0), files.hasXattrs(1), files.hasXattrs(2)]).toEqual([false, true, false]);
     expect(files.metadata(1).xattrs).toBe(xattrs);
+  });
+
+  it('packs mode, owner and times as writeFiles takes them: seconds and nanoseconds, also before 1970', () => {
+    const files = new PlannedFiles();
+    files.add(Buffer.from('/t/a'), node({ atimeNs: -1n, mtimeNs: 1_700_000_000_123_456_789n }), 0, 0, 1, false);
+    files.add(Buffer.from('/t/b'), node({ mode: 0o755, uid: 0, gid: 0, atimeNs: -1_500_000_000n, mtimeNs: 0n }), 0, 1, 1, false);
+    const packed = new Float64Array(14);
+    files.packMetadata(0, packed, 0);
+    files.packMetadata(1, packed, 7);
+    expect([...packed]).toEqual([0o640, 1000, 100, -1, 999_999_999, 1_700_000_000, 123_456_789, 0o755, 0, 0, -2, 500_000_000, 0, 0]);
   });
 
   it('plans a sparse file and a file of several blobs to be created before their writes, and records metadata applied per file', () => {

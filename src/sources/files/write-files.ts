@@ -14,7 +14,7 @@ export interface NewFile {
 }
 
 /** Numbers per file in the metadata array (native/bkdr_blob.c FILE_META): mode, uid, gid, atime s, ns, mtime s, ns. */
-const FILE_META = 7;
+export const FILE_META = 7;
 const NS = 1_000_000_000n;
 const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 
@@ -37,19 +37,30 @@ export async function writeNewFiles(files: NewFile[], opts: { owner: boolean }):
       metadata.set([m.mode, m.uid, m.gid, ...timespec(m.atimeNs), ...timespec(m.mtimeNs)], i * FILE_META);
     }
   }
-  const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
-  const [, results] = await addon.writeFiles(
+  return writeNewFilesPacked(
     files.map((f) => f.path),
     files.map((f) => f.data),
     metadata,
-    opts.owner,
+    opts,
   );
+}
+
+/**
+ * writeNewFiles for a caller that keeps its files' fields in columns (a restore plan): paths
+ * and contents side by side, and FILE_META numbers per file already in `metadata` (or null).
+ * Nothing per file is built here: for 200 000 files the objects (and the BigInt arithmetic)
+ * of writeNewFiles were 90 of the 1 200 MiB a restore allocated.
+ */
+export async function writeNewFilesPacked(paths: Buffer[], data: Buffer[], metadata: Float64Array | null, opts: { owner: boolean }): Promise<(NodeJS.ErrnoException | undefined)[]> {
+  if (paths.length === 0) return [];
+  const addon = loadNativeAddon<WriteAddon>('bkdr_blob');
+  const [, results] = await addon.writeFiles(paths, data, metadata, opts.owner);
   // Per file: errno, and the step that failed.
-  return files.map((f, i) => (results[i * 2] ? systemError(results[i * 2]!, STEPS[results[i * 2 + 1]!] ?? 'write', f.path) : undefined));
+  return paths.map((path, i) => (results[i * 2] ? systemError(results[i * 2]!, STEPS[results[i * 2 + 1]!] ?? 'write', path) : undefined));
 }
 
 /** Seconds and nanoseconds (0 ≤ ns < 10^9, also before 1970) as futimens wants them. */
-function timespec(ns: bigint): [number, number] {
+export function timespec(ns: bigint): [number, number] {
   let seconds = ns / NS;
   let rest = ns % NS;
   if (rest < 0n) {
