@@ -45,7 +45,7 @@ export class PlannedFiles {
   #size = new Float64Array(0);
   #firstBlob = new Uint32Array(0);
   #blobCount = new Uint32Array(0);
-  /** As the node has them: a tree is outside input, and what it holds is passed on unchanged. */
+  /** Integers the plan checked (planRestore): a mode of up to 0o7777, owners of up to 2^32 - 1. */
   #mode = new Float64Array(0);
   #uid = new Float64Array(0);
   #gid = new Float64Array(0);

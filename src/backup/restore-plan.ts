@@ -120,6 +120,10 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
           plan.blobs.push(blob);
           size += index.rawLengthAt(blob);
         }
+        // Kept as numbers from here on: a string or null there (a crafted or damaged tree) would be
+        // read as another mode or owner (chmod took "644" as octal; null became root).
+        if (!isUint32(node.mode) || node.mode > 0o7777 || !isUint32(node.uid) || !isUint32(node.gid))
+          throw new UnsafeBackupError(`${backup} records an invalid mode or owner for '${showBytes(entry.path.subarray(targetBuf.length))}': nothing was restored`);
         const file = plan.files.add(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
         if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
@@ -159,6 +163,10 @@ export class EntryList {
   at(i: number): number {
     return this.#items[i]!;
   }
+}
+
+function isUint32(n: unknown): n is number {
+  return Number.isInteger(n) && (n as number) >= 0 && (n as number) <= 0xffffffff;
 }
 
 const DOT = Buffer.from('.');

@@ -151,6 +151,20 @@ describe('planRestore', () => {
       expect((err as Error).message).toBe(`the backup with tree ${root.slice(0, 8)} lists the name 'twice' twice under /: nothing was restored`);
     });
 
+    it.each([
+      ['a mode written as a string', { mode: '644' }],
+      ['a mode above 0o7777', { mode: 0o17777 }],
+      ['no owner', { uid: null }],
+      ['a negative group', { gid: -1 }],
+      ['an owner that is not an integer', { uid: 1.5 }],
+    ])('a file with %s', async (_, odd) => {
+      const sub = await tree([file('fine'), file('odd', odd as unknown as Partial<TreeNode>)]);
+      const root = await tree([dir('sub', sub)]);
+      const err = await plan(root, { backupId: 'abcdef0123456789' }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(UnsafeBackupError);
+      expect((err as Error).message).toBe(`backup abcdef01 records an invalid mode or owner for '/sub/odd': nothing was restored`);
+    });
+
     it('restoreTree fails with it and leaves no target behind', async () => {
       const root = await tree([file('a'), dir('deep', await tree([file('..')]))]);
       await repo.flush();
