@@ -96,20 +96,34 @@ static int get_bigint(napi_env env, napi_value value, int64_t *out) {
   return 1;
 }
 
-// setTimes(path: Buffer, atimeNs: bigint, mtimeNs: bigint, followSymlinks: boolean)
+// A time as seconds and nanoseconds (0 <= ns < 10^9): whole numbers of seconds a double holds
+// exactly. Nanoseconds as one int64 (a BigInt) reached only 1677..2262; a time outside (a file
+// dated 1601, as NTFS dates unknown ones) wrapped around silently.
+static int get_timespec(napi_env env, napi_value seconds, napi_value nanoseconds, struct timespec *out) {
+  double s, ns;
+  if (napi_get_value_double(env, seconds, &s) != napi_ok || napi_get_value_double(env, nanoseconds, &ns) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected numbers of seconds and nanoseconds");
+    return 0;
+  }
+  // Range first: casting a NaN or an out-of-range double to an integer is undefined.
+  int whole = s >= -9007199254740992.0 && s <= 9007199254740992.0 && ns >= 0 && ns < 1e9 && s == (double)(int64_t)s && ns == (double)(long)ns;
+  if (!whole) {
+    napi_throw_range_error(env, NULL, "a time must be whole seconds (within 2^53) and 0 <= nanoseconds < 10^9");
+    return 0;
+  }
+  out->tv_sec = (time_t)s;
+  out->tv_nsec = (long)ns;
+  return 1;
+}
+
+// setTimes(path: Buffer, atimeS: number, atimeNs: number, mtimeS: number, mtimeNs: number, followSymlinks: boolean)
 static napi_value set_times(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
+  napi_value argv[6];
   char path[PATH_BUF];
-  int64_t atime, mtime;
-  bool follow;
-  if (!get_args(env, info, 4, argv) || !get_path(env, argv[0], path) || !get_bigint(env, argv[1], &atime) || !get_bigint(env, argv[2], &mtime)) return NULL;
-  napi_get_value_bool(env, argv[3], &follow);
   struct timespec ts[2];
-  // Floor division, so times before 1970 keep a non-negative nanosecond part.
-  ts[0].tv_sec = atime / 1000000000LL - (atime % 1000000000LL < 0);
-  ts[0].tv_nsec = atime - ts[0].tv_sec * 1000000000LL;
-  ts[1].tv_sec = mtime / 1000000000LL - (mtime % 1000000000LL < 0);
-  ts[1].tv_nsec = mtime - ts[1].tv_sec * 1000000000LL;
+  bool follow;
+  if (!get_args(env, info, 6, argv) || !get_path(env, argv[0], path) || !get_timespec(env, argv[1], argv[2], &ts[0]) || !get_timespec(env, argv[3], argv[4], &ts[1])) return NULL;
+  napi_get_value_bool(env, argv[5], &follow);
   if (utimensat(AT_FDCWD, path, ts, follow ? 0 : AT_SYMLINK_NOFOLLOW) != 0) return throw_errno(env, errno, "utimensat", path);
   return NULL;
 }

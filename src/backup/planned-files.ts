@@ -1,6 +1,6 @@
 import type { TreeNode } from '../repo/tree-node.js';
 import type { NodeMetadata } from '../sources/files/restore-node.js';
-import { timespec } from '../sources/files/write-files.js';
+import { timespec } from '../sources/files/timespec.js';
 
 /** One planned file, read out of PlannedFiles: built when asked for, not held by the plan. */
 export interface PlannedFile extends NodeMetadata {

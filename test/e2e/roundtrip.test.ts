@@ -54,7 +54,16 @@ async function buildFidelityTree(src: string): Promise<void> {
   setTimes(Buffer.from(p('exec')), 1_700_000_000_123_456_789n, 1_700_000_000_123_456_789n, false);
   setTimes(Buffer.from(p('link-dangling')), 1_600_000_000_000_000_001n, 1_600_000_000_000_000_001n, false);
   setTimes(Buffer.from(p('empty-dir')), 1_500_000_000_999_999_999n, 1_500_000_000_999_999_999n, false);
+  // After 2262: nanoseconds since 1970 no longer fit 64 bits. A small file (created with its
+  // content), an empty one and a directory (times set by path) take the restore's three routes.
+  await writeFile(p('after-2262.txt'), 'dated 2300');
+  await writeFile(p('empty-after-2262'), '');
+  await mkdir(p('dir-after-2262'));
+  for (const name of ['after-2262.txt', 'empty-after-2262', 'dir-after-2262']) setTimes(Buffer.from(p(name)), AFTER_2262_NS, AFTER_2262_NS, false);
 }
+
+/** 2300-01-01T00:00:00.123456789Z. */
+const AFTER_2262_NS = 10_413_792_000_123_456_789n;
 
 function comparable(e: EntryFacts): Omit<EntryFacts, 'allocatedBytes'> {
   const { allocatedBytes: _ignored, ...rest } = e;
@@ -94,5 +103,7 @@ describe.skipIf(!isRoot)('round trip of a tree that exercises every kind of file
     expect(sparse.size).toBe(100n * 1024n * 1024n);
     expect(sparse.allocatedBytes).toBeLessThan(1024n * 1024n);
     expect((await lstat(join(target, src, 'fifo'))).isFIFO()).toBe(true);
+    // Equal to the source is not enough: a time that wrapped around on both sides would be equal too.
+    for (const name of ['after-2262.txt', 'empty-after-2262', 'dir-after-2262']) expect(after.get(Buffer.from(name).toString('hex'))!.mtimeNs, name).toBe(AFTER_2262_NS);
   });
 });

@@ -57,7 +57,13 @@ export function applyMetadata(path: Buffer, node: NodeMetadata, opts: { owner: b
       warnings.push(`${path.toString()}: xattr ${name} not restored (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
     }
   }
-  setTimes(path, node.atimeNs, node.mtimeNs, false);
+  try {
+    setTimes(path, node.atimeNs, node.mtimeNs, false);
+  } catch (err) {
+    // Beyond 2^53 seconds either way (a crafted tree): no file system holds such a time.
+    if (!(err instanceof RangeError)) throw err;
+    warnings.push(`${path.toString()}: times not restored (${err.message})`);
+  }
   return warnings;
 }
 

@@ -1,6 +1,7 @@
 import { loadNativeAddon } from '../../core/native-addon.js';
 import { systemError } from '../../core/system-error.js';
 import type { TreeNode } from '../../repo/tree-node.js';
+import { timespec } from './timespec.js';
 
 interface WriteAddon {
   writeFiles(paths: Buffer[], data: Buffer[], metadata: Float64Array | null, chown: boolean): Promise<[Buffer, Float64Array]>;
@@ -15,7 +16,6 @@ export interface NewFile {
 
 /** Numbers per file in the metadata array (native/bkdr_blob.c FILE_META): mode, uid, gid, atime s, ns, mtime s, ns. */
 export const FILE_META = 7;
-const NS = 1_000_000_000n;
 const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 
 /**
@@ -57,15 +57,4 @@ export async function writeNewFilesPacked(paths: Buffer[], data: Buffer[], metad
   const [, results] = await addon.writeFiles(paths, data, metadata, opts.owner);
   // Per file: errno, and the step that failed.
   return paths.map((path, i) => (results[i * 2] ? systemError(results[i * 2]!, STEPS[results[i * 2 + 1]!] ?? 'write', path) : undefined));
-}
-
-/** Seconds and nanoseconds (0 ≤ ns < 10^9, also before 1970) as futimens wants them. */
-export function timespec(ns: bigint): [number, number] {
-  let seconds = ns / NS;
-  let rest = ns % NS;
-  if (rest < 0n) {
-    seconds -= 1n;
-    rest += NS;
-  }
-  return [Number(seconds), Number(rest)];
 }
