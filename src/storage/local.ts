@@ -131,12 +131,16 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
       // Open first so a missing object fails here, typed, not later inside the stream.
       const handle = await open(path, 'r').catch((err: unknown) => notFound(key, err));
       if (whole) return Readable.from([await readRange(handle, range).finally(() => handle.close())]);
-      const stream = createReadStream('', {
+      if (range && range.length === 0) {
+        // Nothing to read: a stream made over the handle and never read would keep it open until garbage collection.
+        await handle.close();
+        return Readable.from([]);
+      }
+      return createReadStream('', {
         fd: handle,
         ...(range ? { start: range.offset, end: range.offset + range.length - 1 } : {}),
         highWaterMark: 1024 * 1024,
       });
-      return range && range.length === 0 ? Readable.from([]) : stream;
     },
 
     async stat(key: string): Promise<ObjectInfo | undefined> {

@@ -47,6 +47,9 @@ describe('local adapter', () => {
     await a.delete('data/ab/pack1');
     expect(await openTo(pack)).toBe(0);
     await expect(a.get('data/ab/pack1', { offset: 0, length: 3 })).rejects.toThrow(ObjectNotFoundError);
+    // An empty range of an object read afresh: nothing read, nothing left open.
+    expect((await readAll(await a.get('locks/l', { offset: 2, length: 0 }))).length).toBe(0);
+    expect(await openTo(join(tmp.path, 'store/locks/l'))).toBe(0);
     await a.put('data/ab/pack2', Buffer.from('abcdef'));
     await readAll(await a.get('data/ab/pack2', { offset: 1, length: 2 }));
     await a.close!();
