@@ -1,3 +1,4 @@
+import { resized } from '../core/typed-arrays.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import type { NodeMetadata } from '../sources/files/restore-node.js';
 import { timespec } from '../sources/files/timespec.js';
@@ -195,27 +196,20 @@ export class PlannedFiles {
 
   #grow(): void {
     const capacity = Math.max(FIRST_CAPACITY, this.#capacity * 2);
-    const grown = <T extends Uint32Array | Float64Array | Uint8Array>(from: T, make: (n: number) => T): T => {
-      const to = make(capacity);
-      to.set(from as never);
-      return to;
-    };
-    const u32 = (n: number) => new Uint32Array(n);
-    const f64 = (n: number) => new Float64Array(n);
-    this.#pathSlab = grown(this.#pathSlab, u32);
-    this.#pathStart = grown(this.#pathStart, u32);
-    this.#pathLength = grown(this.#pathLength, u32);
-    this.#size = grown(this.#size, f64);
-    this.#firstBlob = grown(this.#firstBlob, u32);
-    this.#blobCount = grown(this.#blobCount, u32);
-    this.#mode = grown(this.#mode, f64);
-    this.#uid = grown(this.#uid, f64);
-    this.#gid = grown(this.#gid, f64);
-    this.#atimeS = grown(this.#atimeS, f64);
-    this.#atimeNs = grown(this.#atimeNs, u32);
-    this.#mtimeS = grown(this.#mtimeS, f64);
-    this.#mtimeNs = grown(this.#mtimeNs, u32);
-    this.#flags = grown(this.#flags, (n) => new Uint8Array(n));
+    this.#pathSlab = resized(this.#pathSlab, capacity);
+    this.#pathStart = resized(this.#pathStart, capacity);
+    this.#pathLength = resized(this.#pathLength, capacity);
+    this.#size = resized(this.#size, capacity);
+    this.#firstBlob = resized(this.#firstBlob, capacity);
+    this.#blobCount = resized(this.#blobCount, capacity);
+    this.#mode = resized(this.#mode, capacity);
+    this.#uid = resized(this.#uid, capacity);
+    this.#gid = resized(this.#gid, capacity);
+    this.#atimeS = resized(this.#atimeS, capacity);
+    this.#atimeNs = resized(this.#atimeNs, capacity);
+    this.#mtimeS = resized(this.#mtimeS, capacity);
+    this.#mtimeNs = resized(this.#mtimeNs, capacity);
+    this.#flags = resized(this.#flags, capacity);
     this.#capacity = capacity;
   }
 }

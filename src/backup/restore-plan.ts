@@ -1,5 +1,6 @@
 import picomatch from 'picomatch';
 import { IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
+import { resized } from '../core/typed-arrays.js';
 import { deserializeTree } from '../repo/tree.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { treesInOrder } from '../repo/trees-in-order.js';
@@ -152,11 +153,7 @@ export class EntryList {
   length = 0;
 
   push(item: number): void {
-    if (this.length === this.#items.length) {
-      const grown = new Uint32Array(this.#items.length * 2);
-      grown.set(this.#items);
-      this.#items = grown;
-    }
+    if (this.length === this.#items.length) this.#items = resized(this.#items, this.#items.length * 2);
     this.#items[this.length++] = item;
   }
 

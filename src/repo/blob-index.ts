@@ -1,3 +1,4 @@
+import { resized } from '../core/typed-arrays.js';
 import { BLOB_FIELDS, ID_BYTES, type ScannedIndexFile } from './index-file-scan.js';
 
 export type BlobType = 'data' | 'tree';
@@ -194,13 +195,10 @@ export class BlobIndex implements BlobEntries {
   #grow(entries: number): void {
     let capacity = Math.max(1024, this.#slots.length);
     while (capacity < entries) capacity *= 2;
-    const ids = new Uint32Array(capacity * ID_WORDS);
-    ids.set(this.#ids);
+    const ids = resized(this.#ids, capacity * ID_WORDS);
     this.#ids = ids;
     this.#idBytes = Buffer.from(ids.buffer, ids.byteOffset, ids.byteLength);
-    const fields = new Uint32Array(capacity * FIELDS);
-    fields.set(this.#fields);
-    this.#fields = fields;
+    this.#fields = resized(this.#fields, capacity * FIELDS);
     this.#slots = new Int32Array(capacity * 2).fill(EMPTY);
     for (let entry = 0; entry < this.#count; entry++) this.#place(entry);
   }
