@@ -152,7 +152,7 @@ export class PlannedFiles {
     };
   }
 
-  /** Its mode, owner and times as FILE_META numbers (writeNewFilesPacked) into `into` at `at`; not for a file with wide times. */
+  /** Its mode, owner and times as FILE_META numbers (writeNewFiles) into `into` at `at`; not for a file with wide times. */
   packMetadata(i: number, into: Float64Array, at: number): void {
     into[at] = this.#mode[i]!;
     into[at + 1] = this.#uid[i]!;

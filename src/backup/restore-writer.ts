@@ -5,7 +5,7 @@ import { UsageError } from '../core/errors.js';
 import { BufferPool } from '../repo/buffer-pool.js';
 import type { BlobEntries, BlobLocation, Repository } from '../repo/repository.js';
 import { createSparseWriter } from '../sources/files/restore-node.js';
-import { FILE_META, writeNewFilesPacked } from '../sources/files/write-files.js';
+import { FILE_META, writeNewFiles } from '../sources/files/write-files.js';
 import type { RestoreOptions } from './restorer.js';
 import { checkAborted } from './restore-plan.js';
 import type { PlannedFiles } from './planned-files.js';
@@ -178,7 +178,7 @@ class NewFileBatch {
     this.#data = [];
     this.#written = [];
     this.#bytes = 0;
-    const failed = (await writeNewFilesPacked(paths, data, metadata, { owner: this.owner })).find((f) => f !== undefined);
+    const failed = (await writeNewFiles(paths, data, metadata, { owner: this.owner })).find((f) => f !== undefined);
     if (failed) throw failed;
     for (const done of written) done();
   }

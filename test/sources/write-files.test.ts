@@ -2,7 +2,23 @@ import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { writeNewFiles } from '../../src/sources/files/write-files.js';
+import { timespec } from '../../src/sources/files/timespec.js';
+import { FILE_META, writeNewFiles } from '../../src/sources/files/write-files.js';
+
+interface Meta {
+  mode: number;
+  uid: number;
+  gid: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+}
+
+/** FILE_META numbers per file, as a restore packs them from its plan. */
+function packed(metadata: Meta[]): Float64Array {
+  const out = new Float64Array(metadata.length * FILE_META);
+  for (const [i, m] of metadata.entries()) out.set([m.mode, m.uid, m.gid, ...timespec(m.atimeNs), ...timespec(m.mtimeNs)], i * FILE_META);
+  return out;
+}
 
 describe('writeNewFiles', () => {
   const dir = mkdtempSync(join(tmpdir(), 'bkdr-write-'));
@@ -15,7 +31,9 @@ describe('writeNewFiles', () => {
     writeFileSync(join(dir, 'existing'), 'old');
     const names = ['a', 'b', 'link', 'existing', 'missing-dir/c'];
     const results = await writeNewFiles(
-      names.map((n) => ({ path: Buffer.from(join(dir, n)), data: Buffer.from(`content of ${n}`) })),
+      names.map((n) => Buffer.from(join(dir, n))),
+      names.map((n) => Buffer.from(`content of ${n}`)),
+      null,
       { owner: false },
     );
     expect(results.slice(0, 2)).toEqual([undefined, undefined]);
@@ -30,7 +48,7 @@ describe('writeNewFiles', () => {
 
   it('sets mode and times through the open file, before 1970 too', async () => {
     const node = { mode: 0o751, uid: 0, gid: 0, atimeNs: -1_500_000_000n, mtimeNs: 1_700_000_000_123_456_789n };
-    const [result] = await writeNewFiles([{ path: Buffer.from(join(dir, 'meta')), data: Buffer.from('x'), metadata: node }], { owner: false });
+    const [result] = await writeNewFiles([Buffer.from(join(dir, 'meta'))], [Buffer.from('x')], packed([node]), { owner: false });
     expect(result).toBeUndefined();
     const st = lstatSync(join(dir, 'meta'), { bigint: true });
     expect(Number(st.mode & 0o7777n)).toBe(0o751);
@@ -46,7 +64,12 @@ describe('writeNewFiles', () => {
       data: Buffer.from(`mode ${mode.toString(8)}`),
       metadata: { mode, uid: process.geteuid!(), gid: process.getegid!(), atimeNs: 0n, mtimeNs: 1_000_000_000n },
     }));
-    const results = await writeNewFiles(files, { owner: process.geteuid!() === 0 });
+    const results = await writeNewFiles(
+      files.map((f) => f.path),
+      files.map((f) => f.data),
+      packed(files.map((f) => f.metadata)),
+      { owner: process.geteuid!() === 0 },
+    );
     expect(results).toEqual(modes.map(() => undefined));
     for (const [i, mode] of modes.entries()) {
       const st = lstatSync(join(dir, `mode-${i}`));
