@@ -3,7 +3,7 @@ import { closeSync, ftruncateSync, lstatSync, mkdirSync, openSync, unlinkSync } 
 import { open } from 'node:fs/promises';
 import { UsageError } from '../core/errors.js';
 import { BufferPool } from '../repo/buffer-pool.js';
-import type { BlobEntries, BlobLocation, Repository } from '../repo/repository.js';
+import { type BlobEntries, IndexedBlobs, type Repository } from '../repo/repository.js';
 import { createSparseWriter } from '../sources/files/restore-node.js';
 import { FILE_META, writeNewFiles } from '../sources/files/write-files.js';
 import type { RestoreOptions } from './restorer.js';
@@ -44,31 +44,31 @@ class PackTargets {
   }
 
   /**
-   * The pack's blobs to read, each once and in pack order, and the uses of each:
-   * `uses[starts[k]]` to `uses[starts[k + 1]]` are slots of `blobs[k]`. Built when its
-   * pack's turn comes, so the work is spread over the writing.
+   * The pack's blobs to read, each once and in pack order (index entry numbers), and the
+   * uses of each: `uses[starts[k]]` to `uses[starts[k + 1]]` are slots of `order[k]`. Built
+   * when its pack's turn comes, so the work is spread over the writing. Numbers only: an
+   * object and an id string per blob lived as long as their pack was read, and a restore
+   * of small files moved tens of MiB of them to the old generation.
    */
-  group(index: BlobEntries): { blobs: BlobLocation[]; starts: number[]; uses: Uint32Array; blobOf: Map<string, number> } {
+  group(index: BlobEntries): { order: Uint32Array; starts: Uint32Array; uses: Uint32Array } {
     const entries = this.blobs;
     const uses = new Uint32Array(entries.length);
     for (let i = 0; i < uses.length; i++) uses[i] = i;
     // Entries break ties: two blobs at one place (a damaged index) stay two, each checked against its own id.
     // An entry has one place, so a blob's uses sort together.
     uses.sort((a, b) => index.offsetAt(entries[a]!) - index.offsetAt(entries[b]!) || entries[a]! - entries[b]!);
-    const blobs: BlobLocation[] = [];
-    const starts: number[] = [];
-    const blobOf = new Map<string, number>();
+    const order = new Uint32Array(uses.length);
+    const starts = new Uint32Array(uses.length + 1);
+    let count = 0;
     for (let k = 0, previous = -1; k < uses.length; k++) {
       const entry = entries[uses[k]!]!;
       if (entry === previous) continue;
       previous = entry;
-      const location = index.locationAt(entry);
-      blobOf.set(location.id, blobs.length);
-      blobs.push(location);
-      starts.push(k);
+      order[count] = entry;
+      starts[count++] = k;
     }
-    starts.push(uses.length);
-    return { blobs, starts, uses, blobOf };
+    starts[count] = uses.length;
+    return { order: order.subarray(0, count), starts: starts.subarray(0, count + 1), uses };
   }
 }
 
@@ -95,31 +95,40 @@ export async function writeContent(repo: Repository, plan: RestorePlan, opts: Re
   const worker = async () => {
     while (next < packs.length) {
       const targets = packs[next++]!;
-      const { blobs, starts, uses, blobOf } = targets.group(index);
-      const packId = blobs[0]!.packId;
+      const { order, starts, uses } = targets.group(index);
       const newFiles = new NewFileBatch(files, owner);
-      try {
-        for await (const { id, data, release } of repo.loadBlobsFromPack(packId, blobs, buffers)) {
-          checkAborted(opts.signal);
-          const blob = blobOf.get(id);
-          const [first, end] = blob === undefined ? [0, 0] : [starts[blob]!, starts[blob + 1]!];
-          // The blob's buffer is reused once every file it goes into has been written.
-          let writing = end - first;
-          const written = () => {
-            if (--writing === 0) release();
-          };
-          if (writing === 0) release();
-          for (let k = first; k < end; k++) {
-            const use = uses[k]!;
-            const file = targets.files[use]!;
-            if (newFiles.accepts(file)) await newFiles.add(file, data, written);
-            else {
-              await writeAt(files, file, data, targets.offsets[use]!);
-              written();
-            }
-            onBytes(data.length);
+      // Each use of a blob: into the batch of new files, or written where it goes.
+      const writeUses = async (first: number, end: number, data: Buffer, written: () => void) => {
+        for (let k = first; k < end; k++) {
+          const use = uses[k]!;
+          const file = targets.files[use]!;
+          if (newFiles.accepts(file)) await newFiles.add(file, data, written);
+          else {
+            await writeAt(files, file, data, targets.offsets[use]!);
+            written();
           }
+          onBytes(data.length);
         }
+      };
+      const onBlob = (k: number, data: Buffer, release: () => void): Promise<void> | undefined => {
+        checkAborted(opts.signal);
+        const first = starts[k]!;
+        const end = starts[k + 1]!;
+        const file = targets.files[uses[first]!]!;
+        // Most blobs go into one new small file: into the batch, without a promise unless it is written now.
+        if (end - first === 1 && newFiles.accepts(file)) {
+          const flushing = newFiles.add(file, data, release);
+          if (!flushing) return void onBytes(data.length);
+          return flushing.then(() => onBytes(data.length));
+        }
+        // The blob's buffer is reused once every file it goes into has been written.
+        let writing = end - first;
+        return writeUses(first, end, data, () => {
+          if (--writing === 0) release();
+        });
+      };
+      try {
+        await repo.readPack(index.packIdAt(order[0]!), new IndexedBlobs(index, order), onBlob, buffers);
         await newFiles.flush();
       } catch (err) {
         // What was read intact before the failure is still written; the failure is what the user hears of.
@@ -158,15 +167,18 @@ class NewFileBatch {
     return planned.createOnWrite(file) && !planned.force(file) && !planned.sparse(file) && !planned.hasXattrs(file) && !planned.hasWideTimes(file);
   }
 
-  /** The file is complete when the batch is written (its metadata is set there too); `written` is called then. */
-  async add(file: number, data: Buffer, written: () => void): Promise<void> {
+  /**
+   * The file is complete when the batch is written (its metadata is set there too); `written`
+   * is called then. Returns the batch's write when this file filled it.
+   */
+  add(file: number, data: Buffer, written: () => void): Promise<void> | undefined {
     this.planned.packMetadata(file, this.#metadata, this.#paths.length * FILE_META);
     this.#paths.push(this.planned.path(file));
     this.#data.push(data);
     this.#written.push(written);
     this.planned.markMetadataApplied(file);
     this.#bytes += data.length;
-    if (this.#paths.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES) await this.flush();
+    return this.#paths.length >= NEW_FILES_PER_BATCH || this.#bytes >= NEW_FILE_BATCH_BYTES ? this.flush() : undefined;
   }
 
   async flush(): Promise<void> {

@@ -25,7 +25,11 @@ export interface BlobEntries {
   entryOf(id: string): number;
   /** Entries of one pack share its number. */
   packNumberAt(entry: number): number;
+  packIdAt(entry: number): string;
+  idAt(entry: number): string;
   offsetAt(entry: number): number;
+  /** Stored length of the blob's record. */
+  lengthAt(entry: number): number;
   rawLengthAt(entry: number): number;
   locationAt(entry: number): BlobLocation;
 }
@@ -86,8 +90,20 @@ export class BlobIndex implements BlobEntries {
     return this.#fields[entry * FIELDS]! >>> 1;
   }
 
+  packIdAt(entry: number): string {
+    return this.#packIds[this.packNumberAt(entry)]!;
+  }
+
+  idAt(entry: number): string {
+    return this.#idBytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES);
+  }
+
   offsetAt(entry: number): number {
     return this.#fields[entry * FIELDS + 1]!;
+  }
+
+  lengthAt(entry: number): number {
+    return this.#fields[entry * FIELDS + 2]!;
   }
 
   rawLengthAt(entry: number): number {
@@ -95,7 +111,7 @@ export class BlobIndex implements BlobEntries {
   }
 
   locationAt(entry: number): BlobLocation {
-    return this.#location(entry, this.#idBytes.toString('hex', entry * ID_BYTES, (entry + 1) * ID_BYTES));
+    return this.#location(entry, this.idAt(entry));
   }
 
   add(location: BlobLocation): void {

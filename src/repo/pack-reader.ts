@@ -6,6 +6,7 @@ import type { BlobIndex, BlobLocation } from './blob-index.js';
 import { decodeRecord, decodeRecords, RecordDecodeError } from './blob-codec.js';
 import type { BufferPool } from './buffer-pool.js';
 import type { Envelope } from './envelope.js';
+import { LocatedBlobs, type PackBlobs } from './pack-blobs.js';
 import { packKey, type PackHeaderEntry, parsePackHeader } from './pack.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
@@ -26,7 +27,7 @@ const BATCH_RECORDS = 128;
  * 136 → 133 MiB, each as fast as before.
  */
 const BATCH_BYTES = 1024 * 1024;
-/** What loadBlobsFromPack reads with one request at most, unless a single blob is larger. */
+/** What readPack reads with one request at most, unless a single blob is larger. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /**
  * Decoded bytes of a span's large records in flight at once (at least one record). Each
@@ -41,13 +42,15 @@ const TREE_PACKS_IN_FLIGHT = 4;
 
 const noRelease = () => undefined;
 
-/** A blob read from a pack. */
-export interface LoadedBlob {
-  id: string;
-  data: Buffer;
-  /** Called once the caller is done with `data`: with a BufferPool, its memory is then reused. */
-  release: () => void;
-}
+/**
+ * A blob read from a pack, by its position in the PackBlobs read. `release`: called once the
+ * caller is done with `data` (with a BufferPool, its memory is then reused). The read waits
+ * for what it returns.
+ */
+export type OnPackBlob = (k: number, data: Buffer, release: () => void) => void | Promise<void>;
+
+/** What opening one record needs to know of its blob. */
+type RecordOf = Pick<BlobLocation, 'id' | 'packId' | 'length' | 'rawLength'>;
 
 export interface PackCheck {
   packId: string;
@@ -85,116 +88,126 @@ export class PackReader {
   }
 
   /**
-   * The blobs of one pack, in pack order, from one ranged read. Small records are opened
-   * in batches (one trip to the pool each), large ones one by one. With `buffers`, reads
+   * The blobs of one pack, in pack order, from one ranged read per span. Small records are
+   * opened in batches (one trip to the pool each), large ones one by one. `onBlob` gets each
+   * by its position in `blobs`, and the read waits for what it returns. With `buffers`, reads
    * and decoded blobs use its buffers, and a blob's buffer is reused once released.
    */
-  async *loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
-    const sorted = [...blobs].sort((a, b) => a.offset - b.offset);
+  async readPack(packId: string, blobs: PackBlobs, onBlob: OnPackBlob, buffers?: BufferPool): Promise<void> {
     // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
     // whole pack at once held 16 MiB per pack in flight (packs were 16 MiB then), and as much again in garbage.
-    for (let first = 0; first < sorted.length;) {
+    for (let first = 0; first < blobs.count;) {
       let last = first;
-      while (last + 1 < sorted.length && sorted[last + 1]!.offset + sorted[last + 1]!.length - sorted[first]!.offset <= READ_SPAN_BYTES) last++;
-      yield* this.#loadSpan(packId, sorted.slice(first, last + 1), buffers);
+      while (last + 1 < blobs.count && blobs.offset(last + 1) + blobs.length(last + 1) - blobs.offset(first) <= READ_SPAN_BYTES) last++;
+      await this.#readSpan(packId, blobs, first, last + 1, onBlob, buffers);
       first = last + 1;
     }
   }
 
-  /** Blobs of one pack, sorted by offset, read with one request. */
-  async *#loadSpan(packId: string, sorted: BlobLocation[], buffers: BufferPool | undefined): AsyncGenerator<LoadedBlob> {
-    const start = sorted[0]!.offset;
+  /** Blobs `from` to `to` of a pack, read with one request. */
+  async #readSpan(packId: string, blobs: PackBlobs, from: number, to: number, onBlob: OnPackBlob, buffers: BufferPool | undefined): Promise<void> {
+    const start = blobs.offset(from);
     // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
     let end = start;
-    for (const b of sorted) end = Math.max(end, b.offset + b.length);
+    for (let k = from; k < to; k++) end = Math.max(end, blobs.offset(k) + blobs.length(k));
     const span = buffers?.lease(end - start);
     const bytes = await readAll(await this.#adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
-    const recordOf = (location: BlobLocation) => bytes.subarray(location.offset - start, location.offset - start + location.length);
-    let batch: BlobLocation[] = [];
+    const recordOf = (k: number) => bytes.subarray(blobs.offset(k) - start, blobs.offset(k) - start + blobs.length(k));
+    let batch: number[] = [];
     let batchBytes = 0;
     // Blobs before a damaged one are still handed out, as when each is opened alone.
-    const openBatch = async function* (this: PackReader): AsyncGenerator<LoadedBlob> {
-      const locations = batch;
+    const openBatch = async () => {
+      const ks = batch;
       batch = [];
       batchBytes = 0;
-      const whole = locations.filter((location) => recordOf(location).length === location.length);
+      const whole = ks.filter((k) => recordOf(k).length === blobs.length(k));
       let total = 0;
-      for (const location of whole) total += location.rawLength;
+      for (const k of whole) total += blobs.rawLength(k);
       const decodedInto = buffers?.lease(total, whole.length);
       const decoded = await decodeRecords(
         whole.map(recordOf),
         this.#key,
         decodedInto?.buffer ?? Buffer.allocUnsafe(total),
-        whole.map((location) => location.rawLength),
+        whole.map((k) => blobs.rawLength(k)),
       );
-      for (const [i, location] of whole.entries()) yield { id: location.id, data: this.#checked(decoded[i]!, location), release: decodedInto?.releases[i] ?? noRelease };
-      for (const location of locations.slice(whole.length)) this.#checkLength(recordOf(location), location);
-    }.bind(this);
+      for (let i = 0; i < whole.length; i++) {
+        const k = whole[i]!;
+        const pending = onBlob(k, this.#checked(decoded[i]!, blobs.id(k), packId), decodedInto?.releases[i] ?? noRelease);
+        if (pending) await pending;
+      }
+      for (const k of ks.slice(whole.length)) this.#checkLength(recordOf(k), blobs.length(k), blobs.id(k), packId);
+    };
     // Large records are decoded ahead of the caller, on pool threads, and handed out in order.
-    const large = new Map<BlobLocation, Promise<LoadedBlob>>();
+    const large = new Map<number, Promise<{ data: Buffer; release: () => void }>>();
     // A chunk that compresses well is small stored, but as large as any once decoded.
-    const toDecode = sorted.filter((location) => Math.max(location.length, location.rawLength) >= BATCH_RECORD_BELOW);
+    const toDecode: number[] = [];
+    for (let k = from; k < to; k++) if (Math.max(blobs.length(k), blobs.rawLength(k)) >= BATCH_RECORD_BELOW) toDecode.push(k);
+    let nextToDecode = 0;
     let aheadBytes = 0;
     const decodeAhead = () => {
-      while (toDecode.length > 0 && (large.size === 0 || aheadBytes + toDecode[0]!.rawLength <= LARGE_DECODE_AHEAD_BYTES)) {
-        const location = toDecode.shift()!;
-        aheadBytes += location.rawLength;
-        const decodedInto = buffers?.lease(location.rawLength);
-        const decoding = this.#decodeRecord(recordOf(location), location, decodedInto?.buffer).then((data) => ({ id: location.id, data, release: decodedInto?.releases[0] ?? noRelease }));
+      while (nextToDecode < toDecode.length && (large.size === 0 || aheadBytes + blobs.rawLength(toDecode[nextToDecode]!) <= LARGE_DECODE_AHEAD_BYTES)) {
+        const k = toDecode[nextToDecode++]!;
+        aheadBytes += blobs.rawLength(k);
+        const decodedInto = buffers?.lease(blobs.rawLength(k));
+        const decoding = this.#decodeRecord(recordOf(k), { id: blobs.id(k), packId, length: blobs.length(k), rawLength: blobs.rawLength(k) }, decodedInto?.buffer).then((data) => ({
+          data,
+          release: decodedInto?.releases[0] ?? noRelease,
+        }));
         // Its failure is reported when its turn comes, after the blobs before it.
         decoding.catch(() => undefined);
-        large.set(location, decoding);
+        large.set(k, decoding);
       }
     };
     try {
       decodeAhead();
-      for (const location of sorted) {
-        const decoding = large.get(location);
+      for (let k = from; k < to; k++) {
+        const decoding = large.get(k);
         if (decoding) {
-          if (batch.length > 0) yield* openBatch();
-          const loaded = await decoding;
-          large.delete(location);
-          aheadBytes -= location.rawLength;
+          if (batch.length > 0) await openBatch();
+          const { data, release } = await decoding;
+          large.delete(k);
+          aheadBytes -= blobs.rawLength(k);
           decodeAhead();
-          yield loaded;
+          const pending = onBlob(k, data, release);
+          if (pending) await pending;
           continue;
         }
-        batch.push(location);
-        batchBytes += location.rawLength;
-        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) yield* openBatch();
+        batch.push(k);
+        batchBytes += blobs.rawLength(k);
+        if (batch.length >= BATCH_RECORDS || batchBytes >= BATCH_BYTES) await openBatch();
       }
-      if (batch.length > 0) yield* openBatch();
+      if (batch.length > 0) await openBatch();
     } finally {
       // The span's bytes are reused only once no decoding still reads them (a caller that stops early).
       if (span) void Promise.allSettled(large.values()).then(span.releases[0]);
     }
   }
 
-  /** `into`: where the data goes, `location.rawLength` bytes; without one, a new Buffer. */
-  async #decodeRecord(record: Buffer, location: BlobLocation, into: Buffer = Buffer.allocUnsafe(location.rawLength)): Promise<Buffer> {
-    this.#checkLength(record, location);
+  /** `into`: where the data goes, `blob.rawLength` bytes; without one, a new Buffer. */
+  async #decodeRecord(record: Buffer, blob: RecordOf, into: Buffer = Buffer.allocUnsafe(blob.rawLength)): Promise<Buffer> {
+    this.#checkLength(record, blob.length, blob.id, blob.packId);
     let decoded: { data: Buffer; id: string } | RecordDecodeError;
     try {
-      decoded = await decodeRecord(record, this.#key, into, location.rawLength);
+      decoded = await decodeRecord(record, this.#key, into, blob.rawLength);
     } catch (err) {
       if (!(err instanceof RecordDecodeError)) throw err;
       decoded = err;
     }
-    return this.#checked(decoded, location);
+    return this.#checked(decoded, blob.id, blob.packId);
   }
 
-  #where(location: BlobLocation): string {
-    return `blob ${location.id.slice(0, 12)} in pack ${location.packId.slice(0, 12)} on ${this.#adapter.name}`;
+  #where(id: string, packId: string): string {
+    return `blob ${id.slice(0, 12)} in pack ${packId.slice(0, 12)} on ${this.#adapter.name}`;
   }
 
-  #checkLength(record: Buffer, location: BlobLocation): void {
-    if (record.length !== location.length) throw new IntegrityError(`${this.#where(location)} is truncated`);
+  #checkLength(record: Buffer, length: number, id: string, packId: string): void {
+    if (record.length !== length) throw new IntegrityError(`${this.#where(id, packId)} is truncated`);
   }
 
   /** Every blob read is checked against its id: damage never reaches a restored file. */
-  #checked(decoded: { data: Buffer; id: string } | RecordDecodeError, location: BlobLocation): Buffer {
-    if (decoded instanceof RecordDecodeError) throw new IntegrityError(`${this.#where(location)} ${decoded.message} (damaged)`, { cause: decoded });
-    if (decoded.id !== location.id) throw new IntegrityError(`${this.#where(location)} does not match its id (damaged)`);
+  #checked(decoded: { data: Buffer; id: string } | RecordDecodeError, id: string, packId: string): Buffer {
+    if (decoded instanceof RecordDecodeError) throw new IntegrityError(`${this.#where(id, packId)} ${decoded.message} (damaged)`, { cause: decoded });
+    if (decoded.id !== id) throw new IntegrityError(`${this.#where(id, packId)} does not match its id (damaged)`);
     return decoded.data;
   }
 
@@ -238,7 +251,8 @@ export class PackReader {
       [...byPack].map(async ([packId, locations]) => {
         await reading.acquire();
         try {
-          for await (const { id, data } of this.loadBlobsFromPack(packId, locations)) trees.set(id, data);
+          const blobs = new LocatedBlobs(locations);
+          await this.readPack(packId, blobs, (k, data) => void trees.set(blobs.id(k), data));
         } catch {
           // The pack's remaining trees are left out: loadTree reports each.
         } finally {

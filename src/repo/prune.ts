@@ -1,5 +1,6 @@
 import { IntegrityError, InterruptedError } from '../core/errors.js';
 import type { BlobLocation } from './blob-index.js';
+import { LocatedBlobs } from './pack-blobs.js';
 import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
 
@@ -101,11 +102,11 @@ export async function executePrune(repo: Repository, plan: PrunePlan, forget: re
   let blobsRepacked = 0;
   for (const [packId, blobs] of plan.repackBlobs) {
     if (opts.signal?.aborted) throw new InterruptedError('prune interrupted: the forgotten backups are gone; their data stays until the next prune');
-    for await (const { id, data } of repo.loadBlobsFromPack(packId, blobs)) {
-      const type = blobs.find((b) => b.id === id)!.type;
-      const saved = await repo.saveBlob(type, id, data, { rewrite: true });
+    const located = new LocatedBlobs(blobs);
+    await repo.readPack(packId, located, async (k, data) => {
+      const saved = await repo.saveBlob(located.at(k).type, located.id(k), data, { rewrite: true });
       if (saved.stored) blobsRepacked++;
-    }
+    });
   }
   // The repacked blobs' packs get their own index file; the kept packs get one more, then the old files go.
   await repo.flush();

@@ -11,7 +11,8 @@ import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from '
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
 import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
-import { PackReader, type LoadedBlob, type PackCheck } from './pack-reader.js';
+import type { PackBlobs } from './pack-blobs.js';
+import { type OnPackBlob, PackReader, type PackCheck } from './pack-reader.js';
 import { packKey, type PackHeaderEntry } from './pack.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { CONFIG_KEY, encodeConfig, FORMAT, newConfig, parseConfig, type RepoConfig, readConfigEnvelope } from './repo-config.js';
@@ -25,7 +26,8 @@ export type { CompressionAlgorithm, CompressionSettings } from './compression.js
 export type { ChunkerParams } from './fastcdc.js';
 export type { IndexedPack } from './index-loading.js';
 export type { KeyInfo } from './keys.js';
-export type { LoadedBlob, PackCheck } from './pack-reader.js';
+export { IndexedBlobs, LocatedBlobs, type PackBlobs } from './pack-blobs.js';
+export type { OnPackBlob, PackCheck } from './pack-reader.js';
 export type { FailedWritesLeft, FlushResult, SaveBlobResult } from './pack-writer.js';
 export type { RepoConfig } from './repo-config.js';
 
@@ -292,12 +294,11 @@ export class Repository {
   }
 
   /**
-   * The blobs of one pack, in pack order, from one ranged read. Small records are opened
-   * in batches (one trip to the pool each), large ones one by one. With `buffers`, reads
-   * and decoded blobs use its buffers, and a blob's buffer is reused once released.
+   * The blobs of one pack, in pack order, from one ranged read per span (PackReader.readPack):
+   * `onBlob` gets each by its position in `blobs`, and the read waits for what it returns.
    */
-  loadBlobsFromPack(packId: string, blobs: BlobLocation[], buffers?: BufferPool): AsyncGenerator<LoadedBlob> {
-    return this.#reader.loadBlobsFromPack(packId, blobs, buffers);
+  readPack(packId: string, blobs: PackBlobs, onBlob: OnPackBlob, buffers?: BufferPool): Promise<void> {
+    return this.#reader.readPack(packId, blobs, onBlob, buffers);
   }
 
   loadTree(id: string): Promise<TreeNode[]> {

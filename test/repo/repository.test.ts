@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
 import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { BufferPool } from '../../src/repo/buffer-pool.js';
-import { Repository } from '../../src/repo/repository.js';
+import { LocatedBlobs, Repository } from '../../src/repo/repository.js';
 import { RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
@@ -281,7 +281,8 @@ describe('Repository', () => {
     expect(packIds.size).toBe(1);
     rec.gets.length = 0;
     const got = new Map<string, Buffer>();
-    for await (const { id, data } of repo.loadBlobsFromPack([...packIds][0]!, locations)) got.set(id, data);
+    const blobs20 = new LocatedBlobs(locations);
+    await repo.readPack([...packIds][0]!, blobs20, (k, data) => void got.set(blobs20.id(k), data));
     expect(rec.gets.length).toBe(1);
     for (const b of blobs) expect(got.get(sha(b))!.equals(b)).toBe(true);
   });
@@ -297,10 +298,11 @@ describe('Repository', () => {
     expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
     rec.gets.length = 0;
     const got: string[] = [];
-    for await (const { id, data } of repo.loadBlobsFromPack(locations[0]!.packId, [...locations].reverse())) {
-      expect(sha(data)).toBe(id);
-      got.push(id);
-    }
+    const reversed = new LocatedBlobs([...locations].reverse());
+    await repo.readPack(locations[0]!.packId, reversed, (k, data) => {
+      expect(sha(data)).toBe(reversed.id(k));
+      got.push(reversed.id(k));
+    });
     expect(got).toEqual(blobs.map(sha));
     expect(rec.gets.length).toBeGreaterThanOrEqual(4);
     expect(rec.gets.length).toBeLessThanOrEqual(5);
@@ -321,15 +323,17 @@ describe('Repository', () => {
     // Every other blob is held to the end; the rest are released as soon as they are read.
     const held: { id: string; data: Buffer }[] = [];
     let n = 0;
-    for await (const { id, data, release } of repo.loadBlobsFromPack(
+    const inPack = new LocatedBlobs(locations.filter((l) => l.packId === packId));
+    await repo.readPack(
       packId,
-      locations.filter((l) => l.packId === packId),
+      inPack,
+      (k, data, release) => {
+        expect(sha(data)).toBe(inPack.id(k));
+        if (n++ % 2 === 0) held.push({ id: inPack.id(k), data });
+        else release();
+      },
       pool,
-    )) {
-      expect(sha(data)).toBe(id);
-      if (n++ % 2 === 0) held.push({ id, data });
-      else release();
-    }
+    );
     for (const h of held) expect(sha(h.data)).toBe(h.id);
     expect(n).toBe(locations.filter((l) => l.packId === packId).length);
     // The reads went through the pool's buffers too, and what was released came back to it.
@@ -351,11 +355,17 @@ describe('Repository', () => {
     const allocated: number[] = [];
     const pool = new BufferPool(64 * 1024 * 1024, { allocate: (size) => (allocated.push(size), Buffer.allocUnsafeSlow(size)) });
     const got: string[] = [];
-    for await (const { id, data, release } of repo.loadBlobsFromPack(locations[0]!.packId, locations, pool)) {
-      expect(sha(data)).toBe(id);
-      got.push(id);
-      release();
-    }
+    const all = new LocatedBlobs(locations);
+    await repo.readPack(
+      locations[0]!.packId,
+      all,
+      (k, data, release) => {
+        expect(sha(data)).toBe(all.id(k));
+        got.push(all.id(k));
+        release();
+      },
+      pool,
+    );
     expect(got).toEqual(blobs.map(sha));
     // Counted stored, the 20 large ones made one batch of 12 MiB decoded; the span read is under 1 MiB here.
     expect(Math.max(...allocated)).toBeLessThanOrEqual(2 * 1024 * 1024);
@@ -407,10 +417,11 @@ describe('Repository', () => {
     const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
     expect(new Set(locations.map((l) => l.packId)).size).toBe(1);
     let count = 0;
-    for await (const { id, data } of repo.loadBlobsFromPack(locations[0]!.packId, locations)) {
-      expect(id).toBe(sha(data));
+    const many = new LocatedBlobs(locations);
+    await repo.readPack(locations[0]!.packId, many, (k, data) => {
+      expect(many.id(k)).toBe(sha(data));
       count++;
-    }
+    });
     expect(count).toBe(150_000);
   });
 
