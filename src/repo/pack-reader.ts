@@ -120,7 +120,10 @@ export class PackReader {
       const ks = batch;
       batch = [];
       batchBytes = 0;
-      const whole = ks.filter((k) => recordOf(k).length === blobs.length(k));
+      // A record cut short (the pack ends inside it) stops the batch there; with a damaged
+      // index it need not be the last, so whole records after it are not handed out.
+      const cut = ks.findIndex((k) => recordOf(k).length !== blobs.length(k));
+      const whole = cut < 0 ? ks : ks.slice(0, cut);
       let total = 0;
       for (const k of whole) total += blobs.rawLength(k);
       const decodedInto = buffers?.lease(total, whole.length);
@@ -135,7 +138,7 @@ export class PackReader {
         const pending = onBlob(k, this.#checked(decoded[i]!, blobs.id(k), packId), decodedInto?.releases[i] ?? noRelease);
         if (pending) await pending;
       }
-      for (const k of ks.slice(whole.length)) this.#checkLength(recordOf(k), blobs.length(k), blobs.id(k), packId);
+      if (cut >= 0) this.#checkLength(recordOf(ks[cut]!), blobs.length(ks[cut]!), blobs.id(ks[cut]!), packId);
     };
     // Large records are decoded ahead of the caller, on pool threads, and handed out in order.
     const large = new Map<number, Promise<{ data: Buffer; release: () => void }>>();

@@ -310,6 +310,23 @@ describe('Repository', () => {
     for (const g of rec.gets) expect(g.range!.length).toBeLessThanOrEqual(5 * 1024 * 1024 + 1024);
   });
 
+  it('stops at a record the pack ends inside, also when the index lists whole records after it', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const blobs = Array.from({ length: 10 }, () => randomBytes(1000));
+    for (const b of blobs) await repo.saveBlob('data', sha(b), b);
+    await repo.flush();
+    const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
+    const packId = locations[0]!.packId;
+    const packSize = (await readFile(join(tmp.path, 'repo', 'data', packId.slice(0, 2), packId))).length;
+    // A damaged index: blob 8's record runs past the end of the pack, blob 9's is whole.
+    const damaged = new LocatedBlobs([...locations.slice(0, 8), { ...locations[8]!, length: packSize - locations[8]!.offset + 50 }, locations[9]!]);
+    const got: number[] = [];
+    const failure = await repo.readPack(packId, damaged, (k) => void got.push(k)).catch((err: unknown) => err);
+    expect(failure).toBeInstanceOf(IntegrityError);
+    expect((failure as Error).message).toMatch(/truncated/);
+    expect(got).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+  });
+
   it('reuses released buffers for later blobs, and never the buffer of a blob still held', async () => {
     const rec = recording(adapter);
     const repo = await Repository.create(rec, { password: 'pw', packSize: 16 * 1024 * 1024 });
