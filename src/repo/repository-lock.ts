@@ -48,6 +48,15 @@ interface LockFile extends Omit<LockInfo, 'id'> {
 
 const PREFIX = 'locks/';
 export const DEFAULT_STALE_AFTER_MS = 30 * 60_000;
+/** The operation of the exclusive lock that a new repository's creation holds (Repository.openOrCreate). */
+export const CREATION_OPERATION = 'init';
+/**
+ * How long any run waits for a creation's lock, whatever its own wait: a creation holds it
+ * only while it writes its key, config and first lock. A second backup started beside the
+ * first one on a new destination found the config written and the lock still held, and
+ * failed with "locked" where it had only to wait a moment.
+ */
+const CREATION_WAIT_MS = 60_000;
 const DEFAULT_REFRESH_MS = 5 * 60_000;
 
 export class RepositoryLock {
@@ -76,7 +85,8 @@ export class RepositoryLock {
   }
 
   static async acquire(adapter: StorageAdapter, req: LockRequest, ownLocks: readonly string[] = []): Promise<RepositoryLock> {
-    const deadline = Date.now() + (req.waitMs ?? 0);
+    const started = Date.now();
+    const waitFor = (holder: LockInfo) => started + (holder.exclusive && holder.operation === CREATION_OPERATION ? Math.max(req.waitMs ?? 0, CREATION_WAIT_MS) : (req.waitMs ?? 0));
     const staleAfterMs = req.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     const now = new Date().toISOString();
     const file: LockFile = { version: 1, exclusive: req.exclusive, operation: req.operation, hostname: hostname(), username: userInfo().username, pid: process.pid, createdAt: now, refreshedAt: now };
@@ -99,6 +109,7 @@ export class RepositoryLock {
         // Lost a race with another writer: step back so one of us can go on.
         await adapter.delete(key).catch(() => undefined);
       }
+      const deadline = waitFor(holder);
       if (Date.now() >= deadline) throw lockedError(adapter.name, holder);
       // Jitter breaks the symmetry of two runs that keep colliding.
       const pause = Math.min(Math.max(deadline - Date.now(), 0), 200 + Math.random() * Math.min(2000, 200 * 2 ** attempt));

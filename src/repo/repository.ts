@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { BkdrError, IntegrityError, OperationError, UsageError } from '../core/errors.js';
+import { BkdrError, IntegrityError, LockedError, OperationError, UsageError } from '../core/errors.js';
 import type { ObjectInfo, StorageAdapter } from '../storage/adapter.js';
 import { type BlobEntries, BlobIndex, type BlobLocation, type BlobType } from './blob-index.js';
 import type { BufferPool } from './buffer-pool.js';
@@ -18,7 +18,7 @@ import type { Snapshot, SnapshotInput } from './snapshot.js';
 import { CONFIG_KEY, encodeConfig, FORMAT, newConfig, parseConfig, type RepoConfig, readConfigEnvelope } from './repo-config.js';
 import { SideObjects } from './side-objects.js';
 import { SnapshotStore } from './snapshot-store.js';
-import { type LockRequest, RepositoryLock } from './repository-lock.js';
+import { CREATION_OPERATION, type LockRequest, RepositoryLock } from './repository-lock.js';
 import type { TreeNode } from './tree-node.js';
 
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
@@ -211,7 +211,15 @@ export class Repository {
     if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
     // Two runs creating one repository at once would each write their own key and config:
     // creation is exclusive, and the run that waited opens what the other created.
-    const creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: 'init', waitMs: Math.max(opts.lock?.waitMs ?? 0, 60_000), onStale: opts.lock?.onStale });
+    // (A run that finds another's creation under way waits for it: RepositoryLock.acquire.)
+    let creating: RepositoryLock;
+    try {
+      creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: CREATION_OPERATION, waitMs: opts.lock?.waitMs, onStale: opts.lock?.onStale });
+    } catch (err) {
+      // Another run created it since, and holds its own lock on it now: open what it created.
+      if (err instanceof LockedError && (await Repository.exists(adapter))) return { repo: await Repository.open(adapter, opts), created: false };
+      throw err;
+    }
     let handedOver = false;
     try {
       if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts, [creating.id]), created: false };

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { listLocks, RepositoryLock } from '../../src/repo/repository-lock.js';
+import { CREATION_OPERATION, listLocks, RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -52,6 +52,18 @@ describe('repository locks', () => {
     const got = await RepositoryLock.acquire(adapter, { ...exclusive, waitMs: 10_000 });
     expect(got.exclusive).toBe(true);
     await got.release();
+  });
+
+  it("waits for a new repository's creation to finish, even when told not to wait", async () => {
+    const creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: CREATION_OPERATION });
+    setTimeout(() => void creating.release(), 300);
+    const got = await RepositoryLock.acquire(adapter, shared);
+    expect(await listLocks(adapter)).toEqual([expect.objectContaining({ id: got.id, operation: 'backup' })]);
+    await got.release();
+    // Any other exclusive lock is still refused at once.
+    const held = await RepositoryLock.acquire(adapter, exclusive);
+    await expect(RepositoryLock.acquire(adapter, shared)).rejects.toThrow(/exclusive lock for prune/);
+    await held.release();
   });
 
   it('removes the lock of a process that is gone on this host, and says so', async () => {

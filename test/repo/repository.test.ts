@@ -1,12 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
 import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { BufferPool } from '../../src/repo/buffer-pool.js';
 import { LocatedBlobs, Repository } from '../../src/repo/repository.js';
-import { RepositoryLock } from '../../src/repo/repository-lock.js';
+import { CREATION_OPERATION, RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { makeTempDir } from '../helpers/cli.js';
@@ -101,6 +102,28 @@ describe('Repository', () => {
     // The init lock, the key file, the config, the run's lock: all before the first pack.
     expect(kinds.slice(0, firstData)).toEqual(['locks', 'keys', 'config', 'locks']);
     expect((await Repository.open(adapter, { password: 'pw' })).blobCount).toBe(5);
+    expect(await readdir(join(tmp.path, 'repo', 'locks'))).toEqual([]);
+  });
+
+  it('lets a run that finds a new repository still being created, or created meanwhile by another, open it', async () => {
+    const backup = { exclusive: false, operation: 'backup' };
+    const first = await Repository.openOrCreate(adapter, { password: 'pw', lock: backup });
+    // Its config is written but its creation still holds its lock, as for a moment in every creation.
+    const now = new Date().toISOString();
+    const creation = { version: 1, exclusive: true, operation: CREATION_OPERATION, hostname: hostname(), username: 'test', pid: process.pid, createdAt: now, refreshedAt: now };
+    await adapter.put('locks/creating', Buffer.from(JSON.stringify(creation)));
+    setTimeout(() => void adapter.delete('locks/creating'), 300);
+    const second = await Repository.openOrCreate(adapter, { password: 'pw', lock: backup });
+    expect(second.created).toBe(false);
+    await second.repo.close();
+    // A run that saw no repository, then met the lock of the run that created it since.
+    let looks = 0;
+    const late: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, stat: (key) => (looks++ === 0 ? Promise.resolve(undefined) : adapter.stat(key)) };
+    const third = await Repository.openOrCreate(late, { password: 'pw', lock: backup });
+    expect(third.created).toBe(false);
+    await third.repo.close();
+    await first.repo.close();
+    expect(await readdir(join(tmp.path, 'repo', 'keys'))).toHaveLength(1);
     expect(await readdir(join(tmp.path, 'repo', 'locks'))).toEqual([]);
   });
 
