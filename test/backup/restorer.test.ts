@@ -12,13 +12,19 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('restoreTree', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let repo: Repository | undefined;
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-restorer-');
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    // An open repository keeps its pack files open until garbage collection.
+    await repo?.close();
+    repo = undefined;
+    await tmp.cleanup();
+  });
 
   it('restores the content of a file whose node records another size, warns, and fails its verification', async () => {
-    const repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    repo = await Repository.create(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const data = randomBytes(100_000);
     const more = randomBytes(50_000);
     for (const blob of [data, more]) await repo.saveBlob('data', sha(blob), blob);

@@ -10,10 +10,21 @@ import { treeNode as node } from '../helpers/tree-nodes.js';
 
 describe('treesInOrder', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  /** Closed after each test: an open repository keeps its pack files open until garbage collection. */
+  const opened: Repository[] = [];
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-trees-in-order-');
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    for (const repo of opened.splice(0)) await repo.close();
+    await tmp.cleanup();
+  });
+
+  async function openRepo(): Promise<Repository> {
+    const repo = await Repository.open(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    opened.push(repo);
+    return repo;
+  }
 
   /** `n` trees of one file each, named after their number; the tree at `large` holds 300 files. */
   async function storeTrees(n: number, large = -1): Promise<{ repo: Repository; ids: string[]; treeBytes: number }> {
@@ -24,8 +35,9 @@ describe('treesInOrder', () => {
       ids.push(await created.saveTree(files));
     }
     await created.flush();
+    await created.close();
     const treeBytes = serializeTree([node('file-10')]).length;
-    return { repo: await Repository.open(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' }), ids, treeBytes };
+    return { repo: await openRepo(), ids, treeBytes };
   }
 
   /** The repository's loadTrees, recording where each call starts and how many trees the caller had asked for then. */
@@ -79,7 +91,7 @@ describe('treesInOrder', () => {
     const pack = await readFile(packPath);
     pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
     await writeFile(packPath, pack);
-    const reopened = await Repository.open(createLocalAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const reopened = await openRepo();
 
     const trees = treesInOrder(reopened, ids, treeBytes * 8, deserializeTree);
     const got = await Promise.all(
