@@ -86,7 +86,7 @@ export class RepositoryLock {
 
   static async acquire(adapter: StorageAdapter, req: LockRequest, ownLocks: readonly string[] = []): Promise<RepositoryLock> {
     const started = Date.now();
-    const waitFor = (holder: LockInfo) => started + (holder.exclusive && holder.operation === CREATION_OPERATION ? Math.max(req.waitMs ?? 0, CREATION_WAIT_MS) : (req.waitMs ?? 0));
+    const deadlineFor = (holder: LockInfo) => started + (holder.exclusive && holder.operation === CREATION_OPERATION ? Math.max(req.waitMs ?? 0, CREATION_WAIT_MS) : (req.waitMs ?? 0));
     const staleAfterMs = req.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     const now = new Date().toISOString();
     const file: LockFile = { version: 1, exclusive: req.exclusive, operation: req.operation, hostname: hostname(), username: userInfo().username, pid: process.pid, createdAt: now, refreshedAt: now };
@@ -109,7 +109,7 @@ export class RepositoryLock {
         // Lost a race with another writer: step back so one of us can go on.
         await adapter.delete(key).catch(() => undefined);
       }
-      const deadline = waitFor(holder);
+      const deadline = deadlineFor(holder);
       if (Date.now() >= deadline) throw lockedError(adapter.name, holder);
       // Jitter breaks the symmetry of two runs that keep colliding.
       const pause = Math.min(Math.max(deadline - Date.now(), 0), 200 + Math.random() * Math.min(2000, 200 * 2 ** attempt));

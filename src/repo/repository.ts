@@ -210,8 +210,8 @@ export class Repository {
   static async openOrCreate(adapter: StorageAdapter, opts: OpenOptions & { chunker?: Partial<ChunkerParams> | undefined; inBackground?: boolean }): Promise<{ repo: Repository; created: boolean }> {
     if (await Repository.exists(adapter)) return { repo: await Repository.open(adapter, opts), created: false };
     // Two runs creating one repository at once would each write their own key and config:
-    // creation is exclusive, and the run that waited opens what the other created.
-    // (A run that finds another's creation under way waits for it: RepositoryLock.acquire.)
+    // creation is exclusive, and the run that waited for it (RepositoryLock.acquire waits
+    // for a creation whatever its own wait) opens what the other created.
     let creating: RepositoryLock;
     try {
       creating = await RepositoryLock.acquire(adapter, { exclusive: true, operation: CREATION_OPERATION, waitMs: opts.lock?.waitMs, onStale: opts.lock?.onStale });
