@@ -7,7 +7,7 @@
     },
     {
       "target_name": "bkdr_blob",
-      "sources": ["native/bkdr_blob.c", "native/gunzip.c", "native/index_scan.c", "native/vendor/lz4/lz4.c"],
+      "sources": ["native/bkdr_blob.c", "native/gzip.c", "native/index_scan.c", "native/vendor/lz4/lz4.c"],
       "cflags": ["-O3", "-Wall"]
     },
     {

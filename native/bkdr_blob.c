@@ -43,7 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "vendor/lz4/lz4.h"
-#include "gunzip.h"
+#include "gzip.h"
 #include "index_scan.h"
 
 #define NONCE_BYTES 12
@@ -55,6 +55,10 @@
 #define LZ4_PREFIX 4
 // Stored raw unless LZ4 saves at least this share: decompressing would cost time for nothing.
 #define MIN_SAVING_PERCENT 3
+// How OP_SEAL compresses (its `compress`): not at all, LZ4, or a gzip member.
+#define COMPRESS_NONE 0
+#define COMPRESS_LZ4 1
+#define COMPRESS_GZIP 2
 
 enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_ENVELOPE };
 
@@ -94,8 +98,9 @@ typedef struct {
   const uint32_t *gear;
   uint32_t min_size, avg_size, max_size, mask_s, mask_l;
   int final;
-  // OP_SEAL: try LZ4 (else store `tag` as given)
+  // OP_SEAL: COMPRESS_LZ4 or COMPRESS_GZIP (at `level`) when it saves enough, else store `tag` as given
   int compress;
+  int level;
   int want_hash;
   int chown;  // OP_WRITE_FILES: set owners (root only)
   int direct;  // OP_WRITE_OBJECT: try O_DIRECT for the aligned part
@@ -300,20 +305,36 @@ static void run_lz4(job *j) {
   }
 }
 
+// The compressed payload of `j`'s input (in scratch), its length and tag; 0 when the compression failed or does not pay.
+static size_t compress_payload(job *j, uint8_t **payload, int *tag) {
+  if (j->input_length < 64) return 0;
+  size_t total = 0;
+  if (j->compress == COMPRESS_LZ4 && j->input_length <= (size_t)LZ4_MAX_INPUT_SIZE) {
+    *payload = scratch((size_t)LZ4_compressBound((int)j->input_length) + LZ4_PREFIX);
+    if (*payload) total = lz4_frame(j->input, j->input_length, *payload);
+    *tag = TAG_LZ4;
+  } else if (j->compress == COMPRESS_GZIP) {
+    size_t bound = gzip_bound(j->input_length);
+    *payload = scratch(bound);
+    if (*payload) total = gzip_member(j->input, j->input_length, *payload, bound, j->level);
+    *tag = TAG_GZIP;
+  }
+  return total > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT) ? total : 0;
+}
+
 static void run_seal(job *j) {
   if (j->want_hash) SHA256(j->input, j->input_length, j->hash);
   const uint8_t *payload = j->input;
   size_t payload_length = j->input_length;
   j->out_tag = j->compress ? TAG_NONE : j->out_tag;
-  if (j->compress && j->input_length >= 64 && j->input_length <= (size_t)LZ4_MAX_INPUT_SIZE) {
-    int bound = LZ4_compressBound((int)j->input_length);
-    uint8_t *compressed = scratch((size_t)bound + LZ4_PREFIX);
-    if (!compressed) { j->error = "out of memory"; return; }
-    size_t total = lz4_frame(j->input, j->input_length, compressed);
-    if (total > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT)) {
+  if (j->compress) {
+    uint8_t *compressed = NULL;
+    int tag = TAG_NONE;
+    size_t total = compress_payload(j, &compressed, &tag);
+    if (total > 0) {
       payload = compressed;
       payload_length = total;
-      j->out_tag = TAG_LZ4;
+      j->out_tag = tag;
     }
   }
   uint8_t tag_byte = (uint8_t)j->out_tag;
@@ -459,9 +480,8 @@ static void run_read_small(job *j) {
 static void run_seal_many(job *j) {
   size_t capacity = 0;
   for (size_t i = 0; i < j->items; i++) {
-    // A record holds either the raw input or LZ4's output, whichever run_seal keeps.
-    size_t bound = j->input_lengths[i] <= (size_t)LZ4_MAX_INPUT_SIZE ? (size_t)LZ4_compressBound((int)j->input_lengths[i]) + LZ4_PREFIX : 0;
-    capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + (bound > j->input_lengths[i] ? bound : j->input_lengths[i]);
+    // A record holds the raw input, or a compressed payload shorter than it (run_seal keeps no other).
+    capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + j->input_lengths[i];
   }
   j->in_dest = j->dest && capacity <= j->dest_capacity;
   uint8_t *all = j->in_dest ? j->dest : malloc(capacity > 0 ? capacity : 1);
@@ -475,6 +495,7 @@ static void run_seal_many(job *j) {
     memcpy(one.key, j->key, KEY_BYTES);
     one.has_key = j->has_key;
     one.compress = j->compress;
+    one.level = j->level;
     one.out_tag = j->out_tag;
     run_seal(&one);
     if (one.error) j->error = one.error;
@@ -1039,6 +1060,22 @@ static int bool_arg(napi_env env, napi_value value) {
   return v;
 }
 
+// A seal's `compress`: COMPRESS_* as a number; a boolean means LZ4 or none. Gzip without a zlib to deflate with throws.
+static int compress_arg(napi_env env, napi_value value, int *mode) {
+  napi_valuetype type;
+  napi_typeof(env, value, &type);
+  *mode = type == napi_boolean ? (bool_arg(env, value) ? COMPRESS_LZ4 : COMPRESS_NONE) : (int)uint_arg(env, value);
+  if (*mode > COMPRESS_GZIP) {
+    napi_throw_range_error(env, NULL, "unknown compression");
+    return 0;
+  }
+  if (*mode == COMPRESS_GZIP && !gzip_available()) {
+    napi_throw_error(env, NULL, "this process's zlib cannot deflate");
+    return 0;
+  }
+  return 1;
+}
+
 static void execute(napi_env env, void *data) {
   (void)env;
   run((job *)data);
@@ -1127,14 +1164,22 @@ static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
   return dispatch(env, j, inputs, 2, 0);
 }
 
-// seal(data, key|null, compress, tag, wantHash, sync, into: Buffer|null) → [record, tag, id|null, length];
+// gzipAvailable() → whether seal and sealMany can make gzip records (else JavaScript's zlib makes them)
+static napi_value gzip_available_js(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value result;
+  napi_get_boolean(env, gzip_available(), &result);
+  return result;
+}
+
+// seal(data, key|null, compress, tag, wantHash, sync, into: Buffer|null, level) → [record, tag, id|null, length];
 // the record is `into` itself (its first `length` bytes) when it has room
 static napi_value seal(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
-  job *j = begin(env, info, 7, argv, OP_SEAL, "seal");
+  napi_value argv[8];
+  job *j = begin(env, info, 8, argv, OP_SEAL, "seal");
   if (!j) return NULL;
-  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j) || !dest_arg(env, argv[6], j)) { release(env, j); return NULL; }
-  j->compress = bool_arg(env, argv[2]);
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !key_arg(env, argv[1], j) || !dest_arg(env, argv[6], j) || !compress_arg(env, argv[2], &j->compress)) { release(env, j); return NULL; }
+  j->level = (int)uint_arg(env, argv[7]);
   j->out_tag = (int)uint_arg(env, argv[3]);
   j->want_hash = bool_arg(env, argv[4]);
   return dispatch(env, j, argv, 1, bool_arg(env, argv[5]));
@@ -1263,14 +1308,14 @@ static int paths_arg(napi_env env, napi_value array, job *j) {
   return 1;
 }
 
-// sealMany(data: Buffer[], key|null, compress, into: Buffer|null) → Promise<[records, meta]>; records is
+// sealMany(data: Buffer[], key|null, compress, into: Buffer|null, level) → Promise<[records, meta]>; records is
 // `into` itself when it holds every record at its largest
 static napi_value seal_many(napi_env env, napi_callback_info info) {
-  napi_value argv[4];
-  job *j = begin(env, info, 4, argv, OP_SEAL_MANY, "sealMany");
+  napi_value argv[5];
+  job *j = begin(env, info, 5, argv, OP_SEAL_MANY, "sealMany");
   if (!j) return NULL;
-  if (!dest_arg(env, argv[3], j) || !buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j)) { release(env, j); return NULL; }
-  j->compress = bool_arg(env, argv[2]);
+  if (!dest_arg(env, argv[3], j) || !buffers_arg(env, argv[0], j) || !key_arg(env, argv[1], j) || !compress_arg(env, argv[2], &j->compress)) { release(env, j); return NULL; }
+  j->level = (int)uint_arg(env, argv[4]);
   // The array (and so every Buffer in it) stays alive until the job is done.
   return dispatch(env, j, argv, 1, 0);
 }
@@ -1479,6 +1524,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
     {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},
+    {"gzipAvailable", NULL, gzip_available_js, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };
   napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props);

@@ -15,7 +15,7 @@
 // parses the text with JSON.parse, which decides what it means; so this never has to agree
 // with JSON on odd input. Running out of memory throws.
 #include "index_scan.h"
-#include "gunzip.h"
+#include "gzip.h"
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,14 +10,15 @@ import type { FastCdc } from './fastcdc.js';
  */
 interface BlobAddon {
   cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean): Promise<[number[], Buffer]>;
-  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: true, into: Buffer | null): SealedRecord;
-  seal(data: Buffer, key: Buffer | null, compress: boolean, tag: number, wantHash: boolean, sync: false, into: Buffer | null): Promise<SealedRecord>;
+  seal(data: Buffer, key: Buffer | null, compress: NativeCompression, tag: number, wantHash: boolean, sync: true, into: Buffer | null, level: number): SealedRecord;
+  seal(data: Buffer, key: Buffer | null, compress: NativeCompression, tag: number, wantHash: boolean, sync: false, into: Buffer | null, level: number): Promise<SealedRecord>;
   open(record: Buffer, key: Buffer | null, sync: true, into: Buffer | null): OpenedRecord;
   open(record: Buffer, key: Buffer | null, sync: false, into: Buffer | null): Promise<OpenedRecord>;
   hash(data: Buffer, sync: true): Buffer;
   hash(data: Buffer, sync: false): Promise<Buffer>;
   readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
-  sealMany(data: Buffer[], key: Buffer | null, compress: boolean, into: Buffer | null): Promise<[Buffer, Float64Array]>;
+  sealMany(data: Buffer[], key: Buffer | null, compress: NativeCompression, into: Buffer | null, level: number): Promise<[Buffer, Float64Array]>;
+  gzipAvailable(): boolean;
   openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
 }
 /** [record (or the destination, whose first `length` bytes it is), compression tag, SHA-256 of the plaintext when asked for, length]. */
@@ -26,6 +27,22 @@ type SealedRecord = [Buffer, number, Buffer | null, number];
 type OpenedRecord = [Buffer, number, Buffer | null];
 
 const addon = (): BlobAddon => loadNativeAddon<BlobAddon>('bkdr_blob');
+
+/** How the addon compresses a record (COMPRESS_* in native/bkdr_blob.c). */
+const NativeCompression = { none: 0, lz4: 1, gzip: 2 } as const;
+type NativeCompression = (typeof NativeCompression)[keyof typeof NativeCompression];
+/** The level gzip records are made at when the settings name none: zlib's default, as compressBlob's. */
+const GZIP_DEFAULT_LEVEL = 6;
+
+/**
+ * How the addon makes records with these settings, with the level it is given, or undefined
+ * when zlib in JavaScript must: brotli, and gzip in a node whose zlib the addon cannot find.
+ */
+function nativeCompression(settings: CompressionSettings): { mode: NativeCompression; level: number } | undefined {
+  if (settings.algorithm === 'none' || settings.algorithm === 'lz4') return { mode: NativeCompression[settings.algorithm], level: 0 };
+  if (settings.algorithm === 'gzip' && addon().gzipAvailable()) return { mode: NativeCompression.gzip, level: settings.level ?? GZIP_DEFAULT_LEVEL };
+  return undefined;
+}
 
 /** Below this, work runs on the calling thread: the hop to the pool costs more than the work. */
 const INLINE_BELOW = 32 * 1024;
@@ -60,22 +77,26 @@ export async function blobId(data: Buffer): Promise<string> {
 
 /**
  * A blob's stored record: compressed (raw when that saves under 3 %), tagged, and
- * sealed under `key` when the repository is encrypted. LZ4 and raw records are made
- * natively in one step, into `into` when given and at least recordsBound([data]) long;
- * gzip and brotli go through zlib first.
+ * sealed under `key` when the repository is encrypted. LZ4, gzip and raw records are
+ * made natively in one step, into `into` when given and at least recordsBound([data])
+ * long: through Node's zlib, each tree paid for a zlib stream object, a tenth of a
+ * tree's sealing. Brotli goes through zlib first.
  */
 export async function encodeRecord(data: Buffer, key: Buffer | undefined, compression: CompressionSettings, into?: Buffer): Promise<{ record: Buffer; tag: CompressionTag }> {
   const native = addon();
-  if (compression.algorithm === 'lz4' || compression.algorithm === 'none') {
-    const lz4 = compression.algorithm === 'lz4';
+  const compress = nativeCompression(compression);
+  if (compress) {
     const [record, tag, , length] =
       data.length < INLINE_BELOW
-        ? native.seal(data, key ?? null, lz4, CompressionTag.none, false, true, into ?? null)
-        : await native.seal(data, key ?? null, lz4, CompressionTag.none, false, false, into ?? null);
+        ? native.seal(data, key ?? null, compress.mode, CompressionTag.none, false, true, into ?? null, compress.level)
+        : await native.seal(data, key ?? null, compress.mode, CompressionTag.none, false, false, into ?? null, compress.level);
     return { record: record === into ? record.subarray(0, length) : record, tag: tag as CompressionTag };
   }
   const { tag, payload } = await compressBlob(data, compression);
-  const [record] = payload.length < INLINE_BELOW ? native.seal(payload, key ?? null, false, tag, false, true, null) : await native.seal(payload, key ?? null, false, tag, false, false, null);
+  const [record] =
+    payload.length < INLINE_BELOW
+      ? native.seal(payload, key ?? null, NativeCompression.none, tag, false, true, null, 0)
+      : await native.seal(payload, key ?? null, NativeCompression.none, tag, false, false, null, 0);
   return { record, tag };
 }
 
@@ -90,13 +111,14 @@ export function recordsBound(data: Buffer[]): number {
 
 /**
  * Records for many small blobs in one trip to the pool: per blob, the hop would cost
- * the main thread more than the sealing itself. Same records as encodeRecord. LZ4 and
- * raw records are written into `into` when given and at least recordsBound(data) long.
+ * the main thread more than the sealing itself. Same records as encodeRecord. LZ4, gzip
+ * and raw records are written into `into` when given and at least recordsBound(data) long.
  */
 export async function encodeRecords(data: Buffer[], key: Buffer | undefined, compression: CompressionSettings, into?: Buffer): Promise<{ record: Buffer; tag: CompressionTag }[]> {
-  if (compression.algorithm !== 'lz4' && compression.algorithm !== 'none') return Promise.all(data.map((d) => encodeRecord(d, key, compression)));
+  const compress = nativeCompression(compression);
+  if (!compress) return Promise.all(data.map((d) => encodeRecord(d, key, compression)));
   if (data.length === 0) return [];
-  const [records, meta] = await addon().sealMany(data, key ?? null, compression.algorithm === 'lz4', into ?? null);
+  const [records, meta] = await addon().sealMany(data, key ?? null, compress.mode, into ?? null, compress.level);
   return data.map((_, i) => ({ record: records.subarray(meta[i * 3]!, meta[i * 3]! + meta[i * 3 + 1]!), tag: meta[i * 3 + 2]! as CompressionTag }));
 }
 

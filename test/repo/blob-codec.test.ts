@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
@@ -41,6 +41,41 @@ describe('blob records (native)', () => {
     const plain = unseal(key, record);
     expect(plain[0]).toBe(CompressionTag.lz4);
     expect((await decompressBlob(plain[0]!, plain.subarray(1))).equals(text)).toBe(true);
+  });
+
+  it.each([
+    ['small, inline', text.subarray(0, 20_000), 1],
+    ['large, on the pool', Buffer.concat([text, text, text]), 1],
+    ['at the level asked for', text, 9],
+    ['at zlib default level', text, undefined],
+  ] as const)('makes gzip records natively (%s) that Node zlib reads as one plain member', async (_name, data, level) => {
+    const { record, tag } = await encodeRecord(data, key, { algorithm: 'gzip', ...(level !== undefined ? { level } : {}) });
+    expect(tag).toBe(CompressionTag.gzip);
+    const plain = unseal(key, record);
+    expect(plain[0]).toBe(CompressionTag.gzip);
+    const member = plain.subarray(1);
+    // What compressBlob makes at that level, byte for byte: zlib's gzip with its default window and memory.
+    expect(member.equals(gzipSync(data, { level: level ?? 6 }))).toBe(true);
+    expect(gunzipSync(member).equals(data)).toBe(true);
+    expect((await decodeRecord(record, key)).data.equals(data)).toBe(true);
+  });
+
+  it('stores raw what gzip does not shrink, and reads gzip records made by Node zlib', async () => {
+    const { tag } = await encodeRecord(noise, key, { algorithm: 'gzip', level: 1 });
+    expect(tag).toBe(CompressionTag.none);
+    const { tag: oldTag, payload } = await compressBlob(text, { algorithm: 'gzip', level: 1 });
+    expect((await decodeRecord(seal(key, [Buffer.from([oldTag]), payload]), key)).data.equals(text)).toBe(true);
+  });
+
+  it('seals many gzip blobs at once into records that open like single ones', async () => {
+    const blobs = [text, noise, Buffer.from('x'), Buffer.alloc(0), text.subarray(7, 5000)];
+    const into = Buffer.alloc(recordsBound(blobs));
+    const records = await encodeRecords(blobs, key, { algorithm: 'gzip', level: 1 }, into);
+    expect(records.map((r) => r.tag)).toEqual([CompressionTag.gzip, CompressionTag.none, CompressionTag.none, CompressionTag.none, CompressionTag.gzip]);
+    for (const [i, { record }] of records.entries()) {
+      expect(record.buffer).toBe(into.buffer);
+      expect((await decodeRecord(record, key)).data.equals(blobs[i]!)).toBe(true);
+    }
   });
 
   it('never reuses a nonce', async () => {

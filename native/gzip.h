@@ -1,5 +1,5 @@
-#ifndef BKDR_GUNZIP_H
-#define BKDR_GUNZIP_H
+#ifndef BKDR_GZIP_H
+#define BKDR_GZIP_H
 #include <stddef.h>
 #include <stdint.h>
 
@@ -10,5 +10,15 @@ size_t gunzip_size(const uint8_t *member, size_t length);
 // exactly `size` bytes, 0 otherwise (damage, more members, or no zlib in this process:
 // the caller then leaves it to Node's zlib, which decides whether it is damage).
 int gunzip_member(const uint8_t *member, size_t length, uint8_t *dest, size_t size);
+
+// Whether this process's zlib can deflate (gzip_member never writes without it).
+int gzip_available(void);
+
+// Room gzip_member needs for `length` bytes at the worst (data that does not compress).
+size_t gzip_bound(size_t length);
+
+// `length` bytes as one gzip member at `level`, into `out`: its length, or 0 when it does not
+// fit `capacity` or this process has no zlib to deflate with.
+size_t gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capacity, int level);
 
 #endif
