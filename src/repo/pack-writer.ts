@@ -41,6 +41,11 @@ const INDEX_EVERY_BLOBS = 50_000;
 const MAX_RECORD_SLACK = 8 * 1024 * 1024 + 64 * 1024;
 /** Pack buffers kept for the next packs: one per pending pack, and the open ones. */
 const REUSED_PACK_BUFFERS = MAX_PENDING_PACKS + OPEN_PACKS;
+/**
+ * Trees sealed in the background at once, at most (PackWriter.saveTree): each holds its
+ * plaintext until it is in a pack, so this bounds the memory a walk can run ahead with.
+ */
+const TREES_SEALED_AT_ONCE = 8;
 /** Record buffers kept for the next records: those being sealed at once (chunks of up to 8 MiB, batches of small blobs). */
 const REUSED_RECORD_BYTES = 32 * 1024 * 1024;
 
@@ -90,6 +95,9 @@ export class PackWriter {
   /** Ids saved this session and not yet in a finished pack, so concurrent saves store once. */
   readonly #pending = new Set<string>();
   readonly #uploads = new Set<Promise<void>>();
+  /** Trees being sealed in the background (saveTree); they settle, never reject: a failure is #uploadError. */
+  readonly #treeSealings = new Set<Promise<void>>();
+  readonly #treeSealSlots = new Slots(TREES_SEALED_AT_ONCE);
   /** The index file naming the packs stored since the last one, encoded as they are stored. */
   #newIndex: IndexFileEncoder | undefined;
   /** Packs, blobs and bytes already named by index files written since the last flush. */
@@ -136,7 +144,7 @@ export class PackWriter {
 
   /** Packs open or uploading, or an index file not yet written: a flush is due before a snapshot. */
   get unflushed(): boolean {
-    return this.#uploads.size > 0 || this.#newIndex !== undefined || this.#open.size > 0;
+    return this.#uploads.size > 0 || this.#newIndex !== undefined || this.#open.size > 0 || this.#treeSealings.size > 0;
   }
 
   #has(id: string): boolean {
@@ -247,15 +255,41 @@ export class PackWriter {
     this.#throwUploadError();
   }
 
+  /**
+   * Returns the tree's id once it is hashed: it is sealed (gzip and encryption, on the
+   * pool) in the background, as a pending blob, so the walk goes on meanwhile. Sealed on
+   * the walk's thread, trees were a tenth of an incremental backup's. A sealing that
+   * fails fails the next save, or the flush: no snapshot is written without its trees.
+   */
   async saveTree(nodes: TreeNode[]): Promise<string> {
+    this.#throwUploadError();
     const data = serializeTree(nodes);
     const id = sha256Hex(data);
-    await this.saveBlob('tree', id, data);
+    if (this.#has(id)) return id;
+    this.#pending.add(id);
+    await this.#treeSealSlots.acquire();
+    const sealing = this.#seal('tree', [id], [data], async (into) => [await encodeRecord(data, this.#key, this.#compressionFor('tree'), into, { offThread: true })]).then(
+      () => undefined,
+      (err: unknown) => {
+        this.#uploadError ??= err;
+      },
+    );
+    this.#treeSealings.add(sealing);
+    void sealing.finally(() => {
+      this.#treeSealings.delete(sealing);
+      this.#treeSealSlots.release();
+    });
     return id;
+  }
+
+  /** Every tree saved so far is in a pack, or its sealing failed (#uploadError). */
+  async #treesSealed(): Promise<void> {
+    while (this.#treeSealings.size > 0) await Promise.all([...this.#treeSealings]);
   }
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */
   async flush(): Promise<FlushResult> {
+    await this.#treesSealed();
     for (const [type, pack] of [...this.#open]) await this.#finishPack(type, pack);
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     this.#throwUploadError();
@@ -357,6 +391,8 @@ export class PackWriter {
    * what the failed run leaves behind.
    */
   async settleAfterFailure(): Promise<FailedWritesLeft> {
+    // A sealing still under way would put its tree into a pack released here.
+    await this.#treesSealed();
     for (const pack of this.#open.values()) pack.release();
     this.#open.clear();
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);

@@ -532,6 +532,62 @@ describe('Repository', () => {
     expect(back).toEqual(nodes[0]);
   });
 
+  /** A listing of 40 empty files, a different one for each `i`. */
+  const emptyFiles = (i: number): TreeNode[] =>
+    Array.from({ length: 40 }, (_, k) => ({
+      name: Buffer.from(`file-${i}-${k}`),
+      type: 'file',
+      mode: 0o644,
+      uid: 0,
+      gid: 0,
+      mtimeNs: BigInt(i),
+      atimeNs: 0n,
+      ctimeNs: 0n,
+      dev: 1n,
+      inode: BigInt(k),
+      nlink: 1,
+      size: 0,
+      content: [],
+    }));
+
+  it('seals trees in the background: a tree is pending from its saveTree on, and flush waits for every one', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 });
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const id = await repo.saveTree(emptyFiles(i));
+      expect(repo.hasBlob(id)).toBe(true);
+      ids.push(id);
+    }
+    // The same tree again is not sealed twice.
+    expect(await repo.saveTree(emptyFiles(7))).toBe(ids[7]);
+    await repo.flush();
+    await repo.close();
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    const names = (nodes: TreeNode[]) => nodes.map((n) => n.name.toString()).sort();
+    for (const [i, id] of ids.entries()) expect(names(await reopened.loadTree(id))).toEqual(names(emptyFiles(i)));
+    expect(reopened.lookupBlob(ids[7]!)).toBeDefined();
+    await reopened.close();
+  });
+
+  it('fails the next saveTree and the flush when a pack of trees sealed in the background cannot be stored', async () => {
+    const full: StorageAdapter = {
+      ...adapter,
+      name: adapter.name,
+      kind: adapter.kind,
+      put: (key, body, opts) => (key.startsWith('data/') ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : adapter.put(key, body, opts)),
+    };
+    const repo = await Repository.create(full, { password: 'pw', packSize: 16 * 1024 });
+    const saving = (async () => {
+      for (let i = 0; i < 500; i++) await repo.saveTree(emptyFiles(i));
+    })();
+    await expect(saving).rejects.toThrow(/ENOSPC/);
+    await expect(repo.flush()).rejects.toThrow(/ENOSPC/);
+    const left = await repo.settleAfterFailure();
+    expect(left.indexed.packs + left.deleted.packs + left.left.packs).toBe(0);
+    await repo.close();
+    expect(await readdir(join(tmp.path, 'repo', 'data')).catch(() => [])).toEqual([]);
+  });
+
   it('says which destination has the wrong password, with exit code 2', async () => {
     await Repository.create(adapter, { password: 'right' });
     const err = await Repository.open(adapter, { password: 'wrong' }).catch((e: unknown) => e);
