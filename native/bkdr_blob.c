@@ -305,18 +305,21 @@ static void run_lz4(job *j) {
   }
 }
 
-// The compressed payload of `j`'s input (in scratch), its length and tag; 0 when the compression failed or does not pay.
+// The compressed payload of `j`'s input (in scratch), its length and tag; 0 when it does not pay
+// (or cannot be made: then j->error says why).
 static size_t compress_payload(job *j, uint8_t **payload, int *tag) {
   if (j->input_length < 64) return 0;
   size_t total = 0;
   if (j->compress == COMPRESS_LZ4 && j->input_length <= (size_t)LZ4_MAX_INPUT_SIZE) {
     *payload = scratch((size_t)LZ4_compressBound((int)j->input_length) + LZ4_PREFIX);
-    if (*payload) total = lz4_frame(j->input, j->input_length, *payload);
+    if (!*payload) { j->error = "out of memory"; return 0; }
+    total = lz4_frame(j->input, j->input_length, *payload);
     *tag = TAG_LZ4;
   } else if (j->compress == COMPRESS_GZIP) {
     size_t bound = gzip_bound(j->input_length);
     *payload = scratch(bound);
-    if (*payload) total = gzip_member(j->input, j->input_length, *payload, bound, j->level);
+    if (!*payload) { j->error = "out of memory"; return 0; }
+    if (!gzip_member(j->input, j->input_length, *payload, bound, j->level, &total)) { j->error = "gzip compression cannot start (a level outside 0-9?)"; return 0; }
     *tag = TAG_GZIP;
   }
   return total > 0 && total * 100 <= j->input_length * (100 - MIN_SAVING_PERCENT) ? total : 0;
@@ -331,6 +334,7 @@ static void run_seal(job *j) {
     uint8_t *compressed = NULL;
     int tag = TAG_NONE;
     size_t total = compress_payload(j, &compressed, &tag);
+    if (j->error) return;
     if (total > 0) {
       payload = compressed;
       payload_length = total;

@@ -59,7 +59,8 @@ size_t gzip_bound(size_t length) {
   return length + (length >> 12) + (length >> 14) + (length >> 25) + 13 + 18;
 }
 
-size_t gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capacity, int level) {
+int gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capacity, int level, size_t *written) {
+  *written = 0;
   if (length > UINT32_MAX || capacity > UINT32_MAX || !gzip_available()) return 0;
   z_stream z;
   memset(&z, 0, sizeof z);
@@ -69,10 +70,9 @@ size_t gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capaci
   z.avail_in = (uInt)length;
   z.next_out = out;
   z.avail_out = (uInt)capacity;
-  int done = zlib_fns.deflate(&z, Z_FINISH) == Z_STREAM_END;
-  size_t written = done ? (size_t)z.total_out : 0;
+  if (zlib_fns.deflate(&z, Z_FINISH) == Z_STREAM_END) *written = (size_t)z.total_out;
   zlib_fns.deflate_end(&z);
-  return written;
+  return 1;
 }
 
 size_t gunzip_size(const uint8_t *member, size_t length) {

@@ -17,8 +17,9 @@ int gzip_available(void);
 // Room gzip_member needs for `length` bytes at the worst (data that does not compress).
 size_t gzip_bound(size_t length);
 
-// `length` bytes as one gzip member at `level`, into `out`: its length, or 0 when it does not
-// fit `capacity` or this process has no zlib to deflate with.
-size_t gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capacity, int level);
+// `length` bytes as one gzip member at `level`, into `out`: 1, with its length in `*written`
+// (0 when it does not fit `capacity`); 0 when zlib cannot start (none in this process to
+// deflate with, a level outside -1..9, no memory).
+int gzip_member(const uint8_t *in, size_t length, uint8_t *out, size_t capacity, int level, size_t *written);
 
 #endif

@@ -29,11 +29,14 @@ export const retentionSchema = z.strictObject({
 
 export const strategySchema = z.enum(['full', 'incremental', 'differential', 'continuous']);
 
-export const compressionSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  algorithm: z.enum(['lz4', 'gzip', 'brotli']).default('lz4'),
-  level: z.number().int().min(0).max(11).optional(),
-});
+export const compressionSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    algorithm: z.enum(['lz4', 'gzip', 'brotli']).default('lz4'),
+    level: z.number().int().min(0).max(11).optional(),
+  })
+  // 10 and 11 are brotli's alone: zlib refuses them, and every gzip blob of the run would fail.
+  .refine((c) => c.algorithm !== 'gzip' || c.level === undefined || c.level <= 9, { message: 'gzip takes levels 0 to 9', path: ['level'] });
 
 const sourceOverrides = {
   schedule: scheduleSchema.optional(),

@@ -267,29 +267,33 @@ export class PackWriter {
     const id = sha256Hex(data);
     if (this.#has(id)) return id;
     this.#pending.add(id);
-    await this.#treeSealSlots.acquire();
-    const sealing = this.#seal('tree', [id], [data], async (into) => [await encodeRecord(data, this.#key, this.#compressionFor('tree'), into, { offThread: true })]).then(
-      () => undefined,
-      (err: unknown) => {
-        this.#uploadError ??= err;
-      },
-    );
+    // Tracked from here, not once it has a slot: a flush must wait for a tree still waiting for one.
+    const slot = this.#treeSealSlots.acquire();
+    const sealing = slot
+      .then(() => this.#seal('tree', [id], [data], async (into) => [await encodeRecord(data, this.#key, this.#compressionFor('tree'), into, { offThread: true })]))
+      .then(
+        () => undefined,
+        (err: unknown) => {
+          this.#uploadError ??= err;
+        },
+      );
     this.#treeSealings.add(sealing);
     void sealing.finally(() => {
       this.#treeSealings.delete(sealing);
       this.#treeSealSlots.release();
     });
+    await slot;
     return id;
   }
 
   /** Every tree saved so far is in a pack, or its sealing failed (#uploadError). */
-  async #treesSealed(): Promise<void> {
+  async treesSealed(): Promise<void> {
     while (this.#treeSealings.size > 0) await Promise.all([...this.#treeSealings]);
   }
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */
   async flush(): Promise<FlushResult> {
-    await this.#treesSealed();
+    await this.treesSealed();
     for (const [type, pack] of [...this.#open]) await this.#finishPack(type, pack);
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     this.#throwUploadError();
@@ -392,7 +396,7 @@ export class PackWriter {
    */
   async settleAfterFailure(): Promise<FailedWritesLeft> {
     // A sealing still under way would put its tree into a pack released here.
-    await this.#treesSealed();
+    await this.treesSealed();
     for (const pack of this.#open.values()) pack.release();
     this.#open.clear();
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);

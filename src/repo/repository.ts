@@ -403,6 +403,8 @@ export class Repository {
   async close(): Promise<void> {
     // A creation that failed already failed the run's first write, or the run wrote nothing.
     await this.#creating?.catch(() => undefined);
+    // Not while a tree is still being sealed into a pack: the lock goes, and a prune may come.
+    await this.#writer.treesSealed();
     await this.#lock?.release();
     await this.adapter.close?.();
   }

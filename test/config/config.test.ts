@@ -52,6 +52,7 @@ describe('config validation', () => {
     ['a wrong type', { ...minimal, retention: { daily: 'seven' } }, 'retention.daily', /must be a number/],
     ['a bad cron expression', { ...minimal, schedule: { type: 'cron', expression: '* *' } }, 'schedule.expression', /5 or 6 fields/],
     ['no destinations', { sources: {}, destinations: [] }, 'destinations', /at least one destination/],
+    ['a gzip level only brotli has', { ...minimal, compression: { algorithm: 'gzip', level: 10 } }, 'compression.level', /gzip takes levels 0 to 9/],
   ])('names the field path for %s', (_what, input, path, message) => {
     const issue = issuesOf(input).find((i) => i.path === path);
     expect(issue, JSON.stringify(issuesOf(input))).toBeDefined();

@@ -67,6 +67,11 @@ describe('blob records (native)', () => {
     expect((await decodeRecord(seal(key, [Buffer.from([oldTag]), payload]), key)).data.equals(text)).toBe(true);
   });
 
+  it('refuses a gzip level zlib has not, rather than storing raw', async () => {
+    await expect(encodeRecord(text, key, { algorithm: 'gzip', level: 10 })).rejects.toThrow(/gzip compression cannot start/);
+    await expect(encodeRecords([text], key, { algorithm: 'gzip', level: 11 })).rejects.toThrow(/gzip compression cannot start/);
+  });
+
   it('seals many gzip blobs at once into records that open like single ones', async () => {
     const blobs = [text, noise, Buffer.from('x'), Buffer.alloc(0), text.subarray(7, 5000)];
     const into = Buffer.alloc(recordsBound(blobs));

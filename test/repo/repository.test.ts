@@ -560,11 +560,14 @@ describe('Repository', () => {
     }
     // The same tree again is not sealed twice.
     expect(await repo.saveTree(emptyFiles(7))).toBe(ids[7]);
+    // Saves not awaited, more than there are sealing slots: flush waits also for those still waiting for one.
+    const unawaited = Array.from({ length: 20 }, (_, i) => repo.saveTree(emptyFiles(1000 + i)));
     await repo.flush();
+    ids.push(...(await Promise.all(unawaited)));
     await repo.close();
     const reopened = await Repository.open(adapter, { password: 'pw' });
     const names = (nodes: TreeNode[]) => nodes.map((n) => n.name.toString()).sort();
-    for (const [i, id] of ids.entries()) expect(names(await reopened.loadTree(id))).toEqual(names(emptyFiles(i)));
+    for (const [i, id] of ids.entries()) expect(names(await reopened.loadTree(id))).toEqual(names(emptyFiles(i < 200 ? i : 1000 + i - 200)));
     expect(reopened.lookupBlob(ids[7]!)).toBeDefined();
     await reopened.close();
   });
