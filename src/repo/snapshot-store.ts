@@ -5,6 +5,13 @@ import type { Envelope } from './envelope.js';
 import type { Snapshot, SnapshotInput } from './snapshot.js';
 
 /**
+ * Snapshots read at once by list(). One by one, every backup's search for its parent cost a
+ * request per snapshot in turn: with 180 snapshots, a no-op backup of the bench's real tree
+ * took 15 % longer on local disk, and on a remote store each request is a round trip.
+ */
+const SNAPSHOTS_READ_AT_ONCE = 16;
+
+/**
  * Snapshots, each a sealed JSON object `snapshots/<id>` whose id is the hash of its
  * stored bytes. Written last in a backup (after its packs and index), so a snapshot
  * never points at missing data.
@@ -29,10 +36,25 @@ export class SnapshotStore {
     return id;
   }
 
-  /** Every snapshot, oldest first. */
+  /** Every snapshot, oldest first; the first that cannot be read fails the list. */
   async list(): Promise<Snapshot[]> {
-    const snapshots: Snapshot[] = [];
-    for await (const obj of this.#adapter.list('snapshots/')) snapshots.push(await this.#read(obj.key.slice('snapshots/'.length)));
+    const ids: string[] = [];
+    for await (const obj of this.#adapter.list('snapshots/')) ids.push(obj.key.slice('snapshots/'.length));
+    const snapshots: Snapshot[] = new Array(ids.length);
+    let next = 0;
+    let failed = false;
+    const reader = async () => {
+      while (next < ids.length && !failed) {
+        const i = next++;
+        try {
+          snapshots[i] = await this.#read(ids[i]!);
+        } catch (err) {
+          failed = true;
+          throw err;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(SNAPSHOTS_READ_AT_ONCE, ids.length) }, reader));
     return snapshots.sort((a, b) => a.time.localeCompare(b.time) || a.id.localeCompare(b.id));
   }
 

@@ -709,6 +709,43 @@ describe('Repository', () => {
     expect((await repo.listSnapshots()).map((s) => s.id)).toEqual([id]);
     await expect(repo.loadSnapshot('zzzz')).rejects.toThrow(/not a backup id/);
   });
+
+  it('lists snapshots oldest first, reading several at once, and fails the list on a damaged one', async () => {
+    let reading = 0;
+    let most = 0;
+    const counting: StorageAdapter = {
+      ...adapter,
+      name: adapter.name,
+      kind: adapter.kind,
+      get: async (key, range) => {
+        if (!key.startsWith('snapshots/')) return adapter.get(key, range);
+        most = Math.max(most, ++reading);
+        try {
+          return await adapter.get(key, range);
+        } finally {
+          reading--;
+        }
+      },
+    };
+    const repo = await Repository.create(counting, { password: 'pw' });
+    const tree = await repo.saveTree([]);
+    await repo.flush();
+    const summary = { files: 0, dirs: 0, bytes: 0, newFiles: 0, changedFiles: 0, unchangedFiles: 0, dataBlobs: 0, newDataBlobs: 0, addedBytes: 0, storedBytes: 0 };
+    const ids: string[] = [];
+    // Saved newest first: the list's order is the snapshots' times, not the order they were written or are listed in.
+    for (let i = 39; i >= 0; i--) {
+      const time = new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString();
+      ids[i] = await repo.saveSnapshot({ time, tree, paths: [], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: time, endTime: time, summary, programVersion: 't' });
+    }
+    expect((await repo.listSnapshots()).map((s) => s.id)).toEqual(ids);
+    expect(most).toBeGreaterThan(1);
+    const damaged = join(tmp.path, 'repo', 'snapshots', ids[17]!);
+    const bytes = await readFile(damaged);
+    bytes[20]! ^= 1;
+    await writeFile(damaged, bytes);
+    await expect(repo.listSnapshots()).rejects.toThrow(new RegExp(`snapshot ${ids[17]!.slice(0, 8)} .* is damaged`));
+    await repo.close();
+  });
 });
 
 describe('sealing', () => {
