@@ -1064,11 +1064,9 @@ static int bool_arg(napi_env env, napi_value value) {
   return v;
 }
 
-// A seal's `compress`: COMPRESS_* as a number; a boolean means LZ4 or none. Gzip without a zlib to deflate with throws.
+// A seal's `compress`: one of COMPRESS_*. Gzip without a zlib to deflate with throws.
 static int compress_arg(napi_env env, napi_value value, int *mode) {
-  napi_valuetype type;
-  napi_typeof(env, value, &type);
-  *mode = type == napi_boolean ? (bool_arg(env, value) ? COMPRESS_LZ4 : COMPRESS_NONE) : (int)uint_arg(env, value);
+  *mode = (int)uint_arg(env, value);
   if (*mode > COMPRESS_GZIP) {
     napi_throw_range_error(env, NULL, "unknown compression");
     return 0;

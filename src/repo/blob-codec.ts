@@ -34,13 +34,16 @@ type NativeCompression = (typeof NativeCompression)[keyof typeof NativeCompressi
 /** The level gzip records are made at when the settings name none: zlib's default, as compressBlob's. */
 const GZIP_DEFAULT_LEVEL = 6;
 
+/** Whether the addon can make gzip records: asked once, as every tree is one. */
+let nativeGzip: boolean | undefined;
+
 /**
  * How the addon makes records with these settings, with the level it is given, or undefined
  * when zlib in JavaScript must: brotli, and gzip in a node whose zlib the addon cannot find.
  */
 function nativeCompression(settings: CompressionSettings): { mode: NativeCompression; level: number } | undefined {
   if (settings.algorithm === 'none' || settings.algorithm === 'lz4') return { mode: NativeCompression[settings.algorithm], level: 0 };
-  if (settings.algorithm === 'gzip' && addon().gzipAvailable()) return { mode: NativeCompression.gzip, level: settings.level ?? GZIP_DEFAULT_LEVEL };
+  if (settings.algorithm === 'gzip' && (nativeGzip ??= addon().gzipAvailable())) return { mode: NativeCompression.gzip, level: settings.level ?? GZIP_DEFAULT_LEVEL };
   return undefined;
 }
 

@@ -156,8 +156,13 @@ export class PackWriter {
     this.#throwUploadError();
     if (opts.rewrite ? this.#pending.has(id) : this.#has(id)) return { stored: false, storedSize: 0 };
     this.#pending.add(id);
-    const [storedSize] = await this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into)]);
+    const [storedSize] = await this.#sealOne(type, id, plaintext);
     return { stored: true, storedSize: storedSize! };
+  }
+
+  /** One blob sealed into its pack (#seal); `offThread`: on the pool whatever its size, for a caller that does not wait for it. */
+  #sealOne(type: BlobType, id: string, plaintext: Buffer, offThread = false): Promise<number[]> {
+    return this.#seal(type, [id], [plaintext], async (into) => [await encodeRecord(plaintext, this.#key, this.#compressionFor(type), into, { offThread })]);
   }
 
   /** Many small blobs sealed in one trip to the pool; blobs already stored (or repeated) are skipped. */
@@ -270,7 +275,7 @@ export class PackWriter {
     // Tracked from here, not once it has a slot: a flush must wait for a tree still waiting for one.
     const slot = this.#treeSealSlots.acquire();
     const sealing = slot
-      .then(() => this.#seal('tree', [id], [data], async (into) => [await encodeRecord(data, this.#key, this.#compressionFor('tree'), into, { offThread: true })]))
+      .then(() => this.#sealOne('tree', id, data, true))
       .then(
         () => undefined,
         (err: unknown) => {
