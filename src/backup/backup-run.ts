@@ -284,6 +284,7 @@ class BackupRun {
                 exclude: sourceConfig.exclude ?? [],
                 isOwn: own.containsLatin1,
                 oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                withAtime: sourceConfig.withAtime ?? false,
                 parentTree: onProgress.parentTree,
                 signal: opts.signal,
                 onProgress: onProgress.progress,

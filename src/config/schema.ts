@@ -50,7 +50,15 @@ const sourceOverrides = {
 };
 
 export const sourceSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('files'), paths: z.array(z.string().min(1)).min(1), exclude: z.array(z.string()).optional(), oneFileSystem: z.boolean().default(false), ...sourceOverrides }),
+  z.strictObject({
+    type: z.literal('files'),
+    paths: z.array(z.string().min(1)).min(1),
+    exclude: z.array(z.string()).optional(),
+    oneFileSystem: z.boolean().default(false),
+    /** Record each entry's access time; by default its mtime stands in for it (backup/files-archiver.ts, #recorded, says why). */
+    withAtime: z.boolean().default(false),
+    ...sourceOverrides,
+  }),
   z.strictObject({
     type: z.literal('postgres'),
     url: z.string().optional(),

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, truncateSync } from 'node:fs';
-import { chmod, lutimes, mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { appendFileSync, statSync, truncateSync } from 'node:fs';
+import { chmod, lutimes, mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
@@ -270,6 +270,39 @@ describe('archiveFiles', () => {
     await repo.flush();
     expect(second).toMatchObject({ newFiles: 0, changedFiles: 0, unchangedFiles: 1120 });
     expect(await subtreeId(repo, second.tree, sourcePath)).toBe(await subtreeId(repo, first.tree, sourcePath));
+  });
+
+  it("records each entry's mtime as its access time unless the source asks for access times, so a file read since the last backup leaves its directory's tree as it was", async () => {
+    const src = join(tmp.path, 'src');
+    const file = join(src, 'd', 'read-later');
+    await mkdir(join(src, 'd'), { recursive: true });
+    await writeFile(file, 'read between two backups');
+    await writeFile(join(src, 'd', 'other'), 'never read');
+    // An atime before the mtime: a read moves it under relatime too, not only strictatime.
+    await utimes(file, new Date(Date.now() - 120_000), new Date(Date.now() - 60_000));
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const dirPath = [...src.split('/').filter(Boolean), 'd'];
+    const archive = async (parentTree: string | undefined, withAtime: boolean) => {
+      const { tree } = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false, parentTree, withAtime });
+      await repo.flush();
+      return tree;
+    };
+    const recorded = async (tree: string) => (await repo.loadTree(await subtreeId(repo, tree, dirPath))).find((n) => n.name.toString() === 'read-later')!;
+
+    const first = await archive(undefined, false);
+    const stat = statSync(file, { bigint: true });
+    expect(stat.atimeNs).toBeLessThan(stat.mtimeNs);
+    expect((await recorded(first)).atimeNs).toBe(stat.mtimeNs);
+
+    await readFile(file);
+    expect(statSync(file, { bigint: true }).atimeNs).toBeGreaterThan(stat.atimeNs);
+    const second = await archive(first, false);
+    expect(await subtreeId(repo, second, dirPath)).toBe(await subtreeId(repo, first, dirPath));
+
+    // Asked for, the access time is recorded as the file has it.
+    const third = await archive(second, true);
+    expect((await recorded(third)).atimeNs).toBe(statSync(file, { bigint: true }).atimeNs);
+    expect(await subtreeId(repo, third, dirPath)).not.toBe(await subtreeId(repo, second, dirPath));
   });
 
   it('does not count as checked a directory taken from the parent when a tree below it could not be read from the parent', async () => {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { chmod, chown, link, mkdir, open, symlink, writeFile, lstat } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mknod, setTimes, setXattr } from '../../src/sources/files/native.js';
@@ -105,5 +106,43 @@ describe.skipIf(!isRoot)('round trip of a tree that exercises every kind of file
     expect((await lstat(join(target, src, 'fifo'))).isFIFO()).toBe(true);
     // Equal to the source is not enough: a time that wrapped around on both sides would be equal too.
     for (const name of ['after-2262.txt', 'empty-after-2262', 'dir-after-2262']) expect(after.get(Buffer.from(name).toString('hex'))!.mtimeNs, name).toBe(AFTER_2262_NS);
+  });
+});
+
+describe('access times', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let src: string;
+  const ATIME_NS = 1_000_000_000_123_456_789n;
+  const MTIME_NS = 1_600_000_000_987_654_321n;
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('bkdr-atime-');
+    src = join(tmp.path, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'file.txt'), 'its access time is older than its mtime');
+    setTimes(Buffer.from(join(src, 'file.txt')), ATIME_NS, MTIME_NS, false);
+  });
+  afterAll(() => tmp.cleanup());
+
+  const restoredTimes = async (name: string, extra: Record<string, unknown>) => {
+    await mkdir(join(tmp.path, name));
+    const ws = await makeWorkspace(join(tmp.path, name), [src], extra);
+    const backup = await ws.run(['backup', 'run']);
+    expect(backup.code, backup.stderr).toBe(0);
+    const target = join(tmp.path, name, 'restored');
+    const restore = await ws.run(['restore', '--target', target]);
+    expect(restore.code, restore.stderr).toBe(0);
+    return statSync(join(target, src, 'file.txt'), { bigint: true });
+  };
+
+  it("restores a file's mtime as its access time by default, and its own access time with withAtime", async () => {
+    const plain = await restoredTimes('plain', {});
+    expect(plain.mtimeNs).toBe(MTIME_NS);
+    expect(plain.atimeNs).toBe(MTIME_NS);
+    const withAtime = await restoredTimes('with-atime', { sources: { files: { type: 'files', paths: [src], withAtime: true } } });
+    expect(withAtime.mtimeNs).toBe(MTIME_NS);
+    expect(withAtime.atimeNs).toBe(ATIME_NS);
+    // The backups read the file without moving its access time.
+    expect(statSync(join(src, 'file.txt'), { bigint: true }).atimeNs).toBe(ATIME_NS);
   });
 });
