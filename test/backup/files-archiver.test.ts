@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, statSync, truncateSync } from 'node:fs';
-import { chmod, lutimes, mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, link, lutimes, mkdir, readFile, rm, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
@@ -303,6 +303,37 @@ describe('archiveFiles', () => {
     const third = await archive(second, true);
     expect((await recorded(third)).atimeNs).toBe(statSync(file, { bigint: true }).atimeNs);
     expect(await subtreeId(repo, third, dirPath)).not.toBe(await subtreeId(repo, second, dirPath));
+  });
+
+  it('records the device of hard-linked files only, and takes a file whose device number changed (the file system mounted again) as unchanged', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(join(src, 'd'), { recursive: true });
+    await writeFile(join(src, 'd', 'single'), 'one link');
+    await writeFile(join(src, 'd', 'linked'), 'two links');
+    await link(join(src, 'd', 'linked'), join(src, 'd', 'linked-too'));
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const dirPath = [...src.split('/').filter(Boolean), 'd'];
+    const first = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false });
+    await repo.flush();
+    const listing = await repo.loadTree(await subtreeId(repo, first.tree, dirPath));
+    const dev = statSync(join(src, 'd', 'linked'), { bigint: true }).dev;
+    expect(Object.fromEntries(listing.map((n) => [n.name.toString(), n.dev]))).toEqual({ single: 0n, linked: dev, 'linked-too': dev });
+    const source = (await repo.loadTree(await subtreeId(repo, first.tree, dirPath.slice(0, -1)))).find((n) => n.name.toString() === 'd')!;
+    expect(source.dev).toBe(0n);
+
+    // The parent as a backup of the same files through another mount would record them: another device number.
+    const elsewhere = async (tree: string): Promise<string> => {
+      const nodes = await repo.loadTree(tree);
+      for (const node of nodes) {
+        node.dev = 12_345n;
+        if (node.subtree) node.subtree = await elsewhere(node.subtree);
+      }
+      return repo.saveTree(nodes);
+    };
+    const parentTree = await elsewhere(first.tree);
+    await repo.flush();
+    const second = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false, parentTree });
+    expect(second).toMatchObject({ newFiles: 0, changedFiles: 0, unchangedFiles: 3 });
   });
 
   it('does not count as checked a directory taken from the parent when a tree below it could not be read from the parent', async () => {
