@@ -11,14 +11,14 @@
 //                  man/man1, in that order and each in sorted order, until `files` (a
 //                  directory that is missing is skipped with a note);
 // symlinks are copied as symlinks (their target text, never followed), sockets, fifos and
-// devices are skipped, mtimes are kept (a regular file's atime is set a day before its
-// mtime), and then every 50th regular file (sorted walk) gets a hard link beside it
-// (`<name>~hardlink`).
+// devices are skipped, mtimes are kept, and then every 50th regular file (sorted walk) gets
+// a hard link beside it (`<name>~hardlink`).
 // Generation 2 (`node bench/real-tree.mjs change <dir>`, or changeRealTree()), applied in
 // place, a function of the tree alone (xorshift32, seed 2026, over the sorted walk): ~3 % of
 // the regular files get a slice in the middle rewritten with PRNG bytes (a quarter of them
 // also grow by up to 4 KiB), ~1 % are copied under a new name into a PRNG-picked existing
-// directory, ~1 % are removed, and ~5 % are read (a day's use: their atimes move).
+// directory, ~1 % are removed, and ~5 % are read (a day's use: their atimes move, as their
+// ctimes, from the copy or the build, are newer; the walk moves every directory's).
 import {
   closeSync,
   copyFileSync,
@@ -48,7 +48,6 @@ const NODE_MODULES_SHARE = 0.6;
 const SHARE_DIRS = ['zoneinfo', 'man/man2', 'man/man3', 'man/man5', 'man/man7', 'man/man8', 'doc', 'locale', 'man/man1'].map((d) => `/usr/share/${d}`);
 const HARDLINK_EVERY = 50;
 const CHANGED_MTIME = new Date('2026-06-01T00:00:00Z');
-const DAY_MS = 24 * 3600 * 1000;
 
 const sorted = (dir) => readdirSync(dir).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
@@ -70,9 +69,7 @@ function copyTree(src, dst, stats, limit) {
       if (err.code === 'EACCES' || err.code === 'EPERM') return true;
       throw err;
     }
-    // Last read before its last write, as a file nobody opened since: generation 2's reads move
-    // such an atime under relatime too (strictatime moves any), as a day's use of a tree does.
-    utimesSync(dst, new Date(st.mtimeMs - DAY_MS), st.mtime);
+    utimesSync(dst, st.atime, st.mtime);
     stats.files++;
     stats.bytes += st.size;
     stats.entries++;

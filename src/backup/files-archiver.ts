@@ -431,13 +431,14 @@ class FilesArchiver {
    * - the access time, unless the source asks for it (withAtime): any read of a file, by
    *   anyone, moves it (under relatime, once a day), and the mtime stands in for it. A no-op
    *   backup of the bench's real tree after a read of one file in 20 stored 762 trees;
-   * - the device, but for hard links, which restore tells apart by it: its number changes
-   *   when the file system is mounted again (sameFileIdentity).
+   * - the device, but for hard-linked files, which restore tells apart by it and their
+   *   inode: its number changes when the file system is mounted again (sameFileIdentity).
+   *   Their directories, and those above, still get new trees then.
    */
   #recorded(nodes: TreeNode[]): TreeNode[] {
     for (const node of nodes) {
       if (!this.#o.withAtime) node.atimeNs = node.mtimeNs;
-      if (node.nlink <= 1 || node.type === 'dir') node.dev = 0n;
+      if (node.type !== 'file' || node.nlink <= 1) node.dev = 0n;
     }
     return nodes;
   }

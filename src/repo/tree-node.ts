@@ -20,7 +20,7 @@ export interface TreeNode {
   mtimeNs: bigint;
   atimeNs: bigint;
   ctimeNs: bigint;
-  /** Identity for change detection and hard links (dev + inode, link count). */
+  /** Identity for change detection (inode) and hard links (dev + inode, link count); trees record dev for hard-linked files only. */
   dev: bigint;
   inode: bigint;
   nlink: number;
