@@ -12,6 +12,7 @@ import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
+import { treeNode } from '../helpers/tree-nodes.js';
 import { localAdapters } from '../helpers/local-adapters.js';
 
 const localAdapter = localAdapters();
@@ -533,22 +534,7 @@ describe('Repository', () => {
   });
 
   /** A listing of 40 empty files, a different one for each `i`. */
-  const emptyFiles = (i: number): TreeNode[] =>
-    Array.from({ length: 40 }, (_, k) => ({
-      name: Buffer.from(`file-${i}-${k}`),
-      type: 'file',
-      mode: 0o644,
-      uid: 0,
-      gid: 0,
-      mtimeNs: BigInt(i),
-      atimeNs: 0n,
-      ctimeNs: 0n,
-      dev: 1n,
-      inode: BigInt(k),
-      nlink: 1,
-      size: 0,
-      content: [],
-    }));
+  const emptyFiles = (i: number): TreeNode[] => Array.from({ length: 40 }, (_, k) => treeNode(`file-${i}-${k}`, { mtimeNs: BigInt(i), inode: BigInt(k), size: 0, content: [] }));
 
   it('seals trees in the background: a tree is pending from its saveTree on, and flush waits for every one', async () => {
     const repo = await Repository.create(adapter, { password: 'pw', packSize: 64 * 1024 });
