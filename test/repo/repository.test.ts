@@ -12,6 +12,7 @@ import type { TreeNode } from '../../src/repo/tree-node.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
+import { countInFlight } from '../helpers/in-flight.js';
 import { treeNode } from '../helpers/tree-nodes.js';
 import { localAdapters } from '../helpers/local-adapters.js';
 
@@ -248,23 +249,8 @@ describe('Repository', () => {
   });
 
   it('stores at most uploadConcurrency packs at once, however many saves fill packs at the same moment', async () => {
-    let inFlight = 0;
-    let most = 0;
-    const counting: StorageAdapter = {
-      ...adapter,
-      name: adapter.name,
-      kind: adapter.kind,
-      put: async (key, body, opts) => {
-        if (!key.startsWith('data/')) return adapter.put(key, body, opts);
-        most = Math.max(most, ++inFlight);
-        try {
-          await new Promise((r) => setTimeout(r, 5));
-          return await adapter.put(key, body, opts);
-        } finally {
-          inFlight--;
-        }
-      },
-    };
+    const puts = countInFlight(adapter.put.bind(adapter), { counts: (key) => key.startsWith('data/'), holdMs: 5 });
+    const counting: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, put: puts.call };
     const repo = await Repository.create(counting, { password: 'pw', packSize: 64 * 1024, uploadConcurrency: 1 });
     const saved: string[] = [];
     await Promise.all(
@@ -277,7 +263,7 @@ describe('Repository', () => {
       }),
     );
     await repo.flush();
-    expect(most).toBe(1);
+    expect(puts.most).toBe(1);
     const reopened = await Repository.open(adapter, { password: 'pw' });
     for (const id of saved) expect(reopened.lookupBlob(id)).toBeDefined();
   });
@@ -697,22 +683,8 @@ describe('Repository', () => {
   });
 
   it('lists snapshots oldest first, reading several at once, and fails the list on a damaged one', async () => {
-    let reading = 0;
-    let most = 0;
-    const counting: StorageAdapter = {
-      ...adapter,
-      name: adapter.name,
-      kind: adapter.kind,
-      get: async (key, range) => {
-        if (!key.startsWith('snapshots/')) return adapter.get(key, range);
-        most = Math.max(most, ++reading);
-        try {
-          return await adapter.get(key, range);
-        } finally {
-          reading--;
-        }
-      },
-    };
+    const gets = countInFlight(adapter.get.bind(adapter), { counts: (key) => key.startsWith('snapshots/') });
+    const counting: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, get: gets.call };
     const repo = await Repository.create(counting, { password: 'pw' });
     const tree = await repo.saveTree([]);
     await repo.flush();
@@ -724,7 +696,7 @@ describe('Repository', () => {
       ids[i] = await repo.saveSnapshot({ time, tree, paths: [], hostname: 'h', username: 'u', source: 's', strategy: 'full', tags: [], startTime: time, endTime: time, summary, programVersion: 't' });
     }
     expect((await repo.listSnapshots()).map((s) => s.id)).toEqual(ids);
-    expect(most).toBeGreaterThan(1);
+    expect(gets.most).toBeGreaterThan(1);
     const damaged = join(tmp.path, 'repo', 'snapshots', ids[17]!);
     const bytes = await readFile(damaged);
     bytes[20]! ^= 1;

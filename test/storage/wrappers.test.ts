@@ -8,6 +8,7 @@ import { retrying } from '../../src/storage/retrying.js';
 import { RequestTimeoutError, timedOut } from '../../src/storage/timed-out.js';
 import { isTransient } from '../../src/storage/transient-error.js';
 import { makeTempDir } from '../helpers/cli.js';
+import { countInFlight } from '../helpers/in-flight.js';
 
 /** Fails the next `failures` calls of every operation with `error`, then passes through to the real adapter. */
 function failing(inner: StorageAdapter, failures: number, error: () => unknown): StorageAdapter & { calls: number } {
@@ -99,22 +100,11 @@ describe('storage wrappers', () => {
   });
 
   it('limits concurrent requests to one destination', async () => {
-    let active = 0;
-    let peak = 0;
-    const slow: StorageAdapter = {
-      ...local,
-      name: local.name,
-      kind: local.kind,
-      stat: async (key) => {
-        peak = Math.max(peak, ++active);
-        await new Promise((r) => setTimeout(r, 10));
-        active--;
-        return local.stat(key);
-      },
-    };
+    const stats = countInFlight(local.stat.bind(local), { holdMs: 10 });
+    const slow: StorageAdapter = { ...local, name: local.name, kind: local.kind, stat: stats.call };
     const adapter = limited(slow, 3);
     await Promise.all(Array.from({ length: 20 }, (_, i) => adapter.stat(`k${i}`)));
-    expect(peak).toBe(3);
+    expect(stats.most).toBe(3);
   });
 
   it('times out a request that hangs, as a transient error', async () => {
