@@ -130,6 +130,7 @@ typedef struct {
   double *meta;
   size_t meta_length;  // doubles in meta when not items times the op's per-item count (OP_SCAN_DIR)
   double max_stat;  // OP_SCAN_DIR: stat entries only up to this many
+  int has_digest;  // OP_SCAN_DIR: `hash` holds the listing's digest (scan_digest)
   const char *error;
   const char *error_code;
 } job;
@@ -733,6 +734,23 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+// SHA-256 of a stat'ed listing: its names and symlink targets, then every entry's slots with
+// the access time left out (a read moves it, and trees record the mtime in its place). Two
+// scans with the same digest list the same entries with the same lstat results: the
+// archiver's directory cache (src/backup/dir-cache.ts) takes the tree it stored last time.
+static int scan_digest(const uint8_t *names, size_t length, const double *meta, size_t count, uint8_t *out) {
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, names, length);
+  for (size_t i = 0; ok && i < count; i++) {
+    const double *m = meta + 2 + i * SCAN_META;
+    ok = EVP_DigestUpdate(ctx, m, 8 * sizeof(double)) && EVP_DigestUpdate(ctx, m + 9, (SCAN_META - 9) * sizeof(double));
+  }
+  unsigned int size = 0;
+  ok = ok && EVP_DigestFinal_ex(ctx, out, &size);
+  EVP_MD_CTX_free(ctx);
+  return ok;
+}
+
 // A directory's listing and the lstat of each entry, in one trip to the pool: listing and
 // stat'ing apart, a no-op backup's walk took two trips per directory, and built and passed
 // each entry's path. The listing as OP_READ_DIR's (O_NOATIME), sorted here; each entry
@@ -839,6 +857,7 @@ static void run_scan_dir(job *j) {
   free(full);
   closedir(dir);
   j->output_length = targets_length;
+  if (!j->error) j->has_digest = scan_digest(j->output, targets_length, meta, count, j->hash);
 }
 
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096
@@ -984,6 +1003,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 0, data);
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
+    if (j->op == OP_SCAN_DIR && j->has_digest) napi_set_element(env, result, 2, buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH));
   } else {
     // [record or data, tag, id or null, length]: with a destination, the record or data is
     // the destination itself and fills its first `length` bytes
@@ -1401,7 +1421,7 @@ static napi_value read_dir(napi_env env, napi_callback_info info) {
 }
 
 // scanDir(path: Buffer, maxStat) → Promise<[names sorted (each ended by a NUL) then symlink targets,
-// [errno, count, then SCAN_META per entry unless more than maxStat]]>
+// [errno, count, then SCAN_META per entry unless more than maxStat], the digest when stat'ed]>
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_SCAN_DIR, "scanDir");

@@ -12,6 +12,7 @@ import { createStreamSource } from '../sources/create-stream-source.js';
 import type { StreamSource } from '../sources/stream-source.js';
 import { type BackupContext, type BackupType, findParent, selectSources } from './backup-context.js';
 import { cacheBackup } from './catalog-sync.js';
+import { type DirCache, openDirCache, saveDirCache } from './dir-cache-file.js';
 import { type FanOutMember, FanOutRepository } from './fan-out-repository.js';
 import { type ArchiveProgress, type ArchiveResult, archiveFiles } from './files-archiver.js';
 import { withRates } from './progress-meter.js';
@@ -278,6 +279,13 @@ class BackupRun {
               ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.containsLatin1)
               : undefined;
             try {
+              const dirCache = await openDirCache(this.#ctx.catalog.path, source, fanOut, {
+                paths,
+                exclude: sourceConfig.exclude ?? [],
+                own: own.paths,
+                oneFileSystem: sourceConfig.oneFileSystem ?? false,
+                withAtime: sourceConfig.withAtime ?? false,
+              });
               const archived = await archiveFiles({
                 repo: fanOut,
                 paths,
@@ -286,13 +294,14 @@ class BackupRun {
                 oneFileSystem: sourceConfig.oneFileSystem ?? false,
                 withAtime: sourceConfig.withAtime ?? false,
                 parentTree: onProgress.parentTree,
+                dirCache,
                 signal: opts.signal,
                 onProgress: onProgress.progress,
                 onWarning: onProgress.warning,
               });
               // Every path went away between the check and the walk: still nothing to back up, and no snapshot.
               if (archived.files + archived.dirs === 0) throw new OperationError(`source ${source}: none of its paths could be read (${paths.join(', ')}); nothing was written`);
-              return { paths, archived, ...(unreachable.length > 0 ? { missingPaths: unreachable.map((u) => u.path) } : {}) };
+              return { paths, archived, dirCache, ...(unreachable.length > 0 ? { missingPaths: unreachable.map((u) => u.path) } : {}) };
             } finally {
               estimate?.stop();
             }
@@ -322,7 +331,7 @@ class BackupRun {
       parentTree: string | undefined;
       progress: (p: ArchiveProgress) => void;
       warning: (path: string, message: string) => void;
-    }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined; missingPaths?: string[] }>,
+    }) => Promise<{ paths: string[]; archived: ArchiveResult; meta?: Record<string, unknown> | undefined; missingPaths?: string[]; dirCache?: DirCache | undefined }>,
   ): Promise<{ backups: BackupOutcome[]; failed: FanOutMember[] }> {
     const started = new Date();
     const names = fanOut.members.map((m) => m.destination.name).join(', ');
@@ -339,8 +348,9 @@ class BackupRun {
     let paths: string[];
     let meta: Record<string, unknown> | undefined;
     let missingPaths: string[] | undefined;
+    let dirCache: DirCache | undefined;
     try {
-      ({ archived, paths, meta, missingPaths } = await archive({
+      ({ archived, paths, meta, missingPaths, dirCache } = await archive({
         parentTree: parent?.tree,
         progress: (p) => onEvent({ type: 'progress', source, destination: names, ...p }),
         warning: (path, message) => {
@@ -406,6 +416,8 @@ class BackupRun {
           log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
           m.error = new IntegrityError(verified.damage);
         } else if (verified) log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} verified (${verified.checked})`);
+        // Its trees are the next run's to take whole: only once the snapshot holding them is written, and found whole.
+        if (!verified?.damage && dirCache && m.repo === walked) await saveDirCache(dirCache, m.repo, log);
       } catch (err) {
         m.error = err;
         if (!saved) await settleFailedMember(m);

@@ -9,12 +9,13 @@ import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { sameStoredNode } from '../repo/tree.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
+import type { DirCache, DirCacheEntry } from './dir-cache.js';
 import { ParentTrees } from './parent-trees.js';
 import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
-import { scanDir } from '../sources/files/scan-dir.js';
+import { type DirScan, scanDir } from '../sources/files/scan-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
@@ -41,6 +42,8 @@ export interface ArchiveOptions {
   withAtime?: boolean | undefined;
   /** Root tree of the snapshot to compare with; files whose identity matches reuse its content. */
   parentTree?: string | undefined;
+  /** Trees of directories whose listing is unchanged, taken without comparing it entry by entry; it keeps this walk's for the next. */
+  dirCache?: DirCache | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: ArchiveProgress) => void) | undefined;
   onWarning?: ((path: string, message: string) => void) | undefined;
@@ -122,6 +125,8 @@ class FilesArchiver {
     warnings: 0,
   };
   readonly #reusedTrees = new Set<string>();
+  /** Subdirectories whose trees the directory cache may keep (#archiveDir's `cacheable`). */
+  readonly #cacheableDirs = new WeakSet<TreeNode>();
   /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
   readonly #vanished = new WeakSet<TreeNode>();
   #bytesRead = 0;
@@ -157,7 +162,7 @@ class FilesArchiver {
       // The source is the whole file system: the root tree is the listing of '/' itself.
       const root = await statNode(Buffer.from('/'), Buffer.from('/'));
       this.#stats.dirs++;
-      tree = await this.#archiveDir(Buffer.from('/'), this.#o.parentTree, rules, root.dev);
+      tree = (await this.#archiveDir(Buffer.from('/'), this.#o.parentTree, rules, root.dev)).tree;
     } else {
       const parent = this.#o.parentTree ? await this.#loadParent(this.#o.parentTree) : undefined;
       tree = await this.#saveTrieLevel(trie, '/', parent, rules);
@@ -195,18 +200,11 @@ class FilesArchiver {
   }
 
   async #archiveEntry(path: Buffer, node: TreeNode, previous: TreeNode | undefined, rules: ExcludeRules, rootDev: bigint): Promise<TreeNode | undefined> {
-    this.#checkAborted();
     if (node.type === 'dir') {
-      this.#stats.dirs++;
-      if (this.#o.oneFileSystem && node.dev !== rootDev) {
-        // A mount point: keep the directory itself, not the other file system's content (like restic -x).
-        if (previous?.type === 'dir' && previous.subtree) this.#parentTrees.passOver([previous.subtree]);
-        node.subtree = await this.#o.repo.saveTree([]);
-        return node;
-      }
-      node.subtree = await this.#archiveDir(path, previous?.type === 'dir' ? previous.subtree : undefined, rules, rootDev);
+      await this.#archiveSubdir(path, node, previous?.type === 'dir' ? previous.subtree : undefined, rules, rootDev);
       return node;
     }
+    this.#checkAborted();
     if (node.type === 'file') {
       await this.#archiveFile(path, node, previous);
       return node;
@@ -215,19 +213,43 @@ class FilesArchiver {
     return node;
   }
 
-  async #archiveDir(dir: Buffer, parentSubtree: string | undefined, inherited: ExcludeRules, rootDev: bigint): Promise<string> {
-    // The parent snapshot's listing is read while this directory is listed and stat'ed (it never rejects).
-    const parentLoad = parentSubtree ? this.#loadParent(parentSubtree) : undefined;
-    let scan: Awaited<ReturnType<typeof scanDir>>;
+  /** Archives a subdirectory into `node.subtree`; its node joins #cacheableDirs when the directory cache may keep its tree. */
+  async #archiveSubdir(path: Buffer, node: TreeNode, parentSubtree: string | undefined, rules: ExcludeRules, rootDev: bigint): Promise<void> {
+    this.#checkAborted();
+    this.#stats.dirs++;
+    if (this.#o.oneFileSystem && node.dev !== rootDev) {
+      // A mount point: keep the directory itself, not the other file system's content (like restic -x).
+      if (parentSubtree) this.#parentTrees.passOver([parentSubtree]);
+      node.subtree = await this.#o.repo.saveTree([]);
+      this.#cacheableDirs.add(node);
+      return;
+    }
+    const archived = await this.#archiveDir(path, parentSubtree, rules, rootDev);
+    node.subtree = archived.tree;
+    if (archived.cacheable) this.#cacheableDirs.add(node);
+  }
+
+  /**
+   * A directory's tree. `cacheable`: the directory cache keeps it (DirCache.keep) — the scan
+   * had a digest and no entry failed, no file changed while it was read, and every
+   * subdirectory is cacheable too — so a walk that finds the same listing may take it whole.
+   */
+  async #archiveDir(dir: Buffer, parentSubtree: string | undefined, inherited: ExcludeRules, rootDev: bigint): Promise<{ tree: string; cacheable: boolean }> {
+    const cached = parentSubtree ? this.#o.dirCache?.lookup(dir, parentSubtree) : undefined;
+    // The parent snapshot's listing is read while this directory is listed and stat'ed (it never
+    // rejects); with a cache entry for its tree, only when the listing turns out to have changed.
+    let parentLoad = parentSubtree && !cached ? this.#loadParent(parentSubtree) : undefined;
+    let scan: DirScan;
     try {
       scan = await scanDir(dir, SCAN_STAT_MAX);
     } catch (err) {
       this.#warn(dir.toString(), err);
       // None of its subdirectories is entered: their parent trees are not wanted.
       void parentLoad?.then((parent) => parent && this.#passOverGone(parent, []));
-      return this.#o.repo.saveTree([]);
+      return { tree: await this.#o.repo.saveTree([]), cacheable: false };
     }
     const { names, paths } = scan;
+    let cacheable = scan.digest !== undefined;
     let rules = inherited;
     if (names.some((n) => n.equals(IGNORE_FILE))) {
       try {
@@ -235,8 +257,21 @@ class FilesArchiver {
         rules = inherited.withIgnoreFile(dir, await readFile(joinPath(dir, IGNORE_FILE), 'utf8'));
       } catch (err) {
         this.#warn(joinPath(dir, IGNORE_FILE).toString(), err);
+        cacheable = false;
       }
     }
+    let walked: Map<number, TreeNode> | undefined;
+    if (cached && cacheable && scan.digest!.equals(cached.digest) && cached.rules === rules.key && this.#o.repo.hasBlob(cached.tree)) {
+      const taken = await this.#takeCached(dir, scan, cached, rules, rootDev);
+      if ('tree' in taken) return { tree: taken.tree, cacheable: true };
+      walked = taken.walked;
+    }
+    if (cached) {
+      // Changed since: compared with the parent's listing after all. Subdirectories already walked are not read ahead.
+      if (walked) this.#parentTrees.passOver(cached.children);
+      parentLoad = this.#loadParent(cached.tree);
+    }
+
     // Stat'ed with the listing (scanDir), or else window by window here.
     const scanned = scan.nodes;
     const windowSize = scanned ? Math.max(1, names.length) : STAT_WINDOW;
@@ -253,7 +288,6 @@ class FilesArchiver {
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
     const files: Promise<void>[] = [];
-    const walks: Promise<void>[] = [];
     const minSize = this.#o.repo.chunker().params.minSize;
     let batch: PendingFile[] = [];
     let batchBytes = 0;
@@ -273,12 +307,13 @@ class FilesArchiver {
         }
         const name = names[i]!;
         const path = paths[i]!;
-        const node = stats[i % windowSize]!;
+        const node = walked?.get(i) ?? stats[i % windowSize]!;
         if (node instanceof Error) {
+          cacheable = false;
           if (node.code !== 'ENOENT') this.#warn(path.toString(), node);
           continue;
         }
-        if (rules.excludes(path, node.type === 'dir')) continue;
+        if (!walked?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
         if (node.type === 'dir') dirs.push(i);
         else if (node.type !== 'file') this.#stats.files++;
@@ -301,15 +336,74 @@ class FilesArchiver {
           parent,
           dirs.map((i) => nodes[i]!),
         );
-      // A subdirectory is walked beside this one when a slot is free, else here and now: memory
-      // stays proportional to the tree's depth (times the slots), not its width, and a walk
-      // never waits for a slot its own subdirectories hold.
-      for (const i of dirs) {
+      await this.#walkSubdirs(
+        dir,
+        dirs.filter((i) => !walked?.has(i)).map((i) => ({ node: nodes[i]!, parentSubtree: parent?.get(names[i]!.toString('hex'))?.subtree })),
+        rules,
+        rootDev,
+      );
+    } finally {
+      // Whether the walk finished or failed, nothing of this directory may still be running after it.
+      await Promise.all(files);
+    }
+    this.#throwFileFailure();
+    // Cacheable only as the next walk would find it: no entry gone, none changed since the scan (a file while it was read), every subdirectory cacheable.
+    cacheable &&= nodes.every((n, i) => n === undefined || (!this.#vanished.has(n) && (n.type === 'file' ? scan.sameAsScanned(i, n) : n.type !== 'dir' || this.#cacheableDirs.has(n))));
+    const listing = this.#recorded(nodes.filter((n): n is TreeNode => n !== undefined && !this.#vanished.has(n)));
+    let tree: string;
+    // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
+    if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) {
+      // A subdirectory whose parent tree could not be read (damaged) may still come out with the same id: its
+      // tree was not decoded in this run, so neither this one counts as checked.
+      if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && this.#reusedTrees.has(n.subtree)))) this.#reusedTrees.add(parentSubtree);
+      tree = parentSubtree;
+    } else tree = await this.#o.repo.saveTree(listing);
+    if (cacheable) this.#o.dirCache?.keep(dir, { digest: scan.digest!, rules: rules.key, tree, ...ownCounts(listing), children: listing.flatMap((n) => (n.type === 'dir' ? [n.subtree!] : [])) });
+    return { tree, cacheable };
+  }
+
+  /**
+   * A directory whose listing is the one its cache entry was made from, under the same rules:
+   * its subdirectories are walked (from the trees the entry names), and when each comes out
+   * with the tree the entry has for it, and cacheable, the entry's tree is this one's. Else
+   * the nodes of the subdirectories walked, for the rest of the walk to go on with.
+   */
+  async #takeCached(dir: Buffer, scan: DirScan, cached: DirCacheEntry, rules: ExcludeRules, rootDev: bigint): Promise<{ tree: string } | { walked: Map<number, TreeNode> | undefined }> {
+    const subdirs: number[] = [];
+    for (let i = 0; i < scan.names.length; i++) if (scan.isDirectory(i) && !rules.excludes(scan.paths[i]!, true)) subdirs.push(i);
+    const nodes = subdirs.map((i) => scan.node(i));
+    // A time outside what the scan holds is stat'ed again, and that stat can fail: the full walk tells.
+    if (subdirs.length !== cached.children.length || !nodes.every((n): n is TreeNode => !(n instanceof Error))) return { walked: undefined };
+    await this.#walkSubdirs(
+      dir,
+      nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
+      rules,
+      rootDev,
+    );
+    this.#throwFileFailure();
+    if (!nodes.every((node, k) => node.subtree === cached.children[k] && this.#cacheableDirs.has(node))) return { walked: new Map(subdirs.map((i, k) => [i, nodes[k]!])) };
+    this.#stats.files += cached.files;
+    this.#stats.unchangedFiles += cached.regularFiles;
+    this.#stats.bytes += cached.bytes;
+    this.#stats.dataBlobs += cached.dataBlobs;
+    this.#emitProgress();
+    // Checked as a tree reused from the parent is (StructureCheckOptions.reusedTrees): the run that cached it decoded or wrote it, and no index file has gone since.
+    if (cached.children.every((id) => this.#reusedTrees.has(id))) this.#reusedTrees.add(cached.tree);
+    this.#o.dirCache!.reuse(dir, cached);
+    return { tree: cached.tree };
+  }
+
+  /**
+   * Walks subdirectories, each into its node's subtree: beside this walk when a slot is free,
+   * else here and now. Memory stays proportional to the tree's depth (times the slots), not
+   * its width, and a walk never waits for a slot its own subdirectories hold.
+   */
+  async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint): Promise<void> {
+    const walks: Promise<void>[] = [];
+    try {
+      for (const { node, parentSubtree } of subdirs) {
         this.#throwFileFailure();
-        const node = nodes[i]!;
-        const walk = async () => {
-          nodes[i] = await this.#archiveEntry(joinPath(dir, node.name), node, parent?.get(node.name.toString('hex')), rules, rootDev);
-        };
+        const walk = () => this.#archiveSubdir(joinPath(dir, node.name), node, parentSubtree, rules, rootDev);
         if (!this.#dirWalks.tryAcquire()) {
           await walk();
           continue;
@@ -323,20 +417,8 @@ class FilesArchiver {
       }
       for (const beside of walks) await beside;
     } finally {
-      // Whether the walk finished or failed, nothing of this directory may still be running after it.
       await Promise.allSettled(walks);
-      await Promise.all(files);
     }
-    this.#throwFileFailure();
-    const listing = this.#recorded(nodes.filter((n): n is TreeNode => n !== undefined && !this.#vanished.has(n)));
-    // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
-    if (parentSubtree && parent && sameListing(listing, parent) && this.#o.repo.hasBlob(parentSubtree)) {
-      // A subdirectory whose parent tree could not be read (damaged) may still come out with the same id: its
-      // tree was not decoded in this run, so neither this one counts as checked.
-      if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && this.#reusedTrees.has(n.subtree)))) this.#reusedTrees.add(parentSubtree);
-      return parentSubtree;
-    }
-    return this.#o.repo.saveTree(listing);
   }
 
   /** Waits for a free slot, then archives the file in the background; `done` settles (never rejects) when it is stored. */
@@ -608,6 +690,20 @@ function buildTrie(paths: string[]): PathTrie {
 function goneAtOpen(err: unknown): boolean {
   const e = err as NodeJS.ErrnoException;
   return e.code === 'ENOENT' && e.syscall === 'open';
+}
+
+/** A directory's own entries as the walk counts them when it takes their tree from the cache (#takeCached). */
+function ownCounts(listing: TreeNode[]): Pick<DirCacheEntry, 'files' | 'regularFiles' | 'bytes' | 'dataBlobs'> {
+  const counts = { files: 0, regularFiles: 0, bytes: 0, dataBlobs: 0 };
+  for (const node of listing) {
+    if (node.type === 'dir') continue;
+    counts.files++;
+    if (node.type !== 'file') continue;
+    counts.regularFiles++;
+    counts.bytes += node.size ?? 0;
+    counts.dataBlobs += node.content?.length ?? 0;
+  }
+  return counts;
 }
 
 function sameSizeAndMtime(node: TreeNode, stat: { mtimeNs: bigint; size: bigint }): boolean {

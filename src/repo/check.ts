@@ -224,10 +224,13 @@ export interface StructureCheckOptions {
   signal?: AbortSignal | undefined;
   /**
    * Trees the backup took unchanged from its parent snapshot (the archiver's reuse of a
-   * directory). The archiver decoded each of them in this run, and found every blob they
-   * reach in the index. So when every pack the index names is stored, they pass the check
-   * as they are, and are not read again: in an incremental backup, that is most of its
-   * trees. With a pack missing, every tree is read, to name the paths it takes with it.
+   * directory). The archiver decoded each of them, and found every blob they reach in the
+   * index: in this run, or for a tree its directory cache gave it, in the run that wrote or
+   * decoded it (the cache counts for nothing once an index file is gone). So when every pack the index
+   * names is stored, they pass the check as they are, and are not read again: in an
+   * incremental backup, that is most of its trees. With a pack missing, every tree is read,
+   * to name the paths it takes with it. Damage to a stored tree's bytes since is `backup
+   * verify`'s to find.
    */
   reusedTrees?: ReadonlySet<string> | undefined;
 }

@@ -102,6 +102,8 @@ export class PackWriter {
   #newIndex: IndexFileEncoder | undefined;
   /** Packs, blobs and bytes already named by index files written since the last flush. */
   readonly #indexedSinceFlush = { packs: 0, blobs: 0, storedBytes: 0 };
+  /** Index files this writer stored, by id. */
+  readonly writtenIndexFiles: string[] = [];
   /** Packs stored and not yet named by an index file: what a failed run would leave unreferenced. */
   #unindexedPacks: { key: string; size: number }[] = [];
   #pendingBytes = 0;
@@ -339,6 +341,7 @@ export class PackWriter {
     const stored = this.#envelope.seal(plain);
     const id = sha256Hex(stored);
     await this.#adapter.put(`index/${id}`, stored);
+    this.writtenIndexFiles.push(id);
     return id;
   }
 

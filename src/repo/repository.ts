@@ -76,6 +76,7 @@ export class Repository {
   readonly #indexReading: IndexReading;
   /** Index files skipped on open because they are damaged (only with `tolerateDamagedIndex`). */
   readonly damagedIndexFiles: { id: string; problem: string }[] = [];
+  readonly #loadedIndexFiles: string[] = [];
 
   /** `format`: the repository's format version (see FORMAT). */
   private constructor(adapter: StorageAdapter, config: RepoConfig, key: Buffer | undefined, keyId: string | undefined, opts: OpenOptions, format: number) {
@@ -192,7 +193,11 @@ export class Repository {
       const repo = new Repository(adapter, parseConfig(plain), key, keyId, opts, format);
       started ??= startLocking();
       repo.#lock = lock = await started.locking;
-      if (started.indexFiles) await loadIndex(await started.indexFiles, repo.#index, repo.#indexReading);
+      if (started.indexFiles) {
+        const indexFiles = await started.indexFiles;
+        for (const key of indexFiles.keys) repo.#loadedIndexFiles.push(key.slice('index/'.length));
+        await loadIndex(indexFiles, repo.#index, repo.#indexReading);
+      }
       return repo;
     } catch (err) {
       // A refused open (wrong password, damaged index) leaves no lock and no read behind, even those started meanwhile.
@@ -243,6 +248,15 @@ export class Repository {
 
   lookupBlob(id: string): BlobLocation | undefined {
     return this.#index.get(id);
+  }
+
+  /**
+   * The index files this session knows, by id: those stored when it opened and those it
+   * wrote since. Only prune and repair delete any (DirCache tells by them that a blob its
+   * trees reach may be gone).
+   */
+  get indexFileIds(): ReadonlySet<string> {
+    return new Set([...this.#loadedIndexFiles, ...this.#writer.writtenIndexFiles]);
   }
 
   /** The packs the index names. */

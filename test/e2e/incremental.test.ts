@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findNode } from '../../src/backup/snapshot-walk.js';
@@ -52,6 +52,10 @@ describe('strategies: incremental, differential and full', () => {
     expect(s.summary.newDataBlobs).toBe(0);
     expect(s.summary.changedFiles + s.summary.newFiles).toBe(0);
     expect(s.summary.unchangedFiles).toBe(first.backups[0]!.summary.files);
+    // Its directories' trees came from the directory cache beside the catalog: one file per repository and source, the owner's only.
+    const cached = await readdir(join(tmp.path, 'catalog.db.dirs'));
+    expect(cached).toHaveLength(1);
+    expect((await stat(join(tmp.path, 'catalog.db.dirs', cached[0]!))).mode & 0o777).toBe(0o600);
   });
 
   it('catches a change whose size and mtime were put back (its ctime moved)', async () => {

@@ -1,7 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TreeNode } from '../../src/repo/tree-node.js';
 import { setXattr } from '../../src/sources/files/native.js';
 import { readDirNames } from '../../src/sources/files/read-dir.js';
 import { scanDir } from '../../src/sources/files/scan-dir.js';
@@ -66,7 +67,59 @@ describe('scanDir', () => {
     expect(scan.nodes).toBeUndefined();
     expect((await scanDir(Buffer.from(dir), 20)).nodes).toHaveLength(20);
     mkdirSync(join(dir, 'empty'));
-    expect(await scanDir(Buffer.from(join(dir, 'empty')), 10)).toEqual({ names: [], paths: [], nodes: [] });
+    const empty = await scanDir(Buffer.from(join(dir, 'empty')), 10);
+    expect([empty.names, empty.paths, empty.nodes]).toEqual([[], [], []]);
+    expect(empty.digest).toHaveLength(32);
+  });
+
+  it('digests a stat’ed listing: the same while nothing but access times moved, another after any other change', async () => {
+    const dir = join(tmp.path, 'd');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'file'), 'content');
+    symlinkSync('file', join(dir, 'link'));
+    // An access time before the mtime: a read moves it even under relatime.
+    utimesSync(join(dir, 'file'), new Date('2001-01-01T00:00:00Z'), new Date());
+    const digest = async () => (await scanDir(Buffer.from(dir), 1024)).digest!.toString('hex');
+    const first = await digest();
+    expect(await digest()).toBe(first);
+    const atimeBefore = statSync(join(dir, 'file')).atimeMs;
+    readFileSync(join(dir, 'file'));
+    // On a noatime mount the read moves nothing; the digest stays the same either way.
+    expect(statSync(join(dir, 'file')).atimeMs >= atimeBefore).toBe(true);
+    expect(await digest()).toBe(first);
+
+    const changes: [string, () => void][] = [
+      ['mode', () => chmodSync(join(dir, 'file'), 0o600)],
+      ['content of the same size', () => writeFileSync(join(dir, 'file'), 'CONTENT')],
+      ['a file in a subdirectory', () => writeFileSync(join(dir, 'sub', 'new'), '')],
+      ['a symlink’s target', () => (rmSync(join(dir, 'link')), symlinkSync('elsewhere', join(dir, 'link')))],
+      ['a name', () => renameSync(join(dir, 'file'), join(dir, 'renamed'))],
+    ];
+    const seen = new Set([first]);
+    for (const [what, change] of changes) {
+      change();
+      const after = await digest();
+      expect(seen.has(after), what).toBe(false);
+      seen.add(after);
+    }
+  });
+
+  it('tells directories, and whether a file still has the identity its scan gave it, without building every node', async () => {
+    const dir = join(tmp.path, 'd');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    writeFileSync(join(dir, 'file'), 'content');
+    const scan = await scanDir(Buffer.from(dir), 1024);
+    expect(scan.names.map((n, i) => [n.toString(), scan.isDirectory(i)])).toEqual([
+      ['file', false],
+      ['sub', true],
+    ]);
+    const file = scan.node(0) as TreeNode;
+    expect(scan.node(0)).toBe(file);
+    expect(scan.sameAsScanned(0, file)).toBe(true);
+    writeFileSync(join(dir, 'file'), 'longer content');
+    const [changed] = await statNodes([scan.paths[0]!], [scan.names[0]!]);
+    expect(scan.sameAsScanned(0, changed as TreeNode)).toBe(false);
+    expect(scan.sameAsScanned(0, { ...file, size: 14 })).toBe(false);
   });
 
   it("gives the root's paths with one slash", async () => {

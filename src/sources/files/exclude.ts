@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { sha256Hex } from '../../core/ids.js';
 
 interface IgnoreRule {
   match: (path: string) => boolean;
@@ -19,6 +20,8 @@ export class ExcludeRules {
     private readonly globs: ((path: string) => boolean) | undefined,
     private readonly rules: IgnoreRule[],
     private readonly own: ((path: string) => boolean) | undefined,
+    /** Names these rules (SHA-256 hex of the config's and of each .bkdrignore's), `own` aside: the same key, the same decisions. */
+    readonly key: string,
   ) {}
 
   /**
@@ -27,12 +30,8 @@ export class ExcludeRules {
    */
   static fromConfig(roots: string[], patterns: string[], own?: (path: string) => boolean): ExcludeRules {
     const globs = patterns.length > 0 ? picomatch(patterns, { dot: true }) : undefined;
-    return new ExcludeRules(
-      roots.map((r) => r.replace(/\/+$/, '') || '/'),
-      globs,
-      [],
-      own,
-    );
+    const trimmed = roots.map((r) => r.replace(/\/+$/, '') || '/');
+    return new ExcludeRules(trimmed, globs, [], own, sha256Hex(JSON.stringify([trimmed, patterns])));
   }
 
   /** A child scope with the rules of a `.bkdrignore` found in `dir`. */
@@ -51,7 +50,7 @@ export class ExcludeRules {
       const matcher = picomatch(pattern, { dot: true });
       added.push({ match: matcher, negate, dirOnly });
     }
-    return new ExcludeRules(this.roots, this.globs, [...this.rules, ...added], this.own);
+    return new ExcludeRules(this.roots, this.globs, [...this.rules, ...added], this.own, sha256Hex(`${this.key}\0${base}\0${content}`));
   }
 
   excludes(path: Buffer, isDir: boolean): boolean {

@@ -2,13 +2,13 @@ import { constants as fsc, readlinkSync } from 'node:fs';
 import { loadNativeAddon } from '../../core/native-addon.js';
 import { systemError } from '../../core/system-error.js';
 import type { TreeNode } from '../../repo/tree-node.js';
-import { nodeOfSlots, STAT_META, statSlots } from './stat-node.js';
+import { nodeOfSlots, STAT_META, type StatSlots, statSlots } from './stat-node.js';
 
 /** Slots per entry from the native scanDir (SCAN_META in native/bkdr_blob.c): STAT_META's, then the symlink target's errno, offset and length. */
 const SCAN_META = STAT_META + 3;
 
 interface ScanAddon {
-  scanDir(path: Buffer, maxStat: number): Promise<[Buffer, Float64Array]>;
+  scanDir(path: Buffer, maxStat: number): Promise<[Buffer, Float64Array, Buffer?]>;
 }
 
 export interface DirScan {
@@ -16,8 +16,19 @@ export interface DirScan {
   names: Buffer[];
   /** Their paths (the directory's, then the name). */
   paths: Buffer[];
-  /** Per entry, what statNodes gives for it: its node, or its error; none above `maxStat` entries. */
-  nodes: (TreeNode | NodeJS.ErrnoException)[] | undefined;
+  /** Per entry, what statNodes gives for it: its node, or its error; none above `maxStat` entries. Built when first asked for. */
+  readonly nodes: (TreeNode | NodeJS.ErrnoException)[] | undefined;
+  /** Entry i's node or error (as `nodes` has it), without building the others'; only when stat'ed. */
+  node(i: number): TreeNode | NodeJS.ErrnoException;
+  /** Whether the lstat of entry i found a directory; false when not stat'ed or it failed. */
+  isDirectory(i: number): boolean;
+  /**
+   * SHA-256 of the names, symlink targets and every lstat result but the access time, when
+   * stat'ed: the same digest means the same listing, entry for entry (the directory cache's test).
+   */
+  digest: Buffer | undefined;
+  /** Whether a file's node still has the size, mtime, ctime and inode the lstat of entry i gave it (its read saw no change). */
+  sameAsScanned(i: number, node: TreeNode): boolean;
 }
 
 /**
@@ -27,7 +38,7 @@ export interface DirScan {
  * when the listing fails.
  */
 export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
-  const [data, meta] = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat);
+  const [data, meta, digest] = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat);
   if (meta[0]) throw systemError(meta[0], 'scandir', dir);
   const count = meta[1]!;
   const names: Buffer[] = new Array(count);
@@ -48,15 +59,74 @@ export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
     paths[i] = all.subarray(at, end);
     at = end;
   }
-  if (meta.length === 2) return { names, paths, nodes: count === 0 ? [] : undefined };
-  const slots = statSlots(meta.subarray(2));
-  const readLink = (path: Buffer, m: number) => {
+  if (meta.length === 2 && count > 0) return new UnstatedScan(names, paths);
+  return new StatedScan(names, paths, data, statSlots(meta.subarray(2)), digest);
+}
+
+/** More entries than `maxStat`: listed only, the caller stats them. */
+class UnstatedScan implements DirScan {
+  readonly digest = undefined;
+  readonly nodes = undefined;
+  constructor(
+    readonly names: Buffer[],
+    readonly paths: Buffer[],
+  ) {}
+
+  node(): never {
+    throw new Error('scanDir: this listing was not stat’ed');
+  }
+
+  isDirectory(): boolean {
+    return false;
+  }
+
+  sameAsScanned(): boolean {
+    return false;
+  }
+}
+
+class StatedScan implements DirScan {
+  readonly #data: Buffer;
+  readonly #slots: StatSlots;
+  readonly #built: (TreeNode | NodeJS.ErrnoException | undefined)[];
+
+  constructor(
+    readonly names: Buffer[],
+    readonly paths: Buffer[],
+    data: Buffer,
+    slots: StatSlots,
+    readonly digest: Buffer | undefined,
+  ) {
+    this.#data = data;
+    this.#slots = slots;
+    this.#built = new Array(names.length);
+  }
+
+  get nodes(): (TreeNode | NodeJS.ErrnoException)[] {
+    return this.names.map((_, i) => this.node(i));
+  }
+
+  node(i: number): TreeNode | NodeJS.ErrnoException {
+    return (this.#built[i] ??= nodeOfSlots(this.paths[i]!, this.names[i]!, this.#slots, i * SCAN_META, this.#readLink));
+  }
+
+  isDirectory(i: number): boolean {
+    const m = i * SCAN_META;
+    return this.#slots.meta[m] === 0 && (this.#slots.meta[m + 1]! & fsc.S_IFMT) === fsc.S_IFDIR;
+  }
+
+  sameAsScanned(i: number, node: TreeNode): boolean {
+    const { meta, signed, unsigned } = this.#slots;
+    const m = i * SCAN_META;
+    return meta[m] === 0 && node.size === meta[m + 5] && node.mtimeNs === signed[m + 7] && node.ctimeNs === signed[m + 9] && node.inode === unsigned[m + 11];
+  }
+
+  readonly #readLink = (path: Buffer, m: number): Buffer => {
+    const { meta } = this.#slots;
     // Not a symlink when scanDir stat'ed it (its stat had to be redone here): read now.
-    if ((slots.meta[m + 1]! & fsc.S_IFMT) !== fsc.S_IFLNK) return readlinkSync(path, { encoding: 'buffer' });
-    if (slots.meta[m + STAT_META]) throw systemError(slots.meta[m + STAT_META]!, 'readlink', path);
-    const offset = slots.meta[m + STAT_META + 1]!;
-    return data.subarray(offset, offset + slots.meta[m + STAT_META + 2]!);
+    if ((meta[m + 1]! & fsc.S_IFMT) !== fsc.S_IFLNK) return readlinkSync(path, { encoding: 'buffer' });
+    if (meta[m + STAT_META]) throw systemError(meta[m + STAT_META]!, 'readlink', path);
+    const offset = meta[m + STAT_META + 1]!;
+    return this.#data.subarray(offset, offset + meta[m + STAT_META + 2]!);
   };
-  const nodes = paths.map((path, i) => nodeOfSlots(path, names[i]!, slots, i * SCAN_META, readLink));
-  return { names, paths, nodes };
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /**
@@ -30,4 +31,18 @@ export function userName(uid: number): string | undefined {
 export function groupName(gid: number): string | undefined {
   groups ??= parse('/etc/group');
   return groups.get(gid);
+}
+
+/** The owner names trees record depend on these files: their digest, for caches of trees (DirCache). */
+export function ownerNamesDigest(): string {
+  const hash = createHash('sha256');
+  for (const path of ['/etc/passwd', '/etc/group']) {
+    try {
+      hash.update(readFileSync(path));
+    } catch {
+      // Absent: no names, as parse has it.
+    }
+    hash.update('\0');
+  }
+  return hash.digest('hex');
 }

@@ -1,0 +1,178 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { chmod, link, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DirCache, type DirCacheEntry } from '../../src/backup/dir-cache.js';
+import { type ArchiveResult, type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
+import { Repository } from '../../src/repo/repository.js';
+import { makeTempDir } from '../helpers/cli.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+
+const localAdapter = localAdapters();
+const identity = { repository: 'r1', key: 'k1' };
+
+function entry(tree: string, children: string[] = []): DirCacheEntry {
+  return { digest: Buffer.alloc(32, 7), rules: 'ab'.repeat(32), tree, files: 3, regularFiles: 2, bytes: 1.5e12, dataBlobs: 9, children };
+}
+
+describe('DirCache', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-dircache-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  it('gives back what a walk kept, for the tree it names only', async () => {
+    const file = join(tmp.path, 'cache', 'one');
+    const cache = await DirCache.open(file, identity, new Set());
+    const kept = entry('a'.repeat(64), ['b'.repeat(64), 'c'.repeat(64)]);
+    cache.keep(Buffer.from('/src'), kept);
+    // Names are bytes, not always UTF-8.
+    cache.keep(Buffer.from([0x2f, 0xff, 0x01]), entry('d'.repeat(64)));
+    await cache.save(['i1', 'i2']);
+    const again = await DirCache.open(file, identity, new Set(['i1', 'i2', 'i3']));
+    expect(again.lookup(Buffer.from('/src'), 'a'.repeat(64))).toEqual(kept);
+    expect(again.lookup(Buffer.from([0x2f, 0xff, 0x01]), 'd'.repeat(64))).toEqual(entry('d'.repeat(64)));
+    // Another tree there in the parent snapshot: not this entry's.
+    expect(again.lookup(Buffer.from('/src'), 'e'.repeat(64))).toBeUndefined();
+    expect(again.lookup(Buffer.from('/other'), 'a'.repeat(64))).toBeUndefined();
+  });
+
+  it('is empty when absent, damaged, of another repository or configuration, or once an index file it knew is gone', async () => {
+    const file = join(tmp.path, 'one');
+    const tree = 'a'.repeat(64);
+    const holds = async (id = identity, indexFiles = ['i1', 'i2']) => (await DirCache.open(file, id, new Set(indexFiles))).lookup(Buffer.from('/src'), tree) !== undefined;
+    expect(await holds()).toBe(false);
+    const cache = await DirCache.open(file, identity, new Set());
+    cache.keep(Buffer.from('/src'), entry(tree));
+    await cache.save(['i1', 'i2']);
+    expect(await holds()).toBe(true);
+    expect(await holds({ ...identity, repository: 'r2' })).toBe(false);
+    expect(await holds({ ...identity, key: 'k2' })).toBe(false);
+    // Prune and repair rewrite the index: a blob a cached tree reaches may be gone.
+    expect(await holds(identity, ['i1', 'i3'])).toBe(false);
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 1));
+    expect(await holds()).toBe(false);
+    bytes[bytes.length - 40]! ^= 1;
+    writeFileSync(file, bytes);
+    expect(await holds()).toBe(false);
+  });
+});
+
+describe('archiveFiles with a directory cache', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-dircache-walk-');
+  });
+  afterEach(() => tmp.cleanup());
+
+  async function setUp() {
+    const src = join(tmp.path, 'src');
+    await mkdir(join(src, 'a', 'deep', 'er'), { recursive: true });
+    await mkdir(join(src, 'b'), { recursive: true });
+    await mkdir(join(src, 'empty'), { recursive: true });
+    await writeFile(join(src, 'top'), 'top file');
+    await writeFile(join(src, 'a', 'deep', 'er', 'leaf'), 'leaf content');
+    await writeFile(join(src, 'a', 'deep', 'er', 'large'), Buffer.alloc(3 << 20, 'x'));
+    await writeFile(join(src, 'b', 'one'), 'one');
+    await link(join(src, 'b', 'one'), join(src, 'b', 'hard'));
+    await symlink('../top', join(src, 'b', 'link'));
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    let treeReads = 0;
+    const target: ArchiveTarget = {
+      chunker: () => repo.chunker(),
+      hasBlob: (id) => repo.hasBlob(id),
+      saveBlob: (...args) => repo.saveBlob(...args),
+      saveBlobs: (...args) => repo.saveBlobs(...args),
+      saveTree: (nodes) => repo.saveTree(nodes),
+      loadTree: (id) => (treeReads++, repo.loadTree(id)),
+      loadTrees: (ids, ...rest) => ((treeReads += ids.length), repo.loadTrees(ids, ...rest)),
+    };
+    const cacheFile = join(tmp.path, 'cache');
+    /** One walk; `cached`: with the cache the last cached walk saved, saving its own for the next. */
+    /** The source directory's tree: those above hold the repository and the cache, which each walk changes. */
+    const sourceTree = async (root: string) => {
+      let id = root;
+      for (const name of src.split('/').filter(Boolean)) id = (await repo.loadTree(id)).find((n) => n.name.toString() === name)!.subtree!;
+      return id;
+    };
+    const archive = async (parentTree: string | undefined, cached: boolean): Promise<ArchiveResult & { source: string; reused: number; treeReads: number }> => {
+      treeReads = 0;
+      const dirCache = cached ? await DirCache.open(cacheFile, identity, repo.indexFileIds) : undefined;
+      const result = await archiveFiles({ repo: target, paths: [src], exclude: ['**/*.skip'], oneFileSystem: false, parentTree, dirCache });
+      const reads = treeReads;
+      await repo.flush();
+      await dirCache?.save(repo.indexFileIds);
+      return { ...result, source: await sourceTree(result.tree), reused: dirCache?.reused ?? 0, treeReads: reads };
+    };
+    return { src, repo, archive };
+  }
+
+  const counts = (r: ArchiveResult) => ({ files: r.files, dirs: r.dirs, bytes: r.bytes, unchanged: r.unchangedFiles, changed: r.changedFiles, new: r.newFiles, dataBlobs: r.dataBlobs });
+
+  it('takes every unchanged directory’s tree whole, reading no parent tree, and counts as the walk without it does', async () => {
+    const { src, archive } = await setUp();
+    const first = await archive(undefined, true);
+    const cached = await archive(first.tree, true);
+    const compared = await archive(first.tree, false);
+    expect(cached.source).toBe(first.source);
+    expect(compared.source).toBe(first.source);
+    // The source's directory and the five below it; the directories above it are no listing's to cache (the walk's trie).
+    expect(cached.reused).toBe(6);
+    // Only the listings above the source, which the walk compares as ever.
+    expect(cached.treeReads).toBe(src.split('/').filter(Boolean).length);
+    expect(compared.treeReads).toBeGreaterThan(0);
+    expect(counts(cached)).toEqual(counts(compared));
+    expect(cached.reusedTrees).toEqual(compared.reusedTrees);
+    // And again, from the entries the cached walk kept.
+    expect((await archive(cached.tree, true)).reused).toBe(6);
+  });
+
+  it('stores the tree the walk without it stores after every kind of change, however deep', async () => {
+    const { src, archive } = await setUp();
+    let parent = await archive(undefined, true);
+    const leaf = join(src, 'a', 'deep', 'er', 'leaf');
+    const changes: [string, () => Promise<unknown>][] = [
+      [
+        'content of the same size, its mtime put back',
+        async () => {
+          const before = await stat(leaf);
+          await writeFile(leaf, 'LEAF CONTENT');
+          await utimes(leaf, before.atime, before.mtime);
+        },
+      ],
+      ['a new file deep down', () => writeFile(join(src, 'a', 'deep', 'er', 'new'), 'new')],
+      ['a mode', () => chmod(join(src, 'a', 'deep'), 0o700)],
+      ['a symlink’s target', async () => (await rm(join(src, 'b', 'link')), await symlink('../a', join(src, 'b', 'link')))],
+      ['a file removed', () => rm(join(src, 'b', 'one'))],
+      ['a newly excluded name', () => writeFile(join(src, 'a', 'deep', 'x.skip'), '')],
+      ['an access time only', () => readFile(join(src, 'b', 'hard'))],
+    ];
+    for (const [what, change] of changes) {
+      await change();
+      const compared = await archive(parent.tree, false);
+      const cached = await archive(parent.tree, true);
+      expect(cached.source, what).toBe(compared.source);
+      expect(counts(cached), what).toEqual(counts(compared));
+      if (what !== 'an access time only' && what !== 'a newly excluded name') expect(cached.source, what).not.toBe(parent.source);
+      parent = cached;
+    }
+  });
+
+  it('follows a changed .bkdrignore into directories whose own listings did not change', async () => {
+    const { src, repo, archive } = await setUp();
+    await writeFile(join(src, '.bkdrignore'), 'leaf\n');
+    const first = await archive(undefined, true);
+    const names = async (tree: string, ...path: string[]) => {
+      let nodes = await repo.loadTree(tree);
+      for (const name of path) nodes = await repo.loadTree(nodes.find((n) => n.name.toString() === name)!.subtree!);
+      return nodes.map((n) => n.name.toString());
+    };
+    expect(await names(first.source, 'a', 'deep', 'er')).toEqual(['large']);
+    await writeFile(join(src, '.bkdrignore'), 'large\n');
+    const cached = await archive(first.tree, true);
+    expect(await names(cached.source, 'a', 'deep', 'er')).toEqual(['leaf']);
+    expect(cached.source).toBe((await archive(first.tree, false)).source);
+  });
+});
