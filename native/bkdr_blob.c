@@ -734,15 +734,23 @@ static int compare_names(const void *a, const void *b) {
   return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-// SHA-256 of a stat'ed listing: its names and symlink targets, then every entry's slots with
-// the access time left out (a read moves it, and trees record the mtime in its place). Two
-// scans with the same digest list the same entries with the same lstat results: the
-// archiver's directory cache (src/backup/dir-cache.ts) takes the tree it stored last time.
-static int scan_digest(const uint8_t *names, size_t length, const double *meta, size_t count, uint8_t *out) {
+// SHA-256 of a stat'ed listing: its names and symlink targets, then every entry's slots but
+// two. The access time is left out (a read moves it; trees record the mtime in its place),
+// and the device number is, but for hard-linked files (those trees record it for), reduced
+// to whether the entry is on the directory's own file system: it changes at every mount of
+// it (see sameFileIdentity), while a mount point below stays one. Two scans with the same
+// digest list the same entries with the same lstat results: the archiver's directory cache
+// (src/backup/dir-cache.ts) takes the tree it stored last time.
+static int scan_digest(const uint8_t *names, size_t length, const double *meta, size_t count, dev_t dir_dev, uint8_t *out) {
   EVP_MD_CTX *ctx = EVP_MD_CTX_new();
   int ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) && EVP_DigestUpdate(ctx, names, length);
   for (size_t i = 0; ok && i < count; i++) {
-    const double *m = meta + 2 + i * SCAN_META;
+    double m[SCAN_META];
+    memcpy(m, meta + 2 + i * SCAN_META, sizeof(m));
+    uint64_t dev;
+    memcpy(&dev, m + 10, sizeof(dev));
+    if (!(S_ISREG((mode_t)m[1]) && m[4] > 1)) dev = dev != (uint64_t)dir_dev;
+    memcpy(m + 10, &dev, sizeof(dev));
     ok = EVP_DigestUpdate(ctx, m, 8 * sizeof(double)) && EVP_DigestUpdate(ctx, m + 9, (SCAN_META - 9) * sizeof(double));
   }
   unsigned int size = 0;
@@ -855,9 +863,11 @@ static void run_scan_dir(job *j) {
     if (j->error) break;
   }
   free(full);
+  struct stat own;
+  int own_known = fstat(fd, &own) == 0;
   closedir(dir);
   j->output_length = targets_length;
-  if (!j->error) j->has_digest = scan_digest(j->output, targets_length, meta, count, j->hash);
+  if (!j->error && own_known) j->has_digest = scan_digest(j->output, targets_length, meta, count, own.st_dev, j->hash);
 }
 
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096

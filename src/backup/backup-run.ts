@@ -21,7 +21,9 @@ import { checkSourcePaths } from './source-paths.js';
 import { archiveStream } from './stream-archiver.js';
 import { testRestore } from './verify-run.js';
 
-export const PROGRAM_VERSION = '0.1.0';
+import { PROGRAM_VERSION } from './program-version.js';
+
+export { PROGRAM_VERSION };
 
 export type { BackupType } from './backup-context.js';
 
@@ -295,6 +297,7 @@ class BackupRun {
                 withAtime: sourceConfig.withAtime ?? false,
                 parentTree: onProgress.parentTree,
                 dirCache,
+                readBackCachedTrees: this.#ctx.config.verification.enabled,
                 signal: opts.signal,
                 onProgress: onProgress.progress,
                 onWarning: onProgress.warning,

@@ -16,7 +16,7 @@ import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
 import { type DirScan, scanDir } from '../sources/files/scan-dir.js';
-import { nodeFromStats, statNode, statNodes, takeStats } from '../sources/files/stat-node.js';
+import { nodeFromStats, statNode, statNodes, takeStats, xattrsPartly } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
   files: number;
@@ -44,6 +44,12 @@ export interface ArchiveOptions {
   parentTree?: string | undefined;
   /** Trees of directories whose listing is unchanged, taken without comparing it entry by entry; it keeps this walk's for the next. */
   dirCache?: DirCache | undefined;
+  /**
+   * Read back the trees the cache gave (beside the walk, as the parent's trees are read
+   * without it) before they count among `reusedTrees`: the check after the backup takes
+   * those as they are. Default true; false when nothing checks the backup after it.
+   */
+  readBackCachedTrees?: boolean | undefined;
   signal?: AbortSignal | undefined;
   onProgress?: ((p: ArchiveProgress) => void) | undefined;
   onWarning?: ((path: string, message: string) => void) | undefined;
@@ -91,6 +97,9 @@ const EXTRA_DIR_WALKS = 2;
  * in one piece, the walk would wait for all their stats before handling the first entry.
  */
 const SCAN_STAT_MAX = 1024;
+/** Trees the directory cache gave, read back this many at a time, and within this much plaintext per read. */
+const CACHED_READ_BATCH = 256;
+const CACHED_READ_BYTES = 2 * 1024 * 1024;
 const STAT_WINDOW = 256;
 
 interface PendingFile {
@@ -125,6 +134,11 @@ class FilesArchiver {
     warnings: 0,
   };
   readonly #reusedTrees = new Set<string>();
+  /** Trees the directory cache gave, not yet read back (#readBackCached), and the reads under way. */
+  #cachedToRead: string[] = [];
+  #cachedReads: Promise<void> = Promise.resolve();
+  /** A tree the cache gave did not read back intact: no tree counts as reused, so the check reads every one and names the damage. */
+  #cachedDamaged = false;
   /** Subdirectories whose trees the directory cache may keep (#archiveDir's `cacheable`). */
   readonly #cacheableDirs = new WeakSet<TreeNode>();
   /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
@@ -150,6 +164,8 @@ class FilesArchiver {
     try {
       return await this.#run();
     } finally {
+      // A walk that failed leaves no read back under way (it never rejects).
+      await this.#cachedReads;
       stopTrimming();
     }
   }
@@ -168,7 +184,8 @@ class FilesArchiver {
       tree = await this.#saveTrieLevel(trie, '/', parent, rules);
     }
     this.#emitProgress(true);
-    return { tree, ...this.#stats, reusedTrees: this.#reusedTrees };
+    await this.#readBackCached();
+    return { tree, ...this.#stats, reusedTrees: this.#cachedDamaged ? new Set() : this.#reusedTrees };
   }
 
   /** Directories above the configured paths are recorded with their own metadata, content limited to the path. */
@@ -347,8 +364,11 @@ class FilesArchiver {
       await Promise.all(files);
     }
     this.#throwFileFailure();
-    // Cacheable only as the next walk would find it: no entry gone, none changed since the scan (a file while it was read), every subdirectory cacheable.
-    cacheable &&= nodes.every((n, i) => n === undefined || (!this.#vanished.has(n) && (n.type === 'file' ? scan.sameAsScanned(i, n) : n.type !== 'dir' || this.#cacheableDirs.has(n))));
+    // Cacheable only as the next walk would find it: no entry gone, none changed since the scan (a file while it was
+    // read), every extended attribute read (another run may read those it could not), every subdirectory cacheable.
+    cacheable &&= nodes.every(
+      (n, i) => n === undefined || (!this.#vanished.has(n) && !xattrsPartly(n) && (n.type === 'file' ? scan.sameAsScanned(i, n) : n.type !== 'dir' || this.#cacheableDirs.has(n))),
+    );
     const listing = this.#recorded(nodes.filter((n): n is TreeNode => n !== undefined && !this.#vanished.has(n)));
     let tree: string;
     // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
@@ -372,14 +392,19 @@ class FilesArchiver {
     const subdirs: number[] = [];
     for (let i = 0; i < scan.names.length; i++) if (scan.isDirectory(i) && !rules.excludes(scan.paths[i]!, true)) subdirs.push(i);
     const nodes = subdirs.map((i) => scan.node(i));
-    // A time outside what the scan holds is stat'ed again, and that stat can fail: the full walk tells.
-    if (subdirs.length !== cached.children.length || !nodes.every((n): n is TreeNode => !(n instanceof Error))) return { walked: undefined };
-    await this.#walkSubdirs(
-      dir,
-      nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
-      rules,
-      rootDev,
-    );
+    // A time outside what the scan holds is stat'ed again, and that stat can fail or find something else: the full walk tells.
+    if (subdirs.length !== cached.children.length || !nodes.every((n): n is TreeNode => !(n instanceof Error) && n.type === 'dir')) return { walked: undefined };
+    const listEnds = this.#parentTrees.expect(cached.children);
+    try {
+      await this.#walkSubdirs(
+        dir,
+        nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
+        rules,
+        rootDev,
+      );
+    } finally {
+      listEnds();
+    }
     this.#throwFileFailure();
     if (!nodes.every((node, k) => node.subtree === cached.children[k] && this.#cacheableDirs.has(node))) return { walked: new Map(subdirs.map((i, k) => [i, nodes[k]!])) };
     this.#stats.files += cached.files;
@@ -387,10 +412,41 @@ class FilesArchiver {
     this.#stats.bytes += cached.bytes;
     this.#stats.dataBlobs += cached.dataBlobs;
     this.#emitProgress();
-    // Checked as a tree reused from the parent is (StructureCheckOptions.reusedTrees): the run that cached it decoded or wrote it, and no index file has gone since.
+    // Checked as a tree reused from the parent is (StructureCheckOptions.reusedTrees): the run that cached it decoded
+    // or wrote it and found its blobs indexed, no index file has gone since, and it is read back (#readBackCached).
     if (cached.children.every((id) => this.#reusedTrees.has(id))) this.#reusedTrees.add(cached.tree);
+    if (this.#o.readBackCachedTrees !== false) {
+      this.#cachedToRead.push(cached.tree);
+      if (this.#cachedToRead.length >= CACHED_READ_BATCH) void this.#readBackCached();
+    }
     this.#o.dirCache!.reuse(dir, cached);
+    // Read ahead with a sibling that changed, maybe: not kept, and not read from now on.
+    this.#parentTrees.passOver([cached.tree]);
     return { tree: cached.tree };
+  }
+
+  /**
+   * Reads back the trees the cache gave so far, a batch after the one before: every blob read
+   * is checked against its id, so one damaged since it was cached is found here, as the walk
+   * without the cache finds it reading the parent's tree. Resolves once all are read.
+   */
+  #readBackCached(): Promise<void> {
+    const batch = this.#cachedToRead;
+    this.#cachedToRead = [];
+    const read = async (ids: string[]) => {
+      while (ids.length > 0) {
+        // A tree larger than the budget is read alone.
+        const { trees, taken } = await this.#o.repo.loadTrees(ids, CACHED_READ_BYTES).then((r) => (r.taken > 0 ? r : this.#o.repo.loadTrees(ids.slice(0, 1))));
+        if (ids.slice(0, taken).some((id) => !trees.has(id))) this.#cachedDamaged = true;
+        ids = ids.slice(taken);
+      }
+    };
+    this.#cachedReads = this.#cachedReads.then(() =>
+      read(batch).catch(() => {
+        this.#cachedDamaged = true;
+      }),
+    );
+    return this.#cachedReads;
   }
 
   /**

@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DirCache, type DirCacheEntry } from '../../src/backup/dir-cache.js';
 import { type ArchiveResult, type ArchiveTarget, archiveFiles } from '../../src/backup/files-archiver.js';
+import { checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
+import type { Snapshot } from '../../src/repo/snapshot.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { localAdapters } from '../helpers/local-adapters.js';
 
@@ -120,8 +122,8 @@ describe('archiveFiles with a directory cache', () => {
     expect(compared.source).toBe(first.source);
     // The source's directory and the five below it; the directories above it are no listing's to cache (the walk's trie).
     expect(cached.reused).toBe(6);
-    // Only the listings above the source, which the walk compares as ever.
-    expect(cached.treeReads).toBe(src.split('/').filter(Boolean).length);
+    // The listings above the source, which the walk compares as ever, and each tree taken, read back once (not decoded).
+    expect(cached.treeReads).toBe(src.split('/').filter(Boolean).length + cached.reused);
     expect(compared.treeReads).toBeGreaterThan(0);
     expect(counts(cached)).toEqual(counts(compared));
     expect(cached.reusedTrees).toEqual(compared.reusedTrees);
@@ -174,5 +176,37 @@ describe('archiveFiles with a directory cache', () => {
     const cached = await archive(first.tree, true);
     expect(await names(cached.source, 'a', 'deep', 'er')).toEqual(['leaf']);
     expect(cached.source).toBe((await archive(first.tree, false)).source);
+  });
+
+  it('finds a tree damaged in storage since it was cached, as the check after a backup without the cache does', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(join(src, 'd'), { recursive: true });
+    await writeFile(join(src, 'd', 'f'), 'x');
+    const repoPath = join(tmp.path, 'repo');
+    const cacheFile = join(tmp.path, 'cache');
+    let repo = await Repository.create(localAdapter({ name: 'dest', path: repoPath }), { password: 'pw' });
+    const backUp = async (parentTree: string | undefined, cached: boolean) => {
+      const dirCache = cached ? await DirCache.open(cacheFile, identity, repo.indexFileIds) : undefined;
+      const archived = await archiveFiles({ repo, paths: [src], exclude: [], oneFileSystem: false, parentTree, dirCache });
+      await repo.flush();
+      const problems = await checkSnapshotStructure(repo, { tree: archived.tree } as Snapshot, { reusedTrees: archived.reusedTrees });
+      if (problems.length === 0) await dirCache?.save(repo.indexFileIds);
+      return { tree: archived.tree, problems, reused: dirCache?.reused ?? 0 };
+    };
+    const first = await backUp(undefined, true);
+    expect(first.problems).toEqual([]);
+    // One byte of the leaf directory's tree flipped in its pack.
+    let leaf = first.tree;
+    for (const name of [...src.split('/').filter(Boolean), 'd']) leaf = (await repo.loadTree(leaf)).find((n) => n.name.toString() === name)!.subtree!;
+    const at = repo.lookupBlob(leaf)!;
+    const pack = join(repoPath, 'data', at.packId.slice(0, 2), at.packId);
+    const bytes = await readFile(pack);
+    bytes[at.offset + Math.floor(at.length / 2)]! ^= 0xff;
+    await writeFile(pack, bytes);
+    repo = await Repository.open(localAdapter({ name: 'dest', path: repoPath }), { password: 'pw' });
+    const cached = await backUp(first.tree, true);
+    expect(cached.reused).toBeGreaterThan(0);
+    expect(cached.problems).toEqual([expect.stringMatching(/\/d: .*damaged/)]);
+    expect(cached.problems).toEqual((await backUp(first.tree, false)).problems);
   });
 });

@@ -174,29 +174,40 @@ function withOwnerNames(node: TreeNode, uid: number, gid: number): void {
   if (group !== undefined) node.group = group;
 }
 
+/** Nodes whose extended attributes could not all be read: what another run (or user) records may differ. */
+const partialXattrs = new WeakSet<TreeNode>();
+
+/** Whether some of the node's extended attributes could not be read (they are left out of it). */
+export function xattrsPartly(node: TreeNode): boolean {
+  return partialXattrs.has(node);
+}
+
 function withXattrs(path: Buffer, node: TreeNode, opts: { xattrs?: boolean }): TreeNode {
   if (opts.xattrs !== false && node.type !== 'socket') {
-    const xattrs = readXattrs(path);
-    if (xattrs) node.xattrs = xattrs;
+    const read = readXattrs(path);
+    if (read.xattrs) node.xattrs = read.xattrs;
+    if (read.partly) partialXattrs.add(node);
   }
   return node;
 }
 
-function readXattrs(path: Buffer): Record<string, Buffer> | undefined {
+function readXattrs(path: Buffer): { xattrs?: Record<string, Buffer>; partly: boolean } {
   let names: string[];
   try {
     names = listXattrs(path);
   } catch {
-    return undefined;
+    return { partly: true };
   }
-  if (names.length === 0) return undefined;
+  if (names.length === 0) return { partly: false };
   const out: Record<string, Buffer> = {};
+  let partly = false;
   for (const name of names.sort()) {
     try {
       out[name] = getXattr(path, name);
     } catch {
-      // Vanished or unreadable between list and get (security.* without privilege): skip it.
+      // Vanished or unreadable between list and get (trusted.* without privilege): skip it.
+      partly = true;
     }
   }
-  return Object.keys(out).length > 0 ? out : undefined;
+  return Object.keys(out).length > 0 ? { xattrs: out, partly } : { partly };
 }

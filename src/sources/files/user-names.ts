@@ -33,16 +33,11 @@ export function groupName(gid: number): string | undefined {
   return groups.get(gid);
 }
 
-/** The owner names trees record depend on these files: their digest, for caches of trees (DirCache). */
+/** The names this process records for owners (read once, like the maps): for caches of trees (DirCache). */
 export function ownerNamesDigest(): string {
-  const hash = createHash('sha256');
-  for (const path of ['/etc/passwd', '/etc/group']) {
-    try {
-      hash.update(readFileSync(path));
-    } catch {
-      // Absent: no names, as parse has it.
-    }
-    hash.update('\0');
-  }
-  return hash.digest('hex');
+  users ??= parse('/etc/passwd');
+  groups ??= parse('/etc/group');
+  return createHash('sha256')
+    .update(JSON.stringify([[...users], [...groups]]))
+    .digest('hex');
 }
