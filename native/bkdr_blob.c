@@ -60,7 +60,7 @@
 #define COMPRESS_LZ4 1
 #define COMPRESS_GZIP 2
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_ENVELOPE };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_SCAN_DIRS, OP_ENVELOPE };
 
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
 // errno, st_mode, uid, gid, nlink, size, blocks as doubles; mtime, atime and ctime in ns as
@@ -131,6 +131,7 @@ typedef struct {
   size_t meta_length;  // doubles in meta when not items times the op's per-item count (OP_SCAN_DIR)
   double max_stat;  // OP_SCAN_DIR: stat entries only up to this many
   int has_digest;  // OP_SCAN_DIR: `hash` holds the listing's digest (scan_digest)
+  void *scans;  // OP_SCAN_DIRS: one OP_SCAN_DIR job per path (jobs, `items` of them)
   const char *error;
   const char *error_code;
 } job;
@@ -870,6 +871,22 @@ static void run_scan_dir(job *j) {
   if (!j->error && own_known) j->has_digest = scan_digest(j->output, targets_length, meta, count, own.st_dev, j->hash);
 }
 
+// Several directories' scans in one trip to the pool: a walk that has a directory's
+// subdirectories to enter scans them all at once, where a trip each cost more than the
+// scan of a small directory. Each as OP_SCAN_DIR's, its own result.
+static void run_scan_dirs(job *j) {
+  job *scans = calloc(j->items ? j->items : 1, sizeof(job));
+  j->scans = scans;
+  if (!scans) { j->error = "out of memory"; return; }
+  for (size_t i = 0; i < j->items; i++) {
+    scans[i].op = OP_SCAN_DIR;
+    scans[i].paths = j->paths + i;
+    scans[i].max_stat = j->max_stat;
+    run_scan_dir(scans + i);
+    if (scans[i].error) { j->error = scans[i].error; return; }
+  }
+}
+
 // Alignment O_DIRECT needs of a buffer's address, its length and the file offset (4096
 // covers every logical block size Linux devices use).
 #define DIRECT_ALIGN 4096
@@ -945,6 +962,7 @@ static void run(job *j) {
     case OP_WRITE_OBJECT: run_write_object(j); break;
     case OP_READ_DIR: run_read_dir(j); break;
     case OP_SCAN_DIR: run_scan_dir(j); break;
+    case OP_SCAN_DIRS: run_scan_dirs(j); break;
   }
 }
 
@@ -974,6 +992,23 @@ static void free_output(napi_env env, void *data, void *hint) {
   free(data);
 }
 
+// One OP_SCAN_DIR's result, [names then symlink targets, Float64Array meta, digest when
+// stat'ed], its output freed.
+static napi_value scan_result(napi_env env, job *s) {
+  napi_value result, meta, array_buffer;
+  void *bytes = NULL;
+  napi_create_arraybuffer(env, s->meta_length * sizeof(double), &bytes, &array_buffer);
+  if (s->meta_length > 0) memcpy(bytes, s->meta, s->meta_length * sizeof(double));
+  napi_create_typedarray(env, napi_float64_array, s->meta_length, array_buffer, 0, &meta);
+  napi_create_array_with_length(env, 3, &result);
+  napi_set_element(env, result, 0, buffer_copy(env, s->output, s->output_length));
+  napi_set_element(env, result, 1, meta);
+  if (s->has_digest) napi_set_element(env, result, 2, buffer_copy(env, s->hash, SHA256_DIGEST_LENGTH));
+  free(s->output);
+  s->output = NULL;
+  return result;
+}
+
 // Builds the value the call resolves to and frees the job's scratch memory.
 static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
   napi_value result = NULL;
@@ -996,9 +1031,14 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     // Handed over, not copied: these are whole WAL files, 16 MiB.
     if (napi_create_external_buffer(env, j->output_length, j->output, free_output, NULL, &result) == napi_ok) j->output = NULL;
     else result = buffer_copy(env, j->output, j->output_length);
-  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR || j->op == OP_SCAN_DIR) {
+  } else if (j->op == OP_SCAN_DIR) {
+    result = scan_result(env, j);
+  } else if (j->op == OP_SCAN_DIRS) {
+    napi_create_array_with_length(env, j->items, &result);
+    for (size_t i = 0; i < j->items; i++) napi_set_element(env, result, (uint32_t)i, scan_result(env, (job *)j->scans + i));
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : j->op == OP_STAT_MANY ? STAT_META : 3;
+    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : STAT_META;
     size_t doubles = j->meta_length ? j->meta_length : j->items * per;
     napi_value meta, array_buffer;
     void *bytes = NULL;
@@ -1013,7 +1053,6 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 0, data);
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
-    if (j->op == OP_SCAN_DIR && j->has_digest) napi_set_element(env, result, 2, buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH));
   } else {
     // [record or data, tag, id or null, length]: with a destination, the record or data is
     // the destination itself and fills its first `length` bytes
@@ -1048,6 +1087,14 @@ static void release(napi_env env, job *j) {
   free(j->inputs);
   free(j->input_lengths);
   free(j->meta);
+  if (j->scans) {
+    job *scans = j->scans;
+    for (size_t i = 0; i < j->items; i++) {
+      free(scans[i].meta);
+      free(scans[i].output);
+    }
+    free(scans);
+  }
   if (j->work) napi_delete_async_work(env, j->work);
   OPENSSL_cleanse(j->key, KEY_BYTES);
   free(j);
@@ -1430,18 +1477,30 @@ static napi_value read_dir(napi_env env, napi_callback_info info) {
   return dispatch(env, j, NULL, 0, 0);
 }
 
+// A scan's `maxStat`: entries are stat'ed only up to this many.
+static int max_stat_arg(napi_env env, napi_value value, job *j) {
+  if (napi_get_value_double(env, value, &j->max_stat) == napi_ok) return 1;
+  napi_throw_type_error(env, NULL, "a scan needs the most entries to stat, a number");
+  return 0;
+}
+
 // scanDir(path: Buffer, maxStat) → Promise<[names sorted (each ended by a NUL) then symlink targets,
 // [errno, count, then SCAN_META per entry unless more than maxStat], the digest when stat'ed]>
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_SCAN_DIR, "scanDir");
   if (!j) return NULL;
-  if (!one_path_arg(env, argv[0], j)) { release(env, j); return NULL; }
-  if (napi_get_value_double(env, argv[1], &j->max_stat) != napi_ok) {
-    release(env, j);
-    napi_throw_type_error(env, NULL, "scanDir needs the most entries to stat, a number");
-    return NULL;
-  }
+  if (!one_path_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
+  return dispatch(env, j, NULL, 0, 0);
+}
+
+// scanDirs(paths: Buffer[], maxStat) → Promise<per path, what scanDir resolves to>
+static napi_value scan_dirs(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  job *j = begin(env, info, 2, argv, OP_SCAN_DIRS, "scanDirs");
+  if (!j) return NULL;
+  j->items = array_length(env, argv[0]);
+  if (!paths_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);
 }
 
@@ -1553,6 +1612,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"scanDir", NULL, scan_dir, NULL, NULL, NULL, napi_default, NULL},
+    {"scanDirs", NULL, scan_dirs, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
     {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},

@@ -15,7 +15,7 @@ import { ExcludeRules } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
-import { type DirScan, scanDir } from '../sources/files/scan-dir.js';
+import { type DirScan, scanDir, scanDirs } from '../sources/files/scan-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats, xattrsPartly } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
@@ -97,6 +97,12 @@ const EXTRA_DIR_WALKS = 2;
  * in one piece, the walk would wait for all their stats before handling the first entry.
  */
 const SCAN_STAT_MAX = 1024;
+/**
+ * Subdirectories scanned ahead of their walks, in one trip to the pool (#scanAhead): a trip
+ * per directory cost more than the scan of a small one. The next are scanned once the walk
+ * is halfway through these; memory stays within this many scans per directory being walked.
+ */
+const SCANS_AHEAD = 32;
 /** Trees the directory cache gave, read back this many at a time, and within this much plaintext per read. */
 const CACHED_READ_BATCH = 256;
 const CACHED_READ_BYTES = 2 * 1024 * 1024;
@@ -139,6 +145,8 @@ class FilesArchiver {
   #cachedReads: Promise<void> = Promise.resolve();
   /** A tree the cache gave did not read back intact: no tree counts as reused, so the check reads every one and names the damage. */
   #cachedDamaged = false;
+  /** Subdirectories' scans taken ahead of their walks, with their siblings' (#scanAhead), by path (latin1). */
+  readonly #scansAhead = new Map<string, Promise<DirScan | NodeJS.ErrnoException>>();
   /** Subdirectories whose trees the directory cache may keep (#archiveDir's `cacheable`). */
   readonly #cacheableDirs = new WeakSet<TreeNode>();
   /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
@@ -258,7 +266,11 @@ class FilesArchiver {
     let parentLoad = parentSubtree && !cached ? this.#loadParent(parentSubtree) : undefined;
     let scan: DirScan;
     try {
-      scan = await scanDir(dir, SCAN_STAT_MAX);
+      const ahead = this.#scansAhead.get(dir.toString('latin1'));
+      if (ahead) this.#scansAhead.delete(dir.toString('latin1'));
+      const scanned = ahead ? await ahead : await scanDir(dir, SCAN_STAT_MAX);
+      if (scanned instanceof Error) throw scanned;
+      scan = scanned;
     } catch (err) {
       this.#warn(dir.toString(), err);
       // None of its subdirectories is entered: their parent trees are not wanted.
@@ -449,6 +461,18 @@ class FilesArchiver {
     return this.#cachedReads;
   }
 
+  /** Scans `dirs` in one trip to the pool, for their walks to take (#archiveDir). */
+  #scanAhead(dirs: Buffer[]): void {
+    if (dirs.length < 2) return;
+    const scans = scanDirs(dirs, SCAN_STAT_MAX);
+    for (const [i, dir] of dirs.entries()) {
+      const scan = scans.then((all) => all[i]!);
+      // Not taken when the walk fails first: no unhandled rejection then.
+      scan.catch(() => undefined);
+      this.#scansAhead.set(dir.toString('latin1'), scan);
+    }
+  }
+
   /**
    * Walks subdirectories, each into its node's subtree: beside this walk when a slot is free,
    * else here and now. Memory stays proportional to the tree's depth (times the slots), not
@@ -456,9 +480,16 @@ class FilesArchiver {
    */
   async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint): Promise<void> {
     const walks: Promise<void>[] = [];
+    // Mount points left out (oneFileSystem) are not entered: not scanned either.
+    const entered = subdirs.filter(({ node }) => !this.#o.oneFileSystem || node.dev === rootDev).map(({ node }) => joinPath(dir, node.name));
+    let scannedUntil = 0;
     try {
-      for (const { node, parentSubtree } of subdirs) {
+      for (const [k, { node, parentSubtree }] of subdirs.entries()) {
         this.#throwFileFailure();
+        if (k >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
+          this.#scanAhead(entered.slice(scannedUntil, scannedUntil + SCANS_AHEAD));
+          scannedUntil += SCANS_AHEAD;
+        }
         const walk = () => this.#archiveSubdir(joinPath(dir, node.name), node, parentSubtree, rules, rootDev);
         if (!this.#dirWalks.tryAcquire()) {
           await walk();

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { setXattr } from '../../src/sources/files/native.js';
 import { readDirNames } from '../../src/sources/files/read-dir.js';
-import { scanDir } from '../../src/sources/files/scan-dir.js';
+import { scanDir, scanDirs } from '../../src/sources/files/scan-dir.js';
 import { statNodes } from '../../src/sources/files/stat-node.js';
 import { makeTempDir } from '../helpers/cli.js';
 
@@ -127,6 +127,29 @@ describe('scanDir', () => {
     const i = scan.names.findIndex((n) => n.equals(Buffer.from('tmp')));
     expect(scan.paths[i]!.toString()).toBe('/tmp');
     expect(scan.nodes![i]).toMatchObject({ type: 'dir' });
+  });
+
+  it('scans several directories in one trip, each as scanDir does, a failure as that directory’s own', async () => {
+    const dirs = ['a', 'b', 'missing'].map((d) => join(tmp.path, d));
+    mkdirSync(dirs[0]!);
+    mkdirSync(dirs[1]!);
+    writeFileSync(join(dirs[0]!, 'file'), 'x');
+    symlinkSync('file', join(dirs[1]!, 'link'));
+    const [a, b, missing] = await scanDirs(
+      dirs.map((d) => Buffer.from(d)),
+      1024,
+    );
+    for (const [i, scan] of [a, b].entries()) {
+      const alone = await scanDir(Buffer.from(dirs[i]!), 1024);
+      expect(scan).not.toBeInstanceOf(Error);
+      expect((scan as typeof alone).names).toEqual(alone.names);
+      expect((scan as typeof alone).digest).toEqual(alone.digest);
+      // Reading a symlink's target moves its atime: the second scan sees the first one's read.
+      const withoutAtime = (nodes: typeof alone.nodes) => nodes!.map((n) => ({ ...n, atimeNs: 0n }));
+      expect(withoutAtime((scan as typeof alone).nodes)).toEqual(withoutAtime(alone.nodes));
+    }
+    expect(missing).toMatchObject({ code: 'ENOENT', syscall: 'scandir', message: expect.stringContaining(dirs[2]!) });
+    expect(await scanDirs([], 1024)).toEqual([]);
   });
 
   it('fails as readDirNames does', async () => {

@@ -7,8 +7,11 @@ import { nodeOfSlots, STAT_META, type StatSlots, statSlots } from './stat-node.j
 /** Slots per entry from the native scanDir (SCAN_META in native/bkdr_blob.c): STAT_META's, then the symlink target's errno, offset and length. */
 const SCAN_META = STAT_META + 3;
 
+type NativeScan = [Buffer, Float64Array, Buffer?];
+
 interface ScanAddon {
-  scanDir(path: Buffer, maxStat: number): Promise<[Buffer, Float64Array, Buffer?]>;
+  scanDir(path: Buffer, maxStat: number): Promise<NativeScan>;
+  scanDirs(paths: Buffer[], maxStat: number): Promise<NativeScan[]>;
 }
 
 export interface DirScan {
@@ -38,8 +41,19 @@ export interface DirScan {
  * when the listing fails.
  */
 export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
-  const [data, meta, digest] = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat);
-  if (meta[0]) throw systemError(meta[0], 'scandir', dir);
+  const scan = scanOf(dir, await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat));
+  if (scan instanceof Error) throw scan;
+  return scan;
+}
+
+/** scanDir of several directories in one trip to the pool: per directory, its scan or the error scanDir rejects with. */
+export async function scanDirs(dirs: Buffer[], maxStat: number): Promise<(DirScan | NodeJS.ErrnoException)[]> {
+  const scans = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDirs(dirs, maxStat);
+  return scans.map((scan, i) => scanOf(dirs[i]!, scan));
+}
+
+function scanOf(dir: Buffer, [data, meta, digest]: NativeScan): DirScan | NodeJS.ErrnoException {
+  if (meta[0]) return systemError(meta[0], 'scandir', dir);
   const count = meta[1]!;
   const names: Buffer[] = new Array(count);
   const paths: Buffer[] = new Array(count);
