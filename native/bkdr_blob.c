@@ -873,17 +873,27 @@ static void run_scan_dir(job *j) {
 
 // Several directories' scans in one trip to the pool: a walk that has a directory's
 // subdirectories to enter scans them all at once, where a trip each cost more than the
-// scan of a small directory. Each as OP_SCAN_DIR's, its own result.
+// scan of a small directory. Each as OP_SCAN_DIR's, its own result. Once the scans hold
+// SCANS_ENTRIES entries, or one fails for want of memory, the rest are not scanned (their
+// meta stays empty): the caller scans those alone.
+#define SCANS_ENTRIES 8192
 static void run_scan_dirs(job *j) {
   job *scans = calloc(j->items ? j->items : 1, sizeof(job));
   j->scans = scans;
   if (!scans) { j->error = "out of memory"; return; }
-  for (size_t i = 0; i < j->items; i++) {
+  double entries = 0;
+  for (size_t i = 0; i < j->items && entries < SCANS_ENTRIES; i++) {
     scans[i].op = OP_SCAN_DIR;
     scans[i].paths = j->paths + i;
     scans[i].max_stat = j->max_stat;
     run_scan_dir(scans + i);
-    if (scans[i].error) { j->error = scans[i].error; return; }
+    if (scans[i].error) {
+      free(scans[i].meta);
+      free(scans[i].output);
+      memset(scans + i, 0, sizeof(job));
+      break;
+    }
+    entries += scans[i].meta ? scans[i].meta[1] : 0;
   }
 }
 
@@ -998,7 +1008,8 @@ static napi_value scan_result(napi_env env, job *s) {
   napi_value result, meta, array_buffer;
   void *bytes = NULL;
   napi_create_arraybuffer(env, s->meta_length * sizeof(double), &bytes, &array_buffer);
-  if (s->meta_length > 0) memcpy(bytes, s->meta, s->meta_length * sizeof(double));
+  // No memory (an exception pending from an earlier scan's copy): the call rejects with it.
+  if (bytes && s->meta_length > 0) memcpy(bytes, s->meta, s->meta_length * sizeof(double));
   napi_create_typedarray(env, napi_float64_array, s->meta_length, array_buffer, 0, &meta);
   napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, buffer_copy(env, s->output, s->output_length));
@@ -1035,7 +1046,13 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     result = scan_result(env, j);
   } else if (j->op == OP_SCAN_DIRS) {
     napi_create_array_with_length(env, j->items, &result);
-    for (size_t i = 0; i < j->items; i++) napi_set_element(env, result, (uint32_t)i, scan_result(env, (job *)j->scans + i));
+    for (size_t i = 0; i < j->items; i++) {
+      job *scan = (job *)j->scans + i;
+      napi_value one;
+      if (scan->meta) one = scan_result(env, scan);
+      else napi_get_null(env, &one);
+      napi_set_element(env, result, (uint32_t)i, one);
+    }
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : STAT_META;
@@ -1494,7 +1511,7 @@ static napi_value scan_dir(napi_env env, napi_callback_info info) {
   return dispatch(env, j, NULL, 0, 0);
 }
 
-// scanDirs(paths: Buffer[], maxStat) → Promise<per path, what scanDir resolves to>
+// scanDirs(paths: Buffer[], maxStat) → Promise<per path, what scanDir resolves to, or null: not scanned>
 static napi_value scan_dirs(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_SCAN_DIRS, "scanDirs");

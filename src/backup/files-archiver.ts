@@ -100,7 +100,8 @@ const SCAN_STAT_MAX = 1024;
 /**
  * Subdirectories scanned ahead of their walks, in one trip to the pool (#scanAhead): a trip
  * per directory cost more than the scan of a small one. The next are scanned once the walk
- * is halfway through these; memory stays within this many scans per directory being walked.
+ * is halfway through these: at most 1.5 times this many scans wait per directory being
+ * walked, and a trip scans no more directories once it holds 8192 entries (scanDirs).
  */
 const SCANS_AHEAD = 32;
 /** Trees the directory cache gave, read back this many at a time, and within this much plaintext per read. */
@@ -146,7 +147,7 @@ class FilesArchiver {
   /** A tree the cache gave did not read back intact: no tree counts as reused, so the check reads every one and names the damage. */
   #cachedDamaged = false;
   /** Subdirectories' scans taken ahead of their walks, with their siblings' (#scanAhead), by path (latin1). */
-  readonly #scansAhead = new Map<string, Promise<DirScan | NodeJS.ErrnoException>>();
+  readonly #scansAhead = new Map<string, Promise<DirScan | NodeJS.ErrnoException | undefined>>();
   /** Subdirectories whose trees the directory cache may keep (#archiveDir's `cacheable`). */
   readonly #cacheableDirs = new WeakSet<TreeNode>();
   /** Files gone between their stat and their read: left out of their directory, as if the stat had not found them. */
@@ -268,7 +269,8 @@ class FilesArchiver {
     try {
       const ahead = this.#scansAhead.get(dir.toString('latin1'));
       if (ahead) this.#scansAhead.delete(dir.toString('latin1'));
-      const scanned = ahead ? await ahead : await scanDir(dir, SCAN_STAT_MAX);
+      // Not scanned ahead (past the trip's budget), or the trip failed as a whole: scanned alone, its failure its own.
+      const scanned = (await ahead?.catch(() => undefined)) ?? (await scanDir(dir, SCAN_STAT_MAX));
       if (scanned instanceof Error) throw scanned;
       scan = scanned;
     } catch (err) {
@@ -481,12 +483,14 @@ class FilesArchiver {
   async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint): Promise<void> {
     const walks: Promise<void>[] = [];
     // Mount points left out (oneFileSystem) are not entered: not scanned either.
-    const entered = subdirs.filter(({ node }) => !this.#o.oneFileSystem || node.dev === rootDev).map(({ node }) => joinPath(dir, node.name));
+    const enters = (node: TreeNode) => !this.#o.oneFileSystem || node.dev === rootDev;
+    const entered = subdirs.filter(({ node }) => enters(node)).map(({ node }) => joinPath(dir, node.name));
+    let reached = 0;
     let scannedUntil = 0;
     try {
-      for (const [k, { node, parentSubtree }] of subdirs.entries()) {
+      for (const { node, parentSubtree } of subdirs) {
         this.#throwFileFailure();
-        if (k >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
+        if (enters(node) && reached++ >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
           this.#scanAhead(entered.slice(scannedUntil, scannedUntil + SCANS_AHEAD));
           scannedUntil += SCANS_AHEAD;
         }

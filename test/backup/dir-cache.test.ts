@@ -209,4 +209,20 @@ describe('archiveFiles with a directory cache', () => {
     expect(cached.problems).toEqual([expect.stringMatching(/\/d: .*damaged/)]);
     expect(cached.problems).toEqual((await backUp(first.tree, false)).problems);
   });
+
+  it('walks a directory of more subdirectories than are scanned ahead at once as the walk without the cache does', async () => {
+    const { src, archive } = await setUp();
+    // Three windows of scans taken ahead, the last one short.
+    for (let i = 0; i < 70; i++) {
+      await mkdir(join(src, 'many', `d${i}`), { recursive: true });
+      await writeFile(join(src, 'many', `d${i}`, 'f'), `file ${i}`);
+    }
+    const first = await archive(undefined, true);
+    await writeFile(join(src, 'many', 'd65', 'f'), 'changed');
+    const cached = await archive(first.tree, true);
+    const compared = await archive(first.tree, false);
+    expect(cached.source).toBe(compared.source);
+    expect(counts(cached)).toEqual(counts(compared));
+    expect(counts(cached)).toMatchObject({ dirs: 6 + 71, changed: 1 });
+  });
 });

@@ -152,6 +152,20 @@ describe('scanDir', () => {
     expect(await scanDirs([], 1024)).toEqual([]);
   });
 
+  it('leaves the directories past a trip’s 8192 entries to be scanned alone', async () => {
+    const dirs = ['a', 'b', 'c'].map((d) => join(tmp.path, d));
+    for (const dir of dirs.slice(0, 2)) {
+      mkdirSync(dir);
+      for (let i = 0; i < 4100; i++) writeFileSync(join(dir, `f${i}`), '');
+    }
+    mkdirSync(dirs[2]!);
+    const scans = await scanDirs(
+      dirs.map((d) => Buffer.from(d)),
+      1024,
+    );
+    expect(scans.map((s) => s?.names.length)).toEqual([4100, 4100, undefined]);
+  });
+
   it('fails as readDirNames does', async () => {
     const missing = join(tmp.path, 'missing');
     await expect(scanDir(Buffer.from(missing), 1024)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'scandir', message: expect.stringContaining(missing) });

@@ -11,7 +11,7 @@ type NativeScan = [Buffer, Float64Array, Buffer?];
 
 interface ScanAddon {
   scanDir(path: Buffer, maxStat: number): Promise<NativeScan>;
-  scanDirs(paths: Buffer[], maxStat: number): Promise<NativeScan[]>;
+  scanDirs(paths: Buffer[], maxStat: number): Promise<(NativeScan | null)[]>;
 }
 
 export interface DirScan {
@@ -46,10 +46,14 @@ export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
   return scan;
 }
 
-/** scanDir of several directories in one trip to the pool: per directory, its scan or the error scanDir rejects with. */
-export async function scanDirs(dirs: Buffer[], maxStat: number): Promise<(DirScan | NodeJS.ErrnoException)[]> {
+/**
+ * scanDir of several directories in one trip to the pool: per directory, its scan or the
+ * error scanDir rejects with; undefined for those past the trip's budget (8192 entries) or
+ * a scan short of memory, to scan alone.
+ */
+export async function scanDirs(dirs: Buffer[], maxStat: number): Promise<(DirScan | NodeJS.ErrnoException | undefined)[]> {
   const scans = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDirs(dirs, maxStat);
-  return scans.map((scan, i) => scanOf(dirs[i]!, scan));
+  return scans.map((scan, i) => (scan ? scanOf(dirs[i]!, scan) : undefined));
 }
 
 function scanOf(dir: Buffer, [data, meta, digest]: NativeScan): DirScan | NodeJS.ErrnoException {
