@@ -243,8 +243,8 @@ class FilesArchiver {
   async #archiveSubdir(path: Buffer, node: TreeNode, parentSubtree: string | undefined, rules: ExcludeRules, rootDev: bigint): Promise<void> {
     this.#checkAborted();
     this.#stats.dirs++;
-    if (this.#o.oneFileSystem && node.dev !== rootDev) {
-      // A mount point: keep the directory itself, not the other file system's content (like restic -x).
+    if (this.#isMountPoint(node, rootDev)) {
+      // Keep the directory itself, not the other file system's content (like restic -x).
       if (parentSubtree) this.#parentTrees.passOver([parentSubtree]);
       node.subtree = await this.#o.repo.saveTree([]);
       this.#cacheableDirs.add(node);
@@ -253,6 +253,11 @@ class FilesArchiver {
     const archived = await this.#archiveDir(path, parentSubtree, rules, rootDev);
     node.subtree = archived.tree;
     if (archived.cacheable) this.#cacheableDirs.add(node);
+  }
+
+  /** A directory on another file system than the source's root, which oneFileSystem does not enter. */
+  #isMountPoint(node: TreeNode, rootDev: bigint): boolean {
+    return this.#o.oneFileSystem && node.dev !== rootDev;
   }
 
   /**
@@ -267,8 +272,9 @@ class FilesArchiver {
     let parentLoad = parentSubtree && !cached ? this.#loadParent(parentSubtree) : undefined;
     let scan: DirScan;
     try {
-      const ahead = this.#scansAhead.get(dir.toString('latin1'));
-      if (ahead) this.#scansAhead.delete(dir.toString('latin1'));
+      const key = dir.toString('latin1');
+      const ahead = this.#scansAhead.get(key);
+      if (ahead) this.#scansAhead.delete(key);
       // Not scanned ahead (past the trip's budget), or the trip failed as a whole: scanned alone, its failure its own.
       const scanned = (await ahead?.catch(() => undefined)) ?? (await scanDir(dir, SCAN_STAT_MAX));
       if (scanned instanceof Error) throw scanned;
@@ -408,17 +414,12 @@ class FilesArchiver {
     const nodes = subdirs.map((i) => scan.node(i));
     // A time outside what the scan holds is stat'ed again, and that stat can fail or find something else: the full walk tells.
     if (subdirs.length !== cached.children.length || !nodes.every((n): n is TreeNode => !(n instanceof Error) && n.type === 'dir')) return { walked: undefined };
-    const listEnds = this.#parentTrees.expect(cached.children);
-    try {
-      await this.#walkSubdirs(
-        dir,
-        nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
-        rules,
-        rootDev,
-      );
-    } finally {
-      listEnds();
-    }
+    await this.#walkSubdirs(
+      dir,
+      nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
+      rules,
+      rootDev,
+    );
     this.#throwFileFailure();
     if (!nodes.every((node, k) => node.subtree === cached.children[k] && this.#cacheableDirs.has(node))) return { walked: new Map(subdirs.map((i, k) => [i, nodes[k]!])) };
     this.#stats.files += cached.files;
@@ -482,19 +483,19 @@ class FilesArchiver {
    */
   async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint): Promise<void> {
     const walks: Promise<void>[] = [];
+    const paths = subdirs.map(({ node }) => joinPath(dir, node.name));
     // Mount points left out (oneFileSystem) are not entered: not scanned either.
-    const enters = (node: TreeNode) => !this.#o.oneFileSystem || node.dev === rootDev;
-    const entered = subdirs.filter(({ node }) => enters(node)).map(({ node }) => joinPath(dir, node.name));
+    const entered = paths.filter((_, k) => !this.#isMountPoint(subdirs[k]!.node, rootDev));
     let reached = 0;
     let scannedUntil = 0;
     try {
-      for (const { node, parentSubtree } of subdirs) {
+      for (const [k, { node, parentSubtree }] of subdirs.entries()) {
         this.#throwFileFailure();
-        if (enters(node) && reached++ >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
+        if (!this.#isMountPoint(node, rootDev) && reached++ >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
           this.#scanAhead(entered.slice(scannedUntil, scannedUntil + SCANS_AHEAD));
           scannedUntil += SCANS_AHEAD;
         }
-        const walk = () => this.#archiveSubdir(joinPath(dir, node.name), node, parentSubtree, rules, rootDev);
+        const walk = () => this.#archiveSubdir(paths[k]!, node, parentSubtree, rules, rootDev);
         if (!this.#dirWalks.tryAcquire()) {
           await walk();
           continue;

@@ -11,8 +11,6 @@ const READ_AHEAD_TREES = 1024;
 interface Siblings {
   ids: string[];
   next: number;
-  /** From the directory cache (expect): read ahead only from the first tree the walk asks for, none before. */
-  lazy?: boolean;
 }
 
 /**
@@ -72,24 +70,6 @@ export class ParentTrees {
     return new Map(nodes.map((n) => [n.name.toString('hex'), n]));
   }
 
-  /**
-   * Subdirectory trees of a directory the directory cache gave, which the walk enters next:
-   * most come from the cache too, and are never read. Once the walk asks for one (its
-   * directory changed), it is read with the rest of the list, as a read tree's subdirectories
-   * are. Returns the call that ends the list, when the directory's walk is over.
-   */
-  expect(ids: readonly string[]): () => void {
-    const unique = [...new Set(ids)];
-    if (unique.length < 2) return () => undefined;
-    const siblings: Siblings = { ids: unique, next: 0, lazy: true };
-    this.#stack.push(siblings);
-    for (const [index, id] of unique.entries()) this.#listed.set(id, { siblings, index });
-    return () => {
-      siblings.next = siblings.ids.length;
-      siblings.lazy = false;
-    };
-  }
-
   /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read ahead, not kept. */
   passOver(ids: Iterable<string>): void {
     for (const id of ids) {
@@ -142,7 +122,6 @@ export class ParentTrees {
       const at = this.#listed.get(from);
       if (!at || at.index < at.siblings.next || this.#skip.has(from)) return false;
       at.siblings.next = at.index;
-      at.siblings.lazy = false;
       siblings = at.siblings;
     } else if (this.#aheadBytes < READ_AHEAD_BYTES / 2) {
       siblings = this.#topUnread();
@@ -201,8 +180,6 @@ export class ParentTrees {
   #topUnread(): Siblings | undefined {
     for (;;) {
       const top = this.#stack.at(-1);
-      // A list from the cache nothing was asked from yet: not read, nor those below it till it ends.
-      if (top?.lazy) return undefined;
       if (!top || top.next < top.ids.length) return top;
       this.#stack.pop();
       for (const id of top.ids) if (this.#listed.get(id)?.siblings === top) this.#listed.delete(id);
