@@ -12,11 +12,11 @@ const INTERRUPT_BUDGET = 1_000_000;
 
 /**
  * Raises V8's optimization threshold for this process (INTERRUPT_BUDGET), unless the
- * operator set one (`node --interrupt-budget=…` or NODE_OPTIONS). For the CLI only,
- * before it loads: only functions made after the change get the new budget. A library
- * leaves the host process's JIT alone.
+ * operator set one on node's command line (`node --interrupt-budget=… bin/bkdr.js`; Node
+ * refuses it in NODE_OPTIONS). For the CLI only, before it loads: only functions made
+ * after the change get the new budget. A library leaves the host process's JIT alone.
  */
-export function applyJitPolicy(execArgv: readonly string[] = process.execArgv, nodeOptions = process.env['NODE_OPTIONS'] ?? ''): void {
-  if ([...execArgv, nodeOptions].some((arg) => /--interrupt[-_]budget=/.test(arg))) return;
+export function applyJitPolicy(execArgv: readonly string[] = process.execArgv): void {
+  if (execArgv.some((arg) => /^--interrupt[-_]budget=/.test(arg))) return;
   setFlagsFromString(`--interrupt-budget=${INTERRUPT_BUDGET}`);
 }
