@@ -1,4 +1,5 @@
 import type { DrScenario } from '../config/dr-schema.js';
+import { deadlineSignal, untilAborted } from '../core/deadline-signal.js';
 import type { DrContext } from './dr-context.js';
 import { notifyStep } from './notify-step.js';
 import type { StepContext } from './step-executor.js';
@@ -24,8 +25,11 @@ export async function announceToScenario(
 ): Promise<void> {
   if (!scenario.notify) return;
   const context: StepContext = { ...standaloneStepContext(ctx), execution: { id: opts.executionId ?? '', scenarioId: scenario.id, scenarioName: scenario.name } };
-  await notifyStep.run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, AbortSignal.any([opts.signal, AbortSignal.timeout(ANNOUNCE_TIMEOUT_MS)])).then(
-    () => undefined,
-    (err: unknown) => ctx.logger.error(`announcing ${opts.what} failed: ${err instanceof Error ? err.message : String(err)}`),
-  );
+  const deadline = deadlineSignal(opts.signal, ANNOUNCE_TIMEOUT_MS);
+  await untilAborted(notifyStep.run({ id: 'announce', type: 'notify', onFailure: 'abort', message, ...scenario.notify }, context, deadline.signal), deadline.signal)
+    .then(
+      () => undefined,
+      (err: unknown) => ctx.logger.error(`announcing ${opts.what} failed: ${err instanceof Error ? err.message : String(err)}`),
+    )
+    .finally(() => deadline.clear());
 }

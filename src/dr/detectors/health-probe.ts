@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import type * as z from 'zod';
 import type { healthCheckSchema } from '../../config/dr-schema.js';
+import { deadlineSignal, untilAborted } from '../../core/deadline-signal.js';
 import { parseTarget } from '../tcp-step.js';
 
 export type HealthCheck = z.output<typeof healthCheckSchema>;
@@ -85,29 +86,31 @@ function probeCommand(command: string, signal: AbortSignal): Promise<string> {
 
 /** One sample of a health check, bounded by `timeoutMs`; never rejects: a failure is a sample too. */
 export async function probeHealth(check: HealthCheck, timeoutMs: number, runSql: RunSql | undefined, outer: AbortSignal): Promise<ProbeResult> {
-  const signal = AbortSignal.any([outer, AbortSignal.timeout(timeoutMs)]);
+  const deadline = deadlineSignal(outer, timeoutMs);
+  const signal = deadline.signal;
   const started = performance.now();
   try {
-    let detail: string;
-    switch (check.type) {
-      case 'http':
-        detail = await probeHttp(check, signal);
-        break;
-      case 'tcp':
-        detail = await probeTcp(check.target, signal);
-        break;
-      case 'command':
-        detail = await probeCommand(check.command, signal);
-        break;
-      case 'sql':
-        if (!runSql) throw new Error('sql health checks need a database client, and none is wired into this process');
-        await runSql(check, signal);
-        detail = `${check.query} succeeded`;
-        break;
-    }
+    const detail = await untilAborted(probe(check, runSql, signal), signal);
     return { ok: true, latencyMs: performance.now() - started, detail };
   } catch (err) {
     const timedOut = signal.aborted && !outer.aborted;
     return { ok: false, latencyMs: performance.now() - started, detail: timedOut ? `no answer within ${timeoutMs} ms` : reason(err) };
+  } finally {
+    deadline.clear();
+  }
+}
+
+async function probe(check: HealthCheck, runSql: RunSql | undefined, signal: AbortSignal): Promise<string> {
+  switch (check.type) {
+    case 'http':
+      return probeHttp(check, signal);
+    case 'tcp':
+      return probeTcp(check.target, signal);
+    case 'command':
+      return probeCommand(check.command, signal);
+    case 'sql':
+      if (!runSql) throw new Error('sql health checks need a database client, and none is wired into this process');
+      await runSql(check, signal);
+      return `${check.query} succeeded`;
   }
 }

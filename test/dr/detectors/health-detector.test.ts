@@ -3,6 +3,8 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../../src/catalog/catalog.js';
 import { healthCheckSchema } from '../../../src/config/dr-schema.js';
@@ -104,6 +106,26 @@ describe('HealthDetector', () => {
     const f = await detector.once();
     expect(f?.detail).toBe('health check sql is down: sql health checks need a database client, and none is wired into this process');
     expect(catalog.healthSamples.recent('sql')).toHaveLength(1);
+  });
+
+  it('fails an http check whose server takes the request and never answers, at its timeout, whatever the collector does meanwhile', async () => {
+    // A server stopped mid-request (the chaos test's kill): before, a collection could take the timeout and the probe hung.
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const server = createHttpServer(() => undefined);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+      const hung = sampler('hung', { type: 'http', url, timeout: '300ms' });
+      const sample = hung.sampleOnce();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      gc();
+      expect(await sample).toMatchObject({ ok: false, detail: 'no answer within 300 ms' });
+      expect(catalog.healthSamples.recent('hung')).toHaveLength(1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 
   it('probes an http check, and fires `name == true` when it is up', async () => {
