@@ -5,8 +5,11 @@
 // incremental of a 55 000-file tree ended with five arenas, 148 MiB peak RSS; set here,
 // one or two, 137 MiB.
 import { applyMallocPolicy } from '../dist/core/malloc-policy.js';
+// V8's optimizing-compiler threshold (core/jit-policy.ts), before the bundle's functions exist.
+import { applyJitPolicy } from '../dist/core/jit-policy.js';
 
 applyMallocPolicy();
+applyJitPolicy();
 const args = process.argv.slice(2);
 // PostgreSQL runs `wal push --async` / `wal fetch --async` once per WAL file: answered from the
 // spool by a module of node:fs alone, before the CLI (most of a start's time) loads.
