@@ -36,12 +36,12 @@ if (args[0] === '--count') {
   const [lib, op] = mode.split('-');
   const napi = lib === 'napi' ? loadNapi() : undefined;
   const blobs = readSample(file);
-  const inputs = op === 'decompress' ? blobs.map((b) => addon.lz4(b, true, true)) : blobs;
+  const inputs = op === 'decompress' ? blobs.map((b) => addon.lz4(b, true, true, null)) : blobs;
   // Compressing for `decompress` costs the same in all three modes, so it cancels out.
   let total = 0;
   for (const input of inputs) {
     if (lib === 'none') total += input.length;
-    else if (lib === 'vendored') total += addon.lz4(input, op === 'compress', true).length;
+    else if (lib === 'vendored') total += addon.lz4(input, op === 'compress', true, null).length;
     else total += (op === 'compress' ? napi.compressSync(input) : napi.uncompressSync(input)).length;
   }
   console.log(`${mode}: ${blobs.length} blobs, ${total} bytes out`);
@@ -197,12 +197,12 @@ async function limited(items, inFlight, fn) {
 }
 
 // Compressed forms for decompression, and the sizes for the ratio: plain LZ4 of every blob.
-const vendoredSmall = smallBlobs.map((b) => addon.lz4(b, true, true));
+const vendoredSmall = smallBlobs.map((b) => addon.lz4(b, true, true, null));
 const napiSmall = smallBlobs.map((b) => napi.compressSync(b));
-const vendoredChunks = await limited(chunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, true, false));
+const vendoredChunks = await limited(chunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, true, false, null));
 const napiChunks = await limited(chunks, SAVES_IN_FLIGHT, (c) => napi.compress(c));
 for (const [i, b] of smallBlobs.entries()) {
-  if (!addon.lz4(napiSmall[i], false, true).equals(b) || !napi.uncompressSync(vendoredSmall[i]).equals(b)) throw new Error('the libraries do not read each other');
+  if (!addon.lz4(napiSmall[i], false, true, null).equals(b) || !napi.uncompressSync(vendoredSmall[i]).equals(b)) throw new Error('the libraries do not read each other');
 }
 const recordsRoom = Math.max(1, ...small.map((b) => sum(b) + b.length * 64)) * 2;
 
@@ -210,12 +210,12 @@ const cases = {
   // Large files' chunks: one piece of pool work per chunk, 4 per stream in flight (saveBlob → seal).
   'chunks compress (pool, 4 in flight)': {
     bytes: chunkBytes,
-    vendored: () => limited(chunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, true, false)),
+    vendored: () => limited(chunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, true, false, null)),
     napi: () => limited(chunks, SAVES_IN_FLIGHT, (c) => napi.compress(c)),
   },
   'chunks decompress (pool, 4 in flight)': {
     bytes: chunkBytes,
-    vendored: () => limited(vendoredChunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, false, false)),
+    vendored: () => limited(vendoredChunks, SAVES_IN_FLIGHT, (c) => addon.lz4(c, false, false, null)),
     napi: () => limited(napiChunks, SAVES_IN_FLIGHT, (c) => napi.uncompress(c)),
   },
   // Small files: bkdr seals a batch (64 files / 1 MiB) in one piece of pool work (sealMany, here
@@ -238,12 +238,12 @@ const cases = {
   // The same blobs one call each on the JavaScript thread: the two LZ4 implementations with the least around them.
   'small files compress (sync)': {
     bytes: smallBytes,
-    vendored: () => smallBlobs.map((b) => addon.lz4(b, true, true)),
+    vendored: () => smallBlobs.map((b) => addon.lz4(b, true, true, null)),
     napi: () => smallBlobs.map((b) => napi.compressSync(b)),
   },
   'small files decompress (sync)': {
     bytes: smallBytes,
-    vendored: () => vendoredSmall.map((b) => addon.lz4(b, false, true)),
+    vendored: () => vendoredSmall.map((b) => addon.lz4(b, false, true, null)),
     napi: () => napiSmall.map((b) => napi.uncompressSync(b)),
   },
 };

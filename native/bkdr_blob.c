@@ -297,9 +297,13 @@ static uint8_t *lz4_unframe(const uint8_t *in, size_t length, size_t *out_length
 static void run_lz4(job *j) {
   if (j->compress) {
     if (j->input_length > (size_t)LZ4_MAX_INPUT_SIZE) { j->error = "input too large for one LZ4 block"; return; }
-    j->output = malloc((size_t)LZ4_compressBound((int)j->input_length) + LZ4_PREFIX);
-    if (!j->output) { j->error = "out of memory"; return; }
-    j->output_length = lz4_frame(j->input, j->input_length, j->output);
+    size_t bound = (size_t)LZ4_compressBound((int)j->input_length) + LZ4_PREFIX;
+    // Into the caller's Buffer when it has room for the worst case: a fresh 16 MiB output
+    // per WAL file was mapped and faulted in anew each time.
+    j->in_dest = j->dest && bound <= j->dest_capacity;
+    uint8_t *out = j->in_dest ? j->dest : (j->output = malloc(bound));
+    if (!out) { j->error = "out of memory"; return; }
+    j->output_length = lz4_frame(j->input, j->input_length, out);
     if (j->output_length == 0) j->error = "LZ4 compression failed";
   } else {
     j->output = lz4_unframe(j->input, j->input_length, &j->output_length);
@@ -1038,6 +1042,9 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 1, buffer_copy(env, j->ids, j->count * SHA256_DIGEST_LENGTH));
   } else if (j->op == OP_HASH) {
     result = buffer_copy(env, j->hash, SHA256_DIGEST_LENGTH);
+  } else if (j->op == OP_LZ4 && j->in_dest) {
+    // Compressed into the caller's Buffer: how much of it.
+    napi_create_double(env, (double)j->output_length, &result);
   } else if (j->op == OP_LZ4 || j->op == OP_ENVELOPE) {
     // Handed over, not copied: these are whole WAL files, 16 MiB.
     if (napi_create_external_buffer(env, j->output_length, j->output, free_output, NULL, &result) == napi_ok) j->output = NULL;
@@ -1314,7 +1321,6 @@ static napi_value hash(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv, 1, bool_arg(env, argv[1]));
 }
 
-// lz4(data, compress, sync) → Buffer (framed when compressing)
 // envelope(key, part, part2|null, seal) → Promise<Buffer>: with seal, nonce + AES-256-GCM of the parts + tag;
 // else `part` opened (an error with code EAUTH when it fails authentication)
 static napi_value envelope(napi_env env, napi_callback_info info) {
@@ -1333,11 +1339,13 @@ static napi_value envelope(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv + 1, two ? 2 : 1, 0);
 }
 
+// lz4(data, compress, sync, into: Buffer|null) → Buffer (framed when compressing); compressed into `into`
+// when it holds the worst case: then the length written
 static napi_value lz4(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  job *j = begin(env, info, 3, argv, OP_LZ4, "lz4");
+  napi_value argv[4];
+  job *j = begin(env, info, 4, argv, OP_LZ4, "lz4");
   if (!j) return NULL;
-  if (!buffer_arg(env, argv[0], &j->input, &j->input_length)) { free(j); return NULL; }
+  if (!buffer_arg(env, argv[0], &j->input, &j->input_length) || !dest_arg(env, argv[3], j)) { release(env, j); return NULL; }
   j->compress = bool_arg(env, argv[1]);
   return dispatch(env, j, argv, 1, bool_arg(env, argv[2]));
 }

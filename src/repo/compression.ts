@@ -15,16 +15,27 @@ export type CompressionTag = (typeof CompressionTag)[keyof typeof CompressionTag
 
 /** native/bkdr_blob.c: LZ4 blocks behind a little-endian uint32 of the uncompressed size. */
 interface Lz4Addon {
-  lz4(data: Buffer, compress: boolean, sync: true): Buffer;
-  lz4(data: Buffer, compress: boolean, sync: false): Promise<Buffer>;
+  lz4(data: Buffer, compress: boolean, sync: true, into: null): Buffer;
+  lz4(data: Buffer, compress: boolean, sync: false, into: null): Promise<Buffer>;
+  /** Compressed into `into` when it holds lz4Bound(data.length): the length written; else a new Buffer. */
+  lz4(data: Buffer, compress: true, sync: false, into: Buffer): Promise<Buffer | number>;
 }
 const addon = (): Lz4Addon => loadNativeAddon<Lz4Addon>('bkdr_blob');
 const lz4 = {
-  compress: (data: Buffer) => addon().lz4(data, true, false),
-  compressSync: (data: Buffer) => addon().lz4(data, true, true),
-  decompress: (data: Buffer) => addon().lz4(data, false, false),
-  decompressSync: (data: Buffer) => addon().lz4(data, false, true),
+  compress: async (data: Buffer, into?: Buffer) => {
+    if (!into) return addon().lz4(data, true, false, null);
+    const out = await addon().lz4(data, true, false, into);
+    return typeof out === 'number' ? into.subarray(0, out) : out;
+  },
+  compressSync: (data: Buffer) => addon().lz4(data, true, true, null),
+  decompress: (data: Buffer) => addon().lz4(data, false, false, null),
+  decompressSync: (data: Buffer) => addon().lz4(data, false, true, null),
 };
+
+/** Bytes an LZ4 compression of `length` bytes may take in bkdr's framing (LZ4_compressBound and the size prefix). */
+export function lz4Bound(length: number): number {
+  return 4 + length + Math.floor(length / 255) + 16;
+}
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -38,15 +49,16 @@ const SYNC_BELOW = 64 * 1024;
 
 /**
  * Compresses off the main thread (the LZ4 addon and zlib both run in the libuv pool), and
- * falls back to the raw bytes when the data does not compress.
+ * falls back to the raw bytes when the data does not compress. LZ4 writes into `into` when
+ * it holds lz4Bound(data.length): the payload is then a view of it.
  */
-export async function compressBlob(data: Buffer, settings: CompressionSettings): Promise<{ tag: CompressionTag; payload: Buffer }> {
+export async function compressBlob(data: Buffer, settings: CompressionSettings, into?: Buffer): Promise<{ tag: CompressionTag; payload: Buffer }> {
   if (settings.algorithm === 'none' || data.length < 64) return { tag: CompressionTag.none, payload: data };
   const sync = data.length < SYNC_BELOW;
   let payload: Buffer;
   switch (settings.algorithm) {
     case 'lz4':
-      payload = sync ? lz4.compressSync(data) : await lz4.compress(data);
+      payload = sync ? lz4.compressSync(data) : await lz4.compress(data, into);
       break;
     case 'gzip': {
       const options = { level: settings.level ?? 6 };

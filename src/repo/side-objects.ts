@@ -1,6 +1,12 @@
 import { type ObjectInfo, ObjectNotFoundError, readAll, type StorageAdapter } from '../storage/adapter.js';
-import { type CompressionSettings, type CompressionTag, compressBlob, decompressBlob } from './compression.js';
+import { BACKUP_IDLE_DISCARD_MS, BufferPool } from './buffer-pool.js';
+import { type CompressionSettings, type CompressionTag, compressBlob, decompressBlob, lz4Bound } from './compression.js';
 import type { Envelope } from './envelope.js';
+
+/** Objects from this size on compress into a kept buffer; smaller ones compress on the calling thread anyway. */
+const REUSED_FROM = 1024 * 1024;
+/** Room for the outputs of four WAL files (the asynchronous pusher's files in flight), at their size class of 32 MiB. */
+const REUSED_COMPRESSED_BYTES = 4 * BufferPool.sizeClassOf(lz4Bound(16 * 1024 * 1024));
 
 /**
  * Objects kept beside the blob store, under a prefix of their own (a layer above keeps
@@ -16,6 +22,8 @@ export class SideObjects {
   readonly #compression: CompressionSettings;
   /** Waits until a repository being created is written. */
   readonly #created: () => Promise<void>;
+  /** LZ4 outputs of putCompressed, handed from one object to the next. */
+  readonly #compressed = new BufferPool(REUSED_COMPRESSED_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
 
   constructor(adapter: StorageAdapter, prefix: string, envelope: Envelope, compression: CompressionSettings, created: () => Promise<void>) {
     this.#adapter = adapter;
@@ -61,9 +69,26 @@ export class SideObjects {
     for await (const obj of this.#adapter.list(this.prefix)) yield { ...obj, name: obj.key.slice(this.prefix.length) };
   }
 
-  /** `data` compressed with the repository's compression (incompressible data is kept raw): the tag says how. */
-  compress(data: Buffer): Promise<{ tag: CompressionTag; payload: Buffer }> {
-    return compressBlob(data, this.#compression);
+  /**
+   * Stores `data` compressed with the repository's compression (incompressible data is kept
+   * raw) behind the header `header(tag)` makes, the tag saying how, sealed as one content.
+   *
+   * LZ4 compresses into a buffer kept for the next object: a fresh 16 MiB output per WAL
+   * file was mapped and faulted in anew each time. The buffer is free again once the object
+   * is sealed, as sealing copies it, so nothing a destination still reads (a put that timed
+   * out, left to finish) is ever reused.
+   */
+  async putCompressed(name: string, data: Buffer, header: (tag: CompressionTag) => Buffer): Promise<void> {
+    const lease = this.#compression.algorithm === 'lz4' && data.length >= REUSED_FROM ? this.#compressed.lease(lz4Bound(data.length)) : undefined;
+    let sealed: Buffer;
+    try {
+      const { tag, payload } = await compressBlob(data, this.#compression, lease?.buffer);
+      await this.#created();
+      sealed = await this.#envelope.sealLarge(header(tag), payload);
+    } finally {
+      lease?.releases[0]!();
+    }
+    await this.#adapter.put(this.prefix + name, sealed);
   }
 
   decompress(tag: number, payload: Buffer): Promise<Buffer> {

@@ -44,9 +44,10 @@ export class PostgresWalStore {
       if (existing.sha256 === sha256) return 'already archived';
       throw new IntegrityError(`WAL file ${name} of ${this.#source} is already archived on ${this.#repo.adapter.name} with different content`);
     }
-    const { tag, payload } = await this.#objects.compress(data);
-    const header: WalHeader = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression: tag };
-    await this.#objects.put(name, Buffer.from(`${JSON.stringify(header)}\n`), payload);
+    await this.#objects.putCompressed(name, data, (compression) => {
+      const header: WalHeader = { name, size: data.length, sha256, pushedAt: new Date().toISOString(), compression };
+      return Buffer.from(`${JSON.stringify(header)}\n`);
+    });
     return 'stored';
   }
 

@@ -1,6 +1,8 @@
+import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { CompressionTag } from '../../src/repo/compression.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { StorageAdapter } from '../../src/storage/adapter.js';
 import { createLocalAdapter } from '../../src/storage/local.js';
@@ -33,10 +35,37 @@ describe('Repository side objects', () => {
     expect(names.sort()).toEqual(['one', 'two']);
     await side.delete('one');
     expect(await side.get('one')).toBeUndefined();
+  });
 
-    const { tag, payload } = await side.compress(Buffer.from('x'.repeat(10_000)));
-    expect(payload.length).toBeLessThan(10_000);
-    expect((await side.decompress(tag, payload)).toString()).toBe('x'.repeat(10_000));
+  it.each([
+    ['sealed', 'pw'],
+    ['unencrypted', null],
+  ])('stores objects compressed behind their header, %s, each intact though one compression buffer serves them all', async (_, password) => {
+    const repo = await Repository.create(adapter, { password });
+    const side = repo.sideObjects('wal/db/');
+    // Three compressible objects over the reuse threshold (one after the other and two at once), one that does not compress, one small.
+    const text = (seed: number, size: number) => Buffer.from(Array.from({ length: size / 8 }, (_, i) => `${(seed * 7919 + i) % 99991}`.padStart(8, '-')).join(''));
+    const contents: [string, Buffer][] = [
+      ['a', text(1, 2 * 1024 * 1024)],
+      ['b', text(2, 3 * 1024 * 1024)],
+      ['c', text(3, 2 * 1024 * 1024)],
+      ['random', randomBytes(2 * 1024 * 1024)],
+      ['small', Buffer.from('x'.repeat(10_000))],
+    ];
+    const tags = new Map<string, number>();
+    const put = ([name, data]: [string, Buffer]) => side.putCompressed(name, data, (tag) => (tags.set(name, tag), Buffer.from(`${name}:${tag}\n`)));
+    await put(contents[0]!);
+    await Promise.all(contents.slice(1).map(put));
+    for (const [name, data] of contents) {
+      const stored = (await side.get(name))!;
+      const newline = stored.indexOf(10);
+      const tag = tags.get(name)!;
+      expect(stored.subarray(0, newline).toString()).toBe(`${name}:${tag}`);
+      const payload = stored.subarray(newline + 1);
+      if (name === 'random') expect(tag).toBe(CompressionTag.none);
+      else expect(payload.length).toBeLessThan(data.length * 0.7);
+      expect((await side.decompress(tag, payload)).equals(data), name).toBe(true);
+    }
   });
 
   it('keeps clear of the repository’s own objects', async () => {
