@@ -83,6 +83,17 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 // after the read, then the same as opened.
 #define SMALL_META 10
 
+// Per-record results of OP_SEAL_MANY, as doubles: offset, length, compression tag.
+#define SEAL_MANY_META 3
+
+// Per-file results of OP_WRITE_FILES, as doubles: errno, the step that failed.
+#define WRITE_FILES_META 2
+
+// The one path's results of OP_WRITE_OBJECT (errno, the step that failed, whether O_DIRECT
+// was used) and of OP_READ_DIR (errno, the count of names).
+#define WRITE_OBJECT_META 3
+#define READ_DIR_META 2
+
 typedef struct {
   napi_async_work work;
   napi_deferred deferred;
@@ -495,7 +506,7 @@ static void run_seal_many(job *j) {
   }
   j->in_dest = j->dest && capacity <= j->dest_capacity;
   uint8_t *all = j->in_dest ? j->dest : malloc(capacity > 0 ? capacity : 1);
-  j->meta = calloc(j->items * 3 + 1, sizeof(double));
+  j->meta = calloc(j->items * SEAL_MANY_META + 1, sizeof(double));
   if (!all || !j->meta) { if (!j->in_dest) free(all); j->error = "out of memory"; return; }
   size_t used = 0;
   for (size_t i = 0; i < j->items && !j->error; i++) {
@@ -511,9 +522,9 @@ static void run_seal_many(job *j) {
     if (one.error) j->error = one.error;
     else {
       memcpy(all + used, one.output, one.output_length);
-      j->meta[i * 3] = (double)used;
-      j->meta[i * 3 + 1] = (double)one.output_length;
-      j->meta[i * 3 + 2] = one.out_tag;
+      j->meta[i * SEAL_MANY_META] = (double)used;
+      j->meta[i * SEAL_MANY_META + 1] = (double)one.output_length;
+      j->meta[i * SEAL_MANY_META + 2] = one.out_tag;
       used += one.output_length;
     }
     free(one.output);
@@ -595,10 +606,10 @@ static int write_all(int fd, const uint8_t *data, size_t length, size_t *written
 // inode update on ext4, and most restored files are owned by whoever restores them.
 // Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
-  j->meta = calloc(j->items * 2 + 1, sizeof(double));
+  j->meta = calloc(j->items * WRITE_FILES_META + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   for (size_t i = 0; i < j->items; i++) {
-    double *result = j->meta + i * 2;  // errno, and the step that failed (WRITE_STEPS)
+    double *result = j->meta + i * WRITE_FILES_META;  // errno, and the step that failed (WRITE_STEPS)
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) { result[0] = errno; continue; }
     size_t written = 0;
@@ -719,7 +730,7 @@ static int read_names(DIR *dir, uint8_t **names, size_t *length, size_t *count) 
 }
 
 static void run_read_dir(job *j) {
-  j->meta = calloc(2, sizeof(double));
+  j->meta = calloc(READ_DIR_META, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   DIR *dir = open_dir(j->paths[0]);
   if (!dir) { j->meta[0] = errno; return; }
@@ -914,7 +925,7 @@ static void run_scan_dirs(job *j) {
 // Results: errno, the step that failed (0 open, 1 write, 2 fsync, 3 close), and 1 when
 // bytes went with O_DIRECT.
 static void run_write_object(job *j) {
-  j->meta = calloc(3, sizeof(double));
+  j->meta = calloc(WRITE_OBJECT_META, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   int fd = open(j->paths[0], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) { j->meta[0] = errno; return; }
@@ -1024,6 +1035,22 @@ static napi_value scan_result(napi_env env, job *s) {
   return result;
 }
 
+// The doubles per item an op's run allocates in j->meta, and take_result copies out: the two
+// must agree. OP_SEAL_MANY once fell through to STAT_META here, and the copy read 12 doubles
+// per record past its allocation (a crash whenever that ran off the heap's last page).
+static size_t meta_per_item(enum op op) {
+  switch (op) {
+    case OP_READ_SMALL: return SMALL_META;
+    case OP_SEAL_MANY: return SEAL_MANY_META;
+    case OP_OPEN_MANY: return OPEN_META;
+    case OP_WRITE_FILES: return WRITE_FILES_META;
+    case OP_STAT_MANY: return STAT_META;
+    case OP_WRITE_OBJECT: return WRITE_OBJECT_META;
+    case OP_READ_DIR: return READ_DIR_META;
+    default: return 0;
+  }
+}
+
 // Builds the value the call resolves to and frees the job's scratch memory.
 static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
   napi_value result = NULL;
@@ -1062,8 +1089,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     }
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
-    size_t per = j->op == OP_READ_SMALL ? SMALL_META : j->op == OP_OPEN_MANY ? OPEN_META : j->op == OP_WRITE_FILES ? 2 : j->op == OP_WRITE_OBJECT ? 3 : j->op == OP_READ_DIR ? 2 : STAT_META;
-    size_t doubles = j->meta_length ? j->meta_length : j->items * per;
+    size_t doubles = j->meta_length ? j->meta_length : j->items * meta_per_item(j->op);
     napi_value meta, array_buffer;
     void *bytes = NULL;
     napi_create_arraybuffer(env, doubles * sizeof(double), &bytes, &array_buffer);

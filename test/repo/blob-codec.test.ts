@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadNativeAddon } from '../../src/core/native-addon.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
 import { seal, unseal } from '../../src/repo/crypto.js';
@@ -187,6 +188,39 @@ describe('blob records (native)', () => {
     const short = await decodeRecords(records, key, Buffer.alloc(total - 1));
     expect(short.slice(0, 3).every((r) => !(r instanceof RecordDecodeError))).toBe(true);
     expect(short[4]).toBeInstanceOf(RecordDecodeError);
+  });
+});
+
+describe('batch results (native)', () => {
+  // The addon copies each batch's per-item doubles out of what its job allocated: a count that
+  // disagreed read past the allocation (sealMany read 15 doubles per record of 3, and crashed
+  // the backup when that ran off the heap's last page).
+  const native = () =>
+    loadNativeAddon<{
+      sealMany(data: Buffer[], key: Buffer | null, compress: number, into: Buffer | null, level: number): Promise<[Buffer, Float64Array]>;
+      openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+      readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+    }>('bkdr_blob');
+  const blobs = Array.from({ length: 64 }, (_, i) => Buffer.from(`blob ${i} `.repeat(50 + i)));
+
+  it('hands back as many doubles per item as the op makes: 3 sealed, 5 opened, 10 read', async () => {
+    const [records, sealedMeta] = await native().sealMany(blobs, key, 1, null, 0);
+    expect(sealedMeta.length).toBe(64 * 3);
+    const each = blobs.map((_, i) => records.subarray(sealedMeta[i * 3]!, sealedMeta[i * 3]! + sealedMeta[i * 3 + 1]!));
+    const [, openedMeta] = await native().openMany(each, key, null);
+    expect(openedMeta.length).toBe(64 * 5);
+    const dir = mkdtempSync(join(tmpdir(), 'bkdr-meta-'));
+    try {
+      const paths = blobs.map((b, i) => (writeFileSync(join(dir, `f${i}`), b), Buffer.from(join(dir, `f${i}`))));
+      const [, readMeta] = await native().readSmall(
+        paths,
+        blobs.map((b) => b.length),
+        null,
+      );
+      expect(readMeta.length).toBe(64 * 10);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
