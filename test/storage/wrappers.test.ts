@@ -107,6 +107,20 @@ describe('storage wrappers', () => {
     expect(stats.most).toBe(3);
   });
 
+  it('lets a put that timed out go on with the bytes it was given, whatever its caller does with the buffer next', async () => {
+    // A request stalled past its limit and sending later, as a network put can: it must not send what the buffer holds by then.
+    let resume!: () => void;
+    const stalled = new Promise<void>((resolve) => (resume = resolve));
+    let sent: Promise<void> | undefined;
+    const slow: StorageAdapter = { ...local, name: 'slow', kind: 'local', put: (key, body, opts) => (sent = stalled.then(() => local.put(key, body, opts))) };
+    const buffer = Buffer.from('the first pack');
+    await expect(timedOut(slow, 50, 0).put('pack', buffer)).rejects.toBeInstanceOf(RequestTimeoutError);
+    buffer.write('the other pack');
+    resume();
+    await sent;
+    expect((await readAll(await local.get('pack'))).toString()).toBe('the first pack');
+  });
+
   it('times out a request that hangs, as a transient error', async () => {
     const hanging: StorageAdapter = { ...local, name: 'stuck', kind: 'local', stat: () => new Promise(() => undefined) };
     const err = await timedOut(hanging, 50)
