@@ -1,6 +1,6 @@
 import { loadNativeAddon } from '../core/native-addon.js';
 import { systemError } from '../core/system-error.js';
-import { type CompressionSettings, CompressionTag, compressBlob, decompressBlob } from './compression.js';
+import { type CompressionSettings, CompressionTag, compressBlob, decompressBlob, lz4Bound } from './compression.js';
 import { SEAL_OVERHEAD } from './crypto.js';
 import type { FastCdc } from './fastcdc.js';
 
@@ -113,9 +113,8 @@ export async function encodeRecord(
 /** Room for the records encodeRecords makes of `data`, at their largest. */
 export function recordsBound(data: Buffer[]): number {
   let bound = 0;
-  // A record holds the raw data or LZ4's output (at most n + n/255 + 16, plus its 4-byte size
-  // prefix), after the tag byte, sealed.
-  for (const d of data) bound += SEAL_OVERHEAD + 1 + d.length + Math.floor(d.length / 255) + 16 + 4;
+  // A record holds the raw data or LZ4's output, after the tag byte, sealed.
+  for (const d of data) bound += SEAL_OVERHEAD + 1 + lz4Bound(d.length);
   return bound;
 }
 

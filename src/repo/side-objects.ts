@@ -33,10 +33,10 @@ export class SideObjects {
     this.#created = created;
   }
 
-  /** Seals `plain` (then `plain2`, as one content) and stores it under `name`, replacing what was there. */
-  async put(name: string, plain: Buffer, plain2?: Buffer): Promise<void> {
+  /** Seals `plain` and stores it under `name`, replacing what was there. */
+  async put(name: string, plain: Buffer): Promise<void> {
     await this.#created();
-    await this.#adapter.put(this.prefix + name, await this.#envelope.sealLarge(plain, plain2));
+    await this.#adapter.put(this.prefix + name, await this.#envelope.sealLarge(plain));
   }
 
   /**

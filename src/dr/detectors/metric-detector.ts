@@ -83,18 +83,18 @@ export class MetricDetector implements Detector {
 
   private async evaluate(signal: AbortSignal): Promise<Evaluation> {
     const url = 'url' in this.source ? this.source.url : `${this.source.prometheus.replace(/\/+$/, '')}/api/v1/query?query=${encodeURIComponent(this.t.condition)}`;
-    let status: number;
-    let body: string;
+    let response: { ok: boolean; status: number; body: string };
     const deadline = deadlineSignal(signal, Math.min(this.interval, SCRAPE_TIMEOUT_MS));
     try {
-      ({ status, body } = await untilAborted(scrape(url, deadline.signal), deadline.signal));
+      response = await untilAborted(scrape(url, deadline.signal), deadline.signal);
     } catch (err) {
       return { ok: false, error: `GET ${url}: ${reason(err)}` };
     } finally {
       deadline.clear();
     }
+    const { body } = response;
     // Prometheus answers a bad query with 400 (422, 503 for one that fails to run) and says why in its JSON: read on.
-    if ((status < 200 || status > 299) && (this.condition || !body.trimStart().startsWith('{'))) return { ok: false, error: `GET ${url} answered ${status}` };
+    if (!response.ok && (this.condition || !body.trimStart().startsWith('{'))) return { ok: false, error: `GET ${url} answered ${response.status}` };
     if (this.condition) {
       const sample = findMatchingSample(this.condition, parsePrometheusText(body));
       return { ok: true, holds: sample !== undefined, detail: sample ? `${this.t.condition}: ${sample.name}${formatLabels(sample.labels)} is ${sample.value}` : '' };
@@ -103,9 +103,9 @@ export class MetricDetector implements Detector {
   }
 }
 
-async function scrape(url: string, signal: AbortSignal): Promise<{ status: number; body: string }> {
+async function scrape(url: string, signal: AbortSignal): Promise<{ ok: boolean; status: number; body: string }> {
   const response = await fetch(url, { signal });
-  return { status: response.status, body: await response.text() };
+  return { ok: response.ok, status: response.status, body: await response.text() };
 }
 
 function formatLabels(labels: Record<string, string>): string {
