@@ -1,10 +1,7 @@
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { describe, expect, it } from 'vitest';
 import { deadlineSignal, untilAborted } from '../../src/core/deadline-signal.js';
+import { collectGarbage } from '../helpers/collect-garbage.js';
 
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('deadlineSignal', () => {
@@ -13,7 +10,7 @@ describe('deadlineSignal', () => {
     let reason: unknown;
     deadlineSignal(new AbortController().signal, 50).signal.addEventListener('abort', (e) => (reason = (e.target as AbortSignal).reason));
     await pause(10);
-    gc();
+    collectGarbage();
     await pause(150);
     expect(reason).toBeInstanceOf(DOMException);
     expect((reason as DOMException).name).toBe('TimeoutError');

@@ -3,8 +3,6 @@ import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Server } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { openCatalog, type Catalog } from '../../../src/catalog/catalog.js';
 import { healthCheckSchema } from '../../../src/config/dr-schema.js';
@@ -14,6 +12,7 @@ import { parseHealthCondition } from '../../../src/dr/detectors/health-condition
 import { HealthDetector } from '../../../src/dr/detectors/health-detector.js';
 import { HealthSampler } from '../../../src/dr/detectors/health-sampler.js';
 import { makeTempDir } from '../../helpers/cli.js';
+import { collectGarbage } from '../../helpers/collect-garbage.js';
 import { waitFor } from './wait-for.js';
 
 describe('parseHealthCondition', () => {
@@ -110,8 +109,6 @@ describe('HealthDetector', () => {
 
   it('fails an http check whose server takes the request and never answers, at its timeout, whatever the collector does meanwhile', async () => {
     // A server stopped mid-request (the chaos test's kill): before, a collection could take the timeout and the probe hung.
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
     const server = createHttpServer(() => undefined);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     try {
@@ -119,7 +116,7 @@ describe('HealthDetector', () => {
       const hung = sampler('hung', { type: 'http', url, timeout: '300ms' });
       const sample = hung.sampleOnce();
       await new Promise((resolve) => setTimeout(resolve, 50));
-      gc();
+      collectGarbage();
       expect(await sample).toMatchObject({ ok: false, detail: 'no answer within 300 ms' });
       expect(catalog.healthSamples.recent('hung')).toHaveLength(1);
     } finally {
