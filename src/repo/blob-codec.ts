@@ -84,20 +84,14 @@ export async function blobId(data: Buffer): Promise<string> {
  * made natively in one step, into `into` when given and at least recordsBound([data])
  * long: through Node's zlib, each tree paid for a zlib stream object, a tenth of a
  * tree's sealing. Brotli goes through zlib first. Small blobs are sealed on the calling
- * thread unless `offThread` (a caller that does not wait for the record).
+ * thread.
  */
-export async function encodeRecord(
-  data: Buffer,
-  key: Buffer | undefined,
-  compression: CompressionSettings,
-  into?: Buffer,
-  opts: { offThread?: boolean } = {},
-): Promise<{ record: Buffer; tag: CompressionTag }> {
+export async function encodeRecord(data: Buffer, key: Buffer | undefined, compression: CompressionSettings, into?: Buffer): Promise<{ record: Buffer; tag: CompressionTag }> {
   const native = addon();
   const compress = nativeCompression(compression);
   if (compress) {
     const [record, tag, , length] =
-      data.length < INLINE_BELOW && !opts.offThread
+      data.length < INLINE_BELOW
         ? native.seal(data, key ?? null, compress.mode, CompressionTag.none, false, true, into ?? null, compress.level)
         : await native.seal(data, key ?? null, compress.mode, CompressionTag.none, false, false, into ?? null, compress.level);
     return { record: record === into ? record.subarray(0, length) : record, tag: tag as CompressionTag };

@@ -418,7 +418,7 @@ export class Repository {
     // A creation that failed already failed the run's first write, or the run wrote nothing.
     await this.#creating?.catch(() => undefined);
     // Not while a tree is still being sealed into a pack: the lock goes, and a prune may come.
-    await this.#writer.treesSealed();
+    await this.#writer.stopSealingTrees();
     await this.#lock?.release();
     await this.adapter.close?.();
   }
