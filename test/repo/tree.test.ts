@@ -109,6 +109,17 @@ describe('serializeTree', () => {
     expect(serializeTree([]).toString()).toBe('{"version":1,"nodes":[]}');
   });
 
+  it('writes a tree larger than its scratch buffer whole, and each tree into a buffer of its own', () => {
+    // 8 000 nodes are ~2.5 MiB of text: past the scratch's first size and past what it keeps.
+    const large = someNodes(11, 8000);
+    const small = someNodes(12, 3);
+    const first = serializeTree(small);
+    const copy = Buffer.from(first);
+    expect(serializeTree(large).toString('latin1')).toBe(serializedByObjects(large).toString('latin1'));
+    expect(serializeTree(small).equals(copy)).toBe(true);
+    expect(first.equals(copy)).toBe(true);
+  });
+
   it('leaves out a field that is not set, and writes odd numbers, as JSON.stringify did', () => {
     const [node] = someNodes(7, 1);
     const bare = { ...node!, uid: undefined, nlink: undefined, mode: -0, size: Number.NaN } as unknown as TreeNode;
