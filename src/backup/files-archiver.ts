@@ -91,13 +91,10 @@ const SMALL_BATCH_BYTES = 1024 * 1024;
 const REUSED_READ_BYTES = SMALL_BATCHES_IN_FLIGHT * 4 * 1024 * 1024;
 /**
  * Subdirectories walked beside the main walk, across the whole tree. Each directory's
- * reads (its listing, its entries' stats, the parent snapshot's listing, its small files)
- * are trips to the pool; one directory at a time, the walk mostly waited on them. On the
- * bench's real tree (medians of four alternating runs, two cores), four against two: 15 %
- * off an incremental and 12 % off a no-op, first backups the same, 8 MiB more peak RSS in
- * a no-op; six were within noise of four, with 10 MiB more.
+ * reads (its listing, its entries' stats, the parent snapshot's listing) are trips to
+ * the pool; one directory at a time, the walk mostly waited on them.
  */
-const EXTRA_DIR_WALKS = 4;
+const EXTRA_DIR_WALKS = 2;
 /**
  * Directories of up to this many entries are listed and stat'ed in one trip to the pool (scanDir).
  * Larger ones are stat'ed in windows of STAT_WINDOW, the next window's while this one is handled:
