@@ -164,8 +164,10 @@ class FilesArchiver {
    * once it needs its own files done (its tree). A batch per directory made ~10 files a trip
    * in a package tree, and each trip (a read, then a sealing) cost the walk's thread its price.
    */
-  readonly #smallFiles = new SharedBatches<PendingFile>({ items: SMALL_BATCH_FILES, weight: SMALL_BATCH_BYTES }, (batch) =>
-    this.#inBackground(this.#smallBatches, () => this.#archiveSmallBatch(batch)),
+  readonly #smallFiles = new SharedBatches<PendingFile>({ items: SMALL_BATCH_FILES, weight: SMALL_BATCH_BYTES }, this.#smallBatches, (batch) =>
+    this.#archiveSmallBatch(batch).catch((error: unknown) => {
+      this.#fileFailure ??= { error };
+    }),
   );
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #readBuffers = new BufferPool(REUSED_READ_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
@@ -385,7 +387,7 @@ class FilesArchiver {
     } finally {
       // Whether the walk finished or failed, nothing of this directory may still be running after it,
       // nor waiting for a batch to fill: its files still there go now (subdirectories' walks may have sent them).
-      for (const batch of batches) await this.#smallFiles.send(batch);
+      for (const batch of batches) await this.#smallFiles.sendSoon(batch);
       await Promise.all([...files, ...[...batches].map((b) => b.done)]);
     }
     this.#throwFileFailure();

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { SharedBatches } from '../../src/core/shared-batches.js';
+import { Slots } from '../../src/core/slots.js';
 
 /** SharedBatches whose work is recorded, and finished only when the test says. */
-function recorded(limits: { items: number; weight: number }) {
+function recorded(limits: { items: number; weight: number }, slots = new Slots(4)) {
   const started: string[][] = [];
   const finish: (() => void)[] = [];
-  const batches = new SharedBatches<string>(limits, async (items) => {
-    started.push(items);
-    return { done: new Promise<void>((resolve) => finish.push(resolve)) };
+  const batches = new SharedBatches<string>(limits, slots, (items) => {
+    started.push([...items]);
+    return new Promise<void>((resolve) => finish.push(resolve));
   });
   return { batches, started, finish };
 }
@@ -43,10 +44,31 @@ describe('SharedBatches', () => {
     expect(settled).toBe(true);
   });
 
-  it('settles a batch whose work could not start, and says why', async () => {
-    const batches = new SharedBatches<string>({ items: 10, weight: 100 }, () => Promise.reject(new Error('no slot')));
+  it('keeps taking items into a batch sent while it waits for a slot, and starts it whole when one frees', async () => {
+    const slots = new Slots(1);
+    const { batches, started, finish } = recorded({ items: 3, weight: 100 }, slots);
+    await batches.send(await batches.add('a', 1));
+    const waiting = await batches.add('b', 1);
+    const sending = batches.send(waiting);
+    expect(await batches.add('c', 1)).toBe(waiting);
+    expect(await batches.add('d', 1)).toBe(waiting);
+    // Full while it waits: the next item starts the next batch.
+    expect(await batches.add('e', 1)).not.toBe(waiting);
+    expect(started).toEqual([['a']]);
+    finish[0]!();
+    await sending;
+    expect(started).toEqual([['a'], ['b', 'c', 'd']]);
+  });
+
+  it('sends soon: callers of one turn of the event loop share the send', async () => {
+    const { batches, started } = recorded({ items: 10, weight: 100 });
     const batch = await batches.add('a', 1);
-    await expect(batches.send(batch)).rejects.toThrow('no slot');
-    await batch.done;
+    const soon = batches.sendSoon(batch);
+    expect(batches.sendSoon(batch)).toBe(soon);
+    await batches.add('b', 1);
+    await soon;
+    expect(started).toEqual([['a', 'b']]);
+    await batches.sendSoon(batch);
+    expect(started).toEqual([['a', 'b']]);
   });
 });
