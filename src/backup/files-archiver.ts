@@ -545,6 +545,9 @@ class FilesArchiver {
    * blobs sealed in another. A file that grew since its stat is streamed like a large one.
    */
   async #archiveSmallBatch(batch: PendingFile[]): Promise<void> {
+    // A batch is sent even by a walk that failed (other directories share it): not read for nothing.
+    this.#checkAborted();
+    this.#throwFileFailure();
     const repo = this.#o.repo;
     const sizes = batch.map((f) => f.node.size ?? 0);
     const buffer = this.#readBuffers.lease(smallReadsBound(sizes));

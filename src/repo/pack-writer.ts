@@ -217,17 +217,24 @@ export class PackWriter {
       pack.commitTail(items);
       await this.#added(type, pack, items);
     } else {
-      for (const item of items) {
-        let open = this.#openPack(type);
-        // Checked again after each wait: between one sealing's commit and this, another may reserve.
-        while (!open.tailFree) {
-          await open.tailFreed();
-          open = this.#openPack(type);
+      let added = 0;
+      try {
+        for (const item of items) {
+          let open = this.#openPack(type);
+          // Checked again after each wait: between one sealing's commit and this, another may reserve.
+          while (!open.tailFree) {
+            await open.tailFreed();
+            open = this.#openPack(type);
+          }
+          open.add(item);
+          added++;
+          await this.#added(type, open, [item]);
         }
-        open.add(item);
-        await this.#added(type, open, [item]);
+      } finally {
+        lease!.releases[0]!();
+        // A failed upload stopped the copying: the blobs not copied are in no pack.
+        for (const item of items.slice(added)) this.#pending.delete(item.id);
       }
-      lease!.releases[0]!();
     }
     return encoded.map((e) => e.record.length);
   }
@@ -316,10 +323,12 @@ export class PackWriter {
     await slot;
   }
 
-  /** Every tree saved so far is in a pack, or its sealing failed (#uploadError). */
+  /** Every tree saved so far, those saved while this waits too, is in a pack, or its sealing failed (#uploadError). */
   async treesSealed(): Promise<void> {
-    await this.#sealTreeBatch();
-    while (this.#treeSealings.size > 0) await Promise.all([...this.#treeSealings]);
+    while (this.#treeBatch.length > 0 || this.#treeSealings.size > 0) {
+      await this.#sealTreeBatch();
+      await Promise.all([...this.#treeSealings]);
+    }
   }
 
   /**
@@ -327,10 +336,12 @@ export class PackWriter {
    * open packs are dropped (a failed run, or a close without a flush), that would only waste the work.
    */
   async stopSealingTrees(): Promise<void> {
-    for (const { id } of this.#treeBatch) this.#pending.delete(id);
-    this.#treeBatch = [];
-    this.#treeBatchBytes = 0;
-    while (this.#treeSealings.size > 0) await Promise.all([...this.#treeSealings]);
+    do {
+      for (const { id } of this.#treeBatch) this.#pending.delete(id);
+      this.#treeBatch = [];
+      this.#treeBatchBytes = 0;
+      await Promise.all([...this.#treeSealings]);
+    } while (this.#treeBatch.length > 0 || this.#treeSealings.size > 0);
   }
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */
@@ -440,7 +451,11 @@ export class PackWriter {
   async settleAfterFailure(): Promise<FailedWritesLeft> {
     // A sealing still under way would put its trees into a pack released here.
     await this.stopSealingTrees();
-    for (const pack of this.#open.values()) pack.release();
+    // Their blobs are stored nowhere: a later source of the same run must store them again, not take them as pending.
+    for (const pack of this.#open.values()) {
+      for (const e of pack.entries) this.#pending.delete(e.id);
+      pack.release();
+    }
     this.#open.clear();
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     const stored = this.#unindexedPacks;

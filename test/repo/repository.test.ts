@@ -544,6 +544,25 @@ describe('Repository', () => {
     await reopened.close();
   });
 
+  it('forgets the blobs and trees a failed run leaves in no pack, so a later save in the session stores them', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const data = Buffer.from('a blob in a pack that is never finished');
+    await repo.saveBlob('data', sha(data), data);
+    // Fewer trees than a sealing batch: still waiting to be sent.
+    const tree = await repo.saveTree(emptyFiles(1));
+    expect(repo.hasBlob(sha(data)) && repo.hasBlob(tree)).toBe(true);
+    await repo.settleAfterFailure();
+    expect(repo.hasBlob(sha(data))).toBe(false);
+    expect(repo.hasBlob(tree)).toBe(false);
+    // The next source of the run stores them again, and its snapshot can be read whole.
+    expect((await repo.saveBlob('data', sha(data), data)).stored).toBe(true);
+    expect(await repo.saveTree(emptyFiles(1))).toBe(tree);
+    await repo.flush();
+    expect(repo.lookupBlob(sha(data))).toBeDefined();
+    expect((await repo.loadTree(tree)).length).toBe(40);
+    await repo.close();
+  });
+
   it('fails the next saveTree and the flush when a pack of trees sealed in the background cannot be stored', async () => {
     const full: StorageAdapter = {
       ...adapter,
