@@ -7,12 +7,9 @@
 import { applyMallocPolicy } from '../dist/core/malloc-policy.js';
 // V8's optimizing-compiler threshold (core/jit-policy.ts), before the bundle's functions exist.
 import { applyJitPolicy } from '../dist/core/jit-policy.js';
-// The pool's threads under SCHED_BATCH (core/pool-policy.ts).
-import { applyPoolPolicy } from '../dist/core/pool-policy.js';
 
 applyMallocPolicy();
 applyJitPolicy();
-applyPoolPolicy();
 const args = process.argv.slice(2);
 // PostgreSQL runs `wal push --async` / `wal fetch --async` once per WAL file: answered from the
 // spool by a module of node:fs alone, before the CLI (most of a start's time) loads.

@@ -27,9 +27,6 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 #include <dirent.h>
-#include <pthread.h>
-#include <sched.h>
-#include <stdatomic.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -1208,26 +1205,8 @@ static int compress_arg(napi_env env, napi_value value, int *mode) {
   return 1;
 }
 
-// Once the CLI asks (batchPoolThreads), each pool thread that runs a job of ours goes under
-// SCHED_BATCH (same share of the CPU, same nice): a batch thread woken for a job no longer
-// preempts the thread that queued it. On two cores, the JavaScript thread (the walk, which feeds
-// the pool) was preempted by the pool threads it had just woken for 0.6 s of a 5 s first backup
-// of the bench's real tree; under SCHED_BATCH, 0.1 s. Not for a library: the pool is its host's.
-static atomic_int batch_pool;
-static __thread int tls_batched;
-static void batch_this_thread(void) {
-  if (tls_batched || !atomic_load_explicit(&batch_pool, memory_order_relaxed)) return;
-  tls_batched = 1;
-#ifdef SCHED_BATCH
-  struct sched_param param = {0};
-  // Refused (a seccomp profile, say): the thread stays as it was, which only costs speed.
-  pthread_setschedparam(pthread_self(), SCHED_BATCH, &param);
-#endif
-}
-
 static void execute(napi_env env, void *data) {
   (void)env;
-  batch_this_thread();
   run((job *)data);
   trim_scratch();
 }
@@ -1647,13 +1626,6 @@ static napi_value trim_malloc(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-static napi_value batch_pool_threads(napi_env env, napi_callback_info info) {
-  (void)env;
-  (void)info;
-  atomic_store(&batch_pool, 1);
-  return NULL;
-}
-
 static napi_value init(napi_env env, napi_value exports) {
 #ifdef __GLIBC__
   // Records, spans and decoded blobs of 128 KiB to 16 MiB come and go all through a run.
@@ -1695,7 +1667,6 @@ static napi_value init(napi_env env, napi_value exports) {
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
     {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},
-    {"batchPoolThreads", NULL, batch_pool_threads, NULL, NULL, NULL, napi_default, NULL},
     {"gzipAvailable", NULL, gzip_available_js, NULL, NULL, NULL, napi_default, NULL},
     index_scan_export(),
   };

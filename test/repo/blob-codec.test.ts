@@ -1,11 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/core/native-addon.js';
-import { applyPoolPolicy } from '../../src/core/pool-policy.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
 import { seal, unseal } from '../../src/repo/crypto.js';
@@ -222,24 +221,6 @@ describe('batch results (native)', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
-});
-
-describe('pool threads (native)', () => {
-  /** Field 41 of a thread's /proc stat line: its scheduling policy (0 SCHED_OTHER, 3 SCHED_BATCH); fields count from after the command's `)`. */
-  const policy = (tid: number) => Number(readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1]!.split(' ')[38]);
-  const jobs = () => Promise.all(Array.from({ length: 8 }, () => encodeRecords([text, noise], key, { algorithm: 'lz4' })));
-  const batched = () => readdirSync('/proc/self/task').filter((tid) => policy(Number(tid)) === 3).length;
-
-  // Not where the tests themselves run under SCHED_BATCH (chrt -b): every thread starts batched there.
-  it.runIf(process.platform === 'linux' && policy(process.pid) !== 3)('run jobs under SCHED_BATCH once the CLI asks, leaving the JavaScript thread as it was', async () => {
-    // A library's host keeps its pool threads as they are.
-    await jobs();
-    expect(batched()).toBe(0);
-    applyPoolPolicy();
-    await jobs();
-    expect(batched()).toBeGreaterThan(0);
-    expect(policy(process.pid)).toBe(0);
   });
 });
 
