@@ -109,8 +109,8 @@ describe('serializeTree', () => {
     expect(serializeTree([]).toString()).toBe('{"version":1,"nodes":[]}');
   });
 
-  it('writes a tree larger than its scratch buffer whole, and each tree into a buffer of its own', () => {
-    // 8 000 nodes are ~2.5 MiB of text: past the scratch's first size and past what it keeps.
+  it('writes a large tree whole, and each tree into a buffer of its own', () => {
+    // 8 000 nodes are ~2.5 MiB of text.
     const large = someNodes(11, 8000);
     const small = someNodes(12, 3);
     const first = serializeTree(small);
