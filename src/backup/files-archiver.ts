@@ -1,7 +1,6 @@
 import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
 import { trimMallocAfterFullGcs } from '../core/malloc-policy.js';
-import { type SharedBatch, SharedBatches } from '../core/shared-batches.js';
 import { Slots } from '../core/slots.js';
 import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
 import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
@@ -81,10 +80,7 @@ const LARGE_FILES_IN_FLIGHT = 2;
  */
 const LONG_FILES_IN_FLIGHT = 1;
 const LONG_FILE_BYTES = 16 * 1024 * 1024;
-/**
- * Small files (below the chunker's minimum, so one blob each) go to the pool in batches of
- * this many or bytes, whatever directories they are in (#smallFiles).
- */
+/** Small files (below the chunker's minimum, so one blob each) go to the pool in batches of this many or bytes. */
 const SMALL_BATCH_FILES = 64;
 const SMALL_BATCH_BYTES = 1024 * 1024;
 /** Read buffers of small batches kept for the next batches: a fresh one per batch faulted in its pages on the pool. */
@@ -159,16 +155,6 @@ class FilesArchiver {
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallBatches = new Slots(SMALL_BATCHES_IN_FLIGHT);
-  /**
-   * The batch of small files being gathered, from every directory walked: a directory sends it
-   * once it needs its own files done (its tree). A batch per directory made ~10 files a trip
-   * in a package tree, and each trip (a read, then a sealing) cost the walk's thread its price.
-   */
-  readonly #smallFiles = new SharedBatches<PendingFile>({ items: SMALL_BATCH_FILES, weight: SMALL_BATCH_BYTES }, this.#smallBatches, (batch) =>
-    this.#archiveSmallBatch(batch).catch((error: unknown) => {
-      this.#fileFailure ??= { error };
-    }),
-  );
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #readBuffers = new BufferPool(REUSED_READ_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
   readonly #largeFiles = new Slots(LARGE_FILES_IN_FLIGHT);
@@ -340,7 +326,13 @@ class FilesArchiver {
     const dirs: number[] = [];
     const files: Promise<void>[] = [];
     const minSize = this.#o.repo.chunker().params.minSize;
-    const batches = new Set<SharedBatch<PendingFile>>();
+    let batch: PendingFile[] = [];
+    let batchBytes = 0;
+    const sendBatch = async () => {
+      if (batch.length > 0) files.push((await this.#startSmallBatch(batch)).done);
+      batch = [];
+      batchBytes = 0;
+    };
     let stats: Awaited<typeof window> = [];
     try {
       for (let i = 0; i < names.length; i++) {
@@ -370,9 +362,12 @@ class FilesArchiver {
             files.push((await this.#startLargeFile(path, node, previous)).done);
             continue;
           }
-          batches.add(await this.#smallFiles.add({ path, node, previous }, node.size ?? 0));
+          batch.push({ path, node, previous });
+          batchBytes += node.size ?? 0;
+          if (batch.length >= SMALL_BATCH_FILES || batchBytes >= SMALL_BATCH_BYTES) await sendBatch();
         }
       }
+      await sendBatch();
       if (parent)
         this.#passOverGone(
           parent,
@@ -385,10 +380,8 @@ class FilesArchiver {
         rootDev,
       );
     } finally {
-      // Whether the walk finished or failed, nothing of this directory may still be running after it,
-      // nor waiting for a batch to fill: its files still there go now (subdirectories' walks may have sent them).
-      for (const batch of batches) await this.#smallFiles.sendSoon(batch);
-      await Promise.all([...files, ...[...batches].map((b) => b.done)]);
+      // Whether the walk finished or failed, nothing of this directory may still be running after it.
+      await Promise.all(files);
     }
     this.#throwFileFailure();
     // Cacheable only as the next walk would find it: no entry gone, none changed since the scan (a file while it was
@@ -530,6 +523,10 @@ class FilesArchiver {
     return started;
   }
 
+  async #startSmallBatch(batch: PendingFile[]): Promise<{ done: Promise<void> }> {
+    return this.#inBackground(this.#smallBatches, () => this.#archiveSmallBatch(batch));
+  }
+
   async #inBackground(slots: Slots, work: () => Promise<void>): Promise<{ done: Promise<void> }> {
     await slots.acquire();
     const done = work()
@@ -545,7 +542,7 @@ class FilesArchiver {
    * blobs sealed in another. A file that grew since its stat is streamed like a large one.
    */
   async #archiveSmallBatch(batch: PendingFile[]): Promise<void> {
-    // A batch is sent even by a walk that failed (other directories share it): not read for nothing.
+    // Started once a slot is free, maybe after the walk failed or was interrupted elsewhere: not read for nothing.
     this.#checkAborted();
     this.#throwFileFailure();
     const repo = this.#o.repo;
