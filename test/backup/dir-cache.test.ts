@@ -131,6 +131,18 @@ describe('archiveFiles with a directory cache', () => {
     expect((await archive(cached.tree, true)).reused).toBe(6);
   });
 
+  it('takes a directory of thousands of entries whole too, and those above it', async () => {
+    const { src, archive } = await setUp();
+    // Like /usr/share/doc: a directory without a digest is compared entry by entry in every run, and so is each above it.
+    for (let i = 0; i < 5000; i++) writeFileSync(join(src, 'a', 'deep', `f${i}`), `${i}`);
+    const first = await archive(undefined, true);
+    const cached = await archive(first.tree, true);
+    expect(cached.source).toBe(first.source);
+    expect(cached.reused).toBe(6);
+    // The 5,000, and top, leaf, large, one and its hard link.
+    expect(cached).toMatchObject({ newFiles: 0, changedFiles: 0, unchangedFiles: 5005 });
+  });
+
   it('stores the tree the walk without it stores after every kind of change, however deep', async () => {
     const { src, archive } = await setUp();
     let parent = await archive(undefined, true);
