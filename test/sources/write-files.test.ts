@@ -57,7 +57,7 @@ describe('writeNewFiles', () => {
   });
 
   it('gives each file exactly its mode, whatever the umask, with set-id bits or no write bit', async () => {
-    // 0600 is what a new file gets: its fchmod is skipped, and it must still end up 0600 whatever the umask.
+    // A new file is created with its permission bits less the umask, and changed only when that cut some (or set-id bits are wanted).
     const modes = [0o777, 0o666, 0o644, 0o600, 0o444, 0o000, 0o4755, 0o2750, 0o1700];
     const files = modes.map((mode, i) => ({
       path: Buffer.from(join(dir, `mode-${i}`)),
