@@ -603,29 +603,34 @@ static int write_all(int fd, const uint8_t *data, size_t length, size_t *written
 // then, when given, its metadata through the open descriptor (no second path lookup), in the
 // restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
 // times. Owner and mode are changed only where the new file's differ: each change is a journaled
-// inode update on ext4, and most restored files are owned by whoever restores them. A file is
-// created with its permission bits (the umask may take some; never a set-id bit before its
-// owner is), so only a mode the umask cut needs an fchmod: with 0600 for every file, a restore
-// of the bench's real tree made one for 46,747 of its 46,825 files.
+// inode update on ext4, and most restored files are owned by whoever restores them.
+// A file that keeps the owner it is created with is created with its permission bits (never a
+// set-id bit), and needs an fchmod only when the umask cut some or it has set-id or sticky bits:
+// created 0600, 46,747 of the bench's real tree's 46,825 files needed one. A file to be given
+// to another owner is created 0600, so that until it has that owner, only its creator reads it.
 // Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
   j->meta = calloc(j->items * WRITE_FILES_META + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
+  uid_t own_uid = geteuid();
+  gid_t own_gid = getegid();
   for (size_t i = 0; i < j->items; i++) {
     double *result = j->meta + i * WRITE_FILES_META;  // errno, and the step that failed (WRITE_STEPS)
-    mode_t created = j->expected ? (mode_t)j->expected[i * FILE_META] & 0777 : 0600;
+    const double *wanted = j->expected ? j->expected + i * FILE_META : NULL;
+    int keeps_owner = wanted && (!j->chown || ((uid_t)wanted[1] == own_uid && (gid_t)wanted[2] == own_gid));
+    mode_t created = keeps_owner ? (mode_t)wanted[0] & 0777 : 0600;
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, created);
     if (fd < 0) { result[0] = errno; continue; }
     size_t written = 0;
     int failed = write_all(fd, j->inputs[i], j->input_lengths[i], &written), step = failed ? 1 : 0;
-    if (!failed && j->expected) {
-      const double *m = j->expected + i * FILE_META;
+    if (!failed && wanted) {
+      const double *m = wanted;
       struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
       struct stat st;
       int known = fstat(fd, &st) == 0;
       int owned = known && st.st_uid == (uid_t)m[1] && st.st_gid == (gid_t)m[2];
-      // A chown clears set-id bits, so the mode is set again after one; otherwise only a file
-      // whose mode the umask cut, or with set-id or sticky bits, needs the fchmod.
+      // A chown clears set-id bits, so the mode is set again after one; otherwise only where the
+      // file was not created with its mode (the umask, set-id or sticky bits, or 0600 above).
       int chowned = j->chown && !owned;
       if (chowned && fchown(fd, (uid_t)m[1], (gid_t)m[2]) != 0) failed = errno, step = 2;
       else if ((chowned || !known || (st.st_mode & 07777) != (mode_t)m[0]) && fchmod(fd, (mode_t)m[0]) != 0) failed = errno, step = 3;

@@ -98,8 +98,8 @@ const EXTRA_DIR_WALKS = 2;
  * it. At 1,024, the five largest directories of the bench's real tree (1,265 to 5,464
  * entries) had none: a no-op backup of it took 8 % longer, with 19 MiB more RSS. Larger ones
  * are stat'ed in windows of STAT_WINDOW, the next window's while this one is handled: in one
- * piece, such a directory would hold its stat results (144 bytes an entry) at once, and the
- * walk would wait for all of them.
+ * trip, the walk (and the siblings scanned with it, #scanAhead) would wait for all of their
+ * stats, and the trip would hold their results (144 bytes an entry) at once.
  */
 export const SCAN_STAT_MAX = 16384;
 /**

@@ -78,4 +78,20 @@ describe('writeNewFiles', () => {
       expect(st.size).toBe(files[i]!.data.length);
     }
   });
+
+  it.skipIf(process.geteuid!() !== 0)('as root, gives a file another owner, then exactly its mode, set-id bits included', async () => {
+    const modes = [0o640, 0o4755, 0o2750, 0o600, 0o777];
+    const paths = modes.map((_, i) => Buffer.from(join(dir, `owned-${i}`)));
+    const results = await writeNewFiles(
+      paths,
+      modes.map((mode) => Buffer.from(mode.toString(8))),
+      packed(modes.map((mode) => ({ mode, uid: 65534, gid: 65533, atimeNs: 0n, mtimeNs: 1_000_000_000n }))),
+      { owner: true },
+    );
+    expect(results).toEqual(modes.map(() => undefined));
+    for (const [i, mode] of modes.entries()) {
+      const st = lstatSync(paths[i]!);
+      expect({ mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid }).toEqual({ mode: mode.toString(8), uid: 65534, gid: 65533 });
+    }
+  });
 });

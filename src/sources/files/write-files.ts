@@ -11,8 +11,9 @@ const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 
 /**
  * Creates many new files with their whole content in one trip to the pool (open with
- * O_CREAT|O_EXCL|O_NOFOLLOW, mode 0600, write, then fchown/fchmod/futimens when metadata
- * is given, fchown and fchmod only where the new file's owner or mode differ, close): a
+ * O_CREAT|O_EXCL|O_NOFOLLOW, with the file's permission bits when it keeps the owner it is
+ * created with, else 0600; write, then fchown/fchmod/futimens when metadata is given,
+ * fchown and fchmod only where the new file's owner or mode differ; close): a
  * restore of small files spent most of its main thread creating them one by one and
  * setting their metadata by path. Never writes through a link or over an existing file.
  *
