@@ -599,25 +599,57 @@ static int write_all(int fd, const uint8_t *data, size_t length, size_t *written
   return 0;
 }
 
+// The group a file created at `path` gets: its directory's when that directory is setgid, else
+// the process's. The directory's answer is kept for the next path in it (a restore writes a
+// directory's files together). -1 when the path has no directory part or it cannot be stat'ed.
+typedef struct {
+  char dir[4096];
+  size_t length;
+  int known;
+  gid_t group;
+} new_file_group;
+
+static int group_of_new_file(new_file_group *g, const char *path, gid_t own_gid, gid_t *group) {
+  const char *slash = strrchr(path, '/');
+  if (!slash) return -1;
+  size_t length = (size_t)(slash - path);
+  if (!g->known || length != g->length || memcmp(path, g->dir, length) != 0) {
+    g->known = 0;
+    if (length >= sizeof(g->dir)) return -1;
+    memcpy(g->dir, path, length);
+    g->dir[length] = '\0';
+    struct stat st;
+    if (stat(length ? g->dir : "/", &st) != 0) return -1;
+    g->length = length;
+    g->group = (st.st_mode & S_ISGID) ? st.st_gid : own_gid;
+    g->known = 1;
+  }
+  *group = g->group;
+  return 0;
+}
+
 // Creates each file (never through a link, never over an existing one) with its whole content,
 // then, when given, its metadata through the open descriptor (no second path lookup), in the
 // restorer's order: owner (only when `chown`), mode (after chown, which clears set-id bits),
 // times. Owner and mode are changed only where the new file's differ: each change is a journaled
 // inode update on ext4, and most restored files are owned by whoever restores them.
-// A file that keeps the owner it is created with is created with its permission bits (never a
-// set-id bit), and needs an fchmod only when the umask cut some or it has set-id or sticky bits:
-// created 0600, 46,747 of the bench's real tree's 46,825 files needed one. A file to be given
-// to another owner is created 0600, so that until it has that owner, only its creator reads it.
+// A file that keeps the owner and group it is created with is created with its permission bits
+// (never a set-id bit), and needs an fchmod only when the umask cut some or it has set-id or
+// sticky bits: created 0600, 46,747 of the bench's real tree's 46,825 files needed one. A file
+// to be given to another owner or group (a setgid directory's group counts) is created 0600, so
+// that until it has them, only its creator reads it.
 // Per file: 0 or the errno of what failed.
 static void run_write_files(job *j) {
   j->meta = calloc(j->items * WRITE_FILES_META + 1, sizeof(double));
   if (!j->meta) { j->error = "out of memory"; return; }
   uid_t own_uid = geteuid();
   gid_t own_gid = getegid();
+  new_file_group group = {.known = 0};
   for (size_t i = 0; i < j->items; i++) {
     double *result = j->meta + i * WRITE_FILES_META;  // errno, and the step that failed (WRITE_STEPS)
     const double *wanted = j->expected ? j->expected + i * FILE_META : NULL;
-    int keeps_owner = wanted && (!j->chown || ((uid_t)wanted[1] == own_uid && (gid_t)wanted[2] == own_gid));
+    gid_t new_group;
+    int keeps_owner = wanted && (!j->chown || ((uid_t)wanted[1] == own_uid && group_of_new_file(&group, j->paths[i], own_gid, &new_group) == 0 && (gid_t)wanted[2] == new_group));
     mode_t created = keeps_owner ? (mode_t)wanted[0] & 0777 : 0600;
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, created);
     if (fd < 0) { result[0] = errno; continue; }

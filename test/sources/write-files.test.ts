@@ -1,4 +1,4 @@
-import { lstatSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -79,19 +79,33 @@ describe('writeNewFiles', () => {
     }
   });
 
-  it.skipIf(process.geteuid!() !== 0)('as root, gives a file another owner, then exactly its mode, set-id bits included', async () => {
-    const modes = [0o640, 0o4755, 0o2750, 0o600, 0o777];
-    const paths = modes.map((_, i) => Buffer.from(join(dir, `owned-${i}`)));
+  /** As root: one file per mode in `where`, to be owned by `uid`:`gid`; each file's mode and owner as they came out. */
+  async function writeOwned(where: string, modes: number[], uid: number, gid: number) {
+    const paths = modes.map((_, i) => Buffer.from(join(where, `owned-${i}`)));
     const results = await writeNewFiles(
       paths,
       modes.map((mode) => Buffer.from(mode.toString(8))),
-      packed(modes.map((mode) => ({ mode, uid: 65534, gid: 65533, atimeNs: 0n, mtimeNs: 1_000_000_000n }))),
+      packed(modes.map((mode) => ({ mode, uid, gid, atimeNs: 0n, mtimeNs: 1_000_000_000n }))),
       { owner: true },
     );
     expect(results).toEqual(modes.map(() => undefined));
-    for (const [i, mode] of modes.entries()) {
-      const st = lstatSync(paths[i]!);
-      expect({ mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid }).toEqual({ mode: mode.toString(8), uid: 65534, gid: 65533 });
-    }
+    return paths.map((path) => {
+      const st = lstatSync(path);
+      return { mode: (st.mode & 0o7777).toString(8), uid: st.uid, gid: st.gid };
+    });
+  }
+
+  it.skipIf(process.geteuid!() !== 0)('as root, gives a file another owner, then exactly its mode, set-id bits included', async () => {
+    const modes = [0o640, 0o4755, 0o2750, 0o600, 0o777];
+    expect(await writeOwned(dir, modes, 65534, 65533)).toEqual(modes.map((mode) => ({ mode: mode.toString(8), uid: 65534, gid: 65533 })));
+  });
+
+  it.skipIf(process.geteuid!() !== 0)('as root, in a setgid directory, gives root’s files root’s group back with exactly their modes', async () => {
+    const shared = join(dir, 'setgid');
+    mkdirSync(shared);
+    chownSync(shared, 0, 65533);
+    chmodSync(shared, 0o2775);
+    const modes = [0o640, 0o644, 0o600, 0o4755];
+    expect(await writeOwned(shared, modes, 0, 0)).toEqual(modes.map((mode) => ({ mode: mode.toString(8), uid: 0, gid: 0 })));
   });
 });
