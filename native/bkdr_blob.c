@@ -647,16 +647,15 @@ static void run_write_files(job *j) {
   new_file_group group = {.known = 0};
   for (size_t i = 0; i < j->items; i++) {
     double *result = j->meta + i * WRITE_FILES_META;  // errno, and the step that failed (WRITE_STEPS)
-    const double *wanted = j->expected ? j->expected + i * FILE_META : NULL;
+    const double *m = j->expected ? j->expected + i * FILE_META : NULL;  // the file's metadata: FILE_META
     gid_t new_group;
-    int keeps_owner = wanted && (!j->chown || ((uid_t)wanted[1] == own_uid && group_of_new_file(&group, j->paths[i], own_gid, &new_group) == 0 && (gid_t)wanted[2] == new_group));
-    mode_t created = keeps_owner ? (mode_t)wanted[0] & 0777 : 0600;
+    int keeps_owner_and_group = m && (!j->chown || ((uid_t)m[1] == own_uid && group_of_new_file(&group, j->paths[i], own_gid, &new_group) == 0 && (gid_t)m[2] == new_group));
+    mode_t created = keeps_owner_and_group ? (mode_t)m[0] & 0777 : 0600;
     int fd = open(j->paths[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, created);
     if (fd < 0) { result[0] = errno; continue; }
     size_t written = 0;
     int failed = write_all(fd, j->inputs[i], j->input_lengths[i], &written), step = failed ? 1 : 0;
-    if (!failed && wanted) {
-      const double *m = wanted;
+    if (!failed && m) {
       struct timespec times[2] = {{(time_t)m[3], (long)m[4]}, {(time_t)m[5], (long)m[6]}};
       struct stat st;
       int known = fstat(fd, &st) == 0;
