@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/core/native-addon.js';
 import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
@@ -225,7 +225,11 @@ describe('batch results (native)', () => {
 });
 
 describe('batches into given buffers', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bkdr-into-'));
+  // Made when the tests run, not when they are collected: a -t filter that skips them all runs no afterAll.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bkdr-into-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('seals many blobs into the buffer given, when it has room for them at their largest', async () => {
@@ -282,7 +286,10 @@ describe('batches into given buffers', () => {
 });
 
 describe('readSmallFiles', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bkdr-small-'));
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bkdr-small-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('reads and hashes files, and reports missing, grown and changed ones', async () => {

@@ -1,7 +1,7 @@
 import { chmodSync, chownSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { timespec } from '../../src/sources/files/timespec.js';
 import { FILE_META, writeNewFiles } from '../../src/sources/files/write-files.js';
 
@@ -21,7 +21,11 @@ function packed(metadata: Meta[]): Float64Array {
 }
 
 describe('writeNewFiles', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'bkdr-write-'));
+  // Made when the tests run, not when they are collected: a -t filter that skips them all runs no afterAll.
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bkdr-write-'));
+  });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('creates new files with their content and mode 0600, and never writes over a file or through a link', async () => {
