@@ -5,7 +5,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { writeNewFileDurably } from './direct-io.js';
-import { type ByteRange, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
+import { type ByteRange, bytesReadable, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
 
 const TEMP_PREFIX = '.tmp-';
 /**
@@ -126,11 +126,11 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
       const whole = range !== undefined && range.length > 0 && range.length <= WHOLE_RANGE_UP_TO;
       if (whole && key.startsWith('data/')) {
         const handle = await packs.get(path).catch((err: unknown) => notFound(key, err));
-        return Readable.from([await readRange(handle, range)]);
+        return bytesReadable(await readRange(handle, range));
       }
       // Open first so a missing object fails here, typed, not later inside the stream.
       const handle = await open(path, 'r').catch((err: unknown) => notFound(key, err));
-      if (whole) return Readable.from([await readRange(handle, range).finally(() => handle.close())]);
+      if (whole) return bytesReadable(await readRange(handle, range).finally(() => handle.close()));
       if (range && range.length === 0) {
         // Nothing to read: a stream made over the handle and never read would keep it open until garbage collection.
         await handle.close();
