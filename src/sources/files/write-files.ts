@@ -12,10 +12,11 @@ const STEPS = ['open', 'write', 'fchown', 'fchmod', 'futimens', 'close'];
 /**
  * Creates many new files with their whole content in one trip to the pool (open with
  * O_CREAT|O_EXCL|O_NOFOLLOW, with the file's permission bits when it keeps the owner and
- * group it is created with (a setgid directory's group counts), else 0600; write, then
- * fchown/fchmod/futimens when metadata is given, fchown and fchmod only where the new
- * file's owner or mode differ; close): a restore of small files spent most of its main
- * thread creating them one by one and setting their metadata by path. Never writes through a link or over an existing file.
+ * group it is created with (a setgid directory's group counts), else, or without
+ * metadata, 0600; write, then fchown/fchmod/futimens when metadata is given, fchown and
+ * fchmod only where the new file's owner or mode differ; close): a restore of small files
+ * spent most of its main thread creating them one by one and setting their metadata by
+ * path. Never writes through a link or over an existing file.
  *
  * `paths` and `data` side by side, and `metadata` FILE_META numbers per file (or null for
  * none): a restore keeps its files' fields in columns (PlannedFiles.packMetadata), and
