@@ -4,9 +4,10 @@ import type { DrExecutionRecord, DrStepRecord } from '../catalog/dr-executions-t
  * Progress and ETA of an execution from its record alone, so `dr status` in another
  * shell computes what the executor sees. Each step's `weight` is its expected duration
  * in seconds (step-estimates.ts), so progress is the share of the expected time done
- * and the ETA the expected time left. A running step counts by what it reported
- * (a restore: bytes written of the total, extrapolated at its own pace) or else by its
- * elapsed time against its estimate, never past 95 % until it ends.
+ * and the ETA the expected time left. A running step counts by what it reported (a
+ * restore: bytes written of the total, moving on at its own pace between reports) or
+ * else by its elapsed time against its estimate, never past 95 % until it ends or
+ * reports more.
  */
 export interface ExecutionProgress {
   /** 0–100. */
@@ -20,6 +21,12 @@ export interface StepProgressReport {
   done: number;
   total: number;
   at: string;
+  /**
+   * The step's share (0–1) shown when the report was written, where it is above
+   * done/total: what the previous report had reached by then at its pace. A report
+   * behind it (the step slowed down) does not move progress back.
+   */
+  shown?: number;
 }
 
 const FINISHED_STEP = new Set(['succeeded', 'failed', 'skipped', 'rolled-back']);
@@ -27,6 +34,8 @@ const ENDED_EXECUTION = new Set(['planned', 'succeeded', 'failed', 'rolled-back'
 
 /** Below this share a rate is too noisy to extrapolate from. */
 const MIN_FRACTION_FOR_RATE = 0.02;
+/** How far a running step goes by its estimate or its pace alone. */
+const UNREPORTED_CAP = 0.95;
 
 export function stepReport(step: DrStepRecord): StepProgressReport | undefined {
   const output = step.output as { progress?: StepProgressReport } | null;
@@ -37,22 +46,27 @@ export function stepReport(step: DrStepRecord): StepProgressReport | undefined {
 /** How far a running step is (0–1) and how many seconds it still needs. */
 function runningStep(step: DrStepRecord, now: number): { fraction: number; remainingSeconds: number } {
   const elapsed = step.startedAt ? Math.max(0, (now - Date.parse(step.startedAt)) / 1000) : 0;
+  const byTime = (seconds: number) => (step.weight > 0 ? Math.min(UNREPORTED_CAP, seconds / step.weight) : 0);
   const report = stepReport(step);
-  if (report) {
-    // Never below the elapsed share of the estimate (at the report): a report behind it does not move progress back.
-    const byTime = (seconds: number) => (step.weight > 0 ? Math.min(0.95, seconds / step.weight) : 0);
-    const fraction = Math.min(1, report.done / report.total);
-    if (fraction >= MIN_FRACTION_FOR_RATE) {
-      // Its own pace so far: elapsed at the report time, scaled to what is left.
-      const elapsedAtReport = step.startedAt ? Math.max(0.001, (Date.parse(report.at) - Date.parse(step.startedAt)) / 1000) : elapsed;
-      const sinceReport = Math.max(0, elapsed - elapsedAtReport);
-      return { fraction: Math.max(fraction, byTime(elapsedAtReport)), remainingSeconds: Math.max(0, (elapsedAtReport * (1 - fraction)) / fraction - sinceReport) };
-    }
-    return { fraction: Math.max(fraction, byTime(elapsed)), remainingSeconds: Math.max(0, step.weight - elapsed) };
+  if (!report) {
+    if (step.weight <= 0) return { fraction: 0, remainingSeconds: 0 };
+    return { fraction: byTime(elapsed), remainingSeconds: Math.max(step.weight * 0.05, step.weight - elapsed) };
   }
-  if (step.weight <= 0) return { fraction: 0, remainingSeconds: 0 };
-  const fraction = Math.min(0.95, elapsed / step.weight);
-  return { fraction, remainingSeconds: Math.max(step.weight * 0.05, step.weight - elapsed) };
+  const reported = Math.min(1, report.done / report.total);
+  const shownBefore = Math.max(reported, report.shown ?? 0);
+  if (reported < MIN_FRACTION_FOR_RATE) return { fraction: Math.max(shownBefore, byTime(elapsed)), remainingSeconds: Math.max(0, step.weight - elapsed) };
+  const elapsedAtReport = step.startedAt ? Math.max(0.001, (Date.parse(report.at) - Date.parse(step.startedAt)) / 1000) : elapsed;
+  const sinceReport = Math.max(0, elapsed - elapsedAtReport);
+  // Never below the elapsed share of the estimate at the report; after it, on at the
+  // step's own pace, as the ETA counts down, so a poll between two reports sees it move.
+  const atReport = Math.max(shownBefore, byTime(elapsedAtReport));
+  const fraction = Math.max(atReport, Math.min(UNREPORTED_CAP, atReport + (reported / elapsedAtReport) * sinceReport));
+  return { fraction, remainingSeconds: Math.max(0, (elapsedAtReport * (1 - reported)) / reported - sinceReport) };
+}
+
+/** The share (0–1) of a running step that progress shows at `now`. */
+export function runningStepShare(step: DrStepRecord, now: Date): number {
+  return runningStep(step, now.getTime()).fraction;
 }
 
 export function executionProgress(record: Pick<DrExecutionRecord, 'status' | 'steps'>, now: Date = new Date()): ExecutionProgress {

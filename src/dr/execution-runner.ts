@@ -4,7 +4,7 @@ import type { DrExecutionRecord, DrExecutionsTable, DrStepRecord } from '../cata
 import type { DrStep } from '../config/dr-schema.js';
 import { buildDag, type NodeState } from '../core/dag.js';
 import { InterruptedError, OperationError } from '../core/errors.js';
-import { executionProgress, type StepProgressReport } from './execution-progress.js';
+import { executionProgress, runningStepShare, type StepProgressReport } from './execution-progress.js';
 import { type PlanGraph, type PlanGraphStep, nextSteps } from './plan-graph.js';
 import { abortReason, StepFailedError, type StepContext, type StepExecutor, type StepLogLevel, type StepOutcome } from './step-executor.js';
 import { runStep, type StepRunResult } from './step-runner.js';
@@ -218,7 +218,10 @@ async function runOne(
       const now = Date.now();
       if (now - lastWrite < PROGRESS_WRITE_MS && done < total) return;
       lastWrite = now;
-      const progress: StepProgressReport = { done, total, at: new Date(now).toISOString() };
+      // Where the last report's pace has brought progress is where this one starts: it never steps back when the step slows.
+      const before = executions.get(executionId)?.steps.find((s) => s.id === graphStep.id);
+      const shown = before ? runningStepShare(before, new Date(now)) : 0;
+      const progress: StepProgressReport = { done, total, at: new Date(now).toISOString(), ...(shown > done / total ? { shown } : {}) };
       executions.updateStep(executionId, graphStep.id, { output: { progress } });
       emitProgress();
     },

@@ -31,6 +31,21 @@ describe('execution progress and ETA from the record', () => {
     expect(executionProgress({ status: 'running', steps: [slow] }, at(5)).progress).toBe(50);
   });
 
+  it('moves a restore on at its pace between reports, as its ETA counts down, to 95 % until it reports more', () => {
+    const restore = step('r', 100, { status: 'running', type: 'restore', startedAt: at(0).toISOString(), output: { progress: { done: 250, total: 1000, at: at(10).toISOString() } } });
+    const p = (now: number) => executionProgress({ status: 'running', steps: [restore] }, at(now));
+    expect(p(12)).toEqual({ progress: 30, estimatedCompletion: at(40).toISOString() });
+    expect(p(20).progress).toBe(50);
+    expect(p(60).progress).toBe(95);
+  });
+
+  it('starts from what the previous report had shown when a report is behind it, and moves on from there', () => {
+    const slowed = step('r', 100, { status: 'running', type: 'restore', startedAt: at(0).toISOString(), output: { progress: { done: 400, total: 1000, at: at(20).toISOString(), shown: 0.5 } } });
+    const p = (now: number) => executionProgress({ status: 'running', steps: [slowed] }, at(now)).progress;
+    expect(p(20)).toBe(50);
+    expect(p(25)).toBe(60);
+  });
+
   it('has no ETA while an approval waits, once ended, or after an interruption; a success is 100 %', () => {
     const waiting = executionProgress({ status: 'waiting-approval', steps: [step('a', 1, { status: 'succeeded' }), step('ok', 1, { status: 'waiting-approval' })] }, at(1));
     expect(waiting).toEqual({ progress: 50, estimatedCompletion: null });

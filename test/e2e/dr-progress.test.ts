@@ -68,7 +68,7 @@ describe('dr execution progress and ETA from another process', () => {
         'big-restore-plan': {
           steps: [
             { id: 'restore', type: 'restore', source: 'files', at: 'latest', target, force: true },
-            { id: 'after', type: 'command', command: 'sleep 1', dependsOn: ['restore'] },
+            { id: 'after', type: 'command', command: 'sleep 2', dependsOn: ['restore'] },
           ],
         },
       },
