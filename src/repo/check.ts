@@ -4,9 +4,17 @@ import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
 import { type NodeReferences, treeReferences } from './tree.js';
 import { treesInOrder } from './trees-in-order.js';
+import { WholePacks } from './whole-packs.js';
 
 /** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
 const TREE_BATCH_BYTES = 8 * 1024 * 1024;
+/**
+ * Tree packs the structure check keeps whole (WholePacks) when the destination is remote:
+ * there, reading a pack's spans again for each level of the tree is a download each time.
+ * Not from a local disk, where the reads again are page-cache copies and held packs
+ * would only add to the backup's peak memory.
+ */
+const REMOTE_TREE_PACKS_BYTES = 32 * 1024 * 1024;
 
 /**
  * Checks a repository: the structure always (every index entry's pack is stored with
@@ -243,8 +251,10 @@ export interface StructureCheckOptions {
  */
 export async function checkSnapshotStructure(repo: Repository, snapshot: Snapshot, opts: StructureCheckOptions = {}): Promise<string[]> {
   const { signal } = opts;
-  const stored = new Set<string>();
-  for await (const p of repo.listPacks()) stored.add(p.id);
+  const stored = new Map<string, number>();
+  for await (const p of repo.listPacks()) stored.set(p.id, p.size);
+  const whole = repo.adapter.kind === 'local' ? undefined : new WholePacks(repo.adapter, stored, REMOTE_TREE_PACKS_BYTES);
+  const treeReader = { loadBlob: (id: string) => repo.loadBlob(id), loadTrees: (ids: readonly string[], maxBytes: number) => repo.loadTrees(ids, maxBytes, whole) };
   const skipped = opts.reusedTrees && repo.indexedPackIds.every((id) => stored.has(id)) ? opts.reusedTrees : new Set<string>();
   const problems: string[] = [];
   // `what` names the place only when something is wrong: most blobs never need it.
@@ -264,7 +274,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
     const next: { tree: string; path: string }[] = [];
     const readable = level.filter((item) => reachable(item.tree, () => item.path) !== undefined);
     const trees = treesInOrder(
-      repo,
+      treeReader,
       readable.map((item) => item.tree),
       TREE_BATCH_BYTES,
       treeReferences,

@@ -10,6 +10,7 @@ import { LocatedBlobs, type PackBlobs } from './pack-blobs.js';
 import { packKey, type PackHeaderEntry, parsePackHeader } from './pack.js';
 import { deserializeTree } from './tree.js';
 import type { TreeNode } from './tree-node.js';
+import type { WholePacks } from './whole-packs.js';
 
 /**
  * Records below this size, stored and decoded, are opened in batches of up to BATCH_RECORDS
@@ -91,27 +92,30 @@ export class PackReader {
    * The blobs of one pack, in pack order, from one ranged read per span. Small records are
    * opened in batches (one trip to the pool each), large ones one by one. `onBlob` gets each
    * by its position in `blobs`, and the read waits for what it returns. With `buffers`, reads
-   * and decoded blobs use its buffers, and a blob's buffer is reused once released.
+   * and decoded blobs use its buffers, and a blob's buffer is reused once released. With
+   * `whole`, a pack it keeps is read from there.
    */
-  async readPack(packId: string, blobs: PackBlobs, onBlob: OnPackBlob, buffers?: BufferPool): Promise<void> {
+  async readPack(packId: string, blobs: PackBlobs, onBlob: OnPackBlob, buffers?: BufferPool, whole?: WholePacks): Promise<void> {
     // Spans of at most READ_SPAN_BYTES (or one larger blob), read one after the other: a
     // whole pack at once held 16 MiB per pack in flight (packs were 16 MiB then), and as much again in garbage.
     for (let first = 0; first < blobs.count;) {
       let last = first;
       while (last + 1 < blobs.count && blobs.offset(last + 1) + blobs.length(last + 1) - blobs.offset(first) <= READ_SPAN_BYTES) last++;
-      await this.#readSpan(packId, blobs, first, last + 1, onBlob, buffers);
+      await this.#readSpan(packId, blobs, first, last + 1, onBlob, buffers, whole);
       first = last + 1;
     }
   }
 
   /** Blobs `from` to `to` of a pack, read with one request. */
-  async #readSpan(packId: string, blobs: PackBlobs, from: number, to: number, onBlob: OnPackBlob, buffers: BufferPool | undefined): Promise<void> {
+  async #readSpan(packId: string, blobs: PackBlobs, from: number, to: number, onBlob: OnPackBlob, buffers: BufferPool | undefined, whole: WholePacks | undefined): Promise<void> {
     const start = blobs.offset(from);
     // A loop, not Math.max(...): a pack of small files holds more blobs than a call has room for arguments.
     let end = start;
     for (let k = from; k < to; k++) end = Math.max(end, blobs.offset(k) + blobs.length(k));
-    const span = buffers?.lease(end - start);
-    const bytes = await readAll(await this.#adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
+    const held = whole?.bytesOf(packId);
+    const span = held ? undefined : buffers?.lease(end - start);
+    // Past the end of a pack shorter than the index says, as a ranged read would be: the records cut short are found below.
+    const bytes = held ? (await held).subarray(start, end) : await readAll(await this.#adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
     const recordOf = (k: number) => bytes.subarray(blobs.offset(k) - start, blobs.offset(k) - start + blobs.length(k));
     let batch: number[] = [];
     let batchBytes = 0;
@@ -227,7 +231,7 @@ export class PackReader {
    * thousands of nodes parsed at once lived long enough for the garbage collector to move
    * them, at a cost.
    */
-  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
+  async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY, whole?: WholePacks): Promise<{ trees: Map<string, Buffer>; taken: number }> {
     const byPack = new Map<string, BlobLocation[]>();
     const listed = new Set<string>();
     let bytes = 0;
@@ -255,7 +259,7 @@ export class PackReader {
         await reading.acquire();
         try {
           const blobs = new LocatedBlobs(locations);
-          await this.readPack(packId, blobs, (k, data) => void trees.set(blobs.id(k), data));
+          await this.readPack(packId, blobs, (k, data) => void trees.set(blobs.id(k), data), undefined, whole);
         } catch {
           // The pack's remaining trees are left out: loadTree reports each.
         } finally {

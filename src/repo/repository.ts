@@ -20,6 +20,7 @@ import { SideObjects } from './side-objects.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { CREATION_OPERATION, type LockRequest, RepositoryLock } from './repository-lock.js';
 import type { TreeNode } from './tree-node.js';
+import type { WholePacks } from './whole-packs.js';
 
 export type { BlobEntries, BlobLocation, BlobType } from './blob-index.js';
 export type { CompressionAlgorithm, CompressionSettings } from './compression.js';
@@ -327,9 +328,9 @@ export class Repository {
     return this.#reader.loadTree(id);
   }
 
-  /** Trees read together, up to `maxBytes` of plaintext (PackReader.loadTrees). */
-  loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY): Promise<{ trees: Map<string, Buffer>; taken: number }> {
-    return this.#reader.loadTrees(ids, maxBytes);
+  /** Trees read together, up to `maxBytes` of plaintext (PackReader.loadTrees); from `whole`'s packs where it keeps them. */
+  loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY, whole?: WholePacks): Promise<{ trees: Map<string, Buffer>; taken: number }> {
+    return this.#reader.loadTrees(ids, maxBytes, whole);
   }
 
   /** Every index file as stored, for prune (which rewrites them) and checks. */

@@ -1,14 +1,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { checkRepository, checkSnapshotStructure } from '../../src/repo/check.js';
+import { packKey } from '../../src/repo/pack.js';
 import { Repository } from '../../src/repo/repository.js';
 import type { Snapshot } from '../../src/repo/snapshot.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
+import { readAll } from '../../src/storage/adapter.js';
+import { createS3Adapter } from '../../src/storage/s3.js';
 import { makeTempDir } from '../helpers/cli.js';
-import { treeNode as node } from '../helpers/tree-nodes.js';
 import { localAdapters } from '../helpers/local-adapters.js';
+import { recording } from '../helpers/recording-adapter.js';
+import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { treeNode as node } from '../helpers/tree-nodes.js';
 
 const localAdapter = localAdapters();
 
@@ -110,6 +115,53 @@ describe('checkSnapshotStructure', () => {
     expect(problems).toHaveLength(2);
     expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
     expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+
+  describe('from a remote destination (s3rver)', () => {
+    let s3: S3Server;
+    beforeAll(async () => {
+      s3 = await startS3Server('check');
+    }, 30_000);
+    afterAll(() => s3?.stop());
+    const s3Adapter = () =>
+      recording(
+        createS3Adapter('offsite', {
+          bucket: 'check',
+          prefix: `run-${randomBytes(4).toString('hex')}`,
+          endpoint: s3.endpoint,
+          forcePathStyle: true,
+          region: 'us-east-1',
+          accessKeyId: 'S3RVER',
+          secretAccessKey: 'S3RVER',
+        }),
+      );
+
+    it('downloads each tree pack once, whole, however many levels of trees lie in it', async () => {
+      const adapter = s3Adapter();
+      const repo = await Repository.create(adapter, { password: 'pw' });
+      const { snapshot, trees } = await backup(repo, 30);
+      const treePack = packKey(repo.lookupBlob(snapshot.tree)!.packId);
+      expect(new Set([...trees.values()].map((id) => repo.lookupBlob(id)!.packId))).toEqual(new Set([repo.lookupBlob(snapshot.tree)!.packId]));
+      const reopened = await Repository.open(adapter, { password: 'pw' });
+      adapter.gets.length = 0;
+      expect(await checkSnapshotStructure(reopened, snapshot)).toEqual([]);
+      // Three levels of trees in one pack: one request for all of them, where each level read its own span.
+      expect(adapter.gets.filter((g) => g.key.startsWith('data/'))).toEqual([{ key: treePack, range: undefined }]);
+    });
+
+    it('still names a damaged tree by its path, and checks the trees beside it and the data under them', async () => {
+      const adapter = s3Adapter();
+      const repo = await Repository.create(adapter, { password: 'pw' });
+      const { snapshot, trees } = await backup(repo, 6, 4);
+      const damaged = repo.lookupBlob(trees.get('/d2')!)!;
+      const pack = await readAll(await adapter.get(packKey(damaged.packId)));
+      pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+      await adapter.put(packKey(damaged.packId), pack);
+      const problems = await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot);
+      expect(problems).toHaveLength(2);
+      expect(problems).toContainEqual(expect.stringMatching(/^\/d2: .*damaged/));
+      expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+    });
   });
 
   it('names a file whose recorded size is not the length of its content, as checkRepository does', async () => {
