@@ -23,8 +23,8 @@ export interface StepProgressReport {
   at: string;
   /**
    * The step's share (0–1) shown when the report was written, where it is above
-   * done/total: what the previous report had reached by then at its pace. A report
-   * behind it (the step slowed down) does not move progress back.
+   * done/total: where the previous report had brought progress by then. A report behind
+   * it (the step slowed down) does not move progress back.
    */
   shown?: number;
 }
@@ -37,10 +37,12 @@ const MIN_FRACTION_FOR_RATE = 0.02;
 /** How far a running step goes by its estimate or its pace alone. */
 const UNREPORTED_CAP = 0.95;
 
-export function stepReport(step: DrStepRecord): StepProgressReport | undefined {
+/** The step's report of this run of it: one made before it started (an attempt before an interruption, resumed) tells nothing of this one. */
+function stepReport(step: DrStepRecord): StepProgressReport | undefined {
   const output = step.output as { progress?: StepProgressReport } | null;
   const p = output?.progress;
-  return p && typeof p.done === 'number' && typeof p.total === 'number' && p.total > 0 ? p : undefined;
+  if (!p || typeof p.done !== 'number' || typeof p.total !== 'number' || !(p.total > 0) || !step.startedAt) return undefined;
+  return Date.parse(p.at) >= Date.parse(step.startedAt) ? p : undefined;
 }
 
 /** How far a running step is (0–1) and how many seconds it still needs. */
@@ -55,13 +57,15 @@ function runningStep(step: DrStepRecord, now: number): { fraction: number; remai
   const reported = Math.min(1, report.done / report.total);
   const shownBefore = Math.max(reported, report.shown ?? 0);
   if (reported < MIN_FRACTION_FOR_RATE) return { fraction: Math.max(shownBefore, byTime(elapsed)), remainingSeconds: Math.max(0, step.weight - elapsed) };
-  const elapsedAtReport = step.startedAt ? Math.max(0.001, (Date.parse(report.at) - Date.parse(step.startedAt)) / 1000) : elapsed;
+  const elapsedAtReport = Math.max(0.001, (Date.parse(report.at) - Date.parse(step.startedAt!)) / 1000);
   const sinceReport = Math.max(0, elapsed - elapsedAtReport);
-  // Never below the elapsed share of the estimate at the report; after it, on at the
-  // step's own pace, as the ETA counts down, so a poll between two reports sees it move.
+  // What is left at the step's own pace so far.
+  const leftAtReport = (elapsedAtReport * (1 - reported)) / reported;
+  // Never below the elapsed share of the estimate at the report; after it, on towards the
+  // end as the ETA counts down to it, so a poll between two reports sees it move.
   const atReport = Math.max(shownBefore, byTime(elapsedAtReport));
-  const fraction = Math.max(atReport, Math.min(UNREPORTED_CAP, atReport + (reported / elapsedAtReport) * sinceReport));
-  return { fraction, remainingSeconds: Math.max(0, (elapsedAtReport * (1 - reported)) / reported - sinceReport) };
+  const fraction = leftAtReport > 0 ? Math.max(atReport, Math.min(UNREPORTED_CAP, atReport + ((1 - atReport) * sinceReport) / leftAtReport)) : atReport;
+  return { fraction, remainingSeconds: Math.max(0, leftAtReport - sinceReport) };
 }
 
 /** The share (0–1) of a running step that progress shows at `now`. */

@@ -39,11 +39,18 @@ describe('execution progress and ETA from the record', () => {
     expect(p(60).progress).toBe(95);
   });
 
-  it('starts from what the previous report had shown when a report is behind it, and moves on from there', () => {
+  it('starts from what the previous report had shown when a report is behind it, and reaches the end with its ETA', () => {
     const slowed = step('r', 100, { status: 'running', type: 'restore', startedAt: at(0).toISOString(), output: { progress: { done: 400, total: 1000, at: at(20).toISOString(), shown: 0.5 } } });
-    const p = (now: number) => executionProgress({ status: 'running', steps: [slowed] }, at(now)).progress;
-    expect(p(20)).toBe(50);
-    expect(p(25)).toBe(60);
+    const p = (now: number) => executionProgress({ status: 'running', steps: [slowed] }, at(now));
+    // 40 % in 20 s leaves 30 s: the other half of the way is covered in those 30 s.
+    expect(p(20)).toEqual({ progress: 50, estimatedCompletion: at(50).toISOString() });
+    expect(p(35).progress).toBe(75);
+    expect(p(49).progress).toBe(95);
+  });
+
+  it('takes no account of a report made before the step started again (a resumed execution)', () => {
+    const resumed = step('r', 100, { status: 'running', type: 'restore', startedAt: at(100).toISOString(), output: { progress: { done: 900, total: 1000, at: at(50).toISOString(), shown: 0.95 } } });
+    expect(executionProgress({ status: 'running', steps: [resumed] }, at(110))).toEqual({ progress: 10, estimatedCompletion: at(200).toISOString() });
   });
 
   it('has no ETA while an approval waits, once ended, or after an interruption; a success is 100 %', () => {
