@@ -9,8 +9,9 @@ import { WholePacks } from './whole-packs.js';
 /** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
 const TREE_BATCH_BYTES = 8 * 1024 * 1024;
 /**
- * Tree packs the structure check keeps whole (WholePacks) when the destination is remote:
- * there, reading a pack's spans again for each level of the tree is a download each time.
+ * Packs the structure check's tree reads keep whole (WholePacks) when the destination is
+ * remote: there, reading a pack's spans again for each level of the tree is a download
+ * each time.
  * Not from a local disk, where the reads again are page-cache copies and held packs
  * would only add to the backup's peak memory.
  */

@@ -114,7 +114,7 @@ export class PackReader {
     for (let k = from; k < to; k++) end = Math.max(end, blobs.offset(k) + blobs.length(k));
     const held = whole?.bytesOf(packId);
     const span = held ? undefined : buffers?.lease(end - start);
-    // Past the end of a pack shorter than the index says, as a ranged read would be: the records cut short are found below.
+    // A held pack shorter than the index says gives records cut short, found below as those of a short ranged read are.
     const bytes = held ? (await held).subarray(start, end) : await readAll(await this.#adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
     const recordOf = (k: number) => bytes.subarray(blobs.offset(k) - start, blobs.offset(k) - start + blobs.length(k));
     let batch: number[] = [];
