@@ -11,9 +11,8 @@ const TREE_BATCH_BYTES = 8 * 1024 * 1024;
 /**
  * Packs the structure check's tree reads keep whole (WholePacks) when the destination is
  * remote: there, reading a pack's spans again for each level of the tree is a download
- * each time.
- * Not from a local disk, where the reads again are page-cache copies and held packs
- * would only add to the backup's peak memory.
+ * each time. Not from a local disk, where the reads again are page-cache copies and held
+ * packs would only add to the backup's peak memory.
  */
 const REMOTE_TREE_PACKS_BYTES = 32 * 1024 * 1024;
 
