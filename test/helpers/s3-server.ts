@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { S3DestinationConfig } from '../../src/storage/s3.js';
 import { repoRoot } from './cli.js';
 
 export interface S3Server {
@@ -51,4 +52,9 @@ export async function startS3Server(bucket = 'bkdr-test'): Promise<S3Server> {
     },
   };
   return server;
+}
+
+/** Where an S3 adapter finds `server`: its bucket under `prefix`, with s3rver's fixed credentials. */
+export function s3rverDestination(server: S3Server, prefix: string): S3DestinationConfig {
+  return { bucket: server.bucket, prefix, endpoint: server.endpoint, forcePathStyle: true, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 }

@@ -12,7 +12,7 @@ import { createS3Adapter } from '../../src/storage/s3.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { localAdapters } from '../helpers/local-adapters.js';
 import { recording } from '../helpers/recording-adapter.js';
-import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { type S3Server, s3rverDestination, startS3Server } from '../helpers/s3-server.js';
 import { treeNode as node } from '../helpers/tree-nodes.js';
 
 const localAdapter = localAdapters();
@@ -123,18 +123,7 @@ describe('checkSnapshotStructure', () => {
       s3 = await startS3Server('check');
     }, 30_000);
     afterAll(() => s3?.stop());
-    const s3Adapter = () =>
-      recording(
-        createS3Adapter('offsite', {
-          bucket: 'check',
-          prefix: `run-${randomBytes(4).toString('hex')}`,
-          endpoint: s3.endpoint,
-          forcePathStyle: true,
-          region: 'us-east-1',
-          accessKeyId: 'S3RVER',
-          secretAccessKey: 'S3RVER',
-        }),
-      );
+    const s3Adapter = () => recording(createS3Adapter('offsite', s3rverDestination(s3, `run-${randomBytes(4).toString('hex')}`)));
 
     it('downloads each tree pack once, whole, however many levels of trees lie in it', async () => {
       const adapter = s3Adapter();

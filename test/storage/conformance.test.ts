@@ -14,7 +14,7 @@ import { createS3Adapter } from '../../src/storage/s3.js';
 import { createSftpAdapter } from '../../src/storage/sftp.js';
 import { AZURITE_ACCOUNT, AZURITE_KEY, type AzuriteServer, startAzurite } from '../helpers/azurite-server.js';
 import { type FtpServer, startFtpServer } from '../helpers/ftp-server.js';
-import { type S3Server, startS3Server } from '../helpers/s3-server.js';
+import { type S3Server, s3rverDestination, startS3Server } from '../helpers/s3-server.js';
 import { type SftpServer, sshdAvailable, startSftpServer } from '../helpers/sftp-server.js';
 import { describeConformance } from './conformance.js';
 
@@ -38,8 +38,7 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-const s3Adapter = (prefix = `run-${randomBytes(4).toString('hex')}`): StorageAdapter =>
-  createS3Adapter('offsite', { bucket: 'conformance', prefix, endpoint: s3.endpoint, forcePathStyle: true, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+const s3Adapter = (prefix = `run-${randomBytes(4).toString('hex')}`): StorageAdapter => createS3Adapter('offsite', s3rverDestination(s3, prefix));
 
 describeConformance('local', () => ({
   open: async () => {
