@@ -40,6 +40,24 @@ describe('DirCache', () => {
     expect(again.lookup(Buffer.from('/other'), 'a'.repeat(64))).toBeUndefined();
   });
 
+  it('gives back every entry of a walk whose entries fill many chunks, one of them larger than a chunk', async () => {
+    const file = join(tmp.path, 'many');
+    const cache = await DirCache.open(file, identity, new Set());
+    const id = (n: number) => n.toString(16).padStart(64, '0');
+    const kept: [string, DirCacheEntry][] = Array.from({ length: 2000 }, (_, i) => [`/src/d${i}`, entry(id(i), [id(i + 1e6), id(i + 2e6)])]);
+    // 3 000 subdirectories: a record of 96 KiB, past the 64 KiB chunks records are written into.
+    const wide = entry(
+      id(9e6),
+      Array.from({ length: 3000 }, (_, c) => id(c + 3e6)),
+    );
+    kept.splice(1000, 0, ['/src', wide]);
+    for (const [dir, e] of kept) cache.keep(Buffer.from(dir), e);
+    expect(cache.keptEntries).toBe(2001);
+    await cache.save(['i1']);
+    const again = await DirCache.open(file, identity, new Set(['i1']));
+    for (const [dir, e] of kept) expect(again.lookup(Buffer.from(dir), e.tree)).toEqual(e);
+  });
+
   it('is empty when absent, damaged, of another repository or configuration, or once an index file it knew is gone', async () => {
     const file = join(tmp.path, 'one');
     const tree = 'a'.repeat(64);
