@@ -58,6 +58,18 @@ describe('DirCache', () => {
     for (const [dir, e] of kept) expect(again.lookup(Buffer.from(dir), e.tree)).toEqual(e);
   });
 
+  it('fails its save, not the walk, when an entry cannot be written, and the file it had stays as it was', async () => {
+    const file = join(tmp.path, 'kept');
+    const first = await DirCache.open(file, identity, new Set());
+    first.keep(Buffer.from('/src'), entry('a'.repeat(64)));
+    await first.save(['i1']);
+    const cache = await DirCache.open(file, identity, new Set(['i1']));
+    expect(() => cache.keep(Buffer.from('/bad'), entry('not an id'))).not.toThrow();
+    cache.keep(Buffer.from('/src'), entry('b'.repeat(64)));
+    await expect(cache.save(['i1'])).rejects.toThrow('directory cache: not an id: not an id');
+    expect((await DirCache.open(file, identity, new Set(['i1']))).lookup(Buffer.from('/src'), 'a'.repeat(64))).toEqual(entry('a'.repeat(64)));
+  });
+
   it('is empty when absent, damaged, of another repository or configuration, or once an index file it knew is gone', async () => {
     const file = join(tmp.path, 'one');
     const tree = 'a'.repeat(64);
