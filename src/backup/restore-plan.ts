@@ -1,4 +1,5 @@
 import picomatch from 'picomatch';
+import { ByteSlabs } from '../core/byte-slabs.js';
 import { IntegrityError, InterruptedError, OperationError, UsageError } from '../core/errors.js';
 import { resized } from '../core/typed-arrays.js';
 import { deserializeTree } from '../repo/tree.js';
@@ -58,6 +59,9 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
   const skipped = new Map<string, PlannedEntry>();
+  // What the plan keeps to its end (directories, links, special files) is copied out of Buffer's pools.
+  const slabs = new ByteSlabs();
+  const held = (entry: PlannedEntry): PlannedEntry => ({ path: slabs.copy(entry.path), node: heldNode(entry.node, slabs) });
 
   // A node an include glob selects below a directory the matcher passed over still needs
   // that directory made by the restore: with --force, whatever stands there may be a link.
@@ -99,9 +103,10 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
-        else planDir(entry);
-        if (node.subtree) await visit(subtrees.next(), entry.path);
+        const dirEntry = held(entry);
+        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), dirEntry);
+        else planDir(dirEntry);
+        if (node.subtree) await visit(subtrees.next(), dirEntry.path);
         continue;
       }
       if (!wanted) continue;
@@ -109,10 +114,10 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const link = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
         const first = link ? hardlinkFirst.get(link) : undefined;
         if (first) {
-          plan.hardlinks.push({ ...entry, existing: first });
+          plan.hardlinks.push({ ...held(entry), existing: first });
           continue;
         }
-        if (link) hardlinkFirst.set(link, entry.path);
+        if (link) hardlinkFirst.set(link, slabs.copy(entry.path));
         const firstBlob = plan.blobs.length;
         let size = 0;
         for (const id of node.content ?? []) {
@@ -128,7 +133,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const file = plan.files.add(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
         if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
-        plan.later.push(entry);
+        plan.later.push(held(entry));
       }
     }
   };
@@ -160,6 +165,14 @@ export class EntryList {
   at(i: number): number {
     return this.#items[i]!;
   }
+}
+
+/** `node` with its bytes (name, link target, extended attributes) in `slabs`: deserializeTree's are slices of Buffer's pools. */
+function heldNode(node: TreeNode, slabs: ByteSlabs): TreeNode {
+  const held: TreeNode = { ...node, name: slabs.copy(node.name) };
+  if (node.linkTarget) held.linkTarget = slabs.copy(node.linkTarget);
+  if (node.xattrs) held.xattrs = Object.fromEntries(Object.entries(node.xattrs).map(([name, value]) => [name, slabs.copy(value)]));
+  return held;
 }
 
 function isUint32(n: unknown): n is number {

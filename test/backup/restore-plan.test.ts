@@ -264,6 +264,19 @@ describe('planRestore', () => {
     expect(p.sizeMismatches).toEqual([]);
   });
 
+  it("holds the paths and names of directories, links and special files in shared slabs, not one of Buffer's pools each", async () => {
+    // Each directory's files take more than a pool's 8 KiB of paths: each directory path made then would keep its own pool alive.
+    const files = await tree(Array.from({ length: 100 }, (_, i) => file(`${'long-file-name-'.repeat(8)}${i}`)));
+    const root = await tree(Array.from({ length: 60 }, (_, i) => [dir(`d${i}`, files), node(`s${i}`, { type: 'symlink', linkTarget: Buffer.from(`d${i}`) })]).flat());
+    const p = await plan(root);
+    expect(p.dirs).toHaveLength(60);
+    expect(p.later).toHaveLength(60);
+    const held = [...p.dirs, ...p.later].flatMap((e) => [e.path, e.node.name, ...(e.node.linkTarget ? [e.node.linkTarget] : [])]);
+    expect(new Set(held.map((b) => b.buffer)).size).toBe(1);
+    expect(paths(p.later).slice(0, 2)).toEqual(['/s0', '/s1']);
+    expect(p.later[1]!.node.linkTarget!.toString()).toBe('d1');
+  });
+
   it("fails naming the file when a file's blob is missing from the index", async () => {
     const missing = sha(Buffer.from('never stored'));
     const root = await tree([dir('d', await tree([file('gone', { content: [blob.ten, missing] })]))]);
