@@ -1,3 +1,4 @@
+import { ByteSlabs } from '../core/byte-slabs.js';
 import { resized } from '../core/typed-arrays.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import type { NodeMetadata } from '../sources/files/restore-node.js';
@@ -58,6 +59,8 @@ export class PlannedFiles {
   #flags = new Uint8Array(0);
   /** Only files that have extended attributes: most have none. */
   readonly #xattrs = new Map<number, Record<string, Buffer>>();
+  /** Their values, copied: a tree's are slices of Buffer's pools, which every file's kept (SELinux labels) would keep alive. */
+  readonly #xattrBytes = new ByteSlabs();
   /** Only files with a time of over 2^53 seconds either way (a crafted tree), which a double would round. */
   readonly #wideTimes = new Map<number, { atimeNs: bigint; mtimeNs: bigint }>();
 
@@ -86,7 +89,7 @@ export class PlannedFiles {
       this.#mtimeNs[i] = mtimeNs;
     } else this.#wideTimes.set(i, { atimeNs: node.atimeNs, mtimeNs: node.mtimeNs });
     this.#flags[i] = (sparse ? SPARSE : 0) | (blobCount === 1 && !sparse ? CREATE_ON_WRITE : 0) | (force ? FORCE : 0);
-    if (node.xattrs !== undefined) this.#xattrs.set(i, node.xattrs);
+    if (node.xattrs !== undefined) this.#xattrs.set(i, this.#xattrBytes.copyValues(node.xattrs));
     return i;
   }
 

@@ -59,8 +59,10 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   const hardlinkFirst = new Map<string, Buffer>();
   const planned = new Set<string>();
   const skipped = new Map<string, PlannedEntry>();
-  // What the plan keeps to its end (directories, links, special files) is copied out of Buffer's pools.
+  // What the plan keeps to its end (directories, links, special files) is copied out of Buffer's pools. The first
+  // paths of hard-linked files, kept while planning, go with the map: most may never get a second link in the plan.
   const slabs = new ByteSlabs();
+  const firstLinkSlabs = new ByteSlabs();
   const held = (entry: PlannedEntry): PlannedEntry => ({ path: slabs.copy(entry.path), node: heldNode(entry.node, slabs) });
 
   // A node an include glob selects below a directory the matcher passed over still needs
@@ -75,7 +77,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   };
   const planDir = (dir: PlannedEntry) => {
     planned.add(dir.path.subarray(targetBuf.length).toString('latin1'));
-    plan.dirs.push(dir);
+    plan.dirs.push(held(dir));
   };
 
   /** `dir`: the directory's path in the target; its path in the snapshot is what follows `targetBuf`. */
@@ -103,10 +105,9 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        const dirEntry = held(entry);
-        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), dirEntry);
-        else planDir(dirEntry);
-        if (node.subtree) await visit(subtrees.next(), dirEntry.path);
+        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
+        else planDir(entry);
+        if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;
       }
       if (!wanted) continue;
@@ -114,10 +115,10 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const link = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
         const first = link ? hardlinkFirst.get(link) : undefined;
         if (first) {
-          plan.hardlinks.push({ ...held(entry), existing: first });
+          plan.hardlinks.push({ ...held(entry), existing: slabs.copy(first) });
           continue;
         }
-        if (link) hardlinkFirst.set(link, slabs.copy(entry.path));
+        if (link) hardlinkFirst.set(link, firstLinkSlabs.copy(entry.path));
         const firstBlob = plan.blobs.length;
         let size = 0;
         for (const id of node.content ?? []) {
@@ -171,7 +172,7 @@ export class EntryList {
 function heldNode(node: TreeNode, slabs: ByteSlabs): TreeNode {
   const held: TreeNode = { ...node, name: slabs.copy(node.name) };
   if (node.linkTarget) held.linkTarget = slabs.copy(node.linkTarget);
-  if (node.xattrs) held.xattrs = Object.fromEntries(Object.entries(node.xattrs).map(([name, value]) => [name, slabs.copy(value)]));
+  if (node.xattrs) held.xattrs = slabs.copyValues(node.xattrs);
   return held;
 }
 

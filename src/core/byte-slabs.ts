@@ -22,4 +22,9 @@ export class ByteSlabs {
     this.#used += bytes.length;
     return this.#slab.subarray(at, this.#used);
   }
+
+  /** copy() of every value (a node's extended attributes). */
+  copyValues(values: Record<string, Uint8Array>): Record<string, Buffer> {
+    return Object.fromEntries(Object.entries(values).map(([key, value]) => [key, this.copy(value)]));
+  }
 }

@@ -267,14 +267,28 @@ describe('planRestore', () => {
   it("holds the paths and names of directories, links and special files in shared slabs, not one of Buffer's pools each", async () => {
     // Each directory's files take more than a pool's 8 KiB of paths: each directory path made then would keep its own pool alive.
     const files = await tree(Array.from({ length: 100 }, (_, i) => file(`${'long-file-name-'.repeat(8)}${i}`)));
-    const root = await tree(Array.from({ length: 60 }, (_, i) => [dir(`d${i}`, files), node(`s${i}`, { type: 'symlink', linkTarget: Buffer.from(`d${i}`) })]).flat());
+    const linked = (name: string, i: number) => file(name, { nlink: 2, dev: 7n, inode: BigInt(i) });
+    const xattrs = { 'user.note': Buffer.from('kept') };
+    const root = await tree(
+      Array.from({ length: 60 }, (_, i) => [dir(`d${i}`, files), linked(`h${i}a`, i), linked(`h${i}b`, i), node(`s${i}`, { type: 'symlink', linkTarget: Buffer.from(`d${i}`), xattrs })]).flat(),
+    );
     const p = await plan(root);
-    expect(p.dirs).toHaveLength(60);
-    expect(p.later).toHaveLength(60);
-    const held = [...p.dirs, ...p.later].flatMap((e) => [e.path, e.node.name, ...(e.node.linkTarget ? [e.node.linkTarget] : [])]);
+    expect([p.dirs.length, p.later.length, p.hardlinks.length]).toEqual([60, 60, 60]);
+    const held = [...p.dirs, ...p.later, ...p.hardlinks].flatMap((e) => [
+      e.path,
+      e.node.name,
+      ...(e.node.linkTarget ? [e.node.linkTarget] : []),
+      ...(e.node.xattrs ? Object.values(e.node.xattrs) : []),
+    ]);
+    held.push(...p.hardlinks.map((h) => h.existing));
     expect(new Set(held.map((b) => b.buffer)).size).toBe(1);
     expect(paths(p.later).slice(0, 2)).toEqual(['/s0', '/s1']);
     expect(p.later[1]!.node.linkTarget!.toString()).toBe('d1');
+    expect(p.later[1]!.node.xattrs).toEqual(xattrs);
+    expect(p.hardlinks.slice(0, 2).map((h) => [rel(h.path), rel(h.existing)])).toEqual([
+      ['/h0b', '/h0a'],
+      ['/h10b', '/h10a'],
+    ]);
   });
 
   it("fails naming the file when a file's blob is missing from the index", async () => {
