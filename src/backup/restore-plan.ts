@@ -56,13 +56,15 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   const backup = opts.backupId ? `backup ${opts.backupId.slice(0, 8)}` : `the backup with tree ${opts.tree.slice(0, 8)}`;
   const plan: RestorePlan = { dirs: [], files: new PlannedFiles(), blobs: new EntryList(), hardlinks: [], later: [], sizeMismatches: [], warnings: [] };
   const index = repo.blobEntries;
-  const hardlinkFirst = new Map<string, Buffer>();
+  /** A hard-linked file's first path, and its copy in the plan once a second link is planned (one for all of them). */
+  const hardlinkFirst = new Map<string, { path: Buffer; existing?: Buffer }>();
   const planned = new Set<string>();
   const skipped = new Map<string, PlannedEntry>();
-  // What the plan keeps to its end (directories, links, special files) is copied out of Buffer's pools. The first
-  // paths of hard-linked files, kept while planning, go with the map: most may never get a second link in the plan.
+  // What the plan keeps to its end (directories, links, special files) is copied out of Buffer's pools. What only
+  // planning keeps (first paths of hard-linked files, directories include globs passed over) goes with it: most of
+  // those never reach the plan.
   const slabs = new ByteSlabs();
-  const firstLinkSlabs = new ByteSlabs();
+  const planningSlabs = new ByteSlabs();
   const held = (entry: PlannedEntry): PlannedEntry => ({ path: slabs.copy(entry.path), node: heldNode(entry.node, slabs) });
 
   // A node an include glob selects below a directory the matcher passed over still needs
@@ -75,6 +77,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
     }
     for (const dir of missing.reverse()) planDir(dir);
   };
+  /** `dir` into the plan, copied there (from a walk's Buffers, or from planningSlabs when it was skipped first). */
   const planDir = (dir: PlannedEntry) => {
     planned.add(dir.path.subarray(targetBuf.length).toString('latin1'));
     plan.dirs.push(held(dir));
@@ -105,7 +108,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), entry);
+        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), { path: planningSlabs.copy(entry.path), node: heldNode(node, planningSlabs) });
         else planDir(entry);
         if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;
@@ -115,10 +118,11 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const link = node.nlink > 1 ? `${node.dev}:${node.inode}` : undefined;
         const first = link ? hardlinkFirst.get(link) : undefined;
         if (first) {
-          plan.hardlinks.push({ ...held(entry), existing: slabs.copy(first) });
+          first.existing ??= slabs.copy(first.path);
+          plan.hardlinks.push({ ...held(entry), existing: first.existing });
           continue;
         }
-        if (link) hardlinkFirst.set(link, firstLinkSlabs.copy(entry.path));
+        if (link) hardlinkFirst.set(link, { path: planningSlabs.copy(entry.path) });
         const firstBlob = plan.blobs.length;
         let size = 0;
         for (const id of node.content ?? []) {

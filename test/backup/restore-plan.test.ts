@@ -95,6 +95,8 @@ describe('planRestore', () => {
       ['/sub/second', '/first'],
       ['/third', '/first'],
     ]);
+    // One copy of the first path for all its links.
+    expect(p.hardlinks[1]!.existing).toBe(p.hardlinks[0]!.existing);
     // Blobs for the two files only: 20 bytes once, and 10.
     expect(p.blobs.length).toBe(2);
   });
