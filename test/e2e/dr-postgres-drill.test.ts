@@ -205,7 +205,10 @@ describe.skipIf(!postgresAvailable)('DR drill: a PostgreSQL cluster lost and rec
 
     watch = spawn(process.execPath, [bkdrBin, '-c', ws.config, 'dr', 'watch'], { cwd: tmp.path, env: { ...process.env, ...ws.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     watch.stderr!.on('data', (d: Buffer) => (watchLog += d.toString()));
+    // At least 4 s, and until the watch is up and more than 10 rows are in: a psql per row starts slowly on a busy
+    // machine (7 rows in 4 s once, in a full CI run), and the RPO is measured against the rows committed before the kill.
     await sleep(4_000);
+    for (const until = Date.now() + 60_000; Date.now() < until && !(/watching 1 triggers/.test(watchLog) && committed.length > 10);) await sleep(200);
     expect(watchLog).toMatch(/watching 1 triggers/);
 
     // The disaster: the cluster killed and its data directory gone.
