@@ -65,7 +65,6 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   // those never reach the plan.
   const slabs = new ByteSlabs();
   const planningSlabs = new ByteSlabs();
-  const held = (entry: PlannedEntry): PlannedEntry => ({ path: slabs.copy(entry.path), node: heldNode(entry.node, slabs) });
 
   // A node an include glob selects below a directory the matcher passed over still needs
   // that directory made by the restore: with --force, whatever stands there may be a link.
@@ -80,7 +79,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
   /** `dir` into the plan, copied there (from a walk's Buffers, or from planningSlabs when it was skipped first). */
   const planDir = (dir: PlannedEntry) => {
     planned.add(dir.path.subarray(targetBuf.length).toString('latin1'));
-    plan.dirs.push(held(dir));
+    plan.dirs.push(heldEntry(dir, slabs));
   };
 
   /** `dir`: the directory's path in the target; its path in the snapshot is what follows `targetBuf`. */
@@ -108,7 +107,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         parentsPlanned = true;
       }
       if (node.type === 'dir') {
-        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), { path: planningSlabs.copy(entry.path), node: heldNode(node, planningSlabs) });
+        if (!wanted) skipped.set(entry.path.toString('latin1', targetBuf.length), heldEntry(entry, planningSlabs));
         else planDir(entry);
         if (node.subtree) await visit(subtrees.next(), entry.path);
         continue;
@@ -119,7 +118,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const first = link ? hardlinkFirst.get(link) : undefined;
         if (first) {
           first.existing ??= slabs.copy(first.path);
-          plan.hardlinks.push({ ...held(entry), existing: first.existing });
+          plan.hardlinks.push({ ...heldEntry(entry, slabs), existing: first.existing });
           continue;
         }
         if (link) hardlinkFirst.set(link, { path: planningSlabs.copy(entry.path) });
@@ -138,7 +137,7 @@ export async function planRestore(opts: RestoreOptions, targetBuf: Buffer): Prom
         const file = plan.files.add(entry.path, node, size, firstBlob, plan.blobs.length - firstBlob, force);
         if ((node.size ?? 0) !== size) plan.sizeMismatches.push({ file, recorded: node.size ?? 0 });
       } else {
-        plan.later.push(held(entry));
+        plan.later.push(heldEntry(entry, slabs));
       }
     }
   };
@@ -172,12 +171,12 @@ export class EntryList {
   }
 }
 
-/** `node` with its bytes (name, link target, extended attributes) in `slabs`: deserializeTree's are slices of Buffer's pools. */
-function heldNode(node: TreeNode, slabs: ByteSlabs): TreeNode {
+/** `entry` with its bytes (path, name, link target, extended attributes) in `slabs`: the walk's and deserializeTree's are slices of Buffer's pools. */
+function heldEntry({ path, node }: PlannedEntry, slabs: ByteSlabs): PlannedEntry {
   const held: TreeNode = { ...node, name: slabs.copy(node.name) };
   if (node.linkTarget) held.linkTarget = slabs.copy(node.linkTarget);
   if (node.xattrs) held.xattrs = slabs.copyValues(node.xattrs);
-  return held;
+  return { path: slabs.copy(path), node: held };
 }
 
 function isUint32(n: unknown): n is number {
