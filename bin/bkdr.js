@@ -11,6 +11,8 @@ import { applyJitPolicy } from '../dist/core/jit-policy.js';
 applyMallocPolicy();
 applyJitPolicy();
 const args = process.argv.slice(2);
+// The key derivations of the slots this config's last run opened (repo/keys-ahead.ts), beside the CLI's loading.
+if (!args.includes('--async')) (await import('../dist/repo/keys-ahead.js')).deriveKeysAhead(args);
 // PostgreSQL runs `wal push --async` / `wal fetch --async` once per WAL file: answered from the
 // spool by a module of node:fs alone, before the CLI (most of a start's time) loads.
 if (args.includes('--async') && args.includes('wal')) {

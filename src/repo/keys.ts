@@ -4,6 +4,7 @@ import { UsageError, WrongPasswordError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { readAll, type StorageAdapter } from '../storage/adapter.js';
 import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { rememberKeySlot, takeKeyDerivedAhead } from './keys-ahead.js';
 
 /**
  * Key slots (restic's internal/repository/key.go): each `keys/<id>` object wraps the
@@ -84,7 +85,10 @@ export async function unlockMasterKey(adapter: StorageAdapter, password: string,
   for await (const obj of adapter.list('keys/')) {
     const file = JSON.parse((await readAll(await adapter.get(obj.key))).toString('utf8')) as KeyFile;
     if (file.version !== 1 || file.kdf !== 'scrypt') continue;
-    const deriving = deriveKey(password, Buffer.from(file.salt, 'base64'), { N: file.N, r: file.r, p: file.p });
+    const salt = Buffer.from(file.salt, 'base64');
+    const params = { N: file.N, r: file.r, p: file.p };
+    // Started by the launcher while the CLI loaded, when an earlier run of this config opened this slot.
+    const deriving = takeKeyDerivedAhead(password, salt, params) ?? deriveKey(password, salt, params);
     try {
       onKeyDerivation?.();
     } catch {
@@ -102,7 +106,10 @@ export async function unlockMasterKey(adapter: StorageAdapter, password: string,
       continue;
     }
     const unlocked = { key, keyId: obj.key.slice('keys/'.length) };
-    if (fits(key)) return unlocked;
+    if (fits(key)) {
+      rememberKeySlot(salt, params);
+      return unlocked;
+    }
     unfit = unlocked;
   }
   if (unfit) return unfit;

@@ -1,0 +1,73 @@
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, makeWorkspace, runBkdr } from '../helpers/cli.js';
+
+/** The key-slot hints the launcher derives from (repo/keys-ahead.ts), as a run left them. */
+interface Hints {
+  version: 1;
+  configs: Record<string, { commands: string[]; slots: { salt: string; N: number; r: number; p: number }[] }>;
+}
+
+describe('key slots derived while the CLI starts', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let ws: Awaited<ReturnType<typeof makeWorkspace>>;
+  let cache: string;
+  const hintsPath = () => join(cache, 'bkdr', 'key-slots.json');
+  const hints = async () => JSON.parse(await readFile(hintsPath(), 'utf8')) as Hints;
+  const saltsOf = async (repo: string) => Promise.all((await readdir(join(repo, 'keys'))).map(async (id) => (JSON.parse(await readFile(join(repo, 'keys', id), 'utf8')) as { salt: string }).salt));
+  const run = (args: string[], password = 'test-password') => runBkdr(['-c', ws.config, ...args], { cwd: tmp.path, env: { ...ws.env, BKDR_PASSWORD: password, XDG_CACHE_HOME: cache } });
+
+  beforeAll(async () => {
+    tmp = await makeTempDir('bkdr-keys-ahead-');
+    cache = join(tmp.path, 'cache');
+    await mkdir(join(tmp.path, 'src'));
+    await writeFile(join(tmp.path, 'src', 'a.txt'), 'alpha');
+    ws = await makeWorkspace(tmp.path, [join(tmp.path, 'src')]);
+  });
+  afterAll(() => tmp.cleanup());
+
+  it('keeps the slots a run opened, for its config, and forgets a slot no run opens any more', async () => {
+    const created = await run(['backup', 'run']);
+    expect(created.code, created.stderr).toBe(0);
+    // A run that created its repository opened no slot: nothing to keep yet.
+    await expect(stat(hintsPath())).rejects.toMatchObject({ code: 'ENOENT' });
+
+    const second = await run(['backup', 'run']);
+    expect(second.code, second.stderr).toBe(0);
+    const kept = await hints();
+    expect(Object.keys(kept.configs)).toEqual([`file:${ws.config}`]);
+    expect(kept.configs[`file:${ws.config}`]!.commands).toEqual(['backup']);
+    expect(kept.configs[`file:${ws.config}`]!.slots.map((s) => s.salt)).toEqual(await saltsOf(ws.repo));
+    expect((await stat(hintsPath())).mode & 0o777).toBe(0o600);
+    expect((await stat(join(cache, 'bkdr'))).mode & 0o777).toBe(0o700);
+
+    // Derived ahead and taken: the run opens as before, and the file is left as it was.
+    const before = await stat(hintsPath());
+    const third = await run(['backup', 'run']);
+    expect(third.code, third.stderr).toBe(0);
+    expect((await stat(hintsPath())).mtimeMs).toBe(before.mtimeMs);
+
+    const restored = await run(['restore', '--target', join(tmp.path, 'restored')]);
+    expect(restored.code, restored.stderr).toBe(0);
+    expect(await readFile(join(tmp.path, 'restored', tmp.path, 'src', 'a.txt'), 'utf8')).toBe('alpha');
+    expect((await hints()).configs[`file:${ws.config}`]!.commands.sort()).toEqual(['backup', 'restore']);
+
+    // A new repository where the old one was: its first backups derive the old slot for nothing, then its own is kept.
+    await rm(ws.repo, { recursive: true });
+    await rm(join(tmp.path, 'catalog.db'), { force: true });
+    for (let i = 0; i < 2; i++) {
+      const fresh = await run(['backup', 'run']);
+      expect(fresh.code, fresh.stderr).toBe(0);
+    }
+    expect((await hints()).configs[`file:${ws.config}`]!.slots.map((s) => s.salt)).toEqual(await saltsOf(ws.repo));
+  });
+
+  it('a wrong password is told as before, with the right slot derived ahead, and changes no hint', async () => {
+    const before = await readFile(hintsPath(), 'utf8');
+    const wrong = await run(['backup', 'list'], 'not-the-password');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toMatch(/wrong password for destination local/);
+    expect(await readFile(hintsPath(), 'utf8')).toBe(before);
+  });
+});

@@ -1,0 +1,135 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { WrongPasswordError } from '../../src/core/errors.js';
+import { configKeyOf, deriveKeysAhead, keyHintsFile, takeKeyDerivedAhead } from '../../src/repo/keys-ahead.js';
+import { unlockMasterKey, writeKeyFile } from '../../src/repo/keys.js';
+import type { StorageAdapter } from '../../src/storage/adapter.js';
+import { createLocalAdapter } from '../../src/storage/local.js';
+import { makeTempDir } from '../helpers/cli.js';
+
+const REGISTRY = Symbol.for('bkdr.keysDerivedAhead');
+
+describe('keys derived ahead', () => {
+  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  let adapter: StorageAdapter;
+  let masterKey: Buffer;
+  let slot: { salt: Buffer; N: number; r: number; p: number };
+  let env: Record<string, string>;
+  const args = ['-c', 'backup.config.json', 'backup', 'run'];
+
+  /** Hints naming the repository's one key slot for the config of `args`, as a run that opened it leaves them. */
+  const writeHints = async (
+    hints: unknown = {
+      version: 1,
+      configs: { [configKeyOf(args, env, tmp.path)]: { commands: ['backup'], slots: [{ salt: slot.salt.toString('base64'), N: slot.N, r: slot.r, p: slot.p }], used: Date.now() } },
+    },
+  ) => {
+    await mkdir(join(tmp.path, 'cache', 'bkdr'), { recursive: true });
+    await writeFile(keyHintsFile(env), typeof hints === 'string' ? hints : JSON.stringify(hints));
+  };
+
+  beforeEach(async () => {
+    tmp = await makeTempDir('bkdr-keys-ahead-');
+    adapter = createLocalAdapter({ name: 'ahead', path: join(tmp.path, 'repo') });
+    masterKey = randomBytes(32);
+    const id = await writeKeyFile(adapter, masterKey, 'pw');
+    const file = JSON.parse(await readFile(join(tmp.path, 'repo', 'keys', id), 'utf8')) as { salt: string; N: number; r: number; p: number };
+    slot = { salt: Buffer.from(file.salt, 'base64'), N: file.N, r: file.r, p: file.p };
+    env = { BKDR_PASSWORD: 'pw', XDG_CACHE_HOME: join(tmp.path, 'cache') };
+  });
+
+  afterEach(async () => {
+    // No registry left for this worker's exit to write hints from.
+    delete (globalThis as Record<symbol, unknown>)[REGISTRY];
+    await tmp.cleanup();
+  });
+
+  it('unlocks with the derivation the launcher started, taken once', async () => {
+    await writeHints();
+    deriveKeysAhead(args, env, tmp.path);
+    const { key } = await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(key.equals(masterKey)).toBe(true);
+    // The unlock took it: nothing is left to take.
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
+  });
+
+  it('leaves a derivation made for another password, and still unlocks with the right one', async () => {
+    await writeHints();
+    deriveKeysAhead(args, { ...env, BKDR_PASSWORD: 'other' }, tmp.path);
+    const { key } = await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(key.equals(masterKey)).toBe(true);
+    expect(takeKeyDerivedAhead('other', slot.salt, slot)).toBeDefined();
+  });
+
+  it('tells a wrong password whose key was derived ahead as a wrong password', async () => {
+    await writeHints();
+    deriveKeysAhead(args, { ...env, BKDR_PASSWORD: 'wrong' }, tmp.path);
+    await expect(unlockMasterKey(adapter, 'wrong', undefined, () => true)).rejects.toBeInstanceOf(WrongPasswordError);
+  });
+
+  it('takes the password from BKDR_PASSWORD_FILE when BKDR_PASSWORD is not set, as the CLI does', async () => {
+    await writeHints();
+    await writeFile(join(tmp.path, 'password'), 'pw\nsecond line\n');
+    deriveKeysAhead(args, { XDG_CACHE_HOME: env['XDG_CACHE_HOME']!, BKDR_PASSWORD_FILE: 'password' }, tmp.path);
+    await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
+  });
+
+  it('reads BKDR_PASSWORD_FILE only when it is a regular file: a FIFO is left for the CLI to read, and does not hold the start', async () => {
+    await writeHints();
+    const fifo = join(tmp.path, 'password-fifo');
+    execFileSync('mkfifo', [fifo]);
+    deriveKeysAhead(args, { XDG_CACHE_HOME: env['XDG_CACHE_HOME']!, BKDR_PASSWORD_FILE: fifo }, tmp.path);
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
+  });
+
+  it('derives nothing for a command that never opened a repository, another config, or --version', async () => {
+    await writeHints();
+    for (const other of [
+      ['-c', 'backup.config.json', 'dr', 'status'],
+      ['-c', 'other.config.json', 'backup', 'run'],
+      ['-c', 'backup.config.json', 'backup', 'run', '--version'],
+    ]) {
+      deriveKeysAhead(other, env, tmp.path);
+      expect(takeKeyDerivedAhead('pw', slot.salt, slot), other.join(' ')).toBeUndefined();
+    }
+  });
+
+  it('ignores a damaged or foreign hints file', async () => {
+    const hinted = (s: unknown) => ({ version: 1, configs: { [configKeyOf(args, env, tmp.path)]: { commands: ['backup'], slots: [s], used: 1 } } });
+    const base64 = slot.salt.toString('base64');
+    for (const hints of [
+      'not json',
+      'null',
+      { version: 2, configs: {} },
+      { version: 1, configs: null },
+      hinted({ salt: base64, N: 2 ** 24, r: 8, p: 1 }),
+      hinted({ salt: base64, N: 3000, r: 8, p: 1 }),
+      hinted({ salt: base64, N: 2 ** 15, r: 8, p: 64 }),
+      hinted({ salt: 42, N: 2 ** 15, r: 8, p: 1 }),
+    ]) {
+      await writeHints(hints);
+      expect(() => deriveKeysAhead(args, env, tmp.path)).not.toThrow();
+      expect(takeKeyDerivedAhead('pw', slot.salt, slot), JSON.stringify(hints)).toBeUndefined();
+    }
+    // And the run still opens the repository.
+    const { key } = await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(key.equals(masterKey)).toBe(true);
+  });
+
+  it('names a config as the CLI finds it: --config in its forms, else BKDR_CONFIG, else the search from the working directory', () => {
+    const cwd = '/work/here';
+    expect(configKeyOf(['-c', 'a.json', 'backup', 'run'], {}, cwd)).toBe('file:/work/here/a.json');
+    expect(configKeyOf(['backup', 'run', '--config', '/etc/bkdr.json'], {}, cwd)).toBe('file:/etc/bkdr.json');
+    expect(configKeyOf(['--config=../b.json', 'restore'], {}, cwd)).toBe('file:/work/b.json');
+    expect(configKeyOf(['-cc.json', 'backup'], {}, cwd)).toBe('file:/work/here/c.json');
+    expect(configKeyOf(['backup', 'run'], { BKDR_CONFIG: 'd.json' }, cwd)).toBe('file:/work/here/d.json');
+    expect(configKeyOf(['backup', 'run', '--', '-c', 'e.json'], {}, cwd)).toBe('search:/work/here');
+    expect(configKeyOf(['-qc', 'f.json', 'backup', 'run'], {}, cwd)).toBe('file:/work/here/f.json');
+    expect(configKeyOf(['-yvcg.json', 'backup'], {}, cwd)).toBe('file:/work/here/g.json');
+    expect(configKeyOf(['-c', 'first.json', 'backup', 'run', '-c', 'last.json'], {}, cwd)).toBe('file:/work/here/last.json');
+  });
+});
