@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
 
 /**
@@ -40,8 +40,10 @@ interface Registry {
   config: string;
   /** The first word of the command (`backup` in `bkdr backup run`). */
   command: string | undefined;
-  /** BKDR_PASSWORD, or BKDR_PASSWORD_FILE's first line once a hint wants it: what the derivations ahead were made with. */
+  /** BKDR_PASSWORD, or a password file's first line once a hint wants it: what the derivations ahead were made with. */
   password: string | undefined;
+  /** The config's encryption.passwordFile, once the CLI took the password from it (notePasswordFile). */
+  passwordFile: string | undefined;
   /** Where the hints file is (keyHintsFile). */
   env: Env;
   /** Started ahead and not taken yet, by slotKey. */
@@ -60,6 +62,8 @@ interface ConfigHints {
   commands: string[];
   /** The slots the last run that opened any opened. */
   slots: KeySlotHint[];
+  /** The config's encryption.passwordFile (absolute), when that is where the password came from: the launcher cannot read the config. */
+  passwordFile?: string;
   used: number;
 }
 
@@ -85,15 +89,15 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
     if (args.some((a) => NO_COMMAND.has(a))) return;
     const { config, command } = parseArgs(args, env, cwd);
     const direct = env['BKDR_PASSWORD'];
-    const registry: Registry = { config, command, password: direct || undefined, env, derivations: new Map(), opened: new Map() };
+    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), opened: new Map() };
     const hadOne = registryOf() !== undefined;
     (globalThis as Record<symbol, unknown>)[REGISTRY] = registry;
     if (!hadOne) process.once('exit', saveOpenedSlots);
-    // Whether a password will be there at all, before any file is read: the hints may want none.
-    if (!direct && !env['BKDR_PASSWORD_FILE']) return;
     const hints = readHints(env).configs[config];
     if (!command || !hints?.commands.includes(command)) return;
-    registry.password ??= passwordFromFile(env['BKDR_PASSWORD_FILE']!, cwd);
+    // resolvePassword's order; a password command is never run ahead (it may ask someone, or count its calls).
+    const file = env['BKDR_PASSWORD_FILE'] || (env['BKDR_PASSWORD_COMMAND'] ? undefined : hints.passwordFile);
+    if (!direct && file) registry.password = passwordFromFile(file, cwd);
     const { password } = registry;
     if (!password) return;
     for (const slot of hints.slots.slice(0, MAX_SLOTS)) {
@@ -119,6 +123,12 @@ export function takeKeyDerivedAhead(password: string, salt: Buffer, params: Scry
   return derived.catch(() => deriveKey(password, salt, params));
 }
 
+/** Notes that the CLI took this run's password from the config's encryption.passwordFile: the next run's launcher may read it too. */
+export function notePasswordFile(path: string): void {
+  const registry = registryOf();
+  if (registry) registry.passwordFile = resolve(path);
+}
+
 /** Notes that this run opened the slot with salt `salt` (its key proved right): the next run of this config derives it ahead. */
 export function rememberKeySlot(salt: Buffer, params: ScryptParams): void {
   const registry = registryOf();
@@ -135,17 +145,23 @@ export function rememberKeySlot(salt: Buffer, params: ScryptParams): void {
 function saveOpenedSlots(): void {
   const registry = registryOf();
   if (!registry) return;
-  const { command, opened, env } = registry;
-  // Only a run whose password the launcher can find (BKDR_PASSWORD, BKDR_PASSWORD_FILE) makes hints worth keeping.
-  if ((!env['BKDR_PASSWORD'] && !env['BKDR_PASSWORD_FILE']) || !command || opened.size === 0) return;
+  const { command, opened, env, passwordFile } = registry;
+  // Only a run whose password the launcher can find (BKDR_PASSWORD, a password file) makes hints worth keeping.
+  if ((!env['BKDR_PASSWORD'] && !env['BKDR_PASSWORD_FILE'] && !passwordFile) || !command || opened.size === 0) return;
   try {
     const file = keyHintsFile(env);
     const hints = readHints(env);
     const known = hints.configs[registry.config];
     const slots = [...opened.values()].slice(0, MAX_SLOTS);
-    const same = known?.commands.includes(command) && known.slots.length === slots.length && slots.every((s) => known.slots.some((k) => hintKey(k) === hintKey(s)));
+    const same =
+      known?.commands.includes(command) && known.passwordFile === passwordFile && known.slots.length === slots.length && slots.every((s) => known.slots.some((k) => hintKey(k) === hintKey(s)));
     if (same) return;
-    hints.configs[registry.config] = { commands: [command, ...(known?.commands ?? []).filter((c) => c !== command)].slice(0, MAX_COMMANDS), slots, used: Date.now() };
+    hints.configs[registry.config] = {
+      commands: [command, ...(known?.commands ?? []).filter((c) => c !== command)].slice(0, MAX_COMMANDS),
+      slots,
+      ...(passwordFile ? { passwordFile } : {}),
+      used: Date.now(),
+    };
     const kept = Object.entries(hints.configs)
       .sort(([, a], [, b]) => b.used - a.used)
       .slice(0, MAX_CONFIGS);
@@ -196,7 +212,7 @@ function parseArgs(args: readonly string[], env: Env, cwd: string): { config: st
 }
 
 /**
- * The first line of BKDR_PASSWORD_FILE, as resolvePassword (runtime/password.ts) reads it,
+ * The first line of a password file, as resolvePassword (runtime/password.ts) reads it,
  * when it is a regular file: a pipe, a FIFO or /dev/stdin gives its bytes once, and they are
  * the CLI's to read.
  */
@@ -255,7 +271,8 @@ function soundHints(value: unknown): ConfigHints | undefined {
   if (typeof v !== 'object' || v === null || !Array.isArray(v.commands) || !Array.isArray(v.slots) || typeof v.used !== 'number') return undefined;
   const commands = v.commands.filter((c): c is string => typeof c === 'string').slice(0, MAX_COMMANDS);
   const slots = v.slots.filter(soundSlot).slice(0, MAX_SLOTS);
-  return { commands, slots, used: v.used };
+  const passwordFile = typeof v.passwordFile === 'string' && isAbsolute(v.passwordFile) ? v.passwordFile : undefined;
+  return { commands, slots, ...(passwordFile ? { passwordFile } : {}), used: v.used };
 }
 
 /**

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { notePasswordFile } from '../repo/keys-ahead.js';
 
 export interface PasswordSettings {
   passwordFile?: string | undefined;
@@ -18,7 +19,12 @@ export async function resolvePassword(settings: PasswordSettings | undefined, pr
   const direct = env['BKDR_PASSWORD'];
   if (direct) return direct;
   const file = env['BKDR_PASSWORD_FILE'] ?? settings?.passwordFile;
-  if (file) return firstLine(await readPasswordFile(file), `password file ${file}`);
+  if (file) {
+    const password = firstLine(await readPasswordFile(file), `password file ${file}`);
+    // The config's file: the launcher cannot read the config, so it learns the path from the run's hints.
+    if (!env['BKDR_PASSWORD_FILE']) notePasswordFile(file);
+    return password;
+  }
   const command = env['BKDR_PASSWORD_COMMAND'] ?? settings?.passwordCommand;
   if (command) return firstLine(await runPasswordCommand(command), `password command '${command}'`);
   if (prompt) return prompt();

@@ -63,6 +63,25 @@ describe('key slots derived while the CLI starts', () => {
     expect((await hints()).configs[`file:${ws.config}`]!.slots.map((s) => s.salt)).toEqual(await saltsOf(ws.repo));
   });
 
+  it("keeps the config's password file among its hints, for a launcher that cannot read the config", async () => {
+    const dir = join(tmp.path, 'by-file');
+    await mkdir(join(dir, 'src'), { recursive: true });
+    await writeFile(join(dir, 'src', 'b.txt'), 'beta');
+    await writeFile(join(dir, 'password'), 'from-the-config\n');
+    const byFile = await makeWorkspace(dir, [join(dir, 'src')], { encryption: { passwordFile: join(dir, 'password') } });
+    const env = { ...byFile.env, BKDR_PASSWORD: '', XDG_CACHE_HOME: cache };
+    for (let i = 0; i < 2; i++) {
+      const r = await runBkdr(['-c', byFile.config, 'backup', 'run'], { cwd: dir, env });
+      expect(r.code, r.stderr).toBe(0);
+    }
+    const kept = (await hints()).configs[`file:${byFile.config}`]!;
+    expect(kept).toMatchObject({ commands: ['backup'], passwordFile: join(dir, 'password') });
+    expect(kept.slots.map((s) => s.salt)).toEqual(await saltsOf(byFile.repo));
+    // And it opens, derived ahead from that file.
+    const third = await runBkdr(['-c', byFile.config, 'backup', 'list'], { cwd: dir, env });
+    expect(third.code, third.stderr).toBe(0);
+  });
+
   it('a wrong password is told as before, with the right slot derived ahead, and changes no hint', async () => {
     const before = await readFile(hintsPath(), 'utf8');
     const wrong = await run(['backup', 'list'], 'not-the-password');

@@ -78,6 +78,23 @@ describe('keys derived ahead', () => {
     expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
   });
 
+  it("takes the password from the config's password file that the hints name, unless the environment names another source", async () => {
+    const file = join(tmp.path, 'config-password');
+    await writeFile(file, 'pw\n');
+    const key = configKeyOf(args, env, tmp.path);
+    await writeHints({ version: 1, configs: { [key]: { commands: ['backup'], slots: [{ salt: slot.salt.toString('base64'), N: slot.N, r: slot.r, p: slot.p }], passwordFile: file, used: 1 } } });
+    const cache = env['XDG_CACHE_HOME']!;
+    // BKDR_PASSWORD_COMMAND comes first for the CLI: no file is read for it, and no command is run ahead.
+    deriveKeysAhead(args, { XDG_CACHE_HOME: cache, BKDR_PASSWORD_COMMAND: 'echo pw' }, tmp.path);
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
+    deriveKeysAhead(args, { XDG_CACHE_HOME: cache }, tmp.path);
+    await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeUndefined();
+    // The unlock took it (above); a run derived ahead again leaves one to take.
+    deriveKeysAhead(args, { XDG_CACHE_HOME: cache }, tmp.path);
+    expect(takeKeyDerivedAhead('pw', slot.salt, slot)).toBeDefined();
+  });
+
   it('reads BKDR_PASSWORD_FILE only when it is a regular file: a FIFO is left for the CLI to read, and does not hold the start', async () => {
     await writeHints();
     const fifo = join(tmp.path, 'password-fifo');
