@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { UsageError, WrongPasswordError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { readAll, type StorageAdapter } from '../storage/adapter.js';
-import { DEFAULT_SCRYPT, deriveKey, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { DEFAULT_SCRYPT, deriveKey, type ScryptParams, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { rememberKeySlot, takeKeyDerivedAhead } from './keys-ahead.js';
 
 /**
@@ -54,8 +54,8 @@ export async function removeKey(adapter: StorageAdapter, id: string, keys: reado
   return matches[0]!.id;
 }
 
-/** A new key slot: `masterKey` wrapped with a key derived from `password`. Returns its id. */
-export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<string> {
+/** A new key slot: `masterKey` wrapped with a key derived from `password`. Returns its id, and the salt and parameters it holds. */
+export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<{ id: string; salt: Buffer; params: ScryptParams }> {
   const salt = randomBytes(32);
   const params = DEFAULT_SCRYPT;
   const wrapping = await deriveKey(password, salt, params);
@@ -72,7 +72,7 @@ export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, p
   const bytes = Buffer.from(JSON.stringify(file));
   const id = sha256Hex(bytes);
   await adapter.put(`keys/${id}`, bytes);
-  return id;
+  return { id, salt, params };
 }
 
 /**

@@ -9,6 +9,7 @@ import { Envelope } from './envelope.js';
 import { type ChunkerParams, FastCdc } from './fastcdc.js';
 import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from './index-loading.js';
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
+import { rememberKeySlot } from './keys-ahead.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
 import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
 import type { PackBlobs } from './pack-blobs.js';
@@ -133,9 +134,12 @@ export class Repository {
     repo.#creating = (async () => {
       try {
         try {
-          if (key && password !== null) repo.#keyId = await writeKeyFile(adapter, key, password);
+          const slot = key && password !== null ? await writeKeyFile(adapter, key, password) : undefined;
+          repo.#keyId = slot?.id;
           // The config goes last: a repository whose creation was interrupted has no config and is not one yet.
           await adapter.put(CONFIG_KEY, encodeConfig(config, key));
+          // The slot the next run of this config opens, with the same password (keys-ahead.ts).
+          if (slot) rememberKeySlot(slot.salt, slot.params);
         } catch (err) {
           // Its key would wrap a master key no config uses, and be tried first by a later open.
           if (repo.#keyId) await adapter.delete(`keys/${repo.#keyId}`).catch(() => undefined);
@@ -397,7 +401,7 @@ export class Repository {
   async addKey(password: string): Promise<string> {
     if (!this.#envelope.key) throw new UsageError(`destination ${this.adapter.name} is not encrypted: it has no keys`);
     await this.#created();
-    return writeKeyFile(this.adapter, this.#envelope.key, password);
+    return (await writeKeyFile(this.adapter, this.#envelope.key, password)).id;
   }
 
   async listKeys(): Promise<KeyInfo[]> {
