@@ -2,6 +2,7 @@ import { CommanderError } from 'commander';
 import { isBkdrError } from '../core/errors.js';
 import { ExitCode } from '../core/exit-codes.js';
 import { applyMallocPolicy } from '../core/malloc-policy.js';
+import { keysDerivedAhead } from '../repo/keys-ahead.js';
 import { buildProgram } from './program.js';
 import { cliMessage } from './hints.js';
 import { interruptFromPrompt } from './prompt-interrupt.js';
@@ -47,6 +48,8 @@ export async function main(argv: string[] = process.argv): Promise<number> {
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${describeWithCauses(err)}\n`);
     return code;
   } finally {
+    const ahead = keysDerivedAhead();
+    if (ahead && ahead.started > 0) ctx.logger.debug(`keys derived while the CLI loaded: ${ahead.taken} of ${ahead.started} taken`);
     ctx.close();
   }
 }

@@ -19,6 +19,14 @@ import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
 
 /** Shared through globalThis: the launcher and the CLI bundle each hold their own copy of this module. */
 const REGISTRY = Symbol.for('bkdr.keysDerivedAhead');
+/** Set once the exit hook is in: one per process, whichever copy of the module put it there. */
+const EXIT_HOOK = Symbol.for('bkdr.keysDerivedAhead.exitHook');
+/**
+ * How long derivations not taken, and the password they were made with, are kept: a run
+ * opens its repositories in its first seconds, and a long-lived process (`bkdr serve`, the
+ * scheduler's daemon) must not hold them for its lifetime. Later opens derive as before.
+ */
+const HOLD_MS = 30_000;
 /** Arguments with which no command runs (wherever they stand: an option's value that matches only costs the head start). */
 const NO_COMMAND = new Set(['-V', '--version', '-h', '--help', 'help']);
 /** Bounds of the hints file: configs remembered (the least recently changed go first), and per config its commands and key slots. */
@@ -48,6 +56,9 @@ interface Registry {
   env: Env;
   /** Started ahead and not taken yet, by slotKey. */
   derivations: Map<string, Promise<Buffer>>;
+  /** How many were started and how many taken: the CLI's debug line at the end of a run. */
+  started: number;
+  taken: number;
   /** The slots this run opened (rememberKeySlot), by slotKey: the next run's hints. */
   opened: Map<string, KeySlotHint>;
 }
@@ -89,23 +100,33 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
     if (args.some((a) => NO_COMMAND.has(a))) return;
     const { config, command } = parseArgs(args, env, cwd);
     const direct = env['BKDR_PASSWORD'];
-    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), opened: new Map() };
-    const hadOne = registryOf() !== undefined;
-    (globalThis as Record<symbol, unknown>)[REGISTRY] = registry;
-    if (!hadOne) process.once('exit', saveOpenedSlots);
+    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), started: 0, taken: 0, opened: new Map() };
+    const global = globalThis as Record<symbol, unknown>;
+    global[REGISTRY] = registry;
+    if (!global[EXIT_HOOK]) {
+      global[EXIT_HOOK] = true;
+      process.once('exit', saveOpenedSlots);
+    }
     const hints = readHints(env).configs[config];
     if (!command || !hints?.commands.includes(command)) return;
-    // resolvePassword's order; a password command is never run ahead (it may ask someone, or count its calls).
-    const file = env['BKDR_PASSWORD_FILE'] || (env['BKDR_PASSWORD_COMMAND'] ? undefined : hints.passwordFile);
+    // resolvePassword's order: BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND (never run
+    // ahead: it may ask someone, or count its calls), then the config's passwordFile.
+    const envFile = env['BKDR_PASSWORD_FILE'];
+    const file = envFile || (env['BKDR_PASSWORD_COMMAND'] ? undefined : hints.passwordFile);
     if (!direct && file) registry.password = passwordFromFile(file, cwd);
     const { password } = registry;
     if (!password) return;
+    setTimeout(() => {
+      registry.derivations.clear();
+      registry.password = undefined;
+    }, HOLD_MS).unref();
     for (const slot of hints.slots.slice(0, MAX_SLOTS)) {
       const salt = Buffer.from(slot.salt, 'base64');
       const derived = deriveKey(password, salt, slot);
       // Taken or not, its failure is nobody's: unlockMasterKey derives again then.
       derived.catch(() => undefined);
       registry.derivations.set(slotKey(salt, slot), derived);
+      registry.started++;
     }
   } catch {
     // An unreadable home or hints file: the run derives as it always did.
@@ -120,7 +141,14 @@ export function takeKeyDerivedAhead(password: string, salt: Buffer, params: Scry
   const derived = registry.derivations.get(key);
   if (!derived) return undefined;
   registry.derivations.delete(key);
+  registry.taken++;
   return derived.catch(() => deriveKey(password, salt, params));
+}
+
+/** Derivations this run started ahead, and how many of them were taken; undefined without the launcher. */
+export function keysDerivedAhead(): { started: number; taken: number } | undefined {
+  const registry = registryOf();
+  return registry && { started: registry.started, taken: registry.taken };
 }
 
 /** Notes that the CLI took this run's password from the config's encryption.passwordFile: the next run's launcher may read it too. */
@@ -137,10 +165,10 @@ export function rememberKeySlot(salt: Buffer, params: ScryptParams): void {
 }
 
 /**
- * At exit: the slots this run opened become its config's hints, so a slot no run opens any
- * more (a new repository, a changed password) is not derived again. A run that opened
- * none (it failed first, or created its repository) leaves the hints as they were. The
- * file is written only when they change.
+ * At exit: the slots this run opened (or wrote, creating its repository) become its
+ * config's hints, so a slot no run opens any more (a new repository, a changed password)
+ * is not derived again. A run that opened none (it failed first, or opens no repository)
+ * leaves the hints as they were. The file is written only when they change.
  */
 function saveOpenedSlots(): void {
   const registry = registryOf();

@@ -18,15 +18,18 @@ export interface PasswordSettings {
 export async function resolvePassword(settings: PasswordSettings | undefined, prompt: (() => Promise<string>) | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string> {
   const direct = env['BKDR_PASSWORD'];
   if (direct) return direct;
-  const file = env['BKDR_PASSWORD_FILE'] ?? settings?.passwordFile;
-  if (file) {
-    const password = firstLine(await readPasswordFile(file), `password file ${file}`);
-    // The config's file: the launcher cannot read the config, so it learns the path from the run's hints.
-    if (!env['BKDR_PASSWORD_FILE']) notePasswordFile(file);
+  // The environment's sources before the config's: an operator's override wins over the file.
+  const envFile = env['BKDR_PASSWORD_FILE'];
+  if (envFile) return fromFile(envFile);
+  const envCommand = env['BKDR_PASSWORD_COMMAND'];
+  if (envCommand) return fromCommand(envCommand);
+  if (settings?.passwordFile) {
+    const password = await fromFile(settings.passwordFile);
+    // The launcher cannot read the config: it learns this path from the run's hints (repo/keys-ahead.ts).
+    notePasswordFile(settings.passwordFile);
     return password;
   }
-  const command = env['BKDR_PASSWORD_COMMAND'] ?? settings?.passwordCommand;
-  if (command) return firstLine(await runPasswordCommand(command), `password command '${command}'`);
+  if (settings?.passwordCommand) return fromCommand(settings.passwordCommand);
   if (prompt) return prompt();
   throw new UsageError('no password: set BKDR_PASSWORD, BKDR_PASSWORD_FILE or BKDR_PASSWORD_COMMAND, or encryption.passwordFile in the config');
 }
@@ -38,6 +41,14 @@ export async function resolvePassword(settings: PasswordSettings | undefined, pr
 export function passwordFileFromEnv(env: NodeJS.ProcessEnv = process.env): string | undefined {
   const file = env['BKDR_PASSWORD_FILE'];
   return file ? resolve(file) : undefined;
+}
+
+async function fromFile(file: string): Promise<string> {
+  return firstLine(await readPasswordFile(file), `password file ${file}`);
+}
+
+async function fromCommand(command: string): Promise<string> {
+  return firstLine(await runPasswordCommand(command), `password command '${command}'`);
 }
 
 async function readPasswordFile(path: string): Promise<string> {

@@ -24,13 +24,13 @@ describe('key slots derived while the CLI starts', () => {
     await mkdir(join(tmp.path, 'src'));
     await writeFile(join(tmp.path, 'src', 'a.txt'), 'alpha');
     ws = await makeWorkspace(tmp.path, [join(tmp.path, 'src')]);
+    const created = await run(['backup', 'run']);
+    expect(created.code, created.stderr).toBe(0);
   });
   afterAll(() => tmp.cleanup());
 
   it('keeps the slots a run opened, for its config, and forgets a slot no run opens any more', async () => {
-    // The run that creates the repository keeps the slot it wrote: the next run opens it.
-    const created = await run(['backup', 'run']);
-    expect(created.code, created.stderr).toBe(0);
+    // The run that created the repository (beforeAll) kept the slot it wrote: the next run opens it.
     const kept = await hints();
     expect(Object.keys(kept.configs)).toEqual([`file:${ws.config}`]);
     expect(kept.configs[`file:${ws.config}`]!.commands).toEqual(['backup']);
@@ -40,8 +40,9 @@ describe('key slots derived while the CLI starts', () => {
 
     // Derived ahead and taken: the run opens as before, and the file is left as it was.
     const before = await stat(hintsPath());
-    const second = await run(['backup', 'run']);
+    const second = await run(['-v', 'backup', 'run']);
     expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).toContain('keys derived while the CLI loaded: 1 of 1 taken');
     expect((await stat(hintsPath())).mtimeMs).toBe(before.mtimeMs);
 
     const restored = await run(['restore', '--target', join(tmp.path, 'restored')]);
@@ -53,8 +54,9 @@ describe('key slots derived while the CLI starts', () => {
     const oldSalts = await saltsOf(ws.repo);
     await rm(ws.repo, { recursive: true });
     await rm(join(tmp.path, 'catalog.db'), { force: true });
-    const fresh = await run(['backup', 'run']);
+    const fresh = await run(['-v', 'backup', 'run']);
     expect(fresh.code, fresh.stderr).toBe(0);
+    expect(fresh.stderr).toContain('keys derived while the CLI loaded: 0 of 1 taken');
     const newSalts = await saltsOf(ws.repo);
     expect(newSalts).not.toEqual(oldSalts);
     expect((await hints()).configs[`file:${ws.config}`]!.slots.map((s) => s.salt)).toEqual(newSalts);
@@ -72,16 +74,18 @@ describe('key slots derived while the CLI starts', () => {
     const kept = (await hints()).configs[`file:${byFile.config}`]!;
     expect(kept).toMatchObject({ commands: ['backup'], passwordFile: join(dir, 'password') });
     expect(kept.slots.map((s) => s.salt)).toEqual(await saltsOf(byFile.repo));
-    // And it opens, derived ahead from that file.
-    const third = await runBkdr(['-c', byFile.config, 'backup', 'list'], { cwd: dir, env });
-    expect(third.code, third.stderr).toBe(0);
+    // And the next run derives ahead from that file.
+    const next = await runBkdr(['-c', byFile.config, '-v', 'backup', 'list'], { cwd: dir, env });
+    expect(next.code, next.stderr).toBe(0);
+    expect(next.stderr).toContain('keys derived while the CLI loaded: 1 of 1 taken');
   });
 
   it('a wrong password is told as before, with the right slot derived ahead, and changes no hint', async () => {
     const before = await readFile(hintsPath(), 'utf8');
-    const wrong = await run(['backup', 'list'], 'not-the-password');
+    const wrong = await run(['-v', 'backup', 'list'], 'not-the-password');
     expect(wrong.code).toBe(2);
     expect(wrong.stderr).toMatch(/wrong password for destination local/);
+    expect(wrong.stderr).toContain('keys derived while the CLI loaded: 1 of 1 taken');
     expect(await readFile(hintsPath(), 'utf8')).toBe(before);
   });
 });

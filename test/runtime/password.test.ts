@@ -1,7 +1,10 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { resolvePassword } from '../../src/runtime/password.js';
 import { UsageError } from '../../src/core/errors.js';
+import { makeTempDir } from '../helpers/cli.js';
 
 /** The error resolvePassword throws for `command`, run through the real /bin/sh. */
 async function failureOf(command: string): Promise<UsageError> {
@@ -12,6 +15,23 @@ async function failureOf(command: string): Promise<UsageError> {
   expect(err).toBeInstanceOf(UsageError);
   return err as UsageError;
 }
+
+describe('password sources', () => {
+  it('takes the environment before the config, as CLI.md orders them', async () => {
+    const tmp = await makeTempDir('bkdr-password-');
+    try {
+      const file = (name: string, text: string) => writeFile(join(tmp.path, name), text).then(() => join(tmp.path, name));
+      const settings = { passwordFile: await file('config-file', 'from-config-file\n'), passwordCommand: 'echo from-config-command' };
+      expect(await resolvePassword(settings, undefined, { BKDR_PASSWORD: 'direct', BKDR_PASSWORD_FILE: await file('env-file', 'from-env-file') })).toBe('direct');
+      expect(await resolvePassword(settings, undefined, { BKDR_PASSWORD_FILE: join(tmp.path, 'env-file'), BKDR_PASSWORD_COMMAND: 'echo from-env-command' })).toBe('from-env-file');
+      expect(await resolvePassword(settings, undefined, { BKDR_PASSWORD_COMMAND: 'echo from-env-command' })).toBe('from-env-command');
+      expect(await resolvePassword(settings, undefined, {})).toBe('from-config-file');
+      expect(await resolvePassword({ passwordCommand: settings.passwordCommand }, undefined, {})).toBe('from-config-command');
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
 
 describe('password command', () => {
   it('returns the first line of what the command prints', async () => {
