@@ -29,6 +29,12 @@ const EXIT_HOOK = Symbol.for('bkdr.keysDerivedAhead.exitHook');
 const HOLD_MS = 30_000;
 /** Arguments with which no command runs (wherever they stand: an option's value that matches only costs the head start). */
 const NO_COMMAND = new Set(['-V', '--version', '-h', '--help', 'help']);
+/**
+ * Commands that open a repository whenever they run, derived ahead even before one of them
+ * has run with the config: the first restore after months of backups is the one an outage
+ * waits for. Other commands (`dr`, `key`, `serve`) are learned from the runs that opened one.
+ */
+const OPENING_COMMANDS = new Set(['backup', 'restore', 'wal']);
 /** Bounds of the hints file: configs remembered (the least recently changed go first), and per config its commands and key slots. */
 const MAX_CONFIGS = 16;
 const MAX_COMMANDS = 8;
@@ -108,7 +114,7 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
       process.once('exit', saveOpenedSlots);
     }
     const hints = readHints(env).configs[config];
-    if (!command || !hints?.commands.includes(command)) return;
+    if (!command || !hints || !(OPENING_COMMANDS.has(command) || hints.commands.includes(command))) return;
     // resolvePassword's order: BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND (never run
     // ahead: it may ask someone, or count its calls), then the config's passwordFile.
     const envFile = env['BKDR_PASSWORD_FILE'];

@@ -107,6 +107,13 @@ describe('keys derived ahead', () => {
     await written;
   });
 
+  it('derives for restore before any restore ran with the config: it always opens a repository', async () => {
+    await writeHints();
+    deriveKeysAhead(['-c', 'backup.config.json', 'restore', '--target', 'out'], env, tmp.path);
+    await unlockMasterKey(adapter, 'pw', undefined, () => true);
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 1 });
+  });
+
   it('derives nothing for a command that never opened a repository, another config, or --version', async () => {
     await writeHints();
     for (const other of [
