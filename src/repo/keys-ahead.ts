@@ -126,7 +126,8 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
       registry.derivations.clear();
       registry.password = undefined;
     }, HOLD_MS).unref();
-    for (const slot of hints.slots.slice(0, MAX_SLOTS)) {
+    // At most MAX_SLOTS: readHints keeps no more.
+    for (const slot of hints.slots) {
       const salt = Buffer.from(slot.salt, 'base64');
       const derived = deriveKey(password, salt, slot);
       // Taken or not, its failure is nobody's: unlockMasterKey derives again then.
@@ -283,14 +284,14 @@ function hintKey(slot: KeySlotHint): string {
 
 /** The hints file as far as it is sound; an absent or damaged one holds nothing. */
 function readHints(env: Env): HintsFile {
+  // No prototype: a config key is a path, and "__proto__" is one too.
+  const configs = Object.create(null) as Record<string, ConfigHints>;
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(keyHintsFile(env), 'utf8'));
   } catch {
-    return { version: 1, configs: Object.create(null) as Record<string, ConfigHints> };
+    return { version: 1, configs };
   }
-  // No prototype: a config key is a path, and "__proto__" is one too.
-  const configs = Object.create(null) as Record<string, ConfigHints>;
   const file = parsed as Partial<HintsFile> | null;
   if (typeof file !== 'object' || file === null || file.version !== 1 || typeof file.configs !== 'object' || file.configs === null) return { version: 1, configs };
   for (const [config, value] of Object.entries(file.configs as Record<string, unknown>)) {
