@@ -75,12 +75,12 @@ export class FanOutRepository {
     return blobs.map((_, i) => results.find((r) => r?.[i]?.stored)?.[i] ?? { stored: false, storedSize: 0 });
   }
 
-  async saveTree(nodes: TreeNode[]): Promise<string> {
+  async saveTree(nodes: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
     let id: string | undefined;
     await Promise.all(
       this.alive.map(async (m) => {
         try {
-          id = await m.repo.saveTree(nodes);
+          id = await m.repo.saveTree(nodes, storedTexts);
         } catch (err) {
           m.error = err;
         }
@@ -90,8 +90,8 @@ export class FanOutRepository {
     return id;
   }
 
-  loadTree(id: string): Promise<TreeNode[]> {
-    return this.primary.loadTree(id);
+  loadBlob(id: string): Promise<Buffer> {
+    return this.primary.loadBlob(id);
   }
 
   loadTrees(ids: readonly string[], maxBytes?: number): ReturnType<Repository['loadTrees']> {

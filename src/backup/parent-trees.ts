@@ -1,11 +1,21 @@
 import type { Repository } from '../repo/repository.js';
-import { deserializeTree } from '../repo/tree.js';
+import { deserializeTreeTexts } from '../repo/tree.js';
 import type { TreeNode } from '../repo/tree-node.js';
 
 /** Plaintext of parent trees read ahead and not yet walked, at most: bounds memory in wide trees. */
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Trees offered to one read at most: the budget ends a read long before, unless the trees are tiny. */
 const READ_AHEAD_TREES = 1024;
+
+/** A parent snapshot's directory, as the walk compares a directory with it. */
+export interface ParentListing {
+  /** Its entries, in the tree's order. */
+  readonly nodes: readonly TreeNode[];
+  /** The text each entry is stored as, when its tree could be cut node by node (deserializeTreeTexts). */
+  readonly texts: readonly string[] | undefined;
+  /** Its entries by name (hex). */
+  readonly byName: Map<string, TreeNode>;
+}
 
 /** One directory's subdirectory trees, in the order its walk asks for them; `next` is the first not read yet. */
 interface Siblings {
@@ -28,7 +38,7 @@ interface Siblings {
  * passed over still brings them, and they are dropped as it lands).
  */
 export class ParentTrees {
-  readonly #repo: Pick<Repository, 'loadTree' | 'loadTrees'>;
+  readonly #repo: Pick<Repository, 'loadBlob' | 'loadTrees'>;
   /**
    * Trees read ahead, as plaintext: parsed only when the walk gets there. Those it neither
    * takes nor passes over (below a directory whose walk failed) stay, within the budget,
@@ -51,23 +61,27 @@ export class ParentTrees {
   readonly #skip = new Set<string>();
   #reading: { ids: ReadonlySet<string>; done: Promise<void> } | undefined;
 
-  constructor(repo: Pick<Repository, 'loadTree' | 'loadTrees'>) {
+  constructor(repo: Pick<Repository, 'loadBlob' | 'loadTrees'>) {
     this.#repo = repo;
   }
 
-  /** A tree's entries by name (hex); undefined when it cannot be read, which only costs speed. */
-  async load(id: string): Promise<Map<string, TreeNode> | undefined> {
-    let nodes: TreeNode[];
+  /** A tree's listing; undefined when it cannot be read, which only costs speed. */
+  async load(id: string): Promise<ParentListing | undefined> {
+    let tree: { nodes: TreeNode[]; texts: string[] | undefined };
     try {
-      const data = await this.#readAheadHolding(id);
-      if (!data) this.#skip.add(id);
-      nodes = data ? deserializeTree(data, id) : await this.#repo.loadTree(id);
+      let data = await this.#readAheadHolding(id);
+      if (!data) {
+        this.#skip.add(id);
+        data = await this.#repo.loadBlob(id);
+      }
+      tree = deserializeTreeTexts(data, id);
     } catch {
       return undefined;
     }
+    const { nodes, texts } = tree;
     this.#list(nodes);
     this.#readAhead();
-    return new Map(nodes.map((n) => [n.name.toString('hex'), n]));
+    return { nodes, texts, byName: new Map(nodes.map((n) => [n.name.toString('hex'), n])) };
   }
 
   /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read ahead, not kept. */

@@ -279,9 +279,9 @@ export class PackWriter {
    * a tenth of an incremental backup's. A sealing that fails fails the next save, or the
    * flush: no snapshot is written without its trees.
    */
-  async saveTree(nodes: TreeNode[]): Promise<string> {
+  async saveTree(nodes: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
     this.#throwUploadError();
-    const data = serializeTree(nodes);
+    const data = serializeTree(nodes, storedTexts);
     const id = sha256Hex(data);
     if (this.#has(id)) return id;
     this.#pending.add(id);

@@ -290,8 +290,9 @@ export class Repository {
     return this.#writer.saveBlobs(type, blobs);
   }
 
-  saveTree(nodes: TreeNode[]): Promise<string> {
-    return this.#writer.saveTree(nodes);
+  /** `storedTexts`: nodes known to be stored as these texts (serializeTree). */
+  saveTree(nodes: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
+    return this.#writer.saveTree(nodes, storedTexts);
   }
 
   /** Finishes open packs, waits for every upload, then writes one index file for them. */

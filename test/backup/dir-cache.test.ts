@@ -117,8 +117,8 @@ describe('archiveFiles with a directory cache', () => {
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
-      saveTree: (nodes) => repo.saveTree(nodes),
-      loadTree: (id) => (treeReads++, repo.loadTree(id)),
+      saveTree: (...args) => repo.saveTree(...args),
+      loadBlob: (id) => (treeReads++, repo.loadBlob(id)),
       loadTrees: (ids, ...rest) => ((treeReads += ids.length), repo.loadTrees(ids, ...rest)),
     };
     const cacheFile = join(tmp.path, 'cache');

@@ -6,6 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ArchiveTarget, archiveFiles, SCAN_STAT_MAX } from '../../src/backup/files-archiver.js';
 import { checkSnapshotStructure } from '../../src/repo/check.js';
 import { Repository } from '../../src/repo/repository.js';
+import { sha256Hex } from '../../src/core/ids.js';
+import { serializeTree } from '../../src/repo/tree.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { localAdapters } from '../helpers/local-adapters.js';
@@ -32,21 +34,28 @@ describe('archiveFiles', () => {
     const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     // The real repository, with the listings it is asked to save written down.
     let saved: string[][] = [];
+    // Per listing saved, the names of the nodes written again as the parent snapshot's tree had them.
+    let asStored: string[][] = [];
     const target: ArchiveTarget = {
       chunker: () => repo.chunker(),
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
-      saveTree: (nodes: TreeNode[]) => {
+      saveTree: async (nodes: TreeNode[], storedTexts) => {
         saved.push(nodes.map((n) => n.name.toString()).sort());
-        return repo.saveTree(nodes);
+        asStored.push(nodes.filter((n) => storedTexts?.has(n)).map((n) => n.name.toString()));
+        const id = await repo.saveTree(nodes, storedTexts);
+        // The same bytes as the nodes serialized afresh.
+        expect(id).toBe(sha256Hex(serializeTree(nodes)));
+        return id;
       },
-      loadTree: (id) => repo.loadTree(id),
+      loadBlob: (id) => repo.loadBlob(id),
       loadTrees: (...args) => repo.loadTrees(...args),
     };
     let reused: ReadonlySet<string> | undefined;
     const archive = async (parentTree?: string) => {
       saved = [];
+      asStored = [];
       let tree: string;
       ({ tree, reusedTrees: reused } = await archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, parentTree }));
       await repo.flush();
@@ -75,6 +84,8 @@ describe('archiveFiles', () => {
     await chmod(join(src, 'a', 'f1'), 0o600);
     const third = await archive(second);
     expect(leafListings()).toEqual([['f1']]);
+    // The source's listing, saved again for a's new tree, writes b and c as they were stored.
+    expect(asStored[saved.findIndex((names) => names.join() === 'a,b,c')]).toEqual(['b', 'c']);
     expect(reused).toEqual(new Set(await Promise.all(['b', 'c'].map((d) => subtreeOf(third, ...sourcePath, d)))));
 
     // An entry newly excluded changes the listing, though no file changed.
@@ -95,10 +106,10 @@ describe('archiveFiles', () => {
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
-      saveTree: (nodes) => repo.saveTree(nodes),
-      loadTree: async (id) => {
+      saveTree: (...args) => repo.saveTree(...args),
+      loadBlob: async (id) => {
         if (id === held) await meanwhile();
-        return repo.loadTree(id);
+        return repo.loadBlob(id);
       },
       loadTrees: (...args) => repo.loadTrees(...args),
     };

@@ -34,12 +34,12 @@ describe('ParentTrees', () => {
     const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
     counting.gets.length = 0;
     const top = await parents.load(root);
-    expect(top?.size).toBe(50);
-    for (const [i, id] of dirs.entries()) expect([...(await parents.load(id))!.values()].map((n) => n.name.toString())).toEqual([`file-of-${i}`]);
+    expect(top?.byName.size).toBe(50);
+    for (const [i, id] of dirs.entries()) expect([...(await parents.load(id))!.byName.values()].map((n) => n.name.toString())).toEqual([`file-of-${i}`]);
     // The root alone, then the 50 subdirectories in one span of their pack.
     expect(counting.gets.length).toBe(2);
     // Handed out once: a second load of the same tree reads it again.
-    expect((await parents.load(dirs[0]!))?.size).toBe(1);
+    expect((await parents.load(dirs[0]!))?.byName.size).toBe(1);
     expect(counting.gets.length).toBe(3);
   });
 
@@ -57,7 +57,7 @@ describe('ParentTrees', () => {
     const parents = new ParentTrees(await Repository.open(counting, { password: 'pw' }));
     counting.gets.length = 0;
     await parents.load(root);
-    for (const id of children) expect((await parents.load(id))?.size).toBe(400);
+    for (const id of children) expect((await parents.load(id))?.byName.size).toBe(400);
     // The root, then reads of many trees each: 4 requests in all here. Read alone once the first read was spent, they took 44.
     expect(counting.gets.length).toBeGreaterThan(2);
     expect(counting.gets.length).toBeLessThanOrEqual(8);
@@ -83,8 +83,8 @@ describe('ParentTrees', () => {
     await parents.load(root);
     // Depth first, as the archiver walks.
     for (const { id, children } of wide) {
-      expect((await parents.load(id))?.size).toBe(403);
-      for (const child of children) expect((await parents.load(child))?.size).toBe(1);
+      expect((await parents.load(id))?.byName.size).toBe(403);
+      for (const child of children) expect((await parents.load(child))?.byName.size).toBe(1);
     }
     // The root, a few reads for the 40 directories, and one for each one's 3 subdirectories (which only it names):
     // 45 requests here, 64 when reading ahead stopped after the first read.
@@ -99,10 +99,10 @@ describe('ParentTrees', () => {
     await parents.load(root);
     // The five are being read; the walk finds all but the first gone.
     parents.passOver(dirs.slice(1));
-    expect((await parents.load(dirs[0]!))?.size).toBe(1);
+    expect((await parents.load(dirs[0]!))?.byName.size).toBe(1);
     counting.gets.length = 0;
     // Asked for after all, one is read again: it was dropped as its read landed, not kept.
-    expect((await parents.load(dirs[3]!))?.size).toBe(1);
+    expect((await parents.load(dirs[3]!))?.byName.size).toBe(1);
     expect(counting.gets.length).toBe(1);
   });
 
@@ -118,7 +118,7 @@ describe('ParentTrees', () => {
     const parents = new ParentTrees(await Repository.open(local, { password: 'pw' }));
     await parents.load(root);
     const loaded = await Promise.all(dirs.map((id) => parents.load(id)));
-    expect(loaded.map((m) => m?.size)).toEqual([1, 1, 1, undefined, 1, 1, 1, 1, 1, 1]);
+    expect(loaded.map((m) => m?.byName.size)).toEqual([1, 1, 1, undefined, 1, 1, 1, 1, 1, 1]);
     expect(createHash('sha256').update(pack).digest('hex')).not.toBe(damaged.packId);
   });
 
@@ -142,11 +142,11 @@ describe('ParentTrees', () => {
     await parents.load(root);
     await parents.load(a.id);
     // One of a's subdirectories, to wait for a's read-ahead; the rest are gone, and the walk says so.
-    expect((await parents.load(a.children[0]!))?.size).toBe(400);
+    expect((await parents.load(a.children[0]!))?.byName.size).toBe(400);
     parents.passOver(a.children.slice(1));
     counting.gets.length = 0;
     await parents.load(b.id);
-    for (const id of b.children) expect((await parents.load(id))?.size).toBe(400);
+    for (const id of b.children) expect((await parents.load(id))?.byName.size).toBe(400);
     // b's ten subdirectories came in one read ahead, not one request each.
     expect(counting.gets.length).toBeLessThanOrEqual(2);
   });

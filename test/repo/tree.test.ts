@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeTree, sameStoredNode, serializeTree, treeReferences } from '../../src/repo/tree.js';
+import { deserializeTree, deserializeTreeTexts, sameStoredNode, serializeTree, treeReferences } from '../../src/repo/tree.js';
 import type { NodeType, TreeNode } from '../../src/repo/tree-node.js';
 
 /**
@@ -143,6 +143,47 @@ describe('serializeTree', () => {
       expect(() => treeReferences(bad, 'test')).toThrow(/tree test/);
       expect(() => deserializeTree(bad, 'test')).toThrow(/tree test/);
     }
+  });
+});
+
+describe('deserializeTreeTexts', () => {
+  const sorted = (nodes: TreeNode[]) => nodes.sort((a, b) => Buffer.compare(a.name, b.name));
+
+  it("cuts a tree's text node by node: each is the text serializeTree makes of its node, and writing them again gives the same bytes", () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const nodes = sorted(someNodes(seed, 40));
+      // A name that holds the cut's own text, and one that is nothing else.
+      nodes.push({ ...nodes[0]!, name: Buffer.from('zz},{"name":"x"}') }, { ...nodes[0]!, name: Buffer.from('},{"name') });
+      sorted(nodes);
+      const data = serializeTree(nodes);
+      const { nodes: back, texts } = deserializeTreeTexts(data, 'test');
+      expect(back).toEqual(deserializeTree(data, 'test'));
+      expect(texts, `seed ${seed}`).toHaveLength(nodes.length);
+      for (const [i, text] of texts!.entries()) expect(text).toBe(serializeTree([nodes[i]!]).toString('utf8').slice('{"version":1,"nodes":['.length, -2));
+      // Each node's own text, given back: the same tree, byte for byte, whichever nodes have one.
+      const some = new Map(back.flatMap((n, i) => (i % 3 === 0 ? [[n, texts![i]!] as const] : [])));
+      expect(serializeTree(back, some).equals(data)).toBe(true);
+      expect(serializeTree(back, new Map(back.map((n, i) => [n, texts![i]!]))).equals(data)).toBe(true);
+    }
+  });
+
+  it('gives no texts for a tree it cannot cut node by node as serializeTree writes them', () => {
+    const nodes = sorted(someNodes(3, 5));
+    const text = serializeTree(nodes).toString('utf8');
+    const cases = {
+      empty: '{"version":1,"nodes":[]}',
+      spaced: text.replace('},{"', '}, {"'),
+      'keys in another order': text.replace('{"version":1,"nodes":[', '{"nodes":[').replace(/\]\}$/, '],"version":1}'),
+      // A field of a later version holding objects: more cuts than nodes.
+      'objects in a field': text.replace('"type":', '"later":[{"a":1},{"name":"b"}],"type":'),
+      'a node without a name first': text.replace(/^\{"version":1,"nodes":\[\{"name(B64)?":("[^"]*"),/, '{"version":1,"nodes":[{"type":"file","name$1":$2,'),
+    };
+    for (const [what, t] of Object.entries(cases)) {
+      const { nodes: back, texts } = deserializeTreeTexts(Buffer.from(t), 'test');
+      expect(texts, what).toBeUndefined();
+      expect(back, what).toEqual(JSON.parse(t).nodes.length === 0 ? [] : deserializeTree(Buffer.from(t), 'test'));
+    }
+    expect(() => deserializeTreeTexts(Buffer.from('{"version":1,"nodes":['), 'test')).toThrow(/tree test/);
   });
 });
 
