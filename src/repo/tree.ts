@@ -137,7 +137,11 @@ function sameXattrs(a: Record<string, Buffer> | undefined, b: Record<string, Buf
 }
 
 /** The stored nodes of a tree, checked as far as every reader needs: JSON, the format's version, known node types. */
-function storedNodes(data: Buffer, id: string, text = data.toString('utf8')): StoredNode[] {
+function storedNodes(data: Buffer, id: string): StoredNode[] {
+  return parsedTree(data.toString('utf8'), id).nodes;
+}
+
+function parsedTree(text: string, id: string): { version: 1; nodes: StoredNode[] } {
   let parsed: { version?: number; nodes?: StoredNode[] };
   try {
     parsed = JSON.parse(text) as typeof parsed;
@@ -148,7 +152,7 @@ function storedNodes(data: Buffer, id: string, text = data.toString('utf8')): St
   for (const s of parsed.nodes) {
     if (!NODE_TYPES.has(s.type)) throw new IntegrityError(`tree ${id.slice(0, 12)} holds an unknown node type '${String(s.type)}'`);
   }
-  return parsed.nodes;
+  return parsed as { version: 1; nodes: StoredNode[] };
 }
 
 /** What a tree's node refers to, for a caller that follows references only (a structure check). */
@@ -182,17 +186,25 @@ export function deserializeTree(data: Buffer, id: string): TreeNode[] {
 
 /**
  * A tree's nodes, and the text each is stored as, cut from the tree's text where it holds
- * one node after another as serializeTree writes them (else no texts). Node i's text is
- * the i-th node's of JSON.parse: the cuts found are exactly the nodes counted.
+ * one node after another as serializeTree writes them (else no texts). In such a text,
+ * node i's is the i-th node's of JSON.parse: the cuts fall between nodes only, and each
+ * node begins with one, so as many cuts as nodes are each node's. A text that only looks
+ * so, made to mislead, can still be cut wrongly, by a second list of nodes (which it may
+ * not hold) or by objects in arrays inside its nodes with space between two of them
+ * (which it may): only the repository's key, or write access to an unencrypted one, makes
+ * a tree, and either can change the content the next backup takes from a parent tree anyway.
  */
 export function deserializeTreeTexts(data: Buffer, id: string): { nodes: TreeNode[]; texts: string[] | undefined } {
   const text = data.toString('utf8');
-  const nodes = storedNodes(data, id, text).map(treeNode);
-  return { nodes, texts: nodeTexts(text, nodes.length) };
+  const tree = parsedTree(text, id);
+  const nodes = tree.nodes.map(treeNode);
+  return { nodes, texts: Object.keys(tree).length === 2 ? nodeTexts(text, nodes.length) : undefined };
 }
 
 function nodeTexts(text: string, count: number): string[] | undefined {
   if (count === 0 || !text.startsWith(`${TREE_HEAD}{"name`) || !text.endsWith(`}${TREE_TAIL}`)) return undefined;
+  // A second list of nodes: JSON.parse gives the last one.
+  if (text.includes('"nodes":[', TREE_HEAD.length)) return undefined;
   const texts = new Array<string>(count);
   let start = TREE_HEAD.length;
   for (let i = 0; i < count - 1; i++) {

@@ -152,8 +152,8 @@ describe('deserializeTreeTexts', () => {
   it("cuts a tree's text node by node: each is the text serializeTree makes of its node, and writing them again gives the same bytes", () => {
     for (let seed = 1; seed <= 20; seed++) {
       const nodes = sorted(someNodes(seed, 40));
-      // A name that holds the cut's own text, and one that is nothing else.
-      nodes.push({ ...nodes[0]!, name: Buffer.from('zz},{"name":"x"}') }, { ...nodes[0]!, name: Buffer.from('},{"name') });
+      // A name that holds the cut's own text, one that is nothing else, and one that ends in a backslash.
+      nodes.push({ ...nodes[0]!, name: Buffer.from('zz},{"name":"x"}') }, { ...nodes[0]!, name: Buffer.from('},{"name') }, { ...nodes[0]!, name: Buffer.from('ends\\') });
       sorted(nodes);
       const data = serializeTree(nodes);
       const { nodes: back, texts } = deserializeTreeTexts(data, 'test');
@@ -167,10 +167,20 @@ describe('deserializeTreeTexts', () => {
     }
   });
 
+  it('cuts a tree of one node', () => {
+    const nodes = someNodes(4, 1);
+    const { texts } = deserializeTreeTexts(serializeTree(nodes), 'test');
+    expect(texts).toEqual([serializeTree(nodes).toString('utf8').slice('{"version":1,"nodes":['.length, -2)]);
+  });
+
   it('gives no texts for a tree it cannot cut node by node as serializeTree writes them', () => {
     const nodes = sorted(someNodes(3, 5));
     const text = serializeTree(nodes).toString('utf8');
+    const [first, second] = [serializeTree(nodes.slice(0, 1)), serializeTree(nodes.slice(1))].map((b) => b.toString('utf8').slice('{"version":1,"nodes":'.length, -1));
     const cases = {
+      // JSON.parse gives the second list: cut as one, the first list's node and the second's first node would be one text.
+      'a second list of nodes': `{"version":1,"nodes":${first},"nodes":${second}}`,
+      'objects after the nodes': text.replace(/\]\}$/, '],"later":[{"name":"a"},{"name":"b"}]}'),
       empty: '{"version":1,"nodes":[]}',
       spaced: text.replace('},{"', '}, {"'),
       'keys in another order': text.replace('{"version":1,"nodes":[', '{"nodes":[').replace(/\]\}$/, '],"version":1}'),
