@@ -374,7 +374,7 @@ class BackupRun {
     await Promise.all(fanOut.members.filter((m) => m.error !== undefined).map((m) => settleFailedMember(m)));
 
     const backups: BackupOutcome[] = [];
-    const { tree, warnings: _warnings, reusedTrees, ...counts } = archived;
+    const { tree, warnings: _warnings, reusedTrees, writtenTrees, ...counts } = archived;
     for (const m of fanOut.members) {
       if (m.error !== undefined) continue;
       let saved = false;
@@ -413,8 +413,8 @@ class BackupRun {
           summary,
           warnings,
         });
-        // Only the repository the walk read the parent's trees from saw them decode.
-        const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, reusedTrees: m.repo === walked ? reusedTrees : undefined });
+        // Only the repository the walk read the parent's trees from saw them decode, and its index their content.
+        const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, ...(m.repo === walked ? { reusedTrees, writtenTrees } : {}) });
         if (verified?.damage) {
           log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
           m.error = new IntegrityError(verified.damage);

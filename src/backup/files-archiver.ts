@@ -61,6 +61,8 @@ export interface ArchiveResult extends Omit<SnapshotSummary, 'storedBytes'> {
   warnings: number;
   /** Trees taken whole from the parent snapshot (see StructureCheckOptions.reusedTrees). */
   reusedTrees?: ReadonlySet<string>;
+  /** Trees this walk wrote, each with every tree below it here or in reusedTrees (see StructureCheckOptions.writtenTrees). */
+  writtenTrees?: ReadonlySet<string>;
 }
 
 const IGNORE_FILE = Buffer.from('.bkdrignore');
@@ -146,6 +148,7 @@ class FilesArchiver {
     warnings: 0,
   };
   readonly #reusedTrees = new Set<string>();
+  readonly #writtenTrees = new Set<string>();
   /** Trees the directory cache gave, not yet read back (#readBackCached), and the reads under way. */
   #cachedToRead: string[] = [];
   #cachedReads: Promise<void> = Promise.resolve();
@@ -199,7 +202,7 @@ class FilesArchiver {
     }
     this.#emitProgress(true);
     await this.#readBackCached();
-    return { tree, ...this.#stats, reusedTrees: this.#cachedDamaged ? new Set() : this.#reusedTrees };
+    return { tree, ...this.#stats, reusedTrees: this.#cachedDamaged ? new Set() : this.#reusedTrees, writtenTrees: this.#cachedDamaged ? new Set() : this.#writtenTrees };
   }
 
   /** Directories above the configured paths are recorded with their own metadata, content limited to the path. */
@@ -227,7 +230,7 @@ class FilesArchiver {
         this.#warn(path, new Error('not a directory, but configured paths lie below it'));
       }
     }
-    return this.#o.repo.saveTree(this.#recorded(nodes));
+    return this.#saveTree(this.#recorded(nodes));
   }
 
   async #archiveEntry(path: Buffer, node: TreeNode, previous: TreeNode | undefined, rules: ExcludeRules, rootDev: bigint): Promise<TreeNode | undefined> {
@@ -251,7 +254,7 @@ class FilesArchiver {
     if (this.#isMountPoint(node, rootDev)) {
       // Keep the directory itself, not the other file system's content (like restic -x).
       if (parentSubtree) this.#parentTrees.passOver([parentSubtree]);
-      node.subtree = await this.#o.repo.saveTree([]);
+      node.subtree = await this.#saveTree([]);
       this.#cacheableDirs.add(node);
       return;
     }
@@ -288,7 +291,7 @@ class FilesArchiver {
       this.#warn(dir.toString(), err);
       // None of its subdirectories is entered: their parent trees are not wanted.
       void parentLoad?.then((parent) => parent && this.#passOverGone(parent.byName, []));
-      return { tree: await this.#o.repo.saveTree([]), cacheable: false };
+      return { tree: await this.#saveTree([]), cacheable: false };
     }
     const { names, paths } = scan;
     let cacheable = scan.digest !== undefined;
@@ -404,7 +407,7 @@ class FilesArchiver {
       // tree was not decoded in this run, so neither this one counts as checked.
       if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && this.#reusedTrees.has(n.subtree)))) this.#reusedTrees.add(parentSubtree);
       tree = parentSubtree;
-    } else tree = await this.#o.repo.saveTree(listing, compared?.storedTexts);
+    } else tree = await this.#saveTree(listing, compared?.storedTexts);
     if (cacheable) this.#o.dirCache?.keep(dir, { digest: scan.digest!, rules: rules.key, tree, ...ownCounts(listing), children: listing.flatMap((n) => (n.type === 'dir' ? [n.subtree!] : [])) });
     return { tree, cacheable };
   }
@@ -743,6 +746,18 @@ class FilesArchiver {
     const gone: string[] = [];
     for (const node of parent.values()) if (node.type === 'dir' && node.subtree && !walked.has(node.subtree)) gone.push(node.subtree);
     if (gone.length > 0) this.#parentTrees.passOver(gone);
+  }
+
+  /**
+   * Stores a listing as a tree. It joins #writtenTrees when each of its subdirectories' trees
+   * is there or in #reusedTrees: the walk made every node of it, and found each file's
+   * content in the index or stored it (#reuseUnchanged, #archiveFile), with the size of
+   * what was stored.
+   */
+  async #saveTree(listing: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
+    const tree = await this.#o.repo.saveTree(listing, storedTexts);
+    if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && (this.#writtenTrees.has(n.subtree) || this.#reusedTrees.has(n.subtree))))) this.#writtenTrees.add(tree);
+    return tree;
   }
 
   /** A parent we cannot read only costs speed: everything is read afresh. */

@@ -117,6 +117,39 @@ describe('checkSnapshotStructure', () => {
     expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
   });
 
+  it('reads the trees a backup wrote back without decoding them, and reads every tree when one of them does not read back', async () => {
+    const adapter = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const { snapshot, trees } = await backup(repo, 6, 4);
+    const written = new Set([trees.get('/d1')!, trees.get('/d1/sub')!, trees.get('/d4')!, trees.get('/d4/sub')!]);
+    const parsed: string[] = [];
+    const json = JSON.parse;
+    const parsing = (text: string, ...rest: unknown[]) => (parsed.push(text), json(text, ...(rest as [])));
+    const checked = async (writtenTrees: ReadonlySet<string>) => {
+      parsed.length = 0;
+      JSON.parse = parsing as typeof JSON.parse;
+      try {
+        return await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { writtenTrees });
+      } finally {
+        JSON.parse = json;
+      }
+    };
+    // Taken as the archiver made them: the blob never stored under /d4/sub is not looked for, and neither tree is decoded.
+    expect(await checked(written)).toEqual([]);
+    const treesParsed = parsed.filter((t) => t.startsWith('{"version":1,"nodes":')).length;
+    expect(treesParsed).toBe(1 + 6 + 6 - 4);
+    // Damaged in storage: it does not read back, so every tree is read, and the damage named by its path.
+    const damaged = repo.lookupBlob(trees.get('/d1/sub')!)!;
+    const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
+    const pack = await readFile(packPath);
+    pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+    await writeFile(packPath, pack);
+    const problems = await checked(written);
+    expect(problems).toHaveLength(2);
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d1\/sub: .*damaged/));
+    expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+
   describe('from a remote destination (s3rver)', () => {
     let s3: S3Server;
     beforeAll(async () => {
