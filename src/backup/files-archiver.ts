@@ -750,9 +750,9 @@ class FilesArchiver {
 
   /**
    * Stores a listing as a tree. It joins #writtenTrees when each of its subdirectories' trees
-   * is there or in #reusedTrees: the walk made every node of it, and found each file's
-   * content in the index or stored it (#reuseUnchanged, #archiveFile), with the size of
-   * what was stored.
+   * is there or in #reusedTrees: the walk made every node of it, and either stored each
+   * file's content, recording the size of what was stored (#archiveFile), or found it in the
+   * index, with the size the parent snapshot recorded for it (#reuseUnchanged).
    */
   async #saveTree(listing: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
     const tree = await this.#o.repo.saveTree(listing, storedTexts);

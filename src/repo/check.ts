@@ -236,9 +236,10 @@ export interface StructureCheckOptions {
    * index: in this run, or for a tree its directory cache gave it, in the run that wrote or
    * decoded it (the cache counts for nothing once an index file is gone). So when every pack the index
    * names is stored, they pass the check as they are, and are not read again: in an
-   * incremental backup, that is most of its trees. With a pack missing, every tree is read,
-   * to name the paths it takes with it. Damage to a stored tree's bytes since is `backup
-   * verify`'s to find.
+   * incremental backup, that is most of its trees. With a pack missing, or a tree of
+   * writtenTrees that does not read back, every tree is read, to name the paths the damage
+   * takes with it. Damage to a stored tree's bytes since is `backup verify`'s to find, and
+   * so is what the parent snapshot's own check let pass (a size its older bkdr recorded).
    */
   reusedTrees?: ReadonlySet<string> | undefined;
   /**
@@ -247,8 +248,11 @@ export interface StructureCheckOptions {
    * (FilesArchiver.#saveTree). They pass as reused trees do, once read back: each must
    * hash to its id, so that it holds what was written. Not decoded: in a first backup,
    * decoding them was most of the check's time (the bench's real tree: 17.7 MB of trees,
-   * 0.1 s of JSON.parse alone). One that does not read back, or a pack missing, and every
-   * tree is read, to name the paths the damage takes with it.
+   * 0.1 s of JSON.parse alone). So their text is taken to be what serializeTree made of
+   * their nodes, as tested, and the nodes' texts it copied from the parent's trees to be
+   * theirs (deserializeTreeTexts says when a cut can be wrong: a tree made to mislead).
+   * One that does not read back, or a pack missing, and every tree is read, to name the
+   * paths the damage takes with it.
    */
   writtenTrees?: ReadonlySet<string> | undefined;
 }
@@ -259,21 +263,28 @@ const READ_BACK_BYTES = 4 * 1024 * 1024;
 
 /** Whether each of `ids` reads back: it is in the index, and decrypts, decompresses and hashes to its id. */
 async function readBack(repo: Repository, ids: readonly string[], whole: WholePacks | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+  const readsAlone = (id: string) =>
+    repo.loadBlob(id).then(
+      () => true,
+      () => false,
+    );
   for (let at = 0; at < ids.length;) {
     if (signal?.aborted) throw new InterruptedError('verification interrupted');
     const batch = ids.slice(at, at + READ_BACK_TREES);
-    let { trees, taken } = await repo.loadTrees(batch, READ_BACK_BYTES, whole);
-    // The first is larger than the budget: read alone.
-    if (taken === 0) ({ trees, taken } = await repo.loadTrees(batch.slice(0, 1), Number.POSITIVE_INFINITY, whole));
-    for (let k = 0; k < taken; k++) if (!trees.has(batch[k]!)) return false;
-    at += taken;
+    const { trees, taken } = await repo.loadTrees(batch, READ_BACK_BYTES, whole);
+    // Read alone: the first when it is larger than the budget, and any the batch left out (damaged, or stored
+    // as data: a file that holds a tree's very bytes, stored before the tree, gives the tree its blob).
+    const read = batch.slice(0, Math.max(taken, 1));
+    for (const id of read) if (!trees.has(id) && !(await readsAlone(id))) return false;
+    at += read.length;
   }
   return true;
 }
 
 /**
  * The check `backup run` makes of the backup it just wrote (config `verification`):
- * every listing decodes, every blob it reaches is indexed in a pack that is stored, and
+ * every listing reads back (and decodes, but for those the archiver made or reused: see
+ * StructureCheckOptions), every blob it reaches is indexed in a pack that is stored, and
  * every file's recorded size is the length of its content (the index has each blob's).
  * Lighter than checkRepository: no index files are read again, and the trees the backup
  * reused or wrote are taken as the archiver found them (StructureCheckOptions).

@@ -69,6 +69,21 @@ describe('checkSnapshotStructure', () => {
     return { snapshot: await snapshotOf(repo, await repo.saveTree(top)), trees };
   }
 
+  /** What `run` gives, and how many trees JSON.parse decoded meanwhile. */
+  async function decoding<T>(run: () => Promise<T>): Promise<{ result: T; decoded: number }> {
+    const json = JSON.parse;
+    let decoded = 0;
+    JSON.parse = ((text: string, ...rest: []) => {
+      if (text.startsWith('{"version":1,"nodes":')) decoded++;
+      return json(text, ...rest);
+    }) as typeof JSON.parse;
+    try {
+      return { result: await run(), decoded };
+    } finally {
+      JSON.parse = json;
+    }
+  }
+
   it('finds nothing wrong in an intact backup, reading every level of trees', async () => {
     const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const { snapshot } = await backup(repo, 30);
@@ -122,32 +137,35 @@ describe('checkSnapshotStructure', () => {
     const repo = await Repository.create(adapter, { password: 'pw' });
     const { snapshot, trees } = await backup(repo, 6, 4);
     const written = new Set([trees.get('/d1')!, trees.get('/d1/sub')!, trees.get('/d4')!, trees.get('/d4/sub')!]);
-    const parsed: string[] = [];
-    const json = JSON.parse;
-    const parsing = (text: string, ...rest: unknown[]) => (parsed.push(text), json(text, ...(rest as [])));
-    const checked = async (writtenTrees: ReadonlySet<string>) => {
-      parsed.length = 0;
-      JSON.parse = parsing as typeof JSON.parse;
-      try {
-        return await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { writtenTrees });
-      } finally {
-        JSON.parse = json;
-      }
-    };
     // Taken as the archiver made them: the blob never stored under /d4/sub is not looked for, and neither tree is decoded.
-    expect(await checked(written)).toEqual([]);
-    const treesParsed = parsed.filter((t) => t.startsWith('{"version":1,"nodes":')).length;
-    expect(treesParsed).toBe(1 + 6 + 6 - 4);
+    const { result, decoded } = await decoding(async () => checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { writtenTrees: written }));
+    expect(result).toEqual([]);
+    expect(decoded).toBe(1 + 6 + 6 - 4);
     // Damaged in storage: it does not read back, so every tree is read, and the damage named by its path.
     const damaged = repo.lookupBlob(trees.get('/d1/sub')!)!;
     const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
     const pack = await readFile(packPath);
     pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
     await writeFile(packPath, pack);
-    const problems = await checked(written);
+    const problems = await checkSnapshotStructure(await Repository.open(adapter, { password: 'pw' }), snapshot, { writtenTrees: written });
     expect(problems).toHaveLength(2);
     expect(problems).toContainEqual(expect.stringMatching(/^\/d1\/sub: .*damaged/));
     expect(problems).toContainEqual(expect.stringMatching(/^\/d4\/sub\/g: blob abababababab is not in the index$/));
+  });
+
+  it('takes a written tree that a file with its very bytes gave its blob, stored as data, as read back', async () => {
+    const adapter = localAdapter({ name: 'dest', path: join(tmp.path, 'repo') });
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const emptyTree = Buffer.from('{"version":1,"nodes":[]}');
+    await repo.saveBlob('data', sha(emptyTree), emptyTree);
+    const empty = await repo.saveTree([]);
+    expect(empty).toBe(sha(emptyTree));
+    const root = await repo.saveTree([node('empty', { type: 'dir', mode: 0o755, subtree: empty }), node('file', { size: emptyTree.length, content: [empty] })]);
+    const snapshot = await snapshotOf(repo, root);
+    const reopened = await Repository.open(adapter, { password: 'pw' });
+    expect(reopened.lookupBlob(empty)?.type).toBe('data');
+    // Only the root is decoded.
+    expect(await decoding(() => checkSnapshotStructure(reopened, snapshot, { writtenTrees: new Set([empty]) }))).toEqual({ result: [], decoded: 1 });
   });
 
   describe('from a remote destination (s3rver)', () => {
