@@ -8,6 +8,7 @@ import type { Repository } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { sameStoredNode } from '../repo/tree.js';
+import { treesReadBack } from '../repo/trees-read-back.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import type { DirCache, DirCacheEntry } from './dir-cache.js';
 import { type ParentListing, ParentTrees } from './parent-trees.js';
@@ -205,7 +206,8 @@ class FilesArchiver {
     }
     this.#emitProgress(true);
     await this.#readBackCached();
-    return { tree, ...this.#stats, reusedTrees: this.#cachedDamaged ? new Set() : this.#reusedTrees, writtenTrees: this.#cachedDamaged ? new Set() : this.#writtenTrees };
+    const checked = !this.#cachedDamaged;
+    return { tree, ...this.#stats, reusedTrees: checked ? this.#reusedTrees : new Set(), writtenTrees: checked ? this.#writtenTrees : new Set() };
   }
 
   /** Directories above the configured paths are recorded with their own metadata, content limited to the path. */
@@ -408,7 +410,7 @@ class FilesArchiver {
     if (parentSubtree && compared?.same && this.#o.repo.hasBlob(parentSubtree)) {
       // A subdirectory whose parent tree could not be read (damaged) may still come out with the same id: its
       // tree was not decoded in this run, so neither this one counts as checked.
-      if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && this.#reusedTrees.has(n.subtree)))) this.#reusedTrees.add(parentSubtree);
+      if (subtreesIn(listing, this.#reusedTrees)) this.#reusedTrees.add(parentSubtree);
       tree = parentSubtree;
     } else tree = await this.#saveTree(listing, compared?.storedTexts);
     if (cacheable) this.#o.dirCache?.keep(dir, { digest: scan.digest!, rules: rules.key, tree, ...ownCounts(listing), children: listing.flatMap((n) => (n.type === 'dir' ? [n.subtree!] : [])) });
@@ -461,18 +463,15 @@ class FilesArchiver {
   #readBackCached(): Promise<void> {
     const batch = this.#cachedToRead;
     this.#cachedToRead = [];
-    const read = async (ids: string[]) => {
-      while (ids.length > 0) {
-        // A tree larger than the budget is read alone.
-        const { trees, taken } = await this.#o.repo.loadTrees(ids, CACHED_READ_BYTES).then((r) => (r.taken > 0 ? r : this.#o.repo.loadTrees(ids.slice(0, 1))));
-        if (ids.slice(0, taken).some((id) => !trees.has(id))) this.#cachedDamaged = true;
-        ids = ids.slice(taken);
-      }
-    };
     this.#cachedReads = this.#cachedReads.then(() =>
-      read(batch).catch(() => {
-        this.#cachedDamaged = true;
-      }),
+      treesReadBack(this.#o.repo, batch, CACHED_READ_BYTES).then(
+        (intact) => {
+          if (!intact) this.#cachedDamaged = true;
+        },
+        () => {
+          this.#cachedDamaged = true;
+        },
+      ),
     );
     return this.#cachedReads;
   }
@@ -759,7 +758,7 @@ class FilesArchiver {
    */
   async #saveTree(listing: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
     const tree = await this.#o.repo.saveTree(listing, storedTexts);
-    if (listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && (this.#writtenTrees.has(n.subtree) || this.#reusedTrees.has(n.subtree))))) this.#writtenTrees.add(tree);
+    if (subtreesIn(listing, this.#writtenTrees, this.#reusedTrees)) this.#writtenTrees.add(tree);
     return tree;
   }
 
@@ -836,6 +835,11 @@ function lstatSilently(path: Buffer): BigIntStats | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Whether the tree of each subdirectory in `listing` is in one of `sets`. */
+function subtreesIn(listing: TreeNode[], ...sets: ReadonlySet<string>[]): boolean {
+  return listing.every((n) => n.type !== 'dir' || (n.subtree !== undefined && sets.some((set) => set.has(n.subtree!))));
 }
 
 /**

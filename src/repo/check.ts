@@ -4,6 +4,7 @@ import type { IndexedPack, Repository } from './repository.js';
 import type { Snapshot } from './snapshot.js';
 import { type NodeReferences, treeReferences } from './tree.js';
 import { treesInOrder } from './trees-in-order.js';
+import { treesReadBack } from './trees-read-back.js';
 import { WholePacks } from './whole-packs.js';
 
 /** Plaintext of trees the structure check holds at once: a level can be a whole snapshot's directories. */
@@ -257,29 +258,8 @@ export interface StructureCheckOptions {
   writtenTrees?: ReadonlySet<string> | undefined;
 }
 
-/** Trees the check reads back at a time (readBack): at most this many, and this much plaintext. */
-const READ_BACK_TREES = 4096;
+/** Plaintext of the trees the backup wrote, read back at a time (treesReadBack). */
 const READ_BACK_BYTES = 4 * 1024 * 1024;
-
-/** Whether each of `ids` reads back: it is in the index, and decrypts, decompresses and hashes to its id. */
-async function readBack(repo: Repository, ids: readonly string[], whole: WholePacks | undefined, signal: AbortSignal | undefined): Promise<boolean> {
-  const readsAlone = (id: string) =>
-    repo.loadBlob(id).then(
-      () => true,
-      () => false,
-    );
-  for (let at = 0; at < ids.length;) {
-    if (signal?.aborted) throw new InterruptedError('verification interrupted');
-    const batch = ids.slice(at, at + READ_BACK_TREES);
-    const { trees, taken } = await repo.loadTrees(batch, READ_BACK_BYTES, whole);
-    // Read alone: the first when it is larger than the budget, and any the batch left out (damaged, or stored
-    // as data: a file that holds a tree's very bytes, stored before the tree, gives the tree its blob).
-    const read = batch.slice(0, Math.max(taken, 1));
-    for (const id of read) if (!trees.has(id) && !(await readsAlone(id))) return false;
-    at += read.length;
-  }
-  return true;
-}
 
 /**
  * The check `backup run` makes of the backup it just wrote (config `verification`):
@@ -295,7 +275,7 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   for await (const p of repo.listPacks()) stored.set(p.id, p.size);
   const whole = repo.adapter.kind === 'local' ? undefined : new WholePacks(repo.adapter, stored, REMOTE_TREE_PACKS_BYTES);
   const treeReader = { loadBlob: (id: string) => repo.loadBlob(id), loadTrees: (ids: readonly string[], maxBytes: number) => repo.loadTrees(ids, maxBytes, whole) };
-  const vouched = repo.indexedPackIds.every((id) => stored.has(id)) && (await readBack(repo, [...(opts.writtenTrees ?? [])], whole, signal));
+  const vouched = repo.indexedPackIds.every((id) => stored.has(id)) && (await treesReadBack(repo, [...(opts.writtenTrees ?? [])], READ_BACK_BYTES, { whole, signal }));
   const skipped = (id: string) => vouched && (opts.reusedTrees?.has(id) === true || opts.writtenTrees?.has(id) === true);
   const problems: string[] = [];
   // `what` names the place only when something is wrong: most blobs never need it.
