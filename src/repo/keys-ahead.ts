@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { passwordLine } from '../core/password-line.js';
 import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
 
 /**
@@ -262,7 +263,7 @@ function passwordFromFile(file: string, cwd: string): string | undefined {
     if (!fstatSync(fd).isFile()) return undefined;
     const bytes = Buffer.alloc(4096);
     const length = readSync(fd, bytes, 0, bytes.length, 0);
-    return bytes.subarray(0, length).toString('utf8').split(/\r?\n/)[0] || undefined;
+    return passwordLine(bytes.subarray(0, length).toString('utf8')) || undefined;
   } catch {
     return undefined;
   } finally {

@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UsageError } from '../core/errors.js';
+import { passwordLine } from '../core/password-line.js';
 import { notePasswordFile } from '../repo/keys-ahead.js';
 
 export interface PasswordSettings {
@@ -94,7 +95,7 @@ function summarize(stderr: string): string {
 }
 
 function firstLine(text: string, what: string): string {
-  const line = text.split(/\r?\n/)[0] ?? '';
+  const line = passwordLine(text);
   if (!line) throw new UsageError(`${what} is empty`);
   return line;
 }
