@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+
+/** A name beside `target` that is hidden and never an existing file's. */
+const tempBeside = (target: string): string => join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
 
 /**
  * `data` under a temporary name beside `target` (hidden, never an existing file), then renamed
@@ -8,7 +12,7 @@ import { basename, dirname, join } from 'node:path';
  * it or nothing, and a failure leaves no temporary file behind. `mode` as writeFile's.
  */
 export async function writeFileAtomic(target: string, data: string | Buffer, opts: { sync?: boolean; mode?: number } = {}): Promise<void> {
-  const temp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString('hex')}.tmp`);
+  const temp = tempBeside(target);
   try {
     const handle = await open(temp, 'wx', opts.mode ?? 0o666);
     try {
@@ -20,6 +24,18 @@ export async function writeFileAtomic(target: string, data: string | Buffer, opt
     await rename(temp, target);
   } catch (err) {
     await rm(temp, { force: true });
+    throw err;
+  }
+}
+
+/** writeFileAtomic without `sync`, for a caller that cannot wait: an exit hook. */
+export function writeFileAtomicSync(target: string, data: string | Buffer, opts: { mode?: number } = {}): void {
+  const temp = tempBeside(target);
+  try {
+    writeFileSync(temp, data, { flag: 'wx', mode: opts.mode ?? 0o666 });
+    renameSync(temp, target);
+  } catch (err) {
+    rmSync(temp, { force: true });
     throw err;
   }
 }

@@ -1,8 +1,8 @@
-import { randomBytes } from 'node:crypto';
-import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { passwordLine } from '../core/password-line.js';
+import { writeFileAtomicSync } from '../core/write-file-atomic.js';
 import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
 
 /**
@@ -202,14 +202,8 @@ function saveOpenedSlots(): void {
       .sort(([, a], [, b]) => b.used - a.used)
       .slice(0, MAX_CONFIGS);
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    // Whole or not at all, whichever of two runs writes last: a temp file beside it, renamed over it.
-    const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-    try {
-      writeFileSync(temp, JSON.stringify({ version: 1, configs: Object.fromEntries(kept) } satisfies HintsFile), { mode: 0o600 });
-      renameSync(temp, file);
-    } finally {
-      rmSync(temp, { force: true });
-    }
+    // Whole or not at all, whichever of two runs writes last.
+    writeFileAtomicSync(file, JSON.stringify({ version: 1, configs: Object.fromEntries(kept) } satisfies HintsFile), { mode: 0o600 });
   } catch {
     // Hints are a cache of what the repository holds in the clear: without them the next run only starts slower.
   }
