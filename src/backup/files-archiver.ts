@@ -107,6 +107,8 @@ const EXTRA_DIR_WALKS = 4;
  * collections).
  */
 const DIRS_ASIDE = 16;
+/** Directories of more entries wait for their files in place: one aside holds its listing, and 16 of the largest would hold a lot. */
+const ASIDE_ENTRIES = 4096;
 /**
  * Directories of up to this many entries are listed and stat'ed in one trip to the pool
  * (scanDir), which also gives the digest the directory cache needs: a directory without one
@@ -414,7 +416,7 @@ class FilesArchiver {
       // Walked: the walk goes on elsewhere while this directory's files are stored, unless too many wait so. Not
       // one compared with its parent snapshot's listing, which it holds until then: in an incremental backup of the
       // bench's real tree, 16 such directories aside held 6-14 MiB more at the peak, for no time gained.
-      const waitsAside = walkedAll && walked !== undefined && parentListing === undefined && this.#dirsAside.tryAcquire();
+      const waitsAside = walkedAll && walked !== undefined && parentListing === undefined && names.length <= ASIDE_ENTRIES && this.#dirsAside.tryAcquire();
       if (waitsAside) walked();
       try {
         // Whether the walk finished or failed, nothing of this directory may still be running after it
@@ -554,13 +556,15 @@ class FilesArchiver {
       await Promise.allSettled(archived);
       throw err;
     }
+    const all = Promise.allSettled(archived).then((results) => {
+      const failed = results.find((r) => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    });
+    // Handled here: the caller awaits it only after its own files, and a subdirectory that failed meanwhile would
+    // otherwise be an unhandled rejection (the CLI exits on one).
+    all.catch(() => undefined);
     // In an object: an async function's promise would take on this one's settling, and wait for it.
-    return {
-      archived: Promise.allSettled(archived).then((results) => {
-        const failed = results.find((r) => r.status === 'rejected');
-        if (failed) throw failed.reason;
-      }),
-    };
+    return { archived: all };
   }
 
   /**

@@ -392,6 +392,40 @@ describe('archiveFiles', () => {
     const problems = await checkSnapshotStructure(reopened, await reopened.loadSnapshot(id), { reusedTrees: second.reusedTrees });
     expect(problems).toEqual([expect.stringMatching(new RegExp(`^${src}/a/c: .*damaged`))]);
   });
+
+  it("fails with a subdirectory's failure once the directory's own files are stored, the walk having gone on meanwhile", async () => {
+    // The source's large file is still being stored when s/, its only subdirectory, fails (its small files cannot
+    // be stored) after it was walked: the failure waits, handled, until the source's directory has its files.
+    const src = join(tmp.path, 'src');
+    await mkdir(join(src, 's'), { recursive: true });
+    await writeFile(join(src, 'big'), randomBytes(24 * 1024 * 1024));
+    for (let i = 0; i < 20; i++) await writeFile(join(src, 's', `f${i}`), `small ${i}`);
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const failure = new Error('destination full');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const target: ArchiveTarget = {
+        chunker: () => repo.chunker(),
+        hasBlob: (id) => repo.hasBlob(id),
+        saveBlob: async (...args) => {
+          // The large file's chunks: slow enough for the rest of the walk to run meanwhile.
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          return repo.saveBlob(...args);
+        },
+        saveBlobs: () => Promise.reject(failure),
+        saveTree: (...args) => repo.saveTree(...args),
+        loadBlob: (id) => repo.loadBlob(id),
+        loadTrees: (...args) => repo.loadTrees(...args),
+      };
+      await expect(archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false })).rejects.toBe(failure);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });
 
 async function subtreeId(repo: Repository, tree: string, path: string[]): Promise<string> {

@@ -106,6 +106,24 @@ describe('SmallFileBatches', () => {
     expect(startedNow).toEqual([true, true]);
   });
 
+  it('forgets that a batch was needed once it filled: the next one waits to be needed or full', async () => {
+    const { batches, started, finishNext } = held({ inFlight: 1, files: 2, bytes: 1 << 20 });
+    await batches.need(batches.add('running', 1));
+    const needed = batches.add('x1', 1);
+    void batches.need(needed);
+    batches.add('x2', 1);
+    expect(needed.full).toBe(true);
+    const next = batches.add('y', 1);
+    expect(next).not.toBe(needed);
+
+    await finishNext();
+    expect(started).toEqual([['running'], ['x1', 'x2']]);
+    await finishNext();
+    expect(started).toEqual([['running'], ['x1', 'x2']]);
+    await batches.need(next);
+    expect(started).toEqual([['running'], ['x1', 'x2'], ['y']]);
+  });
+
   it('needs nothing of a batch already on its way', async () => {
     const { batches, started } = held({ inFlight: 1, files: 1, bytes: 1 << 20 });
     const ticket = batches.add('1', 1);
