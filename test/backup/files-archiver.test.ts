@@ -402,29 +402,43 @@ describe('archiveFiles', () => {
     for (let i = 0; i < 20; i++) await writeFile(join(src, 's', `f${i}`), `small ${i}`);
     const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const failure = new Error('destination full');
-    const unhandled: unknown[] = [];
-    const onUnhandled = (reason: unknown) => unhandled.push(reason);
-    process.on('unhandledRejection', onUnhandled);
-    try {
-      const target: ArchiveTarget = {
-        chunker: () => repo.chunker(),
-        hasBlob: (id) => repo.hasBlob(id),
-        saveBlob: async (...args) => {
-          // The large file's chunks: slow enough for the rest of the walk to run meanwhile.
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          return repo.saveBlob(...args);
-        },
-        saveBlobs: () => Promise.reject(failure),
-        saveTree: (...args) => repo.saveTree(...args),
-        loadBlob: (id) => repo.loadBlob(id),
-        loadTrees: (...args) => repo.loadTrees(...args),
-      };
+    const target = slowChunks(repo, 50, () => Promise.reject(failure));
+    const unhandled = await unhandledRejectionsDuring(async () => {
       await expect(archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false })).rejects.toBe(failure);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled).toEqual([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
+    });
+    expect(unhandled).toEqual([]);
+  });
+
+  it('stops on an interrupt with directories waiting aside, and leaves nothing running once it has failed', async () => {
+    const src = join(tmp.path, 'src');
+    await mkdir(src);
+    await writeFile(join(src, 'big'), randomBytes(16 * 1024 * 1024));
+    for (let d = 0; d < 30; d++) {
+      await mkdir(join(src, `d${d}`));
+      for (let f = 0; f < 5; f++) await writeFile(join(src, `d${d}`, `f${f}`), `file ${d}/${f}`);
     }
+    const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+    const interrupt = new AbortController();
+    let batches = 0;
+    const slow = slowChunks(repo, 20, (...args) => {
+      // Interrupted once a few batches are stored: by then directories wait aside for theirs.
+      if (++batches === 3) interrupt.abort();
+      return repo.saveBlobs(...args);
+    });
+    // Every store, of a large file's chunk or of a batch: none may come once the walk has failed.
+    let stores = 0;
+    const target: ArchiveTarget = {
+      ...slow,
+      saveBlob: (...args) => (stores++, slow.saveBlob(...args)),
+      saveBlobs: (...args) => (stores++, slow.saveBlobs(...args)),
+    };
+    const unhandled = await unhandledRejectionsDuring(async () => {
+      await expect(archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, signal: interrupt.signal })).rejects.toThrow('backup interrupted');
+      const atFailure = stores;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      expect(stores).toBe(atFailure);
+    });
+    expect(unhandled).toEqual([]);
   });
 });
 
@@ -432,4 +446,35 @@ async function subtreeId(repo: Repository, tree: string, path: string[]): Promis
   let id = tree;
   for (const name of path) id = (await repo.loadTree(id)).find((n) => n.name.toString() === name)!.subtree!;
   return id;
+}
+
+/** The repository, with each chunk of a large file stored `chunkDelayMs` late and small files' batches stored by `saveBlobs`. */
+function slowChunks(repo: Repository, chunkDelayMs: number, saveBlobs: ArchiveTarget['saveBlobs']): ArchiveTarget {
+  return {
+    chunker: () => repo.chunker(),
+    hasBlob: (id) => repo.hasBlob(id),
+    saveBlob: async (...args) => {
+      // Slow enough for the rest of the walk to run meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, chunkDelayMs));
+      return repo.saveBlob(...args);
+    },
+    saveBlobs,
+    saveTree: (...args) => repo.saveTree(...args),
+    loadBlob: (id) => repo.loadBlob(id),
+    loadTrees: (...args) => repo.loadTrees(...args),
+  };
+}
+
+/** The rejections left unhandled while `run` ran (and for a turn of the event loop after it). */
+async function unhandledRejectionsDuring(run: () => Promise<void>): Promise<unknown[]> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown) => unhandled.push(reason);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await run();
+    await new Promise((resolve) => setImmediate(resolve));
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+  return unhandled;
 }
