@@ -179,9 +179,7 @@ class FilesArchiver {
   #bytesRead = 0;
   #lastProgress = 0;
   readonly #smallFiles = new SmallFileBatches<PendingFile>({ inFlight: SMALL_BATCHES_IN_FLIGHT, files: SMALL_BATCH_FILES, bytes: SMALL_BATCH_BYTES }, (batch) =>
-    this.#archiveSmallBatch(batch).catch((error: unknown) => {
-      this.#fileFailure ??= { error };
-    }),
+    this.#archiveSmallBatch(batch).catch(this.#keepFailure),
   );
   readonly #dirWalks = new Slots(EXTRA_DIR_WALKS);
   readonly #dirsAside = new Slots(DIRS_ASIDE);
@@ -191,6 +189,9 @@ class FilesArchiver {
   readonly #parentTrees: ParentTrees;
   /** The first error of a file or subdirectory archived in the background; it fails the walk at its next step. */
   #fileFailure: { error: unknown } | undefined;
+  readonly #keepFailure = (error: unknown): void => {
+    this.#fileFailure ??= { error };
+  };
 
   constructor(opts: ArchiveOptions) {
     this.#o = opts;
@@ -413,10 +414,9 @@ class FilesArchiver {
       ).archived;
       walkedAll = true;
     } finally {
-      // Walked: the walk goes on elsewhere while this directory's files are stored, unless too many wait so. Not
-      // one compared with its parent snapshot's listing, which it holds until then: in an incremental backup of the
-      // bench's real tree, 16 such directories aside held 6-14 MiB more at the peak, for no time gained.
-      const waitsAside = walkedAll && walked !== undefined && parentListing === undefined && names.length <= ASIDE_ENTRIES && this.#dirsAside.tryAcquire();
+      // Walked: the walk goes on elsewhere while this directory's files are stored, unless too many wait so
+      // (`walked` is given for new directories only: #startSubdir).
+      const waitsAside = walkedAll && walked !== undefined && names.length <= ASIDE_ENTRIES && this.#dirsAside.tryAcquire();
       if (waitsAside) walked();
       try {
         // Whether the walk finished or failed, nothing of this directory may still be running after it
@@ -573,15 +573,14 @@ class FilesArchiver {
    * walk at its next step, like a file's.
    */
   #startSubdir(path: Buffer, node: TreeNode, parentSubtree: string | undefined, rules: ExcludeRules, rootDev: bigint, slot: boolean): { walked: Promise<void>; done: Promise<void> } {
-    const failed = (error: unknown) => {
-      this.#fileFailure ??= { error };
-    };
-    // In the parent snapshot: compared with its listing there, it never waits aside (#archiveDir), and walked is
-    // archived. Without the callback and its promise, a walk of the cached tree (a no-op backup) was 5 % slower.
+    // In the parent snapshot: it never waits aside, and walked is archived. Compared with its listing there, it
+    // holds that listing until its files are stored: in an incremental backup of the bench's real tree, 16 such
+    // directories aside held 6-14 MiB more at the peak, for no time gained. And without the callback and its
+    // promise, a walk of the cached tree (a no-op backup) was 5 % faster.
     if (parentSubtree !== undefined) {
       const archived = this.#archiveSubdir(path, node, parentSubtree, rules, rootDev);
       const done = slot ? archived.finally(() => this.#dirWalks.release()) : archived;
-      done.catch(failed);
+      done.catch(this.#keepFailure);
       return { walked: done, done };
     }
     let resolveWalked!: () => void;
@@ -593,7 +592,7 @@ class FilesArchiver {
       resolveWalked();
     };
     const done = this.#archiveSubdir(path, node, parentSubtree, rules, rootDev, isWalked).finally(isWalked);
-    done.catch(failed);
+    done.catch(this.#keepFailure);
     return { walked, done };
   }
 
@@ -610,9 +609,7 @@ class FilesArchiver {
   async #inBackground(slots: Slots, work: () => Promise<void>): Promise<{ done: Promise<void> }> {
     await slots.acquire();
     const done = work()
-      .catch((error: unknown) => {
-        this.#fileFailure ??= { error };
-      })
+      .catch(this.#keepFailure)
       .finally(() => slots.release());
     return { done };
   }
