@@ -256,7 +256,7 @@ class BackupRun {
     }
 
     if (opts.dryRun) {
-      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal, own.containsLatin1) : { files: 1, bytes: 0 };
+      const estimate = sourceConfig.type === 'files' ? await estimateFilesSource(paths, sourceConfig.exclude ?? [], opts.signal, own) : { files: 1, bytes: 0 };
       for (const [d, repo] of opened) {
         const parent = repo && requested !== 'full' ? await findParent(repo, source, requested) : undefined;
         out.planned.push({ source, destination: d.name, strategy: parent ? requested : 'full', parent: parent?.id, ...estimate });
@@ -277,9 +277,7 @@ class BackupRun {
         const result = await this.#archiveToGroup(runId, source, requested, fanOut, opts, onEvent, log, async (onProgress) => {
           if (sourceConfig.type === 'files') {
             for (const u of unreachable) onProgress.warning(u.path, `${u.problem}; not in this backup`);
-            const estimate = opts.estimate
-              ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own.containsLatin1)
-              : undefined;
+            const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own) : undefined;
             try {
               const dirCache = await openDirCache(this.#ctx.catalog.path, source, fanOut, {
                 paths,
@@ -292,7 +290,7 @@ class BackupRun {
                 repo: fanOut,
                 paths,
                 exclude: sourceConfig.exclude ?? [],
-                isOwn: own.containsLatin1,
+                own,
                 oneFileSystem: sourceConfig.oneFileSystem ?? false,
                 withAtime: sourceConfig.withAtime ?? false,
                 parentTree: onProgress.parentTree,

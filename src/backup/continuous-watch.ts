@@ -63,7 +63,7 @@ export async function watchSources(
         paths: w.cfg.paths.map((p) => resolve(ctx.configDir, p)),
         exclude: w.cfg.exclude ?? [],
         ignore: ownFiles,
-        isOwn: own.containsLatin1,
+        own,
         rpoMs: w.rpoMs,
         debounceMs: opts.debounceMs,
         snapshot: (changes) => backUp(w.source, changes),

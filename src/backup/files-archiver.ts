@@ -13,7 +13,7 @@ import { type ContentResult, writeContent, writeSingleChunk } from './content-wr
 import type { DirCache, DirCacheEntry } from './dir-cache.js';
 import { type ParentListing, ParentTrees } from './parent-trees.js';
 import { type BatchTicket, SmallFileBatches } from './small-file-batches.js';
-import { ExcludeRules } from '../sources/files/exclude.js';
+import { ExcludeRules, type OwnPaths } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
@@ -37,8 +37,8 @@ export interface ArchiveOptions {
   /** Absolute paths of the source. */
   paths: string[];
   exclude: string[];
-  /** bkdr's own files (repositories, the catalog): never archived, wherever they sit under `paths`; asked with latin1 paths (ExcludeRules). */
-  isOwn?: ((path: string) => boolean) | undefined;
+  /** bkdr's own files (repositories, the catalog): never archived, wherever they sit under `paths`. */
+  own?: OwnPaths | undefined;
   oneFileSystem: boolean;
   /** Record entries' access times as they are; by default their mtimes stand in (FilesArchiver.#recorded). */
   withAtime?: boolean | undefined;
@@ -211,7 +211,7 @@ class FilesArchiver {
 
   async #run(): Promise<ArchiveResult> {
     const trie = buildTrie(this.#o.paths);
-    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
+    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.own);
     let tree: string;
     if (trie.selected) {
       // The source is the whole file system: the root tree is the listing of '/' itself.
@@ -361,6 +361,7 @@ class FilesArchiver {
     let subdirsArchived: Promise<void> | undefined;
     let walkedAll = false;
     const minSize = this.#o.repo.chunker().params.minSize;
+    const mayExclude = rules.mayExcludeIn(dir);
     let stats: Awaited<typeof window> = [];
     try {
       for (let i = 0; i < names.length; i++) {
@@ -378,7 +379,7 @@ class FilesArchiver {
           if (node.code !== 'ENOENT') this.#warn(path.toString(), node);
           continue;
         }
-        if (!archivedSubdirs?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
+        if (mayExclude && !archivedSubdirs?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
         if (node.type === 'dir') dirs.push(i);
         else if (node.type !== 'file') this.#stats.files++;
@@ -456,7 +457,8 @@ class FilesArchiver {
    */
   async #takeCached(dir: Buffer, scan: DirScan, cached: DirCacheEntry, rules: ExcludeRules, rootDev: bigint): Promise<{ tree: string } | { walked: Map<number, TreeNode> | undefined }> {
     const subdirs: number[] = [];
-    for (let i = 0; i < scan.names.length; i++) if (scan.isDirectory(i) && !rules.excludes(scan.paths[i]!, true)) subdirs.push(i);
+    const mayExclude = rules.mayExcludeIn(dir);
+    for (let i = 0; i < scan.names.length; i++) if (scan.isDirectory(i) && !(mayExclude && rules.excludes(scan.paths[i]!, true))) subdirs.push(i);
     const nodes = subdirs.map((i) => scan.node(i));
     // A time outside what the scan holds is stat'ed again, and that stat can fail or find something else: the full walk tells.
     if (subdirs.length !== cached.children.length || !nodes.every((n): n is TreeNode => !(n instanceof Error) && n.type === 'dir')) return { walked: undefined };

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { catalogFiles } from '../catalog/catalog.js';
 import type { BkdrConfig } from '../config/schema.js';
+import type { OwnPaths } from '../sources/files/exclude.js';
 
 /**
  * What bkdr itself keeps on this host: local repositories (with their locks), the
@@ -9,7 +10,7 @@ import type { BkdrConfig } from '../config/schema.js';
  * source) must never back them up: each run would store the previous run's packs again
  * and a live database file mid-write.
  */
-export interface OwnFiles {
+export interface OwnFiles extends OwnPaths {
   /** The absolute paths, for messages and for the file watcher's ignore list. */
   readonly paths: readonly string[];
   /** Whether `path` (absolute) is one of them or lies inside one. */
@@ -19,6 +20,8 @@ export interface OwnFiles {
    * to (one char per byte): asked for each entry, it spares a second decode of each name.
    */
   containsLatin1(path: string): boolean;
+  /** Whether one of them is `dir` (latin1), lies inside it or holds it (ExcludeRules.mayExcludeIn). */
+  withinLatin1(dir: string): boolean;
 }
 
 export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: string): OwnFiles {
@@ -29,6 +32,19 @@ export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: s
     paths: [...trees, ...files],
     contains: matcher(trees, files, catalogPath),
     containsLatin1: matcher(trees.map(latin1), files.map(latin1), latin1(catalogPath)),
+    withinLatin1: overlaps([...trees, ...files, ...(files.length > 0 ? [catalogPath] : [])].map(latin1)),
+  };
+}
+
+/**
+ * Whether a directory may hold one of `paths` or lie inside one. The catalog's path stands
+ * for its siblings (`<catalog>.*`): they share its directory.
+ */
+function overlaps(paths: readonly string[]): (dir: string) => boolean {
+  return (dir) => {
+    const d = trimSlash(dir);
+    const inside = d === '/' ? '/' : `${d}/`;
+    return paths.some((p) => p === d || p.startsWith(inside) || d.startsWith(p === '/' ? '/' : `${p}/`));
   };
 }
 

@@ -1,14 +1,14 @@
 import { lstat, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { ExcludeRules } from '../sources/files/exclude.js';
+import { ExcludeRules, type OwnPaths } from '../sources/files/exclude.js';
 
 /**
  * A quick stat-only walk that totals a files source, so progress can show an ETA.
  * It runs beside the backup and may differ slightly from what the backup reads
  * (.bkdrignore files are not applied, files change meanwhile); it is an estimate.
  */
-export async function estimateFilesSource(paths: string[], exclude: string[], signal?: AbortSignal, isOwn?: (path: string) => boolean): Promise<{ files: number; bytes: number }> {
-  const rules = ExcludeRules.fromConfig(paths, exclude, isOwn);
+export async function estimateFilesSource(paths: string[], exclude: string[], signal?: AbortSignal, own?: OwnPaths): Promise<{ files: number; bytes: number }> {
+  const rules = ExcludeRules.fromConfig(paths, exclude, own);
   const total = { files: 0, bytes: 0 };
   const visit = async (path: string): Promise<void> => {
     if (signal?.aborted) return;
@@ -37,12 +37,12 @@ export function estimateFilesSourceLater(
   onEstimate: (e: { files: number; bytes: number }) => void,
   signal?: AbortSignal,
   afterMs = 1000,
-  isOwn?: (path: string) => boolean,
+  own?: OwnPaths,
 ): { stop(): void } {
   const stopped = new AbortController();
   const timer = setTimeout(() => {
     const both = signal ? AbortSignal.any([signal, stopped.signal]) : stopped.signal;
-    void estimateFilesSource(paths, exclude, both, isOwn).then(
+    void estimateFilesSource(paths, exclude, both, own).then(
       (e) => {
         if (!both.aborted) onEstimate(e);
       },

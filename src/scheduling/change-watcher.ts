@@ -1,4 +1,4 @@
-import { ExcludeRules } from '../sources/files/exclude.js';
+import { ExcludeRules, type OwnPaths } from '../sources/files/exclude.js';
 
 /**
  * The `continuous` strategy's clock: watches a source's paths and decides when to take
@@ -12,8 +12,8 @@ export interface ChangeWatcherOptions {
   exclude: string[];
   /** Paths never watched (a local repository inside the source would trigger itself). */
   ignore?: string[] | undefined;
-  /** bkdr's own files, matched by rule (a catalog's side and temporary files have names of their own); asked with latin1 paths (ExcludeRules). */
-  isOwn?: ((path: string) => boolean) | undefined;
+  /** bkdr's own files, matched by rule (a catalog's side and temporary files have names of their own). */
+  own?: OwnPaths | undefined;
   rpoMs: number;
   debounceMs?: number | undefined;
   /** Takes one snapshot; the watcher never runs two at once. */
@@ -39,7 +39,7 @@ export class ChangeWatcher {
 
   /** Watches until `signal` aborts, then lets a running snapshot finish. */
   async run(signal: AbortSignal): Promise<void> {
-    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.isOwn);
+    const rules = ExcludeRules.fromConfig(this.#o.paths, this.#o.exclude, this.#o.own);
     const ignored = (this.#o.ignore ?? []).map((p) => p.replace(/\/+$/, ''));
     const { watch } = await import('chokidar');
     const watcher = watch(this.#o.paths, {

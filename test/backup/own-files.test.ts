@@ -27,6 +27,19 @@ describe("bkdr's own files", () => {
     expect(own.contains(path)).toBe(expected);
   });
 
+  it.each([
+    ['the source, which holds the repository and the catalog', '/srv', true],
+    ["the catalog's folder", '/srv/app/.bkdr', true],
+    ['the same with a trailing slash', '/srv/app/.bkdr/', true],
+    ['a folder inside the repository', '/srv/app/repo/data', true],
+    ['the root', '/', true],
+    ['a sibling of the repository whose name only starts like it', '/srv/app/repository', false],
+    ['a folder beside them', '/srv/app/src', false],
+    ['another tree', '/home', false],
+  ])('tells a walk whether a folder may hold one of them (%s: %s → %s)', (_what, dir, expected) => {
+    expect(own.withinLatin1(dir)).toBe(expected);
+  });
+
   it('lists only what is on this host: no remote destination', () => {
     expect(own.paths).toEqual([
       '/srv/app/repo',

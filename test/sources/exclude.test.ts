@@ -33,4 +33,15 @@ describe('ExcludeRules', () => {
   it('never throws on names that are not UTF-8', () => {
     expect(rules.excludes(Buffer.concat([p('/srv/app/'), Buffer.from([0xff, 0xfe]), p('.tmp')]), false)).toBe(true);
   });
+
+  it("asks nothing of a directory's entries where nothing can be excluded: no globs, no .bkdrignore, none of its own files", () => {
+    const own = { containsLatin1: (path: string) => path.startsWith('/srv/app/repo'), withinLatin1: (dir: string) => '/srv/app/repo'.startsWith(dir) || dir.startsWith('/srv/app/repo') };
+    const bare = ExcludeRules.fromConfig(['/srv/app'], [], own);
+    expect(bare.mayExcludeIn(p('/srv/app/src'))).toBe(false);
+    expect(bare.mayExcludeIn(p('/srv/app'))).toBe(true);
+    expect(bare.excludes(p('/srv/app/repo'), true)).toBe(true);
+    expect(bare.withIgnoreFile(p('/srv/app/src'), 'dist/').mayExcludeIn(p('/srv/app/src/lib'))).toBe(true);
+    expect(rules.mayExcludeIn(p('/srv/app/src'))).toBe(true);
+    expect(ExcludeRules.fromConfig(['/srv/app'], []).mayExcludeIn(p('/srv/app'))).toBe(false);
+  });
 });
