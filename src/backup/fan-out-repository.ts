@@ -39,8 +39,14 @@ export class FanOutRepository {
 
   hasBlob(id: string): boolean {
     // With none left, nothing is stored: saying "present" would let a caller read on to no end.
-    const alive = this.alive;
-    return alive.length > 0 && alive.every((m) => m.repo.hasBlob(id));
+    // Asked for every file a backup walks: no array of the living made for each question.
+    let alive = false;
+    for (const m of this.members) {
+      if (m.error !== undefined) continue;
+      if (!m.repo.hasBlob(id)) return false;
+      alive = true;
+    }
+    return alive;
   }
 
   async saveBlob(type: BlobType, id: string, plaintext: Buffer): Promise<SaveBlobResult> {
