@@ -239,7 +239,7 @@ static napi_value lock_held(napi_env env, napi_callback_info info) {
   return result;
 }
 
-// Whether this kernel and file system answer RWF_NOWAIT on buffered reads; cleared on the first refusal.
+// Whether RWF_NOWAIT is worth asking for: cleared once refused (a kernel before 4.14, a file system without it).
 static int nowait_reads = 1;
 
 // readCached(fd, buffer, offset, length, position) → bytes read from the page cache alone (preadv2
@@ -265,7 +265,7 @@ static napi_value read_cached(napi_env env, napi_callback_info info) {
     struct iovec iov = {(char *)data + (size_t)offset, (size_t)length};
     do n = preadv2(fd, &iov, 1, (off_t)position, RWF_NOWAIT);
     while (n < 0 && errno == EINTR);
-    if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL)) nowait_reads = 0;
+    if (n < 0 && (errno == EOPNOTSUPP || errno == ENOSYS)) nowait_reads = 0;
     if (n < 0) n = -1;
   }
 #endif

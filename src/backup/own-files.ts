@@ -32,18 +32,20 @@ export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: s
     paths: [...trees, ...files],
     contains: matcher(trees, files, catalogPath),
     containsLatin1: matcher(trees.map(latin1), files.map(latin1), latin1(catalogPath)),
-    withinLatin1: overlaps([...trees, ...files, ...(files.length > 0 ? [catalogPath] : [])].map(latin1)),
+    withinLatin1: overlaps([...trees, ...files].map(latin1), files.length > 0 ? `${latin1(catalogPath)}.` : undefined),
   };
 }
 
 /**
- * Whether a directory may hold one of `paths` or lie inside one. The catalog's path stands
- * for its siblings (`<catalog>.*`): they share its directory.
+ * Whether a directory may hold one of `paths`, or lie inside one or inside a directory named
+ * like a sibling of the catalog (`<catalog>.*`, as matcher takes them, whatever their depth).
+ * The catalog's path stands for its siblings in its own directory.
  */
-function overlaps(paths: readonly string[]): (dir: string) => boolean {
+function overlaps(paths: readonly string[], catalogSiblings: string | undefined): (dir: string) => boolean {
   return (dir) => {
     const d = trimSlash(dir);
     const inside = d === '/' ? '/' : `${d}/`;
+    if (catalogSiblings !== undefined && d.startsWith(catalogSiblings)) return true;
     return paths.some((p) => p === d || p.startsWith(inside) || d.startsWith(p === '/' ? '/' : `${p}/`));
   };
 }

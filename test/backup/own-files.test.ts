@@ -33,6 +33,7 @@ describe("bkdr's own files", () => {
     ['the same with a trailing slash', '/srv/app/.bkdr/', true],
     ['a folder inside the repository', '/srv/app/repo/data', true],
     ['the root', '/', true],
+    ['a folder named like a sibling of the catalog, whose entries are taken for one', '/srv/app/.bkdr/catalog.db.old', true],
     ['a sibling of the repository whose name only starts like it', '/srv/app/repository', false],
     ['a folder beside them', '/srv/app/src', false],
     ['another tree', '/home', false],
