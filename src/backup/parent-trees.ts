@@ -6,6 +6,20 @@ import type { TreeNode } from '../repo/tree-node.js';
 const READ_AHEAD_BYTES = 4 * 1024 * 1024;
 /** Trees offered to one read at most: the budget ends a read long before, unless the trees are tiny. */
 const READ_AHEAD_TREES = 1024;
+/**
+ * Of the budget, what a read ahead started in the background leaves for one the walk waits
+ * for (the subdirectories of the directory it has just entered), which then goes beside it.
+ */
+const WALK_READ_RESERVE = 512 * 1024;
+
+/** A read ahead under way: the trees it was offered, and the plaintext it may bring at most. */
+interface ReadAhead {
+  ids: ReadonlySet<string>;
+  budget: number;
+  /** Started for a tree the walk waits for. */
+  forWalk: boolean;
+  done: Promise<void>;
+}
 
 /** A parent snapshot's directory, as the walk compares a directory with it. */
 export interface ParentListing {
@@ -59,7 +73,8 @@ export class ParentTrees {
    * identical directory elsewhere (empty ones share their tree) is read alone too.
    */
   readonly #skip = new Set<string>();
-  #reading: { ids: ReadonlySet<string>; done: Promise<void> } | undefined;
+  /** At most two: one in the background, and one the walk waits for beside it. */
+  readonly #reading = new Set<ReadAhead>();
 
   constructor(repo: Pick<Repository, 'loadBlob' | 'loadTrees'>) {
     this.#repo = repo;
@@ -92,18 +107,28 @@ export class ParentTrees {
     }
   }
 
-  /** The tree's plaintext when a read ahead has it or can bring it; undefined: read it alone. */
+  /**
+   * The tree's plaintext when a read ahead has it or can bring it; undefined: read it alone.
+   * A read under way without it is not waited for: a read from it goes beside that one.
+   * Once reads of cached packs were done on the walk's thread (storage/cached-read.ts), the
+   * walk reached a directory's subdirectories while the background read of the next wide
+   * directories was still under way, and read each of them alone.
+   */
   async #readAheadHolding(id: string): Promise<Buffer | undefined> {
     // A second round when the read under way stopped short of it (the budget), from it.
     for (let round = 0; round < 2; round++) {
       const data = this.#take(id);
       if (data) return data;
-      // Another read is under way without it: waiting for that, then reading, is slower than reading it now.
-      if (this.#reading && !this.#reading.ids.has(id)) return undefined;
-      if (!this.#reading && !this.#readAhead(id)) return undefined;
-      await this.#reading!.done;
+      const read = this.#readingOf(id) ?? (this.#readAhead(id) ? this.#readingOf(id) : undefined);
+      if (!read) return undefined;
+      await read.done;
     }
     return this.#take(id);
+  }
+
+  #readingOf(id: string): ReadAhead | undefined {
+    for (const read of this.#reading) if (read.ids.has(id)) return read;
+    return undefined;
   }
 
   #take(id: string): Buffer | undefined {
@@ -124,13 +149,21 @@ export class ParentTrees {
   }
 
   /**
-   * Starts the next read ahead, one at a time, when the budget has room for it. `from`: the
-   * tree the walk waits for, read first; a directory's subdirectories are walked in the
-   * order listed, so its siblings listed before it will not be asked for. Returns whether
-   * a read started (with `from` in it, when given).
+   * Starts the next read ahead when the budget has room for it: in the background, when no
+   * read is under way; for the walk (`from`: the tree it waits for, read first), when none
+   * is under way for it. A directory's subdirectories are walked in the order listed, so
+   * its siblings listed before `from` will not be asked for. The plaintext held and the
+   * budgets of the reads under way stay within READ_AHEAD_BYTES. Returns whether a read
+   * started (with `from` in it, when given).
    */
   #readAhead(from?: string): boolean {
-    if (this.#reading) return false;
+    let budget = READ_AHEAD_BYTES - this.#aheadBytes;
+    for (const read of this.#reading) {
+      if (from === undefined || read.forWalk) return false;
+      budget -= read.budget;
+    }
+    if (from === undefined) budget -= WALK_READ_RESERVE;
+    if (budget <= 0) return false;
     let siblings: Siblings | undefined;
     if (from !== undefined) {
       const at = this.#listed.get(from);
@@ -144,7 +177,7 @@ export class ParentTrees {
     while (siblings) {
       const { ids, at, end } = this.#toRead(siblings);
       if (ids.length > 0) {
-        this.#read(siblings, ids, at, end);
+        this.#read(siblings, ids, at, end, budget, from !== undefined);
         return true;
       }
       siblings.next = end;
@@ -167,9 +200,9 @@ export class ParentTrees {
     return { ids, at, end };
   }
 
-  #read(siblings: Siblings, ids: string[], at: number[], end: number): void {
+  #read(siblings: Siblings, ids: string[], at: number[], end: number, budget: number, forWalk: boolean): void {
     const done = this.#repo
-      .loadTrees(ids, READ_AHEAD_BYTES - this.#aheadBytes)
+      .loadTrees(ids, budget)
       .then(
         ({ trees, taken }) => {
           // None taken: the first is larger than the room left; it is read alone when the walk asks.
@@ -186,8 +219,9 @@ export class ParentTrees {
           siblings.next = end;
         },
       )
-      .finally(() => (this.#reading = undefined));
-    this.#reading = { ids: new Set(ids), done };
+      .finally(() => this.#reading.delete(read));
+    const read: ReadAhead = { ids: new Set(ids), budget, forWalk, done };
+    this.#reading.add(read);
   }
 
   /** The latest list with trees still to read; spent lists are dropped. */
