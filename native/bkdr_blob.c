@@ -82,6 +82,9 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 // Per-file results of OP_READ_SMALL, as doubles: offset, length, errno, grew, then mtime s, mtime ns and size
 // after the read, then the same as opened.
 #define SMALL_META 10
+// Per-file results of OP_READ_SMALL's sealing (seal_after_read), as doubles: the record's offset, its length
+// (0: not sealed, for a file that failed, grew or is empty), compression tag.
+#define SMALL_SEAL_META 3
 
 // Per-record results of OP_SEAL_MANY, as doubles: offset, length, compression tag.
 #define SEAL_MANY_META 3
@@ -142,6 +145,16 @@ typedef struct {
   size_t meta_length;  // doubles in meta when not items times the op's per-item count (OP_SCAN_DIR)
   double max_stat;  // OP_SCAN_DIR: stat entries only up to this many
   int has_digest;  // OP_SCAN_DIR: `hash` holds the listing's digest (scan_digest)
+  // OP_READ_SMALL: each file read is also sealed (as OP_SEAL with key, compress and level), its record
+  // into dest2 (refs[dest2_ref]) when that holds them all at their largest, else into output2
+  int seal_after_read;
+  uint8_t *dest2;
+  size_t dest2_capacity;
+  int dest2_ref;
+  int in_dest2;
+  uint8_t *output2;
+  size_t output2_length;
+  double *meta2;
   void *scans;  // OP_SCAN_DIRS: one OP_SCAN_DIR job per path (jobs, `items` of them)
   const char *error;
   const char *error_code;
@@ -442,6 +455,46 @@ static void run_open(job *j) {
   if (j->decoded) SHA256(j->in_dest ? j->dest : j->output, j->output_length, j->hash);
 }
 
+// OP_READ_SMALL's second half when seal_after_read: the records of the files read (not those
+// that failed, grew or are empty), each as run_seal makes it, one after another, so that a
+// batch of small files is one trip to the pool instead of two (read and hash, then seal).
+static void seal_reads(job *j, const uint8_t *data) {
+  size_t capacity = 0;
+  for (size_t i = 0; i < j->items; i++) capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + (size_t)j->expected[i];
+  j->in_dest2 = j->dest2 && capacity <= j->dest2_capacity;
+  uint8_t *all = j->in_dest2 ? j->dest2 : (j->output2 = malloc(capacity > 0 ? capacity : 1));
+  j->meta2 = calloc(j->items * SMALL_SEAL_META + 1, sizeof(double));
+  if (!all || !j->meta2) { j->error = "out of memory"; return; }
+  size_t used = 0;
+  for (size_t i = 0; i < j->items && !j->error; i++) {
+    const double *m = j->meta + i * SMALL_META;
+    if (m[2] != 0 || m[3] != 0 || m[1] == 0) continue;
+    job one = {0};
+    one.input = data + (size_t)m[0];
+    one.input_length = (size_t)m[1];
+    memcpy(one.key, j->key, KEY_BYTES);
+    one.has_key = j->has_key;
+    one.compress = j->compress;
+    one.level = j->level;
+    one.dest = all + used;
+    one.dest_capacity = capacity - used;
+    run_seal(&one);
+    if (one.error) j->error = one.error;
+    else {
+      // A record is never longer than its share of the capacity: the raw input sealed, or a shorter payload.
+      if (!one.in_dest) memcpy(all + used, one.output, one.output_length);
+      double *r = j->meta2 + i * SMALL_SEAL_META;
+      r[0] = (double)used;
+      r[1] = (double)one.output_length;
+      r[2] = one.out_tag;
+      used += one.output_length;
+    }
+    free(one.output);
+    OPENSSL_cleanse(one.key, KEY_BYTES);
+  }
+  j->output2_length = used;
+}
+
 // Reads each small file whole (one byte more than expected tells one that grew), stats the
 // open file after the read, and hashes it; the data of all files goes into one output buffer.
 static void run_read_small(job *j) {
@@ -494,6 +547,7 @@ static void run_read_small(job *j) {
     used += length;
   }
   j->output_length = used;
+  if (j->seal_after_read) seal_reads(j, out);
 }
 
 // Seals each input as run_seal does; all records go into one output buffer.
@@ -1143,6 +1197,19 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 0, data);
     napi_set_element(env, result, 1, meta);
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
+    if (j->op == OP_READ_SMALL && j->seal_after_read) {
+      // Then [records (dest2 itself when they went there), per-file record numbers (Float64Array)].
+      napi_value records, seal_meta, seal_buffer;
+      if (j->in_dest2) napi_get_reference_value(env, j->refs[j->dest2_ref], &records);
+      else records = buffer_copy(env, j->output2, j->output2_length);
+      size_t seal_doubles = j->items * SMALL_SEAL_META;
+      void *seal_bytes = NULL;
+      napi_create_arraybuffer(env, seal_doubles * sizeof(double), &seal_bytes, &seal_buffer);
+      if (seal_doubles > 0) memcpy(seal_bytes, j->meta2, seal_doubles * sizeof(double));
+      napi_create_typedarray(env, napi_float64_array, seal_doubles, seal_buffer, 0, &seal_meta);
+      napi_set_element(env, result, 3, records);
+      napi_set_element(env, result, 4, seal_meta);
+    }
   } else {
     // [record or data, tag, id or null, length]: with a destination, the record or data is
     // the destination itself and fills its first `length` bytes
@@ -1161,9 +1228,11 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     napi_set_element(env, result, 3, length);
   }
   free(j->output);
+  free(j->output2);
   free(j->lengths);
   free(j->ids);
   j->output = NULL;
+  j->output2 = NULL;
   j->lengths = NULL;
   j->ids = NULL;
   return result;
@@ -1177,6 +1246,8 @@ static void release(napi_env env, job *j) {
   free(j->inputs);
   free(j->input_lengths);
   free(j->meta);
+  free(j->meta2);
+  free(j->output2);
   if (j->scans) {
     job *scans = j->scans;
     for (size_t i = 0; i < j->items; i++) {
@@ -1426,13 +1497,33 @@ static uint32_t array_length(napi_env env, napi_value value) {
 
 static int paths_arg(napi_env env, napi_value array, job *j);
 
-// readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer|null) → Promise<[data, meta, ids]>; data is
-// `into` itself when it holds the expected sizes plus one byte per file
+// readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer|null, seal: boolean, key|null, compress, level,
+// sealInto: Buffer|null) → Promise<[data, meta, ids]>, and with seal [data, meta, ids, records, recordMeta]; data
+// is `into` itself when it holds the expected sizes plus one byte per file, records `sealInto` when it holds
+// each file's expected size sealed raw
 static napi_value read_small(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  job *j = begin(env, info, 3, argv, OP_READ_SMALL, "readSmall");
+  napi_value argv[8];
+  job *j = begin(env, info, 8, argv, OP_READ_SMALL, "readSmall");
   if (!j) return NULL;
+  // The read's destination first: take_result finds it as refs[0].
   if (!dest_arg(env, argv[2], j)) { release(env, j); return NULL; }
+  j->seal_after_read = bool_arg(env, argv[3]);
+  if (j->seal_after_read) {
+    if (!key_arg(env, argv[4], j) || !compress_arg(env, argv[5], &j->compress)) { release(env, j); return NULL; }
+    j->level = (int)uint_arg(env, argv[6]);
+    const uint8_t *dest = j->dest;
+    size_t capacity = j->dest_capacity;
+    int refs = j->nrefs;
+    if (!dest_arg(env, argv[7], j)) { release(env, j); return NULL; }
+    // dest_arg fills dest: it is the read's again, and the records' is dest2.
+    if (j->nrefs > refs) {
+      j->dest2 = j->dest;
+      j->dest2_capacity = j->dest_capacity;
+      j->dest2_ref = refs;
+    }
+    j->dest = (uint8_t *)dest;
+    j->dest_capacity = capacity;
+  }
   j->items = array_length(env, argv[0]);
   j->expected = calloc(j->items + 1, sizeof(double));
   if (!j->expected) { release(env, j); napi_throw_error(env, NULL, "out of memory"); return NULL; }

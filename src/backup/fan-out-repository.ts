@@ -1,4 +1,4 @@
-import type { BlobType, Repository, SaveBlobResult } from '../repo/repository.js';
+import type { BlobMaker, BlobType, Repository, SaveBlobResult } from '../repo/repository.js';
 import type { FastCdc } from '../repo/fastcdc.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import type { Destination } from '../runtime/destinations.js';
@@ -79,6 +79,32 @@ export class FanOutRepository {
     if (this.alive.length === 0) throw this.members[0]!.error;
     // As saveBlob: counted once for the run's summary.
     return blobs.map((_, i) => results.find((r) => r?.[i]?.stored)?.[i] ?? { stored: false, storedSize: 0 });
+  }
+
+  /**
+   * With one repository left, its own (made and sealed in one trip); with more, each seals
+   * under its own key, so the blobs are made unsealed and saved to each (saveBlobs). A
+   * failure of `make` itself is the caller's, not a destination's.
+   */
+  async saveMadeBlobs(type: BlobType, bound: number, make: BlobMaker): Promise<SaveBlobResult[]> {
+    const alive = this.alive;
+    if (alive.length === 0) throw this.members[0]!.error;
+    if (alive.length > 1) return this.saveBlobs(type, await make(undefined));
+    const only = alive[0]!;
+    let makeFailed = false;
+    try {
+      return await only.repo.saveMadeBlobs(type, bound, (seal) =>
+        make(seal).catch((err: unknown) => {
+          makeFailed = true;
+          throw err;
+        }),
+      );
+    } catch (err) {
+      if (makeFailed) throw err;
+      // As saveBlobs: the destination drops out, and with none left the run fails.
+      only.error = err;
+      throw this.members[0]!.error;
+    }
   }
 
   async saveTree(nodes: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {

@@ -2,9 +2,9 @@ import { type BigIntStats, lstatSync } from 'node:fs';
 import { BkdrError, InterruptedError } from '../core/errors.js';
 import { trimMallocAfterFullGcs } from '../core/malloc-policy.js';
 import { Slots } from '../core/slots.js';
-import { readSmallFiles, smallReadsBound } from '../repo/blob-codec.js';
+import { readAndSealSmallFiles, readSmallFiles, type SealedSmallFileRead, sealedReadsBound, type SmallFileRead, smallReadsBound } from '../repo/blob-codec.js';
 import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
-import type { Repository } from '../repo/repository.js';
+import type { Repository, SaveBlobResult } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
 import { sameStoredNode } from '../repo/tree.js';
@@ -30,7 +30,7 @@ export interface ArchiveProgress {
 }
 
 /** What the archiver needs of a repository; a FanOutRepository writes to several at once. */
-export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveBlobs' | 'saveTree' | 'loadBlob' | 'loadTrees'>;
+export type ArchiveTarget = Pick<Repository, 'chunker' | 'hasBlob' | 'saveBlob' | 'saveBlobs' | 'saveMadeBlobs' | 'saveTree' | 'loadBlob' | 'loadTrees'>;
 
 export interface ArchiveOptions {
   repo: ArchiveTarget;
@@ -74,6 +74,14 @@ const IGNORE_FILE = Buffer.from('.bkdrignore');
  * large files; the limits bound both memory and how far the walk runs ahead.
  */
 const SMALL_BATCHES_IN_FLIGHT = 4;
+/**
+ * Batches of up to this many files are read and sealed in one trip to the pool; larger
+ * ones are read, then only the files whose blobs the repository lacks are sealed. An
+ * incremental backup's batches hold the few changed files of a directory, and the second
+ * trip cost more than sealing them; a first backup's are full, and about a quarter of a
+ * package tree's small files turned out stored already (sealed for nothing in one trip).
+ */
+const SEALED_WITH_READ_UP_TO = 4;
 const LARGE_FILES_IN_FLIGHT = 2;
 /**
  * Of those, files of four reads or more: one at a time. Such a file holds three of the
@@ -624,16 +632,23 @@ class FilesArchiver {
     // Started once a slot is free, maybe after the walk failed or was interrupted elsewhere: not read for nothing.
     this.#checkAborted();
     this.#throwFileFailure();
-    const repo = this.#o.repo;
     const sizes = batch.map((f) => f.node.size ?? 0);
+    const paths = batch.map((f) => f.path);
     const buffer = this.#readBuffers.lease(smallReadsBound(sizes));
-    const reads = await readSmallFiles(
-      batch.map((f) => f.path),
-      sizes,
-      buffer.buffer,
-    );
+    let reads: SmallFileRead[];
+    try {
+      const stored = batch.length <= SEALED_WITH_READ_UP_TO ? await this.#readSealAndSave(paths, sizes, buffer.buffer) : await this.#readThenSave(paths, sizes, buffer.buffer);
+      reads = stored.reads;
+      for (const saved of stored.saved) {
+        if (!saved.stored) continue;
+        this.#stats.newDataBlobs++;
+        this.#stats.addedBytes += saved.storedSize;
+      }
+    } finally {
+      // Sealed and copied into packs: the data read is no longer needed.
+      buffer.releases[0]!();
+    }
     const grown: PendingFile[] = [];
-    const fresh: { id: string; data: Buffer }[] = [];
     for (const [i, f] of batch.entries()) {
       const read = reads[i]!;
       if (!read.ok && read.grew) {
@@ -660,19 +675,35 @@ class FilesArchiver {
       this.#stats.bytes += read.data.length;
       this.#stats.dataBlobs += f.node.content.length;
       this.#bytesRead += read.data.length;
-      if (read.data.length > 0 && !repo.hasBlob(read.id)) fresh.push({ id: read.id, data: read.data });
       this.#warnIfChanged(f.path, f.node, statSize, read);
     }
-    this.#checkAborted();
-    for (const saved of await repo.saveBlobs('data', fresh)) {
-      if (!saved.stored) continue;
-      this.#stats.newDataBlobs++;
-      this.#stats.addedBytes += saved.storedSize;
-    }
-    // Sealed and copied into packs: the data read is no longer needed.
-    buffer.releases[0]!();
     for (const f of grown) await this.#archiveFile(f.path, f.node, f.previous);
     this.#emitProgress();
+  }
+
+  /** Reads and hashes a batch, then seals what the repository lacks: two trips to the pool, no sealing wasted. */
+  async #readThenSave(paths: Buffer[], sizes: number[], into: Buffer): Promise<{ reads: SmallFileRead[]; saved: SaveBlobResult[] }> {
+    const reads = await readSmallFiles(paths, sizes, into);
+    this.#checkAborted();
+    const repo = this.#o.repo;
+    const fresh: { id: string; data: Buffer }[] = [];
+    for (const read of reads) if (read.ok && read.data.length > 0 && !repo.hasBlob(read.id)) fresh.push({ id: read.id, data: read.data });
+    return { reads, saved: await repo.saveBlobs('data', fresh) };
+  }
+
+  /**
+   * Reads, hashes and seals a batch in one trip (readAndSealSmallFiles), and the repository
+   * keeps the records of the blobs it lacks: a file found stored was sealed for nothing.
+   */
+  async #readSealAndSave(paths: Buffer[], sizes: number[], into: Buffer): Promise<{ reads: SmallFileRead[]; saved: SaveBlobResult[] }> {
+    let reads: SealedSmallFileRead[] = [];
+    const saved = await this.#o.repo.saveMadeBlobs('data', sealedReadsBound(sizes), async (seal) => {
+      reads = seal ? await readAndSealSmallFiles(paths, sizes, seal.sealing, into, seal.into) : await readSmallFiles(paths, sizes, into);
+      // Interrupted while reading: nothing more is stored.
+      this.#checkAborted();
+      return reads.flatMap((read) => (read.ok && read.data.length > 0 ? [{ id: read.id, data: read.data, sealed: read.sealed }] : []));
+    });
+    return { reads, saved };
   }
 
   #throwFileFailure(): void {

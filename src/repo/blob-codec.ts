@@ -16,7 +16,17 @@ interface BlobAddon {
   open(record: Buffer, key: Buffer | null, sync: false, into: Buffer | null): Promise<OpenedRecord>;
   hash(data: Buffer, sync: true): Buffer;
   hash(data: Buffer, sync: false): Promise<Buffer>;
-  readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+  readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null, seal: false, key: null, compress: 0, level: 0, sealInto: null): Promise<[Buffer, Float64Array, Buffer]>;
+  readSmall(
+    paths: Buffer[],
+    expectedSizes: number[],
+    into: Buffer | null,
+    seal: true,
+    key: Buffer | null,
+    compress: NativeCompression,
+    level: number,
+    sealInto: Buffer | null,
+  ): Promise<[Buffer, Float64Array, Buffer, Buffer, Float64Array]>;
   sealMany(data: Buffer[], key: Buffer | null, compress: NativeCompression, into: Buffer | null, level: number): Promise<[Buffer, Float64Array]>;
   gzipAvailable(): boolean;
   openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
@@ -146,7 +156,49 @@ export type SmallFileRead =
  * The data is read into `into` when given and at least smallReadsBound(expectedSizes) long.
  */
 export async function readSmallFiles(paths: Buffer[], expectedSizes: number[], into?: Buffer): Promise<SmallFileRead[]> {
-  const [data, meta, ids] = await addon().readSmall(paths, expectedSizes, into ?? null);
+  const [data, meta, ids] = await addon().readSmall(paths, expectedSizes, into ?? null, false, null, 0, 0, null);
+  return smallFileReads(paths, data, meta, ids);
+}
+
+/** Room for the records readAndSealSmallFiles makes of files of these sizes, at their largest. */
+export function sealedReadsBound(expectedSizes: number[]): number {
+  let bound = 0;
+  // A record holds the raw data, or a shorter payload, after the tag byte, sealed.
+  for (const size of expectedSizes) bound += SEAL_OVERHEAD + 1 + size;
+  return bound;
+}
+
+/** A small file read whole, and its record when it was sealed with it. */
+export type SealedSmallFileRead = SmallFileRead & { sealed?: { record: Buffer; tag: CompressionTag } };
+
+/**
+ * readSmallFiles, and each file read (not empty) sealed as encodeRecord would seal its
+ * data, in the same trip to the pool: a batch of small files was two trips (read and
+ * hash, then seal), each queued behind the others' on a busy pool. A file's record is
+ * made before anyone knows whether the repository has its blob: the caller drops the
+ * records it does not need. The records go into `sealInto` when given and at least
+ * sealedReadsBound(expectedSizes) long. Compression the addon cannot make (brotli;
+ * gzip without zlib) leaves every file unsealed, for the caller to seal its own way.
+ */
+export async function readAndSealSmallFiles(
+  paths: Buffer[],
+  expectedSizes: number[],
+  sealing: { key: Buffer | undefined; compression: CompressionSettings },
+  into?: Buffer,
+  sealInto?: Buffer,
+): Promise<SealedSmallFileRead[]> {
+  const compress = nativeCompression(sealing.compression);
+  if (!compress) return readSmallFiles(paths, expectedSizes, into);
+  const [data, meta, ids, records, recordMeta] = await addon().readSmall(paths, expectedSizes, into ?? null, true, sealing.key ?? null, compress.mode, compress.level, sealInto ?? null);
+  const reads: SealedSmallFileRead[] = smallFileReads(paths, data, meta, ids);
+  for (const [i, read] of reads.entries()) {
+    const r = i * 3; // offset, length (0: not sealed), compression tag
+    if (read.ok && recordMeta[r + 1]! > 0) read.sealed = { record: records.subarray(recordMeta[r]!, recordMeta[r]! + recordMeta[r + 1]!), tag: recordMeta[r + 2]! as CompressionTag };
+  }
+  return reads;
+}
+
+function smallFileReads(paths: Buffer[], data: Buffer, meta: Float64Array, ids: Buffer): SmallFileRead[] {
   return paths.map((path, i): SmallFileRead => {
     const m = i * 10; // offset, length, errno, grew, then mtime s, mtime ns, size after the read, then as opened
     if (meta[m + 2]! !== 0) return { ok: false, grew: false, error: systemError(meta[m + 2]!, 'open', path) };

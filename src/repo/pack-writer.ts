@@ -6,7 +6,7 @@ import type { StorageAdapter } from '../storage/adapter.js';
 import type { BlobIndex, BlobType } from './blob-index.js';
 import { encodeRecord, encodeRecords, recordsBound } from './blob-codec.js';
 import { BACKUP_IDLE_DISCARD_MS, BufferPool } from './buffer-pool.js';
-import type { CompressionSettings } from './compression.js';
+import type { CompressionSettings, CompressionTag } from './compression.js';
 import type { Envelope } from './envelope.js';
 import { IndexFileEncoder } from './index-file-encoder.js';
 import type { IndexedPack, IndexFile } from './index-loading.js';
@@ -58,6 +58,25 @@ export interface SaveBlobResult {
   stored: boolean;
   storedSize: number;
 }
+
+/** How a writer seals blobs of one type: under this key (undefined: unencrypted), with this compression. */
+export interface BlobSealing {
+  key: Buffer | undefined;
+  compression: CompressionSettings;
+}
+
+/** A blob made by a caller's own trip to the pool (saveMadeBlobs): its id, its data, and its record when sealed there. */
+export interface MadeBlob {
+  id: string;
+  data: Buffer;
+  sealed?: { record: Buffer; tag: CompressionTag } | undefined;
+}
+
+/**
+ * Makes blobs whose ids are known only once made (small files read and hashed). With
+ * `seal`, it may seal them into `seal.into` as the writer would; undefined, it seals none.
+ */
+export type BlobMaker = (seal: { into: Buffer; sealing: BlobSealing } | undefined) => Promise<MadeBlob[]>;
 
 /** What a failed backup's stored packs became (Repository.settleAfterFailure). */
 export interface FailedWritesLeft {
@@ -193,6 +212,49 @@ export class PackWriter {
   }
 
   /**
+   * Blobs whose ids are known only once `make` has run, which seals them in the same trip
+   * to the pool (readAndSealSmallFiles): into the pack's tail when no other sealing holds
+   * it, else into a record buffer (`bound` bytes, room for all of them at their largest).
+   * The records of blobs already stored, pending or repeated are dropped: for those, the
+   * sealing was wasted, but a batch was one trip instead of two. Blobs `make` did not seal
+   * are sealed as saveBlobs does. Results are in the order `make` returned its blobs.
+   */
+  async saveMadeBlobs(type: BlobType, bound: number, make: BlobMaker): Promise<SaveBlobResult[]> {
+    this.#throwUploadError();
+    const pack = this.#openPack(type);
+    const tail = pack.reserveTail(bound);
+    const lease = tail ? undefined : this.#recordBuffers.lease(bound);
+    let made: MadeBlob[];
+    try {
+      made = await make({ into: tail ?? lease!.buffer, sealing: { key: this.#key, compression: this.#compressionFor(type) } });
+    } catch (err) {
+      if (tail) pack.cancelTail();
+      lease?.releases[0]!();
+      throw err;
+    }
+    const results: SaveBlobResult[] = made.map(() => ({ stored: false, storedSize: 0 }));
+    const items: PackRecord[] = [];
+    const unsealed: number[] = [];
+    for (const [k, { id, data, sealed }] of made.entries()) {
+      if (!sealed) unsealed.push(k);
+      else if (!this.#has(id)) {
+        this.#pending.add(id);
+        items.push({ type, id, record: sealed.record, rawLength: data.length, compression: sealed.tag });
+        results[k] = { stored: true, storedSize: sealed.record.length };
+      }
+    }
+    await this.#place(type, pack, tail !== undefined, lease, items);
+    if (unsealed.length > 0) {
+      const saved = await this.saveBlobs(
+        type,
+        unsealed.map((k) => made[k]!),
+      );
+      for (const [n, k] of unsealed.entries()) results[k] = saved[n]!;
+    }
+    return results;
+  }
+
+  /**
    * Seals blobs into the open pack of their type, and returns their records' sizes. They
    * are sealed in place at the pack's tail when no other sealing holds it; else into a
    * record buffer, copied into the pack after (that buffer then serves the next blobs).
@@ -213,30 +275,39 @@ export class PackWriter {
       throw this.#encodeFailed(ids, err);
     }
     const items: PackRecord[] = encoded.map(({ record, tag }, k) => ({ type, id: ids[k]!, record, rawLength: data[k]!.length, compression: tag }));
-    if (tail) {
+    await this.#place(type, pack, tail !== undefined, lease, items);
+    return encoded.map((e) => e.record.length);
+  }
+
+  /**
+   * Puts sealed records into packs: those sealed into `pack`'s reserved tail (`inTail`) are
+   * committed there, any left out moving the next ones up; those sealed into a record buffer
+   * (`lease`, released here) are copied into the open pack, each once its tail is free.
+   */
+  async #place(type: BlobType, pack: PackBuilder, inTail: boolean, lease: { releases: (() => void)[] } | undefined, items: PackRecord[]): Promise<void> {
+    if (inTail) {
       pack.commitTail(items);
       await this.#added(type, pack, items);
-    } else {
-      let added = 0;
-      try {
-        for (const item of items) {
-          let open = this.#openPack(type);
-          // Checked again after each wait: between one sealing's commit and this, another may reserve.
-          while (!open.tailFree) {
-            await open.tailFreed();
-            open = this.#openPack(type);
-          }
-          open.add(item);
-          added++;
-          await this.#added(type, open, [item]);
-        }
-      } finally {
-        lease!.releases[0]!();
-        // A failed upload stopped the copying: the blobs not copied are in no pack.
-        for (const item of items.slice(added)) this.#pending.delete(item.id);
-      }
+      return;
     }
-    return encoded.map((e) => e.record.length);
+    let added = 0;
+    try {
+      for (const item of items) {
+        let open = this.#openPack(type);
+        // Checked again after each wait: between one sealing's commit and this, another may reserve.
+        while (!open.tailFree) {
+          await open.tailFreed();
+          open = this.#openPack(type);
+        }
+        open.add(item);
+        added++;
+        await this.#added(type, open, [item]);
+      }
+    } finally {
+      lease?.releases[0]!();
+      // A failed upload stopped the copying: the blobs not copied are in no pack.
+      for (const item of items.slice(added)) this.#pending.delete(item.id);
+    }
   }
 
   /**

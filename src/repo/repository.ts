@@ -11,7 +11,7 @@ import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from '
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
 import { rememberKeySlot } from './keys-ahead.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
-import { type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
+import { type BlobMaker, type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
 import type { PackBlobs } from './pack-blobs.js';
 import { type OnPackBlob, PackReader, type PackCheck } from './pack-reader.js';
 import { packKey, type PackHeaderEntry } from './pack.js';
@@ -30,7 +30,7 @@ export type { IndexedPack } from './index-loading.js';
 export type { KeyInfo } from './keys.js';
 export { IndexedBlobs, LocatedBlobs, type PackBlobs } from './pack-blobs.js';
 export type { OnPackBlob, PackCheck } from './pack-reader.js';
-export type { FailedWritesLeft, FlushResult, SaveBlobResult } from './pack-writer.js';
+export type { BlobMaker, BlobSealing, FailedWritesLeft, FlushResult, MadeBlob, SaveBlobResult } from './pack-writer.js';
 export type { RepoConfig } from './repo-config.js';
 
 export interface OpenOptions {
@@ -288,6 +288,11 @@ export class Repository {
   /** Many small blobs sealed in one trip to the pool; blobs already stored (or repeated) are skipped. */
   saveBlobs(type: BlobType, blobs: { id: string; data: Buffer }[]): Promise<SaveBlobResult[]> {
     return this.#writer.saveBlobs(type, blobs);
+  }
+
+  /** Blobs whose ids are known only once `make` has run, which may seal them in the same trip to the pool (PackWriter.saveMadeBlobs). */
+  saveMadeBlobs(type: BlobType, bound: number, make: BlobMaker): Promise<SaveBlobResult[]> {
+    return this.#writer.saveMadeBlobs(type, bound, make);
   }
 
   /** `storedTexts`: nodes known to be stored as these texts (serializeTree). */

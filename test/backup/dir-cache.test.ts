@@ -117,6 +117,7 @@ describe('archiveFiles with a directory cache', () => {
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
+      saveMadeBlobs: (...args) => repo.saveMadeBlobs(...args),
       saveTree: (...args) => repo.saveTree(...args),
       loadBlob: (id) => (treeReads++, repo.loadBlob(id)),
       loadTrees: (ids, ...rest) => ((treeReads += ids.length), repo.loadTrees(ids, ...rest)),

@@ -41,6 +41,7 @@ describe('archiveFiles', () => {
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
+      saveMadeBlobs: (...args) => repo.saveMadeBlobs(...args),
       saveTree: async (nodes: TreeNode[], storedTexts) => {
         saved.push(nodes.map((n) => n.name.toString()).sort());
         asStored.push(nodes.filter((n) => storedTexts?.has(n)).map((n) => n.name.toString()));
@@ -106,6 +107,7 @@ describe('archiveFiles', () => {
       hasBlob: (id) => repo.hasBlob(id),
       saveBlob: (...args) => repo.saveBlob(...args),
       saveBlobs: (...args) => repo.saveBlobs(...args),
+      saveMadeBlobs: (...args) => repo.saveMadeBlobs(...args),
       saveTree: (...args) => repo.saveTree(...args),
       loadBlob: async (id) => {
         if (id === held) await meanwhile();
@@ -420,10 +422,9 @@ describe('archiveFiles', () => {
     const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
     const interrupt = new AbortController();
     let batches = 0;
-    const slow = slowChunks(repo, 20, (...args) => {
+    const slow = slowChunks(repo, 20, async () => {
       // Interrupted once a few batches are stored: by then directories wait aside for theirs.
       if (++batches === 3) interrupt.abort();
-      return repo.saveBlobs(...args);
     });
     // Every store, of a large file's chunk or of a batch: none may come once the walk has failed.
     let stores = 0;
@@ -431,6 +432,7 @@ describe('archiveFiles', () => {
       ...slow,
       saveBlob: (...args) => (stores++, slow.saveBlob(...args)),
       saveBlobs: (...args) => (stores++, slow.saveBlobs(...args)),
+      saveMadeBlobs: (...args) => (stores++, slow.saveMadeBlobs(...args)),
     };
     const unhandled = await unhandledRejectionsDuring(async () => {
       await expect(archiveFiles({ repo: target, paths: [src], exclude: [], oneFileSystem: false, signal: interrupt.signal })).rejects.toThrow('backup interrupted');
@@ -448,8 +450,11 @@ async function subtreeId(repo: Repository, tree: string, path: string[]): Promis
   return id;
 }
 
-/** The repository, with each chunk of a large file stored `chunkDelayMs` late and small files' batches stored by `saveBlobs`. */
-function slowChunks(repo: Repository, chunkDelayMs: number, saveBlobs: ArchiveTarget['saveBlobs']): ArchiveTarget {
+/**
+ * The repository, with each chunk of a large file stored `chunkDelayMs` late, and each batch of small files (however
+ * it is stored: saveBlobs or saveMadeBlobs) stored once `beforeBatch` has resolved, not at all when it rejects.
+ */
+function slowChunks(repo: Repository, chunkDelayMs: number, beforeBatch: () => Promise<void>): ArchiveTarget {
   return {
     chunker: () => repo.chunker(),
     hasBlob: (id) => repo.hasBlob(id),
@@ -458,7 +463,8 @@ function slowChunks(repo: Repository, chunkDelayMs: number, saveBlobs: ArchiveTa
       await new Promise((resolve) => setTimeout(resolve, chunkDelayMs));
       return repo.saveBlob(...args);
     },
-    saveBlobs,
+    saveBlobs: async (...args) => (await beforeBatch(), repo.saveBlobs(...args)),
+    saveMadeBlobs: async (...args) => (await beforeBatch(), repo.saveMadeBlobs(...args)),
     saveTree: (...args) => repo.saveTree(...args),
     loadBlob: (id) => repo.loadBlob(id),
     loadTrees: (...args) => repo.loadTrees(...args),

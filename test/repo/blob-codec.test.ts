@@ -5,7 +5,18 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNativeAddon } from '../../src/core/native-addon.js';
-import { decodeRecord, decodeRecords, encodeRecord, encodeRecords, readSmallFiles, RecordDecodeError, recordsBound, smallReadsBound } from '../../src/repo/blob-codec.js';
+import {
+  decodeRecord,
+  decodeRecords,
+  encodeRecord,
+  encodeRecords,
+  readAndSealSmallFiles,
+  readSmallFiles,
+  RecordDecodeError,
+  recordsBound,
+  sealedReadsBound,
+  smallReadsBound,
+} from '../../src/repo/blob-codec.js';
 import { CompressionTag, compressBlob, decompressBlob } from '../../src/repo/compression.js';
 import { seal, unseal } from '../../src/repo/crypto.js';
 
@@ -199,11 +210,20 @@ describe('batch results (native)', () => {
     loadNativeAddon<{
       sealMany(data: Buffer[], key: Buffer | null, compress: number, into: Buffer | null, level: number): Promise<[Buffer, Float64Array]>;
       openMany(records: Buffer[], key: Buffer | null, into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
-      readSmall(paths: Buffer[], expectedSizes: number[], into: Buffer | null): Promise<[Buffer, Float64Array, Buffer]>;
+      readSmall(
+        paths: Buffer[],
+        expectedSizes: number[],
+        into: Buffer | null,
+        seal: boolean,
+        key: Buffer | null,
+        compress: number,
+        level: number,
+        sealInto: Buffer | null,
+      ): Promise<[Buffer, Float64Array, Buffer, Buffer?, Float64Array?]>;
     }>('bkdr_blob');
   const blobs = Array.from({ length: 64 }, (_, i) => Buffer.from(`blob ${i} `.repeat(50 + i)));
 
-  it('hands back as many doubles per item as the op makes: 3 sealed, 5 opened, 10 read', async () => {
+  it('hands back as many doubles per item as the op makes: 3 sealed, 5 opened, 10 read, 10 and 3 read and sealed', async () => {
     const [records, sealedMeta] = await native().sealMany(blobs, key, 1, null, 0);
     expect(sealedMeta.length).toBe(64 * 3);
     const each = blobs.map((_, i) => records.subarray(sealedMeta[i * 3]!, sealedMeta[i * 3]! + sealedMeta[i * 3 + 1]!));
@@ -212,12 +232,12 @@ describe('batch results (native)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'bkdr-meta-'));
     try {
       const paths = blobs.map((b, i) => (writeFileSync(join(dir, `f${i}`), b), Buffer.from(join(dir, `f${i}`))));
-      const [, readMeta] = await native().readSmall(
-        paths,
-        blobs.map((b) => b.length),
-        null,
-      );
+      const sizes = blobs.map((b) => b.length);
+      const [, readMeta] = await native().readSmall(paths, sizes, null, false, null, 0, 0, null);
       expect(readMeta.length).toBe(64 * 10);
+      const [, readAgain, , , sealMeta] = await native().readSmall(paths, sizes, null, true, key, 1, 0, null);
+      expect(readAgain.length).toBe(64 * 10);
+      expect(sealMeta?.length).toBe(64 * 3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -312,5 +332,42 @@ describe('readSmallFiles', () => {
     expect(reads[2]!.ok && reads[2]!.data.toString()).toBe('after!');
     expect(reads[2]!.ok && reads[2]!.mtimeNs).toBe(statSync(changed, { bigint: true }).mtimeNs);
     expect(reads[3]).toMatchObject({ ok: false, grew: false, error: { code: 'ENOENT' } });
+  });
+});
+
+describe('readAndSealSmallFiles', () => {
+  let dir: string;
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'bkdr-sealed-'));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('seals each file read as encodeRecord would, into the buffer given; none for a file empty, grown or missing', async () => {
+    const files = { text: text.subarray(0, 20_000), noise: noise.subarray(0, 30_000), empty: Buffer.alloc(0), grown: Buffer.from('short') };
+    for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+    const paths = [...Object.keys(files), 'missing'].map((name) => Buffer.from(join(dir, name)));
+    const sizes = [...Object.values(files).map((d) => d.length), 10];
+    appendFileSync(join(dir, 'grown'), ' and longer');
+    for (const sealing of [
+      { key, compression: { algorithm: 'lz4' } as const },
+      { key: undefined, compression: { algorithm: 'gzip', level: 1 } as const },
+    ]) {
+      const into = Buffer.alloc(smallReadsBound(sizes));
+      const sealInto = Buffer.alloc(sealedReadsBound(sizes));
+      const reads = await readAndSealSmallFiles(paths, sizes, sealing, into, sealInto);
+      expect(reads.map((r) => r.ok)).toEqual([true, true, true, false, false]);
+      expect(reads.map((r) => r.sealed !== undefined)).toEqual([true, true, false, false, false]);
+      for (const [k, data] of [files.text, files.noise].entries()) {
+        const { record, tag } = reads[k]!.sealed!;
+        expect(record.buffer).toBe(sealInto.buffer);
+        expect((await decodeRecord(record, sealing.key, undefined, data.length)).data.equals(data)).toBe(true);
+        // The text compresses, the noise is kept raw.
+        expect(tag).toBe(k === 0 ? (sealing.compression.algorithm === 'lz4' ? CompressionTag.lz4 : CompressionTag.gzip) : CompressionTag.none);
+      }
+    }
+    // Compression the addon does not make: read, left unsealed for the caller.
+    const brotli = await readAndSealSmallFiles(paths.slice(0, 1), sizes.slice(0, 1), { key, compression: { algorithm: 'brotli' } });
+    expect(brotli[0]).toMatchObject({ ok: true, id: sha256(files.text) });
+    expect(brotli[0]!.sealed).toBeUndefined();
   });
 });

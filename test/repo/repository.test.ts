@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { IntegrityError, WrongPasswordError } from '../../src/core/errors.js';
 import { NONCE_BYTES, seal } from '../../src/repo/crypto.js';
 import { BufferPool } from '../../src/repo/buffer-pool.js';
+import { encodeRecords } from '../../src/repo/blob-codec.js';
 import { LocatedBlobs, Repository } from '../../src/repo/repository.js';
 import { CREATION_OPERATION, RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
@@ -430,6 +431,37 @@ describe('Repository', () => {
     expect(sent.length).toBeGreaterThan(5);
     // Every buffer a put was given still holds that pack, long after the put returned.
     for (const { key, body } of sent) expect(sha(body)).toBe(key.split('/').pop());
+  });
+
+  it('keeps the records of made blobs it lacks, drops those stored, pending or repeated, and seals those made unsealed', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    const stored = Buffer.from('stored already '.repeat(100));
+    await repo.saveBlob('data', sha(stored), stored);
+    const blobs = [stored, Buffer.from('new one '.repeat(100)), Buffer.from('new two'), Buffer.from('new one '.repeat(100))];
+    const bounds: number[] = [];
+    const made = await repo.saveMadeBlobs('data', 64 * 1024, async (seal) => {
+      bounds.push(seal!.into.length);
+      // Sealed as the small files' reads seal them: one record after another in the space given.
+      const records = await encodeRecords(blobs, seal!.sealing.key, seal!.sealing.compression, seal!.into);
+      return blobs.map((data, k) => ({ id: sha(data), data, sealed: records[k] }));
+    });
+    expect(bounds).toEqual([64 * 1024]);
+    expect(made.map((r) => r.stored)).toEqual([false, true, true, false]);
+    // Made without sealing (brotli, or several destinations): sealed here, the one already pending skipped.
+    const later = Buffer.from('made unsealed');
+    const unsealed = await repo.saveMadeBlobs('data', 1024, async () => [
+      { id: sha(later), data: later },
+      { id: sha(blobs[2]!), data: blobs[2]! },
+    ]);
+    expect(unsealed.map((r) => r.stored)).toEqual([true, false]);
+    await repo.flush();
+    for (const data of [...blobs, later]) expect((await repo.loadBlob(sha(data))).equals(data)).toBe(true);
+    await expect(repo.saveMadeBlobs('data', 1024, () => Promise.reject(new Error('read failed')))).rejects.toThrow('read failed');
+    // A failed make leaves nothing pending or reserved: the next save goes through.
+    const after = Buffer.from('after the failure');
+    expect((await repo.saveBlobs('data', [{ id: sha(after), data: after }]))[0]!.stored).toBe(true);
+    await repo.flush();
+    expect((await repo.loadBlob(sha(after))).equals(after)).toBe(true);
   });
 
   it('reads a pack holding 150 000 blobs in one go', async () => {
