@@ -93,12 +93,14 @@ export class FanOutRepository {
     const only = alive[0]!;
     let makeFailed = false;
     try {
-      return await only.repo.saveMadeBlobs(type, bound, (seal) =>
-        make(seal).catch((err: unknown) => {
+      return await only.repo.saveMadeBlobs(type, bound, async (seal) => {
+        try {
+          return await make(seal);
+        } catch (err) {
           makeFailed = true;
           throw err;
-        }),
-      );
+        }
+      });
     } catch (err) {
       if (makeFailed) throw err;
       // As saveBlobs: the destination drops out, and with none left the run fails.

@@ -626,7 +626,8 @@ class FilesArchiver {
 
   /**
    * Small changed or new files: read, stat and hashed in one trip to the pool, the new
-   * blobs sealed in another. A file that grew since its stat is streamed like a large one.
+   * blobs sealed in another, or in the same trip for a batch of a few files
+   * (SEALED_WITH_READ_UP_TO). A file that grew since its stat is streamed like a large one.
    */
   async #archiveSmallBatch(batch: PendingFile[]): Promise<void> {
     // Started once a slot is free, maybe after the walk failed or was interrupted elsewhere: not read for nothing.

@@ -213,37 +213,38 @@ export class PackWriter {
 
   /**
    * Blobs whose ids are known only once `make` has run, which seals them in the same trip
-   * to the pool (readAndSealSmallFiles): into the pack's tail when no other sealing holds
-   * it, else into a record buffer (`bound` bytes, room for all of them at their largest).
-   * The records of blobs already stored, pending or repeated are dropped: for those, the
-   * sealing was wasted, but a batch was one trip instead of two. Blobs `make` did not seal
-   * are sealed as saveBlobs does. Results are in the order `make` returned its blobs.
+   * to the pool (readAndSealSmallFiles) into a record buffer (`bound` bytes, room for all
+   * of them at their largest), copied into the pack after. Not into the pack's tail: `make`
+   * reads files first, and a slow read (a cold disk, a network mount) would hold every
+   * other sealing of the type. The records of blobs already stored, pending or repeated are
+   * dropped: for those, the sealing was wasted, but a batch was one trip instead of two.
+   * Blobs `make` did not seal are sealed as saveBlobs does. Results are in the order `make`
+   * returned its blobs.
    */
   async saveMadeBlobs(type: BlobType, bound: number, make: BlobMaker): Promise<SaveBlobResult[]> {
     this.#throwUploadError();
-    const pack = this.#openPack(type);
-    const tail = pack.reserveTail(bound);
-    const lease = tail ? undefined : this.#recordBuffers.lease(bound);
+    const lease = this.#recordBuffers.lease(bound);
     let made: MadeBlob[];
+    const items: PackRecord[] = [];
+    const results: SaveBlobResult[] = [];
+    const unsealed: number[] = [];
     try {
-      made = await make({ into: tail ?? lease!.buffer, sealing: { key: this.#key, compression: this.#compressionFor(type) } });
+      made = await make({ into: lease.buffer, sealing: { key: this.#key, compression: this.#compressionFor(type) } });
+      for (const [k, { id, data, sealed }] of made.entries()) {
+        results.push({ stored: false, storedSize: 0 });
+        if (!sealed) unsealed.push(k);
+        else if (!this.#has(id)) {
+          this.#pending.add(id);
+          items.push({ type, id, record: sealed.record, rawLength: data.length, compression: sealed.tag });
+          results[k] = { stored: true, storedSize: sealed.record.length };
+        }
+      }
     } catch (err) {
-      if (tail) pack.cancelTail();
-      lease?.releases[0]!();
+      for (const { id } of items) this.#pending.delete(id);
+      lease.releases[0]!();
       throw err;
     }
-    const results: SaveBlobResult[] = made.map(() => ({ stored: false, storedSize: 0 }));
-    const items: PackRecord[] = [];
-    const unsealed: number[] = [];
-    for (const [k, { id, data, sealed }] of made.entries()) {
-      if (!sealed) unsealed.push(k);
-      else if (!this.#has(id)) {
-        this.#pending.add(id);
-        items.push({ type, id, record: sealed.record, rawLength: data.length, compression: sealed.tag });
-        results[k] = { stored: true, storedSize: sealed.record.length };
-      }
-    }
-    await this.#place(type, pack, tail !== undefined, lease, items);
+    await this.#place(type, undefined, lease, items);
     if (unsealed.length > 0) {
       const saved = await this.saveBlobs(
         type,
@@ -275,19 +276,19 @@ export class PackWriter {
       throw this.#encodeFailed(ids, err);
     }
     const items: PackRecord[] = encoded.map(({ record, tag }, k) => ({ type, id: ids[k]!, record, rawLength: data[k]!.length, compression: tag }));
-    await this.#place(type, pack, tail !== undefined, lease, items);
+    await this.#place(type, tail ? pack : undefined, lease, items);
     return encoded.map((e) => e.record.length);
   }
 
   /**
-   * Puts sealed records into packs: those sealed into `pack`'s reserved tail (`inTail`) are
+   * Puts sealed records into packs: those sealed into the reserved tail of `inTail` are
    * committed there, any left out moving the next ones up; those sealed into a record buffer
    * (`lease`, released here) are copied into the open pack, each once its tail is free.
    */
-  async #place(type: BlobType, pack: PackBuilder, inTail: boolean, lease: { releases: (() => void)[] } | undefined, items: PackRecord[]): Promise<void> {
+  async #place(type: BlobType, inTail: PackBuilder | undefined, lease: { releases: (() => void)[] } | undefined, items: PackRecord[]): Promise<void> {
     if (inTail) {
-      pack.commitTail(items);
-      await this.#added(type, pack, items);
+      inTail.commitTail(items);
+      await this.#added(type, inTail, items);
       return;
     }
     let added = 0;
