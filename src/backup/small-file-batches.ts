@@ -35,6 +35,8 @@ export class SmallFileBatches<T> {
   #open: Batch<T> | undefined;
   /** Someone waits for the open batch. */
   #openNeeded = false;
+  /** A start of the needed open batch is due at the end of this turn of the event loop. */
+  #startDue = false;
   /** Full batches waiting for a slot, in the order they filled. */
   readonly #full: Batch<T>[] = [];
   #running = 0;
@@ -66,12 +68,21 @@ export class SmallFileBatches<T> {
 
   /**
    * Someone waits for the ticket's batch: if it is still open, it starts at the first free
-   * slot, with the files added until then. Resolves once it has started.
+   * slot once this turn of the event loop is over, with the files added until then: the
+   * walks that other completions resume in the same turn add theirs. In an incremental
+   * backup the directories' changed files are few, and each batch had a directory's one
+   * or two. Resolves once it has started.
    */
   need(ticket: BatchTicket): Promise<void> {
     if (this.#open?.ticket === ticket) {
       this.#openNeeded = true;
-      this.#startWaiting();
+      if (!this.#startDue) {
+        this.#startDue = true;
+        setImmediate(() => {
+          this.#startDue = false;
+          this.#startWaiting();
+        });
+      }
     }
     return ticket.started;
   }
