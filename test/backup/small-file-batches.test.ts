@@ -39,6 +39,19 @@ describe('SmallFileBatches', () => {
     expect(done).toBe(true);
   });
 
+  it("starts a needed batch once the event loop's turn is over, with the files others added in that turn", async () => {
+    const { batches, started } = held({ inFlight: 2, files: 10, bytes: 1 << 20 });
+    const mine = batches.add('a/1', 10);
+    const needed = batches.need(mine);
+    // Another walk, resumed in the same turn (an I/O completion), lists its directory.
+    await Promise.resolve();
+    expect(batches.add('b/1', 10)).toBe(mine);
+    expect(started).toEqual([]);
+    await needed;
+    expect(started).toEqual([['a/1', 'b/1']]);
+    expect(batches.add('c/1', 10)).not.toBe(mine);
+  });
+
   it('starts a full batch at once, by files or by bytes', async () => {
     const { batches, started } = held({ inFlight: 4, files: 2, bytes: 100 });
     batches.add('1', 1);
