@@ -68,10 +68,10 @@ export class SmallFileBatches<T> {
 
   /**
    * Someone waits for the ticket's batch: if it is still open, it starts at the first free
-   * slot once this turn of the event loop is over, with the files added until then: the
-   * walks that other completions resume in the same turn add theirs. In an incremental
-   * backup the directories' changed files are few, and each batch had a directory's one
-   * or two. Resolves once it has started.
+   * slot once this turn of the event loop is over (or when a running batch ends before
+   * that), with the files added until then: the walks that other completions resume in
+   * the same turn add theirs. In an incremental backup the directories' changed files are
+   * few, and each batch had a directory's one or two. Resolves once it has started.
    */
   need(ticket: BatchTicket): Promise<void> {
     if (this.#open?.ticket === ticket) {
