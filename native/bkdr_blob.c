@@ -455,42 +455,55 @@ static void run_open(job *j) {
   if (j->decoded) SHA256(j->in_dest ? j->dest : j->output, j->output_length, j->hash);
 }
 
+// The most a record of `length` bytes of input takes: the raw input sealed (run_seal keeps a
+// compressed payload only when it is shorter).
+static size_t record_bound(size_t length) {
+  return NONCE_BYTES + 1 + AUTH_TAG_BYTES + length;
+}
+
+// Seals one input as run_seal does, with `j`'s key and compression, into `out` at `*used`
+// (room for record_bound of it), and notes the record's offset, length and compression tag in
+// `record` (SEAL_MANY_META doubles); false, with j->error set, when it fails.
+static int seal_into(job *j, const uint8_t *input, size_t length, uint8_t *out, size_t *used, double *record) {
+  job one = {0};
+  one.input = input;
+  one.input_length = length;
+  memcpy(one.key, j->key, KEY_BYTES);
+  one.has_key = j->has_key;
+  one.compress = j->compress;
+  one.level = j->level;
+  one.out_tag = j->out_tag;
+  one.dest = out + *used;
+  one.dest_capacity = record_bound(length);
+  run_seal(&one);
+  OPENSSL_cleanse(one.key, KEY_BYTES);
+  free(one.output);
+  if (one.error) {
+    j->error = one.error;
+    return 0;
+  }
+  record[0] = (double)*used;
+  record[1] = (double)one.output_length;
+  record[2] = one.out_tag;
+  *used += one.output_length;
+  return 1;
+}
+
 // OP_READ_SMALL's second half when seal_after_read: the records of the files read (not those
-// that failed, grew or are empty), each as run_seal makes it, one after another, so that a
-// batch of small files is one trip to the pool instead of two (read and hash, then seal).
+// that failed, grew or are empty), one after another, so that a batch of small files is one
+// trip to the pool instead of two (read and hash, then seal).
 static void seal_reads(job *j, const uint8_t *data) {
   size_t capacity = 0;
-  for (size_t i = 0; i < j->items; i++) capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + (size_t)j->expected[i];
+  for (size_t i = 0; i < j->items; i++) capacity += record_bound((size_t)j->expected[i]);
   j->in_dest2 = j->dest2 && capacity <= j->dest2_capacity;
   uint8_t *all = j->in_dest2 ? j->dest2 : (j->output2 = malloc(capacity > 0 ? capacity : 1));
   j->meta2 = calloc(j->items * SMALL_SEAL_META + 1, sizeof(double));
   if (!all || !j->meta2) { j->error = "out of memory"; return; }
   size_t used = 0;
-  for (size_t i = 0; i < j->items && !j->error; i++) {
+  for (size_t i = 0; i < j->items; i++) {
     const double *m = j->meta + i * SMALL_META;
     if (m[2] != 0 || m[3] != 0 || m[1] == 0) continue;
-    job one = {0};
-    one.input = data + (size_t)m[0];
-    one.input_length = (size_t)m[1];
-    memcpy(one.key, j->key, KEY_BYTES);
-    one.has_key = j->has_key;
-    one.compress = j->compress;
-    one.level = j->level;
-    one.dest = all + used;
-    one.dest_capacity = capacity - used;
-    run_seal(&one);
-    if (one.error) j->error = one.error;
-    else {
-      // A record is never longer than its share of the capacity: the raw input sealed, or a shorter payload.
-      if (!one.in_dest) memcpy(all + used, one.output, one.output_length);
-      double *r = j->meta2 + i * SMALL_SEAL_META;
-      r[0] = (double)used;
-      r[1] = (double)one.output_length;
-      r[2] = one.out_tag;
-      used += one.output_length;
-    }
-    free(one.output);
-    OPENSSL_cleanse(one.key, KEY_BYTES);
+    if (!seal_into(j, data + (size_t)m[0], (size_t)m[1], all, &used, j->meta2 + i * SMALL_SEAL_META)) break;
   }
   j->output2_length = used;
 }
@@ -554,35 +567,14 @@ static void run_read_small(job *j) {
 // Per item, as doubles: offset, length, compression tag.
 static void run_seal_many(job *j) {
   size_t capacity = 0;
-  for (size_t i = 0; i < j->items; i++) {
-    // A record holds the raw input, or a compressed payload shorter than it (run_seal keeps no other).
-    capacity += NONCE_BYTES + 1 + AUTH_TAG_BYTES + j->input_lengths[i];
-  }
+  for (size_t i = 0; i < j->items; i++) capacity += record_bound(j->input_lengths[i]);
   j->in_dest = j->dest && capacity <= j->dest_capacity;
   uint8_t *all = j->in_dest ? j->dest : malloc(capacity > 0 ? capacity : 1);
   j->meta = calloc(j->items * SEAL_MANY_META + 1, sizeof(double));
   if (!all || !j->meta) { if (!j->in_dest) free(all); j->error = "out of memory"; return; }
   size_t used = 0;
-  for (size_t i = 0; i < j->items && !j->error; i++) {
-    job one = {0};
-    one.input = j->inputs[i];
-    one.input_length = j->input_lengths[i];
-    memcpy(one.key, j->key, KEY_BYTES);
-    one.has_key = j->has_key;
-    one.compress = j->compress;
-    one.level = j->level;
-    one.out_tag = j->out_tag;
-    run_seal(&one);
-    if (one.error) j->error = one.error;
-    else {
-      memcpy(all + used, one.output, one.output_length);
-      j->meta[i * SEAL_MANY_META] = (double)used;
-      j->meta[i * SEAL_MANY_META + 1] = (double)one.output_length;
-      j->meta[i * SEAL_MANY_META + 2] = one.out_tag;
-      used += one.output_length;
-    }
-    free(one.output);
-    OPENSSL_cleanse(one.key, KEY_BYTES);
+  for (size_t i = 0; i < j->items; i++) {
+    if (!seal_into(j, j->inputs[i], j->input_lengths[i], all, &used, j->meta + i * SEAL_MANY_META)) break;
   }
   if (!j->in_dest) j->output = all;
   j->output_length = used;
@@ -1088,6 +1080,7 @@ static void run(job *j) {
 // ---- JavaScript side ----
 
 static int dest_arg(napi_env env, napi_value value, job *j);
+static int dest_arg_into(napi_env env, napi_value value, job *j, uint8_t **dest, size_t *capacity, int *ref);
 
 static napi_value make_error(napi_env env, const char *code, const char *message) {
   napi_value msg, code_value = NULL, error;
@@ -1105,6 +1098,17 @@ static napi_value buffer_copy(napi_env env, const void *data, size_t length) {
   return result;
 }
 
+// A Float64Array holding a copy of `count` doubles. Without memory (an exception pending from an
+// earlier copy) it is left empty, and the call rejects with that exception.
+static napi_value float64_copy(napi_env env, const double *values, size_t count) {
+  napi_value array_buffer, result;
+  void *bytes = NULL;
+  napi_create_arraybuffer(env, count * sizeof(double), &bytes, &array_buffer);
+  if (bytes && count > 0) memcpy(bytes, values, count * sizeof(double));
+  napi_create_typedarray(env, napi_float64_array, count, array_buffer, 0, &result);
+  return result;
+}
+
 static void free_output(napi_env env, void *data, void *hint) {
   (void)env;
   (void)hint;
@@ -1114,15 +1118,10 @@ static void free_output(napi_env env, void *data, void *hint) {
 // One OP_SCAN_DIR's result, [names then symlink targets, Float64Array meta, digest when
 // stat'ed], its output freed.
 static napi_value scan_result(napi_env env, job *s) {
-  napi_value result, meta, array_buffer;
-  void *bytes = NULL;
-  napi_create_arraybuffer(env, s->meta_length * sizeof(double), &bytes, &array_buffer);
-  // No memory (an exception pending from an earlier scan's copy): the call rejects with it.
-  if (bytes && s->meta_length > 0) memcpy(bytes, s->meta, s->meta_length * sizeof(double));
-  napi_create_typedarray(env, napi_float64_array, s->meta_length, array_buffer, 0, &meta);
+  napi_value result;
   napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, buffer_copy(env, s->output, s->output_length));
-  napi_set_element(env, result, 1, meta);
+  napi_set_element(env, result, 1, float64_copy(env, s->meta, s->meta_length));
   if (s->has_digest) napi_set_element(env, result, 2, buffer_copy(env, s->hash, SHA256_DIGEST_LENGTH));
   free(s->output);
   s->output = NULL;
@@ -1184,11 +1183,7 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
   } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t doubles = j->meta_length ? j->meta_length : j->items * meta_per_item(j->op);
-    napi_value meta, array_buffer;
-    void *bytes = NULL;
-    napi_create_arraybuffer(env, doubles * sizeof(double), &bytes, &array_buffer);
-    if (doubles > 0) memcpy(bytes, j->meta, doubles * sizeof(double));
-    napi_create_typedarray(env, napi_float64_array, doubles, array_buffer, 0, &meta);
+    napi_value meta = float64_copy(env, j->meta, doubles);
     napi_value data;
     // OP_READ_SMALL and OP_SEAL_MANY into a destination: the destination itself.
     if (j->in_dest) napi_get_reference_value(env, j->refs[0], &data);
@@ -1199,16 +1194,11 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
     if (j->op == OP_READ_SMALL || j->op == OP_OPEN_MANY) napi_set_element(env, result, 2, buffer_copy(env, j->ids, j->items * SHA256_DIGEST_LENGTH));
     if (j->op == OP_READ_SMALL && j->seal_after_read) {
       // Then [records (dest2 itself when they went there), per-file record numbers (Float64Array)].
-      napi_value records, seal_meta, seal_buffer;
+      napi_value records;
       if (j->in_dest2) napi_get_reference_value(env, j->refs[j->dest2_ref], &records);
       else records = buffer_copy(env, j->output2, j->output2_length);
-      size_t seal_doubles = j->items * SMALL_SEAL_META;
-      void *seal_bytes = NULL;
-      napi_create_arraybuffer(env, seal_doubles * sizeof(double), &seal_bytes, &seal_buffer);
-      if (seal_doubles > 0) memcpy(seal_bytes, j->meta2, seal_doubles * sizeof(double));
-      napi_create_typedarray(env, napi_float64_array, seal_doubles, seal_buffer, 0, &seal_meta);
       napi_set_element(env, result, 3, records);
-      napi_set_element(env, result, 4, seal_meta);
+      napi_set_element(env, result, 4, float64_copy(env, j->meta2, j->items * SMALL_SEAL_META));
     }
   } else {
     // [record or data, tag, id or null, length]: with a destination, the record or data is
@@ -1428,12 +1418,20 @@ static napi_value seal(napi_env env, napi_callback_info info) {
 // The destination argument: a Buffer that decoded data is written into (held by refs[0],
 // which take_result hands back), or null/undefined for a copy.
 static int dest_arg(napi_env env, napi_value value, job *j) {
+  int ref;
+  return dest_arg_into(env, value, j, &j->dest, &j->dest_capacity, &ref);
+}
+
+// A destination argument as dest_arg takes it, into `dest` and `capacity` (the job's own, or
+// OP_READ_SMALL's for its records), held by refs[*ref].
+static int dest_arg_into(napi_env env, napi_value value, job *j, uint8_t **dest, size_t *capacity, int *ref) {
   napi_valuetype type;
   napi_typeof(env, value, &type);
   if (type == napi_null || type == napi_undefined) return 1;
-  const uint8_t *dest;
-  if (!buffer_arg(env, value, &dest, &j->dest_capacity)) return 0;
-  j->dest = (uint8_t *)dest;
+  const uint8_t *data;
+  if (!buffer_arg(env, value, &data, capacity)) return 0;
+  *dest = (uint8_t *)data;
+  *ref = j->nrefs;
   napi_create_reference(env, value, 1, &j->refs[j->nrefs++]);
   return 1;
 }
@@ -1511,18 +1509,7 @@ static napi_value read_small(napi_env env, napi_callback_info info) {
   if (j->seal_after_read) {
     if (!key_arg(env, argv[4], j) || !compress_arg(env, argv[5], &j->compress)) { release(env, j); return NULL; }
     j->level = (int)uint_arg(env, argv[6]);
-    const uint8_t *dest = j->dest;
-    size_t capacity = j->dest_capacity;
-    int refs = j->nrefs;
-    if (!dest_arg(env, argv[7], j)) { release(env, j); return NULL; }
-    // dest_arg fills dest: it is the read's again, and the records' is dest2.
-    if (j->nrefs > refs) {
-      j->dest2 = j->dest;
-      j->dest2_capacity = j->dest_capacity;
-      j->dest2_ref = refs;
-    }
-    j->dest = (uint8_t *)dest;
-    j->dest_capacity = capacity;
+    if (!dest_arg_into(env, argv[7], j, &j->dest2, &j->dest2_capacity, &j->dest2_ref)) { release(env, j); return NULL; }
   }
   j->items = array_length(env, argv[0]);
   j->expected = calloc(j->items + 1, sizeof(double));

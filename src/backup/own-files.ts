@@ -32,28 +32,31 @@ export function ownFilesOf(config: BkdrConfig, configDir: string, catalogPath: s
     paths: [...trees, ...files],
     contains: matcher(trees, files, catalogPath),
     containsLatin1: matcher(trees.map(latin1), files.map(latin1), latin1(catalogPath)),
-    withinLatin1: overlaps([...trees, ...files].map(latin1), files.length > 0 ? `${latin1(catalogPath)}.` : undefined),
+    withinLatin1: overlaps(trees.map(latin1), files.map(latin1), latin1(catalogPath)),
   };
 }
 
 /**
- * Whether a directory may hold one of `paths`, or lie inside one or inside a directory named
- * like a sibling of the catalog (`<catalog>.*`, as matcher takes them, whatever their depth).
- * The catalog's path stands for its siblings in its own directory.
+ * Whether a directory may hold one of what matcher matches, or lie inside one: a tree, a
+ * file, or a directory named like a sibling of the catalog (`<catalog>.*`, which matcher
+ * takes whatever lies below it). The catalog's folder holds its siblings.
  */
-function overlaps(paths: readonly string[], catalogSiblings: string | undefined): (dir: string) => boolean {
+function overlaps(trees: readonly string[], files: readonly string[], catalogPath: string): (dir: string) => boolean {
+  const paths = [...trees, ...files];
+  const insides = paths.map(insideOf);
+  const catalogSiblings = `${catalogPath}.`;
   return (dir) => {
     const d = trimSlash(dir);
-    const inside = d === '/' ? '/' : `${d}/`;
-    if (catalogSiblings !== undefined && d.startsWith(catalogSiblings)) return true;
-    return paths.some((p) => p === d || p.startsWith(inside) || d.startsWith(p === '/' ? '/' : `${p}/`));
+    if (files.length > 0 && d.startsWith(catalogSiblings)) return true;
+    const inside = insideOf(d);
+    return paths.some((p, i) => p === d || p.startsWith(inside) || d.startsWith(insides[i]!));
   };
 }
 
 function matcher(trees: readonly string[], files: readonly string[], catalogPath: string): (path: string) => boolean {
   const exact = new Set(files);
   const catalogSiblings = `${catalogPath}.`;
-  const insideTrees = trees.map((t) => (t === '/' ? '/' : `${t}/`));
+  const insideTrees = trees.map(insideOf);
   return (path) => {
     const p = trimSlash(path);
     // Besides the files catalogFiles names, `<catalog>.*`: catalogs kept aside (`.damaged-<time>`) and the
@@ -61,6 +64,11 @@ function matcher(trees: readonly string[], files: readonly string[], catalogPath
     if (exact.has(p) || (files.length > 0 && p.startsWith(catalogSiblings))) return true;
     return trees.some((t, i) => p === t || p.startsWith(insideTrees[i]!));
   };
+}
+
+/** What every path inside `dir` starts with. */
+function insideOf(dir: string): string {
+  return dir === '/' ? '/' : `${dir}/`;
 }
 
 /** Asked once per entry of every walked directory: the regular expression only for the rare path that needs it. */

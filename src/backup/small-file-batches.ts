@@ -24,9 +24,9 @@ interface Batch<T> {
 
 /**
  * Small files from every directory of a walk, in shared batches: each batch is a trip to
- * the pool to read them and one to seal them, and most directories of a real tree hold a
- * dozen files or fewer, so batches of one directory each were mostly small (the bench's
- * real tree: 51,000 files in 4,700 batches). A batch starts when a slot is free and it is
+ * the pool to read them and one to seal them (a small one does both in one), and most
+ * directories of a real tree hold a dozen files or fewer, so batches of one directory each
+ * were mostly small (the bench's real tree: 51,000 files in 4,700 batches). A batch starts when a slot is free and it is
  * full, or someone waits for it (`need`); until then it takes the files of other directories.
  */
 export class SmallFileBatches<T> {
