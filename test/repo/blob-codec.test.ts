@@ -333,21 +333,13 @@ describe('readSmallFiles', () => {
     expect(reads[2]!.ok && reads[2]!.mtimeNs).toBe(statSync(changed, { bigint: true }).mtimeNs);
     expect(reads[3]).toMatchObject({ ok: false, grew: false, error: { code: 'ENOENT' } });
   });
-});
 
-describe('readAndSealSmallFiles', () => {
-  let dir: string;
-  beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bkdr-sealed-'));
-  });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
-
-  it('seals each file read as encodeRecord would, into the buffer given; none for a file empty, grown or missing', async () => {
-    const files = { text: text.subarray(0, 20_000), noise: noise.subarray(0, 30_000), empty: Buffer.alloc(0), grown: Buffer.from('short') };
+  it('seals each file read as encodeRecord would, with readAndSealSmallFiles, into the buffer given; none for a file empty, grown or missing', async () => {
+    const files = { text: text.subarray(0, 20_000), noise: noise.subarray(0, 30_000), empty: Buffer.alloc(0), 'grown-sealed': Buffer.from('short') };
     for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
     const paths = [...Object.keys(files), 'missing'].map((name) => Buffer.from(join(dir, name)));
     const sizes = [...Object.values(files).map((d) => d.length), 10];
-    appendFileSync(join(dir, 'grown'), ' and longer');
+    appendFileSync(join(dir, 'grown-sealed'), ' and longer');
     for (const sealing of [
       { key, compression: { algorithm: 'lz4' } as const },
       { key: undefined, compression: { algorithm: 'gzip', level: 1 } as const },
