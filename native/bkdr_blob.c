@@ -156,6 +156,10 @@ typedef struct {
   size_t output2_length;
   double *meta2;
   void *scans;  // OP_SCAN_DIRS: one OP_SCAN_DIR job per path (jobs, `items` of them)
+  // OP_SCAN_DIR: the scan of the directory's only subdirectory, made in the same trip
+  // (follow_lone_subdir), and how many more such scans down the chain it may make
+  void *lone;
+  int lone_depth;
   const char *error;
   const char *error_code;
 } job;
@@ -861,6 +865,29 @@ static int scan_digest(const uint8_t *names, size_t length, const double *meta, 
   return ok;
 }
 
+// Lone subdirectories scanned down a chain in one trip, at most (follow_lone_subdir).
+#define LONE_SUBDIRS_FOLLOWED 8
+static void follow_lone_subdir(job *j, dev_t own_dev);
+static void free_scan(job *s);
+
+// Frees what a scan job holds (its results, its lone subdirectory's scan; the paths when it owns them), not the job.
+static void free_scan_results(job *s) {
+  free(s->meta);
+  free(s->output);
+  s->meta = NULL;
+  s->output = NULL;
+  if (s->lone) free_scan(s->lone);
+  s->lone = NULL;
+}
+
+// A scan job made by follow_lone_subdir: its results, its path and itself.
+static void free_scan(job *s) {
+  free_scan_results(s);
+  free(s->paths[0]);
+  free(s->paths);
+  free(s);
+}
+
 // A directory's listing and the lstat of each entry, in one trip to the pool: listing and
 // stat'ing apart, a no-op backup's walk took two trips per directory, and built and passed
 // each entry's path. The listing as OP_READ_DIR's (O_NOATIME), sorted here; each entry
@@ -970,6 +997,56 @@ static void run_scan_dir(job *j) {
   closedir(dir);
   j->output_length = targets_length;
   if (!j->error && own_known) j->has_digest = scan_digest(j->output, targets_length, meta, count, own.st_dev, j->hash);
+  if (!j->error && own_known && j->lone_depth > 0) follow_lone_subdir(j, own.st_dev);
+}
+
+// A directory whose only subdirectory (on its own file system) the walk enters next: that one
+// is scanned in the same trip, and its own only subdirectory after it, down to lone_depth.
+// Package trees nest so (lib/, then src/ under it): in an incremental backup of the bench's
+// real tree, 817 of its 1,579 scan trips were a lone subdirectory's, each made alone once
+// the walk got there. A failed or short-of-memory follow is left out: the walk scans it.
+static void follow_lone_subdir(job *j, dev_t own_dev) {
+  size_t count = (size_t)j->meta[1];
+  if (j->meta_length < 2 + count * SCAN_META) return;
+  size_t lone = count;
+  for (size_t i = 0; i < count; i++) {
+    const double *m = j->meta + 2 + i * SCAN_META;
+    if (m[0] != 0 || !S_ISDIR((mode_t)m[1])) continue;
+    if (lone < count) return;
+    lone = i;
+  }
+  if (lone == count) return;
+  uint64_t dev;
+  memcpy(&dev, j->meta + 2 + lone * SCAN_META + 10, sizeof(dev));
+  if (dev != (uint64_t)own_dev) return;
+  const char *name = (const char *)j->output;
+  for (size_t i = 0; i < lone; i++) name += strlen(name) + 1;
+  const char *path = j->paths[0];
+  size_t base = strlen(path), n = strlen(name);
+  int root = base == 1 && path[0] == '/';
+  job *f = calloc(1, sizeof(job));
+  char **paths = f ? calloc(1, sizeof(char *)) : NULL;
+  char *joined = paths ? malloc(base + n + 2) : NULL;
+  if (!joined) {
+    free(paths);
+    free(f);
+    return;
+  }
+  memcpy(joined, path, base);
+  if (!root) joined[base++] = '/';
+  memcpy(joined + base, name, n + 1);
+  paths[0] = joined;
+  f->op = OP_SCAN_DIR;
+  f->items = 1;
+  f->paths = paths;
+  f->max_stat = j->max_stat;
+  f->lone_depth = j->lone_depth - 1;
+  run_scan_dir(f);
+  if (f->error || f->meta[0] != 0) {
+    free_scan(f);
+    return;
+  }
+  j->lone = f;
 }
 
 // Several directories' scans in one trip to the pool: a walk that has a directory's
@@ -987,14 +1064,14 @@ static void run_scan_dirs(job *j) {
     scans[i].op = OP_SCAN_DIR;
     scans[i].paths = j->paths + i;
     scans[i].max_stat = j->max_stat;
+    scans[i].lone_depth = j->lone_depth;
     run_scan_dir(scans + i);
     if (scans[i].error) {
-      free(scans[i].meta);
-      free(scans[i].output);
+      free_scan_results(scans + i);
       memset(scans + i, 0, sizeof(job));
       break;
     }
-    entries += scans[i].meta ? scans[i].meta[1] : 0;
+    for (job *s = scans + i; s; s = s->lone) entries += s->meta[1];
   }
 }
 
@@ -1116,13 +1193,16 @@ static void free_output(napi_env env, void *data, void *hint) {
 }
 
 // One OP_SCAN_DIR's result, [names then symlink targets, Float64Array meta, digest when
-// stat'ed], its output freed.
+// stat'ed, its lone subdirectory's result when made], its output freed.
 static napi_value scan_result(napi_env env, job *s) {
-  napi_value result;
+  napi_value result, none;
+  napi_get_undefined(env, &none);
   napi_create_array_with_length(env, 3, &result);
   napi_set_element(env, result, 0, buffer_copy(env, s->output, s->output_length));
   napi_set_element(env, result, 1, float64_copy(env, s->meta, s->meta_length));
-  if (s->has_digest) napi_set_element(env, result, 2, buffer_copy(env, s->hash, SHA256_DIGEST_LENGTH));
+  napi_set_element(env, result, 2, s->has_digest ? buffer_copy(env, s->hash, SHA256_DIGEST_LENGTH) : none);
+  // Then the scan of its lone subdirectory, when made (follow_lone_subdir).
+  if (s->lone) napi_set_element(env, result, 3, scan_result(env, s->lone));
   free(s->output);
   s->output = NULL;
   return result;
@@ -1240,12 +1320,10 @@ static void release(napi_env env, job *j) {
   free(j->output2);
   if (j->scans) {
     job *scans = j->scans;
-    for (size_t i = 0; i < j->items; i++) {
-      free(scans[i].meta);
-      free(scans[i].output);
-    }
+    for (size_t i = 0; i < j->items; i++) free_scan_results(scans + i);
     free(scans);
   }
+  if (j->lone) free_scan(j->lone);
   if (j->work) napi_delete_async_work(env, j->work);
   OPENSSL_cleanse(j->key, KEY_BYTES);
   free(j);
@@ -1654,11 +1732,13 @@ static int max_stat_arg(napi_env env, napi_value value, job *j) {
 }
 
 // scanDir(path: Buffer, maxStat) → Promise<[names sorted (each ended by a NUL) then symlink targets,
-// [errno, count, then SCAN_META per entry unless more than maxStat], the digest when stat'ed]>
+// [errno, count, then SCAN_META per entry unless more than maxStat], the digest when stat'ed
+// (else undefined), then the lone subdirectory's scan as this, when made (follow_lone_subdir)]>
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_SCAN_DIR, "scanDir");
   if (!j) return NULL;
+  j->lone_depth = LONE_SUBDIRS_FOLLOWED;
   if (!one_path_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);
 }
@@ -1668,6 +1748,7 @@ static napi_value scan_dirs(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   job *j = begin(env, info, 2, argv, OP_SCAN_DIRS, "scanDirs");
   if (!j) return NULL;
+  j->lone_depth = LONE_SUBDIRS_FOLLOWED;
   j->items = array_length(env, argv[0]);
   if (!paths_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);

@@ -419,6 +419,7 @@ class FilesArchiver {
           dirs.filter((i) => !archivedSubdirs?.has(i)).map((i) => ({ node: nodes[i]!, parentSubtree: parent?.get(names[i]!.toString('hex'))?.subtree })),
           rules,
           rootDev,
+          scan.lone,
         )
       ).archived;
       walkedAll = true;
@@ -476,6 +477,7 @@ class FilesArchiver {
         nodes.map((node, k) => ({ node, parentSubtree: cached.children[k] })),
         rules,
         rootDev,
+        scan.lone,
       )
     ).archived;
     this.#throwFileFailure();
@@ -540,12 +542,14 @@ class FilesArchiver {
    * batches of files in flight let it (SmallFileBatches.add), and memory stays proportional
    * to the tree's depth times the slots, plus the directories whose files are in flight.
    */
-  async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint): Promise<{ archived: Promise<void> }> {
+  async #walkSubdirs(dir: Buffer, subdirs: { node: TreeNode; parentSubtree: string | undefined }[], rules: ExcludeRules, rootDev: bigint, lone: DirScan['lone']): Promise<{ archived: Promise<void> }> {
     const archived: Promise<void>[] = [];
     const walkedBeside: Promise<void>[] = [];
     const paths = subdirs.map(({ node }) => joinPath(dir, node.name));
     // Mount points left out (oneFileSystem) are not entered: not scanned either.
     const entered = paths.filter((_, k) => !this.#isMountPoint(subdirs[k]!.node, rootDev));
+    // A lone subdirectory was scanned with this directory (DirScan.lone).
+    if (lone && entered.length === 1 && entered[0]!.equals(lone.path)) this.#scansAhead.set(lone.path.toString('latin1'), Promise.resolve(lone.scan));
     let reached = 0;
     let scannedUntil = 0;
     try {

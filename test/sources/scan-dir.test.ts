@@ -166,6 +166,45 @@ describe('scanDir', () => {
     expect(scans.map((s) => (s instanceof Error ? s : s?.names.length))).toEqual([4100, 4100, undefined]);
   });
 
+  it('scans a lone subdirectory in the same trip, down a chain of at most eight, each as scanDir does', async () => {
+    // x/d1/d2/.../d10, each with a file and a symlink to a directory beside its one subdirectory.
+    let dir = join(tmp.path, 'x');
+    const chain = [dir];
+    for (let depth = 1; depth <= 10; depth++) {
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'file'), String(depth));
+      symlinkSync('.', join(dir, 'link'));
+      dir = join(dir, `d${depth}`);
+      chain.push(dir);
+    }
+    mkdirSync(dir);
+    for (const top of [await scanDir(Buffer.from(chain[0]!), 1024), (await scanDirs([Buffer.from(chain[0]!), Buffer.from(tmp.path)], 1024))[0] as Awaited<ReturnType<typeof scanDir>>]) {
+      let scan = top;
+      for (let depth = 1; depth <= 8; depth++) {
+        const lone = scan.lone!;
+        expect(lone.path.toString()).toBe(chain[depth]);
+        const alone = await scanDir(lone.path, 1024);
+        expect(lone.scan.names).toEqual(alone.names);
+        expect(lone.scan.paths).toEqual(alone.paths);
+        expect(lone.scan.digest).toEqual(alone.digest);
+        scan = lone.scan;
+      }
+      // Eight below the one asked for: the ninth is left to the walk.
+      expect(scan.lone).toBeUndefined();
+    }
+  });
+
+  it('scans no subdirectory with its directory when there are two, or the listing is not stat’ed', async () => {
+    const dir = join(tmp.path, 'two');
+    mkdirSync(join(dir, 'a'), { recursive: true });
+    mkdirSync(join(dir, 'b'));
+    expect((await scanDir(Buffer.from(dir), 1024)).lone).toBeUndefined();
+    rmSync(join(dir, 'b'), { recursive: true });
+    writeFileSync(join(dir, 'file'), 'x');
+    expect((await scanDir(Buffer.from(dir), 1024)).lone?.path.toString()).toBe(join(dir, 'a'));
+    expect((await scanDir(Buffer.from(dir), 1)).lone).toBeUndefined();
+  });
+
   it('fails as readDirNames does', async () => {
     const missing = join(tmp.path, 'missing');
     await expect(scanDir(Buffer.from(missing), 1024)).rejects.toMatchObject({ code: 'ENOENT', syscall: 'scandir', message: expect.stringContaining(missing) });

@@ -7,7 +7,8 @@ import { nodeOfSlots, STAT_META, type StatSlots, statSlots } from './stat-node.j
 /** Slots per entry from the native scanDir (SCAN_META in native/bkdr_blob.c): STAT_META's, then the symlink target's errno, offset and length. */
 const SCAN_META = STAT_META + 3;
 
-type NativeScan = [Buffer, Float64Array, Buffer?];
+/** Names and targets, meta, the digest when stat'ed, then the scan of the directory's lone subdirectory when the trip made it. */
+type NativeScan = [Buffer, Float64Array, Buffer | undefined, NativeScan?];
 
 interface ScanAddon {
   scanDir(path: Buffer, maxStat: number): Promise<NativeScan>;
@@ -32,6 +33,12 @@ export interface DirScan {
   digest: Buffer | undefined;
   /** Whether a file's node still has the size, mtime, ctime and inode the lstat of entry i gave it (its read saw no change). */
   sameAsScanned(i: number, node: TreeNode): boolean;
+  /**
+   * The scan of the directory's only subdirectory (on its own file system), made in the
+   * same trip to the pool, with its own lone subdirectory's the same way, a few levels
+   * down: the walk enters it next, and scanned alone it was a trip of its own.
+   */
+  readonly lone: { path: Buffer; scan: DirScan } | undefined;
 }
 
 /**
@@ -56,7 +63,7 @@ export async function scanDirs(dirs: Buffer[], maxStat: number): Promise<(DirSca
   return scans.map((scan, i) => (scan ? scanOf(dirs[i]!, scan) : undefined));
 }
 
-function scanOf(dir: Buffer, [data, meta, digest]: NativeScan): DirScan | NodeJS.ErrnoException {
+function scanOf(dir: Buffer, [data, meta, digest, lone]: NativeScan): DirScan | NodeJS.ErrnoException {
   if (meta[0]) return systemError(meta[0], 'scandir', dir);
   const count = meta[1]!;
   const names: Buffer[] = new Array(count);
@@ -78,13 +85,20 @@ function scanOf(dir: Buffer, [data, meta, digest]: NativeScan): DirScan | NodeJS
     at = end;
   }
   if (meta.length === 2 && count > 0) return new UnstatedScan(names, paths);
-  return new StatedScan(names, paths, data, statSlots(meta.subarray(2)), digest);
+  const scan = new StatedScan(names, paths, data, statSlots(meta.subarray(2)), digest);
+  if (lone) {
+    const path = paths.find((_, i) => scan.isDirectory(i));
+    const followed = path && scanOf(path, lone);
+    if (followed && !(followed instanceof Error)) scan.lone = { path, scan: followed };
+  }
+  return scan;
 }
 
 /** More entries than `maxStat`: listed only, the caller stats them. */
 class UnstatedScan implements DirScan {
   readonly digest = undefined;
   readonly nodes = undefined;
+  readonly lone = undefined;
   constructor(
     readonly names: Buffer[],
     readonly paths: Buffer[],
@@ -107,6 +121,7 @@ class StatedScan implements DirScan {
   readonly #data: Buffer;
   readonly #slots: StatSlots;
   readonly #built: (TreeNode | NodeJS.ErrnoException | undefined)[];
+  lone: { path: Buffer; scan: DirScan } | undefined;
 
   constructor(
     readonly names: Buffer[],
