@@ -156,10 +156,13 @@ typedef struct {
   size_t output2_length;
   double *meta2;
   void *scans;  // OP_SCAN_DIRS: one OP_SCAN_DIR job per path (jobs, `items` of them)
-  // OP_SCAN_DIR: the scan of the directory's only subdirectory, made in the same trip
-  // (follow_lone_subdir), and how many more such scans down the chain it may make
+  // OP_SCAN_DIR: the scan of the directory's only subdirectory (entry lone_index), made in the
+  // same trip (follow_lone_subdir); how many more such scans down the chain it may make, and
+  // the entries they may hold before it stops following
   void *lone;
+  size_t lone_index;
   int lone_depth;
+  double lone_entries;
   const char *error;
   const char *error_code;
 } job;
@@ -865,8 +868,10 @@ static int scan_digest(const uint8_t *names, size_t length, const double *meta, 
   return ok;
 }
 
-// Lone subdirectories scanned down a chain in one trip, at most (follow_lone_subdir).
+// Lone subdirectories scanned down a chain in one trip, at most (follow_lone_subdir), and the
+// entries of a trip's scans past which none is followed (a trip's walk waits for all of it).
 #define LONE_SUBDIRS_FOLLOWED 8
+#define SCANS_ENTRIES 8192
 static void follow_lone_subdir(job *j, dev_t own_dev);
 static void free_scan(job *s);
 
@@ -1001,26 +1006,31 @@ static void run_scan_dir(job *j) {
 }
 
 // A directory whose only subdirectory (on its own file system) the walk enters next: that one
-// is scanned in the same trip, and its own only subdirectory after it, down to lone_depth.
-// Package trees nest so (lib/, then src/ under it): in an incremental backup of the bench's
-// real tree, 817 of its 1,579 scan trips were a lone subdirectory's, each made alone once
-// the walk got there. A failed or short-of-memory follow is left out: the walk scans it.
+// is scanned in the same trip, and its own only subdirectory after it, down to lone_depth and
+// while the scans hold fewer than lone_entries. Package trees nest so (lib/, then src/ under
+// it): in an incremental backup of the bench's real tree, 817 of its 1,579 scan trips were a
+// lone subdirectory's, each made alone once the walk got there. The caller asks for it only
+// where nothing can be excluded (ExcludeRules.mayExcludeIn); a .bkdrignore in the listing
+// may exclude the subdirectory, so none is followed from there. A failed or short-of-memory
+// follow is left out: the walk scans it.
 static void follow_lone_subdir(job *j, dev_t own_dev) {
   size_t count = (size_t)j->meta[1];
-  if (j->meta_length < 2 + count * SCAN_META) return;
+  if (j->meta_length < 2 + count * SCAN_META || j->lone_entries - (double)count <= 0) return;
   size_t lone = count;
-  for (size_t i = 0; i < count; i++) {
+  const char *name = (const char *)j->output, *lone_name = NULL;
+  for (size_t i = 0; i < count; i++, name += strlen(name) + 1) {
+    if (strcmp(name, ".bkdrignore") == 0) return;
     const double *m = j->meta + 2 + i * SCAN_META;
     if (m[0] != 0 || !S_ISDIR((mode_t)m[1])) continue;
     if (lone < count) return;
     lone = i;
+    lone_name = name;
   }
   if (lone == count) return;
   uint64_t dev;
   memcpy(&dev, j->meta + 2 + lone * SCAN_META + 10, sizeof(dev));
   if (dev != (uint64_t)own_dev) return;
-  const char *name = (const char *)j->output;
-  for (size_t i = 0; i < lone; i++) name += strlen(name) + 1;
+  name = lone_name;
   const char *path = j->paths[0];
   size_t base = strlen(path), n = strlen(name);
   int root = base == 1 && path[0] == '/';
@@ -1041,12 +1051,14 @@ static void follow_lone_subdir(job *j, dev_t own_dev) {
   f->paths = paths;
   f->max_stat = j->max_stat;
   f->lone_depth = j->lone_depth - 1;
+  f->lone_entries = j->lone_entries - (double)count;
   run_scan_dir(f);
   if (f->error || f->meta[0] != 0) {
     free_scan(f);
     return;
   }
   j->lone = f;
+  j->lone_index = lone;
 }
 
 // Several directories' scans in one trip to the pool: a walk that has a directory's
@@ -1054,7 +1066,6 @@ static void follow_lone_subdir(job *j, dev_t own_dev) {
 // scan of a small directory. Each as OP_SCAN_DIR's, its own result. Once the scans hold
 // SCANS_ENTRIES entries, or one fails for want of memory, the rest are not scanned (their
 // meta stays empty): the caller scans those alone.
-#define SCANS_ENTRIES 8192
 static void run_scan_dirs(job *j) {
   job *scans = calloc(j->items ? j->items : 1, sizeof(job));
   j->scans = scans;
@@ -1065,6 +1076,7 @@ static void run_scan_dirs(job *j) {
     scans[i].paths = j->paths + i;
     scans[i].max_stat = j->max_stat;
     scans[i].lone_depth = j->lone_depth;
+    scans[i].lone_entries = SCANS_ENTRIES - entries;
     run_scan_dir(scans + i);
     if (scans[i].error) {
       free_scan_results(scans + i);
@@ -1193,7 +1205,7 @@ static void free_output(napi_env env, void *data, void *hint) {
 }
 
 // One OP_SCAN_DIR's result, [names then symlink targets, Float64Array meta, digest when
-// stat'ed, its lone subdirectory's result when made], its output freed.
+// stat'ed, its lone subdirectory's result and index when made], its output freed.
 static napi_value scan_result(napi_env env, job *s) {
   napi_value result, none;
   napi_get_undefined(env, &none);
@@ -1201,8 +1213,13 @@ static napi_value scan_result(napi_env env, job *s) {
   napi_set_element(env, result, 0, buffer_copy(env, s->output, s->output_length));
   napi_set_element(env, result, 1, float64_copy(env, s->meta, s->meta_length));
   napi_set_element(env, result, 2, s->has_digest ? buffer_copy(env, s->hash, SHA256_DIGEST_LENGTH) : none);
-  // Then the scan of its lone subdirectory, when made (follow_lone_subdir).
-  if (s->lone) napi_set_element(env, result, 3, scan_result(env, s->lone));
+  // Then the scan of its lone subdirectory and that entry's index, when made (follow_lone_subdir).
+  if (s->lone) {
+    napi_value index;
+    napi_set_element(env, result, 3, scan_result(env, s->lone));
+    napi_create_double(env, (double)s->lone_index, &index);
+    napi_set_element(env, result, 4, index);
+  }
   free(s->output);
   s->output = NULL;
   return result;
@@ -1731,24 +1748,26 @@ static int max_stat_arg(napi_env env, napi_value value, job *j) {
   return 0;
 }
 
-// scanDir(path: Buffer, maxStat) → Promise<[names sorted (each ended by a NUL) then symlink targets,
-// [errno, count, then SCAN_META per entry unless more than maxStat], the digest when stat'ed
-// (else undefined), then the lone subdirectory's scan as this, when made (follow_lone_subdir)]>
+// scanDir(path: Buffer, maxStat, followLone) → Promise<[names sorted (each ended by a NUL) then
+// symlink targets, [errno, count, then SCAN_META per entry unless more than maxStat], the digest
+// when stat'ed (else undefined), then, when followLone and it was made (follow_lone_subdir), the
+// lone subdirectory's scan as this and its entry's index]>
 static napi_value scan_dir(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  job *j = begin(env, info, 2, argv, OP_SCAN_DIR, "scanDir");
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_SCAN_DIR, "scanDir");
   if (!j) return NULL;
-  j->lone_depth = LONE_SUBDIRS_FOLLOWED;
+  j->lone_depth = bool_arg(env, argv[2]) ? LONE_SUBDIRS_FOLLOWED : 0;
+  j->lone_entries = SCANS_ENTRIES;
   if (!one_path_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);
 }
 
-// scanDirs(paths: Buffer[], maxStat) → Promise<per path, what scanDir resolves to, or null: not scanned>
+// scanDirs(paths: Buffer[], maxStat, followLone) → Promise<per path, what scanDir resolves to, or null: not scanned>
 static napi_value scan_dirs(napi_env env, napi_callback_info info) {
-  napi_value argv[2];
-  job *j = begin(env, info, 2, argv, OP_SCAN_DIRS, "scanDirs");
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_SCAN_DIRS, "scanDirs");
   if (!j) return NULL;
-  j->lone_depth = LONE_SUBDIRS_FOLLOWED;
+  j->lone_depth = bool_arg(env, argv[2]) ? LONE_SUBDIRS_FOLLOWED : 0;
   j->items = array_length(env, argv[0]);
   if (!paths_arg(env, argv[0], j) || !max_stat_arg(env, argv[1], j)) { release(env, j); return NULL; }
   return dispatch(env, j, NULL, 0, 0);

@@ -315,7 +315,8 @@ class FilesArchiver {
       const ahead = this.#scansAhead.get(key);
       if (ahead) this.#scansAhead.delete(key);
       // Not scanned ahead (past the trip's budget), or the trip failed as a whole: scanned alone, its failure its own.
-      const scanned = (await ahead?.catch(() => undefined)) ?? (await scanDir(dir, SCAN_STAT_MAX));
+      // Its lone subdirectory is scanned with it where no rule can exclude that one (DirScan.lone).
+      const scanned = (await ahead?.catch(() => undefined)) ?? (await scanDir(dir, SCAN_STAT_MAX, !inherited.mayExcludeIn(dir)));
       if (scanned instanceof Error) throw scanned;
       scan = scanned;
     } catch (err) {
@@ -522,9 +523,13 @@ class FilesArchiver {
   }
 
   /** Scans `dirs` in one trip to the pool, for their walks to take (#archiveDir). */
-  #scanAhead(dirs: Buffer[]): void {
+  #scanAhead(dirs: Buffer[], rules: ExcludeRules): void {
     if (dirs.length < 2) return;
-    const scans = scanDirs(dirs, SCAN_STAT_MAX);
+    const scans = scanDirs(
+      dirs,
+      SCAN_STAT_MAX,
+      dirs.every((dir) => !rules.mayExcludeIn(dir)),
+    );
     for (const [i, dir] of dirs.entries()) {
       const scan = scans.then((all) => all[i]!);
       // Not taken when the walk fails first: no unhandled rejection then.
@@ -556,7 +561,7 @@ class FilesArchiver {
       for (const [k, { node, parentSubtree }] of subdirs.entries()) {
         this.#throwFileFailure();
         if (!this.#isMountPoint(node, rootDev) && reached++ >= scannedUntil - SCANS_AHEAD / 2 && scannedUntil < entered.length) {
-          this.#scanAhead(entered.slice(scannedUntil, scannedUntil + SCANS_AHEAD));
+          this.#scanAhead(entered.slice(scannedUntil, scannedUntil + SCANS_AHEAD), rules);
           scannedUntil += SCANS_AHEAD;
         }
         const beside = this.#dirWalks.tryAcquire();

@@ -178,7 +178,8 @@ describe('scanDir', () => {
       chain.push(dir);
     }
     mkdirSync(dir);
-    for (const top of [await scanDir(Buffer.from(chain[0]!), 1024), (await scanDirs([Buffer.from(chain[0]!), Buffer.from(tmp.path)], 1024))[0] as Awaited<ReturnType<typeof scanDir>>]) {
+    expect((await scanDir(Buffer.from(chain[0]!), 1024)).lone).toBeUndefined();
+    for (const top of [await scanDir(Buffer.from(chain[0]!), 1024, true), (await scanDirs([Buffer.from(chain[0]!), Buffer.from(tmp.path)], 1024, true))[0] as Awaited<ReturnType<typeof scanDir>>]) {
       let scan = top;
       for (let depth = 1; depth <= 8; depth++) {
         const lone = scan.lone!;
@@ -194,15 +195,38 @@ describe('scanDir', () => {
     }
   });
 
-  it('scans no subdirectory with its directory when there are two, or the listing is not stat’ed', async () => {
+  it('scans no subdirectory with its directory when there are two, the listing is not stat’ed or holds a .bkdrignore', async () => {
     const dir = join(tmp.path, 'two');
-    mkdirSync(join(dir, 'a'), { recursive: true });
+    mkdirSync(join(dir, 'a', 'b'), { recursive: true });
     mkdirSync(join(dir, 'b'));
-    expect((await scanDir(Buffer.from(dir), 1024)).lone).toBeUndefined();
+    expect((await scanDir(Buffer.from(dir), 1024, true)).lone).toBeUndefined();
     rmSync(join(dir, 'b'), { recursive: true });
     writeFileSync(join(dir, 'file'), 'x');
-    expect((await scanDir(Buffer.from(dir), 1024)).lone?.path.toString()).toBe(join(dir, 'a'));
-    expect((await scanDir(Buffer.from(dir), 1)).lone).toBeUndefined();
+    expect((await scanDir(Buffer.from(dir), 1024, true)).lone?.path.toString()).toBe(join(dir, 'a'));
+    expect((await scanDir(Buffer.from(dir), 1, true)).lone).toBeUndefined();
+    // The ignore file may exclude the subdirectory: the walk decides, once it has read it.
+    writeFileSync(join(dir, '.bkdrignore'), 'a\n');
+    expect((await scanDir(Buffer.from(dir), 1024, true)).lone).toBeUndefined();
+    writeFileSync(join(dir, 'a', '.bkdrignore'), 'b\n');
+    rmSync(join(dir, '.bkdrignore'));
+    const lone = (await scanDir(Buffer.from(dir), 1024, true)).lone!;
+    expect(lone.path.toString()).toBe(join(dir, 'a'));
+    expect(lone.scan.lone).toBeUndefined();
+  });
+
+  it('follows no lone subdirectory once a trip’s scans hold 8192 entries', async () => {
+    const dir = join(tmp.path, 'wide');
+    mkdirSync(join(dir, 'a', 'b', 'c'), { recursive: true });
+    for (let i = 0; i < 8200; i++) writeFileSync(join(dir, 'a', `f${i}`), '');
+    const lone = (await scanDir(Buffer.from(dir), 16384, true)).lone!;
+    expect(lone.scan.names).toHaveLength(8201);
+    expect(lone.scan.lone).toBeUndefined();
+    // Scanned ahead with a sibling of 8000 entries, the directory's own subdirectory is the walk's to scan.
+    mkdirSync(join(tmp.path, 'sibling'));
+    for (let i = 0; i < 8000; i++) writeFileSync(join(tmp.path, 'sibling', `f${i}`), '');
+    const [sibling, wide] = await scanDirs([Buffer.from(join(tmp.path, 'sibling')), Buffer.from(join(dir, 'a'))], 16384, true);
+    expect((sibling as Awaited<ReturnType<typeof scanDir>>).names).toHaveLength(8000);
+    expect((wide as Awaited<ReturnType<typeof scanDir>>).lone).toBeUndefined();
   });
 
   it('fails as readDirNames does', async () => {

@@ -7,12 +7,12 @@ import { nodeOfSlots, STAT_META, type StatSlots, statSlots } from './stat-node.j
 /** Slots per entry from the native scanDir (SCAN_META in native/bkdr_blob.c): STAT_META's, then the symlink target's errno, offset and length. */
 const SCAN_META = STAT_META + 3;
 
-/** Names and targets, meta, the digest when stat'ed, then the scan of the directory's lone subdirectory when the trip made it. */
-type NativeScan = [Buffer, Float64Array, Buffer | undefined, NativeScan?];
+/** Names and targets, meta, the digest when stat'ed, then the scan of the directory's lone subdirectory and its entry's index, when the trip made it. */
+type NativeScan = [Buffer, Float64Array, Buffer | undefined, NativeScan?, number?];
 
 interface ScanAddon {
-  scanDir(path: Buffer, maxStat: number): Promise<NativeScan>;
-  scanDirs(paths: Buffer[], maxStat: number): Promise<(NativeScan | null)[]>;
+  scanDir(path: Buffer, maxStat: number, followLone: boolean): Promise<NativeScan>;
+  scanDirs(paths: Buffer[], maxStat: number, followLone: boolean): Promise<(NativeScan | null)[]>;
 }
 
 export interface DirScan {
@@ -34,9 +34,10 @@ export interface DirScan {
   /** Whether a file's node still has the size, mtime, ctime and inode the lstat of entry i gave it (its read saw no change). */
   sameAsScanned(i: number, node: TreeNode): boolean;
   /**
-   * The scan of the directory's only subdirectory (on its own file system), made in the
-   * same trip to the pool, with its own lone subdirectory's the same way, a few levels
-   * down: the walk enters it next, and scanned alone it was a trip of its own.
+   * With `followLone`: the scan of the directory's only subdirectory (on its own file
+   * system), made in the same trip to the pool, with its own lone subdirectory's the same
+   * way, a few levels down and not past a .bkdrignore: the walk enters it next, and scanned
+   * alone it was a trip of its own.
    */
   readonly lone: { path: Buffer; scan: DirScan } | undefined;
 }
@@ -47,8 +48,8 @@ export interface DirScan {
  * stat'ing apart took two per directory of an archiver's walk. Rejects as readDirNames does
  * when the listing fails.
  */
-export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
-  const scan = scanOf(dir, await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat));
+export async function scanDir(dir: Buffer, maxStat: number, followLone = false): Promise<DirScan> {
+  const scan = scanOf(dir, await loadNativeAddon<ScanAddon>('bkdr_blob').scanDir(dir, maxStat, followLone));
   if (scan instanceof Error) throw scan;
   return scan;
 }
@@ -58,12 +59,12 @@ export async function scanDir(dir: Buffer, maxStat: number): Promise<DirScan> {
  * error scanDir rejects with; undefined for those past the trip's budget (8192 entries) or
  * a scan short of memory, to scan alone.
  */
-export async function scanDirs(dirs: Buffer[], maxStat: number): Promise<(DirScan | NodeJS.ErrnoException | undefined)[]> {
-  const scans = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDirs(dirs, maxStat);
+export async function scanDirs(dirs: Buffer[], maxStat: number, followLone = false): Promise<(DirScan | NodeJS.ErrnoException | undefined)[]> {
+  const scans = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDirs(dirs, maxStat, followLone);
   return scans.map((scan, i) => (scan ? scanOf(dirs[i]!, scan) : undefined));
 }
 
-function scanOf(dir: Buffer, [data, meta, digest, lone]: NativeScan): DirScan | NodeJS.ErrnoException {
+function scanOf(dir: Buffer, [data, meta, digest, lone, loneIndex]: NativeScan): DirScan | NodeJS.ErrnoException {
   if (meta[0]) return systemError(meta[0], 'scandir', dir);
   const count = meta[1]!;
   const names: Buffer[] = new Array(count);
@@ -86,10 +87,10 @@ function scanOf(dir: Buffer, [data, meta, digest, lone]: NativeScan): DirScan | 
   }
   if (meta.length === 2 && count > 0) return new UnstatedScan(names, paths);
   const scan = new StatedScan(names, paths, data, statSlots(meta.subarray(2)), digest);
-  if (lone) {
-    const path = paths.find((_, i) => scan.isDirectory(i));
-    const followed = path && scanOf(path, lone);
-    if (followed && !(followed instanceof Error)) scan.lone = { path, scan: followed };
+  // The addon names the entry it followed; taken only if this scan says it is a directory too.
+  if (lone && loneIndex !== undefined && scan.isDirectory(loneIndex)) {
+    const followed = scanOf(paths[loneIndex]!, lone);
+    if (!(followed instanceof Error)) scan.lone = { path: paths[loneIndex]!, scan: followed };
   }
   return scan;
 }
