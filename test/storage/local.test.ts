@@ -42,6 +42,25 @@ describe('local adapter', () => {
     expect(Buffer.concat(chunks).toString()).toBe('3456');
   });
 
+  it('reads a whole object at its size, in one Buffer, and an empty one as empty', async () => {
+    const large = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
+    await a.put('index/large', large);
+    await a.put('locks/empty', Buffer.alloc(0));
+    await a.put('snapshots/small', Buffer.from('{"a":1}'));
+    for (const [key, bytes] of [
+      ['index/large', large],
+      ['locks/empty', Buffer.alloc(0)],
+      ['snapshots/small', Buffer.from('{"a":1}')],
+    ] as const) {
+      const stream = await a.get(key);
+      const got = await readAll(stream);
+      // Read whole: readAll took the bytes without iterating a stream.
+      expect(stream.readableDidRead, key).toBe(false);
+      expect(got.equals(bytes), key).toBe(true);
+      expect(got.buffer.byteLength, key).toBeLessThanOrEqual(Math.max(bytes.length, 8192));
+    }
+  });
+
   it('keeps a pack open between range reads, and lets it go when it is deleted or the adapter closes', async () => {
     const openTo = async (file: string) => {
       let n = 0;
