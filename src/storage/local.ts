@@ -150,11 +150,12 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
         // Read whole at its size: a stream read each object (a key, a lock, a snapshot, an index
         // file) into fresh Buffers of 1 MiB, two for an object of a few hundred bytes, 14 MiB of
         // garbage in an incremental backup that read 2 MiB.
-        const { size } = await handle.stat().catch(async (err: unknown) => {
+        // A file only: a directory at the key fails in the stream's read, as it did.
+        const st = await handle.stat().catch(async (err: unknown) => {
           await handle.close();
           throw err;
         });
-        if (size <= WHOLE_RANGE_UP_TO) return bytesReadable(await readRange(handle, { offset: 0, length: size }).finally(() => handle.close()));
+        if (st.isFile() && st.size <= WHOLE_RANGE_UP_TO) return bytesReadable(await readRange(handle, { offset: 0, length: st.size }).finally(() => handle.close()));
       }
       return createReadStream('', {
         fd: handle,

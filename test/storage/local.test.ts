@@ -1,4 +1,4 @@
-import { readdir, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ describe('local adapter', () => {
     expect(Buffer.concat(chunks).toString()).toBe('3456');
   });
 
-  it('reads a whole object at its size, in one Buffer, and an empty one as empty', async () => {
+  it('reads a whole object at its size, in one Buffer, and an empty one as empty; a directory at a key fails', async () => {
     const large = Buffer.alloc(3 * 1024 * 1024 + 5, 7);
     await a.put('index/large', large);
     await a.put('locks/empty', Buffer.alloc(0));
@@ -59,6 +59,11 @@ describe('local adapter', () => {
       expect(got.equals(bytes), key).toBe(true);
       expect(got.buffer.byteLength, key).toBeLessThanOrEqual(Math.max(bytes.length, 8192));
     }
+    const open = (await readdir('/proc/self/fd')).length;
+    for (let i = 0; i < 5; i++) await readAll(await a.get('snapshots/small'));
+    expect((await readdir('/proc/self/fd')).length).toBe(open);
+    await mkdir(join(tmp.path, 'store', 'snapshots', 'dir'));
+    await expect(a.get('snapshots/dir').then(readAll)).rejects.toMatchObject({ code: 'EISDIR' });
   });
 
   it('keeps a pack open between range reads, and lets it go when it is deleted or the adapter closes', async () => {
