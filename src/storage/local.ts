@@ -10,8 +10,8 @@ import { type ByteRange, bytesReadable, type ObjectInfo, ObjectNotFoundError, ty
 
 const TEMP_PREFIX = '.tmp-';
 /**
- * A range up to this size (a restore's span of a pack) is read in one call into one
- * buffer: streamed in 1 MiB pieces, its bytes were copied once more to be joined.
+ * A range up to this size (a restore's span of a pack), or an object read whole, is read in
+ * one call into one buffer: streamed in 1 MiB pieces, its bytes were copied once more to be joined.
  */
 const WHOLE_RANGE_UP_TO = 64 * 1024 * 1024;
 
@@ -34,6 +34,21 @@ async function readRange(handle: FileHandle, range: ByteRange): Promise<Buffer> 
     got += bytesRead;
   }
   return buffer.subarray(0, got);
+}
+
+/**
+ * All of the object open at `handle`, as a range to read in one go, when it is a file of at
+ * most WHOLE_RANGE_UP_TO bytes; else undefined, to be streamed (a directory at the key then
+ * fails in the stream's read). A stream read each object (a key, a lock, a snapshot, an
+ * index file) into fresh Buffers of 1 MiB, two for an object of a few hundred bytes: 14 MiB
+ * of garbage in an incremental backup that read 2 MiB. Closes the handle if fstat fails.
+ */
+async function wholeFile(handle: FileHandle): Promise<ByteRange | undefined> {
+  const st = await handle.stat().catch(async (err: unknown) => {
+    await handle.close();
+    throw err;
+  });
+  return st.isFile() && st.size <= WHOLE_RANGE_UP_TO ? { offset: 0, length: st.size } : undefined;
 }
 
 /** Pack files kept open for reading at most, the least recently used closed first. */
@@ -140,22 +155,12 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
       }
       // Open first so a missing object fails here, typed, not later inside the stream.
       const handle = await open(path, 'r').catch((err: unknown) => notFound(key, err));
-      if (whole) return bytesReadable(await readRange(handle, range).finally(() => handle.close()));
+      const inOneRead = whole ? range : range ? undefined : await wholeFile(handle);
+      if (inOneRead) return bytesReadable(await readRange(handle, inOneRead).finally(() => handle.close()));
       if (range && range.length === 0) {
         // Nothing to read: a stream made over the handle and never read would keep it open until garbage collection.
         await handle.close();
         return Readable.from([]);
-      }
-      if (!range) {
-        // Read whole at its size: a stream read each object (a key, a lock, a snapshot, an index
-        // file) into fresh Buffers of 1 MiB, two for an object of a few hundred bytes, 14 MiB of
-        // garbage in an incremental backup that read 2 MiB.
-        // A file only: a directory at the key fails in the stream's read, as it did.
-        const st = await handle.stat().catch(async (err: unknown) => {
-          await handle.close();
-          throw err;
-        });
-        if (st.isFile() && st.size <= WHOLE_RANGE_UP_TO) return bytesReadable(await readRange(handle, { offset: 0, length: st.size }).finally(() => handle.close()));
       }
       return createReadStream('', {
         fd: handle,
