@@ -25,6 +25,8 @@ const pool = new BufferPool(POOLED_BUFFERS * BufferPool.sizeClassOf(DEFAULT_CHUN
  * than maxSize), so only that tail is copied, never the whole input; the next read goes
  * on while this one is cut. A buffer returns to the pool once the generator has moved its
  * tail on and the consumer has released the batch; cut points do not depend on read sizes.
+ * A read is over when it answers 0, as before, even after a short one: a file growing
+ * while it is read is read on.
  */
 export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize = READ_SIZE): AsyncGenerator<ChunkBatch> {
   const room = chunker.params.maxSize;
@@ -39,7 +41,15 @@ export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize =
       const n = await pending;
       pending = undefined;
       end += n;
-      const final = n === 0;
+      let final = n === 0;
+      // A short read has most often reached the end. Asked again into the rest of this buffer,
+      // content at its end answers 0 and its last chunks are cut here: a file smaller than a
+      // read takes one buffer, not a second one (and a trip to cut again) for the tail.
+      if (!final && end < current.buffer.length) {
+        const more = await read(current.buffer, end, current.buffer.length - end);
+        end += more;
+        final = more === 0;
+      }
       let next: typeof current | undefined;
       if (!final) {
         next = pool.lease(capacity, 2);

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { chunkContent, streamReader } from '../../src/repo/content-chunker.js';
+import { chunkContent, type ReadInto, streamReader } from '../../src/repo/content-chunker.js';
 import { FastCdc } from '../../src/repo/fastcdc.js';
 
 const params = { minSize: 16 * 1024, avgSize: 64 * 1024, maxSize: 256 * 1024, seed: 'a'.repeat(64) };
@@ -110,6 +110,41 @@ describe('FastCDC', () => {
     // Both the pieces the source delivers and the size of the chunker's reads vary.
     const split = await chunks(data, new FastCdc(params), pieceSize === 1 ? 65_537 : pieceSize, pieceSize === 1 ? 70_001 : 300_007);
     expect(lengths(split)).toEqual(lengths(whole));
+  });
+
+  it('reads on after a short read that is not the end, and cuts content smaller than a read from one buffer', async () => {
+    const chunker = new FastCdc(params);
+    // A reader like a file growing while read: each read answers at most `most` bytes of what is there.
+    const reader = (content: Buffer, most: number) => {
+      let at = 0;
+      const calls: number[] = [];
+      const read: ReadInto = async (buf, offset, length) => {
+        const n = Math.min(length, most, content.length - at);
+        content.copy(buf, offset, at, at + n);
+        at += n;
+        calls.push(n);
+        return n;
+      };
+      return { read, calls };
+    };
+    const cut = async (read: ReadInto) => {
+      const batches: Buffer[][] = [];
+      for await (const batch of chunkContent(read, chunker, 300_007)) {
+        batches.push(batch.chunks.map((c) => Buffer.from(c.data)));
+        batch.release();
+      }
+      return batches;
+    };
+    const short = reader(data, 100_000);
+    expect(lengths((await cut(short.read)).flat())).toEqual(referenceLengths(data, chunker));
+    expect(short.calls.at(-1)).toBe(0);
+    const small = data.subarray(0, 200_000);
+    const once = reader(small, Infinity);
+    const batches = await cut(once.read);
+    // One read of the content, one that finds its end, and its chunks in one batch.
+    expect(once.calls).toEqual([200_000, 0]);
+    expect(batches).toHaveLength(1);
+    expect(lengths(batches[0]!)).toEqual(referenceLengths(small, chunker));
   });
 
   it('resynchronizes after an insert near the start of a 32 MiB file', async () => {
