@@ -147,6 +147,26 @@ describe('FastCDC', () => {
     expect(lengths(batches[0]!)).toEqual(referenceLengths(small, chunker));
   });
 
+  it('fails with a read that fails after a short one, and closes the source once', async () => {
+    let calls = 0;
+    let closed = 0;
+    const read: ReadInto = Object.assign(
+      async (buf: Buffer, offset: number) => {
+        if (++calls > 1) throw new Error('EIO');
+        data.copy(buf, offset, 0, 1000);
+        return 1000;
+      },
+      { close: async () => void closed++ },
+    );
+    const batches = [];
+    await expect(
+      (async () => {
+        for await (const batch of chunkContent(read, new FastCdc(params))) batches.push(batch);
+      })(),
+    ).rejects.toThrow('EIO');
+    expect([calls, closed, batches.length]).toEqual([2, 1, 0]);
+  });
+
   it('resynchronizes after an insert near the start of a 32 MiB file', async () => {
     const big = randomBytes(32 * 1024 * 1024);
     const chunker = new FastCdc({ minSize: 512 * 1024, avgSize: 1024 * 1024, maxSize: 8 * 1024 * 1024, seed: 'c'.repeat(64) });
