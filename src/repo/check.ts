@@ -260,6 +260,13 @@ export interface StructureCheckOptions {
 
 /** Plaintext of the trees the backup wrote, read back at a time (treesReadBack). */
 const READ_BACK_BYTES = 4 * 1024 * 1024;
+/**
+ * Runs of them read back side by side from a local destination, within that budget: after
+ * a first backup of the bench's real tree, its 17.7 MB of trees read back in 44-61 ms with
+ * four, against 76-81 ms in turn (three runs each). A remote destination's tree packs come
+ * whole, once each (WholePacks), and are read in turn.
+ */
+const READ_BACK_LANES = 4;
 
 /**
  * The check `backup run` makes of the backup it just wrote (config `verification`):
@@ -275,7 +282,8 @@ export async function checkSnapshotStructure(repo: Repository, snapshot: Snapsho
   for await (const p of repo.listPacks()) stored.set(p.id, p.size);
   const whole = repo.adapter.kind === 'local' ? undefined : new WholePacks(repo.adapter, stored, REMOTE_TREE_PACKS_BYTES);
   const treeReader = { loadBlob: (id: string) => repo.loadBlob(id), loadTrees: (ids: readonly string[], maxBytes: number) => repo.loadTrees(ids, maxBytes, whole) };
-  const vouched = repo.indexedPackIds.every((id) => stored.has(id)) && (await treesReadBack(repo, [...(opts.writtenTrees ?? [])], READ_BACK_BYTES, { whole, signal }));
+  const vouched =
+    repo.indexedPackIds.every((id) => stored.has(id)) && (await treesReadBack(repo, [...(opts.writtenTrees ?? [])], READ_BACK_BYTES, { whole, signal, lanes: whole ? 1 : READ_BACK_LANES }));
   const skipped = (id: string) => vouched && (opts.reusedTrees?.has(id) === true || opts.writtenTrees?.has(id) === true);
   const problems: string[] = [];
   // `what` names the place only when something is wrong: most blobs never need it.

@@ -232,6 +232,33 @@ export class PackReader {
    * them, at a cost.
    */
   async loadTrees(ids: readonly string[], maxBytes = Number.POSITIVE_INFINITY, whole?: WholePacks): Promise<{ trees: Map<string, Buffer>; taken: number }> {
+    const trees = new Map<string, Buffer>();
+    const taken = await this.#readTrees(ids, maxBytes, whole, undefined, (id, data) => void trees.set(id, data));
+    return { trees, taken };
+  }
+
+  /**
+   * loadTrees for a caller that only asks which trees read back: each decoded into
+   * `buffers`' memory and given back at once, so a check reading every tree of a backup
+   * leaves no garbage behind it.
+   */
+  async readBackTrees(ids: readonly string[], maxBytes: number, buffers: BufferPool, whole?: WholePacks): Promise<{ read: Set<string>; taken: number }> {
+    const read = new Set<string>();
+    const taken = await this.#readTrees(ids, maxBytes, whole, buffers, (id, _data, release) => {
+      read.add(id);
+      release();
+    });
+    return { read, taken };
+  }
+
+  /** The trees of loadTrees, each handed to `onTree` as it is decoded; returns how many of `ids` were taken. */
+  async #readTrees(
+    ids: readonly string[],
+    maxBytes: number,
+    whole: WholePacks | undefined,
+    buffers: BufferPool | undefined,
+    onTree: (id: string, data: Buffer, release: () => void) => void,
+  ): Promise<number> {
     const byPack = new Map<string, BlobLocation[]>();
     const listed = new Set<string>();
     let bytes = 0;
@@ -252,14 +279,13 @@ export class PackReader {
       if (!group) byPack.set(location.packId, (group = []));
       group.push(location);
     }
-    const trees = new Map<string, Buffer>();
     const reading = new Slots(TREE_PACKS_IN_FLIGHT);
     await Promise.all(
       [...byPack].map(async ([packId, locations]) => {
         await reading.acquire();
         try {
           const blobs = new LocatedBlobs(locations);
-          await this.readPack(packId, blobs, (k, data) => void trees.set(blobs.id(k), data), undefined, whole);
+          await this.readPack(packId, blobs, (k, data, release) => onTree(blobs.id(k), data, release), buffers, whole);
         } catch {
           // The pack's remaining trees are left out: loadTree reports each.
         } finally {
@@ -267,7 +293,7 @@ export class PackReader {
         }
       }),
     );
-    return { trees, taken };
+    return taken;
   }
 
   /**

@@ -343,6 +343,11 @@ export class Repository {
     return this.#reader.loadTrees(ids, maxBytes, whole);
   }
 
+  /** Which of the trees read together read back, their data not kept (PackReader.readBackTrees). */
+  readBackTrees(ids: readonly string[], maxBytes: number, buffers: BufferPool, whole?: WholePacks): Promise<{ read: Set<string>; taken: number }> {
+    return this.#reader.readBackTrees(ids, maxBytes, buffers, whole);
+  }
+
   /** Every index file as stored, for prune (which rewrites them) and checks. */
   readIndexFiles(): Promise<{ id: string; packs: IndexedPack[] }[]> {
     return readIndexFiles(this.adapter, this.#indexReading);
