@@ -31,7 +31,7 @@ export async function treesReadBack(
   maxBytes: number,
   opts: { whole?: WholePacks | undefined; signal?: AbortSignal | undefined; lanes?: number | undefined } = {},
 ): Promise<boolean> {
-  const lanes = Math.max(1, Math.min(opts.lanes ?? 1, Math.floor(ids.length / TREES_PER_LANE)));
+  const lanes = Math.max(1, Math.floor(Math.min(opts.lanes ?? 1, ids.length / TREES_PER_LANE)));
   const per = Math.ceil(ids.length / lanes);
   const state = { failed: false };
   const readTogether = readsTogether(repo, lanes, maxBytes);
@@ -54,7 +54,8 @@ function readsTogether(
 ): (ids: readonly string[], maxBytes: number, whole: WholePacks | undefined) => Promise<{ has(id: string): boolean; taken: number }> {
   const { readBackTrees } = repo;
   if (lanes > 1 && readBackTrees) {
-    const buffers = new BufferPool(lanes * 2 * Math.min(maxBytes, READ_BUFFER_BYTES), { allocate: (size) => Buffer.allocUnsafeSlow(size) });
+    // Each lane's span and decoded batch, within its share of the budget.
+    const buffers = new BufferPool(2 * Math.min(maxBytes, lanes * READ_BUFFER_BYTES), { allocate: (size) => Buffer.allocUnsafeSlow(size) });
     return async (ids, budget, whole) => {
       const { read, taken } = await readBackTrees.call(repo, ids, budget, buffers, whole);
       return { has: (id) => read.has(id), taken };

@@ -1,5 +1,14 @@
-import { describe, expect, it } from 'vitest';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { BufferPool } from '../../src/repo/buffer-pool.js';
+import { Repository } from '../../src/repo/repository.js';
 import { treesReadBack } from '../../src/repo/trees-read-back.js';
+import { makeTempDir } from '../helpers/cli.js';
+import { localAdapters } from '../helpers/local-adapters.js';
+import { treeNode } from '../helpers/tree-nodes.js';
+
+const localAdapter = localAdapters();
 
 /** A repository's tree reads, as treesReadBack sees them: `missing` trees read back neither together nor alone. */
 function reader(missing: ReadonlySet<string> = new Set()) {
@@ -7,8 +16,10 @@ function reader(missing: ReadonlySet<string> = new Set()) {
   let inFlight = 0;
   let mostInFlight = 0;
   const repo = {
+    calls,
     async readBackTrees(ids: readonly string[], maxBytes: number) {
-      calls.push({ ids, maxBytes });
+      // Through `this`, as a Repository's methods are: a call without its receiver fails.
+      this.calls.push({ ids, maxBytes });
       mostInFlight = Math.max(mostInFlight, ++inFlight);
       await new Promise((resolve) => setTimeout(resolve, 5));
       inFlight--;
@@ -55,5 +66,47 @@ describe('treesReadBack', () => {
     const few = reader();
     expect(await treesReadBack(few.repo, ids.slice(0, 100), 1000, { lanes: 2 })).toBe(true);
     expect(few.mostInFlight()).toBe(1);
+  });
+
+  describe('from a repository', () => {
+    let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+    beforeEach(async () => (tmp = await makeTempDir()));
+    afterEach(() => tmp.cleanup());
+
+    /** A repository holding 300 small trees, and their ids in the order saved. */
+    async function withTrees(): Promise<{ repo: Repository; trees: string[] }> {
+      const repo = await Repository.create(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+      const trees: string[] = [];
+      for (let i = 0; i < 300; i++) trees.push(await repo.saveTree([treeNode(`file-${i}`, { size: i })]));
+      await repo.flush();
+      return { repo, trees };
+    }
+
+    it('reads trees back into buffers it gives back, naming only those that read back, in lanes or in turn alike', async () => {
+      const { repo, trees } = await withTrees();
+      const buffers = new BufferPool(64 << 20);
+      const { read, taken } = await repo.readBackTrees(trees, 1 << 20, buffers);
+      expect([read.size, taken]).toEqual([300, 300]);
+      // Every buffer it leased is back in the pool.
+      expect(buffers.retained).toBeGreaterThan(0);
+      const again = await repo.readBackTrees(trees, 1 << 20, buffers);
+      expect(again.read.size).toBe(300);
+      expect(await treesReadBack(repo, trees, 1 << 20, { lanes: 4 })).toBe(true);
+
+      // A tree damaged in storage reads back neither together nor alone, in whichever lane it lies.
+      const damaged = repo.lookupBlob(trees[250]!)!;
+      const packPath = join(tmp.path, 'repo', 'data', damaged.packId.slice(0, 2), damaged.packId);
+      const pack = await readFile(packPath);
+      pack[damaged.offset + (damaged.length >> 1)]! ^= 0xff;
+      await writeFile(packPath, pack);
+      const reopened = await Repository.open(localAdapter({ name: 'dest', path: join(tmp.path, 'repo') }), { password: 'pw' });
+      const after = await reopened.readBackTrees(trees, 1 << 20, new BufferPool(64 << 20));
+      // Those after it in its pack are left out, as loadTrees leaves them: treesReadBack reads them alone.
+      expect(after.read.has(trees[250]!)).toBe(false);
+      expect(after.read.size).toBeLessThan(300);
+      expect(await treesReadBack(reopened, trees, 1 << 20, { lanes: 4 })).toBe(false);
+      expect(await treesReadBack(reopened, trees, 1 << 20)).toBe(false);
+      expect(await treesReadBack(reopened, trees.slice(0, 250), 1 << 20, { lanes: 4 })).toBe(true);
+    });
   });
 });
