@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, constants, fstatSync, mkdirSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
@@ -16,6 +17,13 @@ import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
  * (a changed password, a new repository) costs one derivation beside the start, never a
  * wrong key: a key is only used for the password and slot it was made from. No key is
  * stored anywhere.
+ *
+ * A config with no hints yet, run as `backup run`, is most likely backing up to a new
+ * repository, whose creation makes a key slot (writeKeyFile): that slot's salt is drawn
+ * and its key derived ahead in the same way. Derived beside the first backup's walk
+ * instead, its 32 MiB of scrypt came on top of the walk's first buffers (a large file's
+ * first backup peaked there) and took a core from it. When the repository exists after
+ * all (hints lost), the derivation is not taken: it cost the pool a derivation during the start.
  */
 
 /** Shared through globalThis: the launcher and the CLI bundle each hold their own copy of this module. */
@@ -47,6 +55,8 @@ const MAX_COMMANDS = 8;
 const MAX_SLOTS = 2;
 /** A salt's length in bytes, at most (writeKeyFile makes 32). */
 const MAX_SALT_BYTES = 64;
+/** A new slot's salt, as writeKeyFile draws it. */
+const NEW_SALT_BYTES = 32;
 /** The global short options that take no value, which may be combined with -c (`-qc file`). */
 const SHORT_FLAGS = new Set(['q', 'v', 'y', 'V', 'h']);
 
@@ -63,6 +73,8 @@ interface Registry {
   env: Env;
   /** Started ahead and not taken yet, by slotKey. */
   derivations: Map<string, Promise<Buffer>>;
+  /** A new slot's salt and parameters, its key being derived, until a repository's creation takes it (takeNewSlotDerivedAhead). */
+  newSlot: { salt: Buffer; params: ScryptParams; derived: Promise<Buffer> } | undefined;
   /** How many were started and how many taken: the CLI's debug line at the end of a run. */
   started: number;
   taken: number;
@@ -105,9 +117,9 @@ export function keyHintsFile(env: Env = process.env): string {
 export function deriveKeysAhead(args: readonly string[], env: Env = process.env, cwd: string = process.cwd()): void {
   try {
     if (args.some((a) => NO_COMMAND.has(a))) return;
-    const { config, command } = parseArgs(args, env, cwd);
+    const { config, command, subcommand } = parseArgs(args, env, cwd);
     const direct = env['BKDR_PASSWORD'];
-    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), started: 0, taken: 0, opened: new Map() };
+    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), newSlot: undefined, started: 0, taken: 0, opened: new Map() };
     const global = globalThis as Record<symbol, unknown>;
     global[REGISTRY] = registry;
     if (!global[EXIT_HOOK]) {
@@ -115,20 +127,31 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
       process.once('exit', saveOpenedSlots);
     }
     const hints = readHints(env).configs[config];
-    if (!command || !hints || !(OPENING_COMMANDS.has(command) || hints.commands.includes(command))) return;
+    // No slot known for the config: a first `backup run` creates its repositories (see the file's head).
+    const creating = !hints?.slots.length && command === 'backup' && subcommand === 'run';
+    if (!command || (!creating && !(hints && (OPENING_COMMANDS.has(command) || hints.commands.includes(command))))) return;
     // resolvePassword's order: BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND (never run
     // ahead: it may ask someone, or count its calls), then the config's passwordFile.
     const envFile = env['BKDR_PASSWORD_FILE'];
-    const file = envFile || (env['BKDR_PASSWORD_COMMAND'] ? undefined : hints.passwordFile);
+    const file = envFile || (env['BKDR_PASSWORD_COMMAND'] ? undefined : hints?.passwordFile);
     if (!direct && file) registry.password = passwordFromFile(file, cwd);
     const { password } = registry;
     if (!password) return;
     setTimeout(() => {
       registry.derivations.clear();
+      registry.newSlot = undefined;
       registry.password = undefined;
     }, HOLD_MS).unref();
+    if (creating) {
+      const salt = randomBytes(NEW_SALT_BYTES);
+      const derived = deriveKey(password, salt, DEFAULT_SCRYPT);
+      derived.catch(() => undefined);
+      registry.newSlot = { salt, params: DEFAULT_SCRYPT, derived };
+      registry.started++;
+      return;
+    }
     // At most MAX_SLOTS: readHints keeps no more.
-    for (const slot of hints.slots) {
+    for (const slot of hints?.slots ?? []) {
       const salt = Buffer.from(slot.salt, 'base64');
       const derived = deriveKey(password, salt, slot);
       // Taken or not, its failure is nobody's: unlockMasterKey derives again then.
@@ -151,6 +174,19 @@ export function takeKeyDerivedAhead(password: string, salt: Buffer, params: Scry
   registry.derivations.delete(key);
   registry.taken++;
   return derived.catch(() => deriveKey(password, salt, params));
+}
+
+/**
+ * The salt and parameters of a new key slot, with its key derived ahead for this password
+ * (a first `backup run`, see the file's head), taken once; undefined when there is none.
+ */
+export function takeNewSlotDerivedAhead(password: string): { salt: Buffer; params: ScryptParams; key: Promise<Buffer> } | undefined {
+  const registry = registryOf();
+  const slot = registry?.newSlot;
+  if (!slot || registry.password !== password) return undefined;
+  registry.newSlot = undefined;
+  registry.taken++;
+  return { salt: slot.salt, params: slot.params, key: slot.derived.catch(() => deriveKey(password, slot.salt, slot.params)) };
 }
 
 /** Derivations this run started ahead, and how many of them were taken; undefined without the launcher. */
@@ -219,13 +255,15 @@ export function configKeyOf(args: readonly string[], env: Env, cwd: string): str
 }
 
 /**
- * The config key and the command's first word, read as commander reads the global options:
- * `-c`/`--config` before or after the command, the last one given, `--config=file`, `-cfile`,
- * and -c last in a group of short flags (`-qc file`); nothing after `--`.
+ * The config key, the command's first word and the word right after it (`run` in `backup
+ * run`), read as commander reads the global options: `-c`/`--config` before or after the
+ * command, the last one given, `--config=file`, `-cfile`, and -c last in a group of short
+ * flags (`-qc file`); nothing after `--`.
  */
-function parseArgs(args: readonly string[], env: Env, cwd: string): { config: string; command: string | undefined } {
+function parseArgs(args: readonly string[], env: Env, cwd: string): { config: string; command: string | undefined; subcommand: string | undefined } {
   let named: string | undefined;
   let command: string | undefined;
+  let subcommand: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') break;
@@ -235,10 +273,13 @@ function parseArgs(args: readonly string[], env: Env, cwd: string): { config: st
       const at = a.indexOf('c');
       // -c with what follows it as its value, or the next argument; the letters before it are flags.
       if (at > 0 && [...a.slice(1, at)].every((f) => SHORT_FLAGS.has(f))) named = at + 1 < a.length ? a.slice(at + 1) : args[++i];
-    } else if (!a.startsWith('-')) command ??= a;
+    } else if (a.startsWith('-')) continue;
+    else if (command === undefined) command = a;
+    // The word right after the command's: an option (or its value) between them leaves none.
+    else if (subcommand === undefined && args[i - 1] === command) subcommand = a;
   }
   named ??= env['BKDR_CONFIG'];
-  return { config: named ? `file:${resolve(cwd, named)}` : `search:${cwd}`, command };
+  return { config: named ? `file:${resolve(cwd, named)}` : `search:${cwd}`, command, subcommand };
 }
 
 /**

@@ -4,7 +4,7 @@ import { UsageError, WrongPasswordError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { readAll, type StorageAdapter } from '../storage/adapter.js';
 import { DEFAULT_SCRYPT, deriveKey, type ScryptParams, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
-import { rememberKeySlot, takeKeyDerivedAhead } from './keys-ahead.js';
+import { rememberKeySlot, takeKeyDerivedAhead, takeNewSlotDerivedAhead } from './keys-ahead.js';
 
 /**
  * Key slots (restic's internal/repository/key.go): each `keys/<id>` object wraps the
@@ -56,9 +56,11 @@ export async function removeKey(adapter: StorageAdapter, id: string, keys: reado
 
 /** A new key slot: `masterKey` wrapped with a key derived from `password`. Returns its id, and the salt and parameters it holds. */
 export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<{ id: string; salt: Buffer; params: ScryptParams }> {
-  const salt = randomBytes(32);
-  const params = DEFAULT_SCRYPT;
-  const wrapping = await deriveKey(password, salt, params);
+  // A first backup's launcher may have drawn the salt and derived the key already (keys-ahead.ts).
+  const ahead = takeNewSlotDerivedAhead(password);
+  const salt = ahead?.salt ?? randomBytes(32);
+  const params = ahead?.params ?? DEFAULT_SCRYPT;
+  const wrapping = await (ahead?.key ?? deriveKey(password, salt, params));
   const file: KeyFile = {
     version: 1,
     kdf: 'scrypt',

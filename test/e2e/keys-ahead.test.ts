@@ -13,6 +13,8 @@ describe('key slots derived while the CLI starts', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
   let ws: Awaited<ReturnType<typeof makeWorkspace>>;
   let cache: string;
+  /** The first run of the config, which created the repository. */
+  let created: Awaited<ReturnType<typeof runBkdr>>;
   const hintsPath = () => join(cache, 'bkdr', 'key-slots.json');
   const hints = async () => JSON.parse(await readFile(hintsPath(), 'utf8')) as Hints;
   const saltsOf = async (repo: string) => Promise.all((await readdir(join(repo, 'keys'))).map(async (id) => (JSON.parse(await readFile(join(repo, 'keys', id), 'utf8')) as { salt: string }).salt));
@@ -24,13 +26,15 @@ describe('key slots derived while the CLI starts', () => {
     await mkdir(join(tmp.path, 'src'));
     await writeFile(join(tmp.path, 'src', 'a.txt'), 'alpha');
     ws = await makeWorkspace(tmp.path, [join(tmp.path, 'src')]);
-    const created = await run(['backup', 'run']);
+    created = await run(['-v', 'backup', 'run']);
     expect(created.code, created.stderr).toBe(0);
   });
   afterAll(() => tmp.cleanup());
 
   it('keeps the slots a run opened, for its config, and forgets a slot no run opens any more', async () => {
-    // The run that created the repository (beforeAll) kept the slot it wrote: the next run opens it.
+    // The run that created the repository (beforeAll), with no hints yet, derived its new slot's key while it loaded.
+    expect(created.stderr).toContain('keys derived while the CLI loaded: 1 of 1 taken');
+    // It kept the slot it wrote: the next run opens it.
     const kept = await hints();
     expect(Object.keys(kept.configs)).toEqual([`file:${ws.config}`]);
     expect(kept.configs[`file:${ws.config}`]!.commands).toEqual(['backup']);

@@ -118,7 +118,8 @@ describe('keys derived ahead', () => {
     await writeHints();
     for (const other of [
       ['-c', 'backup.config.json', 'dr', 'status'],
-      ['-c', 'other.config.json', 'backup', 'run'],
+      ['-c', 'other.config.json', 'restore', '--target', 'out'],
+      ['-c', 'other.config.json', 'backup', 'list'],
       ['-c', 'backup.config.json', 'backup', 'run', '--version'],
     ]) {
       deriveKeysAhead(other, env, tmp.path);
@@ -140,12 +141,52 @@ describe('keys derived ahead', () => {
       hinted({ salt: 42, N: 2 ** 15, r: 8, p: 1 }),
     ]) {
       await writeHints(hints);
-      expect(() => deriveKeysAhead(args, env, tmp.path)).not.toThrow();
+      // A restore: a first `backup run` of a config without sound hints would derive a new slot's key.
+      expect(() => deriveKeysAhead(['-c', 'backup.config.json', 'restore', '--target', 'out'], env, tmp.path)).not.toThrow();
       expect(keysDerivedAhead(), JSON.stringify(hints)).toEqual({ started: 0, taken: 0 });
     }
     // And the run still opens the repository.
     const { key } = await unlockMasterKey(adapter, 'pw', undefined, () => true);
     expect(key.equals(masterKey)).toBe(true);
+  });
+
+  it("derives a new slot's key for a config's first backup run, which the repository's creation takes, once", async () => {
+    deriveKeysAhead(args, env, tmp.path);
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 0 });
+    const fresh = createLocalAdapter({ name: 'new', path: join(tmp.path, 'new-repo') });
+    const newKey = randomBytes(32);
+    const written = await writeKeyFile(fresh, newKey, 'pw');
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 1 });
+    // The key wraps the master key under the salt the slot holds: the password opens it.
+    const { key } = await unlockMasterKey(fresh, 'pw', undefined, () => true);
+    expect(key.equals(newKey)).toBe(true);
+    // A second repository of the same run draws its own salt.
+    const second = createLocalAdapter({ name: 'second', path: join(tmp.path, 'second-repo') });
+    const other = await writeKeyFile(second, randomBytes(32), 'pw');
+    expect(other.salt.equals(written.salt)).toBe(false);
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 1 });
+  });
+
+  it('derives no new slot for another password, a config with hints, or a command that creates no repository', async () => {
+    deriveKeysAhead(args, { ...env, BKDR_PASSWORD: 'other' }, tmp.path);
+    const fresh = createLocalAdapter({ name: 'new', path: join(tmp.path, 'new-repo') });
+    const newKey = randomBytes(32);
+    await writeKeyFile(fresh, newKey, 'pw');
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 0 });
+    expect((await unlockMasterKey(fresh, 'pw', undefined, () => true)).key.equals(newKey)).toBe(true);
+    for (const other of [
+      ['-c', 'backup.config.json', 'backup', 'list'],
+      ['-c', 'backup.config.json', 'backup', '--json', 'run'],
+      ['-c', 'backup.config.json', 'restore', '--target', 'run'],
+    ]) {
+      deriveKeysAhead(other, env, tmp.path);
+      expect(keysDerivedAhead()?.started, other.join(' ')).toBe(0);
+    }
+    // With hints, only their slot: writing a new one derives its key then.
+    await writeHints();
+    deriveKeysAhead(args, env, tmp.path);
+    await writeKeyFile(createLocalAdapter({ name: 'third', path: join(tmp.path, 'third-repo') }), randomBytes(32), 'pw');
+    expect(keysDerivedAhead()).toEqual({ started: 1, taken: 0 });
   });
 
   it('names a config as the CLI finds it: --config in its forms, else BKDR_CONFIG, else the search from the working directory', () => {
