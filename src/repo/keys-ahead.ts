@@ -18,7 +18,8 @@ import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
  * wrong key: a key is only used for the password and slot it was made from. No key is
  * stored anywhere.
  *
- * A config with no hints yet, run as `backup run`, is most likely backing up to a new
+ * A config with no hints yet (no run of it opened a repository, unencrypted ones included:
+ * saveOpenedSlots), run as `backup run`, is most likely backing up to a new
  * repository, whose creation makes a key slot (writeKeyFile): that slot's salt is drawn
  * and its key derived ahead in the same way. Derived beside the first backup's walk
  * instead, its 32 MiB of scrypt came on top of the walk's first buffers (a large file's
@@ -65,7 +66,7 @@ interface Registry {
   config: string;
   /** The first word of the command (`backup` in `bkdr backup run`). */
   command: string | undefined;
-  /** BKDR_PASSWORD, or a password file's first line once a hint wants it: what the derivations ahead were made with. */
+  /** BKDR_PASSWORD, or a password file's first line once a derivation ahead wants it: what the derivations ahead were made with. */
   password: string | undefined;
   /** The config's encryption.passwordFile, once the CLI took the password from it (notePasswordFile). */
   passwordFile: string | undefined;
@@ -78,6 +79,8 @@ interface Registry {
   /** How many were started and how many taken: the CLI's debug line at the end of a run. */
   started: number;
   taken: number;
+  /** Whether this run opened or created a repository, with key slots or without (noteRepositoryOpened). */
+  openedRepository: boolean;
   /** The slots this run opened (rememberKeySlot), by slotKey: the next run's hints. */
   opened: Map<string, KeySlotHint>;
 }
@@ -119,7 +122,19 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
     if (args.some((a) => NO_COMMAND.has(a))) return;
     const { config, command, subcommand } = parseArgs(args, env, cwd);
     const direct = env['BKDR_PASSWORD'];
-    const registry: Registry = { config, command, password: direct || undefined, passwordFile: undefined, env, derivations: new Map(), newSlot: undefined, started: 0, taken: 0, opened: new Map() };
+    const registry: Registry = {
+      config,
+      command,
+      password: direct || undefined,
+      passwordFile: undefined,
+      env,
+      derivations: new Map(),
+      newSlot: undefined,
+      started: 0,
+      taken: 0,
+      openedRepository: false,
+      opened: new Map(),
+    };
     const global = globalThis as Record<symbol, unknown>;
     global[REGISTRY] = registry;
     if (!global[EXIT_HOOK]) {
@@ -127,8 +142,8 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
       process.once('exit', saveOpenedSlots);
     }
     const hints = readHints(env).configs[config];
-    // No slot known for the config: a first `backup run` creates its repositories (see the file's head).
-    const creating = !hints?.slots.length && command === 'backup' && subcommand === 'run';
+    // No run of the config opened a repository yet: a `backup run` creates its repositories (see the file's head).
+    const creating = !hints && command === 'backup' && subcommand === 'run';
     if (!command || (!creating && !(hints && (OPENING_COMMANDS.has(command) || hints.commands.includes(command))))) return;
     // resolvePassword's order: BKDR_PASSWORD, BKDR_PASSWORD_FILE, BKDR_PASSWORD_COMMAND (never run
     // ahead: it may ask someone, or count its calls), then the config's passwordFile.
@@ -201,6 +216,12 @@ export function notePasswordFile(path: string): void {
   if (registry) registry.passwordFile = resolve(path);
 }
 
+/** Notes that this run opened or created a repository, encrypted or not: see saveOpenedSlots. */
+export function noteRepositoryOpened(): void {
+  const registry = registryOf();
+  if (registry) registry.openedRepository = true;
+}
+
 /** Notes that this run opened the slot with salt `salt` (its key proved right): the next run of this config derives it ahead. */
 export function rememberKeySlot(salt: Buffer, params: ScryptParams): void {
   const registry = registryOf();
@@ -217,13 +238,16 @@ export function rememberKeySlot(salt: Buffer, params: ScryptParams): void {
 function saveOpenedSlots(): void {
   const registry = registryOf();
   if (!registry) return;
-  const { command, opened, env, passwordFile } = registry;
+  const { command, opened, env, passwordFile, openedRepository } = registry;
   // Only a run whose password the launcher can find (BKDR_PASSWORD, a password file) makes hints worth keeping.
-  if ((!env['BKDR_PASSWORD'] && !env['BKDR_PASSWORD_FILE'] && !passwordFile) || !command || opened.size === 0) return;
+  if ((!env['BKDR_PASSWORD'] && !env['BKDR_PASSWORD_FILE'] && !passwordFile) || !command || (opened.size === 0 && !openedRepository)) return;
   try {
     const file = keyHintsFile(env);
     const hints = readHints(env);
     const known = hints.configs[registry.config];
+    // Only repositories without key slots (unencrypted): hints known stay as they are; with none, the config is
+    // noted with no slot, or each of its `backup run`s would derive a new slot's key for nothing.
+    if (opened.size === 0 && known) return;
     const slots = [...opened.values()].slice(0, MAX_SLOTS);
     const same =
       known?.commands.includes(command) && known.passwordFile === passwordFile && known.slots.length === slots.length && slots.every((s) => known.slots.some((k) => hintKey(k) === hintKey(s)));
@@ -264,6 +288,7 @@ function parseArgs(args: readonly string[], env: Env, cwd: string): { config: st
   let named: string | undefined;
   let command: string | undefined;
   let subcommand: string | undefined;
+  let commandAt = -1;
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--') break;
@@ -274,9 +299,12 @@ function parseArgs(args: readonly string[], env: Env, cwd: string): { config: st
       // -c with what follows it as its value, or the next argument; the letters before it are flags.
       if (at > 0 && [...a.slice(1, at)].every((f) => SHORT_FLAGS.has(f))) named = at + 1 < a.length ? a.slice(at + 1) : args[++i];
     } else if (a.startsWith('-')) continue;
-    else if (command === undefined) command = a;
+    else if (command === undefined) {
+      command = a;
+      commandAt = i;
+    }
     // The word right after the command's: an option (or its value) between them leaves none.
-    else if (subcommand === undefined && args[i - 1] === command) subcommand = a;
+    else if (i === commandAt + 1) subcommand = a;
   }
   named ??= env['BKDR_CONFIG'];
   return { config: named ? `file:${resolve(cwd, named)}` : `search:${cwd}`, command, subcommand };

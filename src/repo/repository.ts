@@ -9,7 +9,7 @@ import { Envelope } from './envelope.js';
 import { type ChunkerParams, FastCdc } from './fastcdc.js';
 import { type IndexedPack, type IndexReading, loadIndex, readIndexFiles } from './index-loading.js';
 import { type KeyInfo, listKeys, removeKey, unlockMasterKey, writeKeyFile } from './keys.js';
-import { rememberKeySlot } from './keys-ahead.js';
+import { noteRepositoryOpened, rememberKeySlot } from './keys-ahead.js';
 import { IndexFilesAhead } from './index-files-ahead.js';
 import { type BlobMaker, type FailedWritesLeft, type FlushResult, PackWriter, type SaveBlobResult } from './pack-writer.js';
 import type { PackBlobs } from './pack-blobs.js';
@@ -140,6 +140,7 @@ export class Repository {
           await adapter.put(CONFIG_KEY, encodeConfig(config, key));
           // The slot the next run of this config opens, with the same password (keys-ahead.ts).
           if (slot) rememberKeySlot(slot.salt, slot.params);
+          noteRepositoryOpened();
         } catch (err) {
           // Its key would wrap a master key no config uses, and be tried first by a later open.
           if (repo.#keyId) await adapter.delete(`keys/${repo.#keyId}`).catch(() => undefined);
@@ -203,6 +204,7 @@ export class Repository {
         for (const key of indexFiles.keys) repo.#loadedIndexFiles.push(key.slice('index/'.length));
         await loadIndex(indexFiles, repo.#index, repo.#indexReading);
       }
+      noteRepositoryOpened();
       return repo;
     } catch (err) {
       // A refused open (wrong password, damaged index) leaves no lock and no read behind, even those started meanwhile.

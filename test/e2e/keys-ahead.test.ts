@@ -84,6 +84,25 @@ describe('key slots derived while the CLI starts', () => {
     expect(next.stderr).toContain('keys derived while the CLI loaded: 1 of 1 taken');
   });
 
+  it('notes a config whose repository has no key slot (unencrypted), so its next backup runs derive nothing', async () => {
+    const dir = join(tmp.path, 'plain');
+    await mkdir(join(dir, 'src'), { recursive: true });
+    await writeFile(join(dir, 'src', 'c.txt'), 'gamma');
+    const plain = await makeWorkspace(dir, [join(dir, 'src')]);
+    const config = JSON.parse(await readFile(plain.config, 'utf8')) as { destinations: Record<string, unknown>[] };
+    config.destinations[0]!['encryption'] = false;
+    await writeFile(plain.config, JSON.stringify(config));
+    const env = { ...plain.env, XDG_CACHE_HOME: cache };
+    const first = await runBkdr(['-c', plain.config, '-v', 'backup', 'run'], { cwd: dir, env });
+    expect(first.code, first.stderr).toBe(0);
+    // No hints yet: a new slot's key was derived, and the unencrypted repository had no use for it.
+    expect(first.stderr).toContain('keys derived while the CLI loaded: 0 of 1 taken');
+    expect((await hints()).configs[`file:${plain.config}`]).toMatchObject({ commands: ['backup'], slots: [] });
+    const second = await runBkdr(['-c', plain.config, '-v', 'backup', 'run'], { cwd: dir, env });
+    expect(second.code, second.stderr).toBe(0);
+    expect(second.stderr).not.toContain('keys derived while the CLI loaded');
+  });
+
   it('a wrong password is told as before, with the right slot derived ahead, and changes no hint', async () => {
     const before = await readFile(hintsPath(), 'utf8');
     const wrong = await run(['-v', 'backup', 'list'], 'not-the-password');

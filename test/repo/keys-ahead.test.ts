@@ -167,7 +167,18 @@ describe('keys derived ahead', () => {
     expect(keysDerivedAhead()).toEqual({ started: 1, taken: 1 });
   });
 
-  it('derives no new slot for another password, a config with hints, or a command that creates no repository', async () => {
+  it('derives the new slot again, with the salt drawn ahead, when the derivation ahead failed', async () => {
+    deriveKeysAhead(args, env, tmp.path);
+    const registry = (globalThis as Record<symbol, { newSlot: { derived: Promise<Buffer> } }>)[REGISTRY]!;
+    registry.newSlot.derived = Promise.reject(new Error('out of memory'));
+    registry.newSlot.derived.catch(() => undefined);
+    const fresh = createLocalAdapter({ name: 'new', path: join(tmp.path, 'new-repo') });
+    const newKey = randomBytes(32);
+    await writeKeyFile(fresh, newKey, 'pw');
+    expect((await unlockMasterKey(fresh, 'pw', undefined, () => true)).key.equals(newKey)).toBe(true);
+  });
+
+  it('derives no new slot for another password, a config with hints (with no slot: an unencrypted repository), a command that creates no repository, or a layout it does not read', async () => {
     deriveKeysAhead(args, { ...env, BKDR_PASSWORD: 'other' }, tmp.path);
     const fresh = createLocalAdapter({ name: 'new', path: join(tmp.path, 'new-repo') });
     const newKey = randomBytes(32);
@@ -176,12 +187,26 @@ describe('keys derived ahead', () => {
     expect((await unlockMasterKey(fresh, 'pw', undefined, () => true)).key.equals(newKey)).toBe(true);
     for (const other of [
       ['-c', 'backup.config.json', 'backup', 'list'],
-      ['-c', 'backup.config.json', 'backup', '--json', 'run'],
       ['-c', 'backup.config.json', 'restore', '--target', 'run'],
+      ['-c', 'backup.config.json', 'backup', '--json', 'verify', '--destination', 'backup', 'run'],
+      // A backup run, but an option between the two words: it costs this head start only.
+      ['-c', 'backup.config.json', 'backup', '--json', 'run'],
     ]) {
       deriveKeysAhead(other, env, tmp.path);
       expect(keysDerivedAhead()?.started, other.join(' ')).toBe(0);
     }
+    for (const layout of [
+      ['backup', 'run', '-c', 'backup.config.json'],
+      ['--json', '-qc', 'backup.config.json', 'backup', 'run', '--source', 'files'],
+      ['--config=backup.config.json', 'backup', 'run'],
+    ]) {
+      deriveKeysAhead(layout, env, tmp.path);
+      expect(keysDerivedAhead()?.started, layout.join(' ')).toBe(1);
+    }
+    // Hints with no slot: a run of the config opened only unencrypted repositories.
+    await writeHints({ version: 1, configs: { [configKeyOf(args, env, tmp.path)]: { commands: ['backup'], slots: [], used: 1 } } });
+    deriveKeysAhead(args, env, tmp.path);
+    expect(keysDerivedAhead()?.started).toBe(0);
     // With hints, only their slot: writing a new one derives its key then.
     await writeHints();
     deriveKeysAhead(args, env, tmp.path);
