@@ -207,7 +207,9 @@ const tools = {
           catalog: { path: join(dir, 'catalog.db') },
         }),
       );
-      const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1' };
+      // Its key-slot hints in the run's directory, as restic's cache is: a bench of many runs
+      // filled the user's own hints file (16 configs at most) with its temporary configs.
+      const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1', XDG_CACHE_HOME: join(dir, 'cache') };
       const bkdr = (...args) => [process.execPath, [join(root, 'bin/bkdr.js'), '-q', '-c', config, ...args], { env }];
       return {
         init: null,
@@ -468,7 +470,7 @@ async function runWal(scratch) {
     const dataBytes = await generate('wal', segments, walSegments);
     const names = Array.from({ length: walSegments }, (_, i) => walName(i + 1));
     const config = join(dir, 'backup.config.json');
-    const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1' };
+    const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1', XDG_CACHE_HOME: join(dir, 'cache') };
     const modes = {};
     for (const mode of ['sync', 'async']) {
       writeFileSync(
