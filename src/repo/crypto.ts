@@ -48,6 +48,9 @@ export interface ScryptParams {
   p: number;
 }
 
+/** A key slot's salt, in bytes (writeKeyFile, and the launcher for a new slot: keys-ahead.ts). */
+export const SALT_BYTES = 32;
+
 /** 2^15 × 8: about 32 MiB and ~0.1 s per attempt, restic's order of magnitude. */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 15, r: 8, p: 1 };
 

@@ -4,7 +4,7 @@ import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { passwordLine } from '../core/password-line.js';
 import { writeFileAtomicSync } from '../core/write-file-atomic.js';
-import { DEFAULT_SCRYPT, deriveKey, type ScryptParams } from './crypto.js';
+import { DEFAULT_SCRYPT, deriveKey, SALT_BYTES, type ScryptParams } from './crypto.js';
 
 /**
  * Key derivation started by the launcher, before the CLI loads. Opening a repository
@@ -54,10 +54,8 @@ const MAX_COMMANDS = 8;
  * small import took 0.5 s, against 24 ms with one). A run with more slots derives the rest as before.
  */
 const MAX_SLOTS = 2;
-/** A salt's length in bytes, at most (writeKeyFile makes 32). */
+/** A salt's length in bytes, at most (writeKeyFile makes SALT_BYTES). */
 const MAX_SALT_BYTES = 64;
-/** A new slot's salt, as writeKeyFile draws it. */
-const NEW_SALT_BYTES = 32;
 /** The global short options that take no value, which may be combined with -c (`-qc file`). */
 const SHORT_FLAGS = new Set(['q', 'v', 'y', 'V', 'h']);
 
@@ -158,7 +156,7 @@ export function deriveKeysAhead(args: readonly string[], env: Env = process.env,
       registry.password = undefined;
     }, HOLD_MS).unref();
     if (creating) {
-      const salt = randomBytes(NEW_SALT_BYTES);
+      const salt = randomBytes(SALT_BYTES);
       const derived = deriveKey(password, salt, DEFAULT_SCRYPT);
       derived.catch(() => undefined);
       registry.newSlot = { salt, params: DEFAULT_SCRYPT, derived };

@@ -3,7 +3,7 @@ import { hostname, userInfo } from 'node:os';
 import { UsageError, WrongPasswordError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { readAll, type StorageAdapter } from '../storage/adapter.js';
-import { DEFAULT_SCRYPT, deriveKey, type ScryptParams, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
+import { DEFAULT_SCRYPT, deriveKey, SALT_BYTES, type ScryptParams, SEAL_OVERHEAD, seal, unseal } from './crypto.js';
 import { rememberKeySlot, takeKeyDerivedAhead, takeNewSlotDerivedAhead } from './keys-ahead.js';
 
 /**
@@ -58,7 +58,7 @@ export async function removeKey(adapter: StorageAdapter, id: string, keys: reado
 export async function writeKeyFile(adapter: StorageAdapter, masterKey: Buffer, password: string): Promise<{ id: string; salt: Buffer; params: ScryptParams }> {
   // A first backup's launcher may have drawn the salt and derived the key already (keys-ahead.ts).
   const ahead = takeNewSlotDerivedAhead(password);
-  const salt = ahead?.salt ?? randomBytes(32);
+  const salt = ahead?.salt ?? randomBytes(SALT_BYTES);
   const params = ahead?.params ?? DEFAULT_SCRYPT;
   const wrapping = await (ahead?.key ?? deriveKey(password, salt, params));
   const file: KeyFile = {
