@@ -3,6 +3,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { sha256 } from '../core/ids.js';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
+import { ENTRY_DIGEST_BYTES } from '../sources/files/scan-dir.js';
 
 /** What the walk learnt of one directory whose tree it can take again while its listing stays the same. */
 export interface DirCacheEntry {
@@ -19,6 +20,11 @@ export interface DirCacheEntry {
   dataBlobs: number;
   /** Its subdirectories' trees, in the order the walk enters them. */
   children: string[];
+  /**
+   * Per node of its tree, in the tree's order, the digest its entry had (DirScan.entryDigests):
+   * when the listing changed, an entry with the same digest is stored as that node was.
+   */
+  nodeDigests: Buffer;
 }
 
 /** Whose trees the entries name: a repository, under one source's walking configuration. */
@@ -28,9 +34,13 @@ export interface DirCacheIdentity {
   key: string;
 }
 
-const MAGIC = Buffer.from('bkdr-dir-cache 1\n');
+const MAGIC = Buffer.from('bkdr-dir-cache 2\n');
 const ID_BYTES = 32;
-/** A record's fields after its path: digest, rules, tree, then files, regularFiles, dataBlobs (uint32), bytes (double), and the count of children. */
+/**
+ * A record's fields after its path: digest, rules, tree, then files, regularFiles, dataBlobs
+ * (uint32), bytes (double), and the count of children; then the children, the count of
+ * nodes (uint32) and their digests.
+ */
 const FIXED_BYTES = 3 * ID_BYTES + 3 * 4 + 8 + 4;
 
 /**
@@ -57,6 +67,7 @@ export class DirCache {
   readonly #loaded: LoadedRecords;
   readonly #kept = new EncodedRecords();
   #reused = 0;
+  #reusedNodes = 0;
   #unsaved: unknown;
 
   private constructor(file: string, identity: DirCacheIdentity, loaded: LoadedRecords) {
@@ -106,6 +117,15 @@ export class DirCache {
     return this.#reused;
   }
 
+  /** In directories that changed, entries this walk stored as their nodes were, by their digests (DirCacheEntry.nodeDigests). */
+  reuseNodes(count: number): void {
+    this.#reusedNodes += count;
+  }
+
+  get reusedNodes(): number {
+    return this.#reusedNodes;
+  }
+
   get keptEntries(): number {
     return this.#kept.count;
   }
@@ -138,7 +158,8 @@ class EncodedRecords {
 
   add(dir: Buffer, e: DirCacheEntry): void {
     if (e.digest.length !== ID_BYTES) throw new Error(`directory cache: a digest of ${e.digest.length} bytes`);
-    const size = 4 + dir.length + FIXED_BYTES + e.children.length * ID_BYTES;
+    if (e.nodeDigests.length % ENTRY_DIGEST_BYTES !== 0) throw new Error(`directory cache: node digests of ${e.nodeDigests.length} bytes`);
+    const size = 4 + dir.length + FIXED_BYTES + e.children.length * ID_BYTES + 4 + e.nodeDigests.length;
     if (this.#used + size > this.#chunk.length) {
       if (this.#used > 0) this.#full.push(this.#chunk.subarray(0, this.#used));
       this.#chunk = Buffer.allocUnsafeSlow(Math.max(EncodedRecords.CHUNK_BYTES, size));
@@ -156,6 +177,8 @@ class EncodedRecords {
     at = b.writeDoubleLE(e.bytes, at);
     at = b.writeUInt32LE(e.children.length, at);
     for (const child of e.children) at = writeId(b, child, at);
+    at = b.writeUInt32LE(e.nodeDigests.length / ENTRY_DIGEST_BYTES, at);
+    at += e.nodeDigests.copy(b, at);
     this.#used = at;
     this.count++;
   }
@@ -197,8 +220,9 @@ function decodeCache(data: Buffer): (CacheHeader & { loaded: LoadedRecords }) | 
     at += 4 + nameLength;
     // Read past the end, it throws: the file is then an empty cache.
     const childCount = body.readUInt32LE(at + FIXED_BYTES - 4);
+    const nodeCount = body.readUInt32LE(at + FIXED_BYTES + childCount * ID_BYTES);
     records.set(path, at);
-    at += FIXED_BYTES + childCount * ID_BYTES;
+    at += FIXED_BYTES + childCount * ID_BYTES + 4 + nodeCount * ENTRY_DIGEST_BYTES;
   }
   if (at !== body.length) return undefined;
   return { ...header, loaded: { body, records } };
@@ -209,7 +233,9 @@ function decodeRecord(body: Buffer, at: number): DirCacheEntry {
   const fixed = at + 3 * ID_BYTES;
   const childCount = body.readUInt32LE(fixed + 20);
   const children: string[] = new Array(childCount);
-  for (let c = 0, from = fixed + 24; c < childCount; c++, from += ID_BYTES) children[c] = body.toString('hex', from, from + ID_BYTES);
+  let from = fixed + 24;
+  for (let c = 0; c < childCount; c++, from += ID_BYTES) children[c] = body.toString('hex', from, from + ID_BYTES);
+  const nodeCount = body.readUInt32LE(from);
   return {
     digest: body.subarray(at, at + ID_BYTES),
     rules: body.toString('hex', at + ID_BYTES, at + 2 * ID_BYTES),
@@ -219,6 +245,7 @@ function decodeRecord(body: Buffer, at: number): DirCacheEntry {
     dataBlobs: body.readUInt32LE(fixed + 8),
     bytes: body.readDoubleLE(fixed + 12),
     children,
+    nodeDigests: body.subarray(from + 4, from + 4 + nodeCount * ENTRY_DIGEST_BYTES),
   };
 }
 

@@ -7,17 +7,17 @@ import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
 import type { Repository, SaveBlobResult } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
-import { sameStoredNode } from '../repo/tree.js';
+import { sameStoredNode, storedContent } from '../repo/tree.js';
 import { treesReadBack } from '../repo/trees-read-back.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import type { DirCache, DirCacheEntry } from './dir-cache.js';
-import { type ParentListing, ParentTrees } from './parent-trees.js';
+import { type ParentListing, ParentTrees, type StoredNodes } from './parent-trees.js';
 import { type BatchTicket, SmallFileBatches } from './small-file-batches.js';
 import { ExcludeRules, type OwnPaths } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
-import { type DirScan, scanDir, scanDirs } from '../sources/files/scan-dir.js';
+import { type DirScan, ENTRY_DIGEST_BYTES, scanDir, scanDirs } from '../sources/files/scan-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats, xattrsPartly } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
@@ -338,6 +338,7 @@ class FilesArchiver {
       }
     }
     let archivedSubdirs: Map<number, TreeNode> | undefined;
+    let storedAt: Map<number, number> | undefined;
     if (cached && cacheable && scan.digest!.equals(cached.digest) && cached.rules === rules.key && this.#o.repo.hasBlob(cached.tree)) {
       const taken = await this.#takeCached(dir, scan, cached, rules, rootDev);
       if ('tree' in taken) return { tree: taken.tree, cacheable: true };
@@ -346,7 +347,8 @@ class FilesArchiver {
     if (cached) {
       // Changed since: compared with the parent's listing after all. Subdirectories already walked are not read ahead.
       if (archivedSubdirs) this.#parentTrees.passOver(cached.children);
-      parentLoad = this.#loadParent(cached.tree);
+      storedAt = storedEntries(scan, cached);
+      parentLoad = this.#loadParent(cached.tree, storedAt && { positions: new Set(storedAt.values()), count: cached.nodeDigests.length / ENTRY_DIGEST_BYTES });
     }
 
     // Stat'ed with the listing (scanDir), or else window by window here.
@@ -362,6 +364,8 @@ class FilesArchiver {
     let window = statWindow(0);
     const parentListing = await parentLoad;
     const parent = parentListing?.byName;
+    // Entries stored as they are in the parent's tree, whose nodes it did not parse: their texts are written again.
+    const stored = parentListing?.storedLeftOut ? new Map<TreeNode, string>() : undefined;
 
     const nodes: (TreeNode | undefined)[] = new Array(names.length);
     const dirs: number[] = [];
@@ -391,6 +395,7 @@ class FilesArchiver {
         if (mayExclude && !archivedSubdirs?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
         if (node.type === 'dir') dirs.push(i);
+        else if (stored && this.#reuseStored(node, parentListing!.texts![storedAt?.get(i) ?? -1], stored)) continue;
         else if (node.type !== 'file') this.#stats.files++;
         else {
           const previous = parent?.get(name.toString('hex'));
@@ -406,6 +411,7 @@ class FilesArchiver {
           if (ticket.full) await ticket.started;
         }
       }
+      if (stored) this.#o.dirCache?.reuseNodes(stored.size);
       // Listed: its last files go at the next free slot, with whatever other directories add until then. The walk
       // waits for that slot, as for a full batch: it runs no further ahead of the reads than a batch.
       if (smallFiles) await this.#smallFiles.need(smallFiles);
@@ -447,7 +453,7 @@ class FilesArchiver {
     );
     const listing = this.#recorded(nodes.filter((n): n is TreeNode => n !== undefined && !this.#vanished.has(n)));
     let tree: string;
-    const compared = parentSubtree && parentListing ? againstParent(listing, parentListing) : undefined;
+    const compared = parentSubtree && parentListing ? againstParent(listing, parentListing, stored) : undefined;
     // Nothing changed here since the parent snapshot: its tree is this one, without serializing and hashing it again.
     if (parentSubtree && compared?.same && this.#o.repo.hasBlob(parentSubtree)) {
       // A subdirectory whose parent tree could not be read (damaged) may still come out with the same id: its
@@ -455,7 +461,15 @@ class FilesArchiver {
       if (subtreesIn(listing, this.#reusedTrees)) this.#reusedTrees.add(parentSubtree);
       tree = parentSubtree;
     } else tree = await this.#saveTree(listing, compared?.storedTexts);
-    if (cacheable) this.#o.dirCache?.keep(dir, { digest: scan.digest!, rules: rules.key, tree, ...ownCounts(listing), children: listing.flatMap((n) => (n.type === 'dir' ? [n.subtree!] : [])) });
+    if (cacheable)
+      this.#o.dirCache?.keep(dir, {
+        digest: scan.digest!,
+        rules: rules.key,
+        tree,
+        ...ownCounts(listing),
+        children: listing.flatMap((n) => (n.type === 'dir' ? [n.subtree!] : [])),
+        nodeDigests: digestsOf(scan, nodes),
+      });
     return { tree, cacheable };
   }
 
@@ -740,6 +754,29 @@ class FilesArchiver {
     return nodes;
   }
 
+  /**
+   * An entry with the digest it had when the parent's tree was stored, in a directory that
+   * changed: stored as it was (`text`, its node's text there), neither parsed nor compared.
+   * A file's blobs are not looked up: they were indexed when the cache entry was kept, and
+   * the cache counts for nothing once an index file it knew is gone (as for a tree it gives).
+   */
+  #reuseStored(node: TreeNode, text: string | undefined, stored: Map<TreeNode, string>): boolean {
+    if (text === undefined) return false;
+    if (node.type === 'file') {
+      const content = storedContent(text);
+      // Not as this bkdr writes a file: read afresh (its parent node was not parsed).
+      if (!content) return false;
+      node.content = content;
+      this.#stats.bytes += node.size ?? 0;
+      this.#stats.unchangedFiles++;
+      this.#stats.dataBlobs += content.length;
+    }
+    this.#stats.files++;
+    this.#emitProgress();
+    stored.set(node, text);
+    return true;
+  }
+
   /** An unchanged file (same identity as in the parent, all its blobs present) costs a stat, not a read. */
   #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
     const repo = this.#o.repo;
@@ -862,7 +899,8 @@ class FilesArchiver {
    * Stores a listing as a tree. It joins #writtenTrees when each of its subdirectories' trees
    * is there or in #reusedTrees: the walk made every node of it, and either stored each
    * file's content, recording the size of what was stored (#archiveFile), or found it in the
-   * index, with the size the parent snapshot recorded for it (#reuseUnchanged).
+   * index, with the size the parent snapshot recorded for it (#reuseUnchanged), or took
+   * its node as the directory cache kept it (#reuseStored).
    */
   async #saveTree(listing: TreeNode[], storedTexts?: ReadonlyMap<TreeNode, string>): Promise<string> {
     const tree = await this.#o.repo.saveTree(listing, storedTexts);
@@ -871,8 +909,8 @@ class FilesArchiver {
   }
 
   /** A parent we cannot read only costs speed: everything is read afresh. */
-  #loadParent(treeId: string): Promise<ParentListing | undefined> {
-    return this.#parentTrees.load(treeId);
+  #loadParent(treeId: string, stored?: StoredNodes): Promise<ParentListing | undefined> {
+    return this.#parentTrees.load(treeId, stored);
   }
 
   #checkAborted(): void {
@@ -957,22 +995,55 @@ function subtreesIn(listing: TreeNode[], ...sets: ReadonlySet<string>[]): boolea
  * field a newer bkdr wrote that this one does not read. Else `storedTexts`: the nodes that
  * match, each with its text in the parent's tree, which serializeTree writes again as it is
  * (an incremental backup of the bench's real tree stored 1,949 trees of 42,185 nodes,
- * most of them unchanged).
+ * most of them unchanged). `stored`: nodes known to match already, with their texts
+ * (#reuseStored), whose parent nodes the listing leaves out.
  */
-function againstParent(listing: TreeNode[], parent: ParentListing): { same: boolean; storedTexts: Map<TreeNode, string> | undefined } {
-  const { nodes: previous, texts } = parent;
-  let same = listing.length === previous.length;
-  const storedTexts = texts && new Map<TreeNode, string>();
+function againstParent(listing: TreeNode[], parent: ParentListing, stored: Map<TreeNode, string> | undefined): { same: boolean; storedTexts: Map<TreeNode, string> | undefined } {
+  const { nodes: previous, positions, texts } = parent;
+  let same = listing.length === (texts?.length ?? previous.length);
+  const storedTexts = texts && (stored ?? new Map<TreeNode, string>());
   // Both in bytewise order of their names (scanDir's, serializeTree's): walked side by side.
   // A parent tree in another order only matches less, and is then not kept.
   let p = 0;
   for (const node of listing) {
+    if (stored?.has(node)) continue;
     let order = -1;
     while (p < previous.length && (order = Buffer.compare(previous[p]!.name, node.name)) < 0) p++;
     if (order !== 0 || !sameStoredNode(node, previous[p]!)) {
       same = false;
       if (!storedTexts) break;
-    } else storedTexts?.set(node, texts![p]!);
+    } else storedTexts?.set(node, texts![positions?.[p] ?? p]!);
   }
   return { same, storedTexts };
+}
+
+/**
+ * The entries of a changed directory with the digest a node of its cached tree was stored
+ * with: by entry, that node's position. Directories are never among them (their subtrees
+ * change below them, and the walk reads ahead from their nodes).
+ */
+function storedEntries(scan: DirScan, cached: DirCacheEntry): Map<number, number> | undefined {
+  const digests = scan.entryDigests;
+  if (!digests) return undefined;
+  // Keyed by a digest's first 6 bytes, a number (a string per digest took twice as long); the rest compared on a hit.
+  const positions = new Map<number, number>();
+  const { nodeDigests } = cached;
+  for (let at = 0, p = 0; at < nodeDigests.length; at += ENTRY_DIGEST_BYTES, p++) positions.set(nodeDigests.readUIntLE(at, 6), p);
+  const stored = new Map<number, number>();
+  for (let i = 0, at = 0; i < scan.names.length; i++, at += ENTRY_DIGEST_BYTES) {
+    if (scan.isDirectory(i)) continue;
+    const p = positions.get(digests.readUIntLE(at, 6));
+    if (p !== undefined && digests.compare(nodeDigests, p * ENTRY_DIGEST_BYTES, (p + 1) * ENTRY_DIGEST_BYTES, at, at + ENTRY_DIGEST_BYTES) === 0) stored.set(i, p);
+  }
+  return stored;
+}
+
+/** The digests of the entries a cacheable directory's tree holds (every node: none failed or vanished), in its order. */
+function digestsOf(scan: DirScan, nodes: (TreeNode | undefined)[]): Buffer {
+  const all = scan.entryDigests!;
+  if (!nodes.includes(undefined)) return all;
+  const out = Buffer.allocUnsafe(nodes.length * ENTRY_DIGEST_BYTES);
+  let used = 0;
+  for (let i = 0; i < nodes.length; i++) if (nodes[i] !== undefined) used += all.copy(out, used, i * ENTRY_DIGEST_BYTES, (i + 1) * ENTRY_DIGEST_BYTES);
+  return out.subarray(0, used);
 }

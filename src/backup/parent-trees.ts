@@ -1,5 +1,5 @@
 import type { Repository } from '../repo/repository.js';
-import { deserializeTreeTexts } from '../repo/tree.js';
+import { deserializeTreeExcept, deserializeTreeTexts } from '../repo/tree.js';
 import type { TreeNode } from '../repo/tree-node.js';
 
 /** Plaintext of parent trees read ahead and not yet walked, at most: bounds memory in wide trees. */
@@ -23,12 +23,22 @@ interface ReadAhead {
 
 /** A parent snapshot's directory, as the walk compares a directory with it. */
 export interface ParentListing {
-  /** Its entries, in the tree's order. */
+  /** Its entries, in the tree's order: all of them, or all but those load was told are stored as they are (`stored`). */
   readonly nodes: readonly TreeNode[];
-  /** The text each entry is stored as, when its tree could be cut node by node (deserializeTreeTexts). */
+  /** Where each of `nodes` is in the tree, when not all are there. */
+  readonly positions: readonly number[] | undefined;
+  /** The text each entry of the tree is stored as, when its tree could be cut node by node (deserializeTreeTexts). */
   readonly texts: readonly string[] | undefined;
-  /** Its entries by name (hex). */
+  /** `nodes` by name (hex). */
   readonly byName: Map<string, TreeNode>;
+  /** Whether the nodes load was told are stored as they are were left out of `nodes` (else all are there). */
+  readonly storedLeftOut: boolean;
+}
+
+/** Nodes of a tree, by position, that the walk knows to be stored as they are, of the tree's `count`: load need not parse them. */
+export interface StoredNodes {
+  positions: ReadonlySet<number>;
+  count: number;
 }
 
 /** One directory's subdirectory trees, in the order its walk asks for them; `next` is the first not read yet. */
@@ -80,23 +90,28 @@ export class ParentTrees {
     this.#repo = repo;
   }
 
-  /** A tree's listing; undefined when it cannot be read, which only costs speed. */
-  async load(id: string): Promise<ParentListing | undefined> {
-    let tree: { nodes: TreeNode[]; texts: string[] | undefined };
+  /**
+   * A tree's listing; undefined when it cannot be read, which only costs speed. With
+   * `stored`, those nodes are left out when the tree cuts into that many (see ParentListing):
+   * in an incremental backup, most of the nodes of the directories that changed.
+   */
+  async load(id: string, stored?: StoredNodes): Promise<ParentListing | undefined> {
+    let listing: Omit<ParentListing, 'byName'>;
     try {
       let data = await this.#readAheadHolding(id);
       if (!data) {
         this.#skip.add(id);
         data = await this.#repo.loadBlob(id);
       }
-      tree = deserializeTreeTexts(data, id);
+      const partly = stored && stored.positions.size > 0 ? deserializeTreeExcept(data, id, stored.positions, stored.count) : undefined;
+      listing = partly ? { ...partly, storedLeftOut: true } : { ...deserializeTreeTexts(data, id), positions: undefined, storedLeftOut: false };
     } catch {
       return undefined;
     }
-    const { nodes, texts } = tree;
-    this.#list(nodes);
+    // Subdirectories are never left out: their subtrees are read ahead from here.
+    this.#list(listing.nodes);
     this.#readAhead();
-    return { nodes, texts, byName: new Map(nodes.map((n) => [n.name.toString('hex'), n])) };
+    return { ...listing, byName: new Map(listing.nodes.map((n) => [n.name.toString('hex'), n])) };
   }
 
   /** Trees the walk will not ask for (their directories are gone, excluded or not entered): not read ahead, not kept. */
@@ -140,7 +155,7 @@ export class ParentTrees {
   }
 
   /** A directory with one subdirectory gains nothing from reading ahead. */
-  #list(nodes: TreeNode[]): void {
+  #list(nodes: readonly TreeNode[]): void {
     const ids = [...new Set(nodes.flatMap((n) => (n.type === 'dir' && n.subtree ? [n.subtree] : [])))];
     if (ids.length < 2) return;
     const siblings: Siblings = { ids, next: 0 };

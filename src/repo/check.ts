@@ -246,7 +246,8 @@ export interface StructureCheckOptions {
   /**
    * Trees the backup wrote, each with every tree below it here or in reusedTrees: the
    * archiver made their nodes, and found each blob they reach in the index or stored it
-   * (FilesArchiver.#saveTree). They pass as reused trees do, once read back: each must
+   * (FilesArchiver.#saveTree), or for a node its directory cache kept by its entry's
+   * digest, in the run that kept it (as for a tree the cache gives). They pass as reused trees do, once read back: each must
    * hash to its id, so that it holds what was written. Not decoded: in a first backup,
    * decoding them was most of the check's time (the bench's real tree: 17.7 MB of trees,
    * 0.1 s of JSON.parse alone). So their text is taken to be what serializeTree made of

@@ -201,6 +201,79 @@ export function deserializeTreeTexts(data: Buffer, id: string): { nodes: TreeNod
   return { nodes, texts: Object.keys(tree).length === 2 ? nodeTexts(text, nodes.length) : undefined };
 }
 
+/**
+ * A tree cut into its nodes' texts (as deserializeTreeTexts cuts them), with only the nodes
+ * not in `stored` parsed: those the caller knows to be stored as they are now (a directory
+ * cache's digest of each entry said so), whose text it writes again unread. Undefined when
+ * the tree does not cut into `count` nodes (then deserializeTreeTexts, whole). Each node is
+ * parsed from its own text: a cut in the wrong place fails to parse, as a tree made to
+ * mislead can still cut wrongly where its node texts parse (see deserializeTreeTexts).
+ */
+export function deserializeTreeExcept(data: Buffer, id: string, stored: ReadonlySet<number>, count: number): { nodes: TreeNode[]; positions: number[]; texts: string[] } | undefined {
+  const text = data.toString('utf8');
+  const texts = count === 0 ? (text === `${TREE_HEAD}${TREE_TAIL}` ? [] : undefined) : nodeTexts(text, count);
+  if (!texts) return undefined;
+  const nodes: TreeNode[] = [];
+  const positions: number[] = [];
+  for (let i = 0; i < texts.length; i++) {
+    if (stored.has(i)) continue;
+    nodes.push(treeNode(storedNode(texts[i]!, id)));
+    positions.push(i);
+  }
+  return { nodes, positions, texts };
+}
+
+function storedNode(text: string, id: string): StoredNode {
+  let s: StoredNode;
+  try {
+    s = JSON.parse(text) as StoredNode;
+  } catch (err) {
+    throw new IntegrityError(`tree ${id.slice(0, 12)} is not valid JSON`, { cause: err });
+  }
+  if (!NODE_TYPES.has(s.type)) throw new IntegrityError(`tree ${id.slice(0, 12)} holds an unknown node type '${String(s.type)}'`);
+  return s;
+}
+
+/** The content of a file node stored as `text` (a node text of deserializeTreeTexts or deserializeTreeExcept); undefined when it has none or the text does not read so. */
+export function storedContent(text: string): string[] | undefined {
+  const at = text.indexOf(CONTENT_KEY);
+  if (at < 0) return undefined;
+  const end = text.indexOf(']', at);
+  if (end < 0) return undefined;
+  const from = at + CONTENT_KEY.length;
+  return contentOfIds(text, from, end) ?? parsedContent(text.slice(from - 1, end + 1));
+}
+
+/** Ids as serializeTree writes them, 64 characters in quotes apart by commas, cut without JSON.parse (most of the time it took here); else undefined. */
+function contentOfIds(text: string, from: number, end: number): string[] | undefined {
+  const span = end - from;
+  if (span === 0) return [];
+  if ((span + 1) % (ID_TEXT + 1) !== 0) return undefined;
+  const ids = new Array<string>((span + 1) / (ID_TEXT + 1));
+  for (let k = 0, at = from; k < ids.length; k++, at += ID_TEXT + 1) {
+    if (text.charCodeAt(at) !== QUOTE || text.charCodeAt(at + ID_TEXT - 1) !== QUOTE || (at + ID_TEXT < end && text.charCodeAt(at + ID_TEXT) !== COMMA)) return undefined;
+    ids[k] = text.slice(at + 1, at + ID_TEXT - 1);
+  }
+  return ids;
+}
+
+function parsedContent(array: string): string[] | undefined {
+  try {
+    const content = JSON.parse(array) as unknown;
+    return Array.isArray(content) && content.every((id) => typeof id === 'string') ? (content as string[]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A blob id as a tree's text holds it: 64 hex digits in quotes (JSON.parse does not check them as digits either). */
+const ID_TEXT = 66;
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/** Where a node's content begins: never inside a string (a quote there is escaped), and no key before it is named so. */
+const CONTENT_KEY = ',"content":[';
+
 function nodeTexts(text: string, count: number): string[] | undefined {
   if (count === 0 || !text.startsWith(`${TREE_HEAD}{"name`) || !text.endsWith(`}${TREE_TAIL}`)) return undefined;
   // A second list of nodes: JSON.parse gives the last one.

@@ -13,8 +13,10 @@ import { localAdapters } from '../helpers/local-adapters.js';
 const localAdapter = localAdapters();
 const identity = { repository: 'r1', key: 'k1' };
 
-function entry(tree: string, children: string[] = []): DirCacheEntry {
-  return { digest: Buffer.alloc(32, 7), rules: 'ab'.repeat(32), tree, files: 3, regularFiles: 2, bytes: 1.5e12, dataBlobs: 9, children };
+function entry(tree: string, children: string[] = [], nodes = 3): DirCacheEntry {
+  const nodeDigests = Buffer.alloc(16 * nodes);
+  for (let i = 0; i < nodeDigests.length; i++) nodeDigests[i] = (i * 31 + tree.charCodeAt(0)) & 0xff;
+  return { digest: Buffer.alloc(32, 7), rules: 'ab'.repeat(32), tree, files: 3, regularFiles: 2, bytes: 1.5e12, dataBlobs: 9, children, nodeDigests };
 }
 
 describe('DirCache', () => {
@@ -30,11 +32,11 @@ describe('DirCache', () => {
     const kept = entry('a'.repeat(64), ['b'.repeat(64), 'c'.repeat(64)]);
     cache.keep(Buffer.from('/src'), kept);
     // Names are bytes, not always UTF-8.
-    cache.keep(Buffer.from([0x2f, 0xff, 0x01]), entry('d'.repeat(64)));
+    cache.keep(Buffer.from([0x2f, 0xff, 0x01]), entry('d'.repeat(64), [], 0));
     await cache.save(['i1', 'i2']);
     const again = await DirCache.open(file, identity, new Set(['i1', 'i2', 'i3']));
     expect(again.lookup(Buffer.from('/src'), 'a'.repeat(64))).toEqual(kept);
-    expect(again.lookup(Buffer.from([0x2f, 0xff, 0x01]), 'd'.repeat(64))).toEqual(entry('d'.repeat(64)));
+    expect(again.lookup(Buffer.from([0x2f, 0xff, 0x01]), 'd'.repeat(64))).toEqual(entry('d'.repeat(64), [], 0));
     // Another tree there in the parent snapshot: not this entry's.
     expect(again.lookup(Buffer.from('/src'), 'e'.repeat(64))).toBeUndefined();
     expect(again.lookup(Buffer.from('/other'), 'a'.repeat(64))).toBeUndefined();
@@ -130,14 +132,14 @@ describe('archiveFiles with a directory cache', () => {
       for (const name of src.split('/').filter(Boolean)) id = (await repo.loadTree(id)).find((n) => n.name.toString() === name)!.subtree!;
       return id;
     };
-    const archive = async (parentTree: string | undefined, cached: boolean): Promise<ArchiveResult & { source: string; reused: number; treeReads: number }> => {
+    const archive = async (parentTree: string | undefined, cached: boolean): Promise<ArchiveResult & { source: string; reused: number; reusedNodes: number; treeReads: number }> => {
       treeReads = 0;
       const dirCache = cached ? await DirCache.open(cacheFile, identity, repo.indexFileIds) : undefined;
       const result = await archiveFiles({ repo: target, paths: [src], exclude: ['**/*.skip'], oneFileSystem: false, parentTree, dirCache });
       const reads = treeReads;
       await repo.flush();
       await dirCache?.save(repo.indexFileIds);
-      return { ...result, source: await sourceTree(result.tree), reused: dirCache?.reused ?? 0, treeReads: reads };
+      return { ...result, source: await sourceTree(result.tree), reused: dirCache?.reused ?? 0, reusedNodes: dirCache?.reusedNodes ?? 0, treeReads: reads };
     };
     return { src, repo, archive };
   }
@@ -203,6 +205,38 @@ describe('archiveFiles with a directory cache', () => {
       if (what !== 'an access time only' && what !== 'a newly excluded name') expect(cached.source, what).not.toBe(parent.source);
       parent = cached;
     }
+  });
+
+  it('stores the unchanged entries of a changed directory as their nodes were, and the tree the walk without it stores', async () => {
+    const { src, archive } = await setUp();
+    const wide = join(src, 'wide');
+    await mkdir(wide);
+    for (let i = 0; i < 40; i++) await writeFile(join(wide, `f${i}`), `file ${i}`);
+    await writeFile(join(wide, 'empty'), '');
+    await writeFile(join(wide, 'big'), Buffer.alloc(3 << 20, 'y'));
+    await symlink('f0', join(wide, 'link'));
+    await mkdir(join(wide, 'sub'));
+    const first = await archive(undefined, true);
+    // One of each change: content, a new file, one gone, a mode, a symlink's target, a hard link (both ends change).
+    await writeFile(join(wide, 'f1'), 'changed 1');
+    await writeFile(join(wide, 'new'), 'new');
+    await rm(join(wide, 'f2'));
+    await chmod(join(wide, 'f3'), 0o600);
+    await rm(join(wide, 'link'));
+    await symlink('f4', join(wide, 'link'));
+    await link(join(wide, 'f5'), join(wide, 'f5-hard'));
+    const compared = await archive(first.tree, false);
+    const cached = await archive(first.tree, true);
+    expect(cached.source).toBe(compared.source);
+    expect(counts(cached)).toEqual(counts(compared));
+    // wide's f0, f4, f6..f39, empty and big (38), not sub (a directory) nor the changed; and top, beside wide (its mtime moved).
+    expect(cached.reusedNodes).toBe(39);
+    // And from the entries that walk kept: one more change, the rest as they were.
+    await writeFile(join(wide, 'f6'), 'changed 6');
+    const again = await archive(cached.tree, true);
+    expect(again.source).toBe((await archive(cached.tree, false)).source);
+    // All of wide's 44 but sub and f6, and top.
+    expect(again.reusedNodes).toBe(44);
   });
 
   it('follows a changed .bkdrignore into directories whose own listings did not change', async () => {

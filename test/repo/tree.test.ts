@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { deserializeTree, deserializeTreeTexts, sameStoredNode, serializeTree, treeReferences } from '../../src/repo/tree.js';
+import { deserializeTree, deserializeTreeExcept, deserializeTreeTexts, sameStoredNode, serializeTree, storedContent, treeReferences } from '../../src/repo/tree.js';
 import type { NodeType, TreeNode } from '../../src/repo/tree-node.js';
 
 /**
@@ -194,6 +194,53 @@ describe('deserializeTreeTexts', () => {
       expect(back, what).toEqual(JSON.parse(t).nodes.length === 0 ? [] : deserializeTree(Buffer.from(t), 'test'));
     }
     expect(() => deserializeTreeTexts(Buffer.from('{"version":1,"nodes":['), 'test')).toThrow(/tree test/);
+  });
+});
+
+describe('deserializeTreeExcept', () => {
+  it('parses only the nodes not named, and cuts every node’s text as deserializeTreeTexts does', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const data = serializeTree(someNodes(seed, 30));
+      const whole = deserializeTreeTexts(data, 'test');
+      const stored = new Set([0, 3, 4, 17, 29]);
+      const partly = deserializeTreeExcept(data, 'test', stored, 30)!;
+      expect(partly.texts).toEqual(whole.texts);
+      expect(partly.positions).toEqual(whole.nodes.flatMap((_, i) => (stored.has(i) ? [] : [i])));
+      expect(partly.nodes).toEqual(partly.positions.map((i) => whole.nodes[i]));
+    }
+  });
+
+  it('gives nothing for a tree of another count of nodes, or one it cannot cut, and fails on a node that does not parse', () => {
+    const data = serializeTree(someNodes(5, 4));
+    expect(deserializeTreeExcept(data, 'test', new Set([1]), 5)).toBeUndefined();
+    expect(deserializeTreeExcept(Buffer.from(data.toString().replace('},{"', '}, {"')), 'test', new Set([1]), 4)).toBeUndefined();
+    expect(deserializeTreeExcept(Buffer.from('{"version":1,"nodes":[]}'), 'test', new Set(), 0)).toEqual({ nodes: [], positions: [], texts: [] });
+    // The first node's text with a broken value: found only when that node is parsed.
+    const broken = Buffer.from(data.toString().replace(/("name(B64)?":"[^"]*",)(?=.*$)/, '$1"x":,'));
+    expect(() => deserializeTreeExcept(broken, 'test', new Set([1, 2, 3]), 4)).toThrow(/tree test is not valid JSON/);
+    expect(deserializeTreeExcept(broken, 'test', new Set([0]), 4)?.nodes).toHaveLength(3);
+  });
+});
+
+describe('storedContent', () => {
+  it('is the content of a file node as stored, with or without fields after it', () => {
+    for (let seed = 1; seed <= 10; seed++) {
+      const nodes = someNodes(seed, 30);
+      const { texts } = deserializeTreeTexts(serializeTree(nodes), 'test');
+      const back = deserializeTree(serializeTree(nodes), 'test');
+      for (const [i, node] of back.entries()) expect(storedContent(texts![i]!)).toEqual(node.content);
+    }
+  });
+
+  it('reads ids written otherwise through JSON, and gives nothing for content it cannot read', () => {
+    const id = 'a'.repeat(64);
+    expect(storedContent(`{"name":"f","content":["${id}","${id}"]}`)).toEqual([id, id]);
+    expect(storedContent(`{"name":"f","content":[ "${id}" ]}`)).toEqual([id]);
+    expect(storedContent(`{"name":"f","content":["short","also"]}`)).toEqual(['short', 'also']);
+    expect(storedContent(`{"name":"f","content":[]}`)).toEqual([]);
+    expect(storedContent('{"name":"f","content":[1,2]}')).toBeUndefined();
+    expect(storedContent('{"name":"f","content":["a",}')).toBeUndefined();
+    expect(storedContent('{"name":"f","size":3}')).toBeUndefined();
   });
 });
 

@@ -6,6 +6,8 @@ import { nodeOfSlots, STAT_META, type StatSlots, statSlots } from './stat-node.j
 
 /** Slots per entry from the native scanDir (SCAN_META in native/bkdr_blob.c): STAT_META's, then the symlink target's errno, offset and length. */
 const SCAN_META = STAT_META + 3;
+/** Bytes of an entry's digest (ENTRY_DIGEST_BYTES in native/bkdr_blob.c). */
+export const ENTRY_DIGEST_BYTES = 16;
 
 /** Names and targets, meta, the digest when stat'ed, then the scan of the directory's lone subdirectory and its entry's index, when the trip made it. */
 type NativeScan = [Buffer, Float64Array, Buffer | undefined, NativeScan?, number?];
@@ -13,6 +15,7 @@ type NativeScan = [Buffer, Float64Array, Buffer | undefined, NativeScan?, number
 interface ScanAddon {
   scanDir(path: Buffer, maxStat: number, followLone: boolean): Promise<NativeScan>;
   scanDirs(paths: Buffer[], maxStat: number, followLone: boolean): Promise<(NativeScan | null)[]>;
+  entryDigests(data: Buffer, meta: Float64Array, count: number): Buffer;
 }
 
 export interface DirScan {
@@ -31,6 +34,14 @@ export interface DirScan {
    * stat'ed: the same digest means the same listing, entry for entry (the directory cache's test).
    */
   digest: Buffer | undefined;
+  /**
+   * With the digest, each entry's own, ENTRY_DIGEST_BYTES apiece in the entries' order: of its
+   * name, symlink target and lstat result but the access time, and the device number only
+   * for a hard-linked file (as trees record them). An entry with the digest it had when a
+   * tree was stored is stored as it was there. Made when first asked for: a walk needs them
+   * only for directories whose listing changed.
+   */
+  readonly entryDigests: Buffer | undefined;
   /** Whether a file's node still has the size, mtime, ctime and inode the lstat of entry i gave it (its read saw no change). */
   sameAsScanned(i: number, node: TreeNode): boolean;
   /**
@@ -98,6 +109,7 @@ function scanOf(dir: Buffer, [data, meta, digest, lone, loneIndex]: NativeScan):
 /** More entries than `maxStat`: listed only, the caller stats them. */
 class UnstatedScan implements DirScan {
   readonly digest = undefined;
+  readonly entryDigests = undefined;
   readonly nodes = undefined;
   readonly lone = undefined;
   constructor(
@@ -122,6 +134,7 @@ class StatedScan implements DirScan {
   readonly #data: Buffer;
   readonly #slots: StatSlots;
   readonly #built: (TreeNode | NodeJS.ErrnoException | undefined)[];
+  #entryDigests: Buffer | undefined;
   lone: { path: Buffer; scan: DirScan } | undefined;
 
   constructor(
@@ -138,6 +151,11 @@ class StatedScan implements DirScan {
 
   get nodes(): (TreeNode | NodeJS.ErrnoException)[] {
     return this.names.map((_, i) => this.node(i));
+  }
+
+  get entryDigests(): Buffer | undefined {
+    if (!this.digest) return undefined;
+    return (this.#entryDigests ??= loadNativeAddon<ScanAddon>('bkdr_blob').entryDigests(this.#data, this.#slots.meta, this.names.length));
   }
 
   node(i: number): TreeNode | NodeJS.ErrnoException {
