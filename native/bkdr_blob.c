@@ -1605,6 +1605,57 @@ static napi_value entry_digests(napi_env env, napi_callback_info info) {
   return result;
 }
 
+// matchDigests(entries, nodes) → Int32Array: per digest of `entries` (ENTRY_DIGEST_BYTES each),
+// the position of the same digest in `nodes`, or -1. Found through a table of the nodes'
+// digests: in JavaScript, a Map of them per changed directory cost 40 ms of an incremental
+// backup of the bench's real tree.
+static napi_value match_digests(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *entries = NULL, *nodes = NULL;
+  size_t entries_length = 0, nodes_length = 0;
+  if (argc < 2 || napi_get_buffer_info(env, argv[0], (void **)&entries, &entries_length) != napi_ok ||
+      napi_get_buffer_info(env, argv[1], (void **)&nodes, &nodes_length) != napi_ok || entries_length % ENTRY_DIGEST_BYTES || nodes_length % ENTRY_DIGEST_BYTES) {
+    napi_throw_type_error(env, NULL, "matchDigests needs two Buffers of whole digests");
+    return NULL;
+  }
+  size_t count = entries_length / ENTRY_DIGEST_BYTES, node_count = nodes_length / ENTRY_DIGEST_BYTES;
+  napi_value array_buffer, result;
+  int32_t *out;
+  if (napi_create_arraybuffer(env, count * sizeof(int32_t), (void **)&out, &array_buffer) != napi_ok) return NULL;
+  napi_create_typedarray(env, napi_int32_array, count, array_buffer, 0, &result);
+  size_t slots = 16;
+  while (slots < node_count * 2) slots *= 2;
+  // Each slot: a node's position + 1 (0: empty), found by the digest's first 8 bytes.
+  uint32_t *table = calloc(slots, sizeof(uint32_t));
+  if (!table) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  for (size_t p = 0; p < node_count; p++) {
+    uint64_t key;
+    memcpy(&key, nodes + p * ENTRY_DIGEST_BYTES, sizeof(key));
+    size_t at = (size_t)key & (slots - 1);
+    while (table[at]) at = (at + 1) & (slots - 1);
+    table[at] = (uint32_t)p + 1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t *digest = entries + i * ENTRY_DIGEST_BYTES;
+    uint64_t key;
+    memcpy(&key, digest, sizeof(key));
+    out[i] = -1;
+    for (size_t at = (size_t)key & (slots - 1); table[at]; at = (at + 1) & (slots - 1)) {
+      if (memcmp(nodes + (table[at] - 1) * ENTRY_DIGEST_BYTES, digest, ENTRY_DIGEST_BYTES) == 0) {
+        out[i] = (int32_t)(table[at] - 1);
+        break;
+      }
+    }
+  }
+  free(table);
+  return result;
+}
+
 // hash(data, sync) → SHA-256 digest
 static napi_value hash(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -1946,6 +1997,7 @@ static napi_value init(napi_env env, napi_value exports) {
     {"scanDir", NULL, scan_dir, NULL, NULL, NULL, napi_default, NULL},
     {"scanDirs", NULL, scan_dirs, NULL, NULL, NULL, napi_default, NULL},
     {"entryDigests", NULL, entry_digests, NULL, NULL, NULL, napi_default, NULL},
+    {"matchDigests", NULL, match_digests, NULL, NULL, NULL, napi_default, NULL},
     {"alignedBuffer", NULL, aligned_buffer, NULL, NULL, NULL, napi_default, NULL},
     {"discardPages", NULL, discard_pages, NULL, NULL, NULL, napi_default, NULL},
     {"trimMalloc", NULL, trim_malloc, NULL, NULL, NULL, napi_default, NULL},

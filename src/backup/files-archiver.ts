@@ -17,7 +17,7 @@ import { ExcludeRules, type OwnPaths } from '../sources/files/exclude.js';
 import { withFileReader } from '../sources/files/file-reader.js';
 import { sameFileIdentity } from '../sources/files/identity.js';
 import { joinPath } from '../sources/files/read-dir.js';
-import { type DirScan, ENTRY_DIGEST_BYTES, scanDir, scanDirs } from '../sources/files/scan-dir.js';
+import { type DirScan, ENTRY_DIGEST_BYTES, matchEntryDigests, scanDir, scanDirs } from '../sources/files/scan-dir.js';
 import { nodeFromStats, statNode, statNodes, takeStats, xattrsPartly } from '../sources/files/stat-node.js';
 
 export interface ArchiveProgress {
@@ -1025,16 +1025,9 @@ function againstParent(listing: TreeNode[], parent: ParentListing, stored: Map<T
 function storedEntries(scan: DirScan, cached: DirCacheEntry): Map<number, number> | undefined {
   const digests = scan.entryDigests;
   if (!digests) return undefined;
-  // Keyed by a digest's first 6 bytes, a number (a string per digest took twice as long); the rest compared on a hit.
-  const positions = new Map<number, number>();
-  const { nodeDigests } = cached;
-  for (let at = 0, p = 0; at < nodeDigests.length; at += ENTRY_DIGEST_BYTES, p++) positions.set(nodeDigests.readUIntLE(at, 6), p);
+  const found = matchEntryDigests(digests, cached.nodeDigests);
   const stored = new Map<number, number>();
-  for (let i = 0, at = 0; i < scan.names.length; i++, at += ENTRY_DIGEST_BYTES) {
-    if (scan.isDirectory(i)) continue;
-    const p = positions.get(digests.readUIntLE(at, 6));
-    if (p !== undefined && digests.compare(nodeDigests, p * ENTRY_DIGEST_BYTES, (p + 1) * ENTRY_DIGEST_BYTES, at, at + ENTRY_DIGEST_BYTES) === 0) stored.set(i, p);
-  }
+  for (let i = 0; i < found.length; i++) if (found[i]! >= 0 && !scan.isDirectory(i)) stored.set(i, found[i]!);
   return stored;
 }
 

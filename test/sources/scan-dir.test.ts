@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TreeNode } from '../../src/repo/tree-node.js';
 import { setXattr } from '../../src/sources/files/native.js';
 import { readDirNames } from '../../src/sources/files/read-dir.js';
-import { scanDir, scanDirs } from '../../src/sources/files/scan-dir.js';
+import { ENTRY_DIGEST_BYTES, matchEntryDigests, scanDir, scanDirs } from '../../src/sources/files/scan-dir.js';
 import { statNodes } from '../../src/sources/files/stat-node.js';
 import { makeTempDir } from '../helpers/cli.js';
 
@@ -102,6 +102,50 @@ describe('scanDir', () => {
       expect(seen.has(after), what).toBe(false);
       seen.add(after);
     }
+  });
+
+  it('digests each entry of a stat’ed listing: the same while only its access time moved, another once it changed, the others’ as they were', async () => {
+    const dir = join(tmp.path, 'd');
+    mkdirSync(join(dir, 'sub'), { recursive: true });
+    for (const name of ['a', 'b', 'c']) writeFileSync(join(dir, name), name);
+    symlinkSync('a', join(dir, 'link'));
+    utimesSync(join(dir, 'a'), new Date('2001-01-01T00:00:00Z'), new Date());
+    const digests = async () => {
+      const scan = await scanDir(Buffer.from(dir), 1024);
+      const all = scan.entryDigests!;
+      expect(all.length).toBe(scan.names.length * ENTRY_DIGEST_BYTES);
+      return new Map(scan.names.map((n, i) => [n.toString(), all.toString('hex', i * ENTRY_DIGEST_BYTES, (i + 1) * ENTRY_DIGEST_BYTES)]));
+    };
+    const first = await digests();
+    expect(new Set(first.values()).size).toBe(5);
+    readFileSync(join(dir, 'a'));
+    expect(await digests()).toEqual(first);
+    const changes: [string, string, () => void][] = [
+      ['a', 'mode', () => chmodSync(join(dir, 'a'), 0o600)],
+      ['b', 'content of the same size', () => writeFileSync(join(dir, 'b'), 'B')],
+      ['link', 'a symlink’s target', () => (rmSync(join(dir, 'link')), symlinkSync('c', join(dir, 'link')))],
+      ['sub', 'a file in it', () => writeFileSync(join(dir, 'sub', 'new'), '')],
+    ];
+    let before = first;
+    for (const [name, what, change] of changes) {
+      change();
+      const after = await digests();
+      for (const [other, digest] of before) expect(after.get(other) === digest, `${what}: ${other}`).toBe(other !== name);
+      before = after;
+    }
+    // None for a listing not stat'ed.
+    expect((await scanDir(Buffer.from(dir), 2)).entryDigests).toBeUndefined();
+  });
+
+  it('matches entries’ digests with those of a tree’s nodes', () => {
+    const digest = (n: number) => Buffer.alloc(ENTRY_DIGEST_BYTES, n);
+    // Two that agree in their first 8 bytes only, and must not be taken for each other.
+    const near = Buffer.concat([Buffer.alloc(8, 9), Buffer.alloc(8, 1)]);
+    const nodes = Buffer.concat([digest(1), digest(2), digest(3), near]);
+    const entries = Buffer.concat([digest(3), digest(7), digest(1), Buffer.concat([Buffer.alloc(8, 9), Buffer.alloc(8, 2)]), near]);
+    expect([...matchEntryDigests(entries, nodes)]).toEqual([2, -1, 0, -1, 3]);
+    expect([...matchEntryDigests(entries, Buffer.alloc(0))]).toEqual([-1, -1, -1, -1, -1]);
+    expect(() => matchEntryDigests(Buffer.alloc(5), nodes)).toThrow(/whole digests/);
   });
 
   it('tells directories, and whether a file still has the identity its scan gave it, without building every node', async () => {

@@ -16,6 +16,7 @@ interface ScanAddon {
   scanDir(path: Buffer, maxStat: number, followLone: boolean): Promise<NativeScan>;
   scanDirs(paths: Buffer[], maxStat: number, followLone: boolean): Promise<(NativeScan | null)[]>;
   entryDigests(data: Buffer, meta: Float64Array, count: number): Buffer;
+  matchDigests(entries: Buffer, nodes: Buffer): Int32Array;
 }
 
 export interface DirScan {
@@ -73,6 +74,11 @@ export async function scanDir(dir: Buffer, maxStat: number, followLone = false):
 export async function scanDirs(dirs: Buffer[], maxStat: number, followLone = false): Promise<(DirScan | NodeJS.ErrnoException | undefined)[]> {
   const scans = await loadNativeAddon<ScanAddon>('bkdr_blob').scanDirs(dirs, maxStat, followLone);
   return scans.map((scan, i) => (scan ? scanOf(dirs[i]!, scan) : undefined));
+}
+
+/** Per digest of `entries` (DirScan.entryDigests), where `nodes` (digests likewise) has the same one, or -1. */
+export function matchEntryDigests(entries: Buffer, nodes: Buffer): Int32Array {
+  return loadNativeAddon<ScanAddon>('bkdr_blob').matchDigests(entries, nodes);
 }
 
 function scanOf(dir: Buffer, [data, meta, digest, lone, loneIndex]: NativeScan): DirScan | NodeJS.ErrnoException {
