@@ -278,8 +278,9 @@ class BackupRun {
           if (sourceConfig.type === 'files') {
             for (const u of unreachable) onProgress.warning(u.path, `${u.problem}; not in this backup`);
             const estimate = opts.estimate ? estimateFilesSourceLater(paths, sourceConfig.exclude ?? [], (e) => onEvent({ type: 'estimate', source, ...e }), opts.signal, undefined, own) : undefined;
+            let dirCache: DirCache | undefined;
             try {
-              const dirCache = await openDirCache(this.#ctx.catalog.path, source, fanOut, {
+              dirCache = await openDirCache(this.#ctx.catalog.path, source, fanOut, {
                 paths,
                 exclude: sourceConfig.exclude ?? [],
                 own: own.paths,
@@ -303,6 +304,10 @@ class BackupRun {
               // Every path went away between the check and the walk: still nothing to back up, and no snapshot.
               if (archived.files + archived.dirs === 0) throw new OperationError(`source ${source}: none of its paths could be read (${paths.join(', ')}); nothing was written`);
               return { paths, archived, dirCache, ...(unreachable.length > 0 ? { missingPaths: unreachable.map((u) => u.path) } : {}) };
+            } catch (err) {
+              // What the walk kept is for no run now (a saved cache was saved by its snapshot's run).
+              dirCache?.discard();
+              throw err;
             } finally {
               estimate?.stop();
             }
@@ -424,6 +429,8 @@ class BackupRun {
         if (!saved) await settleFailedMember(m);
       }
     }
+    // Saved above, or not to be: a snapshot that failed its check, or a run with no member left.
+    dirCache?.discard();
     return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
   }
 

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { processAlive } from '../core/process-alive.js';
 import { sha256 } from '../core/ids.js';
 import { writeFileAtomic } from '../core/write-file-atomic.js';
 import { ENTRY_DIGEST_BYTES } from '../sources/files/scan-dir.js';
@@ -59,13 +61,17 @@ const FIXED_BYTES = 3 * ID_BYTES + 3 * 4 + 8 + 4;
  * Entries are held as the file's records, not as objects: the loaded file whole, its
  * records decoded only when looked up, and each kept entry encoded at once. Held as
  * objects, the 5 000 directories of a million-file backup raised its peak RSS by ~10 MiB
- * (V8 lets its heap grow to a multiple of what lives in it).
+ * (V8 lets its heap grow to a multiple of what lives in it). Kept records go to a file
+ * beside the cache as they fill a chunk (`<file>.kept-<pid>`), and from there into the
+ * cache when it is saved: with their nodes' digests, a million-file backup kept 16 MiB.
  */
 export class DirCache {
   readonly #file: string;
   readonly #identity: DirCacheIdentity;
   readonly #loaded: LoadedRecords;
-  readonly #kept = new EncodedRecords();
+  readonly #kept = new EncodedRecords((chunk) => this.#spill(chunk));
+  /** Where kept records go once a chunk is full; made at the first. */
+  #spilled: { path: string; fd: number } | undefined;
   #reused = 0;
   #reusedNodes = 0;
   #unsaved: unknown;
@@ -79,6 +85,7 @@ export class DirCache {
   /** The cache in `file`, its entries only when they are this identity's and `indexFiles` (the repository's now) holds every index file they knew. */
   static async open(file: string, identity: DirCacheIdentity, indexFiles: ReadonlySet<string>): Promise<DirCache> {
     let loaded: LoadedRecords = { body: Buffer.alloc(0), records: new Map() };
+    removeStaleSideFiles(file);
     try {
       const decoded = decodeCache(await readFile(file));
       if (decoded && decoded.repository === identity.repository && decoded.key === identity.key && decoded.indexFiles.every((id) => indexFiles.has(id))) loaded = decoded.loaded;
@@ -98,6 +105,8 @@ export class DirCache {
 
   /** An entry for the next backup: the directory's tree as this one stored or took it. */
   keep(dir: Buffer, entry: DirCacheEntry): void {
+    // One entry lost, the cache is not saved: the others are not kept either.
+    if (this.#unsaved) return;
     try {
       this.#kept.add(dir, entry);
     } catch (err) {
@@ -132,9 +141,90 @@ export class DirCache {
 
   /** Replaces the file with the entries kept in this walk; `indexFiles`: the repository's once its snapshot is written. */
   async save(indexFiles: Iterable<string>): Promise<void> {
-    if (this.#unsaved) throw this.#unsaved;
-    await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
-    await writeFileAtomic(this.#file, encodeCache({ ...this.#identity, indexFiles: [...indexFiles] }, this.#kept), { mode: 0o600 });
+    try {
+      if (this.#unsaved) throw this.#unsaved;
+      await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
+      const header = { ...this.#identity, indexFiles: [...indexFiles] };
+      if (!this.#spilled) await writeFileAtomic(this.#file, encodeCache(header, this.#kept.parts, this.#kept.count), { mode: 0o600 });
+      else await this.#saveSpilled(header, this.#spilled.path);
+    } finally {
+      this.discard();
+      // Its kept records are spent.
+      this.#unsaved ??= new Error('directory cache: saved already');
+    }
+  }
+
+  /** Drops what this walk kept (its file too); the cache's own file stays as it was. Idempotent. */
+  discard(): void {
+    const spilled = this.#spilled;
+    this.#spilled = undefined;
+    if (!spilled) return;
+    closeSync(spilled.fd);
+    rmSync(spilled.path, { force: true });
+  }
+
+  #spill(chunk: Buffer): void {
+    if (!this.#spilled) {
+      mkdirSync(dirname(this.#file), { recursive: true, mode: 0o700 });
+      const path = sideFile(this.#file, 'kept', process.pid);
+      this.#spilled = { path, fd: openSync(path, 'w', 0o600) };
+    }
+    for (let at = 0; at < chunk.length;) at += writeSync(this.#spilled.fd, chunk, at);
+  }
+
+  /** The head, the records from the spill file and those of the chunk not spilled yet, then the hash: beside the cache, then renamed over it. */
+  async #saveSpilled(header: CacheHeader, spillFile: string): Promise<void> {
+    const temp = sideFile(this.#file, 'saving', process.pid);
+    const hash = createHash('sha256');
+    const out = await open(temp, 'w', 0o600);
+    try {
+      const write = async (part: Buffer) => {
+        hash.update(part);
+        await out.write(part);
+      };
+      for (const part of cacheHead(header, this.#kept.count)) await write(part);
+      const spill = await open(spillFile, 'r');
+      try {
+        const buffer = Buffer.allocUnsafe(SAVE_COPY_BYTES);
+        for (;;) {
+          const { bytesRead } = await spill.read(buffer, 0, buffer.length, null);
+          if (bytesRead === 0) break;
+          await write(buffer.subarray(0, bytesRead));
+        }
+      } finally {
+        await spill.close();
+      }
+      for (const part of this.#kept.parts) await write(part);
+      await out.write(hash.digest());
+      await out.close();
+      await rename(temp, this.#file);
+    } catch (err) {
+      await out.close().catch(() => undefined);
+      await rm(temp, { force: true });
+      throw err;
+    }
+  }
+}
+
+/** Reads of the spill file while the cache is saved. */
+const SAVE_COPY_BYTES = 1024 * 1024;
+
+/** A file of this run's beside the cache: its kept records, or the cache being saved. */
+const sideFile = (file: string, kind: 'kept' | 'saving', pid: number): string => `${file}.${kind}-${pid}`;
+
+/** Side files of runs that ended without removing them (killed): their pids are gone. */
+function removeStaleSideFiles(file: string): void {
+  const prefix = `${basename(file)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dirname(file));
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const side = /^(?:kept|saving)-(\d+)$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
+    const pid = Number(side?.[1]);
+    if (pid > 0 && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(file), name), { force: true });
   }
 }
 
@@ -156,13 +246,17 @@ class EncodedRecords {
   #used = 0;
   count = 0;
 
+  /** `spill`: takes each full chunk (a view of one buffer, reused once it returns); without it, chunks are held. */
+  constructor(readonly spill?: (chunk: Buffer) => void) {}
+
   add(dir: Buffer, e: DirCacheEntry): void {
     if (e.digest.length !== ID_BYTES) throw new Error(`directory cache: a digest of ${e.digest.length} bytes`);
     if (e.nodeDigests.length % ENTRY_DIGEST_BYTES !== 0) throw new Error(`directory cache: node digests of ${e.nodeDigests.length} bytes`);
     const size = 4 + dir.length + FIXED_BYTES + e.children.length * ID_BYTES + 4 + e.nodeDigests.length;
     if (this.#used + size > this.#chunk.length) {
-      if (this.#used > 0) this.#full.push(this.#chunk.subarray(0, this.#used));
-      this.#chunk = Buffer.allocUnsafeSlow(Math.max(EncodedRecords.CHUNK_BYTES, size));
+      if (this.#used > 0 && this.spill) this.spill(this.#chunk.subarray(0, this.#used));
+      else if (this.#used > 0) this.#full.push(this.#chunk.subarray(0, this.#used));
+      if (!this.spill || size > this.#chunk.length) this.#chunk = Buffer.allocUnsafeSlow(Math.max(EncodedRecords.CHUNK_BYTES, size));
       this.#used = 0;
     }
     const b = this.#chunk;
@@ -194,9 +288,8 @@ function writeId(b: Buffer, id: string, at: number): number {
 }
 
 /** The magic, a JSON header, the count of records, the records, then the SHA-256 of all before it (a torn or damaged file is ignored whole). */
-function encodeCache(header: CacheHeader, kept: EncodedRecords): Buffer {
-  const json = Buffer.from(JSON.stringify(header));
-  const parts = [MAGIC, u32(json.length), json, u32(kept.count), ...kept.parts];
+function encodeCache(header: CacheHeader, records: Buffer[], count: number): Buffer {
+  const parts = [...cacheHead(header, count), ...records];
   const hash = createHash('sha256');
   for (const part of parts) hash.update(part);
   return Buffer.concat([...parts, hash.digest()]);
@@ -247,6 +340,12 @@ function decodeRecord(body: Buffer, at: number): DirCacheEntry {
     children,
     nodeDigests: body.subarray(from + 4, from + 4 + nodeCount * ENTRY_DIGEST_BYTES),
   };
+}
+
+/** What comes before the records. */
+function cacheHead(header: CacheHeader, count: number): Buffer[] {
+  const json = Buffer.from(JSON.stringify(header));
+  return [MAGIC, u32(json.length), json, u32(count)];
 }
 
 function u32(value: number): Buffer {

@@ -1,4 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { chmod, link, mkdir, readFile, rm, stat, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -55,9 +56,32 @@ describe('DirCache', () => {
     kept.splice(1000, 0, ['/src', wide]);
     for (const [dir, e] of kept) cache.keep(Buffer.from(dir), e);
     expect(cache.keptEntries).toBe(2001);
+    // Full chunks went to a file beside the cache as they filled.
+    expect(readdirSync(tmp.path)).toEqual([`many.kept-${process.pid}`]);
     await cache.save(['i1']);
+    expect(readdirSync(tmp.path)).toEqual(['many']);
     const again = await DirCache.open(file, identity, new Set(['i1']));
     for (const [dir, e] of kept) expect(again.lookup(Buffer.from(dir), e.tree)).toEqual(e);
+    await expect(cache.save(['i1'])).rejects.toThrow('directory cache: saved already');
+  });
+
+  it('leaves no file of what a walk kept once it is discarded, or when its run was killed', async () => {
+    const file = join(tmp.path, 'one');
+    const first = await DirCache.open(file, identity, new Set());
+    first.keep(Buffer.from('/src'), entry('a'.repeat(64)));
+    await first.save(['i1']);
+    const cache = await DirCache.open(file, identity, new Set(['i1']));
+    for (let i = 0; i < 2000; i++) cache.keep(Buffer.from(`/src/d${i}`), entry('b'.repeat(64), ['c'.repeat(64)]));
+    cache.discard();
+    cache.discard();
+    expect(readdirSync(tmp.path)).toEqual(['one']);
+    // Killed runs' files (a pid that is gone) go at the next open; a live run's stay.
+    const dead = spawnSync('true').pid!;
+    for (const name of [`one.kept-${dead}`, `one.saving-${dead}`, `one.kept-${process.ppid}`, `other.kept-${dead}`]) writeFileSync(join(tmp.path, name), 'x');
+    const next = await DirCache.open(file, identity, new Set(['i1']));
+    expect(readdirSync(tmp.path).sort()).toEqual(['one', `one.kept-${process.ppid}`, `other.kept-${dead}`]);
+    // The cache itself as the first walk saved it.
+    expect(next.lookup(Buffer.from('/src'), 'a'.repeat(64))).toEqual(entry('a'.repeat(64)));
   });
 
   it('fails its save, not the walk, when an entry cannot be written, and the file it had stays as it was', async () => {
