@@ -373,65 +373,68 @@ class BackupRun {
       for (const m of fanOut.members) m.error ??= err;
       return { backups: [], failed: fanOut.members };
     }
-    // Destinations that dropped out mid-run: what they had stored is indexed for the next run, or deleted.
-    await Promise.all(fanOut.members.filter((m) => m.error !== undefined).map((m) => settleFailedMember(m)));
+    try {
+      // Destinations that dropped out mid-run: what they had stored is indexed for the next run, or deleted.
+      await Promise.all(fanOut.members.filter((m) => m.error !== undefined).map((m) => settleFailedMember(m)));
 
-    const backups: BackupOutcome[] = [];
-    const { tree, warnings: _warnings, reusedTrees, writtenTrees, ...counts } = archived;
-    for (const m of fanOut.members) {
-      if (m.error !== undefined) continue;
-      let saved = false;
-      try {
-        const flushed = await m.repo.flush();
-        const ownParent = m.repo === fanOut.primary ? parent : requested !== 'full' ? await findParent(m.repo, source, requested) : undefined;
-        const ended = new Date();
-        const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes, ...(missingPaths ? { missingPaths } : {}) };
-        const snapshotId = await m.repo.saveSnapshot({
-          time: started.toISOString(),
-          tree,
-          paths,
-          hostname: hostname(),
-          username: userInfo().username,
-          source,
-          strategy: opts.continuous ? 'continuous' : strategy,
-          ...(ownParent ? { parent: ownParent.id } : {}),
-          tags: opts.tags ?? [],
-          startTime: started.toISOString(),
-          endTime: ended.toISOString(),
-          summary,
-          programVersion: PROGRAM_VERSION,
-          ...(meta ? { meta } : {}),
-        });
-        saved = true;
-        cacheBackup(this.#ctx.catalog, m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
-        log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
-        onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
-        backups.push({
-          source,
-          destination: m.destination.name,
-          snapshotId,
-          strategy: opts.continuous ? 'continuous' : strategy,
-          parent: ownParent?.id,
-          durationMs: ended.getTime() - started.getTime(),
-          summary,
-          warnings,
-        });
-        // Only the repository the walk read the parent's trees from saw them decode, and its index their content.
-        const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, ...(m.repo === walked ? { reusedTrees, writtenTrees } : {}) });
-        if (verified?.damage) {
-          log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
-          m.error = new IntegrityError(verified.damage);
-        } else if (verified) log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} verified (${verified.checked})`);
-        // Its trees are the next run's to take whole: only once the snapshot holding them is written, and found whole.
-        if (!verified?.damage && dirCache && m.repo === walked) await saveDirCache(dirCache, m.repo, log);
-      } catch (err) {
-        m.error = err;
-        if (!saved) await settleFailedMember(m);
+      const backups: BackupOutcome[] = [];
+      const { tree, warnings: _warnings, reusedTrees, writtenTrees, ...counts } = archived;
+      for (const m of fanOut.members) {
+        if (m.error !== undefined) continue;
+        let saved = false;
+        try {
+          const flushed = await m.repo.flush();
+          const ownParent = m.repo === fanOut.primary ? parent : requested !== 'full' ? await findParent(m.repo, source, requested) : undefined;
+          const ended = new Date();
+          const summary: Snapshot['summary'] = { ...counts, storedBytes: flushed.storedBytes, ...(missingPaths ? { missingPaths } : {}) };
+          const snapshotId = await m.repo.saveSnapshot({
+            time: started.toISOString(),
+            tree,
+            paths,
+            hostname: hostname(),
+            username: userInfo().username,
+            source,
+            strategy: opts.continuous ? 'continuous' : strategy,
+            ...(ownParent ? { parent: ownParent.id } : {}),
+            tags: opts.tags ?? [],
+            startTime: started.toISOString(),
+            endTime: ended.toISOString(),
+            summary,
+            programVersion: PROGRAM_VERSION,
+            ...(meta ? { meta } : {}),
+          });
+          saved = true;
+          cacheBackup(this.#ctx.catalog, m.destination, m.repo, await m.repo.loadSnapshot(snapshotId), runId);
+          log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} (${summary.files} files, ${summary.addedBytes} bytes added)`);
+          onEvent({ type: 'done', source, destination: m.destination.name, snapshotId });
+          backups.push({
+            source,
+            destination: m.destination.name,
+            snapshotId,
+            strategy: opts.continuous ? 'continuous' : strategy,
+            parent: ownParent?.id,
+            durationMs: ended.getTime() - started.getTime(),
+            summary,
+            warnings,
+          });
+          // Only the repository the walk read the parent's trees from saw them decode, and its index their content.
+          const verified = await this.#verifyNewBackup(m.repo, snapshotId, { signal: opts.signal, ...(m.repo === walked ? { reusedTrees, writtenTrees } : {}) });
+          if (verified?.damage) {
+            log('error', `${source} → ${m.destination.name}: ${verified.damage}`);
+            m.error = new IntegrityError(verified.damage);
+          } else if (verified) log('info', `${source} → ${m.destination.name}: snapshot ${snapshotId.slice(0, 8)} verified (${verified.checked})`);
+          // Its trees are the next run's to take whole: only once the snapshot holding them is written, and found whole.
+          if (!verified?.damage && dirCache && m.repo === walked) await saveDirCache(dirCache, m.repo, log);
+        } catch (err) {
+          m.error = err;
+          if (!saved) await settleFailedMember(m);
+        }
       }
+      return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
+    } finally {
+      // Saved above, or not to be: a snapshot that failed its check, or a run with no member left.
+      dirCache?.discard();
     }
-    // Saved above, or not to be: a snapshot that failed its check, or a run with no member left.
-    dirCache?.discard();
-    return { backups, failed: fanOut.members.filter((m) => m.error !== undefined) };
   }
 
   /**

@@ -4,7 +4,7 @@ import { sha256Hex } from '../core/ids.js';
 import type { Repository } from '../repo/repository.js';
 import { ownerNamesDigest } from '../sources/files/user-names.js';
 import { PROGRAM_VERSION } from './program-version.js';
-import { DirCache } from './dir-cache.js';
+import { DirCache, removeStaleSideFiles } from './dir-cache.js';
 import type { FanOutRepository } from './fan-out-repository.js';
 
 export type { DirCache } from './dir-cache.js';
@@ -34,9 +34,14 @@ export interface WalkSettings {
  * records access times (every read moves them).
  */
 export async function openDirCache(catalogPath: string, source: string, fanOut: FanOutRepository, walk: WalkSettings): Promise<DirCache | undefined> {
-  if (catalogPath === ':memory:' || fanOut.members.length !== 1 || walk.withAtime) return undefined;
+  if (catalogPath === ':memory:') return undefined;
   const repo = fanOut.primary;
   const file = join(`${catalogPath}.dirs`, `${repo.id}-${sha256Hex(source).slice(0, 16)}`);
+  if (fanOut.members.length !== 1 || walk.withAtime) {
+    // What a killed run of it kept goes all the same.
+    removeStaleSideFiles(file);
+    return undefined;
+  }
   // The program's version and the walk's: a newer bkdr may record nodes otherwise. The user and capabilities: another
   // lists other extended attributes (trusted.* needs CAP_SYS_ADMIN), and recording those it cannot list is no failure.
   const key = sha256Hex(

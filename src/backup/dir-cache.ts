@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
-import { closeSync, mkdirSync, openSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { processAlive } from '../core/process-alive.js';
@@ -146,56 +146,67 @@ export class DirCache {
       await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
       const header = { ...this.#identity, indexFiles: [...indexFiles] };
       if (!this.#spilled) await writeFileAtomic(this.#file, encodeCache(header, this.#kept.parts, this.#kept.count), { mode: 0o600 });
-      else await this.#saveSpilled(header, this.#spilled.path);
+      else await this.#saveSpilled(header, this.#spilled.fd);
     } finally {
-      this.discard();
       // Its kept records are spent.
       this.#unsaved ??= new Error('directory cache: saved already');
+      this.discard();
     }
   }
 
-  /** Drops what this walk kept (its file too); the cache's own file stays as it was. Idempotent. */
+  /**
+   * Drops what this walk kept (its file too), for a run that saves none; the cache's own
+   * file stays as it was, and it cannot be saved from now on. Never throws: a file it
+   * cannot remove is removed by the next open (removeStaleSideFiles).
+   */
   discard(): void {
+    this.#unsaved ??= new Error('directory cache: discarded');
     const spilled = this.#spilled;
     this.#spilled = undefined;
     if (!spilled) return;
-    closeSync(spilled.fd);
-    rmSync(spilled.path, { force: true });
+    try {
+      closeSync(spilled.fd);
+    } catch {
+      // Closed or not, the file goes.
+    }
+    try {
+      rmSync(spilled.path, { force: true });
+    } catch {
+      // Left to the next open.
+    }
   }
 
   #spill(chunk: Buffer): void {
     if (!this.#spilled) {
       mkdirSync(dirname(this.#file), { recursive: true, mode: 0o700 });
-      const path = sideFile(this.#file, 'kept', process.pid);
-      this.#spilled = { path, fd: openSync(path, 'w', 0o600) };
+      const path = sideFile(this.#file, 'kept');
+      this.#spilled = { path, fd: openSync(path, 'wx+', 0o600) };
     }
     for (let at = 0; at < chunk.length;) at += writeSync(this.#spilled.fd, chunk, at);
   }
 
   /** The head, the records from the spill file and those of the chunk not spilled yet, then the hash: beside the cache, then renamed over it. */
-  async #saveSpilled(header: CacheHeader, spillFile: string): Promise<void> {
-    const temp = sideFile(this.#file, 'saving', process.pid);
+  async #saveSpilled(header: CacheHeader, spillFd: number): Promise<void> {
+    const temp = sideFile(this.#file, 'saving');
     const hash = createHash('sha256');
-    const out = await open(temp, 'w', 0o600);
+    const out = await open(temp, 'wx', 0o600);
     try {
       const write = async (part: Buffer) => {
         hash.update(part);
-        await out.write(part);
+        for (let at = 0; at < part.length;) at += (await out.write(part, at)).bytesWritten;
       };
       for (const part of cacheHead(header, this.#kept.count)) await write(part);
-      const spill = await open(spillFile, 'r');
-      try {
-        const buffer = Buffer.allocUnsafe(SAVE_COPY_BYTES);
-        for (;;) {
-          const { bytesRead } = await spill.read(buffer, 0, buffer.length, null);
-          if (bytesRead === 0) break;
-          await write(buffer.subarray(0, bytesRead));
-        }
-      } finally {
-        await spill.close();
+      // Read back through the descriptor it was written with, from its start.
+      const buffer = Buffer.allocUnsafe(SAVE_COPY_BYTES);
+      for (let position = 0; ;) {
+        const read = readSync(spillFd, buffer, 0, buffer.length, position);
+        if (read === 0) break;
+        position += read;
+        await write(buffer.subarray(0, read));
       }
       for (const part of this.#kept.parts) await write(part);
-      await out.write(hash.digest());
+      const digest = hash.digest();
+      for (let at = 0; at < digest.length;) at += (await out.write(digest, at)).bytesWritten;
       await out.close();
       await rename(temp, this.#file);
     } catch (err) {
@@ -209,11 +220,14 @@ export class DirCache {
 /** Reads of the spill file while the cache is saved. */
 const SAVE_COPY_BYTES = 1024 * 1024;
 
-/** A file of this run's beside the cache: its kept records, or the cache being saved. */
-const sideFile = (file: string, kind: 'kept' | 'saving', pid: number): string => `${file}.${kind}-${pid}`;
+/** A file of this cache's beside it: what its walk kept, or the cache being saved; named by the process and never another's. */
+const sideFile = (file: string, kind: 'kept' | 'saving'): string => `${file}.${kind}-${process.pid}-${randomBytes(4).toString('hex')}`;
 
-/** Side files of runs that ended without removing them (killed): their pids are gone. */
-function removeStaleSideFiles(file: string): void {
+/**
+ * Side files of runs that ended without removing them (killed): their pids are gone. One
+ * whose pid a later process took stays until that one is gone too.
+ */
+export function removeStaleSideFiles(file: string): void {
   const prefix = `${basename(file)}.`;
   let names: string[];
   try {
@@ -222,9 +236,14 @@ function removeStaleSideFiles(file: string): void {
     return;
   }
   for (const name of names) {
-    const side = /^(?:kept|saving)-(\d+)$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
+    const side = /^(?:kept|saving)-(\d+)-[0-9a-f]+$/.exec(name.startsWith(prefix) ? name.slice(prefix.length) : '');
     const pid = Number(side?.[1]);
-    if (pid > 0 && pid !== process.pid && !processAlive(pid)) rmSync(join(dirname(file), name), { force: true });
+    if (!(pid > 0 && pid !== process.pid && !processAlive(pid))) continue;
+    try {
+      rmSync(join(dirname(file), name), { force: true });
+    } catch {
+      // Only space: tried again at the next open.
+    }
   }
 }
 

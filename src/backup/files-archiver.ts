@@ -7,7 +7,7 @@ import { BACKUP_IDLE_DISCARD_MS, BufferPool } from '../repo/buffer-pool.js';
 import type { Repository, SaveBlobResult } from '../repo/repository.js';
 import type { SnapshotSummary } from '../repo/snapshot.js';
 import type { TreeNode } from '../repo/tree-node.js';
-import { sameStoredNode, storedContent } from '../repo/tree.js';
+import { parseStoredNode, sameStoredNode, storedContent } from '../repo/tree.js';
 import { treesReadBack } from '../repo/trees-read-back.js';
 import { type ContentResult, writeContent, writeSingleChunk } from './content-writer.js';
 import type { DirCache, DirCacheEntry } from './dir-cache.js';
@@ -394,11 +394,13 @@ class FilesArchiver {
         }
         if (mayExclude && !archivedSubdirs?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
+        const storedText = stored ? parentListing!.texts![storedAt?.get(i) ?? -1] : undefined;
         if (node.type === 'dir') dirs.push(i);
-        else if (stored && this.#reuseStored(node, parentListing!.texts![storedAt?.get(i) ?? -1], stored)) continue;
+        else if (storedText !== undefined && this.#reuseStored(node, storedText, stored!)) continue;
         else if (node.type !== 'file') this.#stats.files++;
         else {
-          const previous = parent?.get(name.toString('hex'));
+          // A file stored without content as this bkdr writes it: its parent node, left out of the listing, from its text.
+          const previous = parent?.get(name.toString('hex')) ?? (storedText !== undefined ? parsedNodeOrNothing(storedText, cached!.tree) : undefined);
           // Checked before taking a slot: a walk waiting behind a large changed file would leave the main thread idle.
           if (this.#reuseUnchanged(node, previous)) continue;
           if ((node.size ?? 0) >= minSize) {
@@ -760,8 +762,7 @@ class FilesArchiver {
    * A file's blobs are not looked up: they were indexed when the cache entry was kept, and
    * the cache counts for nothing once an index file it knew is gone (as for a tree it gives).
    */
-  #reuseStored(node: TreeNode, text: string | undefined, stored: Map<TreeNode, string>): boolean {
-    if (text === undefined) return false;
+  #reuseStored(node: TreeNode, text: string, stored: Map<TreeNode, string>): boolean {
     if (node.type === 'file') {
       const content = storedContent(text);
       // Not as this bkdr writes a file: read afresh (its parent node was not parsed).
@@ -1027,8 +1028,17 @@ function storedEntries(scan: DirScan, cached: DirCacheEntry): Map<number, number
   if (!digests) return undefined;
   const found = matchEntryDigests(digests, cached.nodeDigests);
   const stored = new Map<number, number>();
-  for (let i = 0; i < found.length; i++) if (found[i]! >= 0 && !scan.isDirectory(i)) stored.set(i, found[i]!);
+  // Nor an entry whose node takes an lstat of its own: what that finds is not what the digest says.
+  for (let i = 0; i < found.length; i++) if (found[i]! >= 0 && !scan.isDirectory(i) && !scan.statedAgain(i)) stored.set(i, found[i]!);
   return stored;
+}
+
+function parsedNodeOrNothing(text: string, tree: string): TreeNode | undefined {
+  try {
+    return parseStoredNode(text, tree);
+  } catch {
+    return undefined;
+  }
 }
 
 /** The digests of the entries a cacheable directory's tree holds (every node: none failed or vanished), in its order. */

@@ -233,9 +233,9 @@ export interface StructureCheckOptions {
   signal?: AbortSignal | undefined;
   /**
    * Trees the backup took unchanged from its parent snapshot (the archiver's reuse of a
-   * directory). The archiver decoded each of them, and found every blob they reach in the
-   * index: in this run, or for a tree its directory cache gave it, in the run that wrote or
-   * decoded it (the cache counts for nothing once an index file is gone). So when every pack the index
+   * directory). Every blob they reach was found in the index: in this run, or for what its
+   * directory cache gave it (a tree, or nodes by their entries' digests), by the run that
+   * first wrote or decoded it (the cache counts for nothing once an index file is gone). So when every pack the index
    * names is stored, they pass the check as they are, and are not read again: in an
    * incremental backup, that is most of its trees. With a pack missing, or a tree of
    * writtenTrees that does not read back, every tree is read, to name the paths the damage
@@ -246,8 +246,8 @@ export interface StructureCheckOptions {
   /**
    * Trees the backup wrote, each with every tree below it here or in reusedTrees: the
    * archiver made their nodes, and found each blob they reach in the index or stored it
-   * (FilesArchiver.#saveTree), or for a node its directory cache kept by its entry's
-   * digest, in the run that kept it (as for a tree the cache gives). They pass as reused trees do, once read back: each must
+   * (FilesArchiver.#saveTree), or for a node its directory cache gave by its entry's
+   * digest, as for a tree the cache gives (reusedTrees). They pass as reused trees do, once read back: each must
    * hash to its id, so that it holds what was written. Not decoded: in a first backup,
    * decoding them was most of the check's time (the bench's real tree: 17.7 MB of trees,
    * 0.1 s of JSON.parse alone). So their text is taken to be what serializeTree made of

@@ -223,6 +223,11 @@ export function deserializeTreeExcept(data: Buffer, id: string, stored: Readonly
   return { nodes, positions, texts };
 }
 
+/** One node of tree `id` from its text (as deserializeTreeTexts cuts it). */
+export function parseStoredNode(text: string, id: string): TreeNode {
+  return treeNode(storedNode(text, id));
+}
+
 function storedNode(text: string, id: string): StoredNode {
   let s: StoredNode;
   try {

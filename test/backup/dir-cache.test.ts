@@ -57,7 +57,7 @@ describe('DirCache', () => {
     for (const [dir, e] of kept) cache.keep(Buffer.from(dir), e);
     expect(cache.keptEntries).toBe(2001);
     // Full chunks went to a file beside the cache as they filled.
-    expect(readdirSync(tmp.path)).toEqual([`many.kept-${process.pid}`]);
+    expect(readdirSync(tmp.path)).toEqual([expect.stringMatching(new RegExp(`^many\\.kept-${process.pid}-[0-9a-f]{8}$`))]);
     await cache.save(['i1']);
     expect(readdirSync(tmp.path)).toEqual(['many']);
     const again = await DirCache.open(file, identity, new Set(['i1']));
@@ -75,11 +75,14 @@ describe('DirCache', () => {
     cache.discard();
     cache.discard();
     expect(readdirSync(tmp.path)).toEqual(['one']);
+    // Discarded, it cannot be saved: that would write what it no longer has over the cache.
+    await expect(cache.save(['i1'])).rejects.toThrow('directory cache: discarded');
     // Killed runs' files (a pid that is gone) go at the next open; a live run's stay.
     const dead = spawnSync('true').pid!;
-    for (const name of [`one.kept-${dead}`, `one.saving-${dead}`, `one.kept-${process.ppid}`, `other.kept-${dead}`]) writeFileSync(join(tmp.path, name), 'x');
+    for (const name of [`one.kept-${dead}-0badf00d`, `one.saving-${dead}-00000001`, `one.kept-${process.ppid}-0badf00d`, `other.kept-${dead}-0badf00d`, `one.kept-${dead}`])
+      writeFileSync(join(tmp.path, name), 'x');
     const next = await DirCache.open(file, identity, new Set(['i1']));
-    expect(readdirSync(tmp.path).sort()).toEqual(['one', `one.kept-${process.ppid}`, `other.kept-${dead}`]);
+    expect(readdirSync(tmp.path).sort()).toEqual(['one', `one.kept-${dead}`, `one.kept-${process.ppid}-0badf00d`, `other.kept-${dead}-0badf00d`].sort());
     // The cache itself as the first walk saved it.
     expect(next.lookup(Buffer.from('/src'), 'a'.repeat(64))).toEqual(entry('a'.repeat(64)));
   });

@@ -30,6 +30,8 @@ export interface DirScan {
   node(i: number): TreeNode | NodeJS.ErrnoException;
   /** Whether the lstat of entry i found a directory; false when not stat'ed or it failed. */
   isDirectory(i: number): boolean;
+  /** Whether entry i's node comes from an lstat of its own (a time the scan's slots cannot hold), not the scan's; true when not stat'ed. */
+  statedAgain(i: number): boolean;
   /**
    * SHA-256 of the names, symlink targets and every lstat result but the access time, when
    * stat'ed: the same digest means the same listing, entry for entry (the directory cache's test).
@@ -131,6 +133,10 @@ class UnstatedScan implements DirScan {
     return false;
   }
 
+  statedAgain(): boolean {
+    return true;
+  }
+
   sameAsScanned(): boolean {
     return false;
   }
@@ -171,6 +177,10 @@ class StatedScan implements DirScan {
   isDirectory(i: number): boolean {
     const m = i * SCAN_META;
     return this.#slots.meta[m] === 0 && (this.#slots.meta[m + 1]! & fsc.S_IFMT) === fsc.S_IFDIR;
+  }
+
+  statedAgain(i: number): boolean {
+    return this.#slots.meta[i * SCAN_META + 14] !== 0;
   }
 
   sameAsScanned(i: number, node: TreeNode): boolean {
