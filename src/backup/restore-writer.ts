@@ -90,9 +90,7 @@ export async function writeContent(repo: Repository, plan: RestorePlan, opts: Re
     }
   }
   const packs = [...byPack.values()];
-  // In small pages, not the pools' huge ones: a span or decoded batch rarely fills its size class, and a huge page
-  // counts whole once touched (the bench's real tree: peak RSS 10 MiB lower, 6 alternating restores, time the same).
-  const buffers = new BufferPool(REUSED_BUFFER_BYTES, { allocate: (size) => Buffer.allocUnsafeSlow(size) });
+  const buffers = new BufferPool(REUSED_BUFFER_BYTES);
   let next = 0;
   const worker = async () => {
     while (next < packs.length) {
