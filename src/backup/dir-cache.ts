@@ -191,9 +191,12 @@ export class DirCache {
     const hash = createHash('sha256');
     const out = await open(temp, 'wx', 0o600);
     try {
+      const writeAll = async (part: Buffer) => {
+        for (let at = 0; at < part.length;) at += (await out.write(part, at)).bytesWritten;
+      };
       const write = async (part: Buffer) => {
         hash.update(part);
-        for (let at = 0; at < part.length;) at += (await out.write(part, at)).bytesWritten;
+        await writeAll(part);
       };
       for (const part of cacheHead(header, this.#kept.count)) await write(part);
       // Read back through the descriptor it was written with, from its start.
@@ -205,8 +208,7 @@ export class DirCache {
         await write(buffer.subarray(0, read));
       }
       for (const part of this.#kept.parts) await write(part);
-      const digest = hash.digest();
-      for (let at = 0; at < digest.length;) at += (await out.write(digest, at)).bytesWritten;
+      await writeAll(hash.digest());
       await out.close();
       await rename(temp, this.#file);
     } catch (err) {

@@ -394,7 +394,8 @@ class FilesArchiver {
         }
         if (mayExclude && !archivedSubdirs?.has(i) && rules.excludes(path, node.type === 'dir')) continue;
         nodes[i] = node;
-        const storedText = stored ? parentListing!.texts![storedAt?.get(i) ?? -1] : undefined;
+        const storedPosition = stored && storedAt?.get(i);
+        const storedText = storedPosition === undefined ? undefined : parentListing!.texts![storedPosition];
         if (node.type === 'dir') dirs.push(i);
         else if (storedText !== undefined && this.#reuseStored(node, storedText, stored!)) continue;
         else if (node.type !== 'file') this.#stats.files++;
@@ -767,13 +768,11 @@ class FilesArchiver {
       const content = storedContent(text);
       // Not as this bkdr writes a file: read afresh (its parent node was not parsed).
       if (!content) return false;
-      node.content = content;
-      this.#stats.bytes += node.size ?? 0;
-      this.#stats.unchangedFiles++;
-      this.#stats.dataBlobs += content.length;
+      this.#countUnchanged(node, content);
+    } else {
+      this.#stats.files++;
+      this.#emitProgress();
     }
-    this.#stats.files++;
-    this.#emitProgress();
     stored.set(node, text);
     return true;
   }
@@ -782,13 +781,18 @@ class FilesArchiver {
   #reuseUnchanged(node: TreeNode, previous: TreeNode | undefined): boolean {
     const repo = this.#o.repo;
     if (!(previous?.type === 'file' && previous.content && sameFileIdentity(previous, node) && previous.content.every((id) => repo.hasBlob(id)))) return false;
-    node.content = previous.content;
+    this.#countUnchanged(node, previous.content);
+    return true;
+  }
+
+  /** A file whose content is taken as stored before, not read: it gets that content and counts as unchanged. */
+  #countUnchanged(node: TreeNode, content: string[]): void {
+    node.content = content;
     this.#stats.files++;
     this.#stats.bytes += node.size ?? 0;
     this.#stats.unchangedFiles++;
-    this.#stats.dataBlobs += previous.content.length;
+    this.#stats.dataBlobs += content.length;
     this.#emitProgress();
-    return true;
   }
 
   async #archiveFile(path: Buffer, node: TreeNode, previous: TreeNode | undefined): Promise<void> {
