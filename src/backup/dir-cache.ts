@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { processAlive } from '../core/process-alive.js';
 import { sha256 } from '../core/ids.js';
@@ -145,8 +145,8 @@ export class DirCache {
       if (this.#unsaved) throw this.#unsaved;
       await mkdir(dirname(this.#file), { recursive: true, mode: 0o700 });
       const header = { ...this.#identity, indexFiles: [...indexFiles] };
-      if (!this.#spilled) await writeFileAtomic(this.#file, encodeCache(header, this.#kept.parts, this.#kept.count), { mode: 0o600 });
-      else await this.#saveSpilled(header, this.#spilled.fd);
+      // Beside the cache under a name whose leftover, if this run is killed, the next open removes (removeStaleSideFiles).
+      await writeFileAtomic(this.#file, this.#fileParts(header), { mode: 0o600, temp: sideFile(this.#file, 'saving') });
     } finally {
       // Its kept records are spent.
       this.#unsaved ??= new Error('directory cache: saved already');
@@ -185,37 +185,31 @@ export class DirCache {
     for (let at = 0; at < chunk.length;) at += writeSync(this.#spilled.fd, chunk, at);
   }
 
-  /** The head, the records from the spill file and those of the chunk not spilled yet, then the hash: beside the cache, then renamed over it. */
-  async #saveSpilled(header: CacheHeader, spillFd: number): Promise<void> {
-    const temp = sideFile(this.#file, 'saving');
+  /**
+   * The file's bytes: the magic, a JSON header and the count of records (cacheHead), the
+   * records spilled (read back through the descriptor that wrote them, from its start) and
+   * those of the chunk not spilled yet, then the SHA-256 of all before it (a torn or damaged
+   * file is ignored whole).
+   */
+  *#fileParts(header: CacheHeader): Generator<Buffer> {
     const hash = createHash('sha256');
-    const out = await open(temp, 'wx', 0o600);
-    try {
-      const writeAll = async (part: Buffer) => {
-        for (let at = 0; at < part.length;) at += (await out.write(part, at)).bytesWritten;
-      };
-      const write = async (part: Buffer) => {
-        hash.update(part);
-        await writeAll(part);
-      };
-      for (const part of cacheHead(header, this.#kept.count)) await write(part);
-      // Read back through the descriptor it was written with, from its start.
-      const buffer = Buffer.allocUnsafe(SAVE_COPY_BYTES);
+    const hashed = (part: Buffer): Buffer => {
+      hash.update(part);
+      return part;
+    };
+    for (const part of cacheHead(header, this.#kept.count)) yield hashed(part);
+    const spilled = this.#spilled;
+    if (spilled) {
       for (let position = 0; ;) {
-        const read = readSync(spillFd, buffer, 0, buffer.length, position);
+        const buffer = Buffer.allocUnsafe(SAVE_COPY_BYTES);
+        const read = readSync(spilled.fd, buffer, 0, buffer.length, position);
         if (read === 0) break;
         position += read;
-        await write(buffer.subarray(0, read));
+        yield hashed(buffer.subarray(0, read));
       }
-      for (const part of this.#kept.parts) await write(part);
-      await writeAll(hash.digest());
-      await out.close();
-      await rename(temp, this.#file);
-    } catch (err) {
-      await out.close().catch(() => undefined);
-      await rm(temp, { force: true });
-      throw err;
     }
+    for (const part of this.#kept.parts) yield hashed(part);
+    yield hash.digest();
   }
 }
 
@@ -306,14 +300,6 @@ class EncodedRecords {
 function writeId(b: Buffer, id: string, at: number): number {
   if (b.write(id, at, ID_BYTES, 'hex') !== ID_BYTES || id.length !== 2 * ID_BYTES) throw new Error(`directory cache: not an id: ${id}`);
   return at + ID_BYTES;
-}
-
-/** The magic, a JSON header, the count of records, the records, then the SHA-256 of all before it (a torn or damaged file is ignored whole). */
-function encodeCache(header: CacheHeader, records: Buffer[], count: number): Buffer {
-  const parts = [...cacheHead(header, count), ...records];
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(part);
-  return Buffer.concat([...parts, hash.digest()]);
 }
 
 /** The header, and where each record is: records are decoded when looked up. */

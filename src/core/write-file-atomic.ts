@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { renameSync, rmSync, writeFileSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { open, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 
 /** A name beside `target` that is hidden and never an existing file's. */
@@ -9,14 +9,16 @@ const tempBeside = (target: string): string => join(dirname(target), `.${basenam
 /**
  * `data` under a temporary name beside `target` (hidden, never an existing file), then renamed
  * over it, after an fsync with `sync`: a reader (PostgreSQL, a browser, a mail job) sees all of
- * it or nothing, and a failure leaves no temporary file behind. `mode` as writeFile's.
+ * it or nothing, and a failure leaves no temporary file behind. `mode` as writeFile's; `data`
+ * may come in parts (an iterable), which are written in turn. `temp`: the temporary file's
+ * name instead, for a caller that removes the ones a killed process left.
  */
-export async function writeFileAtomic(target: string, data: string | Buffer, opts: { sync?: boolean; mode?: number } = {}): Promise<void> {
-  const temp = tempBeside(target);
+export async function writeFileAtomic(target: string, data: string | Buffer | Iterable<Buffer> | AsyncIterable<Buffer>, opts: { sync?: boolean; mode?: number; temp?: string } = {}): Promise<void> {
+  const temp = opts.temp ?? tempBeside(target);
   try {
     const handle = await open(temp, 'wx', opts.mode ?? 0o666);
     try {
-      await handle.writeFile(data);
+      await writeFile(handle, data);
       if (opts.sync) await handle.sync();
     } finally {
       await handle.close();

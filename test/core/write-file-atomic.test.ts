@@ -4,16 +4,16 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { writeFileAtomic, writeFileAtomicSync } from '../../src/core/write-file-atomic.js';
 import { makeTempDir } from '../helpers/cli.js';
 
+let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+beforeEach(async () => {
+  tmp = await makeTempDir('bkdr-atomic-');
+});
+afterEach(() => tmp.cleanup());
+
 describe.each([
   ['writeFileAtomic', (target: string, data: string, opts?: { mode?: number }) => writeFileAtomic(target, data, opts)],
   ['writeFileAtomicSync', async (target: string, data: string, opts?: { mode?: number }) => writeFileAtomicSync(target, data, opts)],
 ])('%s', (_, write) => {
-  let tmp: Awaited<ReturnType<typeof makeTempDir>>;
-  beforeEach(async () => {
-    tmp = await makeTempDir('bkdr-atomic-');
-  });
-  afterEach(() => tmp.cleanup());
-
   it('replaces the file whole, with the mode asked for, and leaves nothing beside it', async () => {
     const target = join(tmp.path, 'hints.json');
     await writeFile(target, 'old');
@@ -29,5 +29,37 @@ describe.each([
     await expect(write(target, 'new')).rejects.toThrow();
     expect((await stat(target)).isDirectory()).toBe(true);
     expect(await readdir(tmp.path)).toEqual(['taken']);
+  });
+});
+
+describe('writeFileAtomic in parts', () => {
+  it('writes the parts in turn under the temporary name asked for, then renames it over the target', async () => {
+    const target = join(tmp.path, 'cache');
+    const temp = join(tmp.path, 'cache.saving-1');
+    await writeFile(target, 'old');
+    const beside: string[][] = [];
+    async function* parts(): AsyncGenerator<Buffer> {
+      for (const part of ['head', '', 'records', 'hash']) {
+        beside.push((await readdir(tmp.path)).sort());
+        yield Buffer.from(part);
+      }
+    }
+    await writeFileAtomic(target, parts(), { mode: 0o600, temp });
+    expect(await readFile(target, 'utf8')).toBe('headrecordshash');
+    expect((await stat(target)).mode & 0o777).toBe(0o600);
+    expect(beside.at(-1)).toEqual(['cache', 'cache.saving-1']);
+    expect(await readdir(tmp.path)).toEqual(['cache']);
+  });
+
+  it('leaves the target as it was, and no temporary file, when a part cannot be made', async () => {
+    const target = join(tmp.path, 'cache');
+    await writeFile(target, 'old');
+    function* parts(): Generator<Buffer> {
+      yield Buffer.from('half');
+      throw new Error('the spill file cannot be read');
+    }
+    await expect(writeFileAtomic(target, parts(), { temp: join(tmp.path, 'cache.saving-2') })).rejects.toThrow('the spill file cannot be read');
+    expect(await readFile(target, 'utf8')).toBe('old');
+    expect(await readdir(tmp.path)).toEqual(['cache']);
   });
 });
