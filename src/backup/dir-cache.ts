@@ -62,7 +62,7 @@ const FIXED_BYTES = 3 * ID_BYTES + 3 * 4 + 8 + 4;
  * records decoded only when looked up, and each kept entry encoded at once. Held as
  * objects, the 5 000 directories of a million-file backup raised its peak RSS by ~10 MiB
  * (V8 lets its heap grow to a multiple of what lives in it). Kept records go to a file
- * beside the cache as they fill a chunk (`<file>.kept-<pid>`), and from there into the
+ * beside the cache as they fill a chunk (`<file>.kept-<pid>-<random>`), and from there into the
  * cache when it is saved: with their nodes' digests, a million-file backup kept 16 MiB.
  */
 export class DirCache {

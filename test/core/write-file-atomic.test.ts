@@ -51,6 +51,15 @@ describe('writeFileAtomic in parts', () => {
     expect(await readdir(tmp.path)).toEqual(['cache']);
   });
 
+  it('fails, leaving alone a file that already has the temporary name', async () => {
+    const target = join(tmp.path, 'cache');
+    const temp = join(tmp.path, 'cache.saving-3');
+    await writeFile(temp, 'another run');
+    await expect(writeFileAtomic(target, 'new', { temp })).rejects.toThrow(/EEXIST/);
+    expect(await readFile(temp, 'utf8')).toBe('another run');
+    expect(await readdir(tmp.path)).toEqual(['cache.saving-3']);
+  });
+
   it('leaves the target as it was, and no temporary file, when a part cannot be made', async () => {
     const target = join(tmp.path, 'cache');
     await writeFile(target, 'old');
