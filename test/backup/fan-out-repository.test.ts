@@ -13,10 +13,16 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 describe('FanOutRepository.saveMadeBlobs', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
+  /** Closed after each test: a repository left open leaves its pack handles to the garbage collector. */
+  let opened: Repository[];
   beforeEach(async () => {
     tmp = await makeTempDir('bkdr-fan-out-');
+    opened = [];
   });
-  afterEach(() => tmp.cleanup());
+  afterEach(async () => {
+    await Promise.all(opened.map((repo) => repo.close()));
+    await tmp.cleanup();
+  });
 
   const blobs = [Buffer.from('one '.repeat(50)), Buffer.from('two')];
   /** Makes `blobs`, sealed when asked to seal (as the small files' reads do); counts the calls and what they were asked. */
@@ -29,10 +35,11 @@ describe('FanOutRepository.saveMadeBlobs', () => {
     };
     return { make, asked };
   }
-  const member = async (name: string, password: string): Promise<FanOutMember> => ({
-    destination: { name } as Destination,
-    repo: await Repository.create(createLocalAdapter({ name, path: join(tmp.path, name) }), { password }),
-  });
+  const member = async (name: string, password: string): Promise<FanOutMember> => {
+    const repo = await Repository.create(createLocalAdapter({ name, path: join(tmp.path, name) }), { password });
+    opened.push(repo);
+    return { destination: { name } as Destination, repo };
+  };
 
   it('makes the blobs once, unsealed, for several destinations (each seals under its own key), and sealed for one', async () => {
     const members = [await member('a', 'pw-a'), await member('b', 'pw-b')];
