@@ -208,7 +208,7 @@ export class DirCache {
         yield hashed(buffer.subarray(0, read));
       }
     }
-    for (const part of this.#kept.parts) yield hashed(part);
+    yield hashed(this.#kept.tail);
     yield hash.digest();
   }
 }
@@ -256,22 +256,20 @@ interface LoadedRecords {
 /** The records of kept entries, in the file's form, in chunks filled one after the other. */
 class EncodedRecords {
   static readonly CHUNK_BYTES = 64 * 1024;
-  readonly #full: Buffer[] = [];
   #chunk = Buffer.alloc(0);
   #used = 0;
   count = 0;
 
-  /** `spill`: takes each full chunk (a view of one buffer, reused once it returns); without it, chunks are held. */
-  constructor(readonly spill?: (chunk: Buffer) => void) {}
+  /** `spill`: takes each full chunk (a view of one buffer, reused once it returns). */
+  constructor(readonly spill: (chunk: Buffer) => void) {}
 
   add(dir: Buffer, e: DirCacheEntry): void {
     if (e.digest.length !== ID_BYTES) throw new Error(`directory cache: a digest of ${e.digest.length} bytes`);
     if (e.nodeDigests.length % ENTRY_DIGEST_BYTES !== 0) throw new Error(`directory cache: node digests of ${e.nodeDigests.length} bytes`);
     const size = 4 + dir.length + FIXED_BYTES + e.children.length * ID_BYTES + 4 + e.nodeDigests.length;
     if (this.#used + size > this.#chunk.length) {
-      if (this.#used > 0 && this.spill) this.spill(this.#chunk.subarray(0, this.#used));
-      else if (this.#used > 0) this.#full.push(this.#chunk.subarray(0, this.#used));
-      if (!this.spill || size > this.#chunk.length) this.#chunk = Buffer.allocUnsafeSlow(Math.max(EncodedRecords.CHUNK_BYTES, size));
+      if (this.#used > 0) this.spill(this.#chunk.subarray(0, this.#used));
+      if (size > this.#chunk.length) this.#chunk = Buffer.allocUnsafeSlow(Math.max(EncodedRecords.CHUNK_BYTES, size));
       this.#used = 0;
     }
     const b = this.#chunk;
@@ -292,8 +290,9 @@ class EncodedRecords {
     this.count++;
   }
 
-  get parts(): Buffer[] {
-    return [...this.#full, this.#chunk.subarray(0, this.#used)];
+  /** The records not spilled yet. */
+  get tail(): Buffer {
+    return this.#chunk.subarray(0, this.#used);
   }
 }
 
