@@ -20,6 +20,14 @@ function entry(tree: string, children: string[] = [], nodes = 3): DirCacheEntry 
   return { digest: Buffer.alloc(32, 7), rules: 'ab'.repeat(32), tree, files: 3, regularFiles: 2, bytes: 1.5e12, dataBlobs: 9, children, nodeDigests };
 }
 
+/** The cache in `file` once a walk saved one entry (/src, tree a…), opened for the next walk. */
+async function reopenedAfterOneSave(file: string): Promise<DirCache> {
+  const first = await DirCache.open(file, identity, new Set());
+  first.keep(Buffer.from('/src'), entry('a'.repeat(64)));
+  await first.save(['i1']);
+  return DirCache.open(file, identity, new Set(['i1']));
+}
+
 describe('DirCache', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
   beforeEach(async () => {
@@ -67,10 +75,7 @@ describe('DirCache', () => {
 
   it('leaves no file of what a walk kept once it is discarded, or when its run was killed', async () => {
     const file = join(tmp.path, 'one');
-    const first = await DirCache.open(file, identity, new Set());
-    first.keep(Buffer.from('/src'), entry('a'.repeat(64)));
-    await first.save(['i1']);
-    const cache = await DirCache.open(file, identity, new Set(['i1']));
+    const cache = await reopenedAfterOneSave(file);
     for (let i = 0; i < 2000; i++) cache.keep(Buffer.from(`/src/d${i}`), entry('b'.repeat(64), ['c'.repeat(64)]));
     cache.discard();
     cache.discard();
@@ -89,10 +94,7 @@ describe('DirCache', () => {
 
   it('fails its save, not the walk, when an entry cannot be written, and the file it had stays as it was', async () => {
     const file = join(tmp.path, 'kept');
-    const first = await DirCache.open(file, identity, new Set());
-    first.keep(Buffer.from('/src'), entry('a'.repeat(64)));
-    await first.save(['i1']);
-    const cache = await DirCache.open(file, identity, new Set(['i1']));
+    const cache = await reopenedAfterOneSave(file);
     expect(() => cache.keep(Buffer.from('/bad'), entry('not an id'))).not.toThrow();
     cache.keep(Buffer.from('/src'), entry('b'.repeat(64)));
     await expect(cache.save(['i1'])).rejects.toThrow('directory cache: not an id: not an id');
