@@ -60,7 +60,7 @@
 #define COMPRESS_LZ4 1
 #define COMPRESS_GZIP 2
 
-enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_SCAN_DIRS, OP_ENVELOPE };
+enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPEN_MANY, OP_WRITE_FILES, OP_LZ4, OP_STAT_MANY, OP_WRITE_OBJECT, OP_READ_DIR, OP_SCAN_DIR, OP_SCAN_DIRS, OP_ENVELOPE, OP_APPEND_FILE };
 
 // Per-path results of OP_STAT_MANY (lstat, then whether it has extended attributes), as doubles:
 // errno, st_mode, uid, gid, nlink, size, blocks as doubles; mtime, atime and ctime in ns as
@@ -98,6 +98,9 @@ enum op { OP_CUT, OP_SEAL, OP_OPEN, OP_HASH, OP_READ_SMALL, OP_SEAL_MANY, OP_OPE
 // was used) and of OP_READ_DIR (errno, the count of names).
 #define WRITE_OBJECT_META 3
 #define READ_DIR_META 2
+// OP_APPEND_FILE's results: errno, the step that failed (as OP_WRITE_OBJECT's), the bytes this
+// call wrote, and 1 when any of them went with O_DIRECT.
+#define APPEND_FILE_META 4
 
 typedef struct {
   napi_async_work work;
@@ -113,7 +116,7 @@ typedef struct {
   // OP_CUT
   const uint32_t *gear;
   uint32_t min_size, avg_size, max_size, mask_s, mask_l;
-  int final;
+  int final;  // also OP_APPEND_FILE: the last append (then fsync and close)
   // OP_SEAL: COMPRESS_LZ4 or COMPRESS_GZIP (at `level`) when it saves enough, else store `tag` as given
   int compress;
   int level;
@@ -146,7 +149,7 @@ typedef struct {
   double *meta;
   size_t meta_length;  // doubles in meta when not items times the op's per-item count (OP_SCAN_DIR)
   double max_stat;  // OP_SCAN_DIR: stat entries only up to this many
-  int has_digest;  // OP_SCAN_DIR: `hash` holds the listing's digest (scan_digest)
+  int has_digest;  // `hash` holds OP_SCAN_DIR's listing digest (scan_digest), or OP_APPEND_FILE's file digest
   // OP_READ_SMALL: each file read is also sealed (as OP_SEAL with key, compress and level), its record
   // into dest2 (refs[dest2_ref]) when that holds them all at their largest, else into output2
   int seal_after_read;
@@ -165,6 +168,7 @@ typedef struct {
   size_t lone_index;
   int lone_depth;
   double lone_entries;
+  void *appended;  // OP_APPEND_FILE: the file (appended_file), marked busy while the job lives
   const char *error;
   const char *error_code;
 } job;
@@ -1128,6 +1132,96 @@ static void run_write_object(job *j) {
   j->meta[1] = failed ? step : 0;
 }
 
+// One new file written in several appends (OP_APPEND_FILE), so that a pack goes to disk as it
+// fills rather than whole from memory. Owned by a JavaScript external (appendedFile); the
+// pool thread of the one append running on it is its only other user (`busy`).
+typedef struct {
+  char *path;
+  int fd;  // -1 before the first append and once closed
+  int closed;  // closed (finished, or by closeAppendedFile): appends fail with EBADF
+  int close_pending;  // closeAppendedFile came while an append ran: closed when that one ends
+  int busy;  // an append is on the pool (set and cleared on the JavaScript thread)
+  int direct;  // O_DIRECT is on; once off it stays off
+  EVP_MD_CTX *sha;  // of every byte written, in order
+  uint64_t size;
+} appended_file;
+
+static void close_appended(appended_file *f) {
+  // A failed close still releases the descriptor on Linux: never retried.
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  f->closed = 1;
+  f->close_pending = 0;
+}
+
+static int direct_off(appended_file *f) {
+  if (!f->direct) return 0;
+  int flags = fcntl(f->fd, F_GETFL);
+  if (flags < 0 || fcntl(f->fd, F_SETFL, flags & ~O_DIRECT) != 0) return errno;
+  f->direct = 0;
+  return 0;
+}
+
+// Writes from the front of `input` as OP_APPEND_FILE says; 0 or an errno, `*step` the failing one.
+static int append_bytes(job *j, appended_file *f, size_t *written, int *direct_used, int *step) {
+  // Closed while this append waited for a pool thread: creating the file now would leave one the
+  // caller already removed (closeAppendedFile, then unlink).
+  if (f->closed || __atomic_load_n(&f->close_pending, __ATOMIC_ACQUIRE)) return EBADF;
+  int aligned_address = (uintptr_t)j->input % DIRECT_ALIGN == 0;
+  if (f->fd < 0) {
+    // As run_write_object's open, O_DIRECT turned on after it. Not for data it could not carry.
+    f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (f->fd < 0) { *step = 0; return errno; }
+    int flags = fcntl(f->fd, F_GETFL);
+    f->direct = aligned_address && !(j->final && j->input_length < DIRECT_ALIGN) && flags >= 0 &&
+                fcntl(f->fd, F_SETFL, flags | O_DIRECT) == 0;
+  }
+  // O_DIRECT stays on only while every write so far was whole blocks from aligned memory: the
+  // file offset then is aligned too. Data that cannot go direct turns it off for good.
+  if (f->direct && aligned_address) {
+    int failed = write_all(f->fd, j->input, j->input_length - j->input_length % DIRECT_ALIGN, written);
+    *direct_used = *written > 0;
+    // Some file systems take O_DIRECT and refuse the write: go on buffered from where it stopped.
+    if (failed && failed != EINVAL) return failed;
+    // Not final: the rest waits for the next call, to go direct with the data after it.
+    if (!failed && !j->final) return 0;
+  }
+  if (*written == j->input_length) return 0;
+  int failed = direct_off(f);
+  return failed ? failed : write_all(f->fd, j->input, j->input_length, written);
+}
+
+// One append to an appended_file: not final, from the front of `input`, all of it, or only its
+// whole 4096-byte blocks while O_DIRECT is on (the caller keeps the rest for the next call);
+// final, all of it, then fsync and close, and the SHA-256 of the file's bytes into `hash`.
+// After a failure the file is left as it is: the caller closes and removes it.
+static void run_append_file(job *j) {
+  appended_file *f = j->appended;
+  j->meta = calloc(APPEND_FILE_META, sizeof(double));
+  if (!j->meta) { j->error = "out of memory"; return; }
+  size_t written = 0;
+  int direct_used = 0, step = 1;
+  int failed = append_bytes(j, f, &written, &direct_used, &step);
+  f->size += written;
+  // Exactly the bytes written, also those of a failed call: the hash stays the file's.
+  if (written > 0 && EVP_DigestUpdate(f->sha, j->input, written) != 1) { j->error = "SHA-256 failed"; return; }
+  if (!failed && j->final) {
+    if (fsync(f->fd) != 0) failed = errno, step = 2;
+    else {
+      if (close(f->fd) != 0) failed = errno, step = 3;
+      f->fd = -1;
+      close_appended(f);
+      unsigned int length = 0;
+      if (!failed && EVP_DigestFinal_ex(f->sha, j->hash, &length) != 1) { j->error = "SHA-256 failed"; return; }
+      j->has_digest = !failed;
+    }
+  }
+  j->meta[0] = failed;
+  j->meta[1] = failed ? step : 0;
+  j->meta[2] = (double)written;
+  j->meta[3] = direct_used;
+}
+
 // The envelope of side objects, index files and snapshots (src/repo/crypto.ts seal): nonce,
 // AES-256-GCM of the parts in order, tag. The same bytes as JavaScript's, made on a pool thread:
 // on the main thread a 16 MiB WAL file's encryption, hash and copies held up every other one.
@@ -1165,6 +1259,7 @@ static void run(job *j) {
     case OP_READ_DIR: run_read_dir(j); break;
     case OP_SCAN_DIR: run_scan_dir(j); break;
     case OP_SCAN_DIRS: run_scan_dirs(j); break;
+    case OP_APPEND_FILE: run_append_file(j); break;
   }
 }
 
@@ -1239,6 +1334,7 @@ static size_t meta_per_item(enum op op) {
     case OP_STAT_MANY: return STAT_META;
     case OP_WRITE_OBJECT: return WRITE_OBJECT_META;
     case OP_READ_DIR: return READ_DIR_META;
+    case OP_APPEND_FILE: return APPEND_FILE_META;
     default: return 0;
   }
 }
@@ -1279,13 +1375,15 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
       else napi_get_null(env, &one);
       napi_set_element(env, result, (uint32_t)i, one);
     }
-  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR) {
+  } else if (j->op == OP_READ_SMALL || j->op == OP_SEAL_MANY || j->op == OP_OPEN_MANY || j->op == OP_WRITE_FILES || j->op == OP_STAT_MANY || j->op == OP_WRITE_OBJECT || j->op == OP_READ_DIR || j->op == OP_APPEND_FILE) {
     // [all data or records, per-item numbers (Float64Array), ids (read and open)]
     size_t doubles = j->meta_length ? j->meta_length : j->items * meta_per_item(j->op);
     napi_value meta = float64_copy(env, j->meta, doubles);
     napi_value data;
     // OP_READ_SMALL and OP_SEAL_MANY into a destination: the destination itself.
     if (j->in_dest) napi_get_reference_value(env, j->refs[0], &data);
+    // OP_APPEND_FILE: the file's SHA-256 once finished, else empty.
+    else if (j->op == OP_APPEND_FILE) data = buffer_copy(env, j->hash, j->has_digest ? SHA256_DIGEST_LENGTH : 0);
     else data = buffer_copy(env, j->output, j->output_length);
     napi_create_array_with_length(env, 3, &result);
     napi_set_element(env, result, 0, data);
@@ -1328,6 +1426,12 @@ static napi_value take_result(napi_env env, job *j, napi_value *error_out) {
 }
 
 static void release(napi_env env, job *j) {
+  // Before the references go: the one to the file keeps it from being finalized.
+  if (j->appended) {
+    appended_file *f = j->appended;
+    f->busy = 0;
+    if (f->close_pending) close_appended(f);
+  }
   for (int i = 0; i < j->nrefs; i++) napi_delete_reference(env, j->refs[i]);
   if (j->paths) for (size_t i = 0; i < j->items; i++) free(j->paths[i]);
   free(j->paths);
@@ -1846,6 +1950,95 @@ static napi_value write_object(napi_env env, napi_callback_info info) {
   return dispatch(env, j, argv + 1, 1, 0);
 }
 
+// Tells this addon's appended_file externals from any other external.
+static const napi_type_tag appended_file_tag = {0x6b64725f61707065ULL, 0x6e6465645f66696cULL};
+
+static void free_appended(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  appended_file *f = data;
+  // A file never finished nor closed: its descriptor would leak with it.
+  if (f->fd >= 0) close(f->fd);
+  EVP_MD_CTX_free(f->sha);
+  free(f->path);
+  free(f);
+}
+
+// appendedFile(path: Buffer) → an external for appendFile; no I/O (the first append creates the file).
+static napi_value appended_file_js(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const uint8_t *bytes;
+  size_t length;
+  if (argc < 1) { napi_throw_type_error(env, NULL, "appendedFile needs a path"); return NULL; }
+  if (!buffer_arg(env, argv[0], &bytes, &length)) return NULL;
+  appended_file *f = calloc(1, sizeof(appended_file));
+  if (f) {
+    f->fd = -1;
+    f->path = malloc(length + 1);
+    f->sha = EVP_MD_CTX_new();
+  }
+  if (!f || !f->path || !f->sha || EVP_DigestInit_ex(f->sha, EVP_sha256(), NULL) != 1) {
+    if (f) free_appended(env, f, NULL);
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  memcpy(f->path, bytes, length);
+  f->path[length] = 0;
+  if (napi_create_external(env, f, free_appended, NULL, &result) != napi_ok) {
+    free_appended(env, f, NULL);
+    return NULL;
+  }
+  napi_type_tag_object(env, result, &appended_file_tag);
+  return result;
+}
+
+// The appended_file of an appendedFile external, or NULL after throwing.
+static appended_file *appended_arg(napi_env env, napi_value value) {
+  bool ours = false;
+  void *f = NULL;
+  if (napi_check_object_type_tag(env, value, &appended_file_tag, &ours) != napi_ok || !ours || napi_get_value_external(env, value, &f) != napi_ok) {
+    napi_throw_type_error(env, NULL, "expected a file from appendedFile");
+    return NULL;
+  }
+  return f;
+}
+
+// appendFile(file, data: Buffer, final) → Promise<[SHA-256 when final (else empty), [errno, step, bytes written, direct used]]>
+static napi_value append_file(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  job *j = begin(env, info, 3, argv, OP_APPEND_FILE, "appendFile");
+  if (!j) return NULL;
+  appended_file *f = appended_arg(env, argv[0]);
+  if (!f || !buffer_arg(env, argv[1], &j->input, &j->input_length)) { release(env, j); return NULL; }
+  // Two appends at once would write the file and its hash from two threads.
+  if (f->busy) {
+    release(env, j);
+    napi_throw(env, make_error(env, "EBUSY", "an append to this file is still running"));
+    return NULL;
+  }
+  f->busy = 1;
+  j->appended = f;
+  j->final = bool_arg(env, argv[2]);
+  j->items = 1;
+  return dispatch(env, j, argv, 2, 0);
+}
+
+// closeAppendedFile(file): closes it when open (after the append running on it, if any); idempotent.
+static napi_value close_appended_file(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) { napi_throw_type_error(env, NULL, "closeAppendedFile needs a file"); return NULL; }
+  appended_file *f = appended_arg(env, argv[0]);
+  if (!f) return NULL;
+  // Not under a running write: its descriptor could be reused by another open meanwhile.
+  if (f->busy) __atomic_store_n(&f->close_pending, 1, __ATOMIC_RELEASE);
+  else close_appended(f);
+  return NULL;
+}
+
 // readDir(path: Buffer) → Promise<[names (each ended by a NUL), [errno, count]]>
 static napi_value read_dir(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -1993,6 +2186,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"envelope", NULL, envelope, NULL, NULL, NULL, napi_default, NULL},
     {"statMany", NULL, stat_many, NULL, NULL, NULL, napi_default, NULL},
     {"writeObject", NULL, write_object, NULL, NULL, NULL, napi_default, NULL},
+    {"appendedFile", NULL, appended_file_js, NULL, NULL, NULL, napi_default, NULL},
+    {"appendFile", NULL, append_file, NULL, NULL, NULL, napi_default, NULL},
+    {"closeAppendedFile", NULL, close_appended_file, NULL, NULL, NULL, napi_default, NULL},
     {"readDir", NULL, read_dir, NULL, NULL, NULL, napi_default, NULL},
     {"scanDir", NULL, scan_dir, NULL, NULL, NULL, napi_default, NULL},
     {"scanDirs", NULL, scan_dirs, NULL, NULL, NULL, napi_default, NULL},
