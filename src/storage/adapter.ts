@@ -20,6 +20,25 @@ export interface PutOptions {
 }
 
 /**
+ * An object written as it is made, then named (StorageAdapter.createStreamed): a pack is
+ * written to its file as it fills, not held in memory whole until stored.
+ */
+export interface StreamedObject {
+  /**
+   * Writes from the front of `data`: all of it, or all but a tail shorter than a block
+   * (direct I/O writes whole blocks), which the next call passes again. Resolves the
+   * bytes written. Calls must not overlap.
+   */
+  append(data: Buffer): Promise<number>;
+  /** Writes all of `tail` and makes the object durable; resolves the SHA-256 (hex) and size of all its bytes. */
+  finish(tail: Buffer): Promise<{ sha256: string; size: number }>;
+  /** Names the finished object `key`, as put would: it is either absent or complete. */
+  commit(key: string): Promise<void>;
+  /** Removes what was written, for an object that will not be committed; never rejects. */
+  abort(): Promise<void>;
+}
+
+/**
  * The one thing a destination implements (DESIGN.md "Destinations"). Keys are
  * '/'-separated relative paths such as `data/ab/ab12…`. Writes are idempotent and
  * atomic: an object is either absent or complete, never half-visible.
@@ -38,6 +57,11 @@ export interface StorageAdapter {
   list(prefix: string): AsyncIterable<ObjectInfo>;
   /** Deleting a missing object is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * A new object to be written as it is made and committed under a key of `dir` ('data'),
+   * unseen by list until then. Only where writing in parts costs nothing (a local disk).
+   */
+  createStreamed?(dir: string): StreamedObject;
   close?(): Promise<void>;
 }
 

@@ -5,8 +5,8 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { readCached } from './cached-read.js';
-import { writeNewFileDurably } from './direct-io.js';
-import { type ByteRange, bytesReadable, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter } from './adapter.js';
+import { AppendedFile, writeNewFileDurably } from './direct-io.js';
+import { type ByteRange, bytesReadable, type ObjectInfo, ObjectNotFoundError, type PutOptions, type StorageAdapter, type StreamedObject } from './adapter.js';
 
 const TEMP_PREFIX = '.tmp-';
 /**
@@ -99,6 +99,46 @@ class PackHandles {
   }
 }
 
+/** Makes a rename or a new file in `dir` durable; a file system that cannot sync a directory is not an error. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  await handle
+    .sync()
+    .catch(() => undefined)
+    .finally(() => handle.close());
+}
+
+/**
+ * An object written in parts (AppendedFile) to a hidden temporary file in `dirPath`, made
+ * with its first part when missing, then renamed to its key as put renames a whole one.
+ */
+function streamedObject(dirPath: string, full: (key: string) => string): StreamedObject {
+  const temp = join(dirPath, `${TEMP_PREFIX}${randomBytes(8).toString('hex')}`);
+  const file = AppendedFile.create(temp);
+  let made: Promise<unknown> | undefined;
+  const ready = () => (made ??= mkdir(dirPath, { recursive: true }));
+  return {
+    async append(data: Buffer): Promise<number> {
+      await ready();
+      return file.append(data);
+    },
+    async finish(tail: Buffer): Promise<{ sha256: string; size: number }> {
+      await ready();
+      return file.finish(tail);
+    },
+    async commit(key: string): Promise<void> {
+      const target = full(key);
+      await mkdir(dirname(target), { recursive: true });
+      await rename(temp, target);
+      await syncDirectory(dirname(target));
+    },
+    async abort(): Promise<void> {
+      file.close();
+      await unlink(temp).catch(() => undefined);
+    },
+  };
+}
+
 /**
  * A destination on a local or mounted file system. Writes are atomic: a temp file in
  * the same directory, fsync, rename, fsync of the directory, so after a crash an
@@ -139,11 +179,11 @@ export function createLocalAdapter(opts: { name: string; path: string }): Storag
         await unlink(temp).catch(() => undefined);
         throw err;
       }
-      const handle = await open(dir, 'r');
-      await handle
-        .sync()
-        .catch(() => undefined)
-        .finally(() => handle.close());
+      await syncDirectory(dir);
+    },
+
+    createStreamed(dir: string): StreamedObject {
+      return streamedObject(full(dir), full);
     },
 
     async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/logger.js';
-import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter } from './adapter.js';
+import type { ByteRange, ObjectInfo, PutOptions, StorageAdapter, StreamedObject } from './adapter.js';
 
 /** Logs every call at debug level with its duration and outcome (`-v` / LOG_LEVEL=debug). */
 export function logged(inner: StorageAdapter, log: Logger): StorageAdapter {
@@ -27,6 +27,15 @@ export function logged(inner: StorageAdapter, log: Logger): StorageAdapter {
       return inner.list(prefix);
     },
     delete: (key: string) => call('delete', key, () => inner.delete(key)),
+    ...(inner.createStreamed
+      ? {
+          createStreamed: (dir: string): StreamedObject => {
+            const object = inner.createStreamed!(dir);
+            // A streamed object is stored when it is named: logged as a put would be.
+            return { ...object, commit: (key: string) => call('commit', key, () => object.commit(key)) };
+          },
+        }
+      : {}),
     ...(inner.close ? { close: () => inner.close!() } : {}),
   };
 }

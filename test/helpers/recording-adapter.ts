@@ -11,6 +11,15 @@ export function recording(inner: StorageAdapter): StorageAdapter & { puts: strin
     puts,
     gets,
     put: (key, body, opts) => (puts.push(key), inner.put(key, body, opts)),
+    // A pack streamed to a local disk is stored when its file is named: recorded as its put.
+    ...(inner.createStreamed
+      ? {
+          createStreamed: (dir: string) => {
+            const object = inner.createStreamed!(dir);
+            return { ...object, commit: (key: string) => (puts.push(key), object.commit(key)) };
+          },
+        }
+      : {}),
     get: (key, range) => (gets.push({ key, range }), inner.get(key, range)),
   };
 }
