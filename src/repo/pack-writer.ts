@@ -2,7 +2,7 @@ import { alignedBuffer } from '../core/aligned-buffer.js';
 import { BkdrError, IntegrityError } from '../core/errors.js';
 import { sha256Hex } from '../core/ids.js';
 import { Slots } from '../core/slots.js';
-import type { StorageAdapter } from '../storage/adapter.js';
+import type { StorageAdapter, StreamedObject } from '../storage/adapter.js';
 import type { BlobIndex, BlobType } from './blob-index.js';
 import { encodeRecord, encodeRecords, recordsBound } from './blob-codec.js';
 import { BACKUP_IDLE_DISCARD_MS, BufferPool } from './buffer-pool.js';
@@ -295,9 +295,11 @@ export class PackWriter {
     try {
       for (const item of items) {
         let open = this.#openPack(type);
-        // Checked again after each wait: between one sealing's commit and this, another may reserve.
-        while (!open.tailFree) {
-          await open.tailFreed();
+        // Checked again after each wait: between one sealing's commit and this, another may reserve,
+        // or the pack fill up and a new one open.
+        while (!open.tailFree || !open.hasRoom(item.record.length)) {
+          if (!open.tailFree) await open.tailFreed();
+          else await this.#makeRoom(open, item.record.length);
           open = this.#openPack(type);
         }
         open.add(item);
@@ -308,6 +310,16 @@ export class PackWriter {
       lease?.releases[0]!();
       // A failed upload stopped the copying: the blobs not copied are in no pack.
       for (const item of items.slice(added)) this.#pending.delete(item.id);
+    }
+  }
+
+  /** Room in a streamed pack's buffer (PackBuilder.makeRoom); its file failing to take a part fails the run as an upload does. */
+  async #makeRoom(pack: PackBuilder, length: number): Promise<void> {
+    try {
+      await pack.makeRoom(length);
+    } catch (err) {
+      this.#uploadError ??= err;
+      this.#throwUploadError();
     }
   }
 
@@ -331,13 +343,36 @@ export class PackWriter {
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
     // Only a local put is over when it returns: a remote one that timed out may still be sending
     // in the background (the timeout races it, it cannot stop it), and its late bytes must be the pack's.
-    if (!pack) this.#open.set(type, (pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, this.#adapter.kind === 'local' ? this.#packBuffers : undefined)));
+    if (!pack) {
+      const local = this.#adapter.kind === 'local';
+      // Streamed to its file as it fills, where the destination can take it in parts: its buffer then holds a record and a megabyte, not the pack.
+      const streamed = this.#adapter.createStreamed?.('data');
+      pack = new PackBuilder(type === 'data' ? this.#packSize + MAX_RECORD_SLACK : 1024 * 1024, local ? this.#packBuffers : undefined, streamed && this.#afterCreation(streamed));
+      this.#open.set(type, pack);
+    }
     return pack;
+  }
+
+  /** A streamed pack's object that writes nothing before the repository is created, as puts wait for it. */
+  #afterCreation(object: StreamedObject): StreamedObject {
+    return {
+      append: async (data) => {
+        await this.#created();
+        return object.append(data);
+      },
+      finish: async (tail) => {
+        await this.#created();
+        return object.finish(tail);
+      },
+      commit: (key) => object.commit(key),
+      abort: () => object.abort(),
+    };
   }
 
   /** Accounts for records just put into `pack`: finishes it when full, waits when too much is held in memory. */
   async #added(type: BlobType, pack: PackBuilder, items: PackRecord[]): Promise<void> {
-    for (const { record } of items) this.#pendingBytes += record.length;
+    // A streamed pack's bytes are in its file: its buffer is bounded by makeRoom, not by this count.
+    if (!pack.streamed) for (const { record } of items) this.#pendingBytes += record.length;
     this.#pendingHighWater = Math.max(this.#pendingHighWater, this.#pendingBytes);
     if (pack.size >= this.#packSize) await this.#finishPack(type, pack);
     while (this.#pendingBytes > this.#packSize * MAX_PENDING_PACKS && this.#uploads.size > 0) await Promise.race(this.#uploads);
@@ -471,14 +506,14 @@ export class PackWriter {
     this.#open.delete(type);
     // Opened for a sealing that failed: nothing to store.
     if (pack.count === 0) {
-      pack.release();
+      await pack.discard();
       return;
     }
     // Counted among the uploads at once, before any wait: from here on flush waits for the
     // pack and saveSnapshot sees it; the slots keep the puts at uploadConcurrency.
     const upload = this.#uploadPack(pack).finally(() => {
       this.#uploads.delete(upload);
-      this.#pendingBytes -= pack.size;
+      if (!pack.streamed) this.#pendingBytes -= pack.size;
     });
     this.#uploads.add(upload);
     while (this.#uploads.size > this.#uploadConcurrency) await Promise.race(this.#uploads);
@@ -487,30 +522,43 @@ export class PackWriter {
   async #uploadPack(pack: PackBuilder): Promise<void> {
     await this.#uploadSlots.acquire();
     try {
-      const { id, bytes } = await pack.finish((plain) => this.#envelope.seal(plain), this.#format >= 2);
-      await this.#created();
+      const { id, size, store } = await this.#finish(pack);
       const key = packKey(id);
-      await this.#adapter.put(key, bytes, { size: bytes.length });
+      await this.#created();
+      await store(key);
       // Trust no upload blindly (DESIGN.md): the stored size must be what was sent.
       const info = await this.#adapter.stat(key);
-      if (!info || info.size !== bytes.length) throw new IntegrityError(`destination ${this.#adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${bytes.length}`);
+      if (!info || info.size !== size) throw new IntegrityError(`destination ${this.#adapter.name}: pack ${id.slice(0, 12)} stored as ${info?.size ?? 'nothing'} bytes, sent ${size}`);
       pack.release();
-      this.#unindexedPacks.push({ key, size: bytes.length });
+      this.#unindexedPacks.push({ key, size });
       for (const e of pack.entries) {
         this.#index.add({ id: e.id, packId: id, type: e.type, offset: e.offset, length: e.length, rawLength: e.rawLength });
         this.#pending.delete(e.id);
       }
       const index = (this.#newIndex ??= new IndexFileEncoder(this.#format >= 2));
-      index.add({ id, size: bytes.length, blobs: pack.count }, pack.blobsJson);
+      index.add({ id, size, blobs: pack.count }, pack.blobsJson);
       // Like restic, an index file every so many blobs: held until the end, the entries of a
       // million new files would take hundreds of MiB (and a crash would leave them unindexed).
       if (index.named.blobs >= INDEX_EVERY_BLOBS) await this.#indexNewPacks();
     } catch (err) {
       for (const e of pack.entries) this.#pending.delete(e.id);
       this.#uploadError ??= err;
+      // A streamed pack's file is removed; a buffer a put may still read is left to the garbage collector.
+      if (pack.streamed) await pack.discard();
     } finally {
       this.#uploadSlots.release();
     }
+  }
+
+  /** The finished pack's id and size, and how it is stored under its key: a streamed one's file is named, a pack held whole is put. */
+  async #finish(pack: PackBuilder): Promise<{ id: string; size: number; store: (key: string) => Promise<void> }> {
+    const sealHeader = (plain: Buffer) => this.#envelope.seal(plain);
+    if (pack.streamed) {
+      const { id, size } = await pack.finishStreamed(sealHeader, this.#format >= 2);
+      return { id, size, store: (key) => pack.commit(key) };
+    }
+    const { id, bytes } = await pack.finish(sealHeader, this.#format >= 2);
+    return { id, size: bytes.length, store: (key) => this.#adapter.put(key, bytes, { size: bytes.length }) };
   }
 
   /**
@@ -524,11 +572,7 @@ export class PackWriter {
     // A sealing still under way would put its trees into a pack released here.
     await this.stopSealingTrees();
     // Their blobs are stored nowhere: a later source of the same run must store them again, not take them as pending.
-    for (const pack of this.#open.values()) {
-      for (const e of pack.entries) this.#pending.delete(e.id);
-      pack.release();
-    }
-    this.#open.clear();
+    await this.discardOpenPacks();
     while (this.#uploads.size > 0) await Promise.allSettled([...this.#uploads]);
     const stored = this.#unindexedPacks;
     const bytes = (packs: { size: number }[]) => packs.reduce((n, p) => n + p.size, 0);
@@ -546,6 +590,20 @@ export class PackWriter {
       }
       this.#unindexedPacks = [];
       return { indexed: { packs: 0, bytes: 0 }, deleted: { packs: deleted.length, bytes: bytes(deleted) }, left: { packs: left.length, bytes: bytes(left) } };
+    }
+  }
+
+  /**
+   * Packs still being filled are dropped, a streamed one's file removed: for a failed run, and
+   * for a close without a flush (an interrupted prune), which would leave that file for good.
+   * Their blobs are stored nowhere: a later save must store them again, not take them as pending.
+   */
+  async discardOpenPacks(): Promise<void> {
+    const open = [...this.#open.values()];
+    this.#open.clear();
+    for (const pack of open) {
+      for (const e of pack.entries) this.#pending.delete(e.id);
+      await pack.discard();
     }
   }
 

@@ -10,7 +10,7 @@ import { encodeRecords } from '../../src/repo/blob-codec.js';
 import { LocatedBlobs, Repository } from '../../src/repo/repository.js';
 import { CREATION_OPERATION, RepositoryLock } from '../../src/repo/repository-lock.js';
 import type { TreeNode } from '../../src/repo/tree-node.js';
-import type { StorageAdapter } from '../../src/storage/adapter.js';
+import type { StorageAdapter, StreamedObject } from '../../src/storage/adapter.js';
 import { makeTempDir } from '../helpers/cli.js';
 import { recording } from '../helpers/recording-adapter.js';
 import { countInFlight } from '../helpers/in-flight.js';
@@ -20,6 +20,12 @@ import { localAdapters } from '../helpers/local-adapters.js';
 const localAdapter = localAdapters();
 
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const noSpace = () => Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+/** The adapter as a destination that takes whole objects only (a remote one): packs are held in memory until put. */
+function wholeObjects(adapter: StorageAdapter): StorageAdapter {
+  const { createStreamed: _streamed, ...rest } = adapter;
+  return { ...rest, name: adapter.name, kind: adapter.kind };
+}
 
 describe('Repository', () => {
   let tmp: Awaited<ReturnType<typeof makeTempDir>>;
@@ -250,8 +256,13 @@ describe('Repository', () => {
   });
 
   it('stores at most uploadConcurrency packs at once, however many saves fill packs at the same moment', async () => {
-    const puts = countInFlight(adapter.put.bind(adapter), { counts: (key) => key.startsWith('data/'), holdMs: 5 });
-    const counting: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, put: puts.call };
+    // A local disk's packs are streamed: stored by the finish that writes the rest and syncs, then named.
+    const stores = countInFlight((object: StreamedObject, tail: Buffer) => object.finish(tail), { holdMs: 5 });
+    const createStreamed = (dir: string): StreamedObject => {
+      const object = adapter.createStreamed!(dir);
+      return { ...object, finish: (tail) => stores.call(object, tail) };
+    };
+    const counting: StorageAdapter = { ...adapter, name: adapter.name, kind: adapter.kind, createStreamed };
     const repo = await Repository.create(counting, { password: 'pw', packSize: 64 * 1024, uploadConcurrency: 1 });
     const saved: string[] = [];
     await Promise.all(
@@ -264,14 +275,15 @@ describe('Repository', () => {
       }),
     );
     await repo.flush();
-    expect(puts.most).toBe(1);
+    expect(stores.most).toBe(1);
     const reopened = await Repository.open(adapter, { password: 'pw' });
     for (const id of saved) expect(reopened.lookupBlob(id)).toBeDefined();
   });
 
   it('keeps memory bounded: pending pack bytes stay under a few packs whatever the input', async () => {
     const packSize = 1024 * 1024;
-    const repo = await Repository.create(adapter, { password: 'pw', packSize, compression: { algorithm: 'none' } });
+    // Counted for packs held in memory; a streamed pack's buffer is bounded by the pack itself (streamed-pack.test.ts).
+    const repo = await Repository.create(wholeObjects(adapter), { password: 'pw', packSize, compression: { algorithm: 'none' } });
     for (let i = 0; i < 200; i++) {
       const b = randomBytes(1024 * 1024);
       await repo.saveBlob('data', sha(b), b);
@@ -401,7 +413,7 @@ describe('Repository', () => {
 
   it('reuses a pack buffer only once its pack is stored', async () => {
     // A destination that takes its time: the pack's bytes are read only after a while.
-    const slow: StorageAdapter = { ...adapter, put: async (key, body, opts) => (await new Promise((r) => setTimeout(r, 15)), adapter.put(key, body, opts)) };
+    const slow: StorageAdapter = { ...wholeObjects(adapter), put: async (key, body, opts) => (await new Promise((r) => setTimeout(r, 15)), adapter.put(key, body, opts)) };
     const repo = await Repository.create(slow, { password: 'pw', packSize: 256 * 1024 });
     const blobs = Array.from({ length: 60 }, () => randomBytes(50_000));
     for (const b of blobs) await repo.saveBlob('data', sha(b), b);
@@ -412,10 +424,35 @@ describe('Repository', () => {
     for (const b of blobs) expect((await repo.loadBlob(sha(b))).equals(b)).toBe(true);
   });
 
+  it('stores streamed packs whole however slowly their file takes each part, with saves sealing into them meanwhile', async () => {
+    const slowly: StorageAdapter = {
+      ...adapter,
+      name: adapter.name,
+      kind: adapter.kind,
+      createStreamed: (dir) => {
+        const object = adapter.createStreamed!(dir);
+        return { ...object, append: async (data) => (await new Promise((r) => setTimeout(r, 5)), object.append(data)) };
+      },
+    };
+    const repo = await Repository.create(slowly, { password: 'pw', packSize: 4 * 1024 * 1024 });
+    const blobs = Array.from({ length: 160 }, () => randomBytes(100_000));
+    await Promise.all(
+      Array.from({ length: 4 }, async (_, lane) => {
+        for (let i = lane; i < blobs.length; i += 4) await repo.saveBlob('data', sha(blobs[i]!), blobs[i]!);
+      }),
+    );
+    await repo.flush();
+    const packs = new Set(blobs.map((b) => repo.lookupBlob(sha(b))!.packId));
+    expect(packs.size).toBeGreaterThan(3);
+    for (const id of packs) expect(sha(await readFile(join(tmp.path, 'repo', 'data', id.slice(0, 2), id)))).toBe(id);
+    for (const b of blobs) expect((await repo.loadBlob(sha(b))).equals(b)).toBe(true);
+    expect((await readdir(join(tmp.path, 'repo', 'data'))).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
+  });
+
   it('never reuses a pack buffer on a remote destination, whose timed-out put may still be sending it', async () => {
     const sent: { key: string; body: Buffer }[] = [];
     const remote: StorageAdapter = {
-      ...adapter,
+      ...wholeObjects(adapter),
       kind: 'sftp',
       put: async (key, body, opts) => {
         if (Buffer.isBuffer(body) && key.startsWith('data/')) sent.push({ key, body });
@@ -600,7 +637,8 @@ describe('Repository', () => {
       ...adapter,
       name: adapter.name,
       kind: adapter.kind,
-      put: (key, body, opts) => (key.startsWith('data/') ? Promise.reject(Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' })) : adapter.put(key, body, opts)),
+      put: (key, body, opts) => (key.startsWith('data/') ? Promise.reject(noSpace()) : adapter.put(key, body, opts)),
+      createStreamed: (dir) => ({ ...adapter.createStreamed!(dir), append: () => Promise.reject(noSpace()), finish: () => Promise.reject(noSpace()) }),
     };
     const repo = await Repository.create(full, { password: 'pw', packSize: 16 * 1024 });
     const saving = (async () => {
