@@ -1172,6 +1172,14 @@ static int append_bytes(job *j, appended_file *f, size_t *written, int *direct_u
     // As run_write_object's open, O_DIRECT turned on after it. Not for data it could not carry.
     f->fd = open(f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (f->fd < 0) { *step = 0; return errno; }
+    // Closed between the check above and the open: the caller may have removed the path
+    // already, so the file this open made (O_EXCL: ours) goes again.
+    if (__atomic_load_n(&f->close_pending, __ATOMIC_ACQUIRE)) {
+      unlink(f->path);
+      close(f->fd);
+      f->fd = -1;
+      return EBADF;
+    }
     int flags = fcntl(f->fd, F_GETFL);
     f->direct = aligned_address && !(j->final && j->input_length < DIRECT_ALIGN) && flags >= 0 &&
                 fcntl(f->fd, F_SETFL, flags | O_DIRECT) == 0;

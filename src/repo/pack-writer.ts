@@ -138,6 +138,8 @@ export class PackWriter {
   readonly #packBuffers: BufferPool;
   readonly #recordBuffers = new BufferPool(REUSED_RECORD_BYTES, { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
   #uploadError: unknown;
+  /** Closed (close): no pack is opened any more. */
+  #closed = false;
 
   constructor(
     adapter: StorageAdapter,
@@ -339,6 +341,8 @@ export class PackWriter {
   }
 
   #openPack(type: BlobType): PackBuilder {
+    // A save still under way when the repository closed: its pack would be left unfinished, a streamed one's file for good.
+    if (this.#closed) throw new BkdrError(`destination ${this.#adapter.name}: the repository was closed while blobs were being saved`, 1);
     let pack = this.#open.get(type);
     // Data packs fill up, so their buffer is sized for a full pack plus the largest record; tree packs rarely do.
     // Only a local put is over when it returns: a remote one that timed out may still be sending
@@ -605,6 +609,12 @@ export class PackWriter {
       for (const e of pack.entries) this.#pending.delete(e.id);
       await pack.discard();
     }
+  }
+
+  /** No pack is opened from now on, and those open are discarded: for a repository that closes, flushed or not. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.discardOpenPacks();
   }
 
   #throwUploadError(): void {

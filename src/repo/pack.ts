@@ -238,11 +238,11 @@ export class PackBuilder {
     // The held bytes' whole blocks are written from this buffer first, so that the last part
     // is less than a block and the trailer: copied out with up to a megabyte more, the last
     // parts of the packs being stored took 13 MiB more of a large file's backup.
-    for (let round = 0; round < 2; round++) {
+    for (let appended = false; ; appended = true) {
       while (this.#appending) await this.#appending;
       if (this.#failure) throw this.#failure.error;
       this.#dropAppended();
-      if (this.#held < DIRECT_BLOCK) break;
+      if (this.#held < DIRECT_BLOCK || appended) break;
       this.#appendHeld();
     }
     // The rest and the trailer go from a buffer of their own, and the pack's goes back at once,

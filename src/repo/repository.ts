@@ -437,7 +437,7 @@ export class Repository {
     await this.#creating?.catch(() => undefined);
     // Not while a tree is still being sealed into a pack: the lock goes, and a prune may come.
     await this.#writer.stopSealingTrees();
-    await this.#writer.discardOpenPacks();
+    await this.#writer.close();
     await this.#lock?.release();
     await this.adapter.close?.();
   }

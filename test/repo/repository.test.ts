@@ -449,6 +449,19 @@ describe('Repository', () => {
     expect((await readdir(join(tmp.path, 'repo', 'data'))).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
   });
 
+  it('leaves no pack file behind when closed without a flush, and opens no pack after', async () => {
+    const repo = await Repository.create(adapter, { password: 'pw' });
+    // Past the streaming threshold: parts of the open pack are in its file.
+    for (let i = 0; i < 30; i++) {
+      const b = randomBytes(100_000);
+      await repo.saveBlob('data', sha(b), b);
+    }
+    await repo.close();
+    expect((await readdir(join(tmp.path, 'repo', 'data'))).filter((name) => name.startsWith('.tmp-'))).toEqual([]);
+    const late = randomBytes(1000);
+    await expect(repo.saveBlob('data', sha(late), late)).rejects.toThrow(/closed while blobs were being saved/);
+  });
+
   it('never reuses a pack buffer on a remote destination, whose timed-out put may still be sending it', async () => {
     const sent: { key: string; body: Buffer }[] = [];
     const remote: StorageAdapter = {
