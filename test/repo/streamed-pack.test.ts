@@ -42,15 +42,21 @@ describe('a pack streamed to a local disk as it fills', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  /** The pack the records make held in memory: what a streamed one must store. */
+  async function heldPack(items: PackRecord[]): Promise<{ id: string; bytes: Buffer; entries: PackBuilder['entries'] }> {
+    const held = new PackBuilder(MiB);
+    await fill(held, items);
+    return { ...(await held.finish((header) => header, true)), entries: held.entries };
+  }
+
+  /** A pack streamed to a file in `dir`'s data folder, through a pooled buffer of `size` bytes. */
+  const streamedPack = (size = 8 * MiB) => new PackBuilder(size, pool, createLocalAdapter({ name: 'dest', path: dir }).createStreamed!('data'));
+
   it('stores the bytes and id the same pack held in memory has, through a buffer smaller than the pack', async () => {
     // Records of odd sizes that cross the block and streaming thresholds, and one larger than the streamed pack's buffer.
     const items = records([100, 3 * MiB + 7, 4095, 1, 5 * MiB, 700_000, 2 * MiB - 3, 12 * MiB, 333]);
-    const held = new PackBuilder(MiB);
-    await fill(held, items);
-    const { id, bytes } = await held.finish((header) => header, true);
-
-    const adapter = createLocalAdapter({ name: 'dest', path: dir });
-    const streamed = new PackBuilder(8 * MiB, pool, adapter.createStreamed!('data'));
+    const { id, bytes, entries } = await heldPack(items);
+    const streamed = streamedPack();
     await fill(streamed, items.slice(0, 7));
     // Written while it fills, not held until finished.
     const [partial] = temporaryFiles(join(dir, 'data'));
@@ -63,19 +69,15 @@ describe('a pack streamed to a local disk as it fills', () => {
     const stored = readFileSync(join(dir, packKey(id)));
     expect(stored.equals(bytes)).toBe(true);
     expect(createHash('sha256').update(stored).digest('hex')).toBe(id);
-    expect(streamed.entries).toEqual(held.entries);
-    expect(parsePackHeader(stored, stored.length, (header) => header, id)).toEqual(held.entries);
+    expect(streamed.entries).toEqual(entries);
+    expect(parsePackHeader(stored, stored.length, (header) => header, id)).toEqual(entries);
     expect(temporaryFiles(join(dir, 'data'))).toEqual([]);
   });
 
   it('moves what is left up only once no sealing writes into its tail', async () => {
     const items = records([MiB + 5, 300_000, 200_000, 2 * MiB + 1, 10]);
-    const held = new PackBuilder(MiB);
-    await fill(held, items);
-    const { id, bytes } = await held.finish((header) => header, true);
-
-    const adapter = createLocalAdapter({ name: 'dest', path: dir });
-    const streamed = new PackBuilder(8 * MiB, pool, adapter.createStreamed!('data'));
+    const { id, bytes } = await heldPack(items);
+    const streamed = streamedPack();
     // Past the threshold: its bytes are being written.
     await fill(streamed, items.slice(0, 1));
     // A sealing holds the tail while that write runs, and commits after it ended.
@@ -92,8 +94,7 @@ describe('a pack streamed to a local disk as it fills', () => {
   });
 
   it('leaves no file when discarded after parts were written', async () => {
-    const adapter = createLocalAdapter({ name: 'dest', path: dir });
-    const streamed = new PackBuilder(8 * MiB, pool, adapter.createStreamed!('data'));
+    const streamed = streamedPack();
     // The third waits for room: the first two are being written by then.
     await fill(streamed, records([3 * MiB, 3 * MiB, 3 * MiB]));
     expect(temporaryFiles(join(dir, 'data'))).toHaveLength(1);
@@ -104,8 +105,7 @@ describe('a pack streamed to a local disk as it fills', () => {
   it('fails to take more, and to finish, once its file cannot be written', async () => {
     // `data` is a file: the pack's file cannot be made under it.
     writeFileSync(join(dir, 'data'), 'not a directory');
-    const adapter = createLocalAdapter({ name: 'dest', path: dir });
-    const streamed = new PackBuilder(4 * MiB, pool, adapter.createStreamed!('data'));
+    const streamed = streamedPack(4 * MiB);
     await expect(fill(streamed, records([3 * MiB, 3 * MiB, 3 * MiB]))).rejects.toMatchObject({ code: expect.stringMatching(/^(EEXIST|ENOTDIR)$/) });
     await expect(streamed.finishStreamed((header) => header, true)).rejects.toMatchObject({ code: expect.stringMatching(/^(EEXIST|ENOTDIR)$/) });
     await streamed.discard();
