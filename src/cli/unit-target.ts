@@ -6,14 +6,17 @@
 import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import type { LoadedConfig } from '../config/load.js';
-import { binPath } from '../core/package-root.js';
+import { binNodeFlags, binPath } from '../core/package-root.js';
 import { carriedEnvironment, passwordNote, type UnitTarget } from '../scheduling/unit-files.js';
 
-/** The config, node and bkdr as absolute paths, since cron and systemd start elsewhere with a bare environment. */
+/**
+ * The config, node and bkdr as absolute paths, since cron and systemd start elsewhere with
+ * a bare environment; node with the flags bkdr's first line gives it.
+ */
 export function unitTarget(loaded: LoadedConfig): UnitTarget {
   return {
     configPath: resolve(loaded.filepath),
-    launcher: [process.execPath, binPath()],
+    launcher: [process.execPath, ...binNodeFlags(), binPath()],
     environment: carriedEnvironment(loaded.config, process.env, process.cwd()),
     passwordNote: passwordNote(loaded.config, process.env),
   };

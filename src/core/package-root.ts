@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -20,6 +20,15 @@ export function packageRoot(): string {
 /** This installation's bin/bkdr.js: crontab, systemd units and PostgreSQL's restore_command need an absolute path. */
 export function binPath(): string {
   return join(packageRoot(), 'bin', 'bkdr.js');
+}
+
+/**
+ * The node flags of bin/bkdr.js's first line (`#!/usr/bin/env -S node <flags>`), which an
+ * operator's `bkdr` runs with: a unit that starts node on it directly passes them too.
+ */
+export function binNodeFlags(bin = binPath()): string[] {
+  const shebang = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0]!);
+  return shebang?.[1]?.trim().split(' ').filter(Boolean) ?? [];
 }
 
 /** This installation's native bkdr-wal (native/bkdr_wal.c): the command PostgreSQL runs per WAL file with --async. */

@@ -8,6 +8,9 @@ import { systemdAnalyze } from '../helpers/systemd.js';
 
 type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
 
+/** How a unit starts bkdr: node with the flags of bin/bkdr.js's first line, as an operator's `bkdr` runs. */
+const launcher = `${process.execPath} --max-semi-space-size=4 ${bkdrBin}`;
+
 /** Splits `schedule install --systemd` output into its `# file:` sections. */
 function unitFiles(text: string): Map<string, string> {
   const files = new Map<string, string>();
@@ -158,8 +161,8 @@ describe('bkdr schedule', () => {
     const r = await cronWs.run(['schedule', 'install', '--crontab']);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.split('\n');
-    const command = (source: string) => `${process.execPath} ${bkdrBin} -c ${cronWs.config} backup run --source ${source} --lock-wait 30m --quiet`;
-    expect(lines).toContain(`30 4 * * 0 ${process.execPath} ${bkdrBin} -c ${cronWs.config} backup prune --lock-wait 30m --quiet`);
+    const command = (source: string) => `${launcher} -c ${cronWs.config} backup run --source ${source} --lock-wait 30m --quiet`;
+    expect(lines).toContain(`30 4 * * 0 ${launcher} -c ${cronWs.config} backup prune --lock-wait 30m --quiet`);
     expect(lines).toContain(`15 3 * * 1-5 ${command('plain')}`);
     const paris = lines.indexOf(`0 2 * * * ${command('files')}`);
     expect(lines[paris - 1]).toBe('CRON_TZ=Europe/Paris');
@@ -185,8 +188,8 @@ describe('bkdr schedule', () => {
     );
     const service = files.get('/etc/systemd/system/bkdr-backup-files.service') ?? '';
     expect(service).toMatch(/^Type=oneshot$/m);
-    expect(service).toContain(`ExecStart=${process.execPath} ${bkdrBin} -c ${cronWs.config} backup run --source files --lock-wait 30m --quiet\n`);
-    expect(files.get('/etc/systemd/system/bkdr-prune.service')).toContain(`ExecStart=${process.execPath} ${bkdrBin} -c ${cronWs.config} backup prune --lock-wait 30m --quiet\n`);
+    expect(service).toContain(`ExecStart=${launcher} -c ${cronWs.config} backup run --source files --lock-wait 30m --quiet\n`);
+    expect(files.get('/etc/systemd/system/bkdr-prune.service')).toContain(`ExecStart=${launcher} -c ${cronWs.config} backup prune --lock-wait 30m --quiet\n`);
     expect(files.get('/etc/systemd/system/bkdr-prune.timer')).toMatch(/^OnCalendar=Sun \*-\*-\* 04:30:00$/m);
     const timer = (s: string) => files.get(`/etc/systemd/system/bkdr-backup-${s}.timer`) ?? '';
     expect(timer('files')).toMatch(/^OnCalendar=\*-\*-\* 02:00:00 Europe\/Paris\nPersistent=true$/m);
