@@ -26,6 +26,12 @@ export interface BufferPoolOptions {
    * the kernel (discardPages); kept as they are when not given.
    */
   discardIdleAfter?: number | undefined;
+  /**
+   * When no free buffer of a lease's size class is left, the lease may take a free one of
+   * up to this many times that class (a power of two) before a new one is made. Off (1)
+   * by default.
+   */
+  borrowUpTo?: number | undefined;
 }
 
 /**
@@ -42,6 +48,7 @@ export class BufferPool {
   #retained = 0;
   readonly #allocate: (size: number) => Buffer;
   readonly #discardIdleAfter: number | undefined;
+  readonly #borrowUpTo: number;
   /** Free buffers whose pages are still in memory, and since when they are free. */
   readonly #idleSince = new Map<Buffer, number>();
   #sweep: NodeJS.Timeout | undefined;
@@ -56,6 +63,7 @@ export class BufferPool {
   ) {
     this.#allocate = opts.allocate ?? ((size) => (size >= HUGE_PAGE ? alignedBuffer(size) : Buffer.allocUnsafeSlow(size)));
     this.#discardIdleAfter = opts.discardIdleAfter;
+    this.#borrowUpTo = opts.borrowUpTo ?? 1;
   }
 
   /**
@@ -88,7 +96,8 @@ export class BufferPool {
   }
 
   #take(sizeClass: number): Buffer {
-    const reused = this.#free.get(sizeClass)?.pop();
+    let reused: Buffer | undefined;
+    for (let c = sizeClass; !reused && c <= sizeClass * this.#borrowUpTo; c *= 2) reused = this.#free.get(c)?.pop();
     if (!reused) return this.#allocate(sizeClass);
     this.#retained -= reused.length;
     this.#idleSince.delete(reused);

@@ -38,6 +38,28 @@ describe('BufferPool', () => {
     expect(pool.retained).toBe(256 * 1024);
   });
 
+  it('with borrowUpTo, takes a free buffer of a larger class when its own has none, and gives it back to that class', () => {
+    const pool = new BufferPool(4 * 1024 * 1024, { borrowUpTo: 4 });
+    const eightTimes = pool.lease(512 * 1024);
+    const fourTimes = pool.lease(256 * 1024);
+    eightTimes.releases[0]!();
+    fourTimes.releases[0]!();
+    const borrowed = pool.lease(50_000);
+    expect(borrowed.buffer.buffer).toBe(fourTimes.buffer.buffer);
+    expect(borrowed.buffer.length).toBe(50_000);
+    // No class of four times or less is free now: a new buffer, not the one eight times larger.
+    const fresh = pool.lease(50_000);
+    expect(fresh.buffer.buffer).not.toBe(eightTimes.buffer.buffer);
+    borrowed.releases[0]!();
+    expect(pool.lease(256 * 1024).buffer.buffer).toBe(fourTimes.buffer.buffer);
+    // Without the option, a class lends nothing to another.
+    const plain = new BufferPool(4 * 1024 * 1024);
+    const large = plain.lease(128 * 1024);
+    large.releases[0]!();
+    expect(plain.lease(64 * 1024).buffer.buffer).not.toBe(large.buffer.buffer);
+    expect(plain.retained).toBe(128 * 1024);
+  });
+
   it('gives the pages of a large buffer idle past discardIdleAfter back, and hands the buffer out again', async () => {
     const pool = new BufferPool(8 * 1024 * 1024, { discardIdleAfter: 10 });
     const large = pool.lease(2 * 1024 * 1024);
