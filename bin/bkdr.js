@@ -1,10 +1,17 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
-// The first line caps V8's young generation at two 4 MiB semi-spaces (16 MiB by default on
+#!/bin/sh
+':' //; exec node --max-semi-space-size=4 "$0" "$@"
+// sh runs the two lines above; to node they are a comment, a string and a comment. Run as
+// a program (`bkdr`, ./bin/bkdr.js), this file has sh start node on itself with the exec
+// line's flags. `#!/usr/bin/env -S node <flags>` would say it in one line, but BusyBox's
+// env (Alpine) has no -S, and bkdr would not start there. Units that start node on this
+// file pass the same flags (core/package-root.ts, binNodeFlags). Prettier leaves this
+// file alone: it would end the ':' with a semicolon, and sh would then run `//`.
+//
+// The flag caps V8's young generation at two 4 MiB semi-spaces (16 MiB by default on
 // 64-bit): a run's short-lived objects (tree nodes, restore batches) filled them, and their
 // pages stayed resident. Peak RSS, alternating runs: a restore of the bench's real tree
 // 188-202 -> 172-182 MiB, its first backup 178-190 -> 169-171, a 4 GiB file's backup
-// 122-135 -> 117-121, each as fast as before. Units that start node on this file pass the
-// same flags (core/package-root.ts, binNodeFlags).
+// 122-135 -> 117-121, each as fast as before.
 
 // glibc's malloc policy (core/malloc-policy.ts) before anything else runs: the arena limit
 // only holds back arenas made after it is set, and V8's worker threads make theirs on their

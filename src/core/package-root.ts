@@ -23,12 +23,19 @@ export function binPath(): string {
 }
 
 /**
- * The node flags of bin/bkdr.js's first line (`#!/usr/bin/env -S node <flags>`), which an
- * operator's `bkdr` runs with: a unit that starts node on it directly passes them too.
+ * The node flags of bin/bkdr.js's exec line, its second (sh runs it; to node it is a string
+ * and a comment), which an operator's `bkdr` runs with: a unit that starts node on the file
+ * directly passes them too. None when the file cannot be read or has no such line.
  */
 export function binNodeFlags(bin = binPath()): string[] {
-  const shebang = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)\s*$/.exec(readFileSync(bin, 'utf8').split('\n', 1)[0]!);
-  return shebang?.[1]?.trim().split(' ').filter(Boolean) ?? [];
+  let text: string;
+  try {
+    text = readFileSync(bin, 'utf8');
+  } catch {
+    return [];
+  }
+  const exec = /^':' \/\/; exec node((?: --[\w-]+(?:=\S+)?)*) "\$0" "\$@"$/.exec(text.split('\n', 2)[1] ?? '');
+  return exec?.[1]?.trim().split(' ').filter(Boolean) ?? [];
 }
 
 /** This installation's native bkdr-wal (native/bkdr_wal.c): the command PostgreSQL runs per WAL file with --async. */

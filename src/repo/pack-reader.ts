@@ -28,18 +28,12 @@ const BATCH_RECORDS = 128;
  * 136 → 133 MiB, each as fast as before.
  */
 const BATCH_BYTES = 1024 * 1024;
-/**
- * What readPack reads with one request at most, unless a single blob is larger. Each
- * span is read into a buffer of this size at least, as each batch is decoded into one of
- * BATCH_BYTES at least: leased at their own sizes, spans and batches of every size from
- * 64 KiB up each needed buffers of their size class, and a restore of the bench's real
- * tree made 46 MiB of buffers for 33 MiB in use at most; with one class each, 37 MiB.
- */
+/** What readPack reads with one request at most, unless a single blob is larger. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /**
  * A local disk's span: a read there costs no round trip, so spans half the size cost
- * nothing, and held less. A restore's peak RSS fell 5 MiB (the bench's real tree) and
- * 10 MiB (a 4 GiB file), medians of alternating runs, as fast as before. Remote
+ * nothing, and held less: a restore of the bench's real tree made 37 MiB of pool buffers
+ * instead of 46, and a 4 GiB file's restore peaked 10 MiB lower, as fast. Remote
  * destinations keep READ_SPAN_BYTES: twice the requests would be twice the latencies.
  */
 const LOCAL_READ_SPAN_BYTES = 2 * 1024 * 1024;
@@ -128,7 +122,7 @@ export class PackReader {
     let end = start;
     for (let k = from; k < to; k++) end = Math.max(end, blobs.offset(k) + blobs.length(k));
     const held = whole?.bytesOf(packId);
-    const span = held ? undefined : buffers?.lease(Math.max(end - start, this.#spanBytes));
+    const span = held ? undefined : buffers?.lease(end - start);
     // A held pack shorter than the index says gives records cut short, found below as those of a short ranged read are.
     const bytes = held ? (await held).subarray(start, end) : await readAll(await this.#adapter.get(packKey(packId), { offset: start, length: end - start, into: span?.buffer }));
     const recordOf = (k: number) => bytes.subarray(blobs.offset(k) - start, blobs.offset(k) - start + blobs.length(k));
@@ -145,7 +139,7 @@ export class PackReader {
       const whole = cut < 0 ? ks : ks.slice(0, cut);
       let total = 0;
       for (const k of whole) total += blobs.rawLength(k);
-      const decodedInto = buffers?.lease(Math.max(total, BATCH_BYTES), whole.length);
+      const decodedInto = buffers?.lease(total, whole.length);
       const decoded = await decodeRecords(
         whole.map(recordOf),
         this.#key,

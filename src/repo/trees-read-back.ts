@@ -10,7 +10,7 @@ const TREES_PER_LANE = 64;
 /** A repository's reads of trees together; readBackTrees is taken when there, for more than one lane. */
 type TreeReads = Pick<Repository, 'loadTrees' | 'loadBlob'> & Partial<Pick<Repository, 'readBackTrees'>>;
 
-/** What one read's span or decoded batch takes at most (pack-reader.ts: a span of 4 MiB, batches of 1 MiB), for the buffers kept. */
+/** What one read's span or decoded batch takes at most (pack-reader.ts: a span of 4 MiB at most, batches of 1 MiB), for the buffers kept. */
 const READ_BUFFER_BYTES = 4 * 1024 * 1024;
 
 /**
