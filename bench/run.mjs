@@ -27,6 +27,8 @@ import { binNodeFlags } from '../dist/core/package-root.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname);
 const datasetScript = join(root, 'bench/dataset.mjs');
+/** The node flags of bin/bkdr.js's exec line: bkdr runs with them, as an operator's `bkdr` does. */
+const bkdrNodeFlags = binNodeFlags();
 const realTreeScript = join(root, 'bench/real-tree.mjs');
 const password = 'bench-password';
 
@@ -211,8 +213,7 @@ const tools = {
       // Its key-slot hints in the run's directory, as restic's cache is: a bench of many runs
       // filled the user's own hints file (16 configs at most) with its temporary configs.
       const env = { ...process.env, BKDR_PASSWORD: password, NO_COLOR: '1', XDG_CACHE_HOME: join(dir, 'cache') };
-      // With the node flags of bin/bkdr.js's first line, as an operator's `bkdr` runs.
-      const bkdr = (...args) => [process.execPath, [...binNodeFlags(), join(root, 'bin/bkdr.js'), '-q', '-c', config, ...args], { env }];
+      const bkdr = (...args) => [process.execPath, [...bkdrNodeFlags, join(root, 'bin/bkdr.js'), '-q', '-c', config, ...args], { env }];
       return {
         init: null,
         backup: () => bkdr('backup', 'run'),
@@ -489,7 +490,7 @@ async function runWal(scratch) {
       // Async as `wal archive-command` and `restore --at` set it up: native bkdr-wal per segment.
       const bkdr = (...args) =>
         mode === 'sync'
-          ? measure(process.execPath, [...binNodeFlags(), join(root, 'bin/bkdr.js'), '-q', '-c', config, 'wal', ...args], { env })
+          ? measure(process.execPath, [...bkdrNodeFlags, join(root, 'bin/bkdr.js'), '-q', '-c', config, 'wal', ...args], { env })
           : measure(join(root, 'build/Release/bkdr-wal'), ['-q', '-c', config, 'wal', ...args], { env: { ...env, BKDR_NODE: process.execPath } });
       const status = join(segments, 'archive_status');
       mkdirSync(status, { recursive: true });

@@ -11,7 +11,7 @@ import { carriedEnvironment, passwordNote, type UnitTarget } from '../scheduling
 
 /**
  * The config, node and bkdr as absolute paths, since cron and systemd start elsewhere with
- * a bare environment; node with the flags bkdr's first line gives it.
+ * a bare environment; node with the flags of bin/bkdr.js's exec line (binNodeFlags).
  */
 export function unitTarget(loaded: LoadedConfig): UnitTarget {
   return {

@@ -8,7 +8,7 @@ import { systemdAnalyze } from '../helpers/systemd.js';
 
 type Workspace = Awaited<ReturnType<typeof makeWorkspace>>;
 
-/** How a unit starts bkdr: node with the flags of bin/bkdr.js's first line, as an operator's `bkdr` runs. */
+/** How a unit starts bkdr: node with the flags of bin/bkdr.js's exec line, as an operator's `bkdr` runs. */
 const launcher = `${process.execPath} --max-semi-space-size=4 ${bkdrBin}`;
 
 /** Splits `schedule install --systemd` output into its `# file:` sections. */
