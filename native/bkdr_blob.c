@@ -116,6 +116,7 @@ typedef struct {
   // OP_CUT
   const uint32_t *gear;
   uint32_t min_size, avg_size, max_size, mask_s, mask_l;
+  uint32_t scanned;  // OP_CUT: bytes at the input's start searched for a cut before, without one
   int final;  // also OP_APPEND_FILE: the last append (then fsync and close)
   // OP_SEAL: COMPRESS_LZ4 or COMPRESS_GZIP (at `level`) when it saves enough, else store `tag` as given
   int compress;
@@ -175,12 +176,21 @@ typedef struct {
 
 // ---- pure work (no JavaScript; runs on a pool thread or inline) ----
 
-static uint32_t cut_point(const job *j, const uint8_t *buf, size_t n) {
+// The gear hash's bytes before a position that decide it: each step shifts the 32-bit hash left by one.
+#define GEAR_WINDOW 32
+
+// `scanned`: the chunk's first bytes were searched for a cut before (the tail of an earlier call),
+// and held none. The search goes on from there, the hash taken again from the window before it.
+static uint32_t cut_point(const job *j, const uint8_t *buf, size_t n, size_t scanned) {
   if (n <= j->min_size) return (uint32_t)n;
   if (n > j->max_size) n = j->max_size;
   size_t normal = n < j->avg_size ? n : j->avg_size;
   uint32_t hash = 0;
   size_t i = j->min_size;
+  if (scanned > n) scanned = n;
+  if (scanned >= j->min_size + GEAR_WINDOW) {
+    for (i = scanned - GEAR_WINDOW; i < scanned; i++) hash = (hash << 1) + j->gear[buf[i]];
+  }
   for (; i < normal; i++) {
     hash = (hash << 1) + j->gear[buf[i]];
     if ((hash & j->mask_s) == 0) return (uint32_t)(i + 1);
@@ -202,7 +212,7 @@ static void run_cut(job *j) {
   size_t pos = 0;
   while (pos < j->input_length) {
     size_t rest = j->input_length - pos;
-    uint32_t len = cut_point(j, j->input + pos, rest);
+    uint32_t len = cut_point(j, j->input + pos, rest, pos == 0 ? j->scanned : 0);
     if (len == rest && !j->final && rest < j->max_size) break;
     SHA256(j->input + pos, len, j->ids + j->count * SHA256_DIGEST_LENGTH);
     j->lengths[j->count++] = len;
@@ -1570,10 +1580,11 @@ static job *begin(napi_env env, napi_callback_info info, size_t want, napi_value
   return new_job(env, op);
 }
 
-// cutAndHash(data, gear: Uint32Array(256), min, avg, max, maskS, maskL, final) → Promise<[lengths, ids]>
+// cutAndHash(data, gear: Uint32Array(256), min, avg, max, maskS, maskL, final, scanned) → Promise<[lengths, ids]>;
+// `scanned`: bytes at data's start already searched for a cut without one (the tail of the call before)
 static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
-  napi_value argv[8];
-  job *j = begin(env, info, 8, argv, OP_CUT, "cutAndHash");
+  napi_value argv[9];
+  job *j = begin(env, info, 9, argv, OP_CUT, "cutAndHash");
   if (!j) return NULL;
   napi_typedarray_type type;
   size_t length = 0;
@@ -1594,6 +1605,7 @@ static napi_value cut_and_hash(napi_env env, napi_callback_info info) {
   j->mask_s = uint_arg(env, argv[5]);
   j->mask_l = uint_arg(env, argv[6]);
   j->final = bool_arg(env, argv[7]);
+  j->scanned = uint_arg(env, argv[8]);
   if (j->min_size == 0 || j->min_size > j->avg_size || j->avg_size > j->max_size) {
     free(j);
     napi_throw_range_error(env, NULL, "chunker sizes must satisfy 0 < min <= avg <= max");

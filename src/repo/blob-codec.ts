@@ -9,7 +9,7 @@ import type { FastCdc } from './fastcdc.js';
  * SHA-256, LZ4, AES-256-GCM) on the libuv pool, so every core works on a backup.
  */
 interface BlobAddon {
-  cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean): Promise<[number[], Buffer]>;
+  cutAndHash(data: Buffer, gear: Uint32Array, min: number, avg: number, max: number, maskS: number, maskL: number, final: boolean, scanned: number): Promise<[number[], Buffer]>;
   seal(data: Buffer, key: Buffer | null, compress: NativeCompression, tag: number, wantHash: boolean, sync: true, into: Buffer | null, level: number): SealedRecord;
   seal(data: Buffer, key: Buffer | null, compress: NativeCompression, tag: number, wantHash: boolean, sync: false, into: Buffer | null, level: number): Promise<SealedRecord>;
   open(record: Buffer, key: Buffer | null, sync: true, into: Buffer | null): OpenedRecord;
@@ -68,11 +68,12 @@ export interface Chunk {
 /**
  * Cuts `data` into content-defined chunks and hashes each. Returns the chunks whose end
  * is certain and how many bytes they cover; the rest must be carried into the next call
- * unless `final`.
+ * unless `final`. `scanned`: the bytes at data's start that are such a rest, searched
+ * for a cut already and holding none; the search goes on after them, with the same cuts.
  */
-export async function cutAndHash(chunker: FastCdc, data: Buffer, final: boolean): Promise<{ chunks: Chunk[]; consumed: number }> {
+export async function cutAndHash(chunker: FastCdc, data: Buffer, final: boolean, scanned = 0): Promise<{ chunks: Chunk[]; consumed: number }> {
   const { minSize, avgSize, maxSize } = chunker.params;
-  const [lengths, ids] = await addon().cutAndHash(data, chunker.gear, minSize, avgSize, maxSize, chunker.maskS, chunker.maskL, final);
+  const [lengths, ids] = await addon().cutAndHash(data, chunker.gear, minSize, avgSize, maxSize, chunker.maskS, chunker.maskL, final, scanned);
   const chunks: Chunk[] = [];
   let pos = 0;
   for (let i = 0; i < lengths.length; i++) {

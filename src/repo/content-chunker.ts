@@ -36,6 +36,8 @@ export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize =
   let start = room;
   let end = room;
   let pending: Promise<number> | undefined = read(current.buffer, room, readSize);
+  // The carried tail, which the trip before searched for a cut without finding one: not searched again.
+  let scanned = 0;
   try {
     while (pending) {
       const n = await pending;
@@ -55,7 +57,7 @@ export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize =
         next = pool.lease(capacity, 2);
         pending = read(next.buffer, room, readSize);
       }
-      const { chunks, consumed } = await cutAndHash(chunker, current.buffer.subarray(start, end), final);
+      const { chunks, consumed } = await cutAndHash(chunker, current.buffer.subarray(start, end), final, scanned);
       const [consumerRelease, loopRelease] = current.releases as [() => void, () => void];
       yield { chunks, release: consumerRelease };
       if (next) {
@@ -64,6 +66,7 @@ export async function* chunkContent(read: ReadInto, chunker: FastCdc, readSize =
         current = next;
         start = room - tail;
         end = room;
+        scanned = tail;
       }
       loopRelease();
     }

@@ -112,6 +112,13 @@ describe('FastCDC', () => {
     expect(lengths(split)).toEqual(lengths(whole));
   });
 
+  it('cuts text read in pieces smaller than a chunk where the reference cuts it: a tail carried through reads is not searched again', async () => {
+    const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
+    const chunker = new FastCdc(params);
+    // Reads of 20 011 bytes: a chunk (16 KiB at least, 64 KiB on average) spans several, each carrying the tail on.
+    expect(lengths(await chunks(text, chunker, 4096, 20_011))).toEqual(referenceLengths(text, chunker));
+  });
+
   it('reads on after a short read that is not the end, and cuts content smaller than a read from one buffer', async () => {
     const chunker = new FastCdc(params);
     // A reader like a file growing while read: each read answers at most `most` bytes of what is there.
