@@ -93,6 +93,26 @@ describe('a pack streamed to a local disk as it fills', () => {
     expect(readFileSync(join(dir, packKey(id))).equals(bytes)).toBe(true);
   });
 
+  it('seals and copies records within the first 4 MiB of its buffer, and gives back the pages a larger one took', async () => {
+    const own = new BufferPool(32 * MiB, { allocate: alignedBuffer });
+    const items = records([3 * MiB + 7, 2 * MiB, 6 * MiB, 100]);
+    const { id, bytes } = await heldPack(items);
+    const streamed = new PackBuilder(16 * MiB, own, createLocalAdapter({ name: 'dest', path: dir }).createStreamed!('data'));
+    await fill(streamed, items.slice(0, 1));
+    // The buffer has room for it, but not within the window while the first record is held (being written).
+    expect(streamed.reserveTail(2 * MiB)).toBeUndefined();
+    expect(streamed.hasRoom(2 * MiB)).toBe(false);
+    // The 6 MiB record goes in once the buffer is empty.
+    await fill(streamed, items.slice(1));
+    expect(await streamed.finishStreamed((header) => header, true)).toEqual({ id, size: bytes.length });
+    await streamed.commit(packKey(id));
+    expect(readFileSync(join(dir, packKey(id))).equals(bytes)).toBe(true);
+    // The same buffer, back from the pool: its pages past the window were given back (zeros), those before kept.
+    const { buffer } = own.lease(16 * MiB);
+    expect(buffer.subarray(4 * MiB, 6 * MiB - 4096).every((byte) => byte === 0)).toBe(true);
+    expect(buffer.subarray(0, 4096).some((byte) => byte !== 0)).toBe(true);
+  });
+
   it('leaves no file when discarded after parts were written', async () => {
     const streamed = streamedPack();
     // The third waits for room: the first two are being written by then.
