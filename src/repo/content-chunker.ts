@@ -14,7 +14,15 @@ export interface ChunkBatch {
   release(): void;
 }
 
-const READ_SIZE = 4 * 1024 * 1024;
+/**
+ * A buffer's resident pages are its read and the tail carried into the room before it (2 MiB
+ * huge pages), and a large file holds three buffers (the one being cut, the next read, the
+ * one whose chunks are being stored): 6 MiB each with reads of 4 MiB, 4 MiB with 2 MiB.
+ * A 4 GiB file's backup peaked at 105.4 against 109.1 MiB, wall time 1 % longer (medians
+ * of seven alternating runs); carried tails are not searched again (cutAndHash's
+ * `scanned`), so smaller reads cost no hashing.
+ */
+const READ_SIZE = 2 * 1024 * 1024;
 /** Free read buffers kept for reuse: allocating a fresh one per read kept the GC busy and memory high. */
 const POOLED_BUFFERS = 6;
 const pool = new BufferPool(POOLED_BUFFERS * BufferPool.sizeClassOf(DEFAULT_CHUNKER.maxSize + READ_SIZE), { discardIdleAfter: BACKUP_IDLE_DISCARD_MS });
