@@ -46,9 +46,9 @@ const STREAM_AFTER_BYTES = 1024 * 1024;
  * file takes what came before: a record that would end past it waits for that room, or is
  * sealed in a record buffer, unless the buffer is empty. Pages touched beyond it (by a
  * record larger than it) go back to the kernel when the buffer does to its pool. Bounded
- * only by the buffer (16 MiB of an 8 MiB pack and the largest chunk), each of the two
- * pack buffers of a large file's backup held 8 MiB, the most any pack had needed; with
- * this, 4 MiB. The 4 GiB file's peak RSS went from 114.5 to 110.5 MiB (medians of five
+ * only by the buffer (an 8 MiB pack and room for the largest chunk), each of the two pack
+ * buffers of a large file's backup held 8 MiB, the most any pack had needed; with this,
+ * 4 MiB. The 4 GiB file's peak RSS went from 114.5 to 110.5 MiB (medians of five
  * alternating runs), as fast.
  */
 const STREAMED_WINDOW_BYTES = 4 * 1024 * 1024;
@@ -66,10 +66,10 @@ const STREAMED_WINDOW_BYTES = 4 * 1024 * 1024;
  * records come, and what was written is dropped from the buffer's front when no sealing
  * holds its tail. The buffer then holds the records being sealed and about a megabyte,
  * within its first STREAMED_WINDOW_BYTES, not the pack, and goes back to the pool as
- * soon as the pack is finished. Held whole
- * until stored, three 8 MiB packs at a time (one filling, two being written) were 30 MiB
- * of a large file's backup (136–138 MiB peak RSS, 124–125 streamed). Offsets in
- * `entries` and `size` are the pack's, not the buffer's.
+ * soon as the pack is finished. Held whole until stored, three 8 MiB packs at a time
+ * (one filling, two being written) were 30 MiB of a large file's backup (136–138 MiB
+ * peak RSS, 124–125 streamed). Offsets in `entries` and `size` are the pack's, not the
+ * buffer's.
  */
 export class PackBuilder {
   #buffer: Buffer;
