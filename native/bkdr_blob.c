@@ -180,7 +180,9 @@ typedef struct {
 #define GEAR_WINDOW 32
 
 // `scanned`: the chunk's first bytes were searched for a cut before (the tail of an earlier call),
-// and held none. The search goes on from there, the hash taken again from the window before it.
+// and held none before their last byte. That one is searched again: the earlier search answered
+// the tail's length both for a cut there and for none. The search goes on from there, the hash
+// taken again from the window before it.
 static uint32_t cut_point(const job *j, const uint8_t *buf, size_t n, size_t scanned) {
   if (n <= j->min_size) return (uint32_t)n;
   if (n > j->max_size) n = j->max_size;
@@ -188,6 +190,7 @@ static uint32_t cut_point(const job *j, const uint8_t *buf, size_t n, size_t sca
   uint32_t hash = 0;
   size_t i = j->min_size;
   if (scanned > n) scanned = n;
+  if (scanned > 0) scanned--;
   if (scanned >= j->min_size + GEAR_WINDOW) {
     for (i = scanned - GEAR_WINDOW; i < scanned; i++) hash = (hash << 1) + j->gear[buf[i]];
   }

@@ -266,7 +266,8 @@ export class PackWriter {
   async #seal(type: BlobType, ids: string[], data: Buffer[], seal: (into: Buffer) => Promise<{ record: Buffer; tag: number }[]>): Promise<number[]> {
     const bound = recordsBound(data);
     const pack = this.#openPack(type);
-    // Undefined when another sealing holds the tail, or a tree pack's first buffer is too small (the copy grows it).
+    // Undefined when another sealing holds the tail, a tree pack's first buffer is too small (the copy grows it), or
+    // a streamed pack's window is taken (its file is still being written what is before).
     const tail = pack.reserveTail(bound);
     const lease = tail ? undefined : this.#recordBuffers.lease(bound);
     let encoded: { record: Buffer; tag: number }[];

@@ -112,11 +112,15 @@ describe('FastCDC', () => {
     expect(lengths(split)).toEqual(lengths(whole));
   });
 
-  it('cuts text read in pieces smaller than a chunk where the reference cuts it: a tail carried through reads is not searched again', async () => {
+  it('cuts where the reference cuts when reads end inside chunks, and when one ends right on a cut', async () => {
     const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
     const chunker = new FastCdc(params);
+    const expected = referenceLengths(text, chunker);
     // Reads of 20 011 bytes: a chunk (16 KiB at least, 64 KiB on average) spans several, each carrying the tail on.
-    expect(lengths(await chunks(text, chunker, 4096, 20_011))).toEqual(referenceLengths(text, chunker));
+    expect(lengths(await chunks(text, chunker, 4096, 20_011))).toEqual(expected);
+    // The first read ends on the first cut: the search that carried it on found no cut before its last byte, and
+    // none after, where the next search goes on.
+    expect(lengths(await chunks(text, chunker, 4096, expected[0]))).toEqual(expected);
   });
 
   it('reads on after a short read that is not the end, and cuts content smaller than a read from one buffer', async () => {
