@@ -31,12 +31,15 @@ const BATCH_BYTES = 1024 * 1024;
 /** What readPack reads with one request at most, unless a single blob is larger. */
 const READ_SPAN_BYTES = 4 * 1024 * 1024;
 /**
- * A local disk's span: a read there costs no round trip, so spans half the size cost
- * nothing, and held less: a restore of the bench's real tree made 37 MiB of pool buffers
- * instead of 46, and a 4 GiB file's restore peaked 10 MiB lower, as fast. Remote
- * destinations keep READ_SPAN_BYTES: twice the requests would be twice the latencies.
+ * A local disk's span: a read there costs no round trip, so smaller spans cost nothing,
+ * and hold less. At 2 MiB (4 before), a restore of the bench's real tree made 37 MiB of
+ * pool buffers instead of 46, and a 4 GiB file's restore peaked 10 MiB lower, as fast.
+ * At 1 MiB, peaks fell again (medians of five or seven alternating runs): the 4 GiB file
+ * 111.3 -> 104.6 MiB, the real tree 147.9 -> 145.1, the mixed set 110.1 -> 108.6, each as
+ * fast or faster. Remote destinations keep READ_SPAN_BYTES: more requests would be more
+ * latencies.
  */
-const LOCAL_READ_SPAN_BYTES = 2 * 1024 * 1024;
+const LOCAL_READ_SPAN_BYTES = 1024 * 1024;
 /**
  * Decoded bytes of a span's large records in flight at once (at least one record). Each
  * restore worker has its own span, so the cores stay busy with one record each. Decoding

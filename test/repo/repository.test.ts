@@ -311,14 +311,14 @@ describe('Repository', () => {
   });
 
   it.each([
-    // Twelve 1 MiB records: spans of 4 MiB take three, spans of 2 MiB one (a record is a little over 1 MiB).
+    // Twenty-four 512 KiB records: spans of 4 MiB take seven, spans of 1 MiB one (a record is a little over 512 KiB).
     { kind: 's3', span: 4, requests: [4, 5] },
-    { kind: 'local', span: 2, requests: [12, 13] },
+    { kind: 'local', span: 1, requests: [24, 25] },
   ])('reads a large pack from a $kind destination in spans of $span MiB, each blob once and whole', async ({ kind, span, requests }) => {
     const rec = { ...recording(adapter), kind };
     const repo = await Repository.create(rec, { password: 'pw', packSize: 16 * 1024 * 1024, compression: { algorithm: 'none' } });
-    // Twelve 1 MiB blobs and one of 5 MiB, larger than a span on its own.
-    const blobs = [...Array.from({ length: 12 }, () => randomBytes(1024 * 1024)), randomBytes(5 * 1024 * 1024)];
+    // Twenty-four 512 KiB blobs and one of 5 MiB, larger than a span on its own.
+    const blobs = [...Array.from({ length: 24 }, () => randomBytes(512 * 1024)), randomBytes(5 * 1024 * 1024)];
     for (const b of blobs) await repo.saveBlob('data', sha(b), b);
     await repo.flush();
     const locations = blobs.map((b) => repo.lookupBlob(sha(b))!);
