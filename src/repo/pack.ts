@@ -149,9 +149,12 @@ export class PackBuilder {
 
   /** Whether add can take a record of `length` bytes now: streamed, within STREAMED_WINDOW_BYTES, or into an empty buffer; one that is not streamed grows, so always. */
   hasRoom(length: number): boolean {
-    if (!this.#sink) return true;
-    const end = this.#held + length;
-    return end <= this.#buffer.length && (end <= STREAMED_WINDOW_BYTES || this.#held < DIRECT_BLOCK);
+    return !this.#sink || (this.#held + length <= this.#buffer.length && this.#inWindow(length));
+  }
+
+  /** Streamed: `length` more bytes end within STREAMED_WINDOW_BYTES, or the buffer is empty (it holds less than a block) and takes them wherever they end. */
+  #inWindow(length: number): boolean {
+    return this.#held + length <= STREAMED_WINDOW_BYTES || this.#held < DIRECT_BLOCK;
   }
 
   /**
@@ -192,7 +195,7 @@ export class PackBuilder {
    */
   reserveTail(bound: number): Buffer | undefined {
     if (this.#reserved || this.#failure || this.#held + bound > this.#buffer.length) return undefined;
-    if (this.#sink && this.#held + bound > STREAMED_WINDOW_BYTES && this.#held >= DIRECT_BLOCK) return undefined;
+    if (this.#sink && !this.#inWindow(bound)) return undefined;
     let resolve!: () => void;
     const done = new Promise<void>((r) => (resolve = r));
     this.#reserved = { end: this.#held + bound, done, resolve };

@@ -69,11 +69,14 @@ function referenceLengths(data: Buffer, chunker: FastCdc): number[] {
 
 const lengths = (cs: Buffer[]) => cs.map((c) => c.length);
 
+/** Text as a database dump has it: lines alike but for their numbers. */
+const dumpLines = (count: number) => Buffer.from(Array.from({ length: count }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
+
 describe('FastCDC', () => {
   const data = deterministicBytes(8 * 1024 * 1024, 1234);
 
   it('cuts exactly where the JavaScript chunker of earlier versions cut, on text and on random data', async () => {
-    const text = Buffer.from(Array.from({ length: 200_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
+    const text = dumpLines(200_000);
     for (const [input, chunker] of [
       [data, new FastCdc(params)],
       [text, new FastCdc(params)],
@@ -113,7 +116,7 @@ describe('FastCDC', () => {
   });
 
   it('cuts where the reference cuts when reads end inside chunks, and when one ends right on a cut', async () => {
-    const text = Buffer.from(Array.from({ length: 60_000 }, (_, i) => `INSERT INTO t VALUES (${i}, 'row ${(i * 7919) % 1000}');\n`).join(''));
+    const text = dumpLines(60_000);
     const chunker = new FastCdc(params);
     const expected = referenceLengths(text, chunker);
     // Reads of 20 011 bytes: a chunk (16 KiB at least, 64 KiB on average) spans several, each carrying the tail on.
